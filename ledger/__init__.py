@@ -1,0 +1,1 @@
+"""Event-sourced compliance ledger for pools of digital-transformation service providers."""

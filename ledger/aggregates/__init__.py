@@ -1,0 +1,8 @@
+"""Provider, Project, Complaint, Appeal and Rulebook aggregates: pure decisions, no I/O."""
+from ledger.aggregates.base import DomainError, aggregate_id
+from ledger.aggregates.complaint import Appeal, Complaint
+from ledger.aggregates.project import Project
+from ledger.aggregates.provider import Provider
+from ledger.aggregates.rulebook import Rulebook
+
+__all__ = ["Appeal", "Complaint", "DomainError", "Project", "Provider", "Rulebook", "aggregate_id"]

@@ -1,0 +1,34 @@
+"""Common base of the ledger's aggregates (the eventsourcing library's ``Aggregate``)."""
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+from ledger.clock import current_time
+
+
+class DomainError(Exception):
+    """A command that the rules do not allow; the message says which rule."""
+
+
+class LedgerAggregate(Aggregate):
+    """Events are stamped with the ledger's clock, not the wall clock."""
+
+    class Event(Aggregate.Event):
+        @staticmethod
+        def create_timestamp() -> datetime:
+            return current_time()
+
+    class Created(Event, Aggregate.Created):
+        pass
+
+    def next_ref(self) -> str:
+        """The reference of the event being applied (call inside an ``@event`` body)."""
+        return f"{self.id}/{self.version + 1}"
+
+
+def aggregate_id(kind: str, business_id: str) -> UUID:
+    """Aggregates are addressed by the bureau's own identifiers (e.g. ``TJ-2023-001``)."""
+    return uuid5(NAMESPACE_URL, f"ledger:{kind}:{business_id}")

@@ -1,0 +1,325 @@
+"""Provider (服务商): one provider's membership of one jurisdiction's pool.
+
+Everything the rules count about a provider is in this aggregate's own stream:
+its own facts (scores, evaluations, findings, refusals, overdue deadlines) and
+*facts noted* from projects and complaints (a 不满意 rating, a verified
+complaint), each pointing at the event it came from. Sanctions cite the refs of
+the facts and sanctions behind them, so the chain of causation can be walked.
+Nothing is ever edited: an upheld appeal records ``EvidenceVoided``, and what no
+longer holds is rescinded by ``SanctionRescinded`` and ``Reinstated``.
+"""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from eventsourcing.domain import event
+
+from ledger.aggregates.base import DomainError, LedgerAggregate, aggregate_id
+from ledger.rules.base import (
+    EVALUATION,
+    FINDING,
+    RECTIFICATION_OVERDUE,
+    RECTIFICATION_REFUSED,
+    SCORE,
+    STAR_RATING,
+    STATUS_AFTER_REMOVAL,
+    WITH_DEADLINE,
+    Item,
+)
+
+PRE_POOL = ("applied", "under_notice")
+IN_POOL = ("in_pool", "reinstated")
+OUT_OF_POOL = ("refused", "lapsed", "exited", *sorted(set(STATUS_AFTER_REMOVAL.values())))
+PROFILE_FIELDS = ("name", "address", "legal_representative", "business_scope", "registered_capital")
+
+
+class Provider(LedgerAggregate):
+    @staticmethod
+    def create_id(provider_id: str, **_: Any):
+        return aggregate_id("provider", provider_id)
+
+    @event("Applied")
+    def __init__(
+        self,
+        provider_id: str,
+        jurisdiction: str,
+        name: str,
+        kind: str,
+        profile: dict,
+        eligibility: dict,
+        effective_on: date,
+    ) -> None:
+        self.provider_id = provider_id
+        self.jurisdiction = jurisdiction
+        self.name = name
+        self.kind = kind
+        self.profile = dict(profile, name=name)
+        self.eligibility = eligibility
+        self.status = "applied"
+        self.status_since = effective_on
+        self.applied_on = effective_on
+        self.admitted_on: date | None = None
+        self.notice: dict | None = None
+        self.facts: dict[str, dict] = {}
+        self.sanctions: dict[str, dict] = {}
+        self.voided: dict[str, str] = {}  # ref -> appeal ref
+        self.excused: dict[str, list[str]] = {}  # rule id -> evidence refs it may not use again
+        self.profile_changes: list[dict] = []
+        self.fees_withheld: list[dict] = []
+
+    # --- state helpers ------------------------------------------------------
+
+    @property
+    def in_pool(self) -> bool:
+        return self.status in IN_POOL
+
+    def _set_status(self, status: str, since: date) -> None:
+        self.status = status
+        self.status_since = since
+
+    def live_facts(self, kind: str) -> list[Item]:
+        return [
+            Item(f["ref"], f["kind"], f["effective_on"], f.get("enterprise_id"), f.get("data", {}))
+            for f in self.facts.values()
+            if f["kind"] == kind and f["ref"] not in self.voided and not self._rescinded(f.get("source_ref"))
+        ]
+
+    def _rescinded(self, ref: str | None) -> bool:
+        """A fact about a sanction (overdue, refused) stops counting once the sanction is rescinded."""
+        sanction = self.sanctions.get(ref) if ref else None
+        return sanction is not None and sanction["rescinded_on"] is not None
+
+    def active_sanctions(self, kind: str | None = None) -> list[dict]:
+        return [
+            s
+            for s in self.sanctions.values()
+            if s["rescinded_on"] is None and (kind is None or s["sanction"] == kind)
+        ]
+
+    def sanction_items(self, kind: str) -> list[Item]:
+        return [
+            Item(s["ref"], s["sanction"], s["effective_on"], None, {"rule_id": s["rule_id"], "article": s["citation"]["article"]})
+            for s in self.active_sanctions(kind)
+        ]
+
+    def open_rectifications(self) -> list[dict]:
+        """Warnings and orders with a deadline that are neither completed nor rescinded."""
+        return [
+            s
+            for s in self.active_sanctions()
+            if s["sanction"] in WITH_DEADLINE and s["completed_on"] is None and s["deadline"] is not None
+        ]
+
+    def active_removals(self) -> list[dict]:
+        return [s for s in self.active_sanctions() if s["sanction"] in STATUS_AFTER_REMOVAL]
+
+    def find_fact_by_source(self, source_ref: str) -> dict | None:
+        for fact in self.facts.values():
+            if fact.get("source_ref") == source_ref:
+                return fact
+        return None
+
+    def _add_fact(self, kind: str, effective_on: date, enterprise_id: str | None = None, source_ref: str | None = None, **data: Any) -> str:
+        ref = self.next_ref()
+        self.facts[ref] = {
+            "ref": ref,
+            "kind": kind,
+            "effective_on": effective_on,
+            "enterprise_id": enterprise_id,
+            "source_ref": source_ref,
+            "data": data,
+        }
+        return ref
+
+    def require_in_pool(self, what: str) -> None:
+        if not self.in_pool:
+            raise DomainError(f"provider {self.provider_id} is {self.status}, not in the pool: cannot {what}")
+
+    # --- selection and admission -------------------------------------------
+
+    @event("PublicNoticeOpened")
+    def open_notice(self, effective_on: date) -> None:
+        self.notice = {"opened_on": effective_on, "last_day": None, "objections": {}}
+        self._set_status("under_notice", effective_on)
+
+    @event("ObjectionRaised")
+    def raise_objection(self, objection_id: str, raised_by: str, grounds: str, effective_on: date) -> None:
+        assert self.notice is not None
+        self.notice["objections"][objection_id] = {"raised_on": effective_on, "raised_by": raised_by, "grounds": grounds, "stands": None}
+
+    @event("ObjectionResolved")
+    def resolve_objection(self, objection_id: str, stands: bool, reasons: str, effective_on: date) -> None:
+        assert self.notice is not None
+        self.notice["objections"][objection_id]["stands"] = stands
+
+    @event("PublicNoticeClosed")
+    def close_notice(self, last_day: date, days: int, effective_on: date) -> None:
+        assert self.notice is not None
+        self.notice["last_day"] = last_day
+        self.notice["days"] = days
+
+    def unresolved_or_standing_objections(self) -> list[str]:
+        if not self.notice:
+            return []
+        return [oid for oid, o in self.notice["objections"].items() if o["stands"] is not False]
+
+    @event("Admitted")
+    def admit(self, citation: dict | None, effective_on: date) -> None:
+        self.admitted_on = effective_on
+        self._set_status("in_pool", effective_on)
+
+    @event("AdmissionRefused")
+    def refuse_admission(self, reason: str, citation: dict | None, effective_on: date) -> None:
+        self._set_status("refused", effective_on)
+
+    @event("ApplicationLapsed")
+    def lapse(self, reason: str, effective_on: date) -> None:
+        self._set_status("lapsed", effective_on)
+
+    # --- profile ------------------------------------------------------------
+
+    @event("ProfileChanged")
+    def change_profile(self, field: str, old: Any, new: Any, changed_on: date, reported_on: date, major: bool, effective_on: date) -> None:
+        self.profile[field] = new
+        if field == "name":
+            self.name = new
+        self.profile_changes.append(
+            {"ref": self.next_ref(), "field": field, "old": old, "new": new, "changed_on": changed_on, "reported_on": reported_on, "major": major, "days_late": (reported_on - changed_on).days}
+        )
+
+    # --- grades ---------------------------------------------------------------
+
+    @event("ScoreRecorded")
+    def record_score(self, year: int, score: float, grade: str, pack_version: str, effective_on: date) -> None:
+        self._add_fact(SCORE, effective_on, year=year, score=score, grade=grade, pack_version=pack_version)
+
+    @event("EvaluationRecorded")
+    def record_evaluation(self, year: int, qualified: bool, effective_on: date) -> None:
+        self._add_fact(EVALUATION, effective_on, year=year, qualified=qualified)
+
+    @event("StarsRated")
+    def rate_stars(self, rating_round: str, stars: int, basis: dict, effective_on: date) -> None:
+        self._add_fact(STAR_RATING, effective_on, rating_round=rating_round, stars=stars, basis=basis)
+
+    # --- facts from projects and complaints, findings ---------------------------
+
+    @event("FactNoted")
+    def note_fact(self, kind: str, source_ref: str, enterprise_id: str | None, data: dict, effective_on: date) -> None:
+        self._add_fact(kind, effective_on, enterprise_id, source_ref, **data)
+
+    @event("FindingRecorded")
+    def record_finding(self, article: str, summary: str, evidence: list, effective_on: date) -> None:
+        self._add_fact(FINDING, effective_on, article=article, summary=summary, evidence=evidence)
+
+    # --- sanctions --------------------------------------------------------------
+
+    @event("SanctionImposed")
+    def impose(
+        self,
+        sanction: str,
+        rule_id: str,
+        key: str,
+        citation: dict,
+        pack_version: str,
+        params: dict,
+        evidence: list,
+        condition_on: date,
+        deadline: date | None,
+        consequences: list,
+        derived: bool,
+        effective_on: date,
+    ) -> None:
+        ref = self.next_ref()
+        self.sanctions[ref] = {
+            "ref": ref,
+            "sanction": sanction,
+            "rule_id": rule_id,
+            "key": key,
+            "citation": citation,
+            "pack_version": pack_version,
+            "params": params,
+            "evidence": evidence,
+            "condition_on": condition_on,
+            "deadline": deadline,
+            "consequences": consequences,
+            "derived": derived,
+            "effective_on": effective_on,
+            "completed_on": None,
+            "overdue_on": None,
+            "refused_on": None,
+            "rescinded_on": None,
+        }
+        if sanction in STATUS_AFTER_REMOVAL:
+            self._set_status(STATUS_AFTER_REMOVAL[sanction], effective_on)
+
+    def _open_order(self, sanction_ref: str) -> dict:
+        order = self.sanctions.get(sanction_ref)
+        if order is None or order["sanction"] not in WITH_DEADLINE:
+            raise DomainError(f"{sanction_ref} is not a warning or rectification order of provider {self.provider_id}")
+        if order["rescinded_on"] is not None:
+            raise DomainError(f"{sanction_ref} was rescinded on {order['rescinded_on']}")
+        if order["completed_on"] is not None:
+            raise DomainError(f"{sanction_ref} was already completed on {order['completed_on']}")
+        return order
+
+    def check_open_order(self, sanction_ref: str) -> dict:
+        return self._open_order(sanction_ref)
+
+    @event("RectificationCompleted")
+    def complete_rectification(self, sanction_ref: str, effective_on: date) -> None:
+        self.sanctions[sanction_ref]["completed_on"] = effective_on
+
+    @event("RectificationRefused")
+    def refuse_rectification(self, sanction_ref: str, effective_on: date) -> None:
+        order = self.sanctions[sanction_ref]
+        order["refused_on"] = effective_on
+        self._add_fact(RECTIFICATION_REFUSED, effective_on, source_ref=sanction_ref, article=order["citation"]["article"], order=sanction_ref)
+
+    @event("RectificationOverdue")
+    def record_overdue(self, sanction_ref: str, deadline: date, effective_on: date) -> None:
+        order = self.sanctions[sanction_ref]
+        order["overdue_on"] = effective_on
+        self._add_fact(RECTIFICATION_OVERDUE, effective_on, source_ref=sanction_ref, article=order["citation"]["article"], order=sanction_ref, deadline=deadline)
+
+    # --- appeals, rescission, reinstatement -------------------------------------
+
+    @event("EvidenceVoided")
+    def void_evidence(self, refs: list, appeal_ref: str, effective_on: date) -> None:
+        for ref in refs:
+            self.voided[ref] = appeal_ref
+            sanction = self.sanctions.get(ref)
+            if sanction is not None:
+                # a sanction voided by name may not be derived again from the same evidence
+                self.excused.setdefault(sanction["rule_id"], []).extend(sanction["evidence"])
+
+    @event("SanctionRescinded")
+    def rescind(self, sanction_ref: str, reason: str, appeal_ref: str | None, effective_on: date) -> None:
+        self.sanctions[sanction_ref]["rescinded_on"] = effective_on
+
+    @event("Reinstated")
+    def reinstate(self, reason: str, rescinded: list, effective_on: date) -> None:
+        self._set_status("reinstated", effective_on)
+
+    # --- leaving and money ------------------------------------------------------
+
+    @event("Exited")
+    def exit_pool(self, reason: str, citation: dict | None, effective_on: date) -> None:
+        self._set_status("exited", effective_on)
+
+    @event("FeesWithheld")
+    def withhold_fees(self, project_id: str | None, amount: str, citation: dict | None, reason: str, effective_on: date) -> None:
+        self.fees_withheld.append({"ref": self.next_ref(), "project_id": project_id, "amount": amount, "citation": citation, "reason": reason, "effective_on": effective_on})
+
+
+class ProviderView:
+    """What rules may read of a provider: live facts and active sanctions."""
+
+    def __init__(self, provider: Provider) -> None:
+        self._provider = provider
+
+    def facts(self, kind: str) -> list[Item]:
+        return self._provider.live_facts(kind)
+
+    def sanctions(self, kind: str) -> list[Item]:
+        return self._provider.sanction_items(kind)

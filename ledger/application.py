@@ -1,0 +1,247 @@
+"""The service layer: runs commands against aggregates and records their events.
+
+``Ledger.execute`` loads the aggregates a command touches, lets the handler
+decide (the aggregates and rule packs do all the deciding), and appends every
+resulting event in one batch with the versions it loaded. A concurrent change
+to any of those aggregates is detected by the store (optimistic concurrency):
+the command is re-run on fresh state a few times, then reported.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from ledger.aggregates import DomainError, Provider, Rulebook
+from ledger.aggregates.base import LedgerAggregate
+from ledger.clock import Clock, SystemClock, business_date, clock_scope
+from ledger.commands.models import Command
+from ledger.rules import PACKS
+from ledger.rules.base import RulePack
+from ledger.serialization import to_domain_event, to_new_event
+from ledger.store import AppendResult, CommandBatch, ConcurrencyConflict, EventStore
+
+A = TypeVar("A", bound=LedgerAggregate)
+
+MAX_ATTEMPTS = 5
+
+
+class NotFound(DomainError):
+    """The command names an aggregate the ledger does not have."""
+
+
+class CommandConflict(Exception):
+    """The command kept colliding with concurrent writers and was not recorded."""
+
+
+def fold(events: Iterable[Any], aggregate: Any = None) -> Any:
+    for domain_event in events:
+        aggregate = domain_event.mutate(aggregate)
+    return aggregate
+
+
+class UnitOfWork:
+    """The aggregates one command (or one import) has loaded, and their loaded versions."""
+
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+        self._aggregates: dict[UUID, LedgerAggregate | None] = {}
+        self.versions: dict[UUID, int] = {}
+
+    def find(self, cls: type[A], business_id: str) -> A | None:
+        agg_id = cls.create_id(business_id)
+        if agg_id not in self._aggregates:
+            recorded = self._store.read_aggregate(agg_id)
+            aggregate = fold(to_domain_event(e) for e in recorded)
+            self._aggregates[agg_id] = aggregate
+            self.versions[agg_id] = aggregate.version if aggregate else 0
+        aggregate = self._aggregates[agg_id]
+        if aggregate is not None and not isinstance(aggregate, cls):
+            raise DomainError(f"{business_id} is a {type(aggregate).__name__}, not a {cls.__name__}")
+        return aggregate  # type: ignore[return-value]
+
+    def get(self, cls: type[A], business_id: str) -> A:
+        aggregate = self.find(cls, business_id)
+        if aggregate is None:
+            raise NotFound(f"no {cls.__name__.lower()} {business_id!r} in the ledger")
+        return aggregate
+
+    def add(self, aggregate: LedgerAggregate) -> None:
+        if self._aggregates.get(aggregate.id) is not None:
+            raise DomainError(f"{aggregate.id} already exists")
+        self._aggregates[aggregate.id] = aggregate
+        self.versions.setdefault(aggregate.id, 0)
+
+    def collect(self) -> list[Any]:
+        events = []
+        for aggregate in self._aggregates.values():
+            if aggregate is not None:
+                events.extend(aggregate.collect_events())
+        return events
+
+    def mark_saved(self) -> None:
+        """After a batch is staged, later commands expect the aggregates' new versions."""
+        for agg_id, aggregate in self._aggregates.items():
+            if aggregate is not None:
+                self.versions[agg_id] = aggregate.version
+
+
+@dataclass
+class Context:
+    """What a handler may use besides the aggregates: the rule packs and today's date."""
+
+    uow: UnitOfWork
+    today: date
+    now: datetime
+    ledger: Ledger
+
+    def pack(self, jurisdiction: str) -> RulePack:
+        """The jurisdiction's pack with the validity and parameters its regulator declared."""
+        pack = PACKS[jurisdiction]
+        rulebook = self.uow.find(Rulebook, jurisdiction)
+        if rulebook is not None:
+            if rulebook.validity_declared:
+                pack = pack.with_validity(rulebook.valid_from, rulebook.valid_until)
+            if rulebook.params:
+                pack = pack.with_params(**rulebook.params)
+        return pack
+
+    def effective(self, command: Command) -> date:
+        return command.effective_on or self.today
+
+    def reconcile(self, provider: Provider, appeal_ref: str | None = None) -> list[str]:
+        from ledger.rules.engine import reconcile
+
+        return reconcile(provider, self.pack(provider.jurisdiction), self.today, appeal_ref)
+
+
+@dataclass(frozen=True)
+class _FixedNow:
+    instant: datetime
+
+    def now(self) -> datetime:
+        return self.instant
+
+
+@dataclass
+class CommandResult:
+    command_id: str
+    positions: tuple[int, ...]
+    duplicate: bool = False
+    events: list[str] = field(default_factory=list)  # names of the events recorded
+
+
+class Ledger:
+    """The application: one event store, one clock, and what listens after each commit."""
+
+    def __init__(self, store: EventStore, clock: Clock | None = None, operator: str = "system") -> None:
+        self.store = store
+        self.clock = clock or SystemClock()
+        self.operator = operator
+        #: called after each commit (in-process projections catch up here)
+        self.after_commit: list[Callable[[], None]] = []
+
+    # --- writing --------------------------------------------------------------
+
+    def execute(self, command: Command) -> CommandResult:
+        from ledger.commands.handlers import handle
+
+        previous = self.store.command_result(command.command_id)
+        if previous is not None:
+            return CommandResult(command.command_id, previous.positions, duplicate=True)
+        for _ in range(MAX_ATTEMPTS):
+            uow = UnitOfWork(self.store)
+            batch, names = self._decide(command, uow, handle)
+            try:
+                result = self.store.append(batch)
+            except ConcurrencyConflict:
+                continue
+            self._notify()
+            return CommandResult(command.command_id, result.positions, result.duplicate, names)
+        raise CommandConflict(
+            f"command {command.command_id} conflicted with concurrent writers {MAX_ATTEMPTS} times; not recorded"
+        )
+
+    def execute_all(self, commands: Sequence[Command], on_progress: Callable[[int], None] | None = None) -> list[CommandResult]:
+        """Apply commands in order as one transaction: all are recorded or none.
+
+        A command that breaks a rule raises :class:`BatchError` naming its index;
+        nothing is written then.
+        """
+        from ledger.commands.handlers import handle
+
+        uow = UnitOfWork(self.store)
+        batches: list[CommandBatch] = []
+        names: list[list[str]] = []
+        seen: set[str] = set()
+        for index, command in enumerate(commands):
+            if command.command_id in seen or self.store.command_result(command.command_id) is not None:
+                batches.append(self._batch(command, [], {}))
+                names.append([])
+            else:
+                try:
+                    batch, event_names = self._decide(command, uow, handle)
+                except (DomainError, ValueError) as error:
+                    raise BatchError(index, command, error) from error
+                batches.append(batch)
+                names.append(event_names)
+                uow.mark_saved()
+            seen.add(command.command_id)
+            if on_progress:
+                on_progress(index + 1)
+        results = self.store.append_many(batches, atomic=True)
+        self._notify()
+        out = []
+        for result, event_names in zip(results, names):
+            assert isinstance(result, AppendResult)
+            out.append(CommandResult(result.command_id, result.positions, result.duplicate, event_names))
+        return out
+
+    def _decide(self, command: Command, uow: UnitOfWork, handle) -> tuple[CommandBatch, list[str]]:
+        now = self.clock.now()
+        with clock_scope(_FixedNow(now)):
+            ctx = Context(uow=uow, today=business_date(now), now=now, ledger=self)
+            handle(command, ctx)
+            events = uow.collect()
+        # expected versions: what each touched aggregate had before this command
+        versions = {agg_id: uow.versions[agg_id] for agg_id in {e.originator_id for e in events}}
+        return self._batch(command, events, versions), [type(e).__qualname__ for e in events]
+
+    def _batch(self, command: Command, events: list[Any], versions: dict[UUID, int]) -> CommandBatch:
+        return CommandBatch(
+            command_id=command.command_id,
+            command_type=type(command).__name__,
+            recorded_by=command.recorded_by or self.operator,
+            payload=command.model_dump_json(),
+            events=[to_new_event(e) for e in events],
+            expected_versions=versions,
+        )
+
+    def _notify(self) -> None:
+        for listener in self.after_commit:
+            listener()
+
+    # --- reading ----------------------------------------------------------------
+
+    def load(self, cls: type[A], business_id: str) -> A:
+        return UnitOfWork(self.store).get(cls, business_id)
+
+    def find(self, cls: type[A], business_id: str) -> A | None:
+        return UnitOfWork(self.store).find(cls, business_id)
+
+    def pack(self, jurisdiction: str) -> RulePack:
+        now = self.clock.now()
+        return Context(UnitOfWork(self.store), business_date(now), now, self).pack(jurisdiction)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+class BatchError(Exception):
+    def __init__(self, index: int, command: Command, error: Exception) -> None:
+        super().__init__(f"command #{index + 1} ({type(command).__name__} {command.command_id}): {error}")
+        self.index = index
+        self.command = command
+        self.error = error

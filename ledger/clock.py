@@ -1,0 +1,74 @@
+"""The ledger's clock, taken as a dependency so that tests and the demo can move time.
+
+Aggregates stamp every event with ``recorded_at`` from the clock in force for the
+current command (a context variable set by the service layer), never from the wall.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import date, datetime, timedelta, timezone
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+#: Business dates (deadlines, effective dates) are dates in the bureaus' calendar.
+BUREAU_TZ = ZoneInfo("Asia/Shanghai")
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+
+class ManualClock:
+    """A clock that only moves when told to: for tests, imports and the demo."""
+
+    def __init__(self, start: datetime | date) -> None:
+        self._now = to_utc(start)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, when: datetime | date) -> None:
+        when = to_utc(when)
+        if when < self._now:
+            raise ValueError(f"the clock cannot move backwards ({when} < {self._now})")
+        self._now = when
+
+    def advance(self, **delta: float) -> None:
+        self._now = self._now + timedelta(**delta)
+
+
+def to_utc(when: datetime | date) -> datetime:
+    """A date means the start of that day in the bureaus' calendar."""
+    if not isinstance(when, datetime):
+        when = datetime(when.year, when.month, when.day, tzinfo=BUREAU_TZ)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=BUREAU_TZ)
+    return when.astimezone(timezone.utc)
+
+
+def business_date(when: datetime) -> date:
+    return when.astimezone(BUREAU_TZ).date()
+
+
+_current: ContextVar[Callable[[], datetime] | None] = ContextVar("ledger_clock", default=None)
+
+
+def current_time() -> datetime:
+    now = _current.get()
+    return now() if now is not None else datetime.now(timezone.utc)
+
+
+@contextmanager
+def clock_scope(clock: Clock) -> Iterator[None]:
+    token = _current.set(clock.now)
+    try:
+        yield
+    finally:
+        _current.reset(token)

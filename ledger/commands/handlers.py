@@ -1,0 +1,629 @@
+"""One handler per command. Handlers check what the rulebook requires, call the
+aggregates' ``@event`` methods, and let the rule engine derive consequences.
+They do no I/O beyond loading aggregates through the unit of work."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from functools import singledispatch
+
+from ledger.aggregates import Appeal, Complaint, DomainError, Project, Provider, Rulebook
+from ledger.application import Context
+from ledger.commands import models as m
+from ledger.rules.base import (
+    BELOW_TARGET_LEVEL,
+    COMPLAINT_UNANSWERED,
+    COMPLAINT_VERIFIED,
+    IMPLEMENTED_BEFORE_FILING,
+    ACCEPTANCE_FAILED,
+    UNSATISFIED_RATING,
+    WITH_DEADLINE,
+)
+from ledger.store.base import event_ref
+
+
+@singledispatch
+def handle(command: m.Command, ctx: Context) -> None:
+    raise DomainError(f"no handler for {type(command).__name__}")
+
+
+def _provider(ctx: Context, provider_id: str) -> Provider:
+    return ctx.uow.get(Provider, provider_id)
+
+
+# --- selection and admission ---------------------------------------------------
+
+
+@handle.register
+def _(c: m.SubmitApplication, ctx: Context) -> None:
+    if ctx.uow.find(Provider, c.provider_id) is not None:
+        raise DomainError(f"provider {c.provider_id} has already applied")
+    pack = ctx.pack(c.jurisdiction)
+    if c.kind not in pack.provider_kinds:
+        raise DomainError(f"{pack.short}: kind {c.kind!r} is not one of {', '.join(pack.provider_kinds)}")
+    problems = pack.eligibility(c.kind, c.eligibility, pack.params)
+    if problems:
+        raise DomainError("not eligible: " + "; ".join(problems))
+    ctx.uow.add(
+        Provider(
+            provider_id=c.provider_id,
+            jurisdiction=c.jurisdiction,
+            name=c.name,
+            kind=c.kind,
+            profile=dict(c.profile),
+            eligibility=dict(c.eligibility),
+            effective_on=ctx.effective(c),
+        )
+    )
+
+
+@handle.register
+def _(c: m.OpenPublicNotice, ctx: Context) -> None:
+    provider = _provider(ctx, c.provider_id)
+    if provider.status != "applied":
+        raise DomainError(f"provider {c.provider_id} is {provider.status}; a public notice follows an application")
+    provider.open_notice(effective_on=ctx.effective(c))
+
+
+def _open_notice(provider: Provider) -> dict:
+    if provider.status != "under_notice" or provider.notice is None or provider.notice["last_day"] is not None:
+        raise DomainError(f"provider {provider.provider_id} has no public notice open")
+    return provider.notice
+
+
+@handle.register
+def _(c: m.RaiseObjection, ctx: Context) -> None:
+    provider = _provider(ctx, c.provider_id)
+    notice = _open_notice(provider)
+    if c.objection_id in notice["objections"]:
+        raise DomainError(f"objection {c.objection_id} already raised")
+    provider.raise_objection(objection_id=c.objection_id, raised_by=c.raised_by, grounds=c.grounds, effective_on=ctx.effective(c))
+
+
+@handle.register
+def _(c: m.ResolveObjection, ctx: Context) -> None:
+    provider = _provider(ctx, c.provider_id)
+    notice = _open_notice(provider)
+    if c.objection_id not in notice["objections"]:
+        raise DomainError(f"no objection {c.objection_id} against provider {c.provider_id}")
+    provider.resolve_objection(objection_id=c.objection_id, stands=c.stands, reasons=c.reasons, effective_on=ctx.effective(c))
+
+
+@handle.register
+def _(c: m.ClosePublicNotice, ctx: Context) -> None:
+    """天津 第十条: 公示期不少于7天，公示期满无异议的纳入资源池 — closing the notice decides admission."""
+    provider = _provider(ctx, c.provider_id)
+    notice = _open_notice(provider)
+    pack = ctx.pack(provider.jurisdiction)
+    days = (c.last_day - notice["opened_on"]).days + 1
+    if days < 1:
+        raise DomainError(f"last_day {c.last_day} is before the notice opened on {notice['opened_on']}")
+    if pack.min_notice_days is not None and days < pack.min_notice_days:
+        citation = pack.notice_citation.label if pack.notice_citation else pack.short
+        raise DomainError(
+            f"{citation}: the public notice must last at least {pack.min_notice_days} days; "
+            f"{notice['opened_on']}..{c.last_day} is {days}"
+        )
+    unresolved = [oid for oid, o in notice["objections"].items() if o["stands"] is None]
+    if unresolved:
+        raise DomainError(f"resolve objection(s) {', '.join(unresolved)} before closing the notice")
+    on = c.effective_on or c.last_day
+    provider.close_notice(last_day=c.last_day, days=days, effective_on=on)
+    citation = pack.notice_citation.as_dict() if pack.notice_citation else None
+    standing = [oid for oid, o in notice["objections"].items() if o["stands"]]
+    if standing:
+        provider.refuse_admission(reason=f"objection(s) {', '.join(standing)} stand", citation=citation, effective_on=on)
+    else:
+        provider.admit(citation=citation, effective_on=on)
+
+
+@handle.register
+def _(c: m.AdmitProvider, ctx: Context) -> None:
+    provider = _provider(ctx, c.provider_id)
+    pack = ctx.pack(provider.jurisdiction)
+    if pack.requires_notice:
+        label = pack.notice_citation.label if pack.notice_citation else pack.short
+        raise DomainError(f"{label}: admission follows the public notice; close the notice instead")
+    if provider.status != "applied":
+        raise DomainError(f"provider {c.provider_id} is {provider.status}; only an applicant can be admitted")
+    provider.admit(citation=None, effective_on=ctx.effective(c))
+
+
+def _pending_applicant(ctx: Context, provider_id: str) -> Provider:
+    provider = _provider(ctx, provider_id)
+    if provider.status not in ("applied", "under_notice"):
+        raise DomainError(f"provider {provider_id} is {provider.status}, not a pending applicant")
+    return provider
+
+
+@handle.register
+def _(c: m.RefuseAdmission, ctx: Context) -> None:
+    _pending_applicant(ctx, c.provider_id).refuse_admission(reason=c.reason, citation=None, effective_on=ctx.effective(c))
+
+
+@handle.register
+def _(c: m.LapseApplication, ctx: Context) -> None:
+    _pending_applicant(ctx, c.provider_id).lapse(reason=c.reason, effective_on=ctx.effective(c))
+
+
+@handle.register
+def _(c: m.RecordProfileChange, ctx: Context) -> None:
+    provider = _provider(ctx, c.provider_id)
+    provider.change_profile(
+        field=c.field,
+        old=provider.profile.get(c.field),
+        new=c.new_value,
+        changed_on=c.changed_on,
+        reported_on=c.reported_on,
+        major=c.major,
+        effective_on=c.effective_on or c.changed_on,
+    )
+
+
+# --- grades ----------------------------------------------------------------------
+
+
+@handle.register
+def _(c: m.RecordScore, ctx: Context) -> None:
+    provider = _provider(ctx, c.provider_id)
+    pack = ctx.pack(provider.jurisdiction)
+    if pack.grade is None:
+        raise DomainError(f"{pack.short} grades providers without scores; RecordScore is for 天津 第十一条")
+    provider.require_in_pool("record a score")
+    provider.record_score(year=c.year, score=c.score, grade=pack.grade(c.score, pack.params), pack_version=pack.version, effective_on=ctx.effective(c))
+    ctx.reconcile(provider)
+
+
+@handle.register
+def _(c: m.RecordEvaluation, ctx: Context) -> None:
+    provider = _provider(ctx, c.provider_id)
+    if provider.jurisdiction != "province":
+        raise DomainError("qualified/unqualified evaluations are the province's (省指南 四（三）)")
+    provider.require_in_pool("record an evaluation")
+    provider.record_evaluation(year=c.year, qualified=c.qualified, effective_on=ctx.effective(c))
+    ctx.reconcile(provider)
+
+
+@handle.register
+def _(c: m.RecordStarRating, ctx: Context) -> None:
+    provider = _provider(ctx, c.provider_id)
+    if provider.jurisdiction != "xinxiang":
+        raise DomainError("star ratings are Xinxiang's (新乡 第十四条)")
+    provider.require_in_pool("rate stars")
+    provider.rate_stars(rating_round=c.rating_round, stars=c.stars, basis=dict(c.basis), effective_on=ctx.effective(c))
+
+
+# --- findings and rectification ----------------------------------------------------
+
+
+@handle.register
+def _(c: m.RecordFinding, ctx: Context) -> None:
+    provider = _provider(ctx, c.provider_id)
+    pack = ctx.pack(provider.jurisdiction)
+    article = pack.findings.get(c.article)
+    if article is None:
+        raise DomainError(f"{pack.short} has no finding article {c.article!r}; known: {', '.join(pack.findings)}")
+    provider.require_in_pool(f"apply {article.citation.label}")
+    on = ctx.effective(c)
+    deadline = None
+    params: dict = {}
+    if article.sanction in WITH_DEADLINE:
+        days = c.deadline_days or int(getattr(pack.params, article.deadline_param or "", 0) or 30)
+        limit = pack.max_rectification_days
+        if limit is not None and days > limit and not c.exceptional_reason:
+            raise DomainError(
+                f"{article.citation.short} {article.citation.article.split('（')[0]}: 整改期限一般不超过{limit}日 — "
+                f"{days} days needs an exceptional_reason"
+            )
+        deadline = max(on, ctx.today) + timedelta(days=days)
+        params = {"deadline_days": days}
+        if c.exceptional_reason:
+            params["exceptional_reason"] = c.exceptional_reason
+    provider.record_finding(article=c.article, summary=c.summary, evidence=list(c.evidence), effective_on=on)
+    finding_ref = f"{provider.id}/{provider.version}"
+    provider.impose(
+        sanction=article.sanction,
+        rule_id=f"{provider.jurisdiction}.finding.{c.article}",
+        key=f"finding@{finding_ref}",
+        citation=article.citation.as_dict(),
+        pack_version=pack.version,
+        params=params,
+        evidence=[finding_ref],
+        condition_on=on,
+        deadline=deadline,
+        consequences=list(article.consequences),
+        derived=False,
+        effective_on=on,
+    )
+    ctx.reconcile(provider)
+
+
+def _order(ctx: Context, provider_id: str, sanction_ref: str) -> Provider:
+    provider = _provider(ctx, provider_id)
+    provider.check_open_order(sanction_ref)
+    return provider
+
+
+@handle.register
+def _(c: m.CompleteRectification, ctx: Context) -> None:
+    provider = _order(ctx, c.provider_id, c.sanction_ref)
+    provider.complete_rectification(sanction_ref=c.sanction_ref, effective_on=ctx.effective(c))
+
+
+@handle.register
+def _(c: m.RecordRectificationRefusal, ctx: Context) -> None:
+    provider = _order(ctx, c.provider_id, c.sanction_ref)
+    if provider.sanctions[c.sanction_ref]["refused_on"] is not None:
+        raise DomainError(f"refusal of {c.sanction_ref} already recorded")
+    provider.refuse_rectification(sanction_ref=c.sanction_ref, effective_on=ctx.effective(c))
+    ctx.reconcile(provider)
+
+
+@handle.register
+def _(c: m.WithdrawFromPool, ctx: Context) -> None:
+    provider = _provider(ctx, c.provider_id)
+    provider.require_in_pool("withdraw")
+    pack = ctx.pack(provider.jurisdiction)
+    citation = pack.voluntary_exit.as_dict() if pack.voluntary_exit else None
+    provider.exit_pool(reason=c.reason or "voluntary exit", citation=citation, effective_on=ctx.effective(c))
+
+
+@handle.register
+def _(c: m.WithholdFees, ctx: Context) -> None:
+    provider = _provider(ctx, c.provider_id)
+    pack = ctx.pack(provider.jurisdiction)
+    citation = None
+    if c.article is not None:
+        finding = pack.findings.get(c.article)
+        if finding is None:
+            raise DomainError(f"{pack.short} has no article {c.article!r}")
+        citation = finding.citation.as_dict()
+    provider.withhold_fees(project_id=c.project_id, amount=str(c.amount), citation=citation, reason=c.reason, effective_on=ctx.effective(c))
+
+
+# --- projects --------------------------------------------------------------------
+
+
+@handle.register
+def _(c: m.RegisterProject, ctx: Context) -> None:
+    if ctx.uow.find(Project, c.project_id) is not None:
+        raise DomainError(f"project {c.project_id} is already registered")
+    provider_ids = ([c.integrated_provider_id] if c.integrated_provider_id else []) + list(c.product_provider_ids)
+    if not provider_ids:
+        raise DomainError("a project needs an integrated provider or a product provider")
+    for provider_id in provider_ids:
+        provider = _provider(ctx, provider_id)
+        if provider.jurisdiction != c.jurisdiction:
+            raise DomainError(f"provider {provider_id} is in {provider.jurisdiction}'s pool, not {c.jurisdiction}'s")
+        provider.require_in_pool(f"serve project {c.project_id}")
+    ctx.uow.add(
+        Project(
+            project_id=c.project_id,
+            jurisdiction=c.jurisdiction,
+            enterprise_id=c.enterprise_id,
+            enterprise_name=c.enterprise_name,
+            enterprise_kind=c.enterprise_kind,
+            integrated_provider_id=c.integrated_provider_id,
+            product_provider_ids=list(c.product_provider_ids),
+            effective_on=ctx.effective(c),
+        )
+    )
+
+
+def _project(ctx: Context, project_id: str) -> Project:
+    return ctx.uow.get(Project, project_id)
+
+
+def _note(ctx: Context, provider_id: str, kind: str, source_ref: str, enterprise_id: str | None, on: date, **data) -> None:
+    """Record a fact about a provider that came from a project or a complaint, then derive."""
+    provider = _provider(ctx, provider_id)
+    provider.note_fact(kind=kind, source_ref=source_ref, enterprise_id=enterprise_id, data=data, effective_on=on)
+    ctx.reconcile(provider)
+
+
+def _last_ref(aggregate) -> str:
+    return event_ref(aggregate.id, aggregate.version)
+
+
+@handle.register
+def _(c: m.RecordDiagnosis, ctx: Context) -> None:
+    project = _project(ctx, c.project_id)
+    if project.stage != "registered":
+        raise DomainError(f"project {c.project_id} is {project.stage}; diagnosis comes first")
+    project.diagnose(level_before=c.level_before, report=c.report, problems=list(c.problems), scenarios=list(c.scenarios), effective_on=ctx.effective(c))
+
+
+@handle.register
+def _(c: m.SubmitFiling, ctx: Context) -> None:
+    project = _project(ctx, c.project_id)
+    if project.filing in ("submitted", "approved"):
+        raise DomainError(f"project {c.project_id}'s filing is already {project.filing}")
+    plan = {"content": c.content, "cost": str(c.cost), "expected_effect": c.expected_effect, "schedule": c.schedule}
+    project.submit_filing(plan=plan, effective_on=ctx.effective(c))
+
+
+@handle.register
+def _(c: m.DecideFiling, ctx: Context) -> None:
+    project = _project(ctx, c.project_id)
+    if project.filing != "submitted":
+        raise DomainError(f"project {c.project_id} has no filing awaiting a decision")
+    project.decide_filing(approved=c.approved, reasons=c.reasons, effective_on=ctx.effective(c))
+
+
+@handle.register
+def _(c: m.RecordMajorChange, ctx: Context) -> None:
+    project = _project(ctx, c.project_id)
+    if project.acceptance is not None:
+        raise DomainError(f"project {c.project_id} has already been through acceptance")
+    project.record_major_change(
+        description=c.description,
+        investment_increase=str(c.investment_increase) if c.investment_increase is not None else None,
+        scenarios_removed=c.scenarios_removed,
+        effective_on=ctx.effective(c),
+    )
+
+
+@handle.register
+def _(c: m.StartImplementation, ctx: Context) -> None:
+    """新乡 第十五条（四）: 未经报备即开展改造实施 is itself a fact the rules count."""
+    project = _project(ctx, c.project_id)
+    if project.implementation_started_on is not None and project.filing != "approved":
+        raise DomainError(f"project {c.project_id} is already being implemented")
+    on = ctx.effective(c)
+    before_approval = not project.approved
+    project.start_implementation(before_approval=before_approval, effective_on=on)
+    if before_approval:
+        for provider_id in project.provider_ids[:1]:  # the leading provider carries out the work
+            _note(ctx, provider_id, IMPLEMENTED_BEFORE_FILING, _last_ref(project), project.enterprise_id, on, project_id=project.project_id, filing=project.filing)
+
+
+@handle.register
+def _(c: m.RecordAcceptance, ctx: Context) -> None:
+    project = _project(ctx, c.project_id)
+    if project.implementation_started_on is None:
+        raise DomainError(f"project {c.project_id} was never implemented")
+    if project.acceptance == "passed":
+        raise DomainError(f"project {c.project_id} has already passed acceptance")
+    on = ctx.effective(c)
+    project.decide_acceptance(passed=c.passed, level_after=c.level_after, effective_on=on)
+    source = _last_ref(project)
+    pack = ctx.pack(project.jurisdiction)
+    lead = project.provider_ids[0]
+    if not c.passed:
+        _note(ctx, lead, ACCEPTANCE_FAILED, source, project.enterprise_id, on, project_id=project.project_id)
+        if pack.unpaid_on_failed_acceptance is not None:
+            project.record_payment(kind="fee_withheld", amount="0", provider_id=lead, citation=pack.unpaid_on_failed_acceptance.as_dict(), effective_on=on)
+    target = getattr(pack.params, "target_level", None)
+    if pack.target_level_citation is not None and target is not None and c.level_after is not None and c.level_after < target:
+        _note(ctx, lead, BELOW_TARGET_LEVEL, source, project.enterprise_id, on, project_id=project.project_id, level_after=c.level_after, target_level=target)
+
+
+@handle.register
+def _(c: m.RateSatisfaction, ctx: Context) -> None:
+    project = _project(ctx, c.project_id)
+    project.require_provider(c.provider_id)
+    if c.provider_id in project.ratings:
+        raise DomainError(f"{project.enterprise_id} has already rated {c.provider_id} on project {c.project_id}")
+    on = ctx.effective(c)
+    project.rate_satisfaction(provider_id=c.provider_id, rating=c.rating, effective_on=on)
+    if c.rating == "不满意":
+        _note(
+            ctx, c.provider_id, UNSATISFIED_RATING, _last_ref(project), project.enterprise_id, on,
+            project_id=project.project_id, accepted=project.acceptance == "passed",
+        )  # fmt: skip
+
+
+@handle.register
+def _(c: m.RecordPayment, ctx: Context) -> None:
+    project = _project(ctx, c.project_id)
+    if c.provider_id is not None:
+        project.require_provider(c.provider_id)
+    project.record_payment(kind=c.kind, amount=str(c.amount), provider_id=c.provider_id, citation=None, effective_on=ctx.effective(c))
+
+
+# --- complaints ----------------------------------------------------------------------
+
+
+@handle.register
+def _(c: m.FileComplaint, ctx: Context) -> None:
+    if ctx.uow.find(Complaint, c.complaint_id) is not None:
+        raise DomainError(f"complaint {c.complaint_id} is already filed")
+    provider = _provider(ctx, c.provider_id)
+    pack = ctx.pack(provider.jurisdiction)
+    if pack.real_name_reports is not None:
+        missing = [
+            what
+            for what, ok in (("real name", c.real_name and c.complainant_name), ("contact details", c.contact), ("evidence", c.evidence))
+            if not ok
+        ]
+        if missing:
+            raise DomainError(f"{pack.real_name_reports.label}: a report needs {', '.join(missing)}")
+    ctx.uow.add(
+        Complaint(
+            complaint_id=c.complaint_id,
+            provider_id=c.provider_id,
+            jurisdiction=provider.jurisdiction,
+            complainant_kind=c.complainant_kind,
+            complainant_name=c.complainant_name,
+            contact=c.contact,
+            real_name=c.real_name,
+            subject=c.subject,
+            evidence=list(c.evidence),
+            enterprise_id=c.enterprise_id,
+            effective_on=ctx.effective(c),
+        )
+    )
+
+
+def _complaint(ctx: Context, complaint_id: str) -> Complaint:
+    complaint = ctx.uow.get(Complaint, complaint_id)
+    if complaint.verdict is not None:
+        raise DomainError(f"complaint {complaint_id} was already verified ({complaint.verdict})")
+    return complaint
+
+
+@handle.register
+def _(c: m.RequestAnswer, ctx: Context) -> None:
+    complaint = _complaint(ctx, c.complaint_id)
+    on = ctx.effective(c)
+    days = int(getattr(ctx.pack(complaint.jurisdiction).params, "report_answer_days", 15))
+    deadline = c.deadline or on + timedelta(days=days)
+    if deadline < on:
+        raise DomainError(f"deadline {deadline} is before the request ({on})")
+    complaint.request_answer(deadline=deadline, effective_on=on)
+
+
+@handle.register
+def _(c: m.RecordAnswer, ctx: Context) -> None:
+    complaint = _complaint(ctx, c.complaint_id)
+    if complaint.answered_on is not None:
+        raise DomainError(f"complaint {c.complaint_id} was already answered")
+    complaint.answer(summary=c.summary, effective_on=ctx.effective(c))
+
+
+@handle.register
+def _(c: m.VerifyComplaint, ctx: Context) -> None:
+    complaint = _complaint(ctx, c.complaint_id)
+    on = ctx.effective(c)
+    complaint.verify(verdict=c.verdict, findings=c.findings, effective_on=on)
+    if c.verdict == "true":
+        _note(
+            ctx, complaint.provider_id, COMPLAINT_VERIFIED, _last_ref(complaint), complaint.enterprise_id, on,
+            complaint_id=complaint.complaint_id, complainant_kind=complaint.complainant_kind,
+        )  # fmt: skip
+
+
+# --- appeals -----------------------------------------------------------------------------
+
+
+def resolve_appeal_targets(provider: Provider, refs: list[str], may_void: tuple[str, ...]) -> list[str]:
+    """Map the refs an appeal names (a provider's fact or sanction, or the project or
+    complaint event a fact came from) to the provider's own refs, checking the ground allows each."""
+    targets = []
+    for ref in refs:
+        if ref in provider.sanctions:
+            kind = provider.sanctions[ref]["sanction"]
+        elif ref in provider.facts:
+            kind = provider.facts[ref]["kind"]
+        else:
+            fact = provider.find_fact_by_source(ref)
+            if fact is None:
+                raise DomainError(f"{ref} is not evidence or a sanction in provider {provider.provider_id}'s record")
+            ref, kind = fact["ref"], fact["kind"]
+        if "*" not in may_void and kind not in may_void:
+            raise DomainError(f"{ref} is a {kind}; this ground of appeal concerns {', '.join(may_void)}")
+        if ref in provider.voided:
+            raise DomainError(f"{ref} was already voided by appeal {provider.voided[ref]}")
+        targets.append(ref)
+    return targets
+
+
+@handle.register
+def _(c: m.FileAppeal, ctx: Context) -> None:
+    if ctx.uow.find(Appeal, c.appeal_id) is not None:
+        raise DomainError(f"appeal {c.appeal_id} is already filed")
+    provider = _provider(ctx, c.provider_id)
+    pack = ctx.pack(provider.jurisdiction)
+    if not pack.appeal_grounds:
+        raise DomainError(f"{pack.short}: the rulebook ({pack.document}) provides no grounds of appeal")
+    ground = pack.appeal_grounds.get(c.ground)
+    if ground is None:
+        raise DomainError(f"{pack.short} allows appeals on {', '.join(pack.appeal_grounds)}, not {c.ground!r}")
+    resolve_appeal_targets(provider, list(c.evidence_refs), ground.may_void)
+    ctx.uow.add(
+        Appeal(
+            appeal_id=c.appeal_id,
+            provider_id=c.provider_id,
+            jurisdiction=provider.jurisdiction,
+            ground=c.ground,
+            citation=ground.citation.as_dict(),
+            evidence_refs=list(c.evidence_refs),
+            matter=c.matter,
+            reasons=c.reasons,
+            purpose=c.purpose,
+            supporting_evidence=list(c.supporting_evidence),
+            effective_on=ctx.effective(c),
+        )
+    )
+
+
+@handle.register
+def _(c: m.DecideAppeal, ctx: Context) -> None:
+    appeal = ctx.uow.get(Appeal, c.appeal_id)
+    if appeal.status != "filed":
+        raise DomainError(f"appeal {c.appeal_id} was already {appeal.status}")
+    on = ctx.effective(c)
+    appeal.decide(upheld=c.upheld, reasons=c.reasons, effective_on=on)
+    if not c.upheld:
+        return
+    provider = _provider(ctx, appeal.provider_id)
+    ground = ctx.pack(provider.jurisdiction).appeal_grounds[appeal.ground]
+    targets = resolve_appeal_targets(provider, appeal.evidence_refs, ground.may_void)
+    appeal_ref = _last_ref(appeal)
+    provider.void_evidence(refs=targets, appeal_ref=appeal_ref, effective_on=on)
+    ctx.reconcile(provider, appeal_ref=appeal_ref)
+
+
+# --- rulebooks and deadlines -----------------------------------------------------------------
+
+
+def _rulebook(ctx: Context, jurisdiction: str, on: date) -> Rulebook:
+    rulebook = ctx.uow.find(Rulebook, jurisdiction)
+    if rulebook is None:
+        rulebook = Rulebook(jurisdiction=jurisdiction, effective_on=on)
+        ctx.uow.add(rulebook)
+    return rulebook
+
+
+@handle.register
+def _(c: m.DeclareRulebookValidity, ctx: Context) -> None:
+    if c.valid_from and c.valid_until and c.valid_until < c.valid_from:
+        raise DomainError(f"valid_until {c.valid_until} is before valid_from {c.valid_from}")
+    on = ctx.effective(c)
+    _rulebook(ctx, c.jurisdiction, on).declare_validity(valid_from=c.valid_from, valid_until=c.valid_until, reference=c.reference, effective_on=on)
+
+
+@handle.register
+def _(c: m.SetRulebookParameters, ctx: Context) -> None:
+    current = ctx.pack(c.jurisdiction).params
+    try:
+        type(current).model_validate({**current.model_dump(), **c.params})
+    except ValueError as error:
+        raise DomainError(f"parameters for {c.jurisdiction}: {error}") from None
+    on = ctx.effective(c)
+    _rulebook(ctx, c.jurisdiction, on).set_parameters(params=dict(c.params), reference=c.reference, effective_on=on)
+
+
+@handle.register
+def _(c: m.RecordPassedDeadlines, ctx: Context) -> None:
+    """Records every rectification deadline and answer deadline passed by ``as_of``.
+
+    A deadline D has passed on D + 1; the overdue fact takes effect that day.
+    """
+    as_of = c.as_of or ctx.today
+    store = ctx.ledger.store
+    for complaint_id in _business_ids(store, Complaint, "complaint_id"):
+        complaint = ctx.uow.get(Complaint, complaint_id)
+        deadline = complaint.answer_deadline
+        if deadline and deadline < as_of and complaint.answered_on is None and not complaint.answer_overdue and complaint.verdict is None:
+            on = deadline + timedelta(days=1)
+            complaint.mark_answer_overdue(deadline=deadline, effective_on=on)
+            _note(ctx, complaint.provider_id, COMPLAINT_UNANSWERED, _last_ref(complaint), complaint.enterprise_id, on, complaint_id=complaint_id, deadline=deadline)
+    for provider_id in _business_ids(store, Provider, "provider_id"):
+        provider = ctx.uow.get(Provider, provider_id)
+        due = [s for s in provider.open_rectifications() if s["overdue_on"] is None and s["refused_on"] is None and s["deadline"] < as_of]
+        for order in sorted(due, key=lambda s: s["deadline"]):
+            provider.record_overdue(sanction_ref=order["ref"], deadline=order["deadline"], effective_on=order["deadline"] + timedelta(days=1))
+        if due:
+            ctx.reconcile(provider)
+
+
+
+def _business_ids(store, cls: type, attribute: str) -> list[str]:
+    """Business ids of every aggregate of a class, from the first event of each."""
+    from ledger.serialization import decode_state
+
+    prefix = f"{cls.__module__}:{cls.__qualname__}."
+    ids = store.originator_ids(prefix)
+    first = store.read_refs([event_ref(i, 1) for i in ids])
+    return [decode_state(first[event_ref(i, 1)])[attribute] for i in ids]
+

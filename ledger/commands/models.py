@@ -1,0 +1,350 @@
+"""Commands: what a bureau, an enterprise or a provider asks the ledger to record.
+
+Every command carries a client-supplied ``command_id``: a retried command is
+recorded once. ``effective_on`` is when the fact took effect; it defaults to the
+day the command is recorded. ``type`` names the command in JSON Lines imports.
+"""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+
+Jurisdiction = Literal["tianjin", "xinxiang", "province", "tangshan", "liuzhou"]
+Id = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^\S(.*\S)?$")]
+Text = Annotated[str, Field(max_length=10_000)]
+Ref = Annotated[str, Field(pattern=r"^[0-9a-f-]{36}/[0-9]+$", description="an event reference: aggregate-uuid/version")]
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    command_id: Id
+    recorded_by: Id | None = Field(default=None, description="who records the command; defaults to the operator")
+    effective_on: date | None = Field(default=None, description="when the fact took effect; defaults to today")
+
+
+# --- providers ---------------------------------------------------------------
+
+
+class SubmitApplication(Command):
+    type: Literal["SubmitApplication"] = "SubmitApplication"
+    provider_id: Id
+    jurisdiction: Jurisdiction
+    name: Id
+    kind: Id = Field(description="the provider kind or category of the jurisdiction's rulebook")
+    profile: dict[str, str] = Field(default_factory=dict, description="address, legal_representative, business_scope, registered_capital")
+    eligibility: dict[str, bool | int] = Field(default_factory=dict, description="eligibility facts the rulebook checks")
+
+
+class OpenPublicNotice(Command):
+    type: Literal["OpenPublicNotice"] = "OpenPublicNotice"
+    provider_id: Id
+
+
+class RaiseObjection(Command):
+    type: Literal["RaiseObjection"] = "RaiseObjection"
+    provider_id: Id
+    objection_id: Id
+    raised_by: Id
+    grounds: Text
+
+
+class ResolveObjection(Command):
+    type: Literal["ResolveObjection"] = "ResolveObjection"
+    provider_id: Id
+    objection_id: Id
+    stands: bool = Field(description="true if the objection is upheld and stands against admission")
+    reasons: Text = ""
+
+
+class ClosePublicNotice(Command):
+    type: Literal["ClosePublicNotice"] = "ClosePublicNotice"
+    provider_id: Id
+    last_day: date = Field(description="the last day of the notice; days are counted inclusively")
+
+
+class AdmitProvider(Command):
+    type: Literal["AdmitProvider"] = "AdmitProvider"
+    provider_id: Id
+
+
+class RefuseAdmission(Command):
+    type: Literal["RefuseAdmission"] = "RefuseAdmission"
+    provider_id: Id
+    reason: Text
+
+
+class LapseApplication(Command):
+    type: Literal["LapseApplication"] = "LapseApplication"
+    provider_id: Id
+    reason: Text
+
+
+ProfileField = Literal["name", "address", "legal_representative", "business_scope", "registered_capital"]
+
+
+class RecordProfileChange(Command):
+    type: Literal["RecordProfileChange"] = "RecordProfileChange"
+    provider_id: Id
+    field: ProfileField
+    new_value: Id
+    changed_on: date
+    reported_on: date
+    major: bool = True
+
+    @field_validator("reported_on")
+    @classmethod
+    def _not_before_change(cls, reported_on: date, info):
+        changed_on = info.data.get("changed_on")
+        if changed_on and reported_on < changed_on:
+            raise ValueError("reported_on is before changed_on")
+        return reported_on
+
+
+class RecordScore(Command):
+    """天津 第十一条: the yearly third-party score, from which the letter grade follows."""
+
+    type: Literal["RecordScore"] = "RecordScore"
+    provider_id: Id
+    year: int = Field(ge=2000, le=2100)
+    score: float = Field(ge=0, le=100)
+
+
+class RecordEvaluation(Command):
+    """省指南 四（三）: the periodic evaluation, qualified or not."""
+
+    type: Literal["RecordEvaluation"] = "RecordEvaluation"
+    provider_id: Id
+    year: int = Field(ge=2000, le=2100)
+    qualified: bool
+
+
+class RecordStarRating(Command):
+    """新乡 第十四条: stars from enterprises served and their satisfaction; thresholds are the bureau's."""
+
+    type: Literal["RecordStarRating"] = "RecordStarRating"
+    provider_id: Id
+    rating_round: Id
+    stars: int = Field(ge=0, le=3)
+    basis: dict[str, float | int | str] = Field(default_factory=dict, description="enterprises served, satisfaction, thresholds used")
+
+
+class RecordFinding(Command):
+    """A regulator's finding of fact citing an article; the ledger applies the sanction it attaches."""
+
+    type: Literal["RecordFinding"] = "RecordFinding"
+    provider_id: Id
+    article: Id = Field(description="an article key of the jurisdiction's pack, e.g. 第十三条（四）")
+    summary: Text
+    evidence: list[Ref] = Field(default_factory=list)
+    deadline_days: int | None = Field(default=None, ge=1, le=365, description="days to rectify, for warnings and orders")
+    exceptional_reason: Text | None = Field(default=None, description="why a deadline exceeds the rulebook's normal limit")
+
+
+class CompleteRectification(Command):
+    type: Literal["CompleteRectification"] = "CompleteRectification"
+    provider_id: Id
+    sanction_ref: Ref
+
+
+class RecordRectificationRefusal(Command):
+    type: Literal["RecordRectificationRefusal"] = "RecordRectificationRefusal"
+    provider_id: Id
+    sanction_ref: Ref
+
+
+class WithdrawFromPool(Command):
+    type: Literal["WithdrawFromPool"] = "WithdrawFromPool"
+    provider_id: Id
+    reason: Text = ""
+
+
+class WithholdFees(Command):
+    type: Literal["WithholdFees"] = "WithholdFees"
+    provider_id: Id
+    project_id: Id | None = None
+    amount: Decimal = Field(gt=0)
+    reason: Text
+    article: Id | None = None
+
+
+# --- projects ----------------------------------------------------------------
+
+
+class RegisterProject(Command):
+    type: Literal["RegisterProject"] = "RegisterProject"
+    project_id: Id
+    jurisdiction: Jurisdiction
+    enterprise_id: Id
+    enterprise_name: Id
+    enterprise_kind: Id = "专精特新"
+    integrated_provider_id: Id | None = None
+    product_provider_ids: list[Id] = Field(default_factory=list)
+
+
+class RecordDiagnosis(Command):
+    type: Literal["RecordDiagnosis"] = "RecordDiagnosis"
+    project_id: Id
+    level_before: int = Field(ge=0, le=4, description="digital level before (中小企业数字化水平评测指标)")
+    report: Text = ""
+    problems: list[Text] = Field(default_factory=list)
+    scenarios: list[Text] = Field(default_factory=list)
+
+
+class SubmitFiling(Command):
+    type: Literal["SubmitFiling"] = "SubmitFiling"
+    project_id: Id
+    content: Text
+    cost: Decimal = Field(ge=0)
+    expected_effect: Text = ""
+    schedule: Text = ""
+
+
+class DecideFiling(Command):
+    type: Literal["DecideFiling"] = "DecideFiling"
+    project_id: Id
+    approved: bool
+    reasons: Text = ""
+
+
+class RecordMajorChange(Command):
+    type: Literal["RecordMajorChange"] = "RecordMajorChange"
+    project_id: Id
+    description: Text
+    investment_increase: Decimal | None = Field(default=None, ge=0)
+    scenarios_removed: int = Field(default=0, ge=0)
+
+
+class StartImplementation(Command):
+    type: Literal["StartImplementation"] = "StartImplementation"
+    project_id: Id
+
+
+class RecordAcceptance(Command):
+    type: Literal["RecordAcceptance"] = "RecordAcceptance"
+    project_id: Id
+    passed: bool
+    level_after: int | None = Field(default=None, ge=0, le=4)
+
+
+class RateSatisfaction(Command):
+    type: Literal["RateSatisfaction"] = "RateSatisfaction"
+    project_id: Id
+    provider_id: Id
+    rating: Literal["满意", "基本满意", "不满意"]
+
+
+class RecordPayment(Command):
+    type: Literal["RecordPayment"] = "RecordPayment"
+    project_id: Id
+    kind: Literal["prepayment", "fee_paid", "fee_withheld", "prepayment_recovered"]
+    amount: Decimal = Field(gt=0)
+    provider_id: Id | None = None
+
+
+# --- complaints and appeals ----------------------------------------------------
+
+
+class FileComplaint(Command):
+    type: Literal["FileComplaint"] = "FileComplaint"
+    complaint_id: Id
+    provider_id: Id
+    complainant_kind: Literal["enterprise", "provider", "public"]
+    complainant_name: Id | None = None
+    contact: Id | None = None
+    real_name: bool = True
+    subject: Text
+    evidence: list[Text] = Field(default_factory=list)
+    enterprise_id: Id | None = None
+
+
+class RequestAnswer(Command):
+    type: Literal["RequestAnswer"] = "RequestAnswer"
+    complaint_id: Id
+    deadline: date | None = Field(default=None, description="defaults to the rulebook's answer period")
+
+
+class RecordAnswer(Command):
+    type: Literal["RecordAnswer"] = "RecordAnswer"
+    complaint_id: Id
+    summary: Text
+
+
+class VerifyComplaint(Command):
+    type: Literal["VerifyComplaint"] = "VerifyComplaint"
+    complaint_id: Id
+    verdict: Literal["true", "unfounded"]
+    findings: Text = ""
+
+
+class FileAppeal(Command):
+    type: Literal["FileAppeal"] = "FileAppeal"
+    appeal_id: Id
+    provider_id: Id
+    ground: Id = Field(description="the article of the rulebook allowing the appeal, e.g. 第十七条（二）")
+    evidence_refs: list[Ref] = Field(min_length=1, description="the events the appeal asks to void")
+    matter: Text
+    reasons: Text
+    purpose: Text
+    supporting_evidence: list[Text] = Field(default_factory=list)
+
+
+class DecideAppeal(Command):
+    type: Literal["DecideAppeal"] = "DecideAppeal"
+    appeal_id: Id
+    upheld: bool
+    reasons: Text = ""
+
+
+# --- rulebooks and the clock ---------------------------------------------------
+
+
+class DeclareRulebookValidity(Command):
+    type: Literal["DeclareRulebookValidity"] = "DeclareRulebookValidity"
+    jurisdiction: Jurisdiction
+    valid_from: date | None
+    valid_until: date | None = None
+    reference: Text = Field(description="the notice or decision that fixes the dates")
+
+
+class SetRulebookParameters(Command):
+    type: Literal["SetRulebookParameters"] = "SetRulebookParameters"
+    jurisdiction: Jurisdiction
+    params: dict[str, int | float]
+    reference: Text
+
+
+class RecordPassedDeadlines(Command):
+    """The scheduler: records every deadline that has passed by ``as_of`` (default today)."""
+
+    type: Literal["RecordPassedDeadlines"] = "RecordPassedDeadlines"
+    as_of: date | None = None
+
+
+ALL_COMMANDS: tuple[type[Command], ...] = (
+    SubmitApplication, OpenPublicNotice, RaiseObjection, ResolveObjection, ClosePublicNotice,
+    AdmitProvider, RefuseAdmission, LapseApplication, RecordProfileChange, RecordScore,
+    RecordEvaluation, RecordStarRating, RecordFinding, CompleteRectification,
+    RecordRectificationRefusal, WithdrawFromPool, WithholdFees, RegisterProject, RecordDiagnosis,
+    SubmitFiling, DecideFiling, RecordMajorChange, StartImplementation, RecordAcceptance,
+    RateSatisfaction, RecordPayment, FileComplaint, RequestAnswer, RecordAnswer, VerifyComplaint,
+    FileAppeal, DecideAppeal, DeclareRulebookValidity, SetRulebookParameters, RecordPassedDeadlines,
+)  # fmt: skip
+
+AnyCommand = Annotated[Union[ALL_COMMANDS], Field(discriminator="type")]  # type: ignore[valid-type]
+COMMAND_ADAPTER: TypeAdapter = TypeAdapter(AnyCommand)
+
+
+def parse_command(data: dict | str | bytes) -> Command:
+    """One command from a dict or JSON text naming its ``type``."""
+    if isinstance(data, (str, bytes)):
+        return COMMAND_ADAPTER.validate_json(data)
+    return COMMAND_ADAPTER.validate_python(data)
+
+
+def command_schemas() -> dict:
+    """The JSON Schema of every command (``ledger schema``)."""
+    return COMMAND_ADAPTER.json_schema()

@@ -1,0 +1,340 @@
+"""The vocabulary of rule packs: citations, sanctions, facts, rules and packs.
+
+A rule pack is data plus small pure functions. Every rule names the article it
+applies, in the original Chinese, so that ``grep 第十三条`` finds it.
+
+Counting words are kept exact (RULES.md):
+``以上`` / ``及以上`` / ``达到`` / ``或以上`` are inclusive (``>=``: ``strict=False``),
+``超过`` is strictly more than (``>``: ``strict=True``); ``家`` counts distinct
+enterprises (``distinct_by="enterprise_id"``), ``次`` counts occurrences.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+# --- sanctions -------------------------------------------------------------
+
+WARNING = "warning"  # 警告 (with a rectification deadline in Xinxiang)
+RECTIFICATION_ORDER = "rectification_order"  # 限期整改 (约谈 in Liuzhou)
+REMOVAL = "removal"  # 不再列入资源池 (Tianjin)
+CLEARANCE = "clearance"  # 清退 (province)
+POOL_EXIT = "pool_exit"  # 退出服务商库 (Xinxiang 第十八条)
+DISQUALIFICATION = "disqualification"  # 取消服务商资格
+BLACKLISTING = "blacklisting"  # 取消资格 + 黑名单 (Tangshan)
+GRAY_LISTING = "gray_listing"  # 清退 + 灰名单 (Liuzhou)
+
+#: sanctions that take a provider out of the pool, and the status each leaves
+STATUS_AFTER_REMOVAL: Mapping[str, str] = {
+    REMOVAL: "removed",
+    CLEARANCE: "removed",
+    POOL_EXIT: "removed",
+    DISQUALIFICATION: "disqualified",
+    BLACKLISTING: "blacklisted",
+    GRAY_LISTING: "gray_listed",
+}
+#: sanctions that come with a deadline to rectify
+WITH_DEADLINE = frozenset({WARNING, RECTIFICATION_ORDER})
+SANCTIONS = frozenset({WARNING, RECTIFICATION_ORDER, *STATUS_AFTER_REMOVAL})
+
+
+def is_removal(sanction: str) -> bool:
+    return sanction in STATUS_AFTER_REMOVAL
+
+
+# --- facts a provider's record counts ---------------------------------------
+
+COMPLAINT_VERIFIED = "complaint_verified"  # a complaint/report verified as true
+COMPLAINT_UNANSWERED = "complaint_unanswered"  # asked to answer a report, did not in time
+UNSATISFIED_RATING = "unsatisfied_rating"  # an enterprise rated the provider 不满意
+IMPLEMENTED_BEFORE_FILING = "implemented_before_filing"
+BELOW_TARGET_LEVEL = "below_target_level"  # digital level after the project below target
+ACCEPTANCE_FAILED = "acceptance_failed"
+SCORE = "score"  # Tianjin yearly score and letter grade
+EVALUATION = "evaluation"  # province yearly qualified / unqualified
+STAR_RATING = "star_rating"  # Xinxiang stars
+RECTIFICATION_OVERDUE = "rectification_overdue"
+RECTIFICATION_REFUSED = "rectification_refused"
+FINDING = "finding"  # a regulator's finding of fact citing an article
+
+
+@dataclass(frozen=True)
+class Citation:
+    short: str  # 天津 / 新乡 / 省指南 / 唐山 / 柳州
+    article: str  # 第十三条（二）
+    text: str  # the clause in the original Chinese
+    document: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.short} {self.article}"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"short": self.short, "article": self.article, "text": self.text, "document": self.document}
+
+
+@dataclass(frozen=True)
+class Item:
+    """One countable thing in a provider's record: a live fact or an active sanction."""
+
+    ref: str
+    kind: str
+    effective_on: date
+    enterprise_id: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+class View(Protocol):
+    """What rules may read of a provider: only live evidence (nothing voided or rescinded)."""
+
+    def facts(self, kind: str) -> list[Item]: ...
+
+    def sanctions(self, kind: str) -> list[Item]: ...
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A consequence a rule derives, before it is recorded."""
+
+    rule: Rule
+    key: str
+    evidence: tuple[str, ...]
+    condition_on: date  # the day the rule's condition became true
+    params: Mapping[str, Any]
+
+
+Select = Callable[[View], list[Item]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Base of counted rules: a sanction attached to an article."""
+
+    id: str
+    citation: Citation
+    sanction: str
+    select: Select
+    consequences: tuple[str, ...] = ()
+    deadline_param: str | None = None  # pack parameter giving the days to rectify
+
+    def decisions(self, view: View, params: BaseModel, excused: Iterable[str] = ()) -> list[Decision]:
+        raise NotImplementedError
+
+    def still_holds(self, view: View, params: BaseModel, cited: Iterable[str]) -> bool:
+        """Whether the evidence a recorded sanction cites, where still live, still fires the rule."""
+        raise NotImplementedError
+
+    def _live(self, view: View, excused: Iterable[str] = ()) -> list[Item]:
+        skip = set(excused)
+        return sorted((i for i in self.select(view) if i.ref not in skip), key=lambda i: (i.effective_on, i.ref))
+
+
+@dataclass(frozen=True)
+class CountRule(Rule):
+    """Fires once when the count of selected items reaches the threshold.
+
+    ``param`` names the pack parameter holding the document's number N; with
+    ``strict`` the rule fires when the count is > N (超过), else when >= N.
+    ``distinct_by`` counts distinct values of an item attribute (家) instead of
+    occurrences (次).
+    """
+
+    param: str = ""
+    strict: bool = False
+    distinct_by: str | None = None
+
+    def threshold(self, params: BaseModel) -> int:
+        n = int(getattr(params, self.param)) if self.param else 1
+        return n + 1 if self.strict else n
+
+    def _fire(self, items: list[Item], needed: int) -> tuple[list[Item], date] | None:
+        seen: set[Any] = set()
+        counted: list[Item] = []
+        for item in items:
+            counted.append(item)
+            seen.add(getattr(item, self.distinct_by) if self.distinct_by else item.ref)
+            if len(seen) >= needed:
+                return counted, item.effective_on
+        return None
+
+    def decisions(self, view, params, excused=()):
+        fired = self._fire(self._live(view, excused), self.threshold(params))
+        if fired is None:
+            return []
+        counted, on = fired
+        used = {self.param: getattr(params, self.param)} if self.param else {}
+        return [Decision(self, self.id, tuple(i.ref for i in counted), on, used)]
+
+    def still_holds(self, view, params, cited):
+        cited = set(cited)
+        live = [i for i in self._live(view) if i.ref in cited]
+        return self._fire(live, self.threshold(params)) is not None
+
+
+@dataclass(frozen=True)
+class PerFactRule(Rule):
+    """Fires once for every selected item (e.g. each 不满意 after acceptance)."""
+
+    def decisions(self, view, params, excused=()):
+        return [Decision(self, f"{self.id}@{i.ref}", (i.ref,), i.effective_on, {}) for i in self._live(view, excused)]
+
+    def still_holds(self, view, params, cited):
+        live = {i.ref for i in self._live(view)}
+        return all(ref in live for ref in cited)
+
+
+@dataclass(frozen=True)
+class ConsecutiveYearsRule(Rule):
+    """Fires when selected yearly items cover ``param`` consecutive years (连续两年)."""
+
+    param: str = ""
+
+    def _fire(self, items: list[Item], needed: int) -> tuple[list[Item], date] | None:
+        by_year = {int(i.data["year"]): i for i in items}
+        for year in sorted(by_year):
+            run = [by_year.get(year + k) for k in range(needed)]
+            if all(run):
+                chosen = [i for i in run if i is not None]
+                return chosen, max(i.effective_on for i in chosen)
+        return None
+
+    def decisions(self, view, params, excused=()):
+        needed = int(getattr(params, self.param))
+        fired = self._fire(self._live(view, excused), needed)
+        if fired is None:
+            return []
+        chosen, on = fired
+        return [Decision(self, self.id, tuple(i.ref for i in chosen), on, {self.param: needed})]
+
+    def still_holds(self, view, params, cited):
+        cited = set(cited)
+        live = [i for i in self._live(view) if i.ref in cited]
+        return self._fire(live, int(getattr(params, self.param))) is not None
+
+
+# --- what a regulator's finding attaches ------------------------------------
+
+
+@dataclass(frozen=True)
+class FindingArticle:
+    """An article a regulator cites in a finding of fact, and the sanction it attaches."""
+
+    citation: Citation
+    sanction: str
+    consequences: tuple[str, ...] = ()
+    deadline_param: str | None = None
+
+
+@dataclass(frozen=True)
+class AppealGround:
+    """A ground of appeal (申诉) and what evidence or sanctions it may ask to void."""
+
+    citation: Citation
+    #: fact kinds or sanction kinds the appeal may name; "*" means anything
+    may_void: tuple[str, ...]
+
+
+class PackParameters(BaseModel):
+    """Thresholds and deadlines: the documents' values are the defaults."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+@dataclass(frozen=True)
+class RulePack:
+    jurisdiction: str
+    short: str
+    document: str
+    version: str
+    valid_from: date | None
+    valid_until: date | None
+    validity: Citation
+    params: PackParameters
+    provider_kinds: tuple[str, ...]
+    rules: tuple[Rule, ...]
+    findings: Mapping[str, FindingArticle]
+    appeal_grounds: Mapping[str, AppealGround]
+    notice_citation: Citation | None = None
+    voluntary_exit: Citation | None = None
+    #: reports must be real-name with contact details and evidence (新乡 第十八条)
+    real_name_reports: Citation | None = None
+    grade: Callable[[float, Any], str] | None = None  # (score, params) -> letter
+    requires_notice: bool = False
+    #: citation of the rule that makes a failed acceptance unpaid (唐山 第十四条)
+    unpaid_on_failed_acceptance: Citation | None = None
+    #: the digital level a project must reach, where falling short is a counted fact
+    target_level_citation: Citation | None = None
+    #: (kind, eligibility facts, params) -> problems, each citing its article
+    eligibility: Callable[[str, Mapping[str, Any], Any], list[str]] = lambda kind, facts, params: []
+
+    @property
+    def min_notice_days(self) -> int | None:
+        """Days a public notice must last (counted inclusively), None when not required."""
+        return getattr(self.params, "min_notice_days", None)
+
+    @property
+    def max_rectification_days(self) -> int | None:
+        """Longest rectification deadline normally allowed (一般不超过30日), None when unlimited."""
+        return getattr(self.params, "max_rectification_days", None)
+
+    def in_force(self, on: date) -> bool:
+        """Whether the pack may derive a sanction for a condition that became true ``on``."""
+        if self.valid_from is None:  # a draft whose start date the regulator has not set
+            return False
+        if on < self.valid_from:
+            return False
+        return self.valid_until is None or on <= self.valid_until
+
+    def with_validity(self, valid_from: date | None, valid_until: date | None) -> RulePack:
+        return replace(self, valid_from=valid_from, valid_until=valid_until)
+
+    def with_params(self, **overrides: Any) -> RulePack:
+        return replace(self, params=self.params.model_copy(update=overrides))
+
+    def rule(self, rule_id: str) -> Rule:
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(rule_id)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "jurisdiction": self.jurisdiction,
+            "document": self.document,
+            "version": self.version,
+            "valid_from": self.valid_from,
+            "valid_until": self.valid_until,
+            "validity": self.validity.label,
+            "params": self.params.model_dump(),
+            "rules": [
+                {"id": r.id, "article": r.citation.label, "sanction": r.sanction, "text": r.citation.text}
+                for r in self.rules
+            ],
+            "findings": {a: f.sanction for a, f in self.findings.items()},
+            "appeal_grounds": {a: g.citation.text for a, g in self.appeal_grounds.items()},
+        }
+
+
+def facts(kind: str, where: Callable[[Item], bool] | None = None) -> Select:
+    return lambda view: [i for i in view.facts(kind) if where is None or where(i)]
+
+
+def facts_of(*kinds: str) -> Select:
+    return lambda view: [i for kind in kinds for i in view.facts(kind)]
+
+
+def sanctions(kind: str) -> Select:
+    return lambda view: view.sanctions(kind)
+
+
+def cite(short: str, document: str) -> Callable[[str, str], Citation]:
+    """A citation factory for one document."""
+
+    def make(article: str, text: str) -> Citation:
+        return Citation(short=short, article=article, text=text, document=document)
+
+    return make

@@ -1,0 +1,124 @@
+"""Derivation: what a provider's record makes the pack's counted rules decide.
+
+``reconcile`` is called after every fact recorded about a provider. It is a
+pure decision over the provider aggregate (no I/O); its only effects are the
+events it triggers on the aggregate:
+
+1. rescind every derived sanction that no longer holds: the sanction itself was
+   voided by an upheld appeal, or the live evidence it cites no longer fires its
+   rule (repeated, since one rescission can undo another: a voided 不满意 rating
+   rescinds the warning derived from it, which rescinds the disqualification
+   that counted the warning);
+2. reinstate a provider that was out of the pool only by sanctions now rescinded;
+3. impose, earliest condition first, each decision that holds and is not yet
+   recorded — only while the provider is in the pool, and only for conditions
+   that became true inside the pack's validity window.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from ledger.aggregates.provider import Provider, ProviderView
+from ledger.rules.base import Decision, RulePack, is_removal
+
+MAX_ROUNDS = 100
+
+
+def reconcile(provider: Provider, pack: RulePack, today: date, appeal_ref: str | None = None) -> list[str]:
+    """Bring the provider's derived sanctions in line with its live evidence.
+
+    Returns the refs of the sanctions it rescinded.
+    """
+    rescinded = _rescind_stale(provider, pack, today, appeal_ref)
+    if rescinded and not provider.in_pool and provider.status_since is not None:
+        removed_by = [provider.sanctions[r] for r in rescinded if is_removal(provider.sanctions[r]["sanction"])]
+        if removed_by and not provider.active_removals() and provider.status != "exited":
+            provider.reinstate(
+                reason="the removal no longer holds after the appeal",
+                rescinded=[s["ref"] for s in removed_by],
+                effective_on=today,
+            )
+    _impose_new(provider, pack, today)
+    return rescinded
+
+
+def pending_decisions(provider: Provider, pack: RulePack) -> list[Decision]:
+    """Decisions that hold now and are not yet recorded (whatever the pool status and validity)."""
+    view = ProviderView(provider)
+    active = provider.active_sanctions()
+    recorded_keys = {s["key"] for s in active}
+    recorded_rules = {s["rule_id"] for s in active}
+    found: list[Decision] = []
+    for rule in pack.rules:
+        for decision in rule.decisions(view, pack.params, provider.excused.get(rule.id, ())):
+            one_shot = decision.key == rule.id
+            if decision.key in recorded_keys or (one_shot and rule.id in recorded_rules):
+                continue
+            found.append(decision)
+    return sorted(found, key=lambda d: (d.condition_on, d.rule.id, d.key))
+
+
+def _rescind_stale(provider: Provider, pack: RulePack, today: date, appeal_ref: str | None) -> list[str]:
+    rescinded: list[str] = []
+    for _ in range(MAX_ROUNDS):
+        view = ProviderView(provider)
+        stale = None
+        for sanction in provider.active_sanctions():
+            if sanction["ref"] in provider.voided:
+                stale = (sanction, "the sanction was voided by an upheld appeal")
+                break
+            if not sanction["derived"]:
+                continue
+            rule = _rule(pack, sanction["rule_id"])
+            if rule is not None and not rule.still_holds(view, pack.params, sanction["evidence"]):
+                stale = (sanction, f"{rule.citation.label} no longer holds on the live evidence")
+                break
+        if stale is None:
+            return rescinded
+        sanction, reason = stale
+        provider.rescind(sanction_ref=sanction["ref"], reason=reason, appeal_ref=appeal_ref, effective_on=today)
+        rescinded.append(sanction["ref"])
+    raise RuntimeError("rescission did not settle")
+
+
+def _impose_new(provider: Provider, pack: RulePack, today: date) -> None:
+    for _ in range(MAX_ROUNDS):
+        if not provider.in_pool:
+            return
+        decisions = [d for d in pending_decisions(provider, pack) if pack.in_force(d.condition_on)]
+        if not decisions:
+            return
+        impose(provider, pack, decisions[0], today)
+    raise RuntimeError("derivation did not settle")
+
+
+def impose(provider: Provider, pack: RulePack, decision: Decision, today: date) -> None:
+    """Record a derived sanction; a deadline runs from the day it is ordered."""
+    rule = decision.rule
+    params = dict(decision.params)
+    deadline = None
+    if rule.deadline_param:
+        days = int(getattr(pack.params, rule.deadline_param))
+        params[rule.deadline_param] = days
+        deadline = max(decision.condition_on, today) + timedelta(days=days)
+    provider.impose(
+        sanction=rule.sanction,
+        rule_id=rule.id,
+        key=decision.key,
+        citation=rule.citation.as_dict(),
+        pack_version=pack.version,
+        params=params,
+        evidence=list(decision.evidence),
+        condition_on=decision.condition_on,
+        deadline=deadline,
+        consequences=list(rule.consequences),
+        derived=True,
+        effective_on=decision.condition_on,
+    )
+
+
+def _rule(pack: RulePack, rule_id: str):
+    try:
+        return pack.rule(rule_id)
+    except KeyError:
+        return None

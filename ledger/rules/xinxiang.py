@@ -1,0 +1,157 @@
+"""新乡市中小企业数字化转型城市试点数字化服务商管理办法（试行）(修订征求意见稿, 2025)
+— seeds/001_e00afd39a809e363.txt.
+
+The converted text lost most article numbers; they are restored by counting,
+第一条 … 第二十条, as in RULES.md.
+"""
+from __future__ import annotations
+
+from ledger.rules.base import (
+    COMPLAINT_UNANSWERED,
+    DISQUALIFICATION,
+    IMPLEMENTED_BEFORE_FILING,
+    POOL_EXIT,
+    RECTIFICATION_OVERDUE,
+    RECTIFICATION_REFUSED,
+    UNSATISFIED_RATING,
+    WARNING,
+    AppealGround,
+    CountRule,
+    FindingArticle,
+    PackParameters,
+    PerFactRule,
+    RulePack,
+    cite,
+    facts,
+    sanctions,
+)
+
+DOCUMENT = "新乡市中小企业数字化转型城市试点数字化服务商管理办法（试行）"
+c = cite("新乡", DOCUMENT)
+
+
+class XinxiangParameters(PackParameters):
+    #: 第十六条（一）受到警告2次及以上的 (inclusive, occurrences)
+    warnings_for_disqualification: int = 2
+    #: 第十五条 予以警告并限期整改: the document sets no number; the bureau sets the deadline
+    warning_rectification_days: int = 30
+    #: 第十八条 被举报服务商未按要求回复: days given to answer a report (set by the bureau)
+    report_answer_days: int = 15
+
+
+_disqualified = ("fees_withheld_or_deducted", "advisory_to_other_cities")
+
+WARNING_ARTICLES = {
+    "第十五条（一）": "服务商名称、住所、法定代表人、经营范围以及注册资本等发生较大变更，未及时向新乡市工业和信息化局报告说明",
+    "第十五条（二）": "人员能力不足或团队配置不合理，服务不能满足企业需求，造成试点企业投诉的",
+    "第十五条（三）": "工作配合度不高，资料报送不及时、不完整、不规范的",
+    "第十五条（四）": "服务商未严格按照改造合同对试点企业实施改造的",
+    "第十五条（五）": "提供的解决方案和软件采购清单中，项目清单不完整，具体功能、用途和费用罗列不准确，私自绑定专属产品，随意调整或者故意抬高标准化产品（服务）的同期市场价格",
+    "第十五条（六）": "不符合市场公平竞争条件事项或其他原因",
+}
+
+PACK = RulePack(
+    jurisdiction="xinxiang",
+    short="新乡",
+    document=DOCUMENT,
+    version="xinxiang-2025.draft",
+    # 第二十条: 自发布之日起施行 — the draft leaves the publication date blank (2025年  月  日),
+    # and the end (通过国家验收) is a date the regulator declares.
+    valid_from=None,
+    valid_until=None,
+    validity=c(
+        "第二十条",
+        "本办法自发布之日起施行，有效期至城市试点工作通过国家验收。《新乡市工业和信息化局关于印发<新乡市中小企业数字化转型城市试点数字化服务商管理办法（试行）>"
+        "<新乡市中小企业数字化转型城市试点专家委员会管理办法（试行）>的通知》（新工信〔2025〕36号）中《新乡市中小企业数字化转型城市试点数字化服务商管理办法（试行）》同时废止。",
+    ),
+    params=XinxiangParameters(),
+    provider_kinds=("数字化服务商",),
+    rules=(
+        PerFactRule(
+            id="xinxiang.15.4.unsatisfied",
+            citation=c("第十五条（四）", "服务商服务通过验收，但试点企业满意度评价为“不满意”的"),
+            sanction=WARNING,
+            select=facts(UNSATISFIED_RATING, lambda i: bool(i.data.get("accepted"))),
+            deadline_param="warning_rectification_days",
+        ),
+        PerFactRule(
+            id="xinxiang.15.4.before_filing",
+            citation=c("第十五条（四）", "服务商未经报备即开展改造实施的"),
+            sanction=WARNING,
+            select=facts(IMPLEMENTED_BEFORE_FILING),
+            deadline_param="warning_rectification_days",
+        ),
+        CountRule(
+            id="xinxiang.16.1",
+            citation=c("第十六条（一）", "受到警告2次及以上的"),
+            sanction=DISQUALIFICATION,
+            select=sanctions(WARNING),
+            param="warnings_for_disqualification",
+            consequences=_disqualified,
+        ),
+        CountRule(
+            id="xinxiang.16.2",
+            citation=c("第十六条（二）", "受到警告拒不进行整改的"),
+            sanction=DISQUALIFICATION,
+            select=facts(RECTIFICATION_REFUSED),
+            consequences=_disqualified,
+        ),
+        CountRule(
+            id="xinxiang.16.4",
+            citation=c("第十六条（四）", "未按合同约定完成服务事项，提出整改要求后，在规定期限内仍未按照要求完成整改的"),
+            sanction=DISQUALIFICATION,
+            select=facts(RECTIFICATION_OVERDUE, lambda i: i.data.get("article") == "第十五条（四）"),
+            consequences=_disqualified,
+        ),
+        CountRule(
+            id="xinxiang.18.unanswered",
+            citation=c("第十八条", "被举报服务商未按要求回复或经核实确认该服务商存在弄虚作假行为的，退出服务商库"),
+            sanction=POOL_EXIT,
+            select=facts(COMPLAINT_UNANSWERED),
+        ),
+    ),
+    findings={
+        **{
+            article: FindingArticle(c(article, text), WARNING, deadline_param="warning_rectification_days")
+            for article, text in WARNING_ARTICLES.items()
+        },
+        "第十六条（三）": FindingArticle(
+            c("第十六条（三）", "恶意诽谤、污蔑市中小企业数字化转型工作及相关工作人员，造成严重不良社会影响的"),
+            DISQUALIFICATION,
+            _disqualified,
+        ),
+        "第十六条（五）": FindingArticle(c("第十六条（五）", "对服务商的违法违纪行为查实的有关情形"), DISQUALIFICATION, _disqualified),
+        "第十八条": FindingArticle(
+            c("第十八条", "经核实确认该服务商存在弄虚作假行为的，退出服务商库"), POOL_EXIT
+        ),
+    },
+    appeal_grounds={
+        "第十七条（一）": AppealGround(
+            c("第十七条（一）", "试点企业恶意拖延、阻滞转型服务工作开展，造成时限要求内未能完成工作任务的"),
+            (WARNING, DISQUALIFICATION, RECTIFICATION_OVERDUE),
+        ),
+        "第十七条（二）": AppealGround(
+            c("第十七条（二）", "服务商对试点企业满意度评价表中评价结果为“不满意”，提出异议的"), (UNSATISFIED_RATING,)
+        ),
+        "第十七条（三）": AppealGround(
+            c("第十七条（三）", "因不可抗力未按要求完成服务受到警告或者取消资格的"),
+            (WARNING, DISQUALIFICATION, RECTIFICATION_OVERDUE),
+        ),
+    },
+    real_name_reports=c(
+        "第十八条",
+        "任何组织和个人可针对服务商相关信息真实性、准确性等方面存在的问题，向新乡市工业和信息化局实名举报，并提供佐证材料和联系方式。",
+    ),
+    requires_notice=True,
+    notice_citation=c("第九条", "按照企业自愿申报、县（市、区）审查推荐、专家评审、专题会议研究和社会公示等程序"),
+    eligibility=lambda kind, f, params: [
+        msg
+        for key, msg in (
+            ("abnormal_operation_list", "新乡 第十条（二）: 列入经营异常名录"),
+            ("serious_dishonesty_list", "新乡 第十条（二）: 列入严重失信主体名单"),
+            ("major_safety_accident", "新乡 第十条（二）: 发生重大安全事故"),
+            ("tax_evasion", "新乡 第十条（二）: 发生偷税漏税等违法违规行为"),
+        )
+        if f.get(key)
+    ],
+)

@@ -1,0 +1,15 @@
+"""Settings, read from the environment (prefix ``LEDGER_``) or a ``.env`` file."""
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEDGER_", env_file=".env", extra="ignore")
+
+    #: ``sqlite:///path/to/ledger.db`` (embedded default) or ``postgresql://user:pw@host/db``.
+    database_url: str = "sqlite:///ledger.db"
+    #: Who is recorded as the author of commands given through the CLI.
+    operator: str = "cli"
+    #: Connections kept by the PostgreSQL pool.
+    pool_size: int = 4

@@ -1,0 +1,36 @@
+"""The append-only, hash-chained event log (SQLite embedded default, PostgreSQL)."""
+from ledger.store.base import (
+    AppendResult,
+    CommandBatch,
+    ConcurrencyConflict,
+    EventStore,
+    GENESIS_HASH,
+    NewEvent,
+    RecordedEvent,
+    chain_hash,
+)
+
+__all__ = [
+    "AppendResult",
+    "CommandBatch",
+    "ConcurrencyConflict",
+    "EventStore",
+    "GENESIS_HASH",
+    "NewEvent",
+    "RecordedEvent",
+    "chain_hash",
+    "open_store",
+]
+
+
+def open_store(database_url: str, **options) -> EventStore:
+    """The one place that picks a backend from a database URL."""
+    if database_url.startswith("sqlite:"):
+        from ledger.store.sqlite import SQLiteEventStore
+
+        return SQLiteEventStore(database_url, **options)
+    if database_url.startswith(("postgresql:", "postgres:")):
+        from ledger.store.postgres import PostgresEventStore
+
+        return PostgresEventStore(database_url, **options)
+    raise ValueError(f"unsupported database URL {database_url!r}: use sqlite:///FILE or postgresql://…")

@@ -1,0 +1,184 @@
+"""What every event store of the ledger guarantees.
+
+The log is one totally ordered sequence of events. ``position`` is assigned
+under the store's write lock, starting at 1 and without gaps, and a position
+becomes visible only after every smaller one is visible: a relay can tail the
+log with ``read_all(after=last_seen)`` and never miss an event.
+
+Every event carries ``prev_hash`` (the hash of the event before it in the log)
+and ``hash`` = :func:`chain_hash` of its own content and ``prev_hash``, so any
+change to a stored event breaks the chain from that event on.
+
+A *command batch* holds the events one command produced, across aggregates,
+with the version each aggregate had when the command loaded it. A batch is
+recorded whole or not at all. ``append_many`` records several batches in one
+database transaction (group commit), each inside its own savepoint, so one
+conflicting batch does not sink the others.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from uuid import UUID
+
+GENESIS_HASH = "0" * 64
+
+
+class ConcurrencyConflict(Exception):
+    """Another command changed one of the aggregates since it was loaded."""
+
+    def __init__(self, originator_id: UUID, expected: int, actual: int) -> None:
+        super().__init__(
+            f"aggregate {originator_id} is at version {actual}, the command expected {expected}"
+        )
+        self.originator_id = originator_id
+        self.expected = expected
+        self.actual = actual
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    state: str  # canonical JSON text of the event's attributes
+    recorded_at: datetime
+    effective_on: date | None
+
+
+@dataclass(frozen=True)
+class CommandBatch:
+    command_id: str
+    command_type: str
+    recorded_by: str
+    payload: str  # the command as JSON, kept for audit
+    events: Sequence[NewEvent]
+    #: aggregate id -> version it had when loaded (0 for an aggregate the command creates)
+    expected_versions: dict[UUID, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    command_id: str
+    positions: tuple[int, ...]  # positions of the batch's events, empty for a no-op command
+    duplicate: bool = False  # True when the command id had already been recorded
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    position: int
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    state: str
+    recorded_at: datetime
+    effective_on: date | None
+    recorded_by: str
+    command_id: str
+    prev_hash: str
+    hash: str
+
+    @property
+    def ref(self) -> str:
+        """The stable reference by which evidence and citations name this event."""
+        return event_ref(self.originator_id, self.originator_version)
+
+    def to_export(self) -> dict:
+        """One line of an export (JSON Lines); :func:`chain_hash` can check it offline."""
+        return {
+            "position": self.position,
+            "originator_id": str(self.originator_id),
+            "originator_version": self.originator_version,
+            "topic": self.topic,
+            "state": self.state,
+            "recorded_at": self.recorded_at.isoformat(),
+            "effective_on": self.effective_on.isoformat() if self.effective_on else None,
+            "recorded_by": self.recorded_by,
+            "command_id": self.command_id,
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
+
+
+def event_ref(originator_id: UUID | str, originator_version: int) -> str:
+    return f"{originator_id}/{originator_version}"
+
+
+def chain_hash(
+    prev_hash: str,
+    position: int,
+    originator_id: UUID | str,
+    originator_version: int,
+    topic: str,
+    state: str,
+    recorded_at: datetime,
+    effective_on: date | None,
+    recorded_by: str,
+    command_id: str,
+) -> str:
+    """SHA-256 over the previous hash and a canonical rendering of the event."""
+    content = json.dumps(
+        [
+            position,
+            str(originator_id),
+            originator_version,
+            topic,
+            state,
+            recorded_at.isoformat(),
+            effective_on.isoformat() if effective_on else None,
+            recorded_by,
+            command_id,
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256((prev_hash + content).encode("utf-8")).hexdigest()
+
+
+class EventStore(ABC):
+    """The ledger's log. Implementations: SQLite (embedded) and PostgreSQL."""
+
+    database_url: str
+
+    @abstractmethod
+    def append(self, batch: CommandBatch) -> AppendResult:
+        """Record one command's events atomically.
+
+        Raises :class:`ConcurrencyConflict` if any aggregate's current version
+        differs from ``batch.expected_versions``. Returns ``duplicate=True`` (and
+        writes nothing) if ``batch.command_id`` was recorded before.
+        """
+
+    @abstractmethod
+    def append_many(self, batches: Sequence[CommandBatch]) -> list[AppendResult | ConcurrencyConflict]:
+        """Group commit: several batches in one transaction, each all-or-nothing."""
+
+    @abstractmethod
+    def read_aggregate(self, originator_id: UUID) -> list[RecordedEvent]:
+        """One aggregate's events in version order."""
+
+    @abstractmethod
+    def read_all(self, after: int = 0, limit: int | None = None) -> Iterator[RecordedEvent]:
+        """The log in position order, from ``after + 1``."""
+
+    @abstractmethod
+    def read_refs(self, refs: Iterable[str]) -> dict[str, RecordedEvent]:
+        """Events by their ``originator_id/version`` reference."""
+
+    @abstractmethod
+    def max_position(self) -> int: ...
+
+    @abstractmethod
+    def command_result(self, command_id: str) -> AppendResult | None:
+        """What an already recorded command appended, or None."""
+
+    @abstractmethod
+    def originator_ids(self, topic_prefix: str) -> list[UUID]:
+        """Ids of aggregates whose first event's topic starts with ``topic_prefix``."""
+
+    @abstractmethod
+    def close(self) -> None: ...

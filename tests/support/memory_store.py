@@ -1,0 +1,88 @@
+"""An in-memory event store for pure unit tests of the domain (never for integration)."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from uuid import UUID
+
+from ledger.store.base import (
+    GENESIS_HASH,
+    AppendResult,
+    CommandBatch,
+    ConcurrencyConflict,
+    EventStore,
+    RecordedEvent,
+    chain_hash,
+    event_ref,
+)
+
+
+class MemoryEventStore(EventStore):
+    database_url = "memory:"
+
+    def __init__(self) -> None:
+        self._events: list[RecordedEvent] = []
+        self._commands: dict[str, AppendResult] = {}
+        self._lock = threading.Lock()
+
+    def _version(self, originator_id: UUID) -> int:
+        return max((e.originator_version for e in self._events if e.originator_id == originator_id), default=0)
+
+    def _append(self, batch: CommandBatch) -> AppendResult:
+        if batch.command_id in self._commands:
+            return AppendResult(batch.command_id, self._commands[batch.command_id].positions, duplicate=True)
+        for agg_id, expected in batch.expected_versions.items():
+            actual = self._version(agg_id)
+            if actual != expected:
+                raise ConcurrencyConflict(agg_id, expected, actual)
+        positions = []
+        for new in batch.events:
+            prev = self._events[-1].hash if self._events else GENESIS_HASH
+            position = len(self._events) + 1
+            args = (position, new.originator_id, new.originator_version, new.topic, new.state, new.recorded_at, new.effective_on, batch.recorded_by, batch.command_id)
+            self._events.append(RecordedEvent(*args, prev, chain_hash(prev, *args)))
+            positions.append(position)
+        result = AppendResult(batch.command_id, tuple(positions))
+        self._commands[batch.command_id] = result
+        return result
+
+    def append(self, batch):
+        with self._lock:
+            return self._append(batch)
+
+    def append_many(self, batches: Sequence[CommandBatch], atomic: bool = False):
+        with self._lock:
+            saved = (list(self._events), dict(self._commands))
+            out = []
+            for batch in batches:
+                try:
+                    out.append(self._append(batch))
+                except ConcurrencyConflict as conflict:
+                    if atomic:
+                        self._events, self._commands = saved
+                        raise
+                    out.append(conflict)
+            return out
+
+    def read_aggregate(self, originator_id):
+        return [e for e in self._events if e.originator_id == originator_id]
+
+    def read_all(self, after: int = 0, limit: int | None = None) -> Iterator[RecordedEvent]:
+        events = self._events[after:]
+        return iter(events[:limit] if limit is not None else events)
+
+    def read_refs(self, refs: Iterable[str]):
+        wanted = set(refs)
+        return {e.ref: e for e in self._events if e.ref in wanted}
+
+    def max_position(self):
+        return len(self._events)
+
+    def command_result(self, command_id):
+        return self._commands.get(command_id)
+
+    def originator_ids(self, topic_prefix):
+        return [e.originator_id for e in self._events if e.originator_version == 1 and e.topic.startswith(topic_prefix)]
+
+    def close(self):
+        pass
