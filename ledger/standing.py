@@ -1,0 +1,112 @@
+"""A provider's current standing, computed from the Provider aggregate alone.
+
+Used by the CLI (``ledger provider``), the registry projection, history as of a
+date and the what-if of an appeal: one definition of "standing".
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ledger.aggregates.provider import IN_POOL, Provider
+from ledger.rules.base import (
+    COMPLAINT_VERIFIED,
+    EVALUATION,
+    RECTIFICATION_ORDER,
+    SCORE,
+    STAR_RATING,
+    STATUS_AFTER_REMOVAL,
+    UNSATISFIED_RATING,
+    WARNING,
+)
+
+
+def standing_label(provider: Provider) -> str:
+    """The registry label: the pool status, or warned / rectifying for a member with an open order."""
+    if provider.status in IN_POOL:
+        open_orders = provider.open_rectifications()
+        if any(s["sanction"] == RECTIFICATION_ORDER for s in open_orders):
+            return "rectifying"
+        if any(s["sanction"] == WARNING for s in open_orders):
+            return "warned"
+    return provider.status
+
+
+def _fact_refs(provider: Provider, kind: str) -> list[str]:
+    return sorted(i.ref for i in provider.live_facts(kind))
+
+
+def standing(provider: Provider) -> dict[str, Any]:
+    """Everything a bureau asks about one provider, as plain JSON-able values."""
+    unsatisfied = provider.live_facts(UNSATISFIED_RATING)
+    sanctions = sorted(provider.sanctions.values(), key=lambda s: (s["effective_on"], s["ref"]))
+    orders = [s for s in sanctions if s["sanction"] == RECTIFICATION_ORDER]
+    warnings = [s for s in sanctions if s["sanction"] == WARNING]
+
+    def active(items: list[dict]) -> list[dict]:
+        return [s for s in items if s["rescinded_on"] is None]
+
+    def order_state(s: dict) -> str:
+        if s["rescinded_on"] is not None:
+            return "rescinded"
+        if s["completed_on"] is not None:
+            return "completed"
+        if s["refused_on"] is not None:
+            return "refused"
+        if s["overdue_on"] is not None:
+            return "overdue"
+        return "open"
+
+    return {
+        "provider_id": provider.provider_id,
+        "name": provider.name,
+        "jurisdiction": provider.jurisdiction,
+        "kind": provider.kind,
+        "status": provider.status,
+        "standing": standing_label(provider),
+        "status_since": provider.status_since.isoformat(),
+        "applied_on": provider.applied_on.isoformat(),
+        "admitted_on": provider.admitted_on.isoformat() if provider.admitted_on else None,
+        "version": provider.version,
+        "grades": {
+            "scores": [dict(i.data, ref=i.ref) for i in sorted(provider.live_facts(SCORE), key=lambda i: i.data["year"])],
+            "evaluations": [dict(i.data, ref=i.ref) for i in sorted(provider.live_facts(EVALUATION), key=lambda i: i.data["year"])],
+            "stars": [dict(i.data, ref=i.ref) for i in sorted(provider.live_facts(STAR_RATING), key=lambda i: (i.effective_on, i.ref))],
+        },
+        "counters": {
+            "warnings": {"count": len(active(warnings)), "refs": [s["ref"] for s in active(warnings)]},
+            "rectification_orders": {
+                "count": len(active(orders)),
+                "refs": [s["ref"] for s in active(orders)],
+                **{state: sum(1 for s in orders + warnings if order_state(s) == state) for state in ("open", "completed", "overdue", "refused")},
+            },
+            "verified_complaints": {"count": len(provider.live_facts(COMPLAINT_VERIFIED)), "refs": _fact_refs(provider, COMPLAINT_VERIFIED)},
+            "unsatisfied_ratings": {
+                "occurrences": len(unsatisfied),
+                "distinct_enterprises": len({i.enterprise_id for i in unsatisfied}),
+                "refs": sorted(i.ref for i in unsatisfied),
+            },
+        },
+        "sanctions": [
+            {
+                "ref": s["ref"],
+                "sanction": s["sanction"],
+                "article": f"{s['citation']['short']} {s['citation']['article']}",
+                "text": s["citation"]["text"],
+                "pack_version": s["pack_version"],
+                "derived": s["derived"],
+                "params": s["params"],
+                "evidence": s["evidence"],
+                "effective_on": s["effective_on"].isoformat(),
+                "deadline": s["deadline"].isoformat() if s["deadline"] else None,
+                "state": order_state(s) if s["deadline"] else ("rescinded" if s["rescinded_on"] else "in_force"),
+                "rescinded_on": s["rescinded_on"].isoformat() if s["rescinded_on"] else None,
+                "removes": s["sanction"] in STATUS_AFTER_REMOVAL,
+                "consequences": s["consequences"],
+            }
+            for s in sanctions
+        ],
+        "voided": dict(provider.voided),
+        "profile": dict(provider.profile),
+        "late_profile_reports": [c for c in provider.profile_changes if c["days_late"] > 0],
+        "fees_withheld": [dict(f, effective_on=f["effective_on"].isoformat()) for f in provider.fees_withheld],
+    }
