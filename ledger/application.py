@@ -49,9 +49,12 @@ class UnitOfWork:
         self._store = store
         self._aggregates: dict[UUID, LedgerAggregate | None] = {}
         self.versions: dict[UUID, int] = {}
+        #: aggregates the current command has looked at (found, missed or added)
+        self.seen: set[UUID] = set()
 
     def find(self, cls: type[A], business_id: str) -> A | None:
         agg_id = cls.create_id(business_id)
+        self.seen.add(agg_id)
         if agg_id not in self._aggregates:
             recorded = self._store.read_aggregate(agg_id)
             aggregate = fold(to_domain_event(e) for e in recorded)
@@ -73,6 +76,7 @@ class UnitOfWork:
             raise DomainError(f"{aggregate.id} already exists")
         self._aggregates[aggregate.id] = aggregate
         self.versions.setdefault(aggregate.id, 0)
+        self.seen.add(aggregate.id)
 
     def collect(self) -> list[Any]:
         events = []
@@ -86,6 +90,7 @@ class UnitOfWork:
         for agg_id, aggregate in self._aggregates.items():
             if aggregate is not None:
                 self.versions[agg_id] = aggregate.version
+        self.seen.clear()
 
 
 @dataclass
@@ -205,8 +210,9 @@ class Ledger:
             ctx = Context(uow=uow, today=business_date(now), now=now, ledger=self)
             handle(command, ctx)
             events = uow.collect()
-        # expected versions: what each touched aggregate had before this command
-        versions = {agg_id: uow.versions[agg_id] for agg_id in {e.originator_id for e in events}}
+        # expected versions: what every aggregate the command looked at had before it, whether
+        # the command wrote to it or only checked it (a provider still in the pool, a rulebook's dates)
+        versions = {agg_id: uow.versions[agg_id] for agg_id in uow.seen}
         return self._batch(command, events, versions), [type(e).__qualname__ for e in events]
 
     def _batch(self, command: Command, events: list[Any], versions: dict[UUID, int]) -> CommandBatch:

@@ -17,6 +17,7 @@ from ledger.rules.base import (
     STATUS_AFTER_REMOVAL,
     UNSATISFIED_RATING,
     WARNING,
+    ref_key,
 )
 
 
@@ -32,13 +33,13 @@ def standing_label(provider: Provider) -> str:
 
 
 def _fact_refs(provider: Provider, kind: str) -> list[str]:
-    return sorted(i.ref for i in provider.live_facts(kind))
+    return sorted((i.ref for i in provider.live_facts(kind)), key=ref_key)
 
 
 def standing(provider: Provider) -> dict[str, Any]:
     """Everything a bureau asks about one provider, as plain JSON-able values."""
     unsatisfied = provider.live_facts(UNSATISFIED_RATING)
-    sanctions = sorted(provider.sanctions.values(), key=lambda s: (s["effective_on"], s["ref"]))
+    sanctions = sorted(provider.sanctions.values(), key=lambda s: (s["effective_on"], ref_key(s["ref"])))
     orders = [s for s in sanctions if s["sanction"] == RECTIFICATION_ORDER]
     warnings = [s for s in sanctions if s["sanction"] == WARNING]
 
@@ -70,7 +71,7 @@ def standing(provider: Provider) -> dict[str, Any]:
         "grades": {
             "scores": [dict(i.data, ref=i.ref) for i in sorted(provider.live_facts(SCORE), key=lambda i: i.data["year"])],
             "evaluations": [dict(i.data, ref=i.ref) for i in sorted(provider.live_facts(EVALUATION), key=lambda i: i.data["year"])],
-            "stars": [dict(i.data, ref=i.ref) for i in sorted(provider.live_facts(STAR_RATING), key=lambda i: (i.effective_on, i.ref))],
+            "stars": [dict(i.data, ref=i.ref) for i in sorted(provider.live_facts(STAR_RATING), key=lambda i: (i.effective_on, ref_key(i.ref)))],
         },
         "counters": {
             "warnings": {"count": len(active(warnings)), "refs": [s["ref"] for s in active(warnings)]},
@@ -83,7 +84,7 @@ def standing(provider: Provider) -> dict[str, Any]:
             "unsatisfied_ratings": {
                 "occurrences": len(unsatisfied),
                 "distinct_enterprises": len({i.enterprise_id for i in unsatisfied}),
-                "refs": sorted(i.ref for i in unsatisfied),
+                "refs": sorted((i.ref for i in unsatisfied), key=ref_key),
             },
         },
         "sanctions": [

@@ -280,7 +280,10 @@ class Provider(LedgerAggregate):
     def record_overdue(self, sanction_ref: str, deadline: date, effective_on: date) -> None:
         order = self.sanctions[sanction_ref]
         order["overdue_on"] = effective_on
-        self._add_fact(RECTIFICATION_OVERDUE, effective_on, source_ref=sanction_ref, article=order["citation"]["article"], order=sanction_ref, deadline=deadline)
+        self._add_fact(
+            RECTIFICATION_OVERDUE, effective_on, source_ref=sanction_ref, article=order["citation"]["article"],
+            rule_id=order["rule_id"], order=sanction_ref, deadline=deadline,
+        )  # fmt: skip
 
     # --- appeals, rescission, reinstatement -------------------------------------
 

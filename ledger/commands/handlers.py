@@ -97,10 +97,12 @@ def _(c: m.ClosePublicNotice, ctx: Context) -> None:
     days = (c.last_day - notice["opened_on"]).days + 1
     if days < 1:
         raise DomainError(f"last_day {c.last_day} is before the notice opened on {notice['opened_on']}")
+    label = pack.notice_citation.label if pack.notice_citation else pack.short
+    if c.last_day >= ctx.today:  # 公示期满: objections may come in until the last day is over
+        raise DomainError(f"{label}: the public notice runs until {c.last_day}; it can be closed from the day after")
     if pack.min_notice_days is not None and days < pack.min_notice_days:
-        citation = pack.notice_citation.label if pack.notice_citation else pack.short
         raise DomainError(
-            f"{citation}: the public notice must last at least {pack.min_notice_days} days; "
+            f"{label}: the public notice must last at least {pack.min_notice_days} days; "
             f"{notice['opened_on']}..{c.last_day} is {days}"
         )
     unresolved = [oid for oid, o in notice["objections"].items() if o["stands"] is None]
@@ -597,9 +599,12 @@ def _(c: m.SetRulebookParameters, ctx: Context) -> None:
 def _(c: m.RecordPassedDeadlines, ctx: Context) -> None:
     """Records every rectification deadline and answer deadline passed by ``as_of``.
 
-    A deadline D has passed on D + 1; the overdue fact takes effect that day.
+    A deadline D has passed on D + 1; the overdue fact takes effect that day. A
+    rectification completed after its deadline was still overdue on D + 1.
     """
     as_of = c.as_of or ctx.today
+    if as_of > ctx.today:
+        raise DomainError(f"as_of {as_of} is in the future (today is {ctx.today}): a deadline cannot have passed yet")
     store = ctx.ledger.store
     for complaint_id in _business_ids(store, Complaint, "complaint_id"):
         complaint = ctx.uow.get(Complaint, complaint_id)
@@ -610,7 +615,14 @@ def _(c: m.RecordPassedDeadlines, ctx: Context) -> None:
             _note(ctx, complaint.provider_id, COMPLAINT_UNANSWERED, _last_ref(complaint), complaint.enterprise_id, on, complaint_id=complaint_id, deadline=deadline)
     for provider_id in _business_ids(store, Provider, "provider_id"):
         provider = ctx.uow.get(Provider, provider_id)
-        due = [s for s in provider.open_rectifications() if s["overdue_on"] is None and s["refused_on"] is None and s["deadline"] < as_of]
+        due = [
+            s
+            for s in provider.active_sanctions()
+            if s["sanction"] in WITH_DEADLINE and s["deadline"] is not None and s["deadline"] < as_of
+            and s["overdue_on"] is None and s["refused_on"] is None
+            # still open, or completed only after its deadline (柳州 第十四条（四）未按时完成整改的)
+            and (s["completed_on"] is None or s["completed_on"] > s["deadline"])
+        ]  # fmt: skip
         for order in sorted(due, key=lambda s: s["deadline"]):
             provider.record_overdue(sanction_ref=order["ref"], deadline=order["deadline"], effective_on=order["deadline"] + timedelta(days=1))
         if due:

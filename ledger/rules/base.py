@@ -62,6 +62,13 @@ RECTIFICATION_REFUSED = "rectification_refused"
 FINDING = "finding"  # a regulator's finding of fact citing an article
 
 
+def ref_key(ref: str) -> tuple[str, int]:
+    """Sort key of an event ref ``aggregate-uuid/version``: versions compare as numbers
+    (a plain string sort puts ``…/10`` before ``…/9``)."""
+    originator, _, version = ref.rpartition("/")
+    return originator, int(version)
+
+
 @dataclass(frozen=True)
 class Citation:
     short: str  # 天津 / 新乡 / 省指南 / 唐山 / 柳州
@@ -130,7 +137,7 @@ class Rule:
 
     def _live(self, view: View, excused: Iterable[str] = ()) -> list[Item]:
         skip = set(excused)
-        return sorted((i for i in self.select(view) if i.ref not in skip), key=lambda i: (i.effective_on, i.ref))
+        return sorted((i for i in self.select(view) if i.ref not in skip), key=lambda i: (i.effective_on, ref_key(i.ref)))
 
 
 @dataclass(frozen=True)

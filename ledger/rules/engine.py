@@ -4,11 +4,12 @@
 pure decision over the provider aggregate (no I/O); its only effects are the
 events it triggers on the aggregate:
 
-1. rescind every derived sanction that no longer holds: the sanction itself was
-   voided by an upheld appeal, or the live evidence it cites no longer fires its
-   rule (repeated, since one rescission can undo another: a voided 不满意 rating
-   rescinds the warning derived from it, which rescinds the disqualification
-   that counted the warning);
+1. rescind every sanction that no longer holds: the sanction itself, or the
+   finding a regulator's sanction applies, was voided by an upheld appeal, or
+   the live evidence a derived sanction cites no longer fires its rule with the
+   parameters it was derived with (repeated, since one rescission can undo
+   another: a voided 不满意 rating rescinds the warning derived from it, which
+   rescinds the disqualification that counted the warning);
 2. reinstate a provider that was out of the pool only by sanctions now rescinded;
 3. impose, earliest condition first, each decision that holds and is not yet
    recorded — only while the provider is in the pool, and only for conditions
@@ -19,7 +20,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from ledger.aggregates.provider import Provider, ProviderView
-from ledger.rules.base import Decision, RulePack, is_removal
+from ledger.rules.base import Decision, RulePack, is_removal, ref_key
 
 MAX_ROUNDS = 100
 
@@ -55,7 +56,7 @@ def pending_decisions(provider: Provider, pack: RulePack) -> list[Decision]:
             if decision.key in recorded_keys or (one_shot and rule.id in recorded_rules):
                 continue
             found.append(decision)
-    return sorted(found, key=lambda d: (d.condition_on, d.rule.id, d.key))
+    return sorted(found, key=lambda d: (d.condition_on, d.rule.id, [ref_key(r) for r in d.evidence]))
 
 
 def _rescind_stale(provider: Provider, pack: RulePack, today: date, appeal_ref: str | None) -> list[str]:
@@ -68,9 +69,12 @@ def _rescind_stale(provider: Provider, pack: RulePack, today: date, appeal_ref: 
                 stale = (sanction, "the sanction was voided by an upheld appeal")
                 break
             if not sanction["derived"]:
+                if any(ref in provider.voided for ref in sanction["evidence"]):
+                    stale = (sanction, "the finding it applies was voided by an upheld appeal")
+                    break
                 continue
             rule = _rule(pack, sanction["rule_id"])
-            if rule is not None and not rule.still_holds(view, pack.params, sanction["evidence"]):
+            if rule is not None and not rule.still_holds(view, _params_of(pack, sanction), sanction["evidence"]):
                 stale = (sanction, f"{rule.citation.label} no longer holds on the live evidence")
                 break
         if stale is None:
@@ -115,6 +119,13 @@ def impose(provider: Provider, pack: RulePack, decision: Decision, today: date) 
         derived=True,
         effective_on=decision.condition_on,
     )
+
+
+def _params_of(pack: RulePack, sanction: dict):
+    """The pack's parameters as they were when the sanction was derived: a threshold the
+    regulator changes later applies to new decisions, it does not undo recorded ones."""
+    fields = type(pack.params).model_fields
+    return pack.params.model_copy(update={k: v for k, v in sanction["params"].items() if k in fields})
 
 
 def _rule(pack: RulePack, rule_id: str):

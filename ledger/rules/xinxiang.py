@@ -50,6 +50,9 @@ WARNING_ARTICLES = {
     "第十五条（六）": "不符合市场公平竞争条件事项或其他原因",
 }
 
+#: the rule id of a warning recorded by a finding under 第十五条（四）'s contract clause
+CONTRACT_WARNING_RULE = "xinxiang.finding.第十五条（四）"
+
 PACK = RulePack(
     jurisdiction="xinxiang",
     short="新乡",
@@ -100,7 +103,9 @@ PACK = RulePack(
             id="xinxiang.16.4",
             citation=c("第十六条（四）", "未按合同约定完成服务事项，提出整改要求后，在规定期限内仍未按照要求完成整改的"),
             sanction=DISQUALIFICATION,
-            select=facts(RECTIFICATION_OVERDUE, lambda i: i.data.get("article") == "第十五条（四）"),
+            # only the first clause of 第十五条（四）(未严格按照改造合同对试点企业实施改造) is about
+            # contract work; warnings under its other clauses (未经报备, 不满意) are not
+            select=facts(RECTIFICATION_OVERDUE, lambda i: i.data.get("rule_id") == CONTRACT_WARNING_RULE),
             consequences=_disqualified,
         ),
         CountRule(

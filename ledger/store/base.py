@@ -154,8 +154,16 @@ class EventStore(ABC):
         """
 
     @abstractmethod
-    def append_many(self, batches: Sequence[CommandBatch]) -> list[AppendResult | ConcurrencyConflict]:
-        """Group commit: several batches in one transaction, each all-or-nothing."""
+    def append_many(
+        self, batches: Sequence[CommandBatch], atomic: bool = False
+    ) -> list[AppendResult | ConcurrencyConflict]:
+        """Group commit: several batches in one transaction, each all-or-nothing.
+
+        A conflicting batch is rolled back to its savepoint and its slot in the
+        result holds the :class:`ConcurrencyConflict`; the others are recorded.
+        With ``atomic=True`` the first conflict rolls back every batch and is
+        raised instead: all are recorded or none.
+        """
 
     @abstractmethod
     def read_aggregate(self, originator_id: UUID) -> list[RecordedEvent]:

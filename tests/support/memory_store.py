@@ -24,9 +24,25 @@ class MemoryEventStore(EventStore):
         self._events: list[RecordedEvent] = []
         self._commands: dict[str, AppendResult] = {}
         self._lock = threading.Lock()
+        # indexes over ``_events``, so that reads do not scan the whole log
+        self._by_aggregate: dict[UUID, list[RecordedEvent]] = {}
+        self._by_ref: dict[str, RecordedEvent] = {}
+        self._firsts: list[RecordedEvent] = []  # every aggregate's first event, in log order
+
+    def _index(self, event: RecordedEvent) -> None:
+        self._by_aggregate.setdefault(event.originator_id, []).append(event)
+        self._by_ref[event.ref] = event
+        if event.originator_version == 1:
+            self._firsts.append(event)
+
+    def _reindex(self) -> None:
+        self._by_aggregate, self._by_ref, self._firsts = {}, {}, []
+        for event in self._events:
+            self._index(event)
 
     def _version(self, originator_id: UUID) -> int:
-        return max((e.originator_version for e in self._events if e.originator_id == originator_id), default=0)
+        events = self._by_aggregate.get(originator_id)
+        return events[-1].originator_version if events else 0
 
     def _append(self, batch: CommandBatch) -> AppendResult:
         if batch.command_id in self._commands:
@@ -40,7 +56,9 @@ class MemoryEventStore(EventStore):
             prev = self._events[-1].hash if self._events else GENESIS_HASH
             position = len(self._events) + 1
             args = (position, new.originator_id, new.originator_version, new.topic, new.state, new.recorded_at, new.effective_on, batch.recorded_by, batch.command_id)
-            self._events.append(RecordedEvent(*args, prev, chain_hash(prev, *args)))
+            event = RecordedEvent(*args, prev, chain_hash(prev, *args))
+            self._events.append(event)
+            self._index(event)
             positions.append(position)
         result = AppendResult(batch.command_id, tuple(positions))
         self._commands[batch.command_id] = result
@@ -60,20 +78,20 @@ class MemoryEventStore(EventStore):
                 except ConcurrencyConflict as conflict:
                     if atomic:
                         self._events, self._commands = saved
+                        self._reindex()
                         raise
                     out.append(conflict)
             return out
 
     def read_aggregate(self, originator_id):
-        return [e for e in self._events if e.originator_id == originator_id]
+        return list(self._by_aggregate.get(originator_id, ()))
 
     def read_all(self, after: int = 0, limit: int | None = None) -> Iterator[RecordedEvent]:
         events = self._events[after:]
         return iter(events[:limit] if limit is not None else events)
 
     def read_refs(self, refs: Iterable[str]):
-        wanted = set(refs)
-        return {e.ref: e for e in self._events if e.ref in wanted}
+        return {ref: self._by_ref[ref] for ref in set(refs) if ref in self._by_ref}
 
     def max_position(self):
         return len(self._events)
@@ -82,7 +100,7 @@ class MemoryEventStore(EventStore):
         return self._commands.get(command_id)
 
     def originator_ids(self, topic_prefix):
-        return [e.originator_id for e in self._events if e.originator_version == 1 and e.topic.startswith(topic_prefix)]
+        return [e.originator_id for e in self._firsts if e.topic.startswith(topic_prefix)]
 
     def close(self):
         pass

@@ -1,0 +1,36 @@
+"""Tamper evidence: chain verification, exports and auditor digests."""
+from ledger.audit.verify import (
+    ChainBroken,
+    ChainWalker,
+    Digest,
+    ExportFormatError,
+    ExportSummary,
+    VerifyReport,
+    event_from_export,
+    export_events,
+    read_export,
+    recompute_hash,
+    take_digest,
+    verify_against_digest,
+    verify_events,
+    verify_export,
+    verify_store,
+)
+
+__all__ = [
+    "ChainBroken",
+    "ChainWalker",
+    "Digest",
+    "ExportFormatError",
+    "ExportSummary",
+    "VerifyReport",
+    "event_from_export",
+    "export_events",
+    "read_export",
+    "recompute_hash",
+    "take_digest",
+    "verify_against_digest",
+    "verify_events",
+    "verify_export",
+    "verify_store",
+]

@@ -1,0 +1,359 @@
+"""Tamper evidence: verify the hash chain of a store or of an export, and digests.
+
+The chain shows that no stored event was altered, inserted or removed *inside*
+the log: every event's ``hash`` covers its content and the previous event's hash.
+What the chain alone cannot show is that the newest events were dropped, or that
+the whole log was rewritten with fresh hashes. For that an auditor keeps a
+:class:`Digest` (the head's position and hash at some moment) outside the system
+and later checks the store against it with :func:`verify_against_digest`.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from ledger.clock import current_time
+from ledger.store.base import GENESIS_HASH, EventStore, RecordedEvent, chain_hash
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """The outcome of walking a chain from position 1."""
+
+    ok: bool
+    #: events found sound, in order from position 1 (the bad one, if any, not counted)
+    checked: int
+    #: the last sound event (0 and GENESIS_HASH if there is none)
+    head_position: int
+    head_hash: str
+    #: where the chain breaks: the first bad or missing position
+    first_bad_position: int | None = None
+    #: ``originator_id/version`` of the event found at that point, if there is one
+    first_bad_ref: str | None = None
+    reason: str = ""
+
+    def summary(self) -> str:
+        if self.ok:
+            return f"OK: {self.checked} events verified, head {self.head_position} {self.head_hash}"
+        where = f"position {self.first_bad_position}"
+        if self.first_bad_ref:
+            where += f" ({self.first_bad_ref})"
+        return f"BROKEN at {where}: {self.reason} ({self.checked} events sound before it)"
+
+
+class ChainBroken(Exception):
+    """The chain did not verify where it had to (e.g. before taking a digest)."""
+
+    def __init__(self, report: VerifyReport) -> None:
+        super().__init__(report.summary())
+        self.report = report
+
+
+class ExportFormatError(ValueError):
+    """A line of an export is not an event as :meth:`RecordedEvent.to_export` writes it."""
+
+    def __init__(self, path: Path, line: int, problem: str) -> None:
+        super().__init__(f"{path}:{line}: {problem}")
+        self.path = path
+        self.line = line
+        self.problem = problem
+
+
+def recompute_hash(event: RecordedEvent) -> str:
+    return chain_hash(
+        event.prev_hash,
+        event.position,
+        event.originator_id,
+        event.originator_version,
+        event.topic,
+        event.state,
+        event.recorded_at,
+        event.effective_on,
+        event.recorded_by,
+        event.command_id,
+    )
+
+
+class ChainWalker:
+    """Checks events one at a time, in position order, and stops at the first bad one."""
+
+    def __init__(self) -> None:
+        self.checked = 0
+        self.head_position = 0
+        self.head_hash = GENESIS_HASH
+        self.failure: tuple[int, str | None, str] | None = None
+
+    @property
+    def broken(self) -> bool:
+        return self.failure is not None
+
+    def problem(self, event: RecordedEvent) -> tuple[int, str] | None:
+        """What is wrong with ``event`` as the next event of the chain: (bad position, reason)."""
+        expected = self.head_position + 1
+        if event.position != expected:
+            if event.position > expected:
+                missing = str(expected) if event.position == expected + 1 else f"{expected}..{event.position - 1}"
+                return expected, f"position {missing} missing: the next event found is at {event.position}"
+            return expected, f"position {event.position} found where {expected} was expected (repeated or out of order)"
+        if event.prev_hash != self.head_hash:
+            before = f"position {self.head_position}" if self.head_position else "the genesis hash"
+            return event.position, (
+                f"prev_hash does not match the hash of {before}: an event was altered and re-hashed, or replaced"
+            )
+        if recompute_hash(event) != event.hash:
+            return event.position, "content does not match its hash: the event was altered"
+        return None
+
+    def fail(self, position: int, ref: str | None, reason: str) -> bool:
+        if self.failure is None:
+            self.failure = (position, ref, reason)
+        return False
+
+    def accept(self, event: RecordedEvent) -> None:
+        self.checked += 1
+        self.head_position = event.position
+        self.head_hash = event.hash
+
+    def feed(self, event: RecordedEvent) -> bool:
+        """Check the next event; False (and the walk is over) if it is bad."""
+        if self.failure is not None:
+            return False
+        problem = self.problem(event)
+        if problem is not None:
+            return self.fail(problem[0], event.ref, problem[1])
+        self.accept(event)
+        return True
+
+    def report(self) -> VerifyReport:
+        if self.failure is None:
+            return VerifyReport(True, self.checked, self.head_position, self.head_hash)
+        position, ref, reason = self.failure
+        return VerifyReport(False, self.checked, self.head_position, self.head_hash, position, ref, reason)
+
+
+# -- progress ------------------------------------------------------------------------
+
+
+@contextmanager
+def _progress(enabled: bool, description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """Yields ``advance(n)``; shows a rich progress bar on stderr when enabled."""
+    if not enabled:
+        yield lambda n: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    ) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def _walk(events: Iterable[RecordedEvent], walker: ChainWalker, advance: Callable[[int], None]) -> None:
+    pending = 0
+    for event in events:
+        if not walker.feed(event):
+            break
+        pending += 1
+        if pending == 1000:
+            advance(pending)
+            pending = 0
+    advance(pending)
+
+
+# -- verifying -----------------------------------------------------------------------
+
+
+def verify_events(events: Iterable[RecordedEvent]) -> VerifyReport:
+    """Walk events in position order from 1; stop at the first gap, broken link or altered event."""
+    walker = ChainWalker()
+    _walk(events, walker, lambda n: None)
+    return walker.report()
+
+
+def verify_store(store: EventStore, *, progress: bool = False) -> VerifyReport:
+    """Verify the whole log of a store (up to its head at the time of reading)."""
+    walker = ChainWalker()
+    with _progress(progress, "verifying", store.max_position()) as advance:
+        _walk(store.read_all(), walker, advance)
+    return walker.report()
+
+
+# -- exports -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    path: Path
+    count: int
+    head_position: int
+    head_hash: str
+
+
+def export_events(store: EventStore, path: str | os.PathLike[str], *, progress: bool = False) -> ExportSummary:
+    """Write the log, up to the head at the start, as JSON Lines (one :meth:`RecordedEvent.to_export` a line).
+
+    The file is written beside ``path`` and renamed into place when complete.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    head = store.max_position()
+    count, last_position, last_hash = 0, 0, GENESIS_HASH
+    with _progress(progress, "exporting", head) as advance, partial.open("w", encoding="utf-8") as out:
+        for event in store.read_all(limit=head):
+            out.write(json.dumps(event.to_export(), ensure_ascii=False, separators=(",", ":")))
+            out.write("\n")
+            count, last_position, last_hash = count + 1, event.position, event.hash
+            if count % 1000 == 0:
+                advance(1000)
+        advance(count % 1000)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(partial, target)
+    return ExportSummary(target, count, last_position, last_hash)
+
+
+def _field(data: dict[str, Any], name: str, kind: type) -> Any:
+    if name not in data:
+        raise ValueError(f"missing field {name!r}")
+    value = data[name]
+    if type(value) is not kind:
+        raise ValueError(f"field {name!r} must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def event_from_export(data: Any) -> RecordedEvent:
+    """The inverse of :meth:`RecordedEvent.to_export`; raises ValueError for anything else."""
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    effective_on = data.get("effective_on")
+    if effective_on is not None and not isinstance(effective_on, str):
+        raise ValueError(f"field 'effective_on' must be a date or null, got {effective_on!r}")
+    return RecordedEvent(
+        position=_field(data, "position", int),
+        originator_id=UUID(_field(data, "originator_id", str)),
+        originator_version=_field(data, "originator_version", int),
+        topic=_field(data, "topic", str),
+        state=_field(data, "state", str),
+        recorded_at=datetime.fromisoformat(_field(data, "recorded_at", str)),
+        effective_on=date.fromisoformat(effective_on) if effective_on is not None else None,
+        recorded_by=_field(data, "recorded_by", str),
+        command_id=_field(data, "command_id", str),
+        prev_hash=_field(data, "prev_hash", str),
+        hash=_field(data, "hash", str),
+    )
+
+
+def read_export(path: str | os.PathLike[str]) -> Iterator[RecordedEvent]:
+    """The events of an export, in file order; raises :class:`ExportFormatError` at a bad line."""
+    source = Path(path)
+    with source.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield event_from_export(json.loads(line))
+            except ValueError as exc:  # json.JSONDecodeError is a ValueError
+                raise ExportFormatError(source, number, str(exc)) from exc
+
+
+def verify_export(path: str | os.PathLike[str], *, progress: bool = False) -> VerifyReport:
+    """Verify an export offline; a line that is not an event breaks the chain there."""
+    walker = ChainWalker()
+    with _progress(progress, "verifying export", None) as advance:
+        try:
+            _walk(read_export(path), walker, advance)
+        except ExportFormatError as exc:
+            walker.fail(walker.head_position + 1, None, f"line {exc.line} is not a valid event: {exc.problem}")
+    return walker.report()
+
+
+# -- digests -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Digest:
+    """The head of the log at one moment, kept by an auditor outside the system."""
+
+    position: int
+    hash: str
+    taken_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {"position": self.position, "hash": self.hash, "taken_at": self.taken_at.isoformat()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Digest:
+        return cls(
+            position=_field(data, "position", int),
+            hash=_field(data, "hash", str),
+            taken_at=datetime.fromisoformat(_field(data, "taken_at", str)),
+        )
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Digest:
+        return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def take_digest(store: EventStore, *, verify: bool = True, progress: bool = False) -> Digest:
+    """The store's head now. With ``verify`` (the default) the chain is checked first and the
+    digest names the verified head; :class:`ChainBroken` is raised if it does not verify."""
+    if verify:
+        report = verify_store(store, progress=progress)
+        if not report.ok:
+            raise ChainBroken(report)
+        return Digest(report.head_position, report.head_hash, current_time())
+    position = store.max_position()
+    last = next(iter(store.read_all(after=position - 1, limit=1)), None) if position else None
+    return Digest(position, last.hash if last else GENESIS_HASH, current_time())
+
+
+def verify_against_digest(store: EventStore, digest: Digest, *, progress: bool = False) -> VerifyReport:
+    """Verify the chain up to the head, and that the event at ``digest.position`` still
+    has ``digest.hash`` (so nothing up to there was rewritten, and the log was not cut short)."""
+    if digest.position == 0 and digest.hash != GENESIS_HASH:
+        raise ValueError("malformed digest: position 0 must carry the genesis hash")
+    walker = ChainWalker()
+    with _progress(progress, "verifying", store.max_position()) as advance:
+        pending = 0
+        for event in store.read_all():
+            problem = walker.problem(event)
+            if problem is None and event.position == digest.position and event.hash != digest.hash:
+                problem = event.position, (
+                    f"the event at position {digest.position} no longer has the hash of the digest taken at "
+                    f"{digest.taken_at.isoformat()}: the log up to there was rewritten"
+                )
+            if problem is not None:
+                walker.fail(problem[0], event.ref, problem[1])
+                break
+            walker.accept(event)
+            pending += 1
+            if pending == 1000:
+                advance(pending)
+                pending = 0
+        advance(pending)
+    if not walker.broken and walker.head_position < digest.position:
+        walker.fail(
+            walker.head_position + 1,
+            None,
+            f"the log ends at position {walker.head_position}, but the digest taken at "
+            f"{digest.taken_at.isoformat()} recorded position {digest.position}: events were removed",
+        )
+    return walker.report()

@@ -1,0 +1,197 @@
+"""The read-model database: the events' own database (SQLite file or PostgreSQL), our own connections.
+
+SQL in this package is written once, with ``?`` placeholders and unqualified
+table names (so that a PostgreSQL ``search_path`` given in the URL decides the
+schema); :class:`Tx` adapts the placeholders for psycopg. Values are kept
+portable: dates and instants as ISO text, booleans as 0/1, JSON as text.
+
+Write transactions serialise on SQLite's write lock (``BEGIN IMMEDIATE``); on
+PostgreSQL the projection code takes row locks itself (see ``runner``).
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+SQLITE = "sqlite"
+POSTGRES = "postgres"
+SQLITE_PREFIX = "sqlite:///"
+
+
+def dialect_of(database_url: str) -> str:
+    if database_url.startswith("sqlite:"):
+        return SQLITE
+    if database_url.startswith(("postgresql:", "postgres:")):
+        return POSTGRES
+    raise ValueError(f"unsupported database URL {database_url!r}: use sqlite:///FILE or postgresql://…")
+
+
+def sqlite_path(database_url: str) -> Path:
+    """``sqlite:///ledger.db`` -> ``ledger.db``; ``sqlite:////var/ledger.db`` -> ``/var/ledger.db`` (as the store)."""
+    if not database_url.startswith(SQLITE_PREFIX):
+        raise ValueError(f"not a SQLite URL: {database_url!r}")
+    path = database_url[len(SQLITE_PREFIX):]
+    if not path or path == ":memory:" or "?" in path:
+        raise ValueError(f"the read models need a SQLite file path, got {database_url!r}")
+    return Path(path)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, (UUID, Decimal)):
+        return str(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+def dumps(value: Any) -> str:
+    """Deterministic JSON text (a replay must produce byte-identical rows)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=_json_default)
+
+
+def loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def iso(value: date | datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+class Tx:
+    """One read-model transaction: run SQL, name generation tables, keep per-batch scratch state.
+
+    ``scratch`` lives exactly as long as the transaction: a projection may cache
+    what it loaded or changed there and write it in ``flush``; a rollback
+    discards it together with the database changes.
+    """
+
+    def __init__(self, conn: Any, dialect: str) -> None:
+        self._conn = conn
+        self.dialect = dialect
+        self.generation: int = 0
+        self.scratch: dict[str, Any] = {}
+
+    def table(self, name: str, generation: int | None = None) -> str:
+        """The physical table of a read model in a generation (``rm_registry_g3``)."""
+        return f"rm_{name}_g{self.generation if generation is None else generation}"
+
+    def _sql(self, sql: str) -> str:
+        if self.dialect == POSTGRES:
+            return sql.replace("%", "%%").replace("?", "%s")
+        return sql
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._conn.execute(self._sql(sql), tuple(params))
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        if self.dialect == POSTGRES:
+            with self._conn.cursor() as cursor:
+                cursor.executemany(self._sql(sql), [tuple(r) for r in rows])
+        else:
+            self._conn.executemany(sql, [tuple(r) for r in rows])
+
+    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
+        return self.execute(sql, params).fetchone()
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return list(self.execute(sql, params).fetchall())
+
+    def dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cursor = self.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+class ReadModelDB:
+    """Connections to the read-model database named by a ledger database URL."""
+
+    def __init__(self, database_url: str, *, pool_size: int = 4, busy_timeout: float = 30.0) -> None:
+        self.database_url = database_url
+        self.dialect = dialect_of(database_url)
+        self.busy_timeout = busy_timeout
+        self._closed = False
+        self._pool = None
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self.schema_ready = False
+        if self.dialect == SQLITE:
+            self.path = sqlite_path(database_url)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        else:
+            from psycopg_pool import ConnectionPool
+
+            self._pool = ConnectionPool(
+                database_url, min_size=1, max_size=max(1, pool_size), open=True, name="ledger-read-models"
+            )
+
+    # -- SQLite: one connection per thread, explicit transactions --------------------
+
+    def _sqlite(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the read-model database is closed")
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
+            self._connections.append(conn)
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[Tx]:
+        """A transaction that commits when the block ends and rolls back if it raises."""
+        if self._closed:
+            raise RuntimeError("the read-model database is closed")
+        if self.dialect == SQLITE:
+            conn = self._sqlite()
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield Tx(conn, SQLITE)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        else:
+            assert self._pool is not None
+            with self._pool.connection() as conn:  # commits on success, rolls back on error
+                if not write:
+                    conn.execute("SET TRANSACTION READ ONLY")
+                yield Tx(conn, POSTGRES)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            try:
+                conn.close()
+            except sqlite3.Error:  # pragma: no cover - closing is best effort
+                pass
+        if self._pool is not None:
+            self._pool.close()
+
+    def __enter__(self) -> ReadModelDB:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -1,0 +1,95 @@
+"""What the CLI and the API read: the live generation of the read models, through the ``rm_*`` views."""
+from __future__ import annotations
+
+from typing import Any
+
+from ledger.projections.db import ReadModelDB, loads
+from ledger.projections.providers import LIST_KINDS
+
+_JSON_COLUMNS = {"standing_json", "detail", "refs", "source_refs", "params", "evidence", "consequences"}
+
+
+def _decode(row: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in row.items():
+        if key in _JSON_COLUMNS:
+            value = loads(value)
+        if key == "derived":
+            value = bool(value)
+        out[key] = value
+    return out
+
+
+class ReadModels:
+    """Queries over the read models (no event store access)."""
+
+    def __init__(self, db: ReadModelDB) -> None:
+        self.db = db
+
+    def _rows(self, sql: str, params: list[Any] | tuple = ()) -> list[dict[str, Any]]:
+        with self.db.transaction(write=False) as tx:
+            return [_decode(r) for r in tx.dicts(sql, params)]
+
+    def registry(self, jurisdiction: str | None = None) -> list[dict[str, Any]]:
+        """Every provider (of a jurisdiction) with its standing and since when, without the full standing."""
+        columns = (
+            "provider_id, jurisdiction, name, kind, status, standing, status_since, standing_since,"
+            " applied_on, admitted_on, version, last_position, last_recorded_at"
+        )
+        if jurisdiction is None:
+            return self._rows(f"SELECT {columns} FROM rm_registry ORDER BY jurisdiction, provider_id")
+        return self._rows(f"SELECT {columns} FROM rm_registry WHERE jurisdiction = ? ORDER BY provider_id", (jurisdiction,))
+
+    def provider_standing(self, provider_id: str) -> dict[str, Any] | None:
+        """The full :func:`ledger.standing.standing` dict, plus ``standing_since`` and the last position applied."""
+        rows = self._rows(
+            "SELECT standing_json, standing_since, last_position, last_recorded_at FROM rm_registry WHERE provider_id = ?",
+            (provider_id,),
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        return {
+            **row["standing_json"],
+            "standing_since": row["standing_since"],
+            "last_position": row["last_position"],
+            "last_recorded_at": row["last_recorded_at"],
+        }
+
+    def lists(self, kind: str | None = None, jurisdiction: str | None = None) -> list[dict[str, Any]]:
+        """Published lists: ``blacklist``, ``gray_list``, ``disqualified``, ``removed`` (rescinded entries are gone)."""
+        if kind is not None and kind not in LIST_KINDS:
+            raise ValueError(f"unknown list {kind!r}; lists are {', '.join(LIST_KINDS)}")
+        where, params = [], []
+        if kind is not None:
+            where.append("list_kind = ?")
+            params.append(kind)
+        if jurisdiction is not None:
+            where.append("jurisdiction = ?")
+            params.append(jurisdiction)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        return self._rows(f"SELECT * FROM rm_lists{clause} ORDER BY list_kind, jurisdiction, effective_on, sanction_ref", params)
+
+    def timeline(self, provider_id: str) -> list[dict[str, Any]]:
+        return self._rows("SELECT * FROM rm_timeline WHERE provider_id = ? ORDER BY position", (provider_id,))
+
+    def grades(self, provider_id: str) -> list[dict[str, Any]]:
+        """Letter grades by year (Tianjin), stars by round (Xinxiang), qualified/unqualified by year (province)."""
+        return self._rows("SELECT * FROM rm_grades WHERE provider_id = ? ORDER BY scheme, period, effective_on, ref", (provider_id,))
+
+    def counters(self, provider_id: str) -> dict[str, dict[str, Any]]:
+        """counter name -> {value, refs, source_refs, detail}; empty if the provider is unknown."""
+        rows = self._rows("SELECT * FROM rm_counters WHERE provider_id = ? ORDER BY counter", (provider_id,))
+        return {r["counter"]: {k: r[k] for k in ("value", "refs", "source_refs", "detail")} for r in rows}
+
+    def dump(self) -> dict[str, list[dict[str, Any]]]:
+        """Every row of every public read model, in a stable order (for comparisons and exports)."""
+        order = {
+            "rm_registry": "provider_id",
+            "rm_grades": "provider_id, ref",
+            "rm_counters": "provider_id, counter",
+            "rm_lists": "sanction_ref",
+            "rm_timeline": "provider_id, position",
+        }
+        with self.db.transaction(write=False) as tx:
+            return {view: tx.dicts(f"SELECT * FROM {view} ORDER BY {key}") for view, key in order.items()}

@@ -1,0 +1,214 @@
+"""Read-model tables, by generation, and the views that name the live generation.
+
+Every read model is a set of physical tables suffixed with a *generation*
+(``rm_registry_g1``). ``projection_generation`` (one row) says which generation
+is live; the views ``rm_registry``, ``rm_grades``, ``rm_counters``, ``rm_lists``
+and ``rm_timeline`` select from it, so readers (and ad-hoc SQL) always see one
+whole generation. A replay builds generation N + 1 beside the live one and
+switches pointer and views in one transaction (``replay.py``).
+
+``projection_tracking(projection, generation, position)`` holds, for each
+projection and generation, the position of the last event applied; it is
+updated in the same transaction as the tables it tracks.
+"""
+from __future__ import annotations
+
+from ledger.projections.db import POSTGRES, SQLITE, Tx
+
+#: table -> column definitions; ``{t}`` is the physical table name
+TABLES: dict[str, str] = {
+    # per provider: the Provider aggregate's snapshot (eventsourcing Snapshot state, same JSON transcoder)
+    "provider_state": """
+        provider_id TEXT PRIMARY KEY,
+        originator_id TEXT NOT NULL UNIQUE,
+        version INTEGER NOT NULL,
+        snapshot TEXT NOT NULL,
+        meta TEXT NOT NULL
+    """,
+    "registry": """
+        provider_id TEXT PRIMARY KEY,
+        jurisdiction TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        standing TEXT NOT NULL,
+        status_since TEXT NOT NULL,
+        standing_since TEXT NOT NULL,
+        applied_on TEXT NOT NULL,
+        admitted_on TEXT,
+        version INTEGER NOT NULL,
+        last_position BIGINT NOT NULL,
+        last_recorded_at TEXT NOT NULL,
+        standing_json TEXT NOT NULL
+    """,
+    "grades": """
+        provider_id TEXT NOT NULL,
+        jurisdiction TEXT NOT NULL,
+        scheme TEXT NOT NULL,
+        period TEXT NOT NULL,
+        grade TEXT NOT NULL,
+        score DOUBLE PRECISION,
+        detail TEXT NOT NULL,
+        ref TEXT NOT NULL,
+        effective_on TEXT NOT NULL,
+        PRIMARY KEY (provider_id, ref)
+    """,
+    "counters": """
+        provider_id TEXT NOT NULL,
+        jurisdiction TEXT NOT NULL,
+        counter TEXT NOT NULL,
+        value INTEGER NOT NULL,
+        refs TEXT NOT NULL,
+        source_refs TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        PRIMARY KEY (provider_id, counter)
+    """,
+    "lists": """
+        sanction_ref TEXT PRIMARY KEY,
+        list_kind TEXT NOT NULL,
+        provider_id TEXT NOT NULL,
+        provider_name TEXT NOT NULL,
+        jurisdiction TEXT NOT NULL,
+        sanction TEXT NOT NULL,
+        article TEXT NOT NULL,
+        citation_text TEXT NOT NULL,
+        document TEXT NOT NULL,
+        pack_version TEXT NOT NULL,
+        derived INTEGER NOT NULL,
+        params TEXT NOT NULL,
+        evidence TEXT NOT NULL,
+        consequences TEXT NOT NULL,
+        effective_on TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        position BIGINT NOT NULL
+    """,
+    "timeline": """
+        provider_id TEXT NOT NULL,
+        position BIGINT NOT NULL,
+        ref TEXT NOT NULL,
+        aggregate TEXT NOT NULL,
+        subject_id TEXT NOT NULL,
+        event_name TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        recorded_by TEXT NOT NULL,
+        effective_on TEXT,
+        command_id TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        PRIMARY KEY (provider_id, position)
+    """,
+    # originator id -> which provider timelines its events go to
+    "subjects": """
+        originator_id TEXT PRIMARY KEY,
+        aggregate TEXT NOT NULL,
+        subject_id TEXT NOT NULL,
+        provider_ids TEXT NOT NULL
+    """,
+}
+
+INDEXES: dict[str, tuple[str, ...]] = {
+    "registry": ("jurisdiction, provider_id",),
+    "lists": ("list_kind, jurisdiction", "provider_id"),
+    "grades": ("provider_id, scheme, period",),
+}
+
+#: the public read models: view name -> table
+VIEWS: dict[str, str] = {
+    "rm_registry": "registry",
+    "rm_grades": "grades",
+    "rm_counters": "counters",
+    "rm_lists": "lists",
+    "rm_timeline": "timeline",
+}
+
+GLOBAL_TABLES = (
+    """
+    CREATE TABLE IF NOT EXISTS projection_generation (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        live INTEGER NOT NULL,
+        switched_at TEXT
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS projection_tracking (
+        projection TEXT NOT NULL,
+        generation INTEGER NOT NULL,
+        position BIGINT NOT NULL,
+        PRIMARY KEY (projection, generation)
+    )
+    """,
+)
+
+
+def create_generation(tx: Tx, generation: int, tables: list[str], projections: list[str]) -> None:
+    for name in tables:
+        physical = tx.table(name, generation)
+        tx.execute(f"CREATE TABLE IF NOT EXISTS {physical} ({TABLES[name]})")
+        for i, columns in enumerate(INDEXES.get(name, ())):
+            tx.execute(f"CREATE INDEX IF NOT EXISTS {physical}_i{i} ON {physical} ({columns})")
+    for projection in projections:
+        tx.execute(
+            "INSERT INTO projection_tracking (projection, generation, position) VALUES (?, ?, 0)"
+            " ON CONFLICT (projection, generation) DO NOTHING",
+            (projection, generation),
+        )
+
+
+def drop_generation(tx: Tx, generation: int) -> None:
+    for name in TABLES:
+        tx.execute(f"DROP TABLE IF EXISTS {tx.table(name, generation)}")
+    tx.execute("DELETE FROM projection_tracking WHERE generation = ?", (generation,))
+
+
+def point_views(tx: Tx, generation: int) -> None:
+    """(Re)create the public views on a generation's tables (transactional on both backends)."""
+    for view, name in VIEWS.items():
+        tx.execute(f"DROP VIEW IF EXISTS {view}")
+        tx.execute(f"CREATE VIEW {view} AS SELECT * FROM {tx.table(name, generation)}")
+
+
+def lock_schema(tx: Tx) -> None:
+    """Serialise schema changes between processes (PostgreSQL; SQLite's write lock already does)."""
+    if tx.dialect == POSTGRES:
+        tx.execute("SELECT pg_advisory_xact_lock(?)", (0x1ED6E2,))
+
+
+def ensure_schema(tx: Tx, projections: list[str]) -> int:
+    """Create what is missing (idempotent, safe to race); returns the live generation."""
+    lock_schema(tx)
+    for statement in GLOBAL_TABLES:
+        tx.execute(statement)
+    tx.execute("INSERT INTO projection_generation (id, live) VALUES (1, 1) ON CONFLICT (id) DO NOTHING")
+    live = tx.fetchone("SELECT live FROM projection_generation WHERE id = 1")[0]
+    create_generation(tx, live, list(TABLES), projections)
+    if not views_exist(tx):
+        point_views(tx, live)
+    return live
+
+
+def views_exist(tx: Tx) -> bool:
+    names = list(VIEWS)
+    marks = ",".join("?" * len(names))
+    if tx.dialect == SQLITE:
+        row = tx.fetchone(f"SELECT count(*) FROM sqlite_master WHERE type = 'view' AND name IN ({marks})", names)
+    else:
+        row = tx.fetchone(
+            f"SELECT count(*) FROM information_schema.views WHERE table_schema = current_schema() AND table_name IN ({marks})",
+            names,
+        )
+    return row[0] == len(names)
+
+
+def lock_live(tx: Tx, exclusive: bool = False) -> int:
+    """Read the live generation, holding it (shared for projectors, exclusive for a switch)."""
+    if tx.dialect == POSTGRES:
+        mode = "FOR UPDATE" if exclusive else "FOR SHARE"
+        row = tx.fetchone(f"SELECT live FROM projection_generation WHERE id = 1 {mode}")
+    else:  # BEGIN IMMEDIATE already holds the database's write lock
+        row = tx.fetchone("SELECT live FROM projection_generation WHERE id = 1")
+    if row is None:
+        raise RuntimeError("projection tables are missing: call ensure_schema first")
+    return int(row[0])
+
+
+def generations(tx: Tx) -> list[int]:
+    return sorted({int(r[0]) for r in tx.fetchall("SELECT DISTINCT generation FROM projection_tracking")})

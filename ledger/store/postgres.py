@@ -1,0 +1,377 @@
+"""The PostgreSQL event store (psycopg 3 with a connection pool).
+
+Position assignment is serialised by ``LOCK TABLE ledger_events IN EXCLUSIVE MODE``
+at the start of every write transaction, held until it commits. A writer reads the
+head of the log only once it holds the lock, so transactions commit in position
+order and a reader tailing with ``read_all(after=last)`` never sees a later position
+before an earlier one. (A sequence would hand out positions that can commit out of
+order.) The lock does not block plain reads.
+
+Tables, the trigger function and the triggers are created in the first schema of
+the connection's ``search_path`` (unqualified names), so a URL carrying
+``options=-csearch_path=<schema>`` gets its own ledger in that schema.
+
+Triggers refuse UPDATE, DELETE and TRUNCATE on both tables. They stop the
+application and careless hands, not the tables' owner or a superuser, who can
+switch them off: that is what the hash chain and an auditor's digest reveal
+(``ledger.audit``). In production, run the ledger as a role that does not own
+the tables: it needs SELECT and INSERT on both, plus UPDATE on ledger_events,
+which ``LOCK TABLE ... IN EXCLUSIVE MODE`` requires (the trigger still refuses
+every update).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import timezone
+from typing import Any, TypeVar
+from uuid import UUID
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from ledger.store import _batch
+from ledger.store.base import (
+    GENESIS_HASH,
+    AppendResult,
+    CommandBatch,
+    ConcurrencyConflict,
+    EventStore,
+    RecordedEvent,
+)
+
+T = TypeVar("T")
+
+#: Key of the advisory lock that serialises concurrent creation of the schema.
+SCHEMA_LOCK_KEY = 0x1ED6E5_0001
+
+TABLES = """
+CREATE TABLE IF NOT EXISTS ledger_events (
+    position BIGINT PRIMARY KEY,
+    originator_id UUID NOT NULL,
+    originator_version INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    state TEXT NOT NULL,
+    recorded_at TIMESTAMPTZ NOT NULL,
+    effective_on DATE,
+    recorded_by TEXT NOT NULL,
+    command_id TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    UNIQUE (originator_id, originator_version)
+);
+CREATE INDEX IF NOT EXISTS ledger_events_command_id ON ledger_events (command_id);
+CREATE INDEX IF NOT EXISTS ledger_events_creations ON ledger_events (topic, position)
+    WHERE originator_version = 1;
+CREATE TABLE IF NOT EXISTS ledger_commands (
+    command_id TEXT PRIMARY KEY,
+    command_type TEXT NOT NULL,
+    recorded_by TEXT NOT NULL,
+    recorded_at TIMESTAMPTZ NOT NULL,
+    payload TEXT NOT NULL,
+    first_position BIGINT,
+    last_position BIGINT
+);
+CREATE OR REPLACE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+"""
+
+#: trigger name -> (table, definition)
+TRIGGERS: dict[str, tuple[str, str]] = {}
+for _table in ("ledger_events", "ledger_commands"):
+    TRIGGERS[f"{_table}_append_only"] = (
+        _table,
+        f"CREATE TRIGGER {_table}_append_only BEFORE UPDATE OR DELETE ON {_table}"
+        " FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()",
+    )
+    TRIGGERS[f"{_table}_no_truncate"] = (
+        _table,
+        f"CREATE TRIGGER {_table}_no_truncate BEFORE TRUNCATE ON {_table}"
+        " FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()",
+    )
+
+EXISTING_TRIGGERS = """
+SELECT t.tgname FROM pg_trigger t
+WHERE t.tgrelid IN (to_regclass('ledger_events'), to_regclass('ledger_commands'))
+"""
+
+EVENT_COLUMNS = (
+    "position, originator_id, originator_version, topic, state, recorded_at, effective_on,"
+    " recorded_by, command_id, prev_hash, hash"
+)
+
+HEAD = "SELECT position, hash FROM ledger_events ORDER BY position DESC LIMIT 1"
+
+#: One query: the command row if the command was recorded, and the current version of each aggregate.
+CHECK = """
+SELECT true, NULL::uuid, first_position, last_position
+  FROM ledger_commands WHERE command_id = %(command_id)s
+UNION ALL
+SELECT false, ids.id,
+       (SELECT max(e.originator_version) FROM ledger_events e WHERE e.originator_id = ids.id), NULL
+  FROM unnest(%(ids)s::uuid[]) AS ids(id)
+"""
+
+#: One statement: all the batch's events (as arrays) and its command row.
+INSERT = f"""
+WITH inserted AS (
+    INSERT INTO ledger_events ({EVENT_COLUMNS})
+    SELECT * FROM unnest(
+        %(position)s::bigint[], %(originator_id)s::uuid[], %(originator_version)s::int[],
+        %(topic)s::text[], %(state)s::text[], %(recorded_at)s::timestamptz[], %(effective_on)s::date[],
+        %(recorded_by)s::text[], %(command_id)s::text[], %(prev_hash)s::text[], %(hash)s::text[]
+    )
+    RETURNING 1
+)
+INSERT INTO ledger_commands
+    (command_id, command_type, recorded_by, recorded_at, payload, first_position, last_position)
+VALUES (%(the_command_id)s, %(command_type)s, %(the_recorded_by)s, %(command_recorded_at)s, %(payload)s,
+        %(first_position)s, %(last_position)s)
+"""
+
+READ_CHUNK = 1000
+
+
+def _event(row: tuple[Any, ...]) -> RecordedEvent:
+    (position, originator_id, version, topic, state, recorded_at, effective_on,
+     recorded_by, command_id, prev_hash, digest) = row
+    return RecordedEvent(
+        position=position,
+        originator_id=originator_id,
+        originator_version=version,
+        topic=topic,
+        state=state,
+        recorded_at=recorded_at.astimezone(timezone.utc),
+        effective_on=effective_on,
+        recorded_by=recorded_by,
+        command_id=command_id,
+        prev_hash=prev_hash,
+        hash=digest,
+    )
+
+
+def _configure(conn: psycopg.Connection) -> None:
+    conn.execute("SET TIME ZONE 'UTC'")
+
+
+class PostgresEventStore(EventStore):
+    """Event store in PostgreSQL; safe for concurrent use from threads and processes."""
+
+    def __init__(self, database_url: str, pool_size: int = 4, *, timeout: float = 30.0) -> None:
+        self.database_url = database_url
+        # Connect once directly: a bad URL or a server that is down fails here with a clear error.
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            self._create_schema(conn)
+        self._pool = ConnectionPool(
+            database_url,
+            min_size=1,
+            max_size=max(1, pool_size),
+            kwargs={"autocommit": True},  # reads are single statements; writes use explicit transactions
+            configure=_configure,
+            timeout=timeout,
+            open=False,
+            name="ledger-event-store",
+        )
+        self._pool.open(wait=True, timeout=timeout)
+
+    # -- schema ----------------------------------------------------------------------
+
+    @staticmethod
+    def _create_schema(conn: psycopg.Connection) -> None:
+        if set(TRIGGERS) <= {name for (name,) in conn.execute(EXISTING_TRIGGERS)}:
+            return  # everything is in place: touch nothing (the role may lack CREATE rights)
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
+            conn.execute(TABLES)
+            existing = {name for (name,) in conn.execute(EXISTING_TRIGGERS)}
+            for name, (_, definition) in TRIGGERS.items():
+                if name not in existing:
+                    conn.execute(definition)
+
+    # -- writing ---------------------------------------------------------------------
+
+    def _write(self, work: Callable[[psycopg.Cursor, Callable[[], _batch.Head]], T]) -> T:
+        """Run ``work`` in a transaction holding the log's write lock, in pipeline mode.
+
+        ``work`` gets a cursor and a function returning the head of the log. The lock
+        and the head query are queued, not waited for: they reach the server together
+        with ``work``'s first query, in one round trip.
+        """
+        with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
+            head_cursor = conn.cursor()
+            head_cursor.execute("LOCK TABLE ledger_events IN EXCLUSIVE MODE")
+            head_cursor.execute(HEAD)
+            fetched: list[_batch.Head] = []
+
+            def head() -> _batch.Head:
+                if not fetched:
+                    row = head_cursor.fetchone()
+                    fetched.append(_batch.Head(row[0], row[1]) if row else _batch.Head(0, GENESIS_HASH))
+                return fetched[0]
+
+            return work(conn.cursor(), head)
+
+    @staticmethod
+    def _append_one(
+        cur: psycopg.Cursor, prepared: _batch.PreparedBatch, head: Callable[[], _batch.Head]
+    ) -> tuple[AppendResult | ConcurrencyConflict, _batch.Head | None]:
+        """Check and insert one batch; returns the outcome and the new head (None if nothing was written)."""
+        batch = prepared.batch
+        cur.execute(CHECK, {"command_id": batch.command_id, "ids": list(prepared.expected)})
+        current: dict[UUID, int] = {}
+        for is_command, originator_id, first, last in cur.fetchall():
+            if is_command:
+                return AppendResult(batch.command_id, _batch.positions_of(first, last), duplicate=True), None
+            if first is not None:
+                current[originator_id] = first
+        conflict = _batch.find_conflict(prepared.expected, current)
+        if conflict is not None:
+            return conflict, None
+        recorded = _batch.chain(prepared, head())
+        cur.execute(
+            INSERT,
+            {
+                "position": [e.position for e in recorded],
+                "originator_id": [e.originator_id for e in recorded],
+                "originator_version": [e.originator_version for e in recorded],
+                "topic": [e.topic for e in recorded],
+                "state": [e.state for e in recorded],
+                "recorded_at": [e.recorded_at for e in recorded],
+                "effective_on": [e.effective_on for e in recorded],
+                "recorded_by": [e.recorded_by for e in recorded],
+                "command_id": [e.command_id for e in recorded],
+                "prev_hash": [e.prev_hash for e in recorded],
+                "hash": [e.hash for e in recorded],
+                "the_command_id": batch.command_id,
+                "command_type": batch.command_type,
+                "the_recorded_by": batch.recorded_by,
+                "command_recorded_at": _batch.command_recorded_at(recorded),
+                "payload": batch.payload,
+                "first_position": recorded[0].position if recorded else None,
+                "last_position": recorded[-1].position if recorded else None,
+            },
+        )
+        new_head = _batch.Head(recorded[-1].position, recorded[-1].hash) if recorded else None
+        return AppendResult(batch.command_id, tuple(e.position for e in recorded)), new_head
+
+    def append(self, batch: CommandBatch) -> AppendResult:
+        prepared = _batch.prepare(batch)
+
+        def work(cur: psycopg.Cursor, head: Callable[[], _batch.Head]) -> AppendResult:
+            outcome, _ = self._append_one(cur, prepared, head)
+            if isinstance(outcome, ConcurrencyConflict):
+                raise outcome  # nothing was written; the transaction rolls back
+            return outcome
+
+        return self._write(work)
+
+    def append_many(
+        self, batches: Sequence[CommandBatch], atomic: bool = False
+    ) -> list[AppendResult | ConcurrencyConflict]:
+        prepared = [_batch.prepare(batch) for batch in batches]
+        if not prepared:
+            return []
+
+        def work(cur: psycopg.Cursor, log_head: Callable[[], _batch.Head]) -> list[AppendResult | ConcurrencyConflict]:
+            moved: list[_batch.Head] = []  # the head as this transaction moved it
+
+            def head() -> _batch.Head:
+                return moved[-1] if moved else log_head()
+
+            outcomes: list[AppendResult | ConcurrencyConflict] = []
+            for item in prepared:
+                # Plain statements rather than nested transaction() blocks: in pipeline mode they are
+                # queued and sent with the next batch's check, one round trip per batch. Any error
+                # other than a conflict aborts the whole transaction.
+                cur.execute("SAVEPOINT ledger_batch")
+                outcome, new_head = self._append_one(cur, item, head)
+                if isinstance(outcome, ConcurrencyConflict):
+                    if atomic:
+                        raise outcome  # the whole transaction rolls back
+                    cur.execute("ROLLBACK TO SAVEPOINT ledger_batch")
+                elif new_head is not None:
+                    moved.append(new_head)
+                cur.execute("RELEASE SAVEPOINT ledger_batch")
+                outcomes.append(outcome)
+            return outcomes
+
+        return self._write(work)
+
+    # -- reading ---------------------------------------------------------------------
+
+    def _fetchall(self, query: str, params: Any = None) -> list[tuple[Any, ...]]:
+        with self._pool.connection() as conn:
+            return conn.execute(query, params).fetchall()
+
+    def read_aggregate(self, originator_id: UUID) -> list[RecordedEvent]:
+        rows = self._fetchall(
+            f"SELECT {EVENT_COLUMNS} FROM ledger_events WHERE originator_id = %s ORDER BY originator_version",
+            (originator_id,),
+        )
+        return [_event(row) for row in rows]
+
+    def read_all(self, after: int = 0, limit: int | None = None) -> Iterator[RecordedEvent]:
+        if limit is not None and limit < 0:
+            raise ValueError("limit must not be negative")
+        remaining = limit
+        last = after
+        while remaining is None or remaining > 0:
+            size = READ_CHUNK if remaining is None else min(READ_CHUNK, remaining)
+            rows = self._fetchall(
+                f"SELECT {EVENT_COLUMNS} FROM ledger_events WHERE position > %s ORDER BY position LIMIT %s",
+                (last, size),
+            )
+            for row in rows:
+                yield _event(row)
+            if len(rows) < size:
+                return
+            last = rows[-1][0]
+            if remaining is not None:
+                remaining -= len(rows)
+
+    def read_refs(self, refs: Iterable[str]) -> dict[str, RecordedEvent]:
+        wanted = _batch.parse_refs(refs)
+        if not wanted:
+            return {}
+        keys = list(set(wanted.values()))
+        rows = self._fetchall(
+            f"SELECT {EVENT_COLUMNS} FROM ledger_events"
+            " WHERE (originator_id, originator_version) IN (SELECT * FROM unnest(%s::uuid[], %s::int[]))",
+            ([k[0] for k in keys], [k[1] for k in keys]),
+        )
+        by_key = {(e.originator_id, e.originator_version): e for e in map(_event, rows)}
+        return {ref: by_key[key] for ref, key in wanted.items() if key in by_key}
+
+    def max_position(self) -> int:
+        return self._fetchall("SELECT COALESCE(MAX(position), 0) FROM ledger_events")[0][0]
+
+    def command_result(self, command_id: str) -> AppendResult | None:
+        rows = self._fetchall(
+            "SELECT first_position, last_position FROM ledger_commands WHERE command_id = %s", (command_id,)
+        )
+        if not rows:
+            return None
+        return AppendResult(command_id, _batch.positions_of(*rows[0]), duplicate=True)
+
+    def originator_ids(self, topic_prefix: str) -> list[UUID]:
+        rows = self._fetchall(
+            "SELECT originator_id FROM ledger_events"
+            " WHERE originator_version = 1 AND starts_with(topic, %s) ORDER BY position",
+            (topic_prefix,),
+        )
+        return [originator_id for (originator_id,) in rows]
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def __repr__(self) -> str:
+        return f"PostgresEventStore({redact_url(self.database_url)!r})"
+
+
+def redact_url(database_url: str) -> str:
+    """The URL with its password hidden, for logs and messages."""
+    return re.sub(r"(://[^:/@]+:)[^@/]*@", r"\1***@", database_url)

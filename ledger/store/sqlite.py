@@ -1,0 +1,365 @@
+"""The embedded event store: one SQLite file in WAL mode.
+
+Writers serialise on SQLite's own write lock (``BEGIN IMMEDIATE``, waiting up to
+``busy_timeout``), across threads and processes alike, so positions are assigned
+one transaction at a time and a transaction commits whole: readers never see a gap.
+Each thread gets its own connection; readers do not wait for writers (WAL).
+"""
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import TypeVar
+from uuid import UUID
+
+from ledger.store import _batch
+from ledger.store.base import (
+    GENESIS_HASH,
+    AppendResult,
+    CommandBatch,
+    ConcurrencyConflict,
+    EventStore,
+    RecordedEvent,
+)
+
+T = TypeVar("T")
+
+URL_PREFIX = "sqlite:///"
+
+#: Triggers that make the tables append-only in the database itself.
+APPEND_ONLY_TRIGGERS: dict[str, str] = {
+    f"{table}_no_{op.lower()}": (
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+    )
+    for table in ("ledger_events", "ledger_commands")
+    for op in ("UPDATE", "DELETE")
+}
+
+SCHEMA = [
+    """
+    CREATE TABLE IF NOT EXISTS ledger_events (
+        position INTEGER PRIMARY KEY,
+        originator_id TEXT NOT NULL,
+        originator_version INTEGER NOT NULL,
+        topic TEXT NOT NULL,
+        state TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        effective_on TEXT,
+        recorded_by TEXT NOT NULL,
+        command_id TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        UNIQUE (originator_id, originator_version)
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS ledger_events_command_id ON ledger_events (command_id)",
+    # originator_ids(): the events that create aggregates
+    "CREATE INDEX IF NOT EXISTS ledger_events_creations ON ledger_events (topic, position)"
+    " WHERE originator_version = 1",
+    """
+    CREATE TABLE IF NOT EXISTS ledger_commands (
+        command_id TEXT PRIMARY KEY,
+        command_type TEXT NOT NULL,
+        recorded_by TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        first_position INTEGER,
+        last_position INTEGER
+    )
+    """,
+    *APPEND_ONLY_TRIGGERS.values(),
+]
+
+EVENT_COLUMNS = (
+    "position, originator_id, originator_version, topic, state, recorded_at, effective_on,"
+    " recorded_by, command_id, prev_hash, hash"
+)
+INSERT_EVENT = f"INSERT INTO ledger_events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_COMMAND = (
+    "INSERT INTO ledger_commands (command_id, command_type, recorded_by, recorded_at, payload,"
+    " first_position, last_position) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+#: Rows fetched per query by read_all, and ids/refs per IN list.
+READ_CHUNK = 500
+IN_CHUNK = 400
+
+
+def database_path(database_url: str) -> Path:
+    """``sqlite:///ledger.db`` -> ``ledger.db``; ``sqlite:////var/ledger.db`` -> ``/var/ledger.db``."""
+    if not database_url.startswith(URL_PREFIX):
+        raise ValueError(f"not a SQLite URL: {database_url!r} (use sqlite:///relative.db or sqlite:////absolute.db)")
+    path = database_url[len(URL_PREFIX):]
+    if not path or path == ":memory:" or "?" in path:
+        raise ValueError(f"the SQLite store needs a file path, got {database_url!r}")
+    return Path(path)
+
+
+def _utc(text: str) -> datetime:
+    when = datetime.fromisoformat(text)
+    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+
+
+def _event(row: sqlite3.Row | tuple) -> RecordedEvent:
+    (position, originator_id, version, topic, state, recorded_at, effective_on,
+     recorded_by, command_id, prev_hash, digest) = row
+    return RecordedEvent(
+        position=position,
+        originator_id=UUID(originator_id),
+        originator_version=version,
+        topic=topic,
+        state=state,
+        recorded_at=_utc(recorded_at),
+        effective_on=date.fromisoformat(effective_on) if effective_on is not None else None,
+        recorded_by=recorded_by,
+        command_id=command_id,
+        prev_hash=prev_hash,
+        hash=digest,
+    )
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+class SQLiteEventStore(EventStore):
+    """Event store in one SQLite file; safe for concurrent use from threads and processes."""
+
+    def __init__(self, database_url: str, *, busy_timeout: float = 30.0, pool_size: int | None = None) -> None:
+        # pool_size is accepted (and ignored) so that open_store() takes the same options for every backend.
+        self.database_url = database_url
+        self.path = database_path(database_url)
+        self.busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._closed = False
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._create_schema()
+
+    # -- connections and transactions ------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        with self._connections_lock:
+            if self._closed:
+                raise RuntimeError("the event store is closed")
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self.busy_timeout,
+                isolation_level=None,  # autocommit: transactions are begun explicitly
+                check_same_thread=False,  # so that close() can close every thread's connection
+            )
+            self._connections.append(conn)
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        self._use_wal(conn)
+        self._local.conn = conn
+        return conn
+
+    def _use_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch the file to WAL mode (persistent). SQLite does not call the busy handler
+        while changing the journal mode, so connections opening a new file at once retry."""
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) and "busy" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+
+    def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` in a write transaction holding SQLite's write lock."""
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = work(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return result
+
+    def _create_schema(self) -> None:
+        def create(conn: sqlite3.Connection) -> None:
+            for statement in SCHEMA:
+                conn.execute(statement)
+
+        self._write(create)
+
+    # -- writing ---------------------------------------------------------------------
+
+    @staticmethod
+    def _head(conn: sqlite3.Connection) -> _batch.Head:
+        row = conn.execute("SELECT position, hash FROM ledger_events ORDER BY position DESC LIMIT 1").fetchone()
+        return _batch.Head(*row) if row else _batch.Head(0, GENESIS_HASH)
+
+    @staticmethod
+    def _current_versions(conn: sqlite3.Connection, ids: Iterable[UUID]) -> dict[UUID, int]:
+        current: dict[UUID, int] = {}
+        for chunk in _chunks([str(i) for i in ids], IN_CHUNK):
+            marks = ",".join("?" * len(chunk))
+            rows = conn.execute(
+                "SELECT originator_id, MAX(originator_version) FROM ledger_events"
+                f" WHERE originator_id IN ({marks}) GROUP BY originator_id",
+                chunk,
+            )
+            current.update((UUID(originator_id), version) for originator_id, version in rows)
+        return current
+
+    def _append_one(
+        self, conn: sqlite3.Connection, prepared: _batch.PreparedBatch, head: _batch.Head
+    ) -> tuple[AppendResult | ConcurrencyConflict, _batch.Head]:
+        batch = prepared.batch
+        row = conn.execute(
+            "SELECT first_position, last_position FROM ledger_commands WHERE command_id = ?", (batch.command_id,)
+        ).fetchone()
+        if row is not None:
+            return AppendResult(batch.command_id, _batch.positions_of(*row), duplicate=True), head
+        conflict = _batch.find_conflict(prepared.expected, self._current_versions(conn, prepared.expected))
+        if conflict is not None:
+            return conflict, head
+        recorded = _batch.chain(prepared, head)
+        conn.executemany(
+            INSERT_EVENT,
+            [
+                (
+                    e.position, str(e.originator_id), e.originator_version, e.topic, e.state,
+                    e.recorded_at.isoformat(), e.effective_on.isoformat() if e.effective_on else None,
+                    e.recorded_by, e.command_id, e.prev_hash, e.hash,
+                )
+                for e in recorded
+            ],
+        )
+        first, last = (recorded[0].position, recorded[-1].position) if recorded else (None, None)
+        conn.execute(
+            INSERT_COMMAND,
+            (
+                batch.command_id, batch.command_type, batch.recorded_by,
+                _batch.command_recorded_at(recorded).isoformat(), batch.payload, first, last,
+            ),
+        )
+        if recorded:
+            head = _batch.Head(recorded[-1].position, recorded[-1].hash)
+        return AppendResult(batch.command_id, tuple(e.position for e in recorded)), head
+
+    def append(self, batch: CommandBatch) -> AppendResult:
+        prepared = _batch.prepare(batch)
+
+        def work(conn: sqlite3.Connection) -> AppendResult:
+            outcome, _ = self._append_one(conn, prepared, self._head(conn))
+            if isinstance(outcome, ConcurrencyConflict):
+                raise outcome  # nothing was written; _write rolls back
+            return outcome
+
+        return self._write(work)
+
+    def append_many(
+        self, batches: Sequence[CommandBatch], atomic: bool = False
+    ) -> list[AppendResult | ConcurrencyConflict]:
+        prepared = [_batch.prepare(batch) for batch in batches]
+        if not prepared:
+            return []
+
+        def work(conn: sqlite3.Connection) -> list[AppendResult | ConcurrencyConflict]:
+            head = self._head(conn)
+            outcomes: list[AppendResult | ConcurrencyConflict] = []
+            for item in prepared:
+                conn.execute("SAVEPOINT ledger_batch")
+                outcome, head = self._append_one(conn, item, head)
+                if isinstance(outcome, ConcurrencyConflict):
+                    if atomic:
+                        raise outcome  # _write rolls the whole transaction back
+                    conn.execute("ROLLBACK TO SAVEPOINT ledger_batch")
+                conn.execute("RELEASE SAVEPOINT ledger_batch")
+                outcomes.append(outcome)
+            return outcomes
+
+        return self._write(work)
+
+    # -- reading ---------------------------------------------------------------------
+
+    def read_aggregate(self, originator_id: UUID) -> list[RecordedEvent]:
+        rows = self._connection().execute(
+            f"SELECT {EVENT_COLUMNS} FROM ledger_events WHERE originator_id = ? ORDER BY originator_version",
+            (str(originator_id),),
+        )
+        return [_event(row) for row in rows]
+
+    def read_all(self, after: int = 0, limit: int | None = None) -> Iterator[RecordedEvent]:
+        if limit is not None and limit < 0:
+            raise ValueError("limit must not be negative")
+        remaining = limit
+        last = after
+        while remaining is None or remaining > 0:
+            size = READ_CHUNK if remaining is None else min(READ_CHUNK, remaining)
+            rows = self._connection().execute(
+                f"SELECT {EVENT_COLUMNS} FROM ledger_events WHERE position > ? ORDER BY position LIMIT ?",
+                (last, size),
+            ).fetchall()
+            for row in rows:
+                yield _event(row)
+            if len(rows) < size:
+                return
+            last = rows[-1][0]
+            if remaining is not None:
+                remaining -= len(rows)
+
+    def read_refs(self, refs: Iterable[str]) -> dict[str, RecordedEvent]:
+        wanted = _batch.parse_refs(refs)
+        by_key: dict[tuple[UUID, int], RecordedEvent] = {}
+        keys = list(set(wanted.values()))
+        conn = self._connection()
+        for chunk in _chunks(keys, IN_CHUNK):
+            values = ",".join("(?, ?)" for _ in chunk)
+            params = [p for originator_id, version in chunk for p in (str(originator_id), version)]
+            rows = conn.execute(
+                f"SELECT {EVENT_COLUMNS} FROM ledger_events"
+                f" WHERE (originator_id, originator_version) IN (VALUES {values})",
+                params,
+            )
+            for row in rows:
+                event = _event(row)
+                by_key[(event.originator_id, event.originator_version)] = event
+        return {ref: by_key[key] for ref, key in wanted.items() if key in by_key}
+
+    def max_position(self) -> int:
+        return self._connection().execute("SELECT COALESCE(MAX(position), 0) FROM ledger_events").fetchone()[0]
+
+    def command_result(self, command_id: str) -> AppendResult | None:
+        row = self._connection().execute(
+            "SELECT first_position, last_position FROM ledger_commands WHERE command_id = ?", (command_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        return AppendResult(command_id, _batch.positions_of(*row), duplicate=True)
+
+    def originator_ids(self, topic_prefix: str) -> list[UUID]:
+        rows = self._connection().execute(
+            "SELECT originator_id FROM ledger_events"
+            " WHERE originator_version = 1 AND substr(topic, 1, ?) = ? ORDER BY position",
+            (len(topic_prefix), topic_prefix),
+        )
+        return [UUID(originator_id) for (originator_id,) in rows]
+
+    def close(self) -> None:
+        with self._connections_lock:
+            self._closed = True
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"SQLiteEventStore({self.database_url!r})"

@@ -1,0 +1,270 @@
+"""Commands are recorded once, whole, or not at all — also when two threads race."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import date
+
+import pytest
+
+from ledger.aggregates import Appeal, DomainError, Project, Provider
+from ledger.application import MAX_ATTEMPTS, BatchError, CommandConflict, Ledger
+from ledger.commands import models as m
+from ledger.rules.base import COMPLAINT_VERIFIED
+from ledger.store import ConcurrencyConflict
+
+WAIT = 10  # seconds a thread waits for the other before the test fails
+
+
+class InterceptedStore:
+    """The real store, with a hook that runs before every append (in the appending thread)."""
+
+    def __init__(self, store, before_append: Callable[[], None]) -> None:
+        self._store = store
+        self._before_append = before_append
+        self.conflicts: list[str] = []  # names of the threads whose append conflicted
+
+    def append(self, batch):
+        self._before_append()
+        try:
+            return self._store.append(batch)
+        except ConcurrencyConflict:
+            self.conflicts.append(threading.current_thread().name)
+            raise
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+
+def race(ledger: Ledger, commands: dict[str, m.Command]) -> tuple[dict[str, object], list[str]]:
+    """Run each command in its own thread, named by its key. Both threads decide on the same
+    state; then their first appends go in the order of ``commands``, one after the other.
+    Returns each thread's result (or the exception it raised) and the threads that conflicted."""
+    order = list(commands)
+    decided = threading.Barrier(len(order))
+    turn = {name: threading.Event() for name in order}
+    turn[order[0]].set()
+    local = threading.local()
+
+    def before_append() -> None:
+        if getattr(local, "appended", False):
+            return  # a retry goes straight on
+        local.appended = True
+        decided.wait(WAIT)
+        assert turn[threading.current_thread().name].wait(WAIT)
+
+    store = InterceptedStore(ledger.store, before_append)
+    racing = Ledger(store, clock=ledger.clock)
+    outcomes: dict[str, object] = {}
+
+    def run(name: str) -> None:
+        try:
+            outcomes[name] = racing.execute(commands[name])
+        except Exception as error:  # noqa: BLE001 - reported to the test
+            outcomes[name] = error
+        finally:
+            following = order.index(name) + 1
+            if following < len(order):
+                turn[order[following]].set()
+
+    threads = [threading.Thread(target=run, args=(name,), name=name) for name in order]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT * 3)
+    assert not any(thread.is_alive() for thread in threads)
+    return outcomes, store.conflicts
+
+
+def versions(ledger: Ledger, cls, business_id: str) -> list[int]:
+    return [e.originator_version for e in ledger.store.read_aggregate(cls.create_id(business_id))]
+
+
+# --- idempotency -----------------------------------------------------------------------
+
+
+def test_the_same_command_twice_is_recorded_once(scenario):
+    scenario.admit("TJ-1", "tianjin")
+    complaints = [scenario.complaint("TJ-1") for _ in range(3)]
+    for complaint_id in complaints[:2]:
+        scenario.verify(complaint_id)
+    third = scenario.command(m.VerifyComplaint, complaint_id=complaints[2], verdict="true")
+
+    first = scenario.ledger.execute(third)
+    recorded = scenario.ledger.store.max_position()
+    again = scenario.ledger.execute(third)
+
+    assert first.events == ["Complaint.Verified", "Provider.FactNoted", "Provider.SanctionImposed"]
+    assert (first.duplicate, again.duplicate) == (False, True)
+    assert again.positions == first.positions
+    assert again.events == []
+    assert scenario.ledger.store.max_position() == recorded
+    assert len(scenario.provider("TJ-1").live_facts(COMPLAINT_VERIFIED)) == 3
+    assert len(scenario.sanctions("TJ-1")) == 1
+
+
+def test_a_retried_command_is_not_judged_again(scenario):
+    """A retry of an application is the same application, not a second one ("already applied")."""
+    apply = scenario.command(m.SubmitApplication, provider_id="TJ-1", jurisdiction="tianjin", name="TJ-1 Ltd", kind="云服务商")
+    scenario.ledger.execute(apply)
+    assert scenario.ledger.execute(apply).duplicate
+    assert versions(scenario.ledger, Provider, "TJ-1") == [1]
+
+
+def test_a_batch_skips_the_commands_already_recorded(scenario):
+    apply = scenario.command(m.SubmitApplication, provider_id="TJ-1", jurisdiction="tianjin", name="TJ-1 Ltd", kind="云服务商")
+    scenario.ledger.execute(apply)
+    notice = scenario.command(m.OpenPublicNotice, provider_id="TJ-1")
+    results = scenario.ledger.execute_all([apply, notice, notice])
+    assert [r.duplicate for r in results] == [True, False, True]
+    assert versions(scenario.ledger, Provider, "TJ-1") == [1, 2]
+
+
+def test_the_same_command_from_two_threads_is_recorded_once(scenario):
+    scenario.admit("TJ-1", "tianjin")
+    complaint_id = scenario.complaint("TJ-1")
+    verify = scenario.command(m.VerifyComplaint, complaint_id=complaint_id, verdict="true")
+
+    outcomes, _ = race(scenario.ledger, {"A": verify, "B": verify})
+
+    assert (outcomes["A"].duplicate, outcomes["B"].duplicate) == (False, True)
+    assert outcomes["B"].positions == outcomes["A"].positions
+    assert len(scenario.provider("TJ-1").live_facts(COMPLAINT_VERIFIED)) == 1
+
+
+# --- concurrency -------------------------------------------------------------------------
+
+
+def test_two_threads_on_one_provider_are_both_recorded(scenario):
+    """B decided on the provider as A found it; its append conflicts, and it is decided again
+    on A's result: the third verified complaint removes (天津 第十二条（四）)."""
+    scenario.admit("TJ-1", "tianjin")
+    first = scenario.verified_complaint("TJ-1")
+    complaints = [scenario.complaint("TJ-1") for _ in range(2)]
+    verify = {name: scenario.command(m.VerifyComplaint, complaint_id=c, verdict="true") for name, c in zip("AB", complaints)}
+
+    outcomes, conflicts = race(scenario.ledger, verify)
+
+    assert conflicts == ["B"]
+    assert outcomes["A"].events == ["Complaint.Verified", "Provider.FactNoted"]
+    assert outcomes["B"].events == ["Complaint.Verified", "Provider.FactNoted", "Provider.SanctionImposed"]
+    provider = scenario.provider("TJ-1")
+    facts = [i.ref for i in provider.live_facts(COMPLAINT_VERIFIED)]
+    assert len(facts) == 3 and facts[0] == first.fact
+    [removal] = scenario.sanctions("TJ-1")
+    assert removal["evidence"] == facts
+    assert provider.status == "removed"
+    assert versions(scenario.ledger, Provider, "TJ-1") == list(range(1, provider.version + 1))
+
+
+def test_a_retry_that_breaks_a_rule_is_reported_not_merged(scenario):
+    """Both threads rate the same provider on the same project: one rating stands."""
+    scenario.admit("TS-1", "tangshan")
+    project_id = scenario.project("TS-1", "E-1")
+    rate = {
+        name: scenario.command(m.RateSatisfaction, project_id=project_id, provider_id="TS-1", rating=rating)
+        for name, rating in (("A", "不满意"), ("B", "满意"))
+    }
+
+    outcomes, conflicts = race(scenario.ledger, rate)
+
+    assert conflicts == ["B"]
+    assert not outcomes["A"].duplicate
+    assert isinstance(outcomes["B"], DomainError)
+    assert "has already rated TS-1" in str(outcomes["B"])
+    assert scenario.ledger.load(Project, project_id).ratings["TS-1"]["rating"] == "不满意"
+    assert scenario.ledger.store.command_result(rate["B"].command_id) is None
+
+
+def test_a_command_is_checked_against_what_it_read(scenario):
+    """B registers a project for a provider A is blacklisting (唐山 第十三条（一）, third order):
+    B only writes the project, but it read the provider, so A's change sends it back."""
+    scenario.admit("TS-1", "tangshan")
+    for article in ("第十二条（一）", "第十二条（二）"):
+        scenario.finding("TS-1", article)
+    commands = {
+        "A": scenario.command(m.RecordFinding, provider_id="TS-1", article="第十二条（三）", summary="third order"),
+        "B": scenario.command(
+            m.RegisterProject, project_id="P-1", jurisdiction="tangshan", enterprise_id="E-1", enterprise_name="E-1 Co",
+            integrated_provider_id="TS-1",
+        ),  # fmt: skip
+    }
+
+    outcomes, conflicts = race(scenario.ledger, commands)
+
+    assert "Provider.SanctionImposed" in outcomes["A"].events
+    assert scenario.provider("TS-1").status == "blacklisted"
+    assert conflicts == ["B"]
+    assert isinstance(outcomes["B"], DomainError)
+    assert "blacklisted, not in the pool: cannot serve project P-1" in str(outcomes["B"])
+    assert scenario.ledger.find(Project, "P-1") is None
+
+
+def test_a_command_that_keeps_conflicting_is_reported_and_not_recorded(scenario):
+    scenario.admit("TS-1", "tangshan")
+    competitor = scenario.ledger
+
+    def someone_else_writes_first() -> None:
+        competitor.execute(
+            scenario.command(
+                m.RecordProfileChange, provider_id="TS-1", field="address", new_value=f"No. {scenario.ledger.store.max_position()}",
+                changed_on=date(2025, 3, 1), reported_on=date(2025, 3, 1),
+            )
+        )  # fmt: skip
+
+    store = InterceptedStore(scenario.ledger.store, someone_else_writes_first)
+    finding = scenario.command(m.RecordFinding, provider_id="TS-1", article="第十二条（一）", summary="late report")
+    recorded = versions(scenario.ledger, Provider, "TS-1")
+
+    with pytest.raises(CommandConflict, match=f"conflicted with concurrent writers {MAX_ATTEMPTS} times; not recorded"):
+        Ledger(store, clock=scenario.clock).execute(finding)
+
+    assert len(store.conflicts) == MAX_ATTEMPTS
+    assert scenario.ledger.store.command_result(finding.command_id) is None
+    assert versions(scenario.ledger, Provider, "TS-1") == list(range(1, len(recorded) + MAX_ATTEMPTS + 1))
+    assert scenario.sanctions("TS-1") == []
+
+
+# --- errors write nothing -------------------------------------------------------------------
+
+
+def test_a_refused_command_writes_nothing(scenario):
+    scenario.admit("TS-1", "tangshan")
+    recorded = scenario.ledger.store.max_position()
+    too_long = scenario.command(m.RecordFinding, provider_id="TS-1", article="第十二条（一）", summary="late report", deadline_days=45)
+
+    with pytest.raises(DomainError, match="整改期限一般不超过30日"):
+        scenario.ledger.execute(too_long)
+
+    assert scenario.ledger.store.max_position() == recorded
+    assert scenario.ledger.store.command_result(too_long.command_id) is None
+
+
+def test_a_command_refused_halfway_writes_nothing(scenario):
+    """Deciding the second appeal first records Appeal.Decided, then finds its evidence already voided."""
+    scenario.admit("TS-1", "tangshan")
+    ratings = [scenario.unsatisfied("TS-1", f"E-{i}") for i in (1, 2)]
+    for appeal_id in ("A-1", "A-2"):
+        scenario.run(
+            m.FileAppeal, appeal_id=appeal_id, provider_id="TS-1", ground="第十六条（二）", evidence_refs=[ratings[0].source],
+            matter="不满意", reasons="wrong provider", purpose="void the rating",
+        )  # fmt: skip
+    scenario.run(m.DecideAppeal, appeal_id="A-1", upheld=True)
+    recorded = scenario.ledger.store.max_position()
+
+    with pytest.raises(DomainError, match="was already voided by appeal"):
+        scenario.run(m.DecideAppeal, appeal_id="A-2", upheld=True)
+
+    assert scenario.ledger.store.max_position() == recorded
+    assert scenario.ledger.load(Appeal, "A-2").status == "filed"
+
+
+def test_a_batch_with_a_refused_command_writes_nothing(scenario):
+    apply = scenario.command(m.SubmitApplication, provider_id="TJ-1", jurisdiction="tianjin", name="TJ-1 Ltd", kind="云服务商")
+    admit = scenario.command(m.AdmitProvider, provider_id="TJ-1")  # 天津 第十条: admission follows the notice
+
+    with pytest.raises(BatchError, match=r"command #2 \(AdmitProvider .*\): 天津 第十条: admission follows the public notice"):
+        scenario.ledger.execute_all([apply, admit])
+
+    assert scenario.ledger.find(Provider, "TJ-1") is None
+    assert scenario.ledger.store.command_result(apply.command_id) is None

@@ -1,0 +1,108 @@
+"""Replay: rebuild every read model from the first event into a new generation, switch atomically."""
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from ledger.application import Ledger
+from ledger.commands import models as m
+from ledger.projections import ReadModelDB, ReadModels
+from ledger.projections.replay import Replay, replay
+from ledger.projections.schema import TABLES
+from ledger.store import open_store
+from tests.integration.projection_support import (  # noqa: F401 (fixtures)
+    assert_caught_up,
+    assert_registry_matches_store,
+    mixed_scenario,
+    models,
+    projected,
+)
+
+
+def _tables(db: ReadModelDB) -> set[str]:
+    with db.transaction(write=False) as tx:
+        if tx.dialect == "sqlite":
+            rows = tx.fetchall("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'rm\\_%' ESCAPE '\\'")
+        else:
+            rows = tx.fetchall(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+                " AND table_type = 'BASE TABLE' AND table_name LIKE 'rm\\_%'"
+            )
+    return {r[0] for r in rows}
+
+
+def test_replay_rebuilds_models_equal_to_the_live_ones_and_switches(scenario, projected, models):
+    mixed_scenario(scenario)
+    live = models.dump()
+    assert all(live.values()), "every read model has rows"
+    assert _tables(projected.db) == {f"rm_{t}_g1" for t in TABLES}
+
+    out = io.StringIO()
+    result = replay(scenario.ledger, console=Console(file=out, width=100), batch_size=16)
+    top = scenario.ledger.store.max_position()
+    assert (result.previous_generation, result.generation) == (1, 2)
+    assert (result.events, result.caught_up_at_switch, result.position) == (top, 0, top)
+    assert "replay" in out.getvalue() and f"{top}/{top}" in out.getvalue()
+
+    assert models.dump() == live
+    assert _tables(projected.db) == {f"rm_{t}_g2" for t in TABLES}  # the old generation is gone
+    assert_caught_up(projected)
+
+    # the live projector follows the switch
+    scenario.run(m.RecordScore, provider_id="TJ-2", year=2025, score=60)
+    assert [g["grade"] for g in models.grades("TJ-2")] == ["A", "C"]
+    assert {e["provider_id"] for e in models.lists("removed")} == {"TJ-1", "TJ-2"}
+    assert_caught_up(projected)
+    assert_registry_matches_store(scenario.ledger, models)
+
+
+def test_events_recorded_during_the_build_are_applied_in_the_switch(scenario, projected, models):
+    mixed_scenario(scenario)
+    job = Replay(scenario.ledger, batch_size=8)
+    assert job.prepare() == 2
+    job.build(show_progress=False)
+    # meanwhile, commands go on; the live projector keeps generation 1 up to date
+    scenario.run(m.RecordScore, provider_id="TJ-2", year=2025, score=90)
+    scenario.verified_complaint("TJ-2")
+    live = models.dump()
+    result = job.switch()
+    assert result.caught_up_at_switch > 0
+    assert result.position == scenario.ledger.store.max_position()
+    assert models.dump() == live
+    assert_caught_up(projected)
+
+
+def test_an_interrupted_replay_is_cleaned_up_by_the_next(scenario, projected, models):
+    mixed_scenario(scenario)
+    live = models.dump()
+    abandoned = Replay(scenario.ledger, batch_size=8)
+    abandoned.prepare()
+    with projected.db.transaction() as tx:  # one batch built, then the process died
+        assert abandoned.runner.run_batch(tx, 2) == 8
+    assert models.dump() == live  # readers never see a half-built generation
+    assert abandoned.runner.positions(2) == {"providers": 8, "timeline": 8}
+    result = replay(scenario.ledger, show_progress=False)
+    assert (result.previous_generation, result.generation) == (1, 2)  # rebuilt from scratch
+    assert models.dump() == live
+    assert _tables(projected.db) == {f"rm_{t}_g2" for t in TABLES}
+
+
+def test_replay_builds_read_models_for_a_ledger_that_never_had_them(database_url, clock):
+    ledger = Ledger(open_store(database_url), clock=clock)
+    try:
+        from tests.integration.scenario import Scenario
+
+        scenario = Scenario(ledger, clock)
+        scenario.run(m.DeclareRulebookValidity, jurisdiction="tangshan", valid_from=clock.now().date(), reference="test")
+        scenario.admit("TS-1", "tangshan")
+        for enterprise in ("E-1", "E-2"):
+            scenario.unsatisfied("TS-1", enterprise)
+        result = replay(ledger.store, show_progress=False)
+        assert result.generation == 2
+        with ReadModelDB(database_url) as db:
+            read = ReadModels(db)
+            assert [(r["provider_id"], r["standing"]) for r in read.registry()] == [("TS-1", "blacklisted")]
+            assert_registry_matches_store(ledger, read)
+    finally:
+        ledger.close()

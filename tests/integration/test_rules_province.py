@@ -1,0 +1,98 @@
+"""附件2 申报指南 (province): every counted threshold at its boundary."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from ledger.aggregates import DomainError, Provider
+from ledger.commands import models as m
+from ledger.rules.base import EVALUATION
+from tests.integration.scenario import summary
+
+VERSION = "province-guide.1"
+
+
+@pytest.mark.parametrize(
+    "unqualified, qualified, cleared_by",
+    [
+        ([2024], [], None),  # one year
+        ([2023, 2024], [], [2023, 2024]),  # two years in a row
+        ([2022, 2024], [], None),  # two years, not in a row
+        ([2022, 2024], [2023], None),  # a qualified year in between
+        ([2022, 2024, 2025], [], [2024, 2025]),
+    ],
+)
+def test_cleared_after_two_consecutive_unqualified_years(scenario, unqualified, qualified, cleared_by):
+    """四（三）连续两年评价为不合格的服务商 … 清退出资源池."""
+    scenario.admit("PR-1", "province")
+    for year in sorted(unqualified + qualified):
+        scenario.run(m.RecordEvaluation, provider_id="PR-1", year=year, qualified=year in qualified)
+
+    provider = scenario.provider("PR-1")
+    if cleared_by:
+        refs = {i.data["year"]: i.ref for i in provider.live_facts(EVALUATION)}
+        [clearance] = scenario.sanctions("PR-1")
+        assert summary(clearance) == {
+            "sanction": "clearance",
+            "article": "四（三）",
+            "pack_version": VERSION,
+            "params": {"consecutive_unqualified_years": 2},
+            "evidence": [refs[year] for year in cleared_by],
+        }
+        assert clearance["consequences"] == ["restricted_from_pool_services"]
+        assert provider.status == "removed"
+    else:
+        assert scenario.sanctions("PR-1") == []
+        assert provider.status == "in_pool"
+
+
+def test_an_evaluation_needs_a_provider_in_the_pool(scenario):
+    scenario.admit("PR-1", "province")
+    for year in (2023, 2024):
+        scenario.run(m.RecordEvaluation, provider_id="PR-1", year=year, qualified=False)
+    with pytest.raises(DomainError, match="not in the pool"):
+        scenario.run(m.RecordEvaluation, provider_id="PR-1", year=2025, qualified=False)
+
+
+@pytest.mark.parametrize("enterprises, eligible", [(2, False), (3, True), (4, True)])
+def test_smart_equipment_applied_in_three_enterprises(scenario, enterprises, eligible):
+    """二（一）4 至少在省内三家及以上企业得到应用 (inclusive)."""
+    apply = scenario.command(
+        m.SubmitApplication, provider_id="PR-1", jurisdiction="province", name="PR-1 Ltd", kind="智能装备服务商",
+        eligibility={"enterprises_in_province": enterprises},
+    )  # fmt: skip
+    if eligible:
+        scenario.ledger.execute(apply)
+        assert scenario.provider("PR-1").status == "applied"
+    else:
+        with pytest.raises(DomainError, match=r"省指南 二（一）4: .*三家及以上.*（申报为 2 家）"):
+            scenario.ledger.execute(apply)
+        assert scenario.ledger.find(Provider, "PR-1") is None
+
+
+def test_the_three_enterprises_are_only_asked_of_smart_equipment(scenario):
+    scenario.admit("PR-1", "province", kind="网络服务商", enterprises_in_province=0)
+    assert scenario.provider("PR-1").status == "in_pool"
+
+
+@pytest.mark.parametrize(
+    "declared, second_on, cleared",
+    [
+        (None, date(2025, 3, 1), False),  # the guide states no date; nothing declared
+        ((date(2025, 3, 1), None), date(2025, 2, 28), False),
+        ((date(2025, 3, 1), None), date(2025, 3, 1), True),
+        ((date(2025, 1, 1), date(2025, 12, 31)), date(2025, 12, 31), True),
+        ((date(2025, 1, 1), date(2025, 12, 31)), date(2026, 1, 1), False),
+    ],
+)
+def test_no_sanction_outside_the_validity_window(bare_scenario, declared, second_on, cleared):
+    scenario = bare_scenario
+    if declared is not None:
+        scenario.run(m.DeclareRulebookValidity, jurisdiction="province", valid_from=declared[0], valid_until=declared[1], reference="notice")
+    scenario.admit("PR-1", "province", on=date(2025, 2, 1))
+    scenario.run(m.RecordEvaluation, provider_id="PR-1", year=2023, qualified=False, effective_on=date(2025, 2, 1))
+    scenario.on(max(second_on, scenario.today))
+    scenario.run(m.RecordEvaluation, provider_id="PR-1", year=2024, qualified=False, effective_on=second_on)
+
+    assert [s["sanction"] for s in scenario.sanctions("PR-1")] == (["clearance"] if cleared else [])

@@ -1,0 +1,280 @@
+"""新乡市中小企业数字化转型城市试点数字化服务商管理办法（试行）: every counted threshold at its boundary."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from ledger.aggregates import Complaint, DomainError
+from ledger.commands import models as m
+from ledger.rules.base import (
+    COMPLAINT_UNANSWERED,
+    IMPLEMENTED_BEFORE_FILING,
+    RECTIFICATION_OVERDUE,
+    RECTIFICATION_REFUSED,
+    UNSATISFIED_RATING,
+)
+from ledger.standing import standing
+from tests.integration.scenario import summary
+
+VERSION = "xinxiang-2025.draft"
+DISQUALIFIED = ["fees_withheld_or_deducted", "advisory_to_other_cities"]
+
+
+def test_unsatisfied_after_acceptance_is_warned(scenario):
+    """第十五条（四）服务商服务通过验收，但试点企业满意度评价为“不满意”的 → 警告并限期整改."""
+    scenario.admit("XX-1", "xinxiang")
+    rating = scenario.unsatisfied("XX-1", "E-1", accepted=True)
+
+    [warning] = scenario.sanctions("XX-1")
+    assert summary(warning) == {
+        "sanction": "warning",
+        "article": "第十五条（四）",
+        "pack_version": VERSION,
+        "params": {"warning_rectification_days": 30},
+        "evidence": [rating.fact],
+    }
+    assert warning["deadline"] == scenario.today + timedelta(days=30)
+    provider = scenario.provider("XX-1")
+    assert (provider.status, standing(provider)["standing"]) == ("in_pool", "warned")
+
+
+def test_unsatisfied_before_acceptance_is_not_warned(scenario):
+    scenario.admit("XX-1", "xinxiang")
+    rating = scenario.unsatisfied("XX-1", "E-1", accepted=False)
+
+    provider = scenario.provider("XX-1")
+    [fact] = provider.live_facts(UNSATISFIED_RATING)
+    assert (fact.ref, fact.data["accepted"]) == (rating.fact, False)
+    assert scenario.sanctions("XX-1") == []
+    assert standing(provider)["standing"] == "in_pool"
+
+
+@pytest.mark.parametrize("filing, warned", [(None, True), ("submitted", True), ("rejected", True), ("approved", False), ("changed", True)])
+def test_implementing_before_the_filing_is_approved_is_warned(scenario, filing, warned):
+    """第十五条（四）服务商未经报备即开展改造实施的; 第十二条（三）a major change is filed again first."""
+    scenario.admit("XX-1", "xinxiang")
+    scenario.run(
+        m.RegisterProject, project_id="P-1", jurisdiction="xinxiang", enterprise_id="E-1", enterprise_name="E-1 Co",
+        integrated_provider_id="XX-1",
+    )  # fmt: skip
+    if filing is not None:
+        scenario.run(m.SubmitFiling, project_id="P-1", content="plan", cost="100000")
+    if filing in ("rejected", "approved", "changed"):
+        scenario.run(m.DecideFiling, project_id="P-1", approved=filing != "rejected")
+    if filing == "changed":
+        scenario.run(m.RecordMajorChange, project_id="P-1", description="fewer scenarios", scenarios_removed=2)
+    scenario.run(m.StartImplementation, project_id="P-1")
+
+    provider = scenario.provider("XX-1")
+    facts = provider.live_facts(IMPLEMENTED_BEFORE_FILING)
+    if warned:
+        [fact] = facts
+        [warning] = scenario.sanctions("XX-1")
+        assert summary(warning) == {
+            "sanction": "warning",
+            "article": "第十五条（四）",
+            "pack_version": VERSION,
+            "params": {"warning_rectification_days": 30},
+            "evidence": [fact.ref],
+        }
+        assert warning["rule_id"] == "xinxiang.15.4.before_filing"
+    else:
+        assert facts == [] and scenario.sanctions("XX-1") == []
+
+
+@pytest.mark.parametrize("ratings, disqualified", [(1, False), (2, True), (3, True)])
+def test_disqualified_when_warned_twice(scenario, ratings, disqualified):
+    """第十六条（一）受到警告2次及以上的 (inclusive) → 取消服务商资格."""
+    scenario.admit("XX-1", "xinxiang")
+    projects = [scenario.project("XX-1", f"E-{i}") for i in range(ratings)]
+    for project_id in projects:
+        scenario.rate(project_id, "XX-1")
+
+    provider = scenario.provider("XX-1")
+    warnings = scenario.sanctions("XX-1")[: min(ratings, 2)]
+    assert [w["sanction"] for w in warnings] == ["warning"] * min(ratings, 2)
+    if disqualified:
+        assert provider.status == "disqualified"
+        disqualification = scenario.sanctions("XX-1")[-1]
+        assert summary(disqualification) == {
+            "sanction": "disqualification",
+            "article": "第十六条（一）",
+            "pack_version": VERSION,
+            "params": {"warnings_for_disqualification": 2},
+            "evidence": [w["ref"] for w in warnings],
+        }
+        assert disqualification["consequences"] == DISQUALIFIED
+        # the third rating is on record, but a provider out of the pool is not warned again
+        assert len(provider.live_facts(UNSATISFIED_RATING)) == ratings
+        assert len(scenario.sanctions("XX-1")) == 3
+    else:
+        assert provider.status == "in_pool"
+        assert len(scenario.sanctions("XX-1")) == 1
+
+
+def test_warnings_from_findings_and_ratings_count_together(scenario):
+    scenario.admit("XX-1", "xinxiang")
+    first = scenario.finding("XX-1", "第十五条（三）")
+    scenario.unsatisfied("XX-1", "E-1")
+    *warnings, disqualification = scenario.sanctions("XX-1")
+    assert disqualification["citation"]["article"] == "第十六条（一）"
+    assert disqualification["evidence"] == [first, warnings[1]["ref"]]
+
+
+def test_refusing_to_rectify_after_a_warning_disqualifies(scenario):
+    """第十六条（二）受到警告拒不进行整改的."""
+    scenario.admit("XX-1", "xinxiang")
+    warning = scenario.finding("XX-1", "第十五条（三）")
+    scenario.run(m.RecordRectificationRefusal, provider_id="XX-1", sanction_ref=warning)
+
+    provider = scenario.provider("XX-1")
+    [refusal] = provider.live_facts(RECTIFICATION_REFUSED)
+    disqualification = scenario.sanctions("XX-1")[-1]
+    assert summary(disqualification) == {
+        "sanction": "disqualification",
+        "article": "第十六条（二）",
+        "pack_version": VERSION,
+        "params": {},
+        "evidence": [refusal.ref],
+    }
+    assert provider.status == "disqualified"
+
+
+@pytest.mark.parametrize("days_after_deadline, disqualified", [(0, False), (1, True)])
+def test_contract_work_not_rectified_by_the_deadline_disqualifies(scenario, days_after_deadline, disqualified):
+    """第十六条（四）未按合同约定完成服务事项，提出整改要求后，在规定期限内仍未按照要求完成整改的."""
+    scenario.admit("XX-1", "xinxiang")
+    warning = scenario.finding("XX-1", "第十五条（四）", deadline_days=20)
+    deadline = scenario.today + timedelta(days=20)
+    scenario.passed_deadlines(deadline + timedelta(days=days_after_deadline))
+
+    provider = scenario.provider("XX-1")
+    if disqualified:
+        [overdue] = provider.live_facts(RECTIFICATION_OVERDUE)
+        assert overdue.data["order"] == warning
+        disqualification = scenario.sanctions("XX-1")[-1]
+        assert summary(disqualification) == {
+            "sanction": "disqualification",
+            "article": "第十六条（四）",
+            "pack_version": VERSION,
+            "params": {},
+            "evidence": [overdue.ref],
+        }
+        assert provider.status == "disqualified"
+    else:
+        assert provider.status == "in_pool"
+
+
+def test_an_overdue_warning_for_an_unsatisfied_rating_is_not_contract_work(scenario):
+    """A 第十五条（四） warning for 不满意 (or for implementing before filing) that passes its
+    deadline is on record as overdue, but 第十六条（四） is about contract work; a refusal or a
+    finding is needed."""
+    scenario.admit("XX-1", "xinxiang")
+    scenario.unsatisfied("XX-1", "E-1")
+    [warning] = scenario.sanctions("XX-1")
+    scenario.passed_deadlines(warning["deadline"] + timedelta(days=1))
+
+    provider = scenario.provider("XX-1")
+    assert [i.data["order"] for i in provider.live_facts(RECTIFICATION_OVERDUE)] == [warning["ref"]]
+    assert scenario.sanctions("XX-1") == [dict(warning, overdue_on=warning["deadline"] + timedelta(days=1))]
+    assert provider.status == "in_pool"
+
+
+@pytest.mark.parametrize(
+    "report, missing",
+    [
+        ({"real_name": False, "complainant_name": None, "contact": None, "evidence": []}, "real name, contact details, evidence"),
+        ({"real_name": False}, "real name"),
+        ({"contact": None}, "contact details"),
+        ({"evidence": []}, "evidence"),
+    ],
+)
+def test_reports_must_be_real_name_with_contact_and_evidence(scenario, report, missing):
+    """第十八条 实名举报，并提供佐证材料和联系方式."""
+    scenario.admit("XX-1", "xinxiang")
+    recorded = scenario.ledger.store.max_position()
+    with pytest.raises(DomainError, match=rf"^新乡 第十八条: a report needs {missing}$"):
+        scenario.complaint("XX-1", "public", **report)
+    assert scenario.ledger.store.max_position() == recorded
+
+
+def test_a_real_name_report_is_accepted(scenario):
+    scenario.admit("XX-1", "xinxiang")
+    complaint_id = scenario.complaint("XX-1", "public")
+    assert scenario.ledger.load(Complaint, complaint_id).status == "filed"
+
+
+@pytest.mark.parametrize("days_after_deadline, exits", [(-1, False), (0, False), (1, True), (2, True)])
+def test_an_unanswered_report_exits_the_pool_after_its_deadline(scenario, days_after_deadline, exits):
+    """第十八条 被举报服务商未按要求回复 … 退出服务商库; the deadline day itself is not yet overdue."""
+    scenario.admit("XX-1", "xinxiang")
+    complaint_id = scenario.complaint("XX-1", "public")
+    deadline = scenario.today + timedelta(days=15)
+    scenario.run(m.RequestAnswer, complaint_id=complaint_id, deadline=deadline)
+    scenario.passed_deadlines(deadline + timedelta(days=days_after_deadline))
+
+    provider = scenario.provider("XX-1")
+    if exits:
+        [unanswered] = provider.live_facts(COMPLAINT_UNANSWERED)
+        assert unanswered.effective_on == deadline + timedelta(days=1)
+        [exit_] = scenario.sanctions("XX-1")
+        assert summary(exit_) == {
+            "sanction": "pool_exit",
+            "article": "第十八条",
+            "pack_version": VERSION,
+            "params": {},
+            "evidence": [unanswered.ref],
+        }
+        assert exit_["effective_on"] == deadline + timedelta(days=1)
+        assert provider.status == "removed"
+        assert scenario.ledger.load(Complaint, complaint_id).status == "answer_overdue"
+    else:
+        assert provider.live_facts(COMPLAINT_UNANSWERED) == []
+        assert scenario.sanctions("XX-1") == []
+        assert provider.status == "in_pool"
+
+
+def test_an_answered_report_is_not_overdue(scenario):
+    scenario.admit("XX-1", "xinxiang")
+    complaint_id = scenario.complaint("XX-1", "public")
+    deadline = scenario.today + timedelta(days=15)
+    scenario.run(m.RequestAnswer, complaint_id=complaint_id, deadline=deadline)
+    scenario.on(deadline)
+    scenario.run(m.RecordAnswer, complaint_id=complaint_id, summary="the listed prices are correct")
+    scenario.passed_deadlines(deadline + timedelta(days=1))
+    assert scenario.sanctions("XX-1") == []
+    assert scenario.provider("XX-1").status == "in_pool"
+
+
+def test_the_scheduler_cannot_run_ahead_of_the_clock(scenario):
+    scenario.admit("XX-1", "xinxiang")
+    complaint_id = scenario.complaint("XX-1", "public")
+    deadline = scenario.today + timedelta(days=15)
+    scenario.run(m.RequestAnswer, complaint_id=complaint_id, deadline=deadline)
+    with pytest.raises(DomainError, match="future"):
+        scenario.run(m.RecordPassedDeadlines, as_of=deadline + timedelta(days=1))
+    assert scenario.provider("XX-1").status == "in_pool"
+
+
+@pytest.mark.parametrize(
+    "declared, rated_on, warned",
+    [
+        (None, date(2025, 3, 1), False),  # the draft's date left blank, nothing declared
+        ((date(2025, 3, 1), None), date(2025, 2, 28), False),  # before 发布之日
+        ((date(2025, 3, 1), None), date(2025, 3, 1), True),
+        ((date(2025, 1, 1), date(2025, 6, 30)), date(2025, 6, 30), True),  # 通过国家验收 on 2025-06-30
+        ((date(2025, 1, 1), date(2025, 6, 30)), date(2025, 7, 1), False),
+    ],
+)
+def test_no_sanction_outside_the_validity_window(bare_scenario, declared, rated_on, warned):
+    """第二十条 自发布之日起施行，有效期至城市试点工作通过国家验收."""
+    scenario = bare_scenario
+    if declared is not None:
+        scenario.run(m.DeclareRulebookValidity, jurisdiction="xinxiang", valid_from=declared[0], valid_until=declared[1], reference="notice")
+    scenario.admit("XX-1", "xinxiang", on=date(2025, 2, 1))
+    project_id = scenario.project("XX-1", "E-1")
+    scenario.on(max(rated_on, scenario.today))
+    scenario.rate(project_id, "XX-1", on=rated_on)
+
+    assert [s["sanction"] for s in scenario.sanctions("XX-1")] == (["warning"] if warned else [])
