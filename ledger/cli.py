@@ -214,6 +214,241 @@ def deadlines(
     console.print(f"{len(overdue)} deadline(s) recorded as passed by {as_of}; {len(sanctions)} sanction(s) derived")
 
 
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def rows_table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    console.print(table)
+
+
+DateOption = Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"])]
+
+
+@app.command()
+def registry(
+    jurisdiction: Annotated[Optional[str], typer.Argument(help="tianjin, xinxiang, province, tangshan or liuzhou")] = None,
+    database_url: DatabaseOption = None,
+    known_at: Annotated[Optional[datetime], typer.Option("--known-at", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S%z"], help="as recorded by then (a date: the end of that day)")] = None,
+    effective_at: Annotated[Optional[datetime], typer.Option("--effective-at", formats=["%Y-%m-%d"], help="as in effect on that date")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The registry: every provider with its standing and since when; optionally as of a past date on either axis."""
+    from ledger.projections import registry as live_registry
+    from ledger.projections.history import registry_as_of
+
+    ledger = open_ledger(database_url)
+    try:
+        if known_at or effective_at:
+            known = known_at.date() if known_at and known_at.tzinfo is None and known_at.time() == datetime.min.time() else known_at
+            rows = registry_as_of(ledger, known_at=known, effective_at=effective_at.date() if effective_at else None, jurisdiction=jurisdiction)
+        else:
+            rows = live_registry(ledger, jurisdiction)
+    finally:
+        ledger.close()
+    if as_json:
+        emit_json(rows)
+        return
+    rows_table("registry", rows, ["jurisdiction", "provider_id", "name", "standing", "status_since"])
+
+
+@app.command("lists")
+def lists_(
+    kind: Annotated[Optional[str], typer.Argument(help="blacklist, gray_list, disqualified or removed")] = None,
+    jurisdiction: Annotated[Optional[str], typer.Option(help="only this jurisdiction")] = None,
+    database_url: DatabaseOption = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """What a bureau publishes: the blacklist, gray list, disqualified and removed, each with its article."""
+    from ledger.projections import lists as live_lists
+
+    ledger = open_ledger(database_url)
+    try:
+        rows = live_lists(ledger, kind, jurisdiction)
+    finally:
+        ledger.close()
+    if as_json:
+        emit_json(rows)
+        return
+    columns = [c for c in ("list", "jurisdiction", "provider_id", "name", "article", "effective_on", "sanction_ref") if rows and c in rows[0]]
+    rows_table("lists", rows, columns or ["provider_id"])
+
+
+@app.command()
+def timeline(
+    provider_id: str,
+    database_url: DatabaseOption = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Every event of a provider, its projects, complaints and appeals, in order."""
+    from ledger.projections import timeline as live_timeline
+
+    ledger = open_ledger(database_url)
+    try:
+        rows = live_timeline(ledger, provider_id)
+    finally:
+        ledger.close()
+    if not rows:
+        fail(f"no events for provider {provider_id!r}")
+    if as_json:
+        emit_json(rows)
+        return
+    columns = [c for c in ("position", "effective_on", "recorded_at", "recorded_by", "event", "summary") if c in rows[0]]
+    rows_table(f"timeline of {provider_id}", rows, columns)
+
+
+@app.command()
+def history(
+    provider_id: str,
+    database_url: DatabaseOption = None,
+    known_at: DateOption = None,
+    effective_at: Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"])] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A provider's standing as recorded by --known-at and/or as in effect on --effective-at."""
+    from ledger.projections.history import standing_as_of
+
+    if known_at is None and effective_at is None:
+        fail("give --known-at and/or --effective-at")
+    ledger = open_ledger(database_url, projections=False)
+    try:
+        known = known_at.date() if known_at and known_at.tzinfo is None and known_at.time() == datetime.min.time() else known_at
+        data = standing_as_of(ledger, provider_id, known_at=known, effective_at=effective_at.date() if effective_at else None)
+    finally:
+        ledger.close()
+    if data is None:
+        fail(f"provider {provider_id!r} had not applied in that window")
+    if as_json:
+        emit_json(data)
+        return
+    console.print(f"as of {data['as_of']}", highlight=False)
+    print_standing(data)
+
+
+@app.command()
+def explain(
+    ref: Annotated[str, typer.Argument(help="a sanction's event ref (aggregate-uuid/version), or a provider id for its removal")],
+    database_url: DatabaseOption = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Why a sanction or removal: the article, pack version, parameters, evidence and the chain of causation."""
+    from ledger.projections.explain import ExplainError, explain_removal
+    from ledger.projections.explain import explain as explain_ref
+
+    ledger = open_ledger(database_url, projections=False)
+    try:
+        explanation = explain_ref(ledger, ref) if "/" in ref else explain_removal(ledger, ref)
+    except ExplainError as error:
+        fail(str(error))
+        raise
+    finally:
+        ledger.close()
+    if as_json:
+        emit_json(explanation.to_dict())
+    else:
+        console.print(explanation.render(), highlight=False)
+
+
+@app.command()
+def whatif(
+    provider_id: str,
+    void: Annotated[list[str], typer.Option("--void", help="an evidence ref to void (repeat)")],
+    database_url: DatabaseOption = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The standing the provider would have if the named evidence were voided by an appeal. Writes nothing."""
+    from ledger.projections.whatif import what_if
+
+    ledger = open_ledger(database_url, projections=False)
+    try:
+        result = what_if(ledger, provider_id, void)
+    finally:
+        ledger.close()
+    if as_json:
+        emit_json({k: v for k, v in vars(result).items() if k not in ("before", "after")})
+    else:
+        console.print(result.render(), highlight=False)
+
+
+@app.command()
+def replay(database_url: DatabaseOption = None) -> None:
+    """Rebuild every read model from the first event into fresh tables and switch to them atomically."""
+    from ledger.projections.replay import replay as rebuild
+
+    ledger = open_ledger(database_url)
+    try:
+        result = rebuild(ledger, console=err)
+    finally:
+        ledger.close()
+    console.print(
+        f"rebuilt generation {result.generation} (was {result.previous_generation}) from {result.events} events "
+        f"(+{result.caught_up_at_switch} at the switch) in {result.seconds:.1f}s; tracking at {result.position}"
+    )
+
+
+@app.command()
+def verify(
+    database_url: DatabaseOption = None,
+    export_file: Annotated[Optional[Path], typer.Option("--export", exists=True, dir_okay=False, help="verify an export file instead, without the running system")] = None,
+    digest_file: Annotated[Optional[Path], typer.Option("--digest", exists=True, dir_okay=False, help="also check the log still holds an auditor's digest")] = None,
+) -> None:
+    """Check the hash chain of the whole log; exit 1 naming the first event that does not match."""
+    from ledger.audit.verify import Digest, verify_against_digest, verify_export, verify_store
+
+    if export_file is not None:
+        report = verify_export(export_file, progress=True)
+    else:
+        ledger = open_ledger(database_url, projections=False)
+        try:
+            if digest_file is not None:
+                report = verify_against_digest(ledger.store, Digest.load(digest_file), progress=True)
+            else:
+                report = verify_store(ledger.store, progress=True)
+        finally:
+            ledger.close()
+    if not report.ok:
+        fail(report.summary())
+    console.print(report.summary(), highlight=False)
+
+
+@app.command()
+def export(
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="JSON Lines file to write")],
+    database_url: DatabaseOption = None,
+) -> None:
+    """Export every event with its hashes (JSON Lines), verifiable offline with `ledger verify --export`."""
+    from ledger.audit.verify import export_events
+
+    ledger = open_ledger(database_url, projections=False)
+    try:
+        summary = export_events(ledger.store, file, progress=True)
+    finally:
+        ledger.close()
+    console.print(f"exported {summary.count} events to {summary.path}; head {summary.head_position} {summary.head_hash}", highlight=False)
+
+
+@app.command()
+def digest(
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="where to save the digest (keep it outside the system)")],
+    database_url: DatabaseOption = None,
+) -> None:
+    """Take a digest of the whole log (head position and hash) for an auditor to keep."""
+    from ledger.audit.verify import take_digest
+
+    ledger = open_ledger(database_url, projections=False)
+    try:
+        taken = take_digest(ledger.store, progress=True)
+    finally:
+        ledger.close()
+    taken.save(file)
+    console.print(f"digest at position {taken.position}: {taken.hash} → {file}", highlight=False)
+
+
 def main() -> None:  # pragma: no cover
     try:
         app()

@@ -366,6 +366,17 @@ class _Item:
 
 
 class _Builder:
+    """Plans the demo in passes, keeping a shadow of each provider's standing.
+
+    Most providers stay in good standing: each negative fact about them (a warning,
+    an order, a 不满意 rating, a verified complaint) is planned only while it keeps
+    them below every threshold of their rulebook, and every warning or order is
+    rectified before its deadline. A few first-round providers get a scripted
+    outcome (``ROLES``): the facts that remove them, on fixed days or from their
+    ratings, and what follows (appeals, fees withheld). Commands that need the
+    provider in the pool are planned only on days the shadow says it is.
+    """
+
     def __init__(self, seed: int, providers: int) -> None:
         if providers < MIN_PROVIDERS:
             raise ValueError(f"the demo needs at least {MIN_PROVIDERS} providers for its scripted outcomes, not {providers}")
@@ -386,7 +397,8 @@ class _Builder:
         """Plan a command on a day; False (and nothing planned) past the end of the demo."""
         if day > DEMO_END:
             return False
-        assert day >= DEMO_START, day
+        if day < DEMO_START:
+            raise RuntimeError(f"demo generator: {command.__name__} planned on {day}, before {DEMO_START}")
         self.items.append(_Item(day, priority, len(self.items), command, fields, refs or {}))
         return True
 
@@ -869,7 +881,6 @@ class _Builder:
         for p in self.fates["lz_unsat6"]:
             if len(p.unsat_ents) < 6:
                 raise RuntimeError(f"demo generator: {p.pid} (lz_unsat6) has {len(p.unsat_ents)} 不满意 ratings")
-
 
     def outcome(self, p: _Prov, day: date, last_rating: str) -> None:
         """What follows a removal derived from ratings: an appeal, or fees withheld."""

@@ -206,6 +206,13 @@ def _(c: m.RecordFinding, ctx: Context) -> None:
         raise DomainError(f"{pack.short} has no finding article {c.article!r}; known: {', '.join(pack.findings)}")
     provider.require_in_pool(f"apply {article.citation.label}")
     on = ctx.effective(c)
+    if not pack.in_force(on):
+        window = (
+            "its date of effect has not been declared"
+            if pack.valid_from is None
+            else f"it is in force from {pack.valid_from} until {pack.valid_until or 'further notice'}"
+        )
+        raise DomainError(f"{pack.validity.label}: the rulebook is not in force on {on} ({window})")
     deadline = None
     params: dict = {}
     if article.sanction in WITH_DEADLINE:

@@ -10,17 +10,20 @@ events it triggers on the aggregate:
    parameters it was derived with (repeated, since one rescission can undo
    another: a voided 不满意 rating rescinds the warning derived from it, which
    rescinds the disqualification that counted the warning);
-2. reinstate a provider that was out of the pool only by sanctions now rescinded;
+2. reinstate a provider that was out of the pool only by sanctions now rescinded —
+   unless other live evidence still fires a removal rule, which is then recorded
+   in place of the rescinded removal, with no reinstatement in between;
 3. impose, earliest condition first, each decision that holds and is not yet
    recorded — only while the provider is in the pool, and only for conditions
-   that became true inside the pack's validity window.
+   that became true inside the pack's validity window, counting only what took
+   effect from the pack's date of effect on.
 """
 from __future__ import annotations
 
 from datetime import date, timedelta
 
 from ledger.aggregates.provider import Provider, ProviderView
-from ledger.rules.base import Decision, RulePack, is_removal, ref_key
+from ledger.rules.base import Decision, Item, RulePack, View, is_removal, ref_key
 
 MAX_ROUNDS = 100
 
@@ -34,6 +37,14 @@ def reconcile(provider: Provider, pack: RulePack, today: date, appeal_ref: str |
     if rescinded and not provider.in_pool and provider.status_since is not None:
         removed_by = [provider.sanctions[r] for r in rescinded if is_removal(provider.sanctions[r]["sanction"])]
         if removed_by and not provider.active_removals() and provider.status != "exited":
+            replacement = [
+                d for d in pending_decisions(provider, pack) if is_removal(d.rule.sanction) and pack.in_force(d.condition_on)
+            ]
+            if replacement:
+                # other live evidence still removes the provider: record that removal instead of
+                # a reinstatement that would never have taken effect
+                impose(provider, pack, replacement[0], today)
+                return rescinded
             provider.reinstate(
                 reason="the removal no longer holds after the appeal",
                 rescinded=[s["ref"] for s in removed_by],
@@ -43,9 +54,29 @@ def reconcile(provider: Provider, pack: RulePack, today: date, appeal_ref: str |
     return rescinded
 
 
+class SinceView:
+    """A provider's record as a pack counts it: nothing effective before the pack came into
+    force. Earlier facts stay on record, but the pack's rules do not reach back to them (a
+    count first met before the date of effect must not keep the rule from ever firing)."""
+
+    def __init__(self, view: View, since: date | None) -> None:
+        self._view = view
+        self._since = since
+
+    def _after(self, items: list[Item]) -> list[Item]:
+        return items if self._since is None else [i for i in items if i.effective_on >= self._since]
+
+    def facts(self, kind: str) -> list[Item]:
+        return self._after(self._view.facts(kind))
+
+    def sanctions(self, kind: str) -> list[Item]:
+        return self._after(self._view.sanctions(kind))
+
+
 def pending_decisions(provider: Provider, pack: RulePack) -> list[Decision]:
-    """Decisions that hold now and are not yet recorded (whatever the pool status and validity)."""
-    view = ProviderView(provider)
+    """Decisions that hold now and are not yet recorded (whatever the pool status and
+    validity), counting only what took effect from the pack's ``valid_from`` on."""
+    view = SinceView(ProviderView(provider), pack.valid_from)
     active = provider.active_sanctions()
     recorded_keys = {s["key"] for s in active}
     recorded_rules = {s["rule_id"] for s in active}

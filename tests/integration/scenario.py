@@ -15,6 +15,7 @@ from ledger.aggregates import Complaint, Project, Provider
 from ledger.application import CommandResult, Ledger
 from ledger.clock import ManualClock, business_date
 from ledger.commands import models as m
+from ledger.rules.base import ref_key
 from ledger.store.base import event_ref
 
 #: a provider kind of each jurisdiction's rulebook
@@ -64,12 +65,12 @@ class Scenario:
         """The provider's sanctions in the order they were imposed."""
         provider = self.provider(provider_id)
         found = provider.active_sanctions() if active else list(provider.sanctions.values())
-        return sorted(found, key=lambda s: int(s["ref"].rsplit("/", 1)[1]))
+        return sorted(found, key=lambda s: ref_key(s["ref"]))
 
     # --- providers --------------------------------------------------------------
 
     def admit(self, provider_id: str, jurisdiction: str, kind: str | None = None, *, on: date | None = None, **eligibility: Any) -> Provider:
-        """Apply and be admitted by ``on`` (default today); where the rulebook requires
+        """Apply and be in the pool by ``on`` (default today); where the rulebook requires
         a public notice, it runs for the seven days before ``on``."""
         on = on or self.today
         self.run(

@@ -117,7 +117,10 @@ def test_a_sanction_is_rederived_from_the_evidence_that_remains(scenario):
     [blacklisting] = scenario.sanctions("TS-1")
     assert blacklisting["evidence"] == [ratings[0].fact, ratings[1].fact]
 
-    scenario.appeal("TS-1", "第十六条（二）", ratings[0].source)
+    result = scenario.appeal("TS-1", "第十六条（二）", ratings[0].source)
+    # the remaining evidence still blacklists: no reinstatement that never took effect
+    assert "Provider.Reinstated" not in result.events
+    assert result.events[-2:] == ["Provider.SanctionRescinded", "Provider.SanctionImposed"]
 
     provider = scenario.provider("TS-1")
     assert provider.sanctions[blacklisting["ref"]]["rescinded_on"] == scenario.today

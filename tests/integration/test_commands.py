@@ -185,9 +185,13 @@ def test_a_command_is_checked_against_what_it_read(scenario):
     commands = {
         "A": scenario.command(m.RecordFinding, provider_id="TS-1", article="第十二条（三）", summary="third order"),
         "B": scenario.command(
-            m.RegisterProject, project_id="P-1", jurisdiction="tangshan", enterprise_id="E-1", enterprise_name="E-1 Co",
+            m.RegisterProject,
+            project_id="P-1",
+            jurisdiction="tangshan",
+            enterprise_id="E-1",
+            enterprise_name="E-1 Co",
             integrated_provider_id="TS-1",
-        ),  # fmt: skip
+        ),
     }
 
     outcomes, conflicts = race(scenario.ledger, commands)

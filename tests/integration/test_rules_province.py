@@ -77,7 +77,7 @@ def test_the_three_enterprises_are_only_asked_of_smart_equipment(scenario):
 
 
 @pytest.mark.parametrize(
-    "declared, second_on, cleared",
+    "declared, evaluated_on, cleared",
     [
         (None, date(2025, 3, 1), False),  # the guide states no date; nothing declared
         ((date(2025, 3, 1), None), date(2025, 2, 28), False),
@@ -86,13 +86,27 @@ def test_the_three_enterprises_are_only_asked_of_smart_equipment(scenario):
         ((date(2025, 1, 1), date(2025, 12, 31)), date(2026, 1, 1), False),
     ],
 )
-def test_no_sanction_outside_the_validity_window(bare_scenario, declared, second_on, cleared):
+def test_no_sanction_outside_the_validity_window(bare_scenario, declared, evaluated_on, cleared):
     scenario = bare_scenario
     if declared is not None:
         scenario.run(m.DeclareRulebookValidity, jurisdiction="province", valid_from=declared[0], valid_until=declared[1], reference="notice")
     scenario.admit("PR-1", "province", on=date(2025, 2, 1))
-    scenario.run(m.RecordEvaluation, provider_id="PR-1", year=2023, qualified=False, effective_on=date(2025, 2, 1))
-    scenario.on(max(second_on, scenario.today))
-    scenario.run(m.RecordEvaluation, provider_id="PR-1", year=2024, qualified=False, effective_on=second_on)
+    scenario.on(max(evaluated_on, scenario.today))
+    for year in (2023, 2024):
+        scenario.run(m.RecordEvaluation, provider_id="PR-1", year=year, qualified=False, effective_on=evaluated_on)
 
     assert [s["sanction"] for s in scenario.sanctions("PR-1")] == (["clearance"] if cleared else [])
+
+
+def test_evaluations_before_the_date_of_effect_are_not_counted(bare_scenario):
+    """The guide does not reach back: an unqualified year recorded before it took effect does not count."""
+    scenario = bare_scenario
+    scenario.run(m.DeclareRulebookValidity, jurisdiction="province", valid_from=date(2025, 3, 1), reference="notice")
+    scenario.admit("PR-1", "province", on=date(2025, 2, 1))
+    scenario.run(m.RecordEvaluation, provider_id="PR-1", year=2023, qualified=False, effective_on=date(2025, 2, 28))
+    scenario.run(m.RecordEvaluation, provider_id="PR-1", year=2024, qualified=False)
+    assert scenario.sanctions("PR-1") == []
+    scenario.run(m.RecordEvaluation, provider_id="PR-1", year=2025, qualified=False)
+    [clearance] = scenario.sanctions("PR-1")
+    years = {i.ref: i.data["year"] for i in scenario.provider("PR-1").live_facts(EVALUATION)}
+    assert [years[ref] for ref in clearance["evidence"]] == [2024, 2025]

@@ -151,7 +151,7 @@ def test_blacklisted_when_refusing_to_rectify(scenario):
 
 
 @pytest.mark.parametrize(
-    "declared, second_on, blacklisted",
+    "declared, rated_on, blacklisted",
     [
         (None, date(2025, 3, 1), False),  # 自印发之日起实施: the issue date is not in the text
         ((date(2025, 3, 1), None), date(2025, 2, 28), False),
@@ -160,18 +160,35 @@ def test_blacklisted_when_refusing_to_rectify(scenario):
         ((date(2025, 1, 1), date(2025, 6, 30)), date(2025, 7, 1), False),
     ],
 )
-def test_no_sanction_outside_the_validity_window(bare_scenario, declared, second_on, blacklisted):
+def test_no_sanction_outside_the_validity_window(bare_scenario, declared, rated_on, blacklisted):
     """第十八条 自印发之日起实施，有效期至唐山市中小企业数字化转型试点城市工作完成为止."""
     scenario = bare_scenario
     if declared is not None:
         scenario.run(m.DeclareRulebookValidity, jurisdiction="tangshan", valid_from=declared[0], valid_until=declared[1], reference="notice")
     scenario.admit("TS-1", "tangshan", on=date(2025, 2, 1))
-    first, second = scenario.project("TS-1", "E-1"), scenario.project("TS-1", "E-2")
-    scenario.rate(first, "TS-1", on=date(2025, 2, 1))
-    scenario.on(max(second_on, scenario.today))
-    scenario.rate(second, "TS-1", on=second_on)
+    projects = [scenario.project("TS-1", "E-1"), scenario.project("TS-1", "E-2")]
+    scenario.on(max(rated_on, scenario.today))
+    for project_id in projects:
+        scenario.rate(project_id, "TS-1", on=rated_on)
 
     assert [s["sanction"] for s in scenario.sanctions("TS-1")] == (["blacklisting"] if blacklisted else [])
+
+
+def test_ratings_before_the_date_of_effect_are_not_counted(bare_scenario):
+    """Two 不满意 before the rulebook took effect neither blacklist nor keep it from counting after."""
+    scenario = bare_scenario
+    scenario.run(m.DeclareRulebookValidity, jurisdiction="tangshan", valid_from=date(2025, 3, 1), reference="notice")
+    scenario.admit("TS-1", "tangshan", on=date(2025, 2, 1))
+    projects = [scenario.project("TS-1", f"E-{i}") for i in range(1, 5)]
+    for project_id in projects[:2]:
+        scenario.rate(project_id, "TS-1", on=date(2025, 2, 20))
+    third = scenario.rate(projects[2], "TS-1")
+    assert scenario.sanctions("TS-1") == []
+    fourth = scenario.rate(projects[3], "TS-1")
+
+    [blacklisting] = scenario.sanctions("TS-1")
+    assert blacklisting["evidence"] == [third.fact, fourth.fact]
+    assert scenario.provider("TS-1").status == "blacklisted"
 
 
 def test_a_threshold_the_regulator_raises_applies_to_new_decisions_only(scenario):

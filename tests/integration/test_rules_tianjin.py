@@ -180,3 +180,20 @@ def test_the_notice_is_closed_only_once_its_last_day_is_over(scenario):
     scenario.run(m.ResolveObjection, provider_id="TJ-1", objection_id="O-1", stands=False, reasons="not substantiated")
     scenario.run(m.ClosePublicNotice, provider_id="TJ-1", last_day=last_day)
     assert scenario.provider("TJ-1").status == "in_pool"
+
+
+@pytest.mark.parametrize("found_on, removed", [(date(2025, 12, 31), True), (date(2026, 1, 1), False)])
+def test_a_finding_applies_only_an_article_in_force(scenario, found_on, removed):
+    """A regulator's finding under 第十二条（五） applies the rulebook only inside its window."""
+    scenario.admit("TJ-1", "tianjin")
+    scenario.on(date(2026, 1, 5))
+    finding = scenario.command(m.RecordFinding, provider_id="TJ-1", article="第十二条（五）", summary="forged invoices", effective_on=found_on)
+    if removed:
+        scenario.ledger.execute(finding)
+        [removal] = scenario.sanctions("TJ-1")
+        assert (removal["citation"]["article"], removal["effective_on"]) == ("第十二条（五）", found_on)
+        assert scenario.provider("TJ-1").status == "removed"
+    else:
+        with pytest.raises(DomainError, match=r"^天津 第十四条: the rulebook is not in force on 2026-01-01 \(it is in force from 2023-01-29 until 2025-12-31\)$"):
+            scenario.ledger.execute(finding)
+        assert scenario.provider("TJ-1").status == "in_pool"

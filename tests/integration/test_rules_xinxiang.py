@@ -278,3 +278,10 @@ def test_no_sanction_outside_the_validity_window(bare_scenario, declared, rated_
     scenario.rate(project_id, "XX-1", on=rated_on)
 
     assert [s["sanction"] for s in scenario.sanctions("XX-1")] == (["warning"] if warned else [])
+
+
+def test_no_finding_applies_a_rulebook_whose_date_is_undeclared(bare_scenario):
+    bare_scenario.admit("XX-1", "xinxiang")
+    with pytest.raises(DomainError, match=r"^新乡 第二十条: the rulebook is not in force on 2025-03-01 \(its date of effect has not been declared\)$"):
+        bare_scenario.finding("XX-1", "第十五条（三）")
+    assert bare_scenario.sanctions("XX-1") == []
