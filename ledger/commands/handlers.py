@@ -15,6 +15,7 @@ from ledger.rules.base import (
     COMPLAINT_VERIFIED,
     IMPLEMENTED_BEFORE_FILING,
     ACCEPTANCE_FAILED,
+    ACCEPTANCE_PASSED,
     UNSATISFIED_RATING,
     WITH_DEADLINE,
 )
@@ -401,6 +402,10 @@ def _(c: m.RecordAcceptance, ctx: Context) -> None:
         _note(ctx, lead, ACCEPTANCE_FAILED, source, project.enterprise_id, on, project_id=project.project_id)
         if pack.unpaid_on_failed_acceptance is not None:
             project.record_payment(kind="fee_withheld", amount="0", provider_id=lead, citation=pack.unpaid_on_failed_acceptance.as_dict(), effective_on=on)
+    else:
+        for provider_id, rating in project.ratings.items():
+            if rating["rating"] == "不满意":  # rated before the acceptance: now it is 通过验收，但…不满意
+                _note(ctx, provider_id, ACCEPTANCE_PASSED, source, project.enterprise_id, on, project_id=project.project_id)
     target = getattr(pack.params, "target_level", None)
     if pack.target_level_citation is not None and target is not None and c.level_after is not None and c.level_after < target:
         _note(ctx, lead, BELOW_TARGET_LEVEL, source, project.enterprise_id, on, project_id=project.project_id, level_after=c.level_after, target_level=target)
@@ -486,7 +491,20 @@ def _(c: m.RecordAnswer, ctx: Context) -> None:
     complaint = _complaint(ctx, c.complaint_id)
     if complaint.answered_on is not None:
         raise DomainError(f"complaint {c.complaint_id} was already answered")
-    complaint.answer(summary=c.summary, effective_on=ctx.effective(c))
+    on = ctx.effective(c)
+    if complaint.answer_deadline is not None and on > complaint.answer_deadline and not complaint.answer_overdue:
+        # 新乡 第十八条 未按要求回复: an answer after the deadline is not the answer required,
+        # whether or not the scheduler ran in between
+        _answer_overdue(ctx, complaint)
+    complaint.answer(summary=c.summary, effective_on=on)
+
+
+def _answer_overdue(ctx: Context, complaint: Complaint) -> None:
+    deadline = complaint.answer_deadline
+    assert deadline is not None
+    on = deadline + timedelta(days=1)
+    complaint.mark_answer_overdue(deadline=deadline, effective_on=on)
+    _note(ctx, complaint.provider_id, COMPLAINT_UNANSWERED, _last_ref(complaint), complaint.enterprise_id, on, complaint_id=complaint.complaint_id, deadline=deadline)
 
 
 @handle.register
@@ -617,9 +635,7 @@ def _(c: m.RecordPassedDeadlines, ctx: Context) -> None:
         complaint = ctx.uow.get(Complaint, complaint_id)
         deadline = complaint.answer_deadline
         if deadline and deadline < as_of and complaint.answered_on is None and not complaint.answer_overdue and complaint.verdict is None:
-            on = deadline + timedelta(days=1)
-            complaint.mark_answer_overdue(deadline=deadline, effective_on=on)
-            _note(ctx, complaint.provider_id, COMPLAINT_UNANSWERED, _last_ref(complaint), complaint.enterprise_id, on, complaint_id=complaint_id, deadline=deadline)
+            _answer_overdue(ctx, complaint)
     for provider_id in _business_ids(store, Provider, "provider_id"):
         provider = ctx.uow.get(Provider, provider_id)
         due = [

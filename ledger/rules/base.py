@@ -54,6 +54,7 @@ UNSATISFIED_RATING = "unsatisfied_rating"  # an enterprise rated the provider �
 IMPLEMENTED_BEFORE_FILING = "implemented_before_filing"
 BELOW_TARGET_LEVEL = "below_target_level"  # digital level after the project below target
 ACCEPTANCE_FAILED = "acceptance_failed"
+ACCEPTANCE_PASSED = "acceptance_passed"  # noted for a provider rated 不满意 before the acceptance
 SCORE = "score"  # Tianjin yearly score and letter grade
 EVALUATION = "evaluation"  # province yearly qualified / unqualified
 STAR_RATING = "star_rating"  # Xinxiang stars

@@ -6,7 +6,10 @@ The converted text lost most article numbers; they are restored by counting,
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ledger.rules.base import (
+    ACCEPTANCE_PASSED,
     COMPLAINT_UNANSWERED,
     DISQUALIFICATION,
     IMPLEMENTED_BEFORE_FILING,
@@ -22,6 +25,8 @@ from ledger.rules.base import (
     PerFactRule,
     RulePack,
     cite,
+    View,
+    Item,
     facts,
     sanctions,
 )
@@ -37,6 +42,19 @@ class XinxiangParameters(PackParameters):
     warning_rectification_days: int = 30
     #: 第十八条 被举报服务商未按要求回复: days given to answer a report (set by the bureau)
     report_answer_days: int = 15
+
+
+def unsatisfied_after_acceptance(view: View) -> list[Item]:
+    """第十五条（四）服务通过验收，但…“不满意”: a rating given after the project passed, or one
+    given before it and followed by the pass — counted from the day both are true."""
+    passed = {i.data.get("project_id"): i for i in view.facts(ACCEPTANCE_PASSED)}
+    found = []
+    for rating in view.facts(UNSATISFIED_RATING):
+        if rating.data.get("accepted"):
+            found.append(rating)
+        elif rating.data.get("project_id") in passed:
+            found.append(replace(rating, effective_on=max(rating.effective_on, passed[rating.data["project_id"]].effective_on)))
+    return found
 
 
 _disqualified = ("fees_withheld_or_deducted", "advisory_to_other_cities")
@@ -74,7 +92,7 @@ PACK = RulePack(
             id="xinxiang.15.4.unsatisfied",
             citation=c("第十五条（四）", "服务商服务通过验收，但试点企业满意度评价为“不满意”的"),
             sanction=WARNING,
-            select=facts(UNSATISFIED_RATING, lambda i: bool(i.data.get("accepted"))),
+            select=unsatisfied_after_acceptance,
             deadline_param="warning_rectification_days",
         ),
         PerFactRule(

@@ -50,6 +50,20 @@ def test_unsatisfied_before_acceptance_is_not_warned(scenario):
     assert standing(provider)["standing"] == "in_pool"
 
 
+def test_unsatisfied_then_accepted_is_warned_from_the_acceptance(scenario):
+    """第十五条（四）通过验收，但…“不满意”: rated first, the project passing later makes it count."""
+    scenario.admit("XX-1", "xinxiang")
+    rating = scenario.unsatisfied("XX-1", "E-1", accepted=False)
+    project_id = scenario.provider("XX-1").facts[rating.fact]["data"]["project_id"]
+    assert scenario.sanctions("XX-1") == []
+    scenario.on(scenario.today + timedelta(days=10))
+    scenario.run(m.RecordAcceptance, project_id=project_id, passed=True, level_after=2)
+
+    [warning] = scenario.sanctions("XX-1")
+    assert summary(warning)["evidence"] == [rating.fact]
+    assert warning["effective_on"] == scenario.today
+
+
 @pytest.mark.parametrize("filing, warned", [(None, True), ("submitted", True), ("rejected", True), ("approved", False), ("changed", True)])
 def test_implementing_before_the_filing_is_approved_is_warned(scenario, filing, warned):
     """第十五条（四）服务商未经报备即开展改造实施的; 第十二条（三）a major change is filed again first."""
@@ -245,6 +259,20 @@ def test_an_answered_report_is_not_overdue(scenario):
     scenario.passed_deadlines(deadline + timedelta(days=1))
     assert scenario.sanctions("XX-1") == []
     assert scenario.provider("XX-1").status == "in_pool"
+
+
+@pytest.mark.parametrize("answered_after_deadline, exits", [(0, False), (1, True)])
+def test_an_answer_after_the_deadline_is_not_the_answer_required(scenario, answered_after_deadline, exits):
+    """第十八条 未按要求回复: answered late, before the scheduler ran, still counts as unanswered."""
+    scenario.admit("XX-1", "xinxiang")
+    complaint_id = scenario.complaint("XX-1", "public")
+    deadline = scenario.today + timedelta(days=15)
+    scenario.run(m.RequestAnswer, complaint_id=complaint_id, deadline=deadline)
+    scenario.on(deadline + timedelta(days=answered_after_deadline))
+    scenario.run(m.RecordAnswer, complaint_id=complaint_id, summary="late answer")
+    provider = scenario.provider("XX-1")
+    assert (provider.status == "removed") is exits
+    assert len(provider.live_facts(COMPLAINT_UNANSWERED)) == int(exits)
 
 
 def test_the_scheduler_cannot_run_ahead_of_the_clock(scenario):
