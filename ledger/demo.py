@@ -12,10 +12,11 @@ kind of removal the five rulebooks know, and reinstatements after upheld appeals
     from ledger.application import Ledger
     from ledger.clock import ManualClock
     from ledger.demo import DEMO_START, demo_plan, registry_summary, run_demo
+    from ledger.store import open_store
 
-    ledger = Ledger(store, clock=ManualClock(DEMO_START))
-    summary = run_demo(ledger, demo_plan(seed=2024))
-    print(summary.commands, summary.events, registry_summary(ledger))
+    ledger = Ledger(open_store("sqlite:///demo.db"), clock=ManualClock(DEMO_START))
+    summary = run_demo(ledger, demo_plan(seed=2024), progress=lambda done, total: ...)
+    print(summary.commands, summary.events, summary.seconds, registry_summary(ledger))
 
 Names of companies, enterprises and people, addresses, document references and
 findings are invented; the rulebook references carry "（演示数据）".
@@ -26,7 +27,7 @@ import hashlib
 import json
 import random
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -38,6 +39,7 @@ from ledger.aggregates.project import ENTERPRISE_KINDS
 from ledger.application import Ledger
 from ledger.clock import BUREAU_TZ, ManualClock
 from ledger.commands import models as m
+from ledger.rules import PACKS
 from ledger.rules.base import BELOW_TARGET_LEVEL, FINDING, IMPLEMENTED_BEFORE_FILING
 from ledger.serialization import decode_state
 from ledger.standing import standing_label
@@ -46,8 +48,10 @@ from ledger.store.base import event_ref
 DEMO_START = date(2024, 1, 1)
 DEMO_END = date(2025, 12, 31)
 JURISDICTIONS = ("tianjin", "xinxiang", "province", "tangshan", "liuzhou")
-#: the fewest providers for which every scripted outcome has room
-MIN_PROVIDERS = 150
+#: the fewest providers a plan can have (one per jurisdiction)
+MIN_PROVIDERS = 5
+#: from this many providers on, every scripted outcome is in the plan (checked when it is generated)
+FULL_OUTCOMES = 150
 
 
 class DemoError(Exception):
@@ -379,8 +383,9 @@ class _Builder:
 
     def __init__(self, seed: int, providers: int) -> None:
         if providers < MIN_PROVIDERS:
-            raise ValueError(f"the demo needs at least {MIN_PROVIDERS} providers for its scripted outcomes, not {providers}")
+            raise ValueError(f"the demo needs at least {MIN_PROVIDERS} providers, not {providers}")
         self.seed = seed
+        self.full = providers >= FULL_OUTCOMES
         self.rng = random.Random(seed)
         self.target = providers
         self.items: list[_Item] = []
@@ -597,17 +602,25 @@ class _Builder:
 
     def roles(self) -> None:
         """Give some first-round providers a scripted outcome, with the days it unfolds on."""
-        self.fates: dict[str, list[_Prov]] = {}
+        self.fates: defaultdict[str, list[_Prov]] = defaultdict(list)
         self.script: dict[str, dict[str, Any]] = {}
         for j, roles in self.ROLES.items():
             first = self.of(j, lambda p: p.round == 1)
-            rated = [r for r in roles if r in self.RATED]
-            fixed = [r for r in roles if r not in self.RATED]
-            chosen = self.rng.sample([p for p in first if not p.lead], len(rated))
-            chosen += self.rng.sample([p for p in first if p not in chosen], len(fixed))
-            for role, p in zip(rated + fixed, chosen):
+            free = list(first)
+            spare = len(first) // 2  # at least half of them stay in good standing (small plans have fewer outcomes)
+            for role in roles:
+                candidates = [p for p in free if not p.lead] if role in self.RATED else free
+                if spare == 0 or not candidates:
+                    continue
+                p = self.rng.choice(candidates)
+                free.remove(p)
+                spare -= 1
                 p.role = role
-                self.fates.setdefault(role, []).append(p)
+                self.fates[role].append(p)
+        if self.full:
+            missing = [role for roles in self.ROLES.values() for role in dict.fromkeys(roles) if len(self.fates[role]) < roles.count(role)]
+            if missing:
+                raise RuntimeError(f"demo generator: no provider for {', '.join(missing)}")
         for role, quota in self.RATED.items():
             for p in self.fates[role]:
                 p.quota = quota
@@ -676,7 +689,7 @@ class _Builder:
                 self.project(j, day)
         for role, quota in self.RATED.items():
             for p in self.fates[role]:
-                if len(p.projects) < quota:
+                if self.full and len(p.projects) < quota:
                     raise RuntimeError(f"demo generator: {p.pid} ({role}) serves {len(p.projects)} projects, needs {quota}")
 
     def project(self, j: str, day: date) -> None:
@@ -874,6 +887,8 @@ class _Builder:
                     self.complete(p, self.days(recorded, 7, 14), ("rule_sanction", p.pid, "liuzhou.12.6"))
                 if len(p.unsat_ents) >= 11:  # 柳州 第十四条（五）
                     p.out = recorded
+        if not self.full:  # a small plan may leave an outcome from ratings unreached
+            return
         for role in ("xx_unsat2", "xx_unsat2_appeal", "ts_unsat2", "ts_unsat2_appeal", "lz_gray11"):
             for p in self.fates[role]:
                 if p.out is None:
@@ -1011,7 +1026,7 @@ class _Builder:
                 name = self.enterprise_name(p.j)
         elif kind == "provider":
             others = self.of(p.j, lambda o: o.pid != p.pid)
-            name = rng.choice(others).name
+            name = rng.choice(others).name if others else self.provider_name(p.j, p.kind)
         else:
             name = self.person()
         real_name = p.j == "xinxiang" or kind != "public" or rng.random() < 0.6
@@ -1198,7 +1213,10 @@ class _Builder:
         # profile changes, a few reported late (新乡 第十五条（一）, 唐山 第十二条（一）, 柳州 第十二条（二）)
         for k in range(24):
             changed = self.between(date(2024, 4, 1), date(2025, 8, 31))
-            p = self.pick([p for p in self.provs.values() if p.good and p.in_pool(changed)])
+            candidates = [p for p in self.provs.values() if p.good and p.in_pool(changed)]
+            if not candidates:
+                continue
+            p = self.pick(candidates)
             fld = rng.choice(("address", "legal_representative", "registered_capital", "business_scope", "address", "name"))
             if fld == "name":
                 if p.name.endswith("股份有限公司"):
@@ -1266,8 +1284,10 @@ def demo_plan(seed: int = 2024, providers: int = 220) -> list[PlanEntry]:
     """The demo's commands in chronological order, each with the instant it is recorded at.
 
     ``providers`` is the number of providers admitted to the five pools (a few more
-    applicants are refused or lapse). The same seed gives the same plan, command ids
-    included (``demo{seed}-NNNNN``), so run it on an empty ledger.
+    applicants are refused or lapse); from ``FULL_OUTCOMES`` (150) on, the plan holds
+    every scripted outcome, and generating it checks so; smaller plans hold fewer. The
+    same seed gives the same plan, command ids included (``demo{seed}-NNNNN``), so run
+    it on an empty ledger.
 
     An entry is ``(instant, command)`` where command is a :class:`~ledger.commands.models.Command`
     or a :class:`Deferred`: a callable ``(ledger) -> Command`` for the commands that name
@@ -1371,23 +1391,34 @@ def _provider_ids(ledger: Ledger) -> list[str]:
 
 
 def registry_summary(ledger: Ledger) -> list[dict[str, Any]]:
-    """Per jurisdiction: providers by standing (``standing_label``) and sanctions by article.
+    """Per jurisdiction: providers by status and sanctions by article.
 
-    ``sanctions`` counts sanctions in force, ``rescinded`` those rescinded after an
-    appeal, both keyed ``"<article> <sanction>"``.
+    ``by_status`` counts providers by ``standing_label`` (in_pool, warned, rectifying,
+    removed, disqualified, ...). ``sanctions_by_article`` counts the sanctions in force,
+    ``rescinded_by_article`` those rescinded after an appeal, both keyed
+    ``"<article> <sanction>"``, e.g. ``"第十六条（一） disqualification"``.
     """
-    rows = {j: {"jurisdiction": j, "providers": 0, "standing": Counter(), "sanctions": Counter(), "rescinded": Counter()} for j in JURISDICTIONS}
+    rows: dict[str, dict[str, Any]] = {}
+
+    def row(j: str) -> dict[str, Any]:
+        if j not in rows:
+            document = PACKS[j].document if j in PACKS else ""
+            rows[j] = {"jurisdiction": j, "document": document, "providers": 0, "by_status": Counter(), "sanctions_by_article": Counter(), "rescinded_by_article": Counter()}
+        return rows[j]
+
+    for j in JURISDICTIONS:
+        row(j)
     for provider_id in _provider_ids(ledger):
         provider = ledger.load(Provider, provider_id)
-        row = rows.setdefault(provider.jurisdiction, {"jurisdiction": provider.jurisdiction, "providers": 0, "standing": Counter(), "sanctions": Counter(), "rescinded": Counter()})
-        row["providers"] += 1
-        row["standing"][standing_label(provider)] += 1
+        counts = row(provider.jurisdiction)
+        counts["providers"] += 1
+        counts["by_status"][standing_label(provider)] += 1
         for sanction in provider.sanctions.values():
             key = f"{sanction['citation']['article']} {sanction['sanction']}"
-            row["rescinded" if sanction["rescinded_on"] is not None else "sanctions"][key] += 1
+            counts["rescinded_by_article" if sanction["rescinded_on"] is not None else "sanctions_by_article"][key] += 1
     return [
-        {**row, "standing": dict(sorted(row["standing"].items())), "sanctions": dict(sorted(row["sanctions"].items())), "rescinded": dict(sorted(row["rescinded"].items()))}
-        for row in rows.values()
+        {k: dict(sorted(v.items())) if isinstance(v, Counter) else v for k, v in counts.items()}
+        for counts in rows.values()
     ]
 
 

@@ -283,10 +283,13 @@ def _(c: m.WithholdFees, ctx: Context) -> None:
     pack = ctx.pack(provider.jurisdiction)
     citation = None
     if c.article is not None:
-        finding = pack.findings.get(c.article)
-        if finding is None:
+        # any article of the pack: a finding's, or a counted rule's (新乡 第十六条（一） withholds fees)
+        known = {f.citation.article: f.citation for f in pack.findings.values()}
+        known.update({r.citation.article: r.citation for r in pack.rules})
+        known.update({key: f.citation for key, f in pack.findings.items()})
+        if c.article not in known:
             raise DomainError(f"{pack.short} has no article {c.article!r}")
-        citation = finding.citation.as_dict()
+        citation = known[c.article].as_dict()
     provider.withhold_fees(project_id=c.project_id, amount=str(c.amount), citation=citation, reason=c.reason, effective_on=ctx.effective(c))
 
 
@@ -638,6 +641,8 @@ def _(c: m.RecordPassedDeadlines, ctx: Context) -> None:
             _answer_overdue(ctx, complaint)
     for provider_id in _business_ids(store, Provider, "provider_id"):
         provider = ctx.uow.get(Provider, provider_id)
+        if not provider.in_pool:
+            continue  # an order on a provider out of the pool is moot until it is reinstated
         due = [
             s
             for s in provider.active_sanctions()

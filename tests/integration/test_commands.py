@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -272,3 +272,27 @@ def test_a_batch_with_a_refused_command_writes_nothing(scenario):
 
     assert scenario.ledger.find(Provider, "TJ-1") is None
     assert scenario.ledger.store.command_result(apply.command_id) is None
+
+
+def test_fees_withheld_may_cite_a_counted_rule_and_unknown_articles_are_refused(scenario):
+    """新乡 第十六条 不予支付或扣除部分服务费用 follows a derived disqualification (第十六条（一）)."""
+    scenario.admit("XX-1", "xinxiang")
+    scenario.run(m.WithholdFees, provider_id="XX-1", amount="12000", reason="disqualified", article="第十六条（一）")
+    [withheld] = scenario.provider("XX-1").fees_withheld
+    assert (withheld["amount"], withheld["citation"]["article"]) == ("12000", "第十六条（一）")
+    recorded = scenario.ledger.store.max_position()
+    with pytest.raises(DomainError, match="no article"):
+        scenario.run(m.WithholdFees, provider_id="XX-1", amount="1", reason="x", article="第九十九条")
+    assert scenario.ledger.store.max_position() == recorded
+
+
+def test_the_scheduler_leaves_the_orders_of_a_removed_provider_alone(scenario):
+    """An order on a provider out of the pool is moot: no overdue fact, nothing derived from it."""
+    scenario.admit("TS-1", "tangshan")
+    scenario.finding("TS-1", "第十二条（二）")
+    scenario.finding("TS-1", "第十三条（四）")  # blacklisted by a finding
+    assert scenario.provider("TS-1").status == "blacklisted"
+    result = scenario.passed_deadlines(scenario.today + timedelta(days=40))
+    assert result.events == []
+    [order] = [s for s in scenario.sanctions("TS-1") if s["sanction"] == "rectification_order"]
+    assert order["overdue_on"] is None

@@ -79,12 +79,12 @@ def test_every_kind_of_removal_and_reinstatement(demo):
     rows = _rows(ledger)
     standing = Counter()
     for row in rows.values():
-        standing.update(row["standing"])
+        standing.update(row["by_status"])
     for status in ("removed", "disqualified", "blacklisted", "gray_listed", "reinstated", "exited", "refused", "lapsed"):
         assert standing[status] >= 1, status
 
     def sanctions(j: str) -> dict[str, int]:
-        return rows[j]["sanctions"]
+        return rows[j]["sanctions_by_article"]
 
     assert sanctions("tianjin")["第十二条（2） removal"] >= 1  # graded C or D
     assert sanctions("tianjin")["第十二条（四） removal"] >= 1  # three verified complaints
@@ -96,9 +96,9 @@ def test_every_kind_of_removal_and_reinstatement(demo):
     assert sanctions("liuzhou")["第十四条（五） gray_listing"] >= 1  # more than 10 enterprises 不满意
     assert sanctions("liuzhou")["第十二条（六） rectification_order"] >= 1  # more than 5 enterprises 不满意
     # upheld appeals rescinded removals in the two rulebooks that have grounds of appeal
-    assert rows["xinxiang"]["rescinded"]["第十六条（一） disqualification"] >= 1
-    assert rows["tangshan"]["rescinded"]
-    assert rows["xinxiang"]["standing"]["reinstated"] >= 1 and rows["tangshan"]["standing"]["reinstated"] >= 1
+    assert rows["xinxiang"]["rescinded_by_article"]["第十六条（一） disqualification"] >= 1
+    assert rows["tangshan"]["rescinded_by_article"]
+    assert rows["xinxiang"]["by_status"]["reinstated"] >= 1 and rows["tangshan"]["by_status"]["reinstated"] >= 1
 
 
 def test_the_plan_is_chronological_with_late_recorded_facts(plan):
