@@ -18,6 +18,7 @@ from ledger.aggregates import DomainError, Provider
 from ledger.application import BatchError, CommandConflict, Ledger
 from ledger.clock import ManualClock
 from ledger.commands.models import RecordPassedDeadlines, command_schemas, parse_command
+from ledger.rules.base import article_order
 from ledger.settings import Settings
 
 app = typer.Typer(help="Event-sourced compliance ledger for pools of digital-transformation service providers.", no_args_is_help=True)
@@ -83,26 +84,44 @@ def demo(
             task = bar.add_task("recording the demo ledger", total=len(plan))
             run_demo(ledger, plan, progress=lambda done, total: bar.update(task, completed=done))
         print_summary(registry_summary(ledger))
-        console.print(f"\n{ledger.store.max_position()} events in {url}. Try: [bold]ledger -h[/] or [bold]ledger provider ID -d {url}[/]")
+        print_hints(ledger, url)
     finally:
         ledger.close()
 
 
+def print_hints(ledger: Ledger, url: str) -> None:
+    from ledger.projections import lists, registry
+
+    console.print(f"\n{ledger.store.max_position()} events in {url}. Try:", highlight=False)
+    hints = [f"ledger lists -d {url}", f"ledger registry tangshan -d {url}"]
+    listed = lists(ledger)
+    if listed:
+        hints += [f"ledger provider {listed[0]['provider_id']} -d {url}", f"ledger explain {listed[0]['provider_id']} -d {url}"]
+    reinstated = [r for r in registry(ledger) if r.get("standing") == "reinstated"]
+    if reinstated:
+        hints.append(f"ledger timeline {reinstated[0]['provider_id']} -d {url}")
+    hints += [f"ledger verify -d {url}", f"ledger replay -d {url}"]
+    for hint in hints:
+        console.print(f"  {hint}", highlight=False)
+
+
 def print_summary(summary: list[dict[str, Any]]) -> None:
+    statuses = sorted({status for row in summary for status in row["by_status"]})
+    table = Table(title="registry by jurisdiction", title_justify="left")
+    table.add_column("jurisdiction")
+    for status in statuses:
+        table.add_column(status, justify="right")
     for row in summary:
-        table = Table(title=f"{row['jurisdiction']} — {row.get('document', '')}", title_justify="left")
-        table.add_column("status")
-        table.add_column("providers", justify="right")
-        for status, count in sorted(row["by_status"].items()):
-            table.add_row(status, str(count))
-        console.print(table)
-        if row.get("sanctions_by_article"):
-            articles = Table(show_header=True)
-            articles.add_column("article")
-            articles.add_column("sanctions", justify="right")
-            for article, count in sorted(row["sanctions_by_article"].items()):
-                articles.add_row(article, str(count))
-            console.print(articles)
+        table.add_row(row["jurisdiction"], *(str(row["by_status"].get(s, "")) for s in statuses))
+    console.print(table)
+    articles = Table(title="sanctions in force by article", title_justify="left")
+    for column in ("jurisdiction", "article", "sanction", "count"):
+        articles.add_column(column, justify="right" if column == "count" else "left")
+    for row in summary:
+        for label, count in sorted(row.get("sanctions_by_article", {}).items(), key=lambda item: article_order(item[0])):
+            article, _, sanction = label.partition(" ")
+            articles.add_row(row["jurisdiction"], article, sanction, str(count))
+    console.print(articles)
 
 
 @app.command("import")
@@ -275,7 +294,7 @@ def lists_(
     if as_json:
         emit_json(rows)
         return
-    columns = [c for c in ("list", "jurisdiction", "provider_id", "name", "article", "effective_on", "sanction_ref") if rows and c in rows[0]]
+    columns = [c for c in ("list_kind", "jurisdiction", "provider_id", "provider_name", "article", "effective_on", "sanction_ref") if rows and c in rows[0]]
     rows_table("lists", rows, columns or ["provider_id"])
 
 
@@ -298,7 +317,7 @@ def timeline(
     if as_json:
         emit_json(rows)
         return
-    columns = [c for c in ("position", "effective_on", "recorded_at", "recorded_by", "event", "summary") if c in rows[0]]
+    columns = [c for c in ("position", "effective_on", "recorded_at", "recorded_by", "subject_id", "event_name", "summary") if c in rows[0]]
     rows_table(f"timeline of {provider_id}", rows, columns)
 
 

@@ -1337,6 +1337,19 @@ class DemoSummary:
     registry: list[dict[str, Any]]
 
 
+def _recorder(command: m.Command) -> str:
+    """Who records a demo command: the bureau of the jurisdiction it concerns."""
+    jurisdiction = getattr(command, "jurisdiction", None)
+    if jurisdiction is None:
+        for field in ("provider_id", "project_id", "complaint_id", "appeal_id"):
+            value = getattr(command, field, None)
+            if value:
+                code = value.split("-", 1)[0]
+                jurisdiction = next((j for j, c in CONFIG.items() if c.code == code), None)
+                break
+    return CONFIG[jurisdiction].bureau if jurisdiction in CONFIG else "数字化转型服务商资源池 (demo scheduler)"
+
+
 def run_demo(ledger: Ledger, plan: Sequence[PlanEntry], progress: Callable[[int, int], None] | None = None) -> DemoSummary:
     """Execute every entry of the plan at its instant (the ledger's ManualClock is moved there).
 
@@ -1361,6 +1374,8 @@ def run_demo(ledger: Ledger, plan: Sequence[PlanEntry], progress: Callable[[int,
             command = entry(ledger) if isinstance(entry, Deferred) else entry
         except (LookupError, ValueError) as error:
             raise DemoError(f"{label}: cannot build {entry.command.__name__} {entry.command_id}: {error}") from error  # type: ignore[union-attr]
+        if command.recorded_by is None:
+            command = command.model_copy(update={"recorded_by": _recorder(command)})
         try:
             result = ledger.execute(command)
         except Exception as error:

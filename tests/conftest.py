@@ -174,3 +174,10 @@ def raw_db(database_url: str, store: EventStore) -> Iterator[RawDatabase]:
 # =============================================================================
 # Ledger service fixtures go below.
 # =============================================================================
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL schema of its own, for tests that only make sense on PostgreSQL."""
+    with postgres_schema(postgres_base_url()) as url:
+        yield url

@@ -70,6 +70,26 @@ def ref_key(ref: str) -> tuple[str, int]:
     return originator, int(version)
 
 
+_NUMERALS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+
+
+def chinese_number(text: str) -> int:
+    """一 … 九十九 as an int (第十二条 → 12); arabic digits pass through."""
+    if text.isdigit():
+        return int(text)
+    if "十" in text:
+        tens, _, ones = text.partition("十")
+        return (_NUMERALS.get(tens, 1) * 10) + _NUMERALS.get(ones, 0)
+    return _NUMERALS.get(text, 0)
+
+
+def article_order(article: str) -> tuple[int, ...]:
+    """Sort key putting articles in the document's order: 第二条 < 第十条 < 第十二条（二） < 第十二条（十）."""
+    import re
+
+    return tuple(chinese_number(n) for n in re.findall(r"[一二三四五六七八九十]+|\d+", article))
+
+
 @dataclass(frozen=True)
 class Citation:
     short: str  # 天津 / 新乡 / 省指南 / 唐山 / 柳州
