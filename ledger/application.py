@@ -16,7 +16,7 @@ from uuid import UUID
 
 from ledger.aggregates import DomainError, Provider, Rulebook
 from ledger.aggregates.base import LedgerAggregate
-from ledger.clock import Clock, SystemClock, business_date, clock_scope
+from ledger.clock import Clock, FixedClock, SystemClock, business_date, clock_scope
 from ledger.commands.models import Command
 from ledger.rules import PACKS
 from ledger.rules.base import RulePack
@@ -122,14 +122,6 @@ class Context:
         return reconcile(provider, self.pack(provider.jurisdiction), self.today, appeal_ref)
 
 
-@dataclass(frozen=True)
-class _FixedNow:
-    instant: datetime
-
-    def now(self) -> datetime:
-        return self.instant
-
-
 @dataclass
 class CommandResult:
     command_id: str
@@ -206,7 +198,7 @@ class Ledger:
 
     def _decide(self, command: Command, uow: UnitOfWork, handle) -> tuple[CommandBatch, list[str]]:
         now = self.clock.now()
-        with clock_scope(_FixedNow(now)):
+        with clock_scope(FixedClock(now)):
             ctx = Context(uow=uow, today=business_date(now), now=now, ledger=self)
             handle(command, ctx)
             events = uow.collect()

@@ -25,6 +25,16 @@ class SystemClock:
         return datetime.now(timezone.utc)
 
 
+class FixedClock:
+    """A clock stopped at one instant: one command's events all carry the same ``recorded_at``."""
+
+    def __init__(self, instant: datetime) -> None:
+        self.instant = instant
+
+    def now(self) -> datetime:
+        return self.instant
+
+
 class ManualClock:
     """A clock that only moves when told to: for tests, imports and the demo."""
 

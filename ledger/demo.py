@@ -1341,8 +1341,8 @@ def _recorder(command: m.Command) -> str:
     """Who records a demo command: the bureau of the jurisdiction it concerns."""
     jurisdiction = getattr(command, "jurisdiction", None)
     if jurisdiction is None:
-        for field in ("provider_id", "project_id", "complaint_id", "appeal_id"):
-            value = getattr(command, field, None)
+        for name in ("provider_id", "project_id", "complaint_id", "appeal_id"):
+            value = getattr(command, name, None)
             if value:
                 code = value.split("-", 1)[0]
                 jurisdiction = next((j for j, c in CONFIG.items() if c.code == code), None)

@@ -13,26 +13,15 @@ appeal is required, so a bureau can also ask "what if" for packs without one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from ledger.aggregates.provider import Provider
-from ledger.clock import business_date, clock_scope
+from ledger.clock import FixedClock, business_date, clock_scope
 from ledger.rules.engine import reconcile
 from ledger.standing import standing
 from ledger.store.base import event_ref
 
 WHAT_IF_APPEAL = "what-if"
-
-
-@dataclass(frozen=True)
-class _At:
-    """A clock stopped at one instant, for the timestamps of the discarded events."""
-
-    instant: datetime
-
-    def now(self) -> datetime:
-        return self.instant
 
 
 @dataclass
@@ -109,7 +98,7 @@ def what_if(ledger: Any, provider_id: str, refs: list[str]) -> WhatIf:
     now = ledger.clock.now()
     today = business_date(now)
     known = set(provider.sanctions)
-    with clock_scope(_At(now)):
+    with clock_scope(FixedClock(now)):
         provider.void_evidence(refs=targets, appeal_ref=WHAT_IF_APPEAL, effective_on=today)
         rescinded = reconcile(provider, pack, today, appeal_ref=WHAT_IF_APPEAL)
     pending = provider.collect_events()  # discarded: never appended to the store

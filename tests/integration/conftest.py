@@ -8,6 +8,7 @@ import pytest
 from ledger.application import Ledger
 from ledger.clock import ManualClock
 from ledger.commands.models import DeclareRulebookValidity
+from ledger.projections import InProcessProjections, ReadModels, attach_in_process
 from ledger.store import open_store
 from tests.integration.scenario import Scenario
 
@@ -58,3 +59,16 @@ def scenario(ledger: Ledger, clock: ManualClock) -> Scenario:
 @pytest.fixture
 def bare_scenario(bare_ledger: Ledger, clock: ManualClock) -> Scenario:
     return Scenario(bare_ledger, clock)
+
+
+# --- read models attached in process (projection tests) ---
+
+@pytest.fixture
+def projected(ledger: Ledger) -> InProcessProjections:
+    """The ledger's read models, kept up to date after each commit (closed with the ledger)."""
+    return attach_in_process(ledger)
+
+
+@pytest.fixture
+def models(projected: InProcessProjections) -> ReadModels:
+    return projected.models

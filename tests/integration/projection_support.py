@@ -4,25 +4,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-import pytest
 
 from ledger.aggregates import Provider
 from ledger.application import Ledger
 from ledger.commands import models as m
-from ledger.projections import InProcessProjections, ReadModels, attach_in_process
+from ledger.projections import InProcessProjections, ReadModels
 from ledger.standing import standing
 from tests.integration.scenario import Noted, Scenario
-
-
-@pytest.fixture
-def projected(ledger: Ledger) -> InProcessProjections:
-    """The ledger's read models, kept up to date after each commit (closed with the ledger)."""
-    return attach_in_process(ledger)
-
-
-@pytest.fixture
-def models(projected: InProcessProjections) -> ReadModels:
-    return projected.models
 
 
 def assert_caught_up(projected: InProcessProjections) -> None:

@@ -18,12 +18,10 @@ from ledger.projections.db import Tx
 from ledger.projections.providers import ProviderViewsProjection
 from ledger.projections.timeline import TimelineProjection
 from ledger.store.base import RecordedEvent
-from tests.integration.projection_support import (  # noqa: F401 (fixtures)
+from tests.integration.projection_support import (
     assert_caught_up,
     assert_registry_matches_store,
     mixed_scenario,
-    models,
-    projected,
     tangshan_blacklisted_by_two_ratings,
     tianjin_removed_by_three_complaints,
 )

@@ -11,12 +11,10 @@ from ledger.projections import ReadModelDB, ReadModels
 from ledger.projections.replay import Replay, replay
 from ledger.projections.schema import TABLES
 from ledger.store import open_store
-from tests.integration.projection_support import (  # noqa: F401 (fixtures)
+from tests.integration.projection_support import (
     assert_caught_up,
     assert_registry_matches_store,
     mixed_scenario,
-    models,
-    projected,
 )
 
 

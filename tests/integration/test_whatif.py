@@ -6,9 +6,7 @@ import pytest
 from ledger.aggregates import DomainError
 from ledger.projections.whatif import what_if
 from ledger.standing import standing
-from tests.integration.projection_support import (  # noqa: F401 (fixtures)
-    models,
-    projected,
+from tests.integration.projection_support import (
     tangshan_blacklisted_by_two_ratings,
     tianjin_removed_by_three_complaints,
 )

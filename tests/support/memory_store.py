@@ -13,7 +13,6 @@ from ledger.store.base import (
     EventStore,
     RecordedEvent,
     chain_hash,
-    event_ref,
 )
 
 
