@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from eventsourcing.domain import event
@@ -45,6 +46,8 @@ class Project(LedgerAggregate):
         self.acceptance: str | None = None  # passed / failed
         self.ratings: dict[str, dict] = {}  # provider id -> latest rating
         self.payments: list[dict] = []
+        self.planned_cost: Decimal | None = None
+        self.prepayment_recoverable: str | None = None
 
     @property
     def provider_ids(self) -> list[str]:
@@ -63,6 +66,7 @@ class Project(LedgerAggregate):
     @event("FilingSubmitted")
     def submit_filing(self, plan: dict, effective_on: date) -> None:
         self.filing = "submitted"
+        self.planned_cost = Decimal(plan["cost"]) if plan.get("cost") is not None else None
 
     @event("FilingDecided")
     def decide_filing(self, approved: bool, reasons: str, effective_on: date) -> None:
@@ -92,6 +96,14 @@ class Project(LedgerAggregate):
     @event("PaymentRecorded")
     def record_payment(self, kind: str, amount: str, provider_id: str | None, citation: dict | None, effective_on: date) -> None:
         self.payments.append({"kind": kind, "amount": amount, "provider_id": provider_id, "citation": citation, "on": effective_on})
+
+    @event("PrepaymentRecoverable")
+    def record_prepayment_recoverable(self, amount: str, provider_id: str | None, citation: dict | None, effective_on: date) -> None:
+        self.prepayment_recoverable = amount
+
+    def paid(self, kind: str) -> Decimal:
+        """The total of payments of one kind (prepayment, fee_paid, …)."""
+        return sum((Decimal(p["amount"]) for p in self.payments if p["kind"] == kind), Decimal(0))
 
     def require_provider(self, provider_id: str) -> None:
         if provider_id not in self.provider_ids:

@@ -4,6 +4,7 @@ They do no I/O beyond loading aggregates through the unit of work."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 from functools import singledispatch
 
 from ledger.aggregates import Appeal, Complaint, DomainError, Project, Provider, Rulebook
@@ -404,7 +405,14 @@ def _(c: m.RecordAcceptance, ctx: Context) -> None:
     if not c.passed:
         _note(ctx, lead, ACCEPTANCE_FAILED, source, project.enterprise_id, on, project_id=project.project_id)
         if pack.unpaid_on_failed_acceptance is not None:
-            project.record_payment(kind="fee_withheld", amount="0", provider_id=lead, citation=pack.unpaid_on_failed_acceptance.as_dict(), effective_on=on)
+            # 唐山 第十四条 未通过验收的，不予支付服务费用，试点企业有权追回该项目预付款项
+            citation = pack.unpaid_on_failed_acceptance.as_dict()
+            unpaid = max((project.planned_cost or Decimal(0)) - project.paid("fee_paid") - project.paid("prepayment"), Decimal(0))
+            if unpaid > 0:
+                project.record_payment(kind="fee_withheld", amount=str(unpaid), provider_id=lead, citation=citation, effective_on=on)
+            recoverable = project.paid("prepayment") - project.paid("prepayment_recovered")
+            if recoverable > 0:
+                project.record_prepayment_recoverable(amount=str(recoverable), provider_id=lead, citation=citation, effective_on=on)
     else:
         for provider_id, rating in project.ratings.items():
             if rating["rating"] == "不满意":  # rated before the acceptance: now it is 通过验收，但…不满意

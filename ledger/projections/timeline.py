@@ -33,6 +33,10 @@ def _article(citation: Any) -> str:
     return ""
 
 
+def _cited(citation: dict | None) -> str:
+    return f"{citation['short']} {citation['article']}" if citation else ""
+
+
 def summarize(name: str, s: dict[str, Any]) -> str:
     """A short readable line for one event (``name`` as :func:`event_name` gives it)."""
     g = s.get
@@ -105,7 +109,10 @@ def summarize(name: str, s: dict[str, Any]) -> str:
         case "Project.SatisfactionRated":
             return f"{g('provider_id')} rated {g('rating')}"
         case "Project.PaymentRecorded":
-            return f"payment {g('kind')} {g('amount')}" + (f" to {g('provider_id')}" if g("provider_id") else "")
+            cited = f" ({_cited(g('citation'))})" if g("citation") else ""
+            return f"payment {g('kind')} {g('amount')}" + (f" to {g('provider_id')}" if g("provider_id") else "") + cited
+        case "Project.PrepaymentRecoverable":
+            return f"prepayment {g('amount')} recoverable by the enterprise ({_cited(g('citation'))})"
         case "Complaint.Filed":
             return f"complaint {g('complaint_id')} by {g('complainant_kind')} {g('complainant_name') or ''}: {g('subject')}".replace("  ", " ")
         case "Complaint.AnswerRequested":

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from ledger.aggregates import DomainError
+from ledger.aggregates import DomainError, Project
 from ledger.commands import models as m
 from ledger.rules.base import FINDING, RECTIFICATION_OVERDUE, RECTIFICATION_REFUSED
 from ledger.standing import standing
@@ -213,3 +213,21 @@ def test_a_threshold_the_regulator_raises_applies_to_new_decisions_only(scenario
     [blacklisting] = scenario.sanctions("TS-2")
     assert blacklisting["params"] == {"unsatisfied_ratings": 3}
     assert scenario.provider("TS-2").status == "blacklisted"
+
+
+@pytest.mark.parametrize("passed", [True, False])
+def test_a_failed_acceptance_is_not_paid_and_its_prepayment_is_recoverable(scenario, passed):
+    """第十四条 未通过验收的，不予支付服务费用，试点企业有权追回该项目预付款项."""
+    scenario.admit("TS-1", "tangshan")
+    project_id = scenario.project("TS-1", "E-1", accepted=False)  # filed at a cost of 100000
+    scenario.run(m.RecordPayment, project_id=project_id, kind="prepayment", amount="30000", provider_id="TS-1")
+    scenario.run(m.RecordAcceptance, project_id=project_id, passed=passed, level_after=2 if passed else 1)
+
+    project = scenario.ledger.load(Project, project_id)
+    withheld = [p for p in project.payments if p["kind"] == "fee_withheld"]
+    if passed:
+        assert withheld == [] and project.prepayment_recoverable is None
+    else:
+        [fee] = withheld
+        assert (fee["amount"], fee["citation"]["article"]) == ("70000", "第十四条")
+        assert project.prepayment_recoverable == "30000"

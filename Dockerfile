@@ -1,0 +1,7 @@
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY ledger ./ledger
+RUN pip install --no-cache-dir .
+ENTRYPOINT ["ledger"]
+CMD ["--help"]
