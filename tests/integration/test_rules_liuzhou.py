@@ -193,3 +193,23 @@ def test_no_sanction_outside_the_validity_window(bare_scenario, declared, accept
     scenario.run(m.RecordAcceptance, project_id=project_id, passed=True, level_after=1, effective_on=accepted_on)
 
     assert [s["sanction"] for s in scenario.sanctions("LZ-1")] == (["rectification_order"] if ordered else [])
+
+
+@pytest.mark.parametrize(
+    "days, exceptional_reason, accepted",
+    [(29, None, True), (30, None, True), (31, None, False), (31, "the enterprise's production season", True)],
+)
+def test_rectification_deadline_normally_at_most_30_days(scenario, days, exceptional_reason, accepted):
+    """第十二条 约谈，责令其限期整改，整改期限一般不超过30日."""
+    scenario.admit("LZ-1", "liuzhou")
+    fields = {"deadline_days": days, "exceptional_reason": exceptional_reason}
+    if accepted:
+        scenario.finding("LZ-1", "第十二条（一）", **fields)
+        [order] = scenario.sanctions("LZ-1")
+        assert (order["sanction"], order["citation"]["article"]) == ("rectification_order", "第十二条（一）")
+        assert order["deadline"] == scenario.today + timedelta(days=days)
+        assert "interview" in order["consequences"]
+    else:
+        with pytest.raises(DomainError, match="柳州 第十二条: 整改期限一般不超过30日 — 31 days needs an exceptional_reason"):
+            scenario.finding("LZ-1", "第十二条（一）", **fields)
+        assert scenario.sanctions("LZ-1") == []
