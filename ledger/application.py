@@ -5,10 +5,16 @@ decide (the aggregates and rule packs do all the deciding), and appends every
 resulting event in one batch with the versions it loaded. A concurrent change
 to any of those aggregates is detected by the store (optimistic concurrency):
 the command is re-run on fresh state a few times, then reported.
+
+With group commit (``Ledger(store, group_commit=True)``) the batches of commands
+executed concurrently from several threads are recorded together, one
+transaction per group (:mod:`ledger.group_commit`); what ``execute`` returns or
+raises does not change.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -18,6 +24,7 @@ from ledger.aggregates import DomainError, Provider, Rulebook
 from ledger.aggregates.base import LedgerAggregate
 from ledger.clock import Clock, FixedClock, SystemClock, business_date, clock_scope
 from ledger.commands.models import Command
+from ledger.group_commit import GroupCommitOptions, GroupCommitter
 from ledger.rules import PACKS
 from ledger.rules.base import RulePack
 from ledger.serialization import to_domain_event, to_new_event
@@ -133,12 +140,24 @@ class CommandResult:
 class Ledger:
     """The application: one event store, one clock, and what listens after each commit."""
 
-    def __init__(self, store: EventStore, clock: Clock | None = None, operator: str = "system") -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        clock: Clock | None = None,
+        operator: str = "system",
+        *,
+        group_commit: bool | GroupCommitOptions = False,
+    ) -> None:
         self.store = store
         self.clock = clock or SystemClock()
         self.operator = operator
-        #: called after each commit (in-process projections catch up here)
+        #: called after each commit (in-process projections catch up here); once per group with group commit
         self.after_commit: list[Callable[[], None]] = []
+        #: records the batches of concurrent ``execute`` calls together (None: one transaction per command)
+        self.committer: GroupCommitter | None = None
+        if group_commit:
+            options = group_commit if isinstance(group_commit, GroupCommitOptions) else GroupCommitOptions()
+            self.committer = GroupCommitter(store, options, on_commit=self._notify)
 
     # --- writing --------------------------------------------------------------
 
@@ -148,15 +167,23 @@ class Ledger:
         previous = self.store.command_result(command.command_id)
         if previous is not None:
             return CommandResult(command.command_id, previous.positions, duplicate=True)
-        for _ in range(MAX_ATTEMPTS):
-            uow = UnitOfWork(self.store)
-            batch, names = self._decide(command, uow, handle)
-            try:
-                result = self.store.append(batch)
-            except ConcurrencyConflict:
-                continue
-            self._notify()
-            return CommandResult(command.command_id, result.positions, result.duplicate, names)
+        committer = self.committer
+        with committer.session() if committer is not None else nullcontext():
+            for _ in range(MAX_ATTEMPTS):
+                uow = UnitOfWork(self.store)
+                batch, names = self._decide(command, uow, handle)
+                if committer is None:
+                    try:
+                        result = self.store.append(batch)
+                    except ConcurrencyConflict:
+                        continue
+                    self._notify()
+                else:
+                    outcome = committer.submit(batch)  # the group's after_commit listeners have run
+                    if isinstance(outcome, ConcurrencyConflict):
+                        continue
+                    result = outcome
+                return CommandResult(command.command_id, result.positions, result.duplicate, names)
         raise CommandConflict(
             f"command {command.command_id} conflicted with concurrent writers {MAX_ATTEMPTS} times; not recorded"
         )

@@ -13,3 +13,10 @@ class Settings(BaseSettings):
     operator: str = "cli"
     #: Connections kept by the PostgreSQL pool.
     pool_size: int = 4
+    #: Group commit: commands executed concurrently (threads of one process) share one
+    #: transaction (``ledger.group_commit``). Off by default.
+    group_commit: bool = False
+    #: The most commands recorded in one group-commit transaction.
+    group_commit_max_batch: int = 64
+    #: How long a group's leader may wait for commands other threads are still deciding.
+    group_commit_max_wait_ms: float = 2.0

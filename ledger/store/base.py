@@ -12,8 +12,10 @@ change to a stored event breaks the chain from that event on.
 A *command batch* holds the events one command produced, across aggregates,
 with the version each aggregate had when the command loaded it. A batch is
 recorded whole or not at all. ``append_many`` records several batches in one
-database transaction (group commit), each inside its own savepoint, so one
-conflicting batch does not sink the others.
+database transaction (group commit), each still all-or-nothing (SQLite: a
+savepoint per batch; PostgreSQL: every batch is checked, against the log as the
+batches before it left it, before anything is written), so one conflicting batch
+does not sink the others.
 """
 from __future__ import annotations
 
@@ -159,8 +161,10 @@ class EventStore(ABC):
     ) -> list[AppendResult | ConcurrencyConflict]:
         """Group commit: several batches in one transaction, each all-or-nothing.
 
-        A conflicting batch is rolled back to its savepoint and its slot in the
-        result holds the :class:`ConcurrencyConflict`; the others are recorded.
+        A conflicting batch writes nothing and its slot in the result holds the
+        :class:`ConcurrencyConflict`; the others are recorded. A batch sees the
+        batches before it in the call: it may conflict with them, and a command id
+        recorded earlier in the call is a duplicate.
         With ``atomic=True`` the first conflict rolls back every batch and is
         raised instead: all are recorded or none.
         """

@@ -133,6 +133,45 @@ VALUES (%(the_command_id)s, %(command_type)s, %(the_recorded_by)s, %(command_rec
         %(first_position)s, %(last_position)s)
 """
 
+#: append_many: one query for a whole group, before anything is written: the rows of the commands
+#: already recorded, and the current version of each aggregate the group reads or writes.
+CHECK_MANY = """
+SELECT true, NULL::uuid, c.command_id, c.first_position, c.last_position
+  FROM ledger_commands c WHERE c.command_id = ANY(%(command_ids)s::text[])
+UNION ALL
+SELECT false, ids.id, NULL,
+       (SELECT max(e.originator_version) FROM ledger_events e WHERE e.originator_id = ids.id), NULL
+  FROM unnest(%(ids)s::uuid[]) AS ids(id)
+"""
+
+#: append_many: the events and command rows of many batches in one statement.
+INSERT_MANY = f"""
+WITH inserted AS (
+    INSERT INTO ledger_events ({EVENT_COLUMNS})
+    SELECT * FROM unnest(
+        %(position)s::bigint[], %(originator_id)s::uuid[], %(originator_version)s::int[],
+        %(topic)s::text[], %(state)s::text[], %(recorded_at)s::timestamptz[], %(effective_on)s::date[],
+        %(recorded_by)s::text[], %(command_id)s::text[], %(prev_hash)s::text[], %(hash)s::text[]
+    )
+    RETURNING 1
+)
+INSERT INTO ledger_commands
+    (command_id, command_type, recorded_by, recorded_at, payload, first_position, last_position)
+SELECT * FROM unnest(
+    %(c_command_id)s::text[], %(c_command_type)s::text[], %(c_recorded_by)s::text[], %(c_recorded_at)s::timestamptz[],
+    %(c_payload)s::text[], %(c_first_position)s::bigint[], %(c_last_position)s::bigint[]
+)
+"""
+
+INSERT_MANY_COLUMNS = (
+    "position", "originator_id", "originator_version", "topic", "state", "recorded_at", "effective_on",
+    "recorded_by", "command_id", "prev_hash", "hash", "c_command_id", "c_command_type", "c_recorded_by",
+    "c_recorded_at", "c_payload", "c_first_position", "c_last_position",
+)  # fmt: skip
+
+#: append_many sends its rows in statements of about this many events (all in one transaction).
+INSERT_CHUNK = 2000
+
 READ_CHUNK = 1000
 
 
@@ -152,6 +191,51 @@ def _event(row: tuple[Any, ...]) -> RecordedEvent:
         prev_hash=prev_hash,
         hash=digest,
     )
+
+
+class _InsertRows:
+    """Columns of the events and command rows append_many writes, sent as one INSERT_MANY."""
+
+    def __init__(self) -> None:
+        self._clear()
+
+    def _clear(self) -> None:
+        self.columns: dict[str, list[Any]] = {
+            name: []
+            for name in INSERT_MANY_COLUMNS
+        }
+        self.events = 0
+        self.commands = 0
+
+    def add(self, batch: CommandBatch, recorded: list[RecordedEvent]) -> None:
+        columns = self.columns
+        for e in recorded:
+            columns["position"].append(e.position)
+            columns["originator_id"].append(e.originator_id)
+            columns["originator_version"].append(e.originator_version)
+            columns["topic"].append(e.topic)
+            columns["state"].append(e.state)
+            columns["recorded_at"].append(e.recorded_at)
+            columns["effective_on"].append(e.effective_on)
+            columns["recorded_by"].append(e.recorded_by)
+            columns["command_id"].append(e.command_id)
+            columns["prev_hash"].append(e.prev_hash)
+            columns["hash"].append(e.hash)
+        columns["c_command_id"].append(batch.command_id)
+        columns["c_command_type"].append(batch.command_type)
+        columns["c_recorded_by"].append(batch.recorded_by)
+        columns["c_recorded_at"].append(_batch.command_recorded_at(recorded))
+        columns["c_payload"].append(batch.payload)
+        columns["c_first_position"].append(recorded[0].position if recorded else None)
+        columns["c_last_position"].append(recorded[-1].position if recorded else None)
+        self.events += len(recorded)
+        self.commands += 1
+
+    def send(self, cur: psycopg.Cursor) -> None:
+        """Queue the INSERT (pipeline mode: it travels with the next query or the commit)."""
+        if self.commands:
+            cur.execute(INSERT_MANY, self.columns)
+            self._clear()
 
 
 def _configure(conn: psycopg.Connection) -> None:
@@ -272,31 +356,58 @@ class PostgresEventStore(EventStore):
     def append_many(
         self, batches: Sequence[CommandBatch], atomic: bool = False
     ) -> list[AppendResult | ConcurrencyConflict]:
+        """Group commit in a constant number of round trips, however many batches.
+
+        Under the write lock nothing else changes the log, so one query fetches everything the
+        checks need (commands already recorded, current versions); the batches are then checked
+        in order in Python, each against the log as the batches before it in the group left it,
+        exactly as if each were checked and written in a savepoint of its own. A conflicting or
+        duplicate batch writes nothing; the others are written with a few multi-row statements,
+        queued in the pipeline together with the commit.
+        """
         prepared = [_batch.prepare(batch) for batch in batches]
         if not prepared:
             return []
 
-        def work(cur: psycopg.Cursor, log_head: Callable[[], _batch.Head]) -> list[AppendResult | ConcurrencyConflict]:
-            moved: list[_batch.Head] = []  # the head as this transaction moved it
-
-            def head() -> _batch.Head:
-                return moved[-1] if moved else log_head()
+        def work(cur: psycopg.Cursor, head: Callable[[], _batch.Head]) -> list[AppendResult | ConcurrencyConflict]:
+            ids = list({originator_id for item in prepared for originator_id in item.expected})
+            cur.execute(CHECK_MANY, {"command_ids": list({item.batch.command_id for item in prepared}), "ids": ids})
+            recorded_commands: dict[str, tuple[int, ...]] = {}
+            current: dict[UUID, int] = {}
+            for is_command, originator_id, command_id, first, last in cur.fetchall():
+                if is_command:
+                    recorded_commands[command_id] = _batch.positions_of(first, last)
+                elif first is not None:
+                    current[originator_id] = first
 
             outcomes: list[AppendResult | ConcurrencyConflict] = []
+            rows = _InsertRows()
+            log_head: _batch.Head | None = None
             for item in prepared:
-                # Plain statements rather than nested transaction() blocks: in pipeline mode they are
-                # queued and sent with the next batch's check, one round trip per batch. Any error
-                # other than a conflict aborts the whole transaction.
-                cur.execute("SAVEPOINT ledger_batch")
-                outcome, new_head = self._append_one(cur, item, head)
-                if isinstance(outcome, ConcurrencyConflict):
+                batch = item.batch
+                if batch.command_id in recorded_commands:
+                    outcomes.append(AppendResult(batch.command_id, recorded_commands[batch.command_id], duplicate=True))
+                    continue
+                conflict = _batch.find_conflict(item.expected, current)
+                if conflict is not None:
                     if atomic:
-                        raise outcome  # the whole transaction rolls back
-                    cur.execute("ROLLBACK TO SAVEPOINT ledger_batch")
-                elif new_head is not None:
-                    moved.append(new_head)
-                cur.execute("RELEASE SAVEPOINT ledger_batch")
-                outcomes.append(outcome)
+                        raise conflict  # nothing was written; the transaction rolls back
+                    outcomes.append(conflict)
+                    continue
+                if log_head is None:
+                    log_head = head()
+                recorded = _batch.chain(item, log_head)
+                if recorded:
+                    log_head = _batch.Head(recorded[-1].position, recorded[-1].hash)
+                for event in recorded:
+                    current[event.originator_id] = event.originator_version
+                positions = tuple(e.position for e in recorded)
+                recorded_commands[batch.command_id] = positions
+                rows.add(batch, recorded)
+                if rows.events >= INSERT_CHUNK:
+                    rows.send(cur)
+                outcomes.append(AppendResult(batch.command_id, positions))
+            rows.send(cur)
             return outcomes
 
         return self._write(work)

@@ -1,0 +1,607 @@
+"""Command throughput of the ledger, against pgbench's single-row inserts on the same server.
+
+    python -m bench.throughput --database-url postgresql://ledger:ledger@127.0.0.1:5432/ledger_test \\
+        --clients 8 --seconds 20
+
+One run measures, with the same number of client connections:
+
+1. ``pgbench``: ``INSERT INTO bench_rows(v) VALUES (:v)``, one row per transaction
+   (``-n -f script -c CLIENTS -j 2 -T SECONDS``): the baseline;
+2. the ledger on PostgreSQL, one variant after another (``--variants``):
+   ``single`` (the default path: one transaction per command) and ``group``
+   (``LEDGER_GROUP_COMMIT``: concurrent commands share transactions); a ``-raw``
+   suffix (``single-raw``, ``group-raw``) runs without the in-process projections;
+3. the ledger on SQLite, the embedded default (``--sqlite-variants``), in a
+   temporary directory.
+
+Every ledger variant starts from a fresh PostgreSQL schema (or SQLite file): the
+five rulebooks' validity is declared and ``--providers`` providers are admitted
+(not timed). Then ``--clients`` threads, sharing one :class:`~ledger.application.Ledger`
+built by ``ledger.bootstrap`` (PostgreSQL pool of ``clients + 2`` connections,
+projections attached unless ``-raw``), run a realistic mix for ``--seconds``
+after a short warm-up: each client walks projects of its own through their life
+(RegisterProject, RecordDiagnosis, SubmitFiling, DecideFiling, StartImplementation,
+RecordAcceptance, RateSatisfaction) and files, verifies and reports facts about
+providers picked at random (FileComplaint, VerifyComplaint, RecordProfileChange,
+now and then RecordFinding): about ten commands per cycle, spread over many
+providers so that conflicts are rare. Throughput counts commands recorded;
+commands refused by a rule (DomainError: now and then a provider has been removed
+or blacklisted by the facts recorded, and its new projects are refused) and
+commands given up after conflicts are reported apart.
+
+The schemas are dropped and the SQLite files deleted at the end. Nothing here
+runs in the test suite. ``--profile N`` instead runs N commands of the same mix in
+one thread under cProfile and prints where the time goes.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import platform
+import pstats
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from ledger.aggregates import DomainError
+from ledger.application import CommandConflict, Ledger
+from ledger.bootstrap import bootstrap
+from ledger.clock import FixedClock, to_utc
+from ledger.commands import models as m
+from ledger.rules import PACKS
+from ledger.settings import Settings
+
+#: the business day every command is recorded on: inside every declared validity window
+TODAY = date(2025, 3, 1)
+DECLARED_FROM = date(2025, 1, 1)
+#: jurisdictions of the providers the benchmark admits, in turn
+JURISDICTIONS = ("tangshan", "tianjin", "xinxiang", "province", "liuzhou")
+KINDS = {"tianjin": "云服务商", "xinxiang": "数字化服务商", "province": "系统解决方案服务商", "tangshan": "数字化服务商", "liuzhou": "集成服务商"}
+#: findings that impose a warning or a rectification order (not a removal), by jurisdiction
+MILD_FINDING = {"tangshan": "第十二条（一）", "liuzhou": "第十二条（一）", "xinxiang": "第十五条（一）"}
+
+VARIANTS = {
+    "single": {"group_commit": False, "projections": True},
+    "group": {"group_commit": True, "projections": True},
+    "single-raw": {"group_commit": False, "projections": False},
+    "group-raw": {"group_commit": True, "projections": False},
+}
+
+
+# --- the workload -----------------------------------------------------------------------------------
+
+
+def setup_commands(providers: int) -> list[m.Command]:
+    """Declare every rulebook in force and admit ``providers`` providers (``PV-0`` …)."""
+    commands: list[m.Command] = [
+        m.DeclareRulebookValidity(
+            command_id=f"setup-validity-{j}", jurisdiction=j, valid_from=DECLARED_FROM, reference="benchmark"
+        )
+        for j in JURISDICTIONS
+        if PACKS[j].valid_from is None
+    ]
+    for i in range(providers):
+        pid, j = provider(i, providers)
+        apply = m.SubmitApplication(
+            command_id=f"setup-apply-{pid}", provider_id=pid, jurisdiction=j, name=f"{pid} Ltd", kind=KINDS[j],
+            effective_on=TODAY - timedelta(days=8),
+        )  # fmt: skip
+        commands.append(apply)
+        if PACKS[j].requires_notice:
+            commands.append(m.OpenPublicNotice(command_id=f"setup-notice-{pid}", provider_id=pid, effective_on=TODAY - timedelta(days=7)))
+            commands.append(m.ClosePublicNotice(command_id=f"setup-close-{pid}", provider_id=pid, last_day=TODAY - timedelta(days=1)))
+        else:
+            commands.append(m.AdmitProvider(command_id=f"setup-admit-{pid}", provider_id=pid))
+    return commands
+
+
+def provider(i: int, providers: int) -> tuple[str, str]:
+    return f"PV-{i}", JURISDICTIONS[i % len(JURISDICTIONS)]
+
+
+def workload(client: int, providers: int, seed: int) -> Iterator[m.Command]:
+    """An endless, deterministic stream of commands for one client."""
+    rng = random.Random(seed * 1000 + client)
+    cycle = 0
+    while True:
+        cycle += 1
+        tag = f"{client}-{cycle}"
+        pid, j = provider(rng.randrange(providers), providers)
+        project = f"PJ-{tag}"
+
+        def cid(kind: str, tag: str = tag) -> str:
+            return f"{kind}-{tag}"
+
+        yield m.RegisterProject(
+            command_id=cid("register"), project_id=project, jurisdiction=j, enterprise_id=f"E-{tag}",
+            enterprise_name=f"E-{tag} Co", integrated_provider_id=pid,
+        )  # fmt: skip
+        yield m.RecordDiagnosis(command_id=cid("diagnose"), project_id=project, level_before=1)
+        yield m.SubmitFiling(command_id=cid("file"), project_id=project, content="plan", cost="100000")
+        yield m.DecideFiling(command_id=cid("approve"), project_id=project, approved=True)
+        yield m.StartImplementation(command_id=cid("start"), project_id=project)
+        yield m.RecordAcceptance(command_id=cid("accept"), project_id=project, passed=True)
+        rating = rng.choices(["满意", "基本满意", "不满意"], weights=[7, 2, 1])[0]
+        yield m.RateSatisfaction(command_id=cid("rate"), project_id=project, provider_id=pid, rating=rating)
+
+        other, _ = provider(rng.randrange(providers), providers)
+        complaint = f"C-{tag}"
+        yield m.FileComplaint(
+            command_id=cid("complain"), complaint_id=complaint, provider_id=other, complainant_kind="enterprise",
+            complainant_name="bench complainant", contact="13800000000", evidence=["photos"],
+            subject="service not delivered", enterprise_id=f"E-{tag}",
+        )  # fmt: skip
+        verdict = "true" if rng.random() < 0.1 else "unfounded"
+        yield m.VerifyComplaint(command_id=cid("verify"), complaint_id=complaint, verdict=verdict)
+
+        third, _ = provider(rng.randrange(providers), providers)
+        yield m.RecordProfileChange(
+            command_id=cid("profile"), provider_id=third, field="address", new_value=f"No. {tag}",
+            changed_on=TODAY, reported_on=TODAY, major=False,
+        )  # fmt: skip
+        if cycle % 10 == 0:
+            fourth, j4 = provider(rng.randrange(providers), providers)
+            if j4 in MILD_FINDING:
+                yield m.RecordFinding(
+                    command_id=cid("finding"), provider_id=fourth, article=MILD_FINDING[j4], summary="late report (benchmark)",
+                )  # fmt: skip
+
+
+# --- running ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Counts:
+    recorded: int = 0
+    refused: int = 0
+    gave_up: int = 0
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat (0, 0 where there is none)."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return sum(fields) - idle, sum(fields)
+
+
+@dataclass
+class LedgerRun:
+    backend: str
+    variant: str
+    clients: int
+    seconds: float
+    recorded: int
+    refused: int
+    gave_up: int
+    events: int
+    #: CPU time of this Python process (all threads) per recorded command
+    cpu_ms_per_command: float = 0.0
+    #: how busy the machine's CPUs were during the run (all processes, the database included)
+    machine_busy: float = 0.0
+    refusals: dict = field(default_factory=dict)
+    committer: dict = field(default_factory=dict)
+
+    @property
+    def per_second(self) -> float:
+        return self.recorded / self.seconds
+
+    def line(self) -> str:
+        extra = ""
+        if self.committer:
+            c = self.committer
+            extra = (
+                f"\n{'':23}groups {c['groups']}, {c['mean_group']:.1f} batches/group (largest {c['largest_group']}),"
+                f" {c['conflicts']} conflicts, after_commit runs {c['notifications']}"
+            )
+        if self.refusals:
+            extra += f"\n{'':23}refused: " + "; ".join(f"{n}× {why}" for why, n in self.refusals.items())
+        return (
+            f"{self.backend:<10} {self.variant:<11} {self.per_second:8.1f} commands/s"
+            f"  ({self.recorded} recorded, {self.refused} refused, {self.gave_up} gave up, {self.events} events;"
+            f" {self.cpu_ms_per_command:.2f} ms Python CPU/command, machine CPU {self.machine_busy:.0%} busy){extra}"
+        )
+
+
+def make_ledger(database_url: str, clients: int, group_commit: bool, projections: bool, max_batch: int, max_wait_ms: float) -> Ledger:
+    settings = Settings(
+        database_url=database_url,
+        operator="bench",
+        pool_size=clients + 2,
+        group_commit=group_commit,
+        group_commit_max_batch=max_batch,
+        group_commit_max_wait_ms=max_wait_ms,
+    )
+    return bootstrap(settings, clock=FixedClock(to_utc(TODAY) + timedelta(hours=10)), projections=projections)
+
+
+def set_up(ledger: Ledger, providers: int) -> None:
+    commands = setup_commands(providers)
+    for start in range(0, len(commands), 200):
+        ledger.execute_all(commands[start:start + 200])
+
+
+def run_ledger(
+    backend: str, database_url: str, variant: str, *, clients: int, seconds: float, warmup: float,
+    providers: int, seed: int, max_batch: int, max_wait_ms: float, cpu_profile: bool = False,
+) -> LedgerRun:  # fmt: skip
+    options = VARIANTS[variant]
+    ledger = make_ledger(database_url, clients, options["group_commit"], options["projections"], max_batch, max_wait_ms)
+    try:
+        set_up(ledger, providers)
+        counts = [Counts() for _ in range(clients)]
+        refusals: Counter[str] = Counter()
+        stop = threading.Event()
+        errors: list[BaseException] = []
+
+        profiles: list[cProfile.Profile] = []
+
+        def client(i: int) -> None:
+            mine = counts[i]
+            abandoned: set[str] = set()  # projects whose registration was refused: a client gives up on them
+            if cpu_profile:  # this thread's CPU time: not the time it waits for the database or the GIL
+                profiler = cProfile.Profile(time.thread_time)
+                profiles.append(profiler)
+                profiler.enable()
+            try:
+                for command in workload(i, providers, seed):
+                    if stop.is_set():
+                        return
+                    if getattr(command, "project_id", None) in abandoned:
+                        continue
+                    try:
+                        ledger.execute(command)
+                        mine.recorded += 1
+                    except DomainError as error:
+                        if isinstance(command, m.RegisterProject):
+                            abandoned.add(command.project_id)
+                        mine.refused += 1
+                        refusals[f"{type(command).__name__}: {re.sub(r'[A-Z]+-[0-9-]+', '…', str(error))[:70]}"] += 1
+                    except CommandConflict:
+                        mine.gave_up += 1
+            except BaseException as error:  # noqa: BLE001 - reported by the main thread
+                errors.append(error)
+                stop.set()
+            finally:
+                if cpu_profile:
+                    profiler.disable()
+
+        threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+        for thread in threads:
+            thread.start()
+        time.sleep(warmup)
+        start_counts = [Counts(**asdict(c)) for c in counts]
+        start_stats = ledger.committer.stats() if ledger.committer else {}
+        start_position = ledger.store.max_position()
+        start_cpu, start_ticks = time.process_time(), cpu_ticks()
+        started = time.perf_counter()
+        time.sleep(seconds)
+        end_counts = [Counts(**asdict(c)) for c in counts]
+        end_stats = ledger.committer.stats() if ledger.committer else {}
+        elapsed = time.perf_counter() - started
+        end_cpu, end_ticks = time.process_time(), cpu_ticks()
+        end_position = ledger.store.max_position()
+        stop.set()
+        for thread in threads:
+            thread.join(60)
+        if errors:
+            raise errors[0]
+
+        def delta(name: str) -> int:
+            return sum(getattr(e, name) - getattr(s, name) for s, e in zip(start_counts, end_counts))
+
+        stats: dict = {}
+        if end_stats:
+            stats = {k: end_stats[k] - start_stats[k] for k in ("groups", "batches", "conflicts", "fallbacks", "notifications")}
+            stats["mean_group"] = stats["batches"] / stats["groups"] if stats["groups"] else 0.0
+            stats["largest_group"] = end_stats["largest_group"]
+        recorded = delta("recorded")
+        if profiles:
+            profile_stats = pstats.Stats(*profiles)
+            executed = sum(c.recorded + c.refused + c.gave_up for c in counts)
+            cpu = profile_stats.total_tt  # type: ignore[attr-defined]
+            print(
+                f"{backend} {variant}: client threads' CPU time under cProfile (inflated by the profiler):"
+                f" {cpu / executed * 1000:.2f} ms per command\n" + breakdown(profile_stats, backend, cpu, executed),
+                flush=True,
+            )
+        busy = (end_ticks[0] - start_ticks[0]) / max(1, end_ticks[1] - start_ticks[1])
+        return LedgerRun(
+            backend, variant, clients, elapsed, recorded, delta("refused"), delta("gave_up"), end_position - start_position,
+            cpu_ms_per_command=(end_cpu - start_cpu) * 1000 / max(1, recorded), machine_busy=busy,
+            refusals=dict(refusals.most_common(3)), committer=stats,
+        )  # fmt: skip
+    finally:
+        ledger.close()
+
+
+# --- PostgreSQL: schemas and pgbench ----------------------------------------------------------------
+
+
+def with_search_path(url: str, schema: str) -> str:
+    from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    options = " ".join(value for key, value in query if key == "options")
+    query = [(k, v) for k, v in query if k != "options"] + [("options", f"{options} -csearch_path={schema}".strip())]
+    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
+
+
+@contextmanager
+def fresh_schema(base_url: str) -> Iterator[tuple[str, str]]:
+    """A new schema; yields (its name, a URL whose search_path is that schema); dropped afterwards."""
+    import psycopg
+
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(base_url, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield schema, with_search_path(base_url, schema)
+    finally:
+        with psycopg.connect(base_url, autocommit=True) as admin:
+            admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def find_pgbench() -> str | None:
+    found = shutil.which("pgbench")
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pgbench"))
+    return str(candidates[-1]) if candidates else None
+
+
+def run_pgbench(base_url: str, clients: int, seconds: float, jobs: int) -> dict:
+    """Single-row inserts, one per transaction, from ``clients`` connections; returns tps and the command."""
+    import psycopg
+
+    pgbench = find_pgbench()
+    if pgbench is None:
+        raise SystemExit("pgbench not found (Debian: apt-get install postgresql-client or postgresql-contrib)")
+    with fresh_schema(base_url) as (schema, _), tempfile.TemporaryDirectory() as tmp:
+        with psycopg.connect(base_url, autocommit=True) as admin:
+            admin.execute(f'CREATE TABLE "{schema}".bench_rows (id BIGSERIAL PRIMARY KEY, v INTEGER NOT NULL)')
+        script = Path(tmp) / "insert.sql"
+        script.write_text(f"\\set v random(1, 1000000)\nINSERT INTO \"{schema}\".bench_rows (v) VALUES (:v);\n")
+        command = [pgbench, "-n", "-f", str(script), "-c", str(clients), "-j", str(jobs), "-T", str(int(seconds)), base_url]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"pgbench failed ({done.returncode}):\n{done.stderr}")
+        match = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", done.stdout) or re.search(
+            r"tps = ([0-9.]+)", done.stdout
+        )
+        if not match:
+            raise SystemExit(f"no tps in pgbench's output:\n{done.stdout}")
+        with psycopg.connect(base_url, autocommit=True) as admin:
+            rows = admin.execute(f'SELECT count(*) FROM "{schema}".bench_rows').fetchone()[0]
+    shown = " ".join(command[:-1] + ["<database-url>"])
+    return {"tps": float(match.group(1)), "rows": rows, "command": shown.replace(str(script), "insert.sql")}
+
+
+def server_settings(base_url: str) -> dict:
+    import psycopg
+
+    names = ("server_version", "fsync", "synchronous_commit", "wal_sync_method", "shared_buffers", "commit_delay")
+    with psycopg.connect(base_url, autocommit=True) as conn:
+        return {n: conn.execute(f"SHOW {n}").fetchone()[0] for n in names}
+
+
+def machine() -> dict:
+    memory = ""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    cpu = ""
+    try:
+        cpu = next(
+            (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), ""
+        )
+    except OSError:
+        pass
+    return {"nproc": os.cpu_count(), "memory": memory, "cpu": cpu, "python": platform.python_version(), "platform": platform.platform()}
+
+
+# --- profiling --------------------------------------------------------------------------------------
+
+#: (label, file suffix, function name) of the calls whose cumulative time the profile breaks down
+BREAKDOWN = [
+    ("Ledger.execute (all)", "ledger/application.py", "execute"),
+    ("  store.command_result (duplicate check)", "ledger/store/{backend}.py", "command_result"),
+    ("  Ledger._decide", "ledger/application.py", "_decide"),
+    ("    UnitOfWork.find (load aggregates)", "ledger/application.py", "find"),
+    ("      store.read_aggregate (SQL)", "ledger/store/{backend}.py", "read_aggregate"),
+    ("      fold (rebuild aggregates)", "ledger/application.py", "fold"),
+    ("    Context.pack (rulebook load)", "ledger/application.py", "pack"),
+    ("    rules engine reconcile", "ledger/rules/engine.py", "reconcile"),
+    ("    to_new_event (serialise events)", "ledger/serialization.py", "to_new_event"),
+    ("  store.append (one command's transaction)", "ledger/store/{backend}.py", "append"),
+    ("  GroupCommitter.submit (group commit)", "ledger/group_commit.py", "submit"),
+    ("    store.append_many (the group's transaction)", "ledger/store/{backend}.py", "append_many"),
+    ("    after_commit, once per group", "ledger/group_commit.py", "_after_commit"),
+    ("  after_commit listeners (Ledger._notify)", "ledger/application.py", "_notify"),
+    ("    projections catch_up", "ledger/projections/runner.py", "catch_up"),
+]
+
+
+def breakdown(stats: pstats.Stats, backend: str, total: float, commands: int) -> str:
+    """Each BREAKDOWN part's cumulative time: ms per command and share of ``total``."""
+    lines = []
+    for label, suffix, name in BREAKDOWN:
+        suffix = suffix.format(backend=backend)
+        # the largest match: same-named functions of one file nest (catch_up calls catch_up) or are not on the path
+        spent = max(
+            (
+                entry[3] for (filename, _, function), entry in stats.stats.items()  # type: ignore[attr-defined]
+                if function == name and filename.endswith(suffix)
+            ),
+            default=0.0,
+        )
+        if spent:
+            lines.append(f"  {label:<48} {spent / commands * 1000:7.3f} ms {spent / total * 100:6.1f}%")
+    return "\n".join(lines) + "\n"
+
+
+def profile(
+    database_url: str, backend: str, commands: int, providers: int, seed: int, projections: bool, top: int, clock: str,
+) -> str:  # fmt: skip
+    """Run ``commands`` of the mix in this thread, first plainly (wall-clock and CPU time per
+    command), then as many again under cProfile timing wall-clock time (where a command waits,
+    mostly for the database) or this process's CPU time (what bounds many client threads, which
+    share one interpreter lock)."""
+
+    def run(stream: Iterator[m.Command], n: int) -> None:
+        for _ in range(n):
+            try:
+                ledger.execute(next(stream))
+            except DomainError:
+                pass
+
+    ledger = make_ledger(database_url, 1, False, projections, 64, 0)
+    try:
+        set_up(ledger, providers)
+        stream = workload(0, providers, seed)
+        run(stream, 200)  # warm-up
+        wall, cpu = time.perf_counter(), time.process_time()
+        run(stream, commands)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        profiler = cProfile.Profile(time.process_time) if clock == "cpu" else cProfile.Profile()
+        profiler.enable()
+        run(stream, commands)
+        profiler.disable()
+    finally:
+        ledger.close()
+    stats = pstats.Stats(profiler)
+    profiled = stats.total_tt  # type: ignore[attr-defined]
+    def calls(function_name: str, file_suffix: str) -> int:
+        return sum(
+            entry[1] for (filename, _, function), entry in stats.stats.items()  # type: ignore[attr-defined]
+            if function == function_name and filename.endswith(file_suffix)
+        )
+
+    queries = calls("execute", "psycopg/cursor.py")
+    transaction_commands = calls("_exec_command", "psycopg/_connection_base.py")  # BEGIN, COMMIT, SAVEPOINT …
+    out = io.StringIO()
+    out.write(
+        f"{commands} commands in one thread ({backend}, projections {'on' if projections else 'off'}): "
+        f"{wall / commands * 1000:.2f} ms wall-clock, {cpu / commands * 1000:.2f} ms CPU per command ({commands / wall:.0f}/s)\n"
+    )
+    if backend == "postgres":
+        out.write(
+            f"SQL sent per command: {queries / commands:.1f} queries"
+            f" + {transaction_commands / commands:.1f} transaction commands (BEGIN, COMMIT, …)\n"
+        )
+    out.write(
+        f"under cProfile ({'CPU' if clock == 'cpu' else 'wall-clock'} time, inflated by the profiler):"
+        f" {profiled / commands * 1000:.2f} ms per command; each part per command and its share"
+        " (indented lines are parts of the line above):\n"
+    )
+    out.write(breakdown(stats, backend, profiled, commands))
+    out.write(f"\ntop {top} functions by internal time:\n")
+    stats.stream = out  # type: ignore[attr-defined]
+    stats.sort_stats("tottime").print_stats(top)
+    return out.getvalue()
+
+
+# --- main -------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.throughput", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default=os.environ.get("LEDGER_BENCH_DATABASE_URL") or os.environ.get("LEDGER_TEST_POSTGRES_URL"),
+                        help="a PostgreSQL database the benchmark may create (and drop) schemas in")  # fmt: skip
+    parser.add_argument("--clients", type=int, default=8, help="client threads (ledger) and connections (pgbench)")
+    parser.add_argument("--seconds", type=float, default=20, help="measured seconds of each run")
+    parser.add_argument("--warmup", type=float, default=2, help="seconds each ledger run warms up before measuring")
+    parser.add_argument("--providers", type=int, default=200, help="providers admitted before each run")
+    parser.add_argument("--variants", default="single,group,single-raw,group-raw",
+                        help=f"PostgreSQL ledger variants, of {', '.join(VARIANTS)} ('' for none)")  # fmt: skip
+    parser.add_argument("--sqlite-variants", default="single,group", help="SQLite ledger variants ('' for none)")
+    parser.add_argument("--sqlite-seconds", type=float, default=None, help="measured seconds of the SQLite runs (default: half of --seconds)")
+    parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench baseline")
+    parser.add_argument("--pgbench-jobs", type=int, default=2)
+    parser.add_argument("--max-batch", type=int, default=64, help="LEDGER_GROUP_COMMIT_MAX_BATCH")
+    parser.add_argument("--max-wait-ms", type=float, default=2.0, help="LEDGER_GROUP_COMMIT_MAX_WAIT_MS")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--profile", type=int, metavar="N", help="profile N commands in one thread instead (no pgbench)")
+    parser.add_argument("--cpu-profile", action="store_true",
+                        help="profile the client threads' CPU time in the ledger runs (slows them down)")  # fmt: skip
+    parser.add_argument("--profile-backend", choices=("postgres", "sqlite"), default="postgres")
+    parser.add_argument("--profile-raw", action="store_true", help="profile without the in-process projections")
+    parser.add_argument("--profile-clock", choices=("wall", "cpu"), default="wall",
+                        help="profile wall-clock time (default) or this process's CPU time")  # fmt: skip
+    args = parser.parse_args(argv)
+    pg_wanted = args.profile_backend == "postgres" if args.profile else bool(args.variants or not args.no_pgbench)
+    if pg_wanted and not args.database_url:
+        parser.error("--database-url (or LEDGER_BENCH_DATABASE_URL) is required for PostgreSQL runs")
+
+    if args.profile:
+        if args.profile_backend == "postgres":
+            with fresh_schema(args.database_url) as (_, url):
+                print(profile(url, "postgres", args.profile, args.providers, args.seed, not args.profile_raw, 25, args.profile_clock))
+        else:
+            with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
+                print(profile(f"sqlite:///{tmp}/ledger.db", "sqlite", args.profile, args.providers, args.seed, not args.profile_raw, 25, args.profile_clock))
+        return 0
+
+    report: dict = {"machine": machine(), "clients": args.clients, "seconds": args.seconds, "started": datetime.now(timezone.utc).isoformat()}
+    print(f"machine: {report['machine']}")
+    if pg_wanted:
+        report["server"] = server_settings(args.database_url)
+        print(f"server: {report['server']}")
+    common = {
+        "clients": args.clients, "warmup": args.warmup, "providers": args.providers, "seed": args.seed,
+        "max_batch": args.max_batch, "max_wait_ms": args.max_wait_ms, "cpu_profile": args.cpu_profile,
+    }  # fmt: skip
+    runs: list[LedgerRun] = []
+    pgbench: dict | None = None
+    if not args.no_pgbench:
+        pgbench = run_pgbench(args.database_url, args.clients, args.seconds, args.pgbench_jobs)
+        report["pgbench"] = pgbench
+        print(f"pgbench    single-row inserts {pgbench['tps']:8.1f} tps  ({pgbench['command']})", flush=True)
+    for variant in filter(None, args.variants.split(",")):
+        with fresh_schema(args.database_url) as (_, url):
+            run = run_ledger("postgres", url, variant, seconds=args.seconds, **common)
+        runs.append(run)
+        print(run.line(), flush=True)
+    for variant in filter(None, args.sqlite_variants.split(",")):
+        with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
+            run = run_ledger("sqlite", f"sqlite:///{tmp}/ledger.db", variant, seconds=args.sqlite_seconds or args.seconds / 2, **common)
+        runs.append(run)
+        print(run.line(), flush=True)
+
+    report["ledger"] = [{**asdict(r), "per_second": round(r.per_second, 1)} for r in runs]
+    if pgbench:
+        print()
+        for run in runs:
+            if run.backend == "postgres":
+                ratio = run.per_second / pgbench["tps"]
+                print(f"ratio {run.variant:<11} ledger / pgbench = {run.per_second:.1f} / {pgbench['tps']:.1f} = {ratio:.3f}")
+        report["ratios"] = {r.variant: round(r.per_second / pgbench["tps"], 4) for r in runs if r.backend == "postgres"}
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
