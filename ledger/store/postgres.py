@@ -106,33 +106,6 @@ EVENT_COLUMNS = (
 
 HEAD = "SELECT position, hash FROM ledger_events ORDER BY position DESC LIMIT 1"
 
-#: One query: the command row if the command was recorded, and the current version of each aggregate.
-CHECK = """
-SELECT true, NULL::uuid, first_position, last_position
-  FROM ledger_commands WHERE command_id = %(command_id)s
-UNION ALL
-SELECT false, ids.id,
-       (SELECT max(e.originator_version) FROM ledger_events e WHERE e.originator_id = ids.id), NULL
-  FROM unnest(%(ids)s::uuid[]) AS ids(id)
-"""
-
-#: One statement: all the batch's events (as arrays) and its command row.
-INSERT = f"""
-WITH inserted AS (
-    INSERT INTO ledger_events ({EVENT_COLUMNS})
-    SELECT * FROM unnest(
-        %(position)s::bigint[], %(originator_id)s::uuid[], %(originator_version)s::int[],
-        %(topic)s::text[], %(state)s::text[], %(recorded_at)s::timestamptz[], %(effective_on)s::date[],
-        %(recorded_by)s::text[], %(command_id)s::text[], %(prev_hash)s::text[], %(hash)s::text[]
-    )
-    RETURNING 1
-)
-INSERT INTO ledger_commands
-    (command_id, command_type, recorded_by, recorded_at, payload, first_position, last_position)
-VALUES (%(the_command_id)s, %(command_type)s, %(the_recorded_by)s, %(command_recorded_at)s, %(payload)s,
-        %(first_position)s, %(last_position)s)
-"""
-
 #: append_many: one query for a whole group, before anything is written: the rows of the commands
 #: already recorded, and the current version of each aggregate the group reads or writes.
 CHECK_MANY = """
@@ -299,59 +272,11 @@ class PostgresEventStore(EventStore):
 
             return work(conn.cursor(), head)
 
-    @staticmethod
-    def _append_one(
-        cur: psycopg.Cursor, prepared: _batch.PreparedBatch, head: Callable[[], _batch.Head]
-    ) -> tuple[AppendResult | ConcurrencyConflict, _batch.Head | None]:
-        """Check and insert one batch; returns the outcome and the new head (None if nothing was written)."""
-        batch = prepared.batch
-        cur.execute(CHECK, {"command_id": batch.command_id, "ids": list(prepared.expected)})
-        current: dict[UUID, int] = {}
-        for is_command, originator_id, first, last in cur.fetchall():
-            if is_command:
-                return AppendResult(batch.command_id, _batch.positions_of(first, last), duplicate=True), None
-            if first is not None:
-                current[originator_id] = first
-        conflict = _batch.find_conflict(prepared.expected, current)
-        if conflict is not None:
-            return conflict, None
-        recorded = _batch.chain(prepared, head())
-        cur.execute(
-            INSERT,
-            {
-                "position": [e.position for e in recorded],
-                "originator_id": [e.originator_id for e in recorded],
-                "originator_version": [e.originator_version for e in recorded],
-                "topic": [e.topic for e in recorded],
-                "state": [e.state for e in recorded],
-                "recorded_at": [e.recorded_at for e in recorded],
-                "effective_on": [e.effective_on for e in recorded],
-                "recorded_by": [e.recorded_by for e in recorded],
-                "command_id": [e.command_id for e in recorded],
-                "prev_hash": [e.prev_hash for e in recorded],
-                "hash": [e.hash for e in recorded],
-                "the_command_id": batch.command_id,
-                "command_type": batch.command_type,
-                "the_recorded_by": batch.recorded_by,
-                "command_recorded_at": _batch.command_recorded_at(recorded),
-                "payload": batch.payload,
-                "first_position": recorded[0].position if recorded else None,
-                "last_position": recorded[-1].position if recorded else None,
-            },
-        )
-        new_head = _batch.Head(recorded[-1].position, recorded[-1].hash) if recorded else None
-        return AppendResult(batch.command_id, tuple(e.position for e in recorded)), new_head
-
     def append(self, batch: CommandBatch) -> AppendResult:
-        prepared = _batch.prepare(batch)
-
-        def work(cur: psycopg.Cursor, head: Callable[[], _batch.Head]) -> AppendResult:
-            outcome, _ = self._append_one(cur, prepared, head)
-            if isinstance(outcome, ConcurrencyConflict):
-                raise outcome  # nothing was written; the transaction rolls back
-            return outcome
-
-        return self._write(work)
+        """One batch is a group of one: the same two round trips (check, insert with the commit)."""
+        [outcome] = self.append_many([batch], atomic=True)  # a conflict is raised, nothing written
+        assert isinstance(outcome, AppendResult)
+        return outcome
 
     def append_many(
         self, batches: Sequence[CommandBatch], atomic: bool = False
