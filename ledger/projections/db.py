@@ -17,13 +17,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from ledger.store.sqlite import database_path
+
 SQLITE = "sqlite"
 POSTGRES = "postgres"
-SQLITE_PREFIX = "sqlite:///"
 
 
 def dialect_of(database_url: str) -> str:
@@ -32,16 +32,6 @@ def dialect_of(database_url: str) -> str:
     if database_url.startswith(("postgresql:", "postgres:")):
         return POSTGRES
     raise ValueError(f"unsupported database URL {database_url!r}: use sqlite:///FILE or postgresql://…")
-
-
-def sqlite_path(database_url: str) -> Path:
-    """``sqlite:///ledger.db`` -> ``ledger.db``; ``sqlite:////var/ledger.db`` -> ``/var/ledger.db`` (as the store)."""
-    if not database_url.startswith(SQLITE_PREFIX):
-        raise ValueError(f"not a SQLite URL: {database_url!r}")
-    path = database_url[len(SQLITE_PREFIX):]
-    if not path or path == ":memory:" or "?" in path:
-        raise ValueError(f"the read models need a SQLite file path, got {database_url!r}")
-    return Path(path)
 
 
 def _json_default(value: Any) -> Any:
@@ -128,7 +118,7 @@ class ReadModelDB:
         self._lock = threading.Lock()
         self.schema_ready = False
         if self.dialect == SQLITE:
-            self.path = sqlite_path(database_url)
+            self.path = database_path(database_url)
             self.path.parent.mkdir(parents=True, exist_ok=True)
         else:
             from psycopg_pool import ConnectionPool

@@ -10,7 +10,7 @@ write lock and reading the head of the log:
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from uuid import UUID
@@ -150,3 +150,26 @@ def parse_refs(refs: Iterable[str]) -> dict[str, tuple[UUID, int]]:
         except ValueError:
             continue
     return parsed
+
+
+def paged(
+    fetch: Callable[[int, int], Sequence[tuple]], to_event: Callable[[tuple], RecordedEvent], after: int, limit: int | None, chunk: int
+) -> Iterator[RecordedEvent]:
+    """``read_all`` for both stores: rows after a position, ``chunk`` at a time, up to ``limit``.
+
+    ``fetch(last_position, size)`` returns up to ``size`` rows (position first) after ``last_position``.
+    """
+    if limit is not None and limit < 0:
+        raise ValueError("limit must not be negative")
+    remaining = limit
+    last = after
+    while remaining is None or remaining > 0:
+        size = chunk if remaining is None else min(chunk, remaining)
+        rows = fetch(last, size)
+        for row in rows:
+            yield to_event(row)
+        if len(rows) < size:
+            return
+        last = rows[-1][0]
+        if remaining is not None:
+            remaining -= len(rows)

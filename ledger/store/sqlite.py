@@ -298,23 +298,15 @@ class SQLiteEventStore(EventStore):
         return [_event(row) for row in rows]
 
     def read_all(self, after: int = 0, limit: int | None = None) -> Iterator[RecordedEvent]:
-        if limit is not None and limit < 0:
-            raise ValueError("limit must not be negative")
-        remaining = limit
-        last = after
-        while remaining is None or remaining > 0:
-            size = READ_CHUNK if remaining is None else min(READ_CHUNK, remaining)
-            rows = self._connection().execute(
-                f"SELECT {EVENT_COLUMNS} FROM ledger_events WHERE position > ? ORDER BY position LIMIT ?",
-                (last, size),
-            ).fetchall()
-            for row in rows:
-                yield _event(row)
-            if len(rows) < size:
-                return
-            last = rows[-1][0]
-            if remaining is not None:
-                remaining -= len(rows)
+        return _batch.paged(
+            lambda last, size: self._connection()
+            .execute(f"SELECT {EVENT_COLUMNS} FROM ledger_events WHERE position > ? ORDER BY position LIMIT ?", (last, size))
+            .fetchall(),
+            _event,
+            after,
+            limit,
+            READ_CHUNK,
+        )
 
     def read_refs(self, refs: Iterable[str]) -> dict[str, RecordedEvent]:
         wanted = _batch.parse_refs(refs)
