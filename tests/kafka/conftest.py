@@ -1,0 +1,50 @@
+"""Fixtures for the tests that talk to a real Kafka broker (scripts/kafka-start.sh starts one).
+
+Every test gets topics of its own (a random prefix), so tests share one broker
+and run in parallel without seeing each other's messages.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import running_in_ci
+
+#: The bootstrap address of a broker the tests may create topics on (scripts/kafka-start.sh prints one).
+KAFKA_ENV = "LEDGER_TEST_KAFKA"
+
+
+def kafka_bootstrap_address() -> str:
+    """The test broker's address; skips the test without one, but fails in CI (which must never skip)."""
+    address = os.environ.get(KAFKA_ENV, "").strip()
+    if not address:
+        message = f"{KAFKA_ENV} is not set (run scripts/kafka-start.sh, or scripts/test.sh)"
+        if running_in_ci():
+            pytest.fail(f"CI must run the Kafka tests: {message}", pytrace=False)
+        pytest.skip(message)
+    return address
+
+
+@pytest.fixture
+def kafka_bootstrap() -> str:
+    return kafka_bootstrap_address()
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """A prefix no other test uses: ``t<hex>.``."""
+    return f"t{uuid.uuid4().hex[:12]}."
+
+
+@pytest.fixture
+def admin(kafka_bootstrap: str) -> Iterator[object]:
+    from kafka.admin import KafkaAdminClient
+
+    client = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, client_id="ledger-tests")
+    try:
+        yield client
+    finally:
+        client.close()
