@@ -433,7 +433,7 @@ BREAKDOWN = [
     ("      fold (rebuild aggregates)", "ledger/application.py", "fold"),
     ("    Context.pack (rulebook load)", "ledger/application.py", "pack"),
     ("    rules engine reconcile", "ledger/rules/engine.py", "reconcile"),
-    ("    to_new_event (serialise events)", "ledger/serialization.py", "to_new_event"),
+    ("    wire.encode (serialise events)", "ledger/wire.py", "encode"),
     ("  store.append (one command's transaction)", "ledger/store/{backend}.py", "append"),
     ("  GroupCommitter.submit (group commit)", "ledger/group_commit.py", "submit"),
     ("    store.append_many (the group's transaction)", "ledger/store/{backend}.py", "append_many"),

@@ -27,8 +27,8 @@ from ledger.commands.models import Command
 from ledger.group_commit import GroupCommitOptions, GroupCommitter
 from ledger.rules import PACKS
 from ledger.rules.base import RulePack
-from ledger.serialization import to_domain_event, to_new_event
 from ledger.store import AppendResult, CommandBatch, ConcurrencyConflict, EventStore
+from ledger import wire
 
 A = TypeVar("A", bound=LedgerAggregate)
 
@@ -64,7 +64,7 @@ class UnitOfWork:
         self.seen.add(agg_id)
         if agg_id not in self._aggregates:
             recorded = self._store.read_aggregate(agg_id)
-            aggregate = fold(to_domain_event(e) for e in recorded)
+            aggregate = fold(wire.decode(e) for e in recorded)
             self._aggregates[agg_id] = aggregate
             self.versions[agg_id] = aggregate.version if aggregate else 0
         aggregate = self._aggregates[agg_id]
@@ -232,7 +232,7 @@ class Ledger:
         # expected versions: what every aggregate the command looked at had before it, whether
         # the command wrote to it or only checked it (a provider still in the pool, a rulebook's dates)
         versions = {agg_id: uow.versions[agg_id] for agg_id in uow.seen}
-        return self._batch(command, events, versions), [type(e).__qualname__ for e in events]
+        return self._batch(command, events, versions), [wire.name_of(type(e)) for e in events]
 
     def _batch(self, command: Command, events: list[Any], versions: dict[UUID, int]) -> CommandBatch:
         return CommandBatch(
@@ -240,7 +240,7 @@ class Ledger:
             command_type=type(command).__name__,
             recorded_by=command.recorded_by or self.operator,
             payload=command.model_dump_json(),
-            events=[to_new_event(e) for e in events],
+            events=[wire.encode(e) for e in events],
             expected_versions=versions,
         )
 

@@ -228,8 +228,8 @@ def deadlines(
         result = ledger.execute(RecordPassedDeadlines(command_id=f"deadlines:{as_of}:{uuid4()}", as_of=as_of))
     finally:
         ledger.close()
-    overdue = [name for name in result.events if name.endswith(("RectificationOverdue", "AnswerOverdue"))]
-    sanctions = [name for name in result.events if name.endswith("SanctionImposed")]
+    overdue = [name for name in result.events if name in ("provider.rectification-overdue.v1", "complaint.answer-overdue.v1")]
+    sanctions = [name for name in result.events if name == "provider.sanction-imposed.v1"]
     console.print(f"{len(overdue)} deadline(s) recorded as passed by {as_of}; {len(sanctions)} sanction(s) derived")
 
 

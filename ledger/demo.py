@@ -41,7 +41,8 @@ from ledger.clock import BUREAU_TZ, ManualClock
 from ledger.commands import models as m
 from ledger.rules import PACKS
 from ledger.rules.base import BELOW_TARGET_LEVEL, FINDING, IMPLEMENTED_BEFORE_FILING
-from ledger.serialization import decode_state
+from ledger import wire
+from ledger.wire import decode_state
 from ledger.standing import standing_label
 from ledger.store.base import event_ref
 
@@ -1399,8 +1400,7 @@ def run_demo(ledger: Ledger, plan: Sequence[PlanEntry], progress: Callable[[int,
 
 
 def _provider_ids(ledger: Ledger) -> list[str]:
-    prefix = f"{Provider.__module__}:{Provider.__qualname__}."
-    ids = ledger.store.originator_ids(prefix)
+    ids = wire.aggregate_ids(ledger.store, "provider")
     first = ledger.store.read_refs([event_ref(i, 1) for i in ids])
     return sorted(decode_state(first[event_ref(i, 1)])["provider_id"] for i in ids)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from ledger import wire
 from ledger.clock import current_time
 from ledger.store.base import GENESIS_HASH, EventStore, RecordedEvent, chain_hash
 
@@ -57,7 +58,7 @@ class ChainBroken(Exception):
 
 
 class ExportFormatError(ValueError):
-    """A line of an export is not an event as :meth:`RecordedEvent.to_export` writes it."""
+    """A line of an export is not an event as :func:`ledger.wire.to_export` writes it."""
 
     def __init__(self, path: Path, line: int, problem: str) -> None:
         super().__init__(f"{path}:{line}: {problem}")
@@ -204,7 +205,7 @@ class ExportSummary:
 
 
 def export_events(store: EventStore, path: str | os.PathLike[str], *, progress: bool = False) -> ExportSummary:
-    """Write the log, up to the head at the start, as JSON Lines (one :meth:`RecordedEvent.to_export` a line).
+    """Write the log, up to the head at the start, as JSON Lines (one :func:`ledger.wire.to_export` a line).
 
     The file is written beside ``path`` and renamed into place when complete.
     """
@@ -215,7 +216,7 @@ def export_events(store: EventStore, path: str | os.PathLike[str], *, progress: 
     count, last_position, last_hash = 0, 0, GENESIS_HASH
     with _progress(progress, "exporting", head) as advance, partial.open("w", encoding="utf-8") as out:
         for event in store.read_all(limit=head):
-            out.write(json.dumps(event.to_export(), ensure_ascii=False, separators=(",", ":")))
+            out.write(json.dumps(wire.to_export(event), ensure_ascii=False, separators=(",", ":")))
             out.write("\n")
             count, last_position, last_hash = count + 1, event.position, event.hash
             if count % 1000 == 0:
@@ -227,37 +228,6 @@ def export_events(store: EventStore, path: str | os.PathLike[str], *, progress: 
     return ExportSummary(target, count, last_position, last_hash)
 
 
-def _field(data: dict[str, Any], name: str, kind: type) -> Any:
-    if name not in data:
-        raise ValueError(f"missing field {name!r}")
-    value = data[name]
-    if type(value) is not kind:
-        raise ValueError(f"field {name!r} must be {kind.__name__}, got {value!r}")
-    return value
-
-
-def event_from_export(data: Any) -> RecordedEvent:
-    """The inverse of :meth:`RecordedEvent.to_export`; raises ValueError for anything else."""
-    if not isinstance(data, dict):
-        raise ValueError("not a JSON object")
-    effective_on = data.get("effective_on")
-    if effective_on is not None and not isinstance(effective_on, str):
-        raise ValueError(f"field 'effective_on' must be a date or null, got {effective_on!r}")
-    return RecordedEvent(
-        position=_field(data, "position", int),
-        originator_id=UUID(_field(data, "originator_id", str)),
-        originator_version=_field(data, "originator_version", int),
-        topic=_field(data, "topic", str),
-        state=_field(data, "state", str),
-        recorded_at=datetime.fromisoformat(_field(data, "recorded_at", str)),
-        effective_on=date.fromisoformat(effective_on) if effective_on is not None else None,
-        recorded_by=_field(data, "recorded_by", str),
-        command_id=_field(data, "command_id", str),
-        prev_hash=_field(data, "prev_hash", str),
-        hash=_field(data, "hash", str),
-    )
-
-
 def read_export(path: str | os.PathLike[str]) -> Iterator[RecordedEvent]:
     """The events of an export, in file order; raises :class:`ExportFormatError` at a bad line."""
     source = Path(path)
@@ -266,7 +236,7 @@ def read_export(path: str | os.PathLike[str]) -> Iterator[RecordedEvent]:
             if not line.strip():
                 continue
             try:
-                yield event_from_export(json.loads(line))
+                yield wire.from_export(json.loads(line))
             except ValueError as exc:  # json.JSONDecodeError is a ValueError
                 raise ExportFormatError(source, number, str(exc)) from exc
 
@@ -299,9 +269,9 @@ class Digest:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Digest:
         return cls(
-            position=_field(data, "position", int),
-            hash=_field(data, "hash", str),
-            taken_at=datetime.fromisoformat(_field(data, "taken_at", str)),
+            position=wire.required(data, "position", int),
+            hash=wire.required(data, "hash", str),
+            taken_at=datetime.fromisoformat(wire.required(data, "taken_at", str)),
         )
 
     def save(self, path: str | os.PathLike[str]) -> None:

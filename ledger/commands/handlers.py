@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from functools import singledispatch
 
+from ledger import wire
 from ledger.aggregates import Appeal, Complaint, DomainError, Project, Provider, Rulebook
 from ledger.application import Context
 from ledger.commands import models as m
@@ -668,10 +669,7 @@ def _(c: m.RecordPassedDeadlines, ctx: Context) -> None:
 
 def _business_ids(store, cls: type, attribute: str) -> list[str]:
     """Business ids of every aggregate of a class, from the first event of each."""
-    from ledger.serialization import decode_state
-
-    prefix = f"{cls.__module__}:{cls.__qualname__}."
-    ids = store.originator_ids(prefix)
+    ids = wire.aggregate_ids(store, cls.__name__.lower())
     first = store.read_refs([event_ref(i, 1) for i in ids])
-    return [decode_state(first[event_ref(i, 1)])[attribute] for i in ids]
+    return [wire.decode_state(first[event_ref(i, 1)])[attribute] for i in ids]
 

@@ -25,7 +25,8 @@ from ledger.aggregates.provider import Provider
 from ledger.application import fold
 from ledger.projections.timeline import summarize
 from ledger.rules.base import STATUS_AFTER_REMOVAL
-from ledger.serialization import decode_state, event_name, to_domain_event
+from ledger import wire
+from ledger.wire import decode_state
 from ledger.store.base import EventStore, RecordedEvent, event_ref
 
 
@@ -104,10 +105,10 @@ class _Chain:
     def __init__(self, store: EventStore, provider_events: list[RecordedEvent]) -> None:
         self.store = store
         self.events = {e.ref: e for e in provider_events}
-        self.provider: Provider = fold(to_domain_event(e) for e in provider_events)
+        self.provider: Provider = fold(wire.decode(e) for e in provider_events)
         self.rescissions: dict[str, RecordedEvent] = {}
         for e in provider_events:
-            if event_name(e.topic) == "Provider.SanctionRescinded":
+            if wire.event_type(e) == "provider.sanction-rescinded.v1":
                 self.rescissions[decode_state(e)["sanction_ref"]] = e
         self._appeals: dict[str, dict[str, Any]] = {}
         self._seen: set[str] = set()
@@ -138,7 +139,7 @@ class _Chain:
 
     def _stamp(self, node: Node, event: RecordedEvent | None) -> Node:
         if event is not None:
-            node.event_name = event_name(event.topic)
+            node.event_name = wire.event_type(event)
             node.effective_on = event.effective_on.isoformat() if event.effective_on else None
             node.recorded_at = event.recorded_at.isoformat()
             node.recorded_by = event.recorded_by
@@ -217,10 +218,10 @@ class _Chain:
         event = self.event(ref)
         if event is None:
             return Node(ref, "missing", "not in the ledger")
-        name = event_name(event.topic)
+        name = wire.event_type(event)
         state = decode_state(event)
         node = self._stamp(Node(ref, "event", f"{name}: {summarize(name, state)}"), event)
-        if name.startswith("Complaint.") and event.originator_version > 1:
+        if name.startswith("complaint.") and event.originator_version > 1:
             node.children.append(self.node(event_ref(event.originator_id, 1)))  # the complaint as filed
         return node
 
@@ -237,16 +238,16 @@ def explain(source: Any, ref: str) -> Explanation:
     except ValueError:
         raise ExplainError(f"{ref!r} is not an event reference (uuid/version)") from None
     events = store.read_aggregate(originator)
-    if not events or not events[0].topic.startswith(f"{Provider.__module__}:{Provider.__qualname__}."):
+    if not events or not wire.is_event_of(events[0], "provider"):
         raise ExplainError(f"{ref} is not an event of a provider")
     chain = _Chain(store, events)
     target = chain.events.get(ref)
     if target is None:
         raise ExplainError(f"no event {ref}")
-    name = event_name(target.topic)
-    if name == "Provider.SanctionRescinded":
+    name = wire.event_type(target)
+    if name == "provider.sanction-rescinded.v1":
         ref = decode_state(target)["sanction_ref"]
-    elif name == "Provider.Reinstated":
+    elif name == "provider.reinstated.v1":
         rescinded = decode_state(target)["rescinded"]
         root = chain._stamp(Node(ref, "event", f"{name}: {summarize(name, decode_state(target))}"), target)
         root.children = [chain.node(r) for r in rescinded]
@@ -260,7 +261,7 @@ def explain(source: Any, ref: str) -> Explanation:
 def removal_refs(source: Any, provider_id: str) -> list[str]:
     """Refs of every removing sanction of a provider, in force first, then newest first."""
     store = _store(source)
-    provider = fold(to_domain_event(e) for e in store.read_aggregate(Provider.create_id(provider_id)))
+    provider = fold(wire.decode(e) for e in store.read_aggregate(Provider.create_id(provider_id)))
     if provider is None:
         raise ExplainError(f"no provider {provider_id!r}")
     removals = [s for s in provider.sanctions.values() if s["sanction"] in STATUS_AFTER_REMOVAL]

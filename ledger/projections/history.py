@@ -34,8 +34,8 @@ from typing import Any
 
 from ledger.aggregates.provider import Provider
 from ledger.clock import to_utc
-from ledger.projections.providers import PROVIDER_TOPIC, standing_since
-from ledger.serialization import to_domain_event
+from ledger.projections.providers import standing_since
+from ledger import wire
 from ledger.standing import standing
 from ledger.store.base import EventStore, RecordedEvent
 
@@ -81,7 +81,7 @@ def fold_as_of(events: Iterable[RecordedEvent], known_at: datetime | date | None
         if not selected(event, when, effective_at):
             out.excluded.append(event.ref)
             continue
-        domain_event = to_domain_event(event)
+        domain_event = wire.decode(event)
         if out.provider is None:
             if event.originator_version != 1:
                 out.skipped.append({"ref": event.ref, "reason": "the aggregate's creation is outside the window"})
@@ -132,7 +132,7 @@ def registry_as_of(
     """Every provider's registry line as of the window (same fields as the live registry's summary)."""
     store = _store(source)
     rows = []
-    for originator_id in store.originator_ids(PROVIDER_TOPIC):
+    for originator_id in wire.aggregate_ids(store, "provider"):
         folded = fold_as_of(store.read_aggregate(originator_id), known_at, effective_at)
         provider = folded.provider
         if provider is None or (jurisdiction is not None and provider.jurisdiction != jurisdiction):

@@ -15,9 +15,6 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import StoredEvent
-
 from ledger.aggregates.provider import IN_POOL, Provider
 from ledger.projections.db import Tx, dumps, iso, loads
 from ledger.rules.base import (
@@ -30,12 +27,10 @@ from ledger.rules.base import (
     REMOVAL,
     WARNING,
 )
-from ledger.serialization import _mapper, event_name, to_domain_event
 from ledger.standing import standing, standing_label
 from ledger.store.base import RecordedEvent
+from ledger import wire
 
-PROVIDER_TOPIC = f"{Provider.__module__}:{Provider.__qualname__}."
-SNAPSHOT_TOPIC = "eventsourcing.domain:Snapshot"
 
 #: the list a bureau publishes for each removing sanction
 LIST_OF_SANCTION: dict[str, str] = {
@@ -62,13 +57,12 @@ COUNTERS = (
 
 
 def encode_snapshot(provider: Provider) -> str:
-    snapshot = Aggregate.Snapshot.take(provider)
-    return _mapper.to_stored_event(snapshot).state.decode("utf-8")
+    return wire.encode_snapshot(provider)
 
 
 def decode_snapshot(originator_id: UUID, version: int, state: str) -> Provider:
-    stored = StoredEvent(originator_id=originator_id, originator_version=version, topic=SNAPSHOT_TOPIC, state=state.encode("utf-8"))
-    return _mapper.to_domain_event(stored).mutate(None)  # type: ignore[return-value]
+    provider: Provider = wire.decode_snapshot(originator_id, version, state)
+    return provider
 
 
 @dataclass
@@ -235,20 +229,20 @@ class ProviderViewsProjection:
     tables = ("provider_state", "registry", "grades", "counters", "lists")
 
     def apply(self, event: RecordedEvent, tx: Tx) -> None:
-        if not event.topic.startswith(PROVIDER_TOPIC):
+        if not wire.is_event_of(event, "provider"):
             return
         entries: dict[UUID, _Entry] = tx.scratch.setdefault(self.name, {})
         entry = entries.get(event.originator_id) or self._load(tx, event.originator_id)
         if entry is not None and entry.provider.version >= event.originator_version:
             return  # already folded (the snapshot is ahead of this event)
-        domain_event = to_domain_event(event)
+        domain_event = wire.decode(event)
         provider = domain_event.mutate(entry.provider if entry else None)  # checks consecutive versions
         if entry is None:
             entry = _Entry(provider, {"sanctions": {}}, event.position, iso(event.recorded_at), new=True)
         entry.provider = provider
         entry.last_position = event.position
         entry.last_recorded_at = iso(event.recorded_at)
-        if event_name(event.topic) == "Provider.SanctionImposed":
+        if wire.event_type(event) == "provider.sanction-imposed.v1":
             entry.meta["sanctions"][event.ref] = [event.position, iso(event.recorded_at)]
         entry.dirty = True
         entries[event.originator_id] = entry

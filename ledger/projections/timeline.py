@@ -12,10 +12,11 @@ from typing import Any
 from uuid import UUID
 
 from ledger.projections.db import Tx, dumps, iso, loads
-from ledger.serialization import decode_state, event_name
+from ledger import wire
+from ledger.wire import decode_state
 from ledger.store.base import RecordedEvent
 
-AGGREGATES = ("Provider", "Project", "Complaint", "Appeal")
+AGGREGATES = ("provider", "project", "complaint", "appeal")
 
 
 def _short(ref: Any) -> str:
@@ -38,94 +39,94 @@ def _cited(citation: dict | None) -> str:
 
 
 def summarize(name: str, s: dict[str, Any]) -> str:
-    """A short readable line for one event (``name`` as :func:`event_name` gives it)."""
+    """A short readable line for one event (``name``: the stable name, :func:`ledger.wire.event_type`)."""
     g = s.get
     match name:
-        case "Provider.Applied":
+        case "provider.applied.v1":
             return f"applied to the {g('jurisdiction')} pool as {g('kind')}: {g('name')}"
-        case "Provider.PublicNoticeOpened":
+        case "provider.public-notice-opened.v1":
             return "public notice opened"
-        case "Provider.ObjectionRaised":
+        case "provider.objection-raised.v1":
             return f"objection {g('objection_id')} raised by {g('raised_by')}: {g('grounds')}"
-        case "Provider.ObjectionResolved":
+        case "provider.objection-resolved.v1":
             return f"objection {g('objection_id')} {'stands' if g('stands') else 'dismissed'}"
-        case "Provider.PublicNoticeClosed":
+        case "provider.public-notice-closed.v1":
             return f"public notice closed, last day {g('last_day')} ({g('days')} days)"
-        case "Provider.Admitted":
+        case "provider.admitted.v1":
             return "admitted to the pool" + (f" ({_article(g('citation'))})" if g("citation") else "")
-        case "Provider.AdmissionRefused":
+        case "provider.admission-refused.v1":
             return f"admission refused: {g('reason')}"
-        case "Provider.ApplicationLapsed":
+        case "provider.application-lapsed.v1":
             return f"application lapsed: {g('reason')}"
-        case "Provider.ProfileChanged":
+        case "provider.profile-changed.v1":
             return f"{g('field')} changed from {g('old')!r} to {g('new')!r} on {g('changed_on')}, reported {g('reported_on')}"
-        case "Provider.ScoreRecorded":
+        case "provider.score-recorded.v1":
             return f"{g('year')} score {g('score')}: grade {g('grade')}"
-        case "Provider.EvaluationRecorded":
+        case "provider.evaluation-recorded.v1":
             return f"{g('year')} evaluation: {'qualified' if g('qualified') else 'unqualified'}"
-        case "Provider.StarsRated":
+        case "provider.stars-rated.v1":
             return f"star rating {g('rating_round')}: {g('stars')}★"
-        case "Provider.FactNoted":
+        case "provider.fact-noted.v1":
             return f"fact noted: {g('kind')} (from {_short(g('source_ref'))})"
-        case "Provider.FindingRecorded":
+        case "provider.finding-recorded.v1":
             return f"finding under {g('article')}: {g('summary')}"
-        case "Provider.SanctionImposed":
+        case "provider.sanction-imposed.v1":
             how = "derived" if g("derived") else "on a finding"
             deadline = f", rectify by {g('deadline')}" if g("deadline") else ""
             return f"{g('sanction')} under {_article(g('citation'))} ({how}, evidence {len(g('evidence') or [])}){deadline}"
-        case "Provider.RectificationCompleted":
+        case "provider.rectification-completed.v1":
             return f"rectification of {_short(g('sanction_ref'))} completed"
-        case "Provider.RectificationRefused":
+        case "provider.rectification-refused.v1":
             return f"rectification of {_short(g('sanction_ref'))} refused"
-        case "Provider.RectificationOverdue":
+        case "provider.rectification-overdue.v1":
             return f"rectification of {_short(g('sanction_ref'))} overdue (deadline {g('deadline')})"
-        case "Provider.EvidenceVoided":
+        case "provider.evidence-voided.v1":
             return f"evidence voided by appeal {_short(g('appeal_ref'))}: {', '.join(_short(r) for r in g('refs') or [])}"
-        case "Provider.SanctionRescinded":
+        case "provider.sanction-rescinded.v1":
             by = f" (appeal {_short(g('appeal_ref'))})" if g("appeal_ref") else ""
             return f"sanction {_short(g('sanction_ref'))} rescinded{by}: {g('reason')}"
-        case "Provider.Reinstated":
+        case "provider.reinstated.v1":
             return f"reinstated: {g('reason')}"
-        case "Provider.Exited":
+        case "provider.exited.v1":
             return f"exited the pool: {g('reason')}"
-        case "Provider.FeesWithheld":
+        case "provider.fees-withheld.v1":
             return f"fees withheld ({g('amount')}): {g('reason')}"
-        case "Project.Registered":
+        case "project.registered.v1":
             providers = [p for p in [g("integrated_provider_id"), *(g("product_provider_ids") or [])] if p]
             return f"project {g('project_id')} for {g('enterprise_name')} ({g('enterprise_id')}), providers {', '.join(providers)}"
-        case "Project.Diagnosed":
+        case "project.diagnosed.v1":
             return f"diagnosed: digital level {g('level_before')}"
-        case "Project.FilingSubmitted":
+        case "project.filing-submitted.v1":
             return "filing submitted"
-        case "Project.FilingDecided":
+        case "project.filing-decided.v1":
             return "filing " + ("approved" if g("approved") else "rejected")
-        case "Project.MajorChangeRecorded":
+        case "project.major-change-recorded.v1":
             return f"major change: {g('description')}"
-        case "Project.ImplementationStarted":
+        case "project.implementation-started.v1":
             return "implementation started" + (" before the filing was approved" if g("before_approval") else "")
-        case "Project.AcceptanceDecided":
+        case "project.acceptance-decided.v1":
             level = f", level {g('level_after')}" if g("level_after") is not None else ""
             return "acceptance " + ("passed" if g("passed") else "failed") + level
-        case "Project.SatisfactionRated":
+        case "project.satisfaction-rated.v1":
             return f"{g('provider_id')} rated {g('rating')}"
-        case "Project.PaymentRecorded":
+        case "project.payment-recorded.v1":
             cited = f" ({_cited(g('citation'))})" if g("citation") else ""
             return f"payment {g('kind')} {g('amount')}" + (f" to {g('provider_id')}" if g("provider_id") else "") + cited
-        case "Project.PrepaymentRecoverable":
+        case "project.prepayment-recoverable.v1":
             return f"prepayment {g('amount')} recoverable by the enterprise ({_cited(g('citation'))})"
-        case "Complaint.Filed":
+        case "complaint.filed.v1":
             return f"complaint {g('complaint_id')} by {g('complainant_kind')} {g('complainant_name') or ''}: {g('subject')}".replace("  ", " ")
-        case "Complaint.AnswerRequested":
+        case "complaint.answer-requested.v1":
             return f"answer requested by {g('deadline')}"
-        case "Complaint.Answered":
+        case "complaint.answered.v1":
             return f"answered: {g('summary')}"
-        case "Complaint.AnswerOverdue":
+        case "complaint.answer-overdue.v1":
             return f"answer overdue (deadline {g('deadline')})"
-        case "Complaint.Verified":
+        case "complaint.verified.v1":
             return "verified as true" if g("verdict") == "true" else "found unfounded"
-        case "Appeal.Filed":
+        case "appeal.filed.v1":
             return f"appeal {g('appeal_id')} under {g('ground')} against {', '.join(_short(r) for r in g('evidence_refs') or [])}"
-        case "Appeal.Decided":
+        case "appeal.decided.v1":
             return ("appeal upheld" if g("upheld") else "appeal dismissed") + (f": {g('reasons')}" if g("reasons") else "")
     return name
 
@@ -133,15 +134,15 @@ def summarize(name: str, s: dict[str, Any]) -> str:
 def subject_of(name: str, state: dict[str, Any]) -> tuple[str, str, list[str]] | None:
     """(aggregate, business id, provider ids) from an aggregate's first event."""
     match name:
-        case "Provider.Applied":
+        case "provider.applied.v1":
             return "provider", state["provider_id"], [state["provider_id"]]
-        case "Project.Registered":
+        case "project.registered.v1":
             ids = [state["integrated_provider_id"]] if state.get("integrated_provider_id") else []
             ids += [p for p in state.get("product_provider_ids") or [] if p not in ids]
             return "project", state["project_id"], ids
-        case "Complaint.Filed":
+        case "complaint.filed.v1":
             return "complaint", state["complaint_id"], [state["provider_id"]]
-        case "Appeal.Filed":
+        case "appeal.filed.v1":
             return "appeal", state["appeal_id"], [state["provider_id"]]
     return None
 
@@ -151,7 +152,10 @@ class TimelineProjection:
     tables = ("timeline", "subjects")
 
     def apply(self, event: RecordedEvent, tx: Tx) -> None:
-        name = event_name(event.topic)
+        try:
+            name = wire.event_type(event)
+        except wire.UnknownEventType:
+            return
         if name.split(".", 1)[0] not in AGGREGATES:
             return
         state = decode_state(event)

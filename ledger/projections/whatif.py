@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ledger import wire
 from ledger.aggregates.provider import Provider
 from ledger.clock import FixedClock, business_date, clock_scope
 from ledger.rules.engine import reconcile
@@ -103,8 +104,8 @@ def what_if(ledger: Any, provider_id: str, refs: list[str]) -> WhatIf:
         rescinded = reconcile(provider, pack, today, appeal_ref=WHAT_IF_APPEAL)
     pending = provider.collect_events()  # discarded: never appended to the store
     after = standing(provider)
-    names = [type(e).__qualname__ for e in pending]
-    imposed = [provider.sanctions[event_ref(e.originator_id, e.originator_version)] for e in pending if type(e).__qualname__ == "Provider.SanctionImposed"]
+    names = [wire.name_of(type(e)) for e in pending]
+    imposed = [provider.sanctions[event_ref(e.originator_id, e.originator_version)] for e in pending if wire.name_of(type(e)) == "provider.sanction-imposed.v1"]
     return WhatIf(
         provider_id=provider_id,
         refs=list(refs),
@@ -116,7 +117,7 @@ def what_if(ledger: Any, provider_id: str, refs: list[str]) -> WhatIf:
         standing_after=after["standing"],
         would_rescind=[_summary(provider.sanctions[r]) for r in rescinded if r in known],
         would_impose=[_summary(s) for s in imposed],
-        would_reinstate="Provider.Reinstated" in names,
+        would_reinstate="provider.reinstated.v1" in names,
         counters_before=_counters(before),
         counters_after=_counters(after),
         events=names,

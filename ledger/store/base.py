@@ -89,22 +89,6 @@ class RecordedEvent:
         """The stable reference by which evidence and citations name this event."""
         return event_ref(self.originator_id, self.originator_version)
 
-    def to_export(self) -> dict:
-        """One line of an export (JSON Lines); :func:`chain_hash` can check it offline."""
-        return {
-            "position": self.position,
-            "originator_id": str(self.originator_id),
-            "originator_version": self.originator_version,
-            "topic": self.topic,
-            "state": self.state,
-            "recorded_at": self.recorded_at.isoformat(),
-            "effective_on": self.effective_on.isoformat() if self.effective_on else None,
-            "recorded_by": self.recorded_by,
-            "command_id": self.command_id,
-            "prev_hash": self.prev_hash,
-            "hash": self.hash,
-        }
-
 
 def event_ref(originator_id: UUID | str, originator_version: int) -> str:
     return f"{originator_id}/{originator_version}"

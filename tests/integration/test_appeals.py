@@ -8,7 +8,7 @@ import pytest
 from ledger.aggregates import DomainError
 from ledger.commands import models as m
 from ledger.rules.base import FINDING
-from ledger.serialization import decode_state, event_name
+from ledger.wire import decode_state, event_type
 from ledger.standing import standing
 
 
@@ -27,7 +27,7 @@ def test_an_upheld_appeal_against_a_rating_rescinds_the_blacklisting(scenario, n
     ratings, blacklisting = _blacklisted_by_two_ratings(scenario)
     result = scenario.appeal("TS-1", "第十六条（二）", getattr(ratings[0], name))
 
-    assert result.events == ["Appeal.Decided", "Provider.EvidenceVoided", "Provider.SanctionRescinded", "Provider.Reinstated"]
+    assert result.events == ["appeal.decided.v1", "provider.evidence-voided.v1", "provider.sanction-rescinded.v1", "provider.reinstated.v1"]
     provider = scenario.provider("TS-1")
     assert (provider.status, provider.status_since) == ("reinstated", scenario.today)
     assert provider.sanctions[blacklisting["ref"]]["rescinded_on"] == scenario.today
@@ -45,7 +45,7 @@ def test_a_dismissed_appeal_changes_nothing(scenario):
     ratings, blacklisting = _blacklisted_by_two_ratings(scenario)
     result = scenario.appeal("TS-1", "第十六条（二）", ratings[0].source, upheld=False)
 
-    assert result.events == ["Appeal.Decided"]
+    assert result.events == ["appeal.decided.v1"]
     assert scenario.provider("TS-1").status == "blacklisted"
     assert scenario.provider("TS-1").voided == {}
     assert scenario.sanctions("TS-1") == [blacklisting]
@@ -63,11 +63,11 @@ def test_voiding_a_rating_cascades_through_the_warning_to_the_disqualification(s
     result = scenario.appeal("XX-1", "第十七条（二）", ratings[0].source)
 
     assert result.events == [
-        "Appeal.Decided",
-        "Provider.EvidenceVoided",
-        "Provider.SanctionRescinded",
-        "Provider.SanctionRescinded",
-        "Provider.Reinstated",
+        "appeal.decided.v1",
+        "provider.evidence-voided.v1",
+        "provider.sanction-rescinded.v1",
+        "provider.sanction-rescinded.v1",
+        "provider.reinstated.v1",
     ]
     assert [e["sanction_ref"] for e in _provider_events(scenario, result)[1:3]] == [first_warning["ref"], disqualification["ref"]]
     assert scenario.sanctions("XX-1") == [second_warning]
@@ -95,7 +95,7 @@ def test_an_appeal_against_the_blacklisting_itself_is_not_rederived_from_the_sam
     [blacklisting] = scenario.sanctions("TS-1")
 
     result = scenario.appeal("TS-1", "第十六条（三）", blacklisting["ref"])
-    assert result.events == ["Appeal.Decided", "Provider.EvidenceVoided", "Provider.SanctionRescinded", "Provider.Reinstated"]
+    assert result.events == ["appeal.decided.v1", "provider.evidence-voided.v1", "provider.sanction-rescinded.v1", "provider.reinstated.v1"]
     assert scenario.provider("TS-1").status == "reinstated"
     assert scenario.sanctions("TS-1") == []
 
@@ -119,8 +119,8 @@ def test_a_sanction_is_rederived_from_the_evidence_that_remains(scenario):
 
     result = scenario.appeal("TS-1", "第十六条（二）", ratings[0].source)
     # the remaining evidence still blacklists: no reinstatement that never took effect
-    assert "Provider.Reinstated" not in result.events
-    assert result.events[-2:] == ["Provider.SanctionRescinded", "Provider.SanctionImposed"]
+    assert "provider.reinstated.v1" not in result.events
+    assert result.events[-2:] == ["provider.sanction-rescinded.v1", "provider.sanction-imposed.v1"]
 
     provider = scenario.provider("TS-1")
     assert provider.sanctions[blacklisting["ref"]]["rescinded_on"] == scenario.today
@@ -182,7 +182,7 @@ def test_voiding_a_finding_rescinds_the_sanction_it_applied(scenario):
 
     result = scenario.appeal("TS-1", "第十六条（四）", finding.ref)
 
-    assert result.events == ["Appeal.Decided", "Provider.EvidenceVoided", "Provider.SanctionRescinded", "Provider.Reinstated"]
+    assert result.events == ["appeal.decided.v1", "provider.evidence-voided.v1", "provider.sanction-rescinded.v1", "provider.reinstated.v1"]
     assert _provider_events(scenario, result)[1]["sanction_ref"] == blacklisting
     assert scenario.sanctions("TS-1") == []
     assert scenario.provider("TS-1").status == "reinstated"
@@ -203,4 +203,4 @@ def test_an_appeal_is_decided_once(scenario):
 def _provider_events(scenario, result) -> list[dict]:
     """The provider events a command recorded, decoded, with their names."""
     events = [e for e in scenario.ledger.store.read_all(after=min(result.positions) - 1, limit=len(result.positions))]
-    return [dict(decode_state(e), event=event_name(e.topic)) for e in events if event_name(e.topic).startswith("Provider.")]
+    return [dict(decode_state(e), event=event_type(e)) for e in events if event_type(e).startswith("provider.")]

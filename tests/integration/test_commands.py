@@ -94,7 +94,7 @@ def test_the_same_command_twice_is_recorded_once(scenario):
     recorded = scenario.ledger.store.max_position()
     again = scenario.ledger.execute(third)
 
-    assert first.events == ["Complaint.Verified", "Provider.FactNoted", "Provider.SanctionImposed"]
+    assert first.events == ["complaint.verified.v1", "provider.fact-noted.v1", "provider.sanction-imposed.v1"]
     assert (first.duplicate, again.duplicate) == (False, True)
     assert again.positions == first.positions
     assert again.events == []
@@ -146,8 +146,8 @@ def test_two_threads_on_one_provider_are_both_recorded(scenario):
     outcomes, conflicts = race(scenario.ledger, verify)
 
     assert conflicts == ["B"]
-    assert outcomes["A"].events == ["Complaint.Verified", "Provider.FactNoted"]
-    assert outcomes["B"].events == ["Complaint.Verified", "Provider.FactNoted", "Provider.SanctionImposed"]
+    assert outcomes["A"].events == ["complaint.verified.v1", "provider.fact-noted.v1"]
+    assert outcomes["B"].events == ["complaint.verified.v1", "provider.fact-noted.v1", "provider.sanction-imposed.v1"]
     provider = scenario.provider("TJ-1")
     facts = [i.ref for i in provider.live_facts(COMPLAINT_VERIFIED)]
     assert len(facts) == 3 and facts[0] == first.fact
@@ -196,7 +196,7 @@ def test_a_command_is_checked_against_what_it_read(scenario):
 
     outcomes, conflicts = race(scenario.ledger, commands)
 
-    assert "Provider.SanctionImposed" in outcomes["A"].events
+    assert "provider.sanction-imposed.v1" in outcomes["A"].events
     assert scenario.provider("TS-1").status == "blacklisted"
     assert conflicts == ["B"]
     assert isinstance(outcomes["B"], DomainError)

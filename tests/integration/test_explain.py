@@ -27,16 +27,16 @@ def test_a_tianjin_removal_is_explained_by_the_three_verified_complaints(scenari
     assert root.details["pack_version"] == "tianjin-2023.1"
     assert root.details["params"] == {"verified_complaints": 3}
     assert root.details["derived"] is True and root.details["removes"] is True
-    assert root.event_name == "Provider.SanctionImposed" and root.recorded_by == "system"
+    assert root.event_name == "provider.sanction-imposed.v1" and root.recorded_by == "system"
     assert [c.ref for c in root.children] == [n.fact for n in noted]
     assert all(c.kind == "fact" and c.details["kind"] == "complaint_verified" for c in root.children)
-    assert [n.ref for n in _events(explanation, "Complaint.Verified")] == [n.source for n in noted]
-    assert len(_events(explanation, "Complaint.Filed")) == 3  # the complaints as filed, behind each verification
+    assert [n.ref for n in _events(explanation, "complaint.verified.v1")] == [n.source for n in noted]
+    assert len(_events(explanation, "complaint.filed.v1")) == 3  # the complaints as filed, behind each verification
     assert explanation.tainted == []
 
     text = explanation.render()
     assert "天津 第十二条（四）" in text and "verified_complaints=3" in text
-    assert text.count("Complaint.Verified: verified as true") == 3
+    assert text.count("complaint.verified.v1: verified as true") == 3
     assert explanation.to_dict()["root"]["ref"] == removal["ref"]
 
 
@@ -57,7 +57,7 @@ def test_a_cascade_shows_what_an_upheld_appeal_voided_and_rescinded(scenario):
     [fact] = warning.children
     assert fact.ref == ratings[0].fact
     [rated] = fact.children
-    assert (rated.ref, rated.event_name) == (ratings[0].source, "Project.SatisfactionRated")
+    assert (rated.ref, rated.event_name) == (ratings[0].source, "project.satisfaction-rated.v1")
 
     assert fact.voided["appeal_id"].startswith("A-") and fact.voided["ground"] == "第十七条（二）"
     assert fact.voided["upheld"] is True
@@ -95,7 +95,7 @@ def test_a_finding_lists_the_events_it_relied_on(scenario):
     assert explanation.root.details["article"] == "柳州 第十四条（三）"
     [finding] = explanation.root.children
     [relied_on] = finding.children
-    assert (relied_on.ref, relied_on.event_name) == (contract, "Project.Registered")
+    assert (relied_on.ref, relied_on.event_name) == (contract, "project.registered.v1")
 
 
 def test_explaining_a_rescission_explains_the_sanction_it_undid(scenario):
@@ -107,9 +107,9 @@ def test_explaining_a_rescission_explains_the_sanction_it_undid(scenario):
     rescission = f"{provider.id}/{provider.version - 1}"
     assert explain(scenario.ledger, rescission).root.ref == blacklisting["ref"]
     reinstated = explain(scenario.ledger, f"{provider.id}/{provider.version}")
-    assert reinstated.root.event_name == "Provider.Reinstated"
+    assert reinstated.root.event_name == "provider.reinstated.v1"
     assert [c.ref for c in reinstated.root.children] == [blacklisting["ref"]]
-    assert result.events[-1] == "Provider.Reinstated"
+    assert result.events[-1] == "provider.reinstated.v1"
 
 
 def test_what_cannot_be_explained(scenario):

@@ -210,9 +210,9 @@ def test_commands_racing_on_one_provider_are_retried_and_the_removal_is_derived_
     results = [outcomes[i] for i in range(len(complaints))]
     assert all(isinstance(r, CommandResult) and not r.duplicate for r in results), results
     assert ledger.committer.conflicts > 0
-    derived = [r for r in results if "Provider.SanctionImposed" in r.events]
+    derived = [r for r in results if "provider.sanction-imposed.v1" in r.events]
     assert len(derived) == 1
-    assert all(r.events[:2] == ["Complaint.Verified", "Provider.FactNoted"] for r in results)
+    assert all(r.events[:2] == ["complaint.verified.v1", "provider.fact-noted.v1"] for r in results)
     provider = scenario.provider("TJ-1")
     facts = [f.ref for f in provider.live_facts(COMPLAINT_VERIFIED)]
     assert len(facts) == 8
@@ -248,8 +248,8 @@ def test_a_conflict_inside_a_group_is_decided_again(scenario):
     assert ledger.committer.conflicts == 1
     events = sorted((outcomes[0].events, outcomes[1].events), key=len)
     assert events == [
-        ["Complaint.Verified", "Provider.FactNoted"],
-        ["Complaint.Verified", "Provider.FactNoted", "Provider.SanctionImposed"],
+        ["complaint.verified.v1", "provider.fact-noted.v1"],
+        ["complaint.verified.v1", "provider.fact-noted.v1", "provider.sanction-imposed.v1"],
     ]
     facts = [f.ref for f in scenario.provider("TJ-1").live_facts(COMPLAINT_VERIFIED)]
     assert facts[0] == first.fact and len(facts) == 3

@@ -186,12 +186,12 @@ def test_timeline_has_the_providers_projects_complaints_and_appeals_in_order(sce
     kinds = {e["aggregate"] for e in timeline}
     assert kinds == {"provider", "project", "complaint", "appeal"}
     names = [e["event_name"] for e in timeline]
-    for name in ("Provider.Applied", "Project.Registered", "Project.SatisfactionRated", "Provider.SanctionImposed",
-                 "Complaint.Filed", "Complaint.Verified", "Appeal.Filed", "Appeal.Decided", "Provider.Reinstated"):  # fmt: skip
+    for name in ("provider.applied.v1", "project.registered.v1", "project.satisfaction-rated.v1", "provider.sanction-imposed.v1",
+                 "complaint.filed.v1", "complaint.verified.v1", "appeal.filed.v1", "appeal.decided.v1", "provider.reinstated.v1"):  # fmt: skip
         assert name in names
-    imposed = next(e for e in timeline if e["event_name"] == "Provider.SanctionImposed")
+    imposed = next(e for e in timeline if e["event_name"] == "provider.sanction-imposed.v1")
     assert "blacklisting under 唐山 第十三条（二）" in imposed["summary"]
-    rated = next(e for e in timeline if e["event_name"] == "Project.SatisfactionRated")
+    rated = next(e for e in timeline if e["event_name"] == "project.satisfaction-rated.v1")
     assert rated["summary"] == "TS-1 rated 不满意"
     assert all(e["recorded_by"] == "system" and e["recorded_at"] and e["command_id"] for e in timeline)
     assert all(e["provider_id"] == "TS-1" for e in timeline)

@@ -106,7 +106,7 @@ def test_public_notice_lasts_at_least_seven_days(scenario, days, admitted):
 
     if admitted:
         result = scenario.ledger.execute(close)
-        assert result.events == ["Provider.PublicNoticeClosed", "Provider.Admitted"]
+        assert result.events == ["provider.public-notice-closed.v1", "provider.admitted.v1"]
         provider = scenario.provider("TJ-1")
         assert (provider.status, provider.admitted_on, provider.notice["days"]) == ("in_pool", last_day, days)
     else:

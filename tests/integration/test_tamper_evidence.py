@@ -9,6 +9,7 @@ from uuid import uuid4
 
 import pytest
 
+from ledger import wire
 from ledger.audit import (
     ChainBroken,
     Digest,
@@ -138,7 +139,7 @@ def test_an_export_verifies_offline(store: EventStore, tmp_path: Path) -> None:
 
     lines = path.read_text(encoding="utf-8").splitlines()
     assert len(lines) == EVENTS
-    assert json.loads(lines[0]) == events[0].to_export()
+    assert json.loads(lines[0]) == wire.to_export(events[0])
     assert "整改" in lines[0]  # UTF-8, not escaped
     assert list(read_export(path)) == events
     report = verify_export(path)

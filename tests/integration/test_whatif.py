@@ -25,7 +25,7 @@ def test_voiding_one_verified_complaint_would_rescind_the_tianjin_removal_and_wr
     assert [(s["ref"], s["article"]) for s in result.would_rescind] == [(removal["ref"], "天津 第十二条（四）")]
     assert result.would_impose == [] and result.would_reinstate is True
     assert result.counters_changed == {"verified_complaints": (3, 2)}
-    assert result.events == ["Provider.EvidenceVoided", "Provider.SanctionRescinded", "Provider.Reinstated"]
+    assert result.events == ["provider.evidence-voided.v1", "provider.sanction-rescinded.v1", "provider.reinstated.v1"]
     assert "would rescind" in result.render() and "nothing was recorded" in result.render()
 
     assert store.max_position() == top  # nothing written
