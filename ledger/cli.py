@@ -468,6 +468,71 @@ def digest(
     console.print(f"digest at position {taken.position}: {taken.hash} → {file}", highlight=False)
 
 
+KafkaOption = Annotated[
+    Optional[str], typer.Option("--bootstrap", envvar="LEDGER_KAFKA_BOOTSTRAP", help="Kafka brokers host:port (default 127.0.0.1:9092)")
+]
+
+
+@app.command()
+def relay(
+    database_url: DatabaseOption = None,
+    bootstrap: KafkaOption = None,
+    topic_prefix: Annotated[Optional[str], typer.Option(help="prefix of the topic name")] = None,
+    once: Annotated[bool, typer.Option("--once", help="stop when the whole log is published")] = False,
+    batch_size: Annotated[int, typer.Option(min=1, help="events per acknowledged batch")] = 1000,
+) -> None:
+    """Publish every stored event to Kafka in log order (CloudEvents), resuming where the broker last acknowledged."""
+    import signal
+    import threading
+
+    from ledger.relay import Relay, topic_name
+    from ledger.store import open_store
+
+    settings = Settings(database_url=database_url) if database_url else Settings()
+    try:
+        store = open_store(settings.database_url)
+    except Exception as error:
+        fail(f"cannot open the ledger at {settings.database_url}: {error}")
+    topic = topic_name(settings.kafka_topic_prefix if topic_prefix is None else topic_prefix)
+    publisher = Relay(store, bootstrap or settings.kafka_bootstrap, topic, batch_size=batch_size)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    err.print(f"relay: {publisher.lag().events} events to publish to {topic} on {publisher.bootstrap_servers}", highlight=False)
+    try:
+        with progress_bar() as bar:
+            task = bar.add_task("publishing", total=None)
+            publisher.run(stop, until_caught_up=once, progress=lambda n: bar.advance(task, n))
+        err.print(f"relay: published {publisher.published}; lag {publisher.lag().events} events", highlight=False)
+    finally:
+        publisher.close()
+        store.close()
+
+
+@app.command()
+def status(
+    database_url: DatabaseOption = None,
+    topic_prefix: Annotated[Optional[str], typer.Option(help="prefix of the topic name")] = None,
+    json_: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """The log's head and how far the Kafka relay is behind it (events and seconds)."""
+    from ledger.relay import relay_status, topic_name
+
+    settings = Settings(database_url=database_url) if database_url else Settings()
+    try:
+        lag = relay_status(settings.database_url, topic_name(settings.kafka_topic_prefix if topic_prefix is None else topic_prefix))
+    except Exception as error:
+        fail(f"cannot read the ledger at {settings.database_url}: {error}")
+        raise
+    data = {"relay": lag.to_dict() if lag else None}
+    if json_:
+        emit_json(data)
+    elif lag is None:
+        console.print("relay: never ran on this ledger")
+    else:
+        console.print(f"relay → {lag.topic}: acknowledged {lag.acknowledged} of {lag.head}; lag {lag.events} events, {lag.seconds:.1f} s")
+
+
 def main() -> None:  # pragma: no cover
     try:
         app()

@@ -1,0 +1,342 @@
+"""The relay: publishes the ledger's log to Kafka, in log order, without a gap.
+
+The log is the source of truth and is read with ``read_all(after=position)``,
+which never skips an event (``ledger.store.base``). The relay sends one batch,
+waits until the broker has acknowledged *every* message of it (idempotent
+producer, ``acks=all``), and only then stores the batch's last position in its
+own table of the ledger's database (``kafka_relay``, one row per topic). After
+any stop — SIGKILL, a broker outage, a database restart — it resumes from the
+stored position: messages sent but not yet recorded are sent again (a duplicate
+is allowed: subscribers drop it by the envelope's ``id`` or by offset), an
+event that was not acknowledged is never skipped (no gap).
+
+Order: every message of a provider goes to one partition, keyed by the
+provider whose standing the event bears on (its own events and those of its
+projects, complaints and appeals, :func:`ledger.cloudevent.subject_of_first`);
+the idempotent producer keeps the order of each partition across retries. The
+key of an aggregate is decided by its first event; the relay remembers it, and
+after a restart looks up the first events of the aggregates it meets again
+(one ``read_refs`` per batch).
+
+Topic: ``ledger.events.v<N>`` with N the contract's version
+(:data:`ledger.wire.FORMAT_VERSION`); a new contract is published beside the old
+one, never into it. Messages are CloudEvents in structured mode
+(:mod:`ledger.cloudevent`).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from uuid import UUID
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.serializer import Serializer
+
+from ledger import wire
+from ledger.cloudevent import CONTENT_TYPE, CloudEvent, Subject, envelope, subject_of_first
+from ledger.projections.db import ReadModelDB
+from ledger.store.base import EventStore, RecordedEvent, event_ref
+
+log = logging.getLogger("ledger.relay")
+
+BATCH_SIZE = 1000
+PARTITIONS = 6
+
+POSITION_TABLE = """
+CREATE TABLE IF NOT EXISTS kafka_relay (
+    topic TEXT PRIMARY KEY,
+    position BIGINT NOT NULL,
+    acknowledged_at TEXT NOT NULL
+)
+"""
+
+
+def topic_name(prefix: str = "") -> str:
+    """``ledger.events.v1``: the topic of this contract version (``prefix`` for tests and tenants)."""
+    return f"{prefix}ledger.events.v{wire.FORMAT_VERSION}"
+
+
+class KeySerializer(Serializer):
+    def serialize(self, topic: str, headers: Any, data: str) -> bytes:
+        return data.encode("utf-8")
+
+
+class CloudEventSerializer(Serializer):
+    """Structured mode: the whole envelope is the value; the content type is also a header."""
+
+    def serialize(self, topic: str, headers: Any, data: CloudEvent) -> bytes:
+        return data.to_json()
+
+
+@dataclass(frozen=True)
+class Lag:
+    """How far the topic is behind the log."""
+
+    topic: str
+    acknowledged: int  # the last position the broker acknowledged
+    head: int  # the last position in the log
+    events: int  # head - acknowledged
+    seconds: float  # age of the oldest event not yet acknowledged (0 when none)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"topic": self.topic, "acknowledged": self.acknowledged, "head": self.head, "events": self.events, "seconds": round(self.seconds, 3)}
+
+
+class RelayPositions:
+    """The acknowledged position per topic, in the ledger's own database."""
+
+    def __init__(self, db: ReadModelDB) -> None:
+        self.db = db
+
+    @classmethod
+    def open(cls, database_url: str) -> RelayPositions:
+        """Open (creating the table if missing: a relay writes there)."""
+        positions = cls(ReadModelDB(database_url, pool_size=1))
+        with positions.db.transaction() as tx:
+            tx.execute(POSITION_TABLE)
+        return positions
+
+    def exists(self) -> bool:
+        with self.db.transaction(write=False) as tx:
+            if tx.dialect == "sqlite":
+                row = tx.fetchone("SELECT count(*) FROM sqlite_master WHERE name = 'kafka_relay'")
+            else:
+                row = tx.fetchone("SELECT to_regclass('kafka_relay') IS NOT NULL")
+        return bool(row and row[0])
+
+    def get(self, topic: str) -> int:
+        with self.db.transaction(write=False) as tx:
+            row = tx.fetchone("SELECT position FROM kafka_relay WHERE topic = ?", (topic,))
+        return int(row[0]) if row else 0
+
+    def set(self, topic: str, position: int) -> None:
+        """Move forward only (a stale relay process cannot move it back)."""
+        now = datetime.now(timezone.utc).isoformat()
+        with self.db.transaction() as tx:
+            tx.execute(
+                "INSERT INTO kafka_relay (topic, position, acknowledged_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (topic) DO UPDATE SET position = excluded.position, acknowledged_at = excluded.acknowledged_at"
+                " WHERE kafka_relay.position < excluded.position",
+                (topic, position, now),
+            )
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def lag(store: EventStore, positions: RelayPositions, topic: str, now: datetime | None = None) -> Lag:
+    acknowledged = positions.get(topic)
+    head = store.max_position()
+    seconds = 0.0
+    if head > acknowledged:
+        oldest = next(iter(store.read_all(after=acknowledged, limit=1)), None)
+        if oldest is not None:
+            seconds = max(0.0, ((now or datetime.now(timezone.utc)) - oldest.recorded_at).total_seconds())
+    return Lag(topic, acknowledged, head, head - acknowledged, seconds)
+
+
+def relay_status(database_url: str, topic: str | None = None) -> Lag | None:
+    """The relay's lag for ``ledger status``; None where no relay ever published (reads only)."""
+    from ledger.store import open_store
+    from ledger.store.sqlite import database_path
+
+    if database_url.startswith("sqlite:") and not database_path(database_url).exists():
+        raise FileNotFoundError(f"no ledger at {database_url}")  # a read never creates a database
+    store = open_store(database_url)
+    positions = RelayPositions(ReadModelDB(database_url, pool_size=1))
+    try:
+        return lag(store, positions, topic or topic_name()) if positions.exists() else None
+    finally:
+        positions.close()
+        store.close()
+
+
+class Relay:
+    """Publishes the log of ``store`` to ``topic``; see the module docstring for the guarantees."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        bootstrap_servers: str,
+        topic: str | None = None,
+        *,
+        batch_size: int = BATCH_SIZE,
+        partitions: int = PARTITIONS,
+        producer_config: dict[str, Any] | None = None,
+        on_batch: Callable[[Sequence[RecordedEvent]], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.bootstrap_servers = bootstrap_servers
+        self.topic = topic or topic_name()
+        self.batch_size = batch_size
+        self.partitions = partitions
+        self.producer_config = {
+            "linger_ms": 5,
+            "batch_size": 256 * 1024,
+            "delivery_timeout_ms": 30_000,
+            "request_timeout_ms": 10_000,
+            "max_block_ms": 10_000,
+            **(producer_config or {}),
+            # the guarantees: not overridable
+            "acks": "all",
+            "enable_idempotence": True,
+        }
+        self.positions = RelayPositions.open(store.database_url)
+        self.on_batch = on_batch
+        self._subjects: dict[UUID, Subject] = {}
+        self._producer: KafkaProducer | None = None
+        self.published = 0
+        self.failures = 0
+
+    # -- the producer --------------------------------------------------------------------
+
+    def _connect(self) -> KafkaProducer:
+        if self._producer is None:
+            self._producer = KafkaProducer(
+                bootstrap_servers=self.bootstrap_servers,
+                client_id="ledger-relay",
+                key_serializer=KeySerializer(),
+                value_serializer=CloudEventSerializer(),
+                **self.producer_config,
+            )
+        return self._producer
+
+    def _disconnect(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                producer.close(timeout=1)
+            except Exception:  # closing a producer whose broker is gone: nothing to save
+                log.debug("closing the producer failed", exc_info=True)
+
+    def ensure_topic(self) -> None:
+        """Create the topic (``partitions`` partitions) unless it exists."""
+        from kafka.admin import KafkaAdminClient, NewTopic
+
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap_servers, client_id="ledger-relay-admin", request_timeout_ms=10_000)
+        try:
+            if self.topic not in admin.list_topics():
+                try:
+                    admin.create_topics([NewTopic(self.topic, num_partitions=self.partitions, replication_factor=1)])
+                except TopicAlreadyExistsError:
+                    pass
+        finally:
+            admin.close()
+
+    # -- keys ----------------------------------------------------------------------------
+
+    def _resolve_subjects(self, events: Sequence[RecordedEvent]) -> None:
+        missing: set[UUID] = set()
+        for event in events:
+            if event.originator_id in self._subjects:
+                continue
+            if event.originator_version == 1:
+                self._subjects[event.originator_id] = subject_of_first(wire.event_type(event), wire.decode_state(event))
+            else:
+                missing.add(event.originator_id)
+        if missing:
+            firsts = self.store.read_refs(event_ref(originator_id, 1) for originator_id in missing)
+            for first in firsts.values():
+                self._subjects[first.originator_id] = subject_of_first(wire.event_type(first), wire.decode_state(first))
+
+    # -- publishing ------------------------------------------------------------------------
+
+    def publish_batch(self) -> int:
+        """Publish what follows the acknowledged position (at most ``batch_size``); returns the count.
+
+        Raises on a broker or database failure; nothing is recorded then, and
+        the next call sends the batch again.
+        """
+        after = self.positions.get(self.topic)
+        events = list(self.store.read_all(after=after, limit=self.batch_size))
+        if not events:
+            return 0
+        self._resolve_subjects(events)
+        producer = self._connect()
+        headers = [("content-type", CONTENT_TYPE.encode())]
+        futures = []
+        for event in events:
+            message = envelope(event, self._subjects[event.originator_id])
+            futures.append(producer.send(self.topic, key=message.partitionkey, value=message, headers=headers))
+        producer.flush(timeout=self.producer_config["delivery_timeout_ms"] / 1000 + 5)
+        for future in futures:
+            future.get(timeout=0)  # raises the broker's error for any message not acknowledged
+        if self.on_batch is not None:
+            self.on_batch(events)
+        self.positions.set(self.topic, events[-1].position)
+        self.published += len(events)
+        return len(events)
+
+    def run(
+        self,
+        stop: threading.Event | None = None,
+        *,
+        poll_interval: float = 0.2,
+        until_caught_up: bool = False,
+        max_backoff: float = 5.0,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Publish until ``stop`` is set (or, with ``until_caught_up``, until the log is published).
+
+        A broker outage or a database failure is logged and retried with
+        backoff, from the acknowledged position. Returns the events published.
+        """
+        stop = stop or threading.Event()
+        backoff = 0.1
+        total = 0
+        topic_ready = False
+        while not stop.is_set():
+            try:
+                if not topic_ready:
+                    self.ensure_topic()
+                    topic_ready = True
+                sent = self.publish_batch()
+                backoff = 0.1
+            except (KafkaError, OSError, TimeoutError) as error:
+                self.failures += 1
+                log.warning("relay: the broker failed (%s); retrying from the acknowledged position in %.1fs", error, backoff)
+                self._disconnect()
+                stop.wait(backoff)
+                backoff = min(max_backoff, backoff * 2)
+                continue
+            except Exception as error:
+                if not _is_database_error(error):
+                    raise
+                self.failures += 1
+                log.warning("relay: the database failed (%s); retrying in %.1fs", error, backoff)
+                stop.wait(backoff)
+                backoff = min(max_backoff, backoff * 2)
+                continue
+            total += sent
+            if sent and progress is not None:
+                progress(sent)
+            if sent < self.batch_size:
+                if until_caught_up:
+                    return total
+                stop.wait(poll_interval)
+        return total
+
+    def lag(self) -> Lag:
+        return lag(self.store, self.positions, self.topic)
+
+    def close(self) -> None:
+        if self._producer is not None:
+            try:
+                self._producer.close(timeout=5)
+            finally:
+                self._producer = None
+        self.positions.close()
+
+
+def _is_database_error(error: BaseException) -> bool:
+    import sqlite3
+
+    import psycopg
+    import psycopg_pool
+
+    return isinstance(error, (psycopg.OperationalError, psycopg_pool.PoolTimeout, sqlite3.OperationalError))
