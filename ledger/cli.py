@@ -533,6 +533,24 @@ def status(
         console.print(f"relay → {lag.topic}: acknowledged {lag.acknowledged} of {lag.head}; lag {lag.events} events, {lag.seconds:.1f} s")
 
 
+@app.command()
+def contract(
+    write: Annotated[bool, typer.Option("--write", help="regenerate contracts/asyncapi.yaml")] = False,
+    check: Annotated[bool, typer.Option("--check", help="exit 1 if contracts/asyncapi.yaml differs from the code")] = False,
+) -> None:
+    """The published contract (AsyncAPI 3, JSON Schema of every event type), generated from the code."""
+    from ledger import asyncapi
+
+    if write:
+        err.print(f"wrote {asyncapi.write()}", highlight=False)
+    elif check:
+        current = asyncapi.DOCUMENT.read_text(encoding="utf-8") if asyncapi.DOCUMENT.exists() else ""
+        if current != asyncapi.render():
+            fail(f"{asyncapi.DOCUMENT} differs from the code: run `ledger contract --write`")
+    else:
+        sys.stdout.write(asyncapi.render())
+
+
 def main() -> None:  # pragma: no cover
     try:
         app()
