@@ -60,7 +60,7 @@ from pathlib import Path
 
 from ledger.aggregates import DomainError
 from ledger.application import CommandConflict, Ledger
-from ledger.bootstrap import bootstrap
+from ledger.bootstrap import App, bootstrap
 from ledger.clock import FixedClock, to_utc
 from ledger.commands import models as m
 from ledger.rules import PACKS
@@ -220,7 +220,7 @@ class LedgerRun:
         )
 
 
-def make_ledger(database_url: str, clients: int, group_commit: bool, projections: bool, max_batch: int, max_wait_ms: float) -> Ledger:
+def make_app(database_url: str, clients: int, group_commit: bool, projections: bool, max_batch: int, max_wait_ms: float) -> App:
     settings = Settings(
         database_url=database_url,
         operator="bench",
@@ -243,7 +243,8 @@ def run_ledger(
     providers: int, seed: int, max_batch: int, max_wait_ms: float, cpu_profile: bool = False,
 ) -> LedgerRun:  # fmt: skip
     options = VARIANTS[variant]
-    ledger = make_ledger(database_url, clients, options["group_commit"], options["projections"], max_batch, max_wait_ms)
+    app = make_app(database_url, clients, options["group_commit"], options["projections"], max_batch, max_wait_ms)
+    ledger = app.ledger
     try:
         set_up(ledger, providers)
         counts = [Counts() for _ in range(clients)]
@@ -329,7 +330,7 @@ def run_ledger(
             refusals=dict(refusals.most_common(3)), committer=stats,
         )  # fmt: skip
     finally:
-        ledger.close()
+        app.close()
 
 
 # --- PostgreSQL: schemas and pgbench ----------------------------------------------------------------
@@ -476,7 +477,8 @@ def profile(
             except DomainError:
                 pass
 
-    ledger = make_ledger(database_url, 1, False, projections, 64, 0)
+    app = make_app(database_url, 1, False, projections, 64, 0)
+    ledger = app.ledger
     try:
         set_up(ledger, providers)
         stream = workload(0, providers, seed)
@@ -489,7 +491,7 @@ def profile(
         run(stream, commands)
         profiler.disable()
     finally:
-        ledger.close()
+        app.close()
     stats = pstats.Stats(profiler)
     profiled = stats.total_tt  # type: ignore[attr-defined]
     def calls(function_name: str, file_suffix: str) -> int:

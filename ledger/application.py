@@ -13,7 +13,7 @@ raises does not change.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -27,6 +27,7 @@ from ledger.commands.models import Command
 from ledger.group_commit import GroupCommitOptions, GroupCommitter
 from ledger.rules import PACKS
 from ledger.rules.base import RulePack
+from ledger.rules.engine import reconcile
 from ledger.store import AppendResult, CommandBatch, ConcurrencyConflict, EventStore
 from ledger import wire
 
@@ -107,7 +108,6 @@ class Context:
     uow: UnitOfWork
     today: date
     now: datetime
-    ledger: Ledger
 
     def pack(self, jurisdiction: str) -> RulePack:
         """The jurisdiction's pack with the validity and parameters its regulator declared."""
@@ -124,9 +124,11 @@ class Context:
         return command.effective_on or self.today
 
     def reconcile(self, provider: Provider, appeal_ref: str | None = None) -> list[str]:
-        from ledger.rules.engine import reconcile
-
         return reconcile(provider, self.pack(provider.jurisdiction), self.today, appeal_ref)
+
+
+#: decides one command: loads aggregates through ``ctx.uow`` and calls their ``@event`` methods
+Handler = Callable[[Any, Context], None]
 
 
 @dataclass
@@ -146,9 +148,12 @@ class Ledger:
         clock: Clock | None = None,
         operator: str = "system",
         *,
+        handlers: Mapping[type[Command], Handler],
         group_commit: bool | GroupCommitOptions = False,
     ) -> None:
         self.store = store
+        #: command type -> the function that decides it (``ledger.commands.handlers.HANDLERS``)
+        self.handlers = dict(handlers)
         self.clock = clock or SystemClock()
         self.operator = operator
         #: called after each commit (in-process projections catch up here); once per group with group commit
@@ -162,8 +167,6 @@ class Ledger:
     # --- writing --------------------------------------------------------------
 
     def execute(self, command: Command) -> CommandResult:
-        from ledger.commands.handlers import handle
-
         previous = self.store.command_result(command.command_id)
         if previous is not None:
             return CommandResult(command.command_id, previous.positions, duplicate=True)
@@ -171,7 +174,7 @@ class Ledger:
         with committer.session() if committer is not None else nullcontext():
             for _ in range(MAX_ATTEMPTS):
                 uow = UnitOfWork(self.store)
-                batch, names = self._decide(command, uow, handle)
+                batch, names = self._decide(command, uow)
                 if committer is None:
                     try:
                         result = self.store.append(batch)
@@ -194,8 +197,6 @@ class Ledger:
         A command that breaks a rule raises :class:`BatchError` naming its index;
         nothing is written then.
         """
-        from ledger.commands.handlers import handle
-
         uow = UnitOfWork(self.store)
         batches: list[CommandBatch] = []
         names: list[list[str]] = []
@@ -206,7 +207,7 @@ class Ledger:
                 names.append([])
             else:
                 try:
-                    batch, event_names = self._decide(command, uow, handle)
+                    batch, event_names = self._decide(command, uow)
                 except (DomainError, ValueError) as error:
                     raise BatchError(index, command, error) from error
                 batches.append(batch)
@@ -223,11 +224,14 @@ class Ledger:
             out.append(CommandResult(result.command_id, result.positions, result.duplicate, event_names))
         return out
 
-    def _decide(self, command: Command, uow: UnitOfWork, handle) -> tuple[CommandBatch, list[str]]:
+    def _decide(self, command: Command, uow: UnitOfWork) -> tuple[CommandBatch, list[str]]:
+        handler = self.handlers.get(type(command))
+        if handler is None:
+            raise DomainError(f"no handler for {type(command).__name__}")
         now = self.clock.now()
         with clock_scope(FixedClock(now)):
-            ctx = Context(uow=uow, today=business_date(now), now=now, ledger=self)
-            handle(command, ctx)
+            ctx = Context(uow=uow, today=business_date(now), now=now)
+            handler(command, ctx)
             events = uow.collect()
         # expected versions: what every aggregate the command looked at had before it, whether
         # the command wrote to it or only checked it (a provider still in the pool, a rulebook's dates)
@@ -258,7 +262,7 @@ class Ledger:
 
     def pack(self, jurisdiction: str) -> RulePack:
         now = self.clock.now()
-        return Context(UnitOfWork(self.store), business_date(now), now, self).pack(jurisdiction)
+        return Context(UnitOfWork(self.store), business_date(now), now).pack(jurisdiction)
 
     def close(self) -> None:
         self.store.close()

@@ -1,31 +1,84 @@
-"""The composition root: builds a Ledger from settings (SQLite or PostgreSQL)."""
+"""The composition root: the one place that wires settings, store, handlers and read models.
+
+Every entrypoint (the CLI, the HTTP API, the Kafka relay, the tests) calls
+:func:`bootstrap` and talks to the :class:`App` it returns, so none of them
+repeats the orchestration. The command handlers are passed into the service
+layer here (as cosmicpython's ``bootstrap.py`` does): ``ledger.application``
+never imports ``ledger.commands.handlers``.
+"""
 from __future__ import annotations
 
-from ledger.application import Ledger
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import TracebackType
+
+from ledger.application import Handler, Ledger
 from ledger.clock import Clock
+from ledger.commands.handlers import HANDLERS
+from ledger.commands.models import Command
 from ledger.group_commit import GroupCommitOptions
+from ledger.projections import InProcessProjections, attach_in_process
 from ledger.settings import Settings
-from ledger.store import open_store
+from ledger.store import EventStore, open_store
 
 
-def bootstrap(settings: Settings | None = None, clock: Clock | None = None, *, projections: bool = True) -> Ledger:
-    """A ledger on the configured store, with in-process projections kept up to date after each commit
-    (after each group of commands with ``LEDGER_GROUP_COMMIT=true``)."""
+@dataclass
+class App:
+    """One running ledger: the service layer, its read models and the read service over them."""
+
+    settings: Settings
+    #: the service layer: ``execute`` / ``execute_all`` commands
+    ledger: Ledger
+    #: the read models kept up to date after each commit (None when bootstrapped without them)
+    projections: InProcessProjections | None
+
+    @property
+    def store(self) -> EventStore:
+        return self.ledger.store
+
+    def close(self) -> None:
+        try:
+            if self.projections is not None:
+                self.projections.close()
+        finally:
+            self.ledger.close()
+
+    def __enter__(self) -> App:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+
+def bootstrap(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    projections: bool = True,
+    store: EventStore | None = None,
+    handlers: Mapping[type[Command], Handler] | None = None,
+) -> App:
+    """An App on the configured store (or ``store``), with in-process projections kept up to date
+    after each commit (after each group of commands with ``LEDGER_GROUP_COMMIT=true``)."""
     settings = settings or Settings()
-    options = {"pool_size": settings.pool_size} if settings.database_url.startswith("postgres") else {}
+    if store is None:
+        options = {"pool_size": settings.pool_size} if settings.database_url.startswith("postgres") else {}
+        store = open_store(settings.database_url, **options)
     group_commit = (
         GroupCommitOptions(max_batch=settings.group_commit_max_batch, max_wait_ms=settings.group_commit_max_wait_ms)
         if settings.group_commit
         else False
     )
     ledger = Ledger(
-        open_store(settings.database_url, **options),
+        store,
         clock=clock,
         operator=settings.operator,
+        handlers=HANDLERS if handlers is None else handlers,
         group_commit=group_commit,
     )
-    if projections:
-        from ledger.projections import attach_in_process
-
-        attach_in_process(ledger)
-    return ledger
+    try:
+        attached = attach_in_process(ledger) if projections else None
+    except BaseException:
+        ledger.close()
+        raise
+    return App(settings=settings, ledger=ledger, projections=attached)

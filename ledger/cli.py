@@ -6,7 +6,6 @@ import sys
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Optional
-from uuid import uuid4
 
 import typer
 from pydantic import ValidationError
@@ -15,9 +14,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ledger.aggregates import DomainError, Provider
-from ledger.application import BatchError, CommandConflict, Ledger
+from ledger.application import BatchError, CommandConflict
+from ledger.bootstrap import App, bootstrap
 from ledger.clock import ManualClock
-from ledger.commands.models import RecordPassedDeadlines, command_schemas, parse_command
+from ledger.commands.models import command_schemas, parse_command
+from ledger.deadlines import sweep
 from ledger.rules.base import article_order
 from ledger.settings import Settings
 
@@ -37,9 +38,7 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def open_ledger(database_url: str | None, clock=None, projections: bool = True) -> Ledger:
-    from ledger.bootstrap import bootstrap
-
+def open_app(database_url: str | None, clock=None, projections: bool = True) -> App:
     settings = Settings(database_url=database_url) if database_url else Settings()
     try:
         return bootstrap(settings, clock=clock, projections=projections)
@@ -76,28 +75,26 @@ def demo(
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     plan = demo_plan(seed=seed, providers=providers)
     first = plan[0][0]
-    ledger = open_ledger(url, clock=ManualClock(first))
-    if ledger.store.max_position() > 0:
-        fail(f"{url} already holds events; the demo needs an empty database")
-    try:
+    app = open_app(url, clock=ManualClock(first))
+    with app:
+        if app.store.max_position() > 0:
+            fail(f"{url} already holds events; the demo needs an empty database")
         with progress_bar() as bar:
             task = bar.add_task("recording the demo ledger", total=len(plan))
-            run_demo(ledger, plan, progress=lambda done, total: bar.update(task, completed=done))
-        print_summary(registry_summary(ledger))
-        print_hints(ledger, url)
-    finally:
-        ledger.close()
+            run_demo(app.ledger, plan, progress=lambda done, total: bar.update(task, completed=done))
+        print_summary(registry_summary(app.ledger))
+        print_hints(app, url)
 
 
-def print_hints(ledger: Ledger, url: str) -> None:
-    from ledger.projections import lists, registry
-
-    console.print(f"\n{ledger.store.max_position()} events in {url}. Try:", highlight=False)
+def print_hints(app: App, url: str) -> None:
+    assert app.projections is not None
+    models = app.projections.models
+    console.print(f"\n{app.store.max_position()} events in {url}. Try:", highlight=False)
     hints = [f"ledger lists -d {url}", f"ledger registry tangshan -d {url}"]
-    listed = lists(ledger)
+    listed = models.lists()
     if listed:
         hints += [f"ledger provider {listed[0]['provider_id']} -d {url}", f"ledger explain {listed[0]['provider_id']} -d {url}"]
-    reinstated = [r for r in registry(ledger) if r.get("standing") == "reinstated"]
+    reinstated = [r for r in models.registry() if r.get("standing") == "reinstated"]
     if reinstated:
         hints.append(f"ledger timeline {reinstated[0]['provider_id']} -d {url}")
     hints += [f"ledger verify -d {url}", f"ledger replay -d {url}"]
@@ -148,16 +145,14 @@ def import_(
         fail(f"{len(problems)} problem(s) in {file}; nothing was recorded")
     if not commands:
         fail(f"{file} holds no commands")
-    ledger = open_ledger(database_url)
-    try:
-        with progress_bar() as bar:
-            task = bar.add_task(f"checking {file.name}", total=len(commands))
-            results = ledger.execute_all([c for _, c in commands], on_progress=lambda done: bar.update(task, completed=done))
-    except BatchError as error:
-        number = commands[error.index][0]
-        fail(f"line {number}: {type(error.command).__name__} {error.command.command_id}: {error.error}; nothing was recorded")
-    finally:
-        ledger.close()
+    with open_app(database_url) as app:
+        try:
+            with progress_bar() as bar:
+                task = bar.add_task(f"checking {file.name}", total=len(commands))
+                results = app.ledger.execute_all([c for _, c in commands], on_progress=lambda done: bar.update(task, completed=done))
+        except BatchError as error:
+            number = commands[error.index][0]
+            fail(f"line {number}: {type(error.command).__name__} {error.command.command_id}: {error.error}; nothing was recorded")
     recorded = sum(1 for r in results if not r.duplicate)
     events = sum(len(r.positions) for r in results)
     console.print(f"recorded {recorded} command(s) ({events} events); {len(results) - recorded} already recorded before")
@@ -178,11 +173,8 @@ def provider(
     """A provider's current standing: pool status, grades, counters, sanctions with their citations."""
     from ledger.standing import standing
 
-    ledger = open_ledger(database_url, projections=False)
-    try:
-        found = ledger.find(Provider, provider_id)
-    finally:
-        ledger.close()
+    with open_app(database_url, projections=False) as app:
+        found = app.ledger.find(Provider, provider_id)
     if found is None:
         fail(f"no provider {provider_id!r} in the ledger")
     data = standing(found)
@@ -223,14 +215,12 @@ def deadlines(
 ) -> None:
     """Record every rectification and answer deadline that has passed by --now."""
     as_of: date = now.date()
-    ledger = open_ledger(database_url)
-    try:
-        result = ledger.execute(RecordPassedDeadlines(command_id=f"deadlines:{as_of}:{uuid4()}", as_of=as_of))
-    finally:
-        ledger.close()
-    overdue = [name for name in result.events if name in ("provider.rectification-overdue.v1", "complaint.answer-overdue.v1")]
-    sanctions = [name for name in result.events if name == "provider.sanction-imposed.v1"]
-    console.print(f"{len(overdue)} deadline(s) recorded as passed by {as_of}; {len(sanctions)} sanction(s) derived")
+    with open_app(database_url) as app:
+        result = sweep(app.ledger, as_of)
+    console.print(
+        f"{result.deadlines} deadline(s) recorded as passed by {as_of} for {len(result.results)} provider(s); "
+        f"{result.sanctions} sanction(s) derived"
+    )
 
 
 def emit_json(data: Any) -> None:
@@ -258,18 +248,15 @@ def registry(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The registry: every provider with its standing and since when; optionally as of a past date on either axis."""
-    from ledger.projections import registry as live_registry
     from ledger.projections.history import registry_as_of
 
-    ledger = open_ledger(database_url)
-    try:
+    with open_app(database_url) as app:
         if known_at or effective_at:
             known = known_at.date() if known_at and known_at.tzinfo is None and known_at.time() == datetime.min.time() else known_at
-            rows = registry_as_of(ledger, known_at=known, effective_at=effective_at.date() if effective_at else None, jurisdiction=jurisdiction)
+            rows = registry_as_of(app.ledger, known_at=known, effective_at=effective_at.date() if effective_at else None, jurisdiction=jurisdiction)
         else:
-            rows = live_registry(ledger, jurisdiction)
-    finally:
-        ledger.close()
+            assert app.projections is not None
+            rows = app.projections.models.registry(jurisdiction)
     if as_json:
         emit_json(rows)
         return
@@ -284,13 +271,9 @@ def lists_(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """What a bureau publishes: the blacklist, gray list, disqualified and removed, each with its article."""
-    from ledger.projections import lists as live_lists
-
-    ledger = open_ledger(database_url)
-    try:
-        rows = live_lists(ledger, kind, jurisdiction)
-    finally:
-        ledger.close()
+    with open_app(database_url) as app:
+        assert app.projections is not None
+        rows = app.projections.models.lists(kind, jurisdiction)
     if as_json:
         emit_json(rows)
         return
@@ -305,13 +288,9 @@ def timeline(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Every event of a provider, its projects, complaints and appeals, in order."""
-    from ledger.projections import timeline as live_timeline
-
-    ledger = open_ledger(database_url)
-    try:
-        rows = live_timeline(ledger, provider_id)
-    finally:
-        ledger.close()
+    with open_app(database_url) as app:
+        assert app.projections is not None
+        rows = app.projections.models.timeline(provider_id)
     if not rows:
         fail(f"no events for provider {provider_id!r}")
     if as_json:
@@ -334,12 +313,9 @@ def history(
 
     if known_at is None and effective_at is None:
         fail("give --known-at and/or --effective-at")
-    ledger = open_ledger(database_url, projections=False)
-    try:
+    with open_app(database_url, projections=False) as app:
         known = known_at.date() if known_at and known_at.tzinfo is None and known_at.time() == datetime.min.time() else known_at
-        data = standing_as_of(ledger, provider_id, known_at=known, effective_at=effective_at.date() if effective_at else None)
-    finally:
-        ledger.close()
+        data = standing_as_of(app.ledger, provider_id, known_at=known, effective_at=effective_at.date() if effective_at else None)
     if data is None:
         fail(f"provider {provider_id!r} had not applied in that window")
     if as_json:
@@ -359,14 +335,12 @@ def explain(
     from ledger.projections.explain import ExplainError, explain_removal
     from ledger.projections.explain import explain as explain_ref
 
-    ledger = open_ledger(database_url, projections=False)
-    try:
-        explanation = explain_ref(ledger, ref) if "/" in ref else explain_removal(ledger, ref)
-    except ExplainError as error:
-        fail(str(error))
-        raise
-    finally:
-        ledger.close()
+    with open_app(database_url, projections=False) as app:
+        try:
+            explanation = explain_ref(app.ledger, ref) if "/" in ref else explain_removal(app.ledger, ref)
+        except ExplainError as error:
+            fail(str(error))
+            raise
     if as_json:
         emit_json(explanation.to_dict())
     else:
@@ -383,11 +357,8 @@ def whatif(
     """The standing the provider would have if the named evidence were voided by an appeal. Writes nothing."""
     from ledger.projections.whatif import what_if
 
-    ledger = open_ledger(database_url, projections=False)
-    try:
-        result = what_if(ledger, provider_id, void)
-    finally:
-        ledger.close()
+    with open_app(database_url, projections=False) as app:
+        result = what_if(app.ledger, provider_id, void)
     if as_json:
         emit_json({k: v for k, v in vars(result).items() if k not in ("before", "after")})
     else:
@@ -399,11 +370,8 @@ def replay(database_url: DatabaseOption = None) -> None:
     """Rebuild every read model from the first event into fresh tables and switch to them atomically."""
     from ledger.projections.replay import replay as rebuild
 
-    ledger = open_ledger(database_url)
-    try:
-        result = rebuild(ledger, console=err)
-    finally:
-        ledger.close()
+    with open_app(database_url) as app:
+        result = rebuild(app, console=err)
     console.print(
         f"rebuilt generation {result.generation} (was {result.previous_generation}) from {result.events} events "
         f"(+{result.caught_up_at_switch} at the switch) in {result.seconds:.1f}s; tracking at {result.position}"
@@ -422,14 +390,11 @@ def verify(
     if export_file is not None:
         report = verify_export(export_file, progress=True)
     else:
-        ledger = open_ledger(database_url, projections=False)
-        try:
+        with open_app(database_url, projections=False) as app:
             if digest_file is not None:
-                report = verify_against_digest(ledger.store, Digest.load(digest_file), progress=True)
+                report = verify_against_digest(app.store, Digest.load(digest_file), progress=True)
             else:
-                report = verify_store(ledger.store, progress=True)
-        finally:
-            ledger.close()
+                report = verify_store(app.store, progress=True)
     if not report.ok:
         fail(report.summary())
     console.print(report.summary(), highlight=False)
@@ -443,11 +408,8 @@ def export(
     """Export every event with its hashes (JSON Lines), verifiable offline with `ledger verify --export`."""
     from ledger.audit.verify import export_events
 
-    ledger = open_ledger(database_url, projections=False)
-    try:
-        summary = export_events(ledger.store, file, progress=True)
-    finally:
-        ledger.close()
+    with open_app(database_url, projections=False) as app:
+        summary = export_events(app.store, file, progress=True)
     console.print(f"exported {summary.count} events to {summary.path}; head {summary.head_position} {summary.head_hash}", highlight=False)
 
 
@@ -459,11 +421,8 @@ def digest(
     """Take a digest of the whole log (head position and hash) for an auditor to keep."""
     from ledger.audit.verify import take_digest
 
-    ledger = open_ledger(database_url, projections=False)
-    try:
-        taken = take_digest(ledger.store, progress=True)
-    finally:
-        ledger.close()
+    with open_app(database_url, projections=False) as app:
+        taken = take_digest(app.store, progress=True)
     taken.save(file)
     console.print(f"digest at position {taken.position}: {taken.hash} → {file}", highlight=False)
 

@@ -9,14 +9,14 @@ ledger (``run_demo``): the generator keeps a shadow of each provider's standing
 and only plans what the rulebooks allow at that date. The outcome contains every
 kind of removal the five rulebooks know, and reinstatements after upheld appeals.
 
-    from ledger.application import Ledger
+    from ledger.bootstrap import bootstrap
     from ledger.clock import ManualClock
     from ledger.demo import DEMO_START, demo_plan, registry_summary, run_demo
-    from ledger.store import open_store
+    from ledger.settings import Settings
 
-    ledger = Ledger(open_store("sqlite:///demo.db"), clock=ManualClock(DEMO_START))
-    summary = run_demo(ledger, demo_plan(seed=2024), progress=lambda done, total: ...)
-    print(summary.commands, summary.events, summary.seconds, registry_summary(ledger))
+    with bootstrap(Settings(database_url="sqlite:///demo.db"), clock=ManualClock(DEMO_START)) as app:
+        summary = run_demo(app.ledger, demo_plan(seed=2024), progress=lambda done, total: ...)
+        print(summary.commands, summary.events, summary.seconds, registry_summary(app.ledger))
 
 Names of companies, enterprises and people, addresses, document references and
 findings are invented; the rulebook references carry "（演示数据）".
@@ -39,6 +39,7 @@ from ledger.aggregates.project import ENTERPRISE_KINDS
 from ledger.application import Ledger
 from ledger.clock import BUREAU_TZ, ManualClock
 from ledger.commands import models as m
+from ledger.deadlines import sweep
 from ledger.rules import PACKS
 from ledger.rules.base import BELOW_TARGET_LEVEL, FINDING, IMPLEMENTED_BEFORE_FILING
 from ledger import wire
@@ -91,7 +92,15 @@ class Deferred:
         return self.command(**values)
 
 
-PlanEntry = tuple[datetime, Union[m.Command, Deferred]]
+@dataclass(frozen=True)
+class DeadlineSweep:
+    """The scheduler's monthly run: one ``RecordPassedDeadlines`` per provider with something due
+    (:func:`ledger.deadlines.sweep`), command ids ``<command_id>:<provider id>``."""
+
+    command_id: str
+
+
+PlanEntry = tuple[datetime, Union[m.Command, Deferred, DeadlineSweep]]
 
 
 def _sanction_citing(provider: Provider, fact_ref: str) -> str:
@@ -423,8 +432,10 @@ class _Builder:
             seconds = 8 * 3600 + 30 * 60 + (k * 10 * 3600) // per_day[item.day]  # spread over 08:30 .. 18:30
             when = datetime(item.day.year, item.day.month, item.day.day, tzinfo=BUREAU_TZ) + timedelta(seconds=seconds)
             fields = dict(item.fields, command_id=f"demo{self.seed}-{n:05d}")
-            if item.refs:
-                entry: m.Command | Deferred = Deferred(item.command, tuple(fields.items()), tuple(item.refs.items()))
+            if item.command is m.RecordPassedDeadlines:
+                entry: m.Command | Deferred | DeadlineSweep = DeadlineSweep(fields["command_id"])
+            elif item.refs:
+                entry = Deferred(item.command, tuple(fields.items()), tuple(item.refs.items()))
             else:
                 entry = item.command(**fields)
             out.append((when, entry))
@@ -1321,6 +1332,8 @@ def plan_fingerprint(plan: Sequence[PlanEntry]) -> str:
     for when, entry in plan:
         if isinstance(entry, Deferred):
             body = json.dumps([entry.command.__name__, entry.fields, entry.refs], default=str, ensure_ascii=False)
+        elif isinstance(entry, DeadlineSweep):
+            body = json.dumps(["RecordPassedDeadlines", entry.command_id])
         else:
             body = entry.model_dump_json()
         digest.update(f"{when.isoformat()}|{body}\n".encode())
@@ -1338,6 +1351,9 @@ class DemoSummary:
     registry: list[dict[str, Any]]
 
 
+SCHEDULER = "数字化转型服务商资源池 (demo scheduler)"
+
+
 def _recorder(command: m.Command) -> str:
     """Who records a demo command: the bureau of the jurisdiction it concerns."""
     jurisdiction = getattr(command, "jurisdiction", None)
@@ -1348,7 +1364,7 @@ def _recorder(command: m.Command) -> str:
                 code = value.split("-", 1)[0]
                 jurisdiction = next((j for j, c in CONFIG.items() if c.code == code), None)
                 break
-    return CONFIG[jurisdiction].bureau if jurisdiction in CONFIG else "数字化转型服务商资源池 (demo scheduler)"
+    return CONFIG[jurisdiction].bureau if jurisdiction in CONFIG else SCHEDULER
 
 
 def run_demo(ledger: Ledger, plan: Sequence[PlanEntry], progress: Callable[[int, int], None] | None = None) -> DemoSummary:
@@ -1371,6 +1387,16 @@ def run_demo(ledger: Ledger, plan: Sequence[PlanEntry], progress: Callable[[int,
             clock.set(when)
         except ValueError as error:
             raise DemoError(f"{label}: {error}; start the ManualClock at or before {DEMO_START}") from error
+        if isinstance(entry, DeadlineSweep):
+            try:
+                swept = sweep(ledger, sweep_id=entry.command_id, recorded_by=SCHEDULER)
+            except Exception as error:
+                raise DemoError(f"{label}: the deadline sweep {entry.command_id} failed: {error}") from error
+            events += sum(len(r.positions) for r in swept.results.values())
+            by_command["RecordPassedDeadlines"] += len(swept.results)
+            if progress is not None:
+                progress(done, total)
+            continue
         try:
             command = entry(ledger) if isinstance(entry, Deferred) else entry
         except (LookupError, ValueError) as error:
@@ -1438,6 +1464,6 @@ def registry_summary(ledger: Ledger) -> list[dict[str, Any]]:
 
 
 __all__ = [
-    "DEMO_END", "DEMO_START", "Deferred", "DemoError", "DemoSummary", "PlanEntry",
+    "DEMO_END", "DEMO_START", "DeadlineSweep", "Deferred", "DemoError", "DemoSummary", "PlanEntry",
     "demo_plan", "locate", "plan_fingerprint", "registry_summary", "run_demo",
 ]  # fmt: skip

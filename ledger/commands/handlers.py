@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
-from functools import singledispatch
 
-from ledger import wire
 from ledger.aggregates import Appeal, Complaint, DomainError, Project, Provider, Rulebook
-from ledger.application import Context
+from ledger.application import Context, Handler
 from ledger.commands import models as m
 from ledger.rules.base import (
     BELOW_TARGET_LEVEL,
@@ -24,11 +22,6 @@ from ledger.rules.base import (
 from ledger.store.base import event_ref
 
 
-@singledispatch
-def handle(command: m.Command, ctx: Context) -> None:
-    raise DomainError(f"no handler for {type(command).__name__}")
-
-
 def _provider(ctx: Context, provider_id: str) -> Provider:
     return ctx.uow.get(Provider, provider_id)
 
@@ -36,8 +29,7 @@ def _provider(ctx: Context, provider_id: str) -> Provider:
 # --- selection and admission ---------------------------------------------------
 
 
-@handle.register
-def _(c: m.SubmitApplication, ctx: Context) -> None:
+def submit_application(c: m.SubmitApplication, ctx: Context) -> None:
     if ctx.uow.find(Provider, c.provider_id) is not None:
         raise DomainError(f"provider {c.provider_id} has already applied")
     pack = ctx.pack(c.jurisdiction)
@@ -59,8 +51,7 @@ def _(c: m.SubmitApplication, ctx: Context) -> None:
     )
 
 
-@handle.register
-def _(c: m.OpenPublicNotice, ctx: Context) -> None:
+def open_public_notice(c: m.OpenPublicNotice, ctx: Context) -> None:
     provider = _provider(ctx, c.provider_id)
     if provider.status != "applied":
         raise DomainError(f"provider {c.provider_id} is {provider.status}; a public notice follows an application")
@@ -73,8 +64,7 @@ def _open_notice(provider: Provider) -> dict:
     return provider.notice
 
 
-@handle.register
-def _(c: m.RaiseObjection, ctx: Context) -> None:
+def raise_objection(c: m.RaiseObjection, ctx: Context) -> None:
     provider = _provider(ctx, c.provider_id)
     notice = _open_notice(provider)
     if c.objection_id in notice["objections"]:
@@ -82,8 +72,7 @@ def _(c: m.RaiseObjection, ctx: Context) -> None:
     provider.raise_objection(objection_id=c.objection_id, raised_by=c.raised_by, grounds=c.grounds, effective_on=ctx.effective(c))
 
 
-@handle.register
-def _(c: m.ResolveObjection, ctx: Context) -> None:
+def resolve_objection(c: m.ResolveObjection, ctx: Context) -> None:
     provider = _provider(ctx, c.provider_id)
     notice = _open_notice(provider)
     if c.objection_id not in notice["objections"]:
@@ -91,8 +80,7 @@ def _(c: m.ResolveObjection, ctx: Context) -> None:
     provider.resolve_objection(objection_id=c.objection_id, stands=c.stands, reasons=c.reasons, effective_on=ctx.effective(c))
 
 
-@handle.register
-def _(c: m.ClosePublicNotice, ctx: Context) -> None:
+def close_public_notice(c: m.ClosePublicNotice, ctx: Context) -> None:
     """天津 第十条: 公示期不少于7天，公示期满无异议的纳入资源池 — closing the notice decides admission."""
     provider = _provider(ctx, c.provider_id)
     notice = _open_notice(provider)
@@ -121,8 +109,7 @@ def _(c: m.ClosePublicNotice, ctx: Context) -> None:
         provider.admit(citation=citation, effective_on=on)
 
 
-@handle.register
-def _(c: m.AdmitProvider, ctx: Context) -> None:
+def admit_provider(c: m.AdmitProvider, ctx: Context) -> None:
     provider = _provider(ctx, c.provider_id)
     pack = ctx.pack(provider.jurisdiction)
     if pack.requires_notice:
@@ -140,18 +127,15 @@ def _pending_applicant(ctx: Context, provider_id: str) -> Provider:
     return provider
 
 
-@handle.register
-def _(c: m.RefuseAdmission, ctx: Context) -> None:
+def refuse_admission(c: m.RefuseAdmission, ctx: Context) -> None:
     _pending_applicant(ctx, c.provider_id).refuse_admission(reason=c.reason, citation=None, effective_on=ctx.effective(c))
 
 
-@handle.register
-def _(c: m.LapseApplication, ctx: Context) -> None:
+def lapse_application(c: m.LapseApplication, ctx: Context) -> None:
     _pending_applicant(ctx, c.provider_id).lapse(reason=c.reason, effective_on=ctx.effective(c))
 
 
-@handle.register
-def _(c: m.RecordProfileChange, ctx: Context) -> None:
+def record_profile_change(c: m.RecordProfileChange, ctx: Context) -> None:
     provider = _provider(ctx, c.provider_id)
     provider.change_profile(
         field=c.field,
@@ -167,8 +151,7 @@ def _(c: m.RecordProfileChange, ctx: Context) -> None:
 # --- grades ----------------------------------------------------------------------
 
 
-@handle.register
-def _(c: m.RecordScore, ctx: Context) -> None:
+def record_score(c: m.RecordScore, ctx: Context) -> None:
     provider = _provider(ctx, c.provider_id)
     pack = ctx.pack(provider.jurisdiction)
     if pack.grade is None:
@@ -178,8 +161,7 @@ def _(c: m.RecordScore, ctx: Context) -> None:
     ctx.reconcile(provider)
 
 
-@handle.register
-def _(c: m.RecordEvaluation, ctx: Context) -> None:
+def record_evaluation(c: m.RecordEvaluation, ctx: Context) -> None:
     provider = _provider(ctx, c.provider_id)
     if provider.jurisdiction != "province":
         raise DomainError("qualified/unqualified evaluations are the province's (省指南 四（三）)")
@@ -188,8 +170,7 @@ def _(c: m.RecordEvaluation, ctx: Context) -> None:
     ctx.reconcile(provider)
 
 
-@handle.register
-def _(c: m.RecordStarRating, ctx: Context) -> None:
+def record_star_rating(c: m.RecordStarRating, ctx: Context) -> None:
     provider = _provider(ctx, c.provider_id)
     if provider.jurisdiction != "xinxiang":
         raise DomainError("star ratings are Xinxiang's (新乡 第十四条)")
@@ -200,8 +181,7 @@ def _(c: m.RecordStarRating, ctx: Context) -> None:
 # --- findings and rectification ----------------------------------------------------
 
 
-@handle.register
-def _(c: m.RecordFinding, ctx: Context) -> None:
+def record_finding(c: m.RecordFinding, ctx: Context) -> None:
     provider = _provider(ctx, c.provider_id)
     pack = ctx.pack(provider.jurisdiction)
     article = pack.findings.get(c.article)
@@ -255,14 +235,12 @@ def _order(ctx: Context, provider_id: str, sanction_ref: str) -> Provider:
     return provider
 
 
-@handle.register
-def _(c: m.CompleteRectification, ctx: Context) -> None:
+def complete_rectification(c: m.CompleteRectification, ctx: Context) -> None:
     provider = _order(ctx, c.provider_id, c.sanction_ref)
     provider.complete_rectification(sanction_ref=c.sanction_ref, effective_on=ctx.effective(c))
 
 
-@handle.register
-def _(c: m.RecordRectificationRefusal, ctx: Context) -> None:
+def record_rectification_refusal(c: m.RecordRectificationRefusal, ctx: Context) -> None:
     provider = _order(ctx, c.provider_id, c.sanction_ref)
     if provider.sanctions[c.sanction_ref]["refused_on"] is not None:
         raise DomainError(f"refusal of {c.sanction_ref} already recorded")
@@ -270,8 +248,7 @@ def _(c: m.RecordRectificationRefusal, ctx: Context) -> None:
     ctx.reconcile(provider)
 
 
-@handle.register
-def _(c: m.WithdrawFromPool, ctx: Context) -> None:
+def withdraw_from_pool(c: m.WithdrawFromPool, ctx: Context) -> None:
     provider = _provider(ctx, c.provider_id)
     provider.require_in_pool("withdraw")
     pack = ctx.pack(provider.jurisdiction)
@@ -279,8 +256,7 @@ def _(c: m.WithdrawFromPool, ctx: Context) -> None:
     provider.exit_pool(reason=c.reason or "voluntary exit", citation=citation, effective_on=ctx.effective(c))
 
 
-@handle.register
-def _(c: m.WithholdFees, ctx: Context) -> None:
+def withhold_fees(c: m.WithholdFees, ctx: Context) -> None:
     provider = _provider(ctx, c.provider_id)
     pack = ctx.pack(provider.jurisdiction)
     citation = None
@@ -298,8 +274,7 @@ def _(c: m.WithholdFees, ctx: Context) -> None:
 # --- projects --------------------------------------------------------------------
 
 
-@handle.register
-def _(c: m.RegisterProject, ctx: Context) -> None:
+def register_project(c: m.RegisterProject, ctx: Context) -> None:
     if ctx.uow.find(Project, c.project_id) is not None:
         raise DomainError(f"project {c.project_id} is already registered")
     provider_ids = ([c.integrated_provider_id] if c.integrated_provider_id else []) + list(c.product_provider_ids)
@@ -339,16 +314,14 @@ def _last_ref(aggregate) -> str:
     return event_ref(aggregate.id, aggregate.version)
 
 
-@handle.register
-def _(c: m.RecordDiagnosis, ctx: Context) -> None:
+def record_diagnosis(c: m.RecordDiagnosis, ctx: Context) -> None:
     project = _project(ctx, c.project_id)
     if project.stage != "registered":
         raise DomainError(f"project {c.project_id} is {project.stage}; diagnosis comes first")
     project.diagnose(level_before=c.level_before, report=c.report, problems=list(c.problems), scenarios=list(c.scenarios), effective_on=ctx.effective(c))
 
 
-@handle.register
-def _(c: m.SubmitFiling, ctx: Context) -> None:
+def submit_filing(c: m.SubmitFiling, ctx: Context) -> None:
     project = _project(ctx, c.project_id)
     if project.filing in ("submitted", "approved"):
         raise DomainError(f"project {c.project_id}'s filing is already {project.filing}")
@@ -356,16 +329,14 @@ def _(c: m.SubmitFiling, ctx: Context) -> None:
     project.submit_filing(plan=plan, effective_on=ctx.effective(c))
 
 
-@handle.register
-def _(c: m.DecideFiling, ctx: Context) -> None:
+def decide_filing(c: m.DecideFiling, ctx: Context) -> None:
     project = _project(ctx, c.project_id)
     if project.filing != "submitted":
         raise DomainError(f"project {c.project_id} has no filing awaiting a decision")
     project.decide_filing(approved=c.approved, reasons=c.reasons, effective_on=ctx.effective(c))
 
 
-@handle.register
-def _(c: m.RecordMajorChange, ctx: Context) -> None:
+def record_major_change(c: m.RecordMajorChange, ctx: Context) -> None:
     project = _project(ctx, c.project_id)
     if project.acceptance is not None:
         raise DomainError(f"project {c.project_id} has already been through acceptance")
@@ -377,8 +348,7 @@ def _(c: m.RecordMajorChange, ctx: Context) -> None:
     )
 
 
-@handle.register
-def _(c: m.StartImplementation, ctx: Context) -> None:
+def start_implementation(c: m.StartImplementation, ctx: Context) -> None:
     """新乡 第十五条（四）: 未经报备即开展改造实施 is itself a fact the rules count."""
     project = _project(ctx, c.project_id)
     if project.implementation_started_on is not None and project.filing != "approved":
@@ -391,8 +361,7 @@ def _(c: m.StartImplementation, ctx: Context) -> None:
             _note(ctx, provider_id, IMPLEMENTED_BEFORE_FILING, _last_ref(project), project.enterprise_id, on, project_id=project.project_id, filing=project.filing)
 
 
-@handle.register
-def _(c: m.RecordAcceptance, ctx: Context) -> None:
+def record_acceptance(c: m.RecordAcceptance, ctx: Context) -> None:
     project = _project(ctx, c.project_id)
     if project.implementation_started_on is None:
         raise DomainError(f"project {c.project_id} was never implemented")
@@ -423,8 +392,7 @@ def _(c: m.RecordAcceptance, ctx: Context) -> None:
         _note(ctx, lead, BELOW_TARGET_LEVEL, source, project.enterprise_id, on, project_id=project.project_id, level_after=c.level_after, target_level=target)
 
 
-@handle.register
-def _(c: m.RateSatisfaction, ctx: Context) -> None:
+def rate_satisfaction(c: m.RateSatisfaction, ctx: Context) -> None:
     project = _project(ctx, c.project_id)
     project.require_provider(c.provider_id)
     if c.provider_id in project.ratings:
@@ -438,8 +406,7 @@ def _(c: m.RateSatisfaction, ctx: Context) -> None:
         )  # fmt: skip
 
 
-@handle.register
-def _(c: m.RecordPayment, ctx: Context) -> None:
+def record_payment(c: m.RecordPayment, ctx: Context) -> None:
     project = _project(ctx, c.project_id)
     if c.provider_id is not None:
         project.require_provider(c.provider_id)
@@ -449,8 +416,7 @@ def _(c: m.RecordPayment, ctx: Context) -> None:
 # --- complaints ----------------------------------------------------------------------
 
 
-@handle.register
-def _(c: m.FileComplaint, ctx: Context) -> None:
+def file_complaint(c: m.FileComplaint, ctx: Context) -> None:
     if ctx.uow.find(Complaint, c.complaint_id) is not None:
         raise DomainError(f"complaint {c.complaint_id} is already filed")
     provider = _provider(ctx, c.provider_id)
@@ -487,8 +453,7 @@ def _complaint(ctx: Context, complaint_id: str) -> Complaint:
     return complaint
 
 
-@handle.register
-def _(c: m.RequestAnswer, ctx: Context) -> None:
+def request_answer(c: m.RequestAnswer, ctx: Context) -> None:
     complaint = _complaint(ctx, c.complaint_id)
     on = ctx.effective(c)
     days = int(getattr(ctx.pack(complaint.jurisdiction).params, "report_answer_days", 15))
@@ -498,8 +463,7 @@ def _(c: m.RequestAnswer, ctx: Context) -> None:
     complaint.request_answer(deadline=deadline, effective_on=on)
 
 
-@handle.register
-def _(c: m.RecordAnswer, ctx: Context) -> None:
+def record_answer(c: m.RecordAnswer, ctx: Context) -> None:
     complaint = _complaint(ctx, c.complaint_id)
     if complaint.answered_on is not None:
         raise DomainError(f"complaint {c.complaint_id} was already answered")
@@ -519,8 +483,7 @@ def _answer_overdue(ctx: Context, complaint: Complaint) -> None:
     _note(ctx, complaint.provider_id, COMPLAINT_UNANSWERED, _last_ref(complaint), complaint.enterprise_id, on, complaint_id=complaint.complaint_id, deadline=deadline)
 
 
-@handle.register
-def _(c: m.VerifyComplaint, ctx: Context) -> None:
+def verify_complaint(c: m.VerifyComplaint, ctx: Context) -> None:
     complaint = _complaint(ctx, c.complaint_id)
     on = ctx.effective(c)
     complaint.verify(verdict=c.verdict, findings=c.findings, effective_on=on)
@@ -556,8 +519,7 @@ def resolve_appeal_targets(provider: Provider, refs: list[str], may_void: tuple[
     return targets
 
 
-@handle.register
-def _(c: m.FileAppeal, ctx: Context) -> None:
+def file_appeal(c: m.FileAppeal, ctx: Context) -> None:
     if ctx.uow.find(Appeal, c.appeal_id) is not None:
         raise DomainError(f"appeal {c.appeal_id} is already filed")
     provider = _provider(ctx, c.provider_id)
@@ -585,8 +547,7 @@ def _(c: m.FileAppeal, ctx: Context) -> None:
     )
 
 
-@handle.register
-def _(c: m.DecideAppeal, ctx: Context) -> None:
+def decide_appeal(c: m.DecideAppeal, ctx: Context) -> None:
     appeal = ctx.uow.get(Appeal, c.appeal_id)
     if appeal.status != "filed":
         raise DomainError(f"appeal {c.appeal_id} was already {appeal.status}")
@@ -613,16 +574,14 @@ def _rulebook(ctx: Context, jurisdiction: str, on: date) -> Rulebook:
     return rulebook
 
 
-@handle.register
-def _(c: m.DeclareRulebookValidity, ctx: Context) -> None:
+def declare_rulebook_validity(c: m.DeclareRulebookValidity, ctx: Context) -> None:
     if c.valid_from and c.valid_until and c.valid_until < c.valid_from:
         raise DomainError(f"valid_until {c.valid_until} is before valid_from {c.valid_from}")
     on = ctx.effective(c)
     _rulebook(ctx, c.jurisdiction, on).declare_validity(valid_from=c.valid_from, valid_until=c.valid_until, reference=c.reference, effective_on=on)
 
 
-@handle.register
-def _(c: m.SetRulebookParameters, ctx: Context) -> None:
+def set_rulebook_parameters(c: m.SetRulebookParameters, ctx: Context) -> None:
     current = ctx.pack(c.jurisdiction).params
     try:
         type(current).model_validate({**current.model_dump(), **c.params})
@@ -632,9 +591,10 @@ def _(c: m.SetRulebookParameters, ctx: Context) -> None:
     _rulebook(ctx, c.jurisdiction, on).set_parameters(params=dict(c.params), reference=c.reference, effective_on=on)
 
 
-@handle.register
-def _(c: m.RecordPassedDeadlines, ctx: Context) -> None:
-    """Records every rectification deadline and answer deadline passed by ``as_of``.
+def record_passed_deadlines(c: m.RecordPassedDeadlines, ctx: Context) -> None:
+    """Records the provider's rectification deadlines, and the answer deadlines of the named
+    complaints against it, that have passed by ``as_of``. One provider per command, so the
+    scheduler's sweep (:func:`ledger.deadlines.sweep`) never conflicts with every other write.
 
     A deadline D has passed on D + 1; the overdue fact takes effect that day. A
     rectification completed after its deadline was still overdue on D + 1.
@@ -642,34 +602,78 @@ def _(c: m.RecordPassedDeadlines, ctx: Context) -> None:
     as_of = c.as_of or ctx.today
     if as_of > ctx.today:
         raise DomainError(f"as_of {as_of} is in the future (today is {ctx.today}): a deadline cannot have passed yet")
-    store = ctx.ledger.store
-    for complaint_id in _business_ids(store, Complaint, "complaint_id"):
+    provider = ctx.uow.get(Provider, c.provider_id)
+    for complaint_id in c.complaint_ids:
         complaint = ctx.uow.get(Complaint, complaint_id)
-        deadline = complaint.answer_deadline
-        if deadline and deadline < as_of and complaint.answered_on is None and not complaint.answer_overdue and complaint.verdict is None:
+        if complaint.provider_id != c.provider_id:
+            raise DomainError(f"complaint {complaint_id} is against {complaint.provider_id}, not {c.provider_id}")
+        if answer_deadline_passed(complaint, as_of):
             _answer_overdue(ctx, complaint)
-    for provider_id in _business_ids(store, Provider, "provider_id"):
-        provider = ctx.uow.get(Provider, provider_id)
-        if not provider.in_pool:
-            continue  # an order on a provider out of the pool is moot until it is reinstated
-        due = [
-            s
-            for s in provider.active_sanctions()
-            if s["sanction"] in WITH_DEADLINE and s["deadline"] is not None and s["deadline"] < as_of
-            and s["overdue_on"] is None and s["refused_on"] is None
-            # still open, or completed only after its deadline (柳州 第十四条（四）未按时完成整改的)
-            and (s["completed_on"] is None or s["completed_on"] > s["deadline"])
-        ]  # fmt: skip
-        for order in sorted(due, key=lambda s: s["deadline"]):
-            provider.record_overdue(sanction_ref=order["ref"], deadline=order["deadline"], effective_on=order["deadline"] + timedelta(days=1))
-        if due:
-            ctx.reconcile(provider)
+    if not provider.in_pool:
+        return  # an order on a provider out of the pool is moot until it is reinstated
+    due = rectifications_due(provider, as_of)
+    for order in due:
+        provider.record_overdue(sanction_ref=order["ref"], deadline=order["deadline"], effective_on=order["deadline"] + timedelta(days=1))
+    if due:
+        ctx.reconcile(provider)
 
 
+def answer_deadline_passed(complaint: Complaint, as_of: date) -> bool:
+    """The complaint's answer deadline passed before ``as_of`` without an answer or a verdict."""
+    deadline = complaint.answer_deadline
+    return bool(
+        deadline and deadline < as_of and complaint.answered_on is None and not complaint.answer_overdue and complaint.verdict is None
+    )
 
-def _business_ids(store, cls: type, attribute: str) -> list[str]:
-    """Business ids of every aggregate of a class, from the first event of each."""
-    ids = wire.aggregate_ids(store, cls.__name__.lower())
-    first = store.read_refs([event_ref(i, 1) for i in ids])
-    return [wire.decode_state(first[event_ref(i, 1)])[attribute] for i in ids]
 
+def rectifications_due(provider: Provider, as_of: date) -> list[dict]:
+    """The provider's orders whose deadline passed before ``as_of`` and are not yet recorded overdue, oldest first."""
+    due = [
+        s
+        for s in provider.active_sanctions()
+        if s["sanction"] in WITH_DEADLINE and s["deadline"] is not None and s["deadline"] < as_of
+        and s["overdue_on"] is None and s["refused_on"] is None
+        # still open, or completed only after its deadline (柳州 第十四条（四）未按时完成整改的)
+        and (s["completed_on"] is None or s["completed_on"] > s["deadline"])
+    ]  # fmt: skip
+    return sorted(due, key=lambda s: s["deadline"])
+
+
+#: command type -> its handler; bootstrap injects it into the service layer
+HANDLERS: dict[type[m.Command], Handler] = {
+    m.SubmitApplication: submit_application,
+    m.OpenPublicNotice: open_public_notice,
+    m.RaiseObjection: raise_objection,
+    m.ResolveObjection: resolve_objection,
+    m.ClosePublicNotice: close_public_notice,
+    m.AdmitProvider: admit_provider,
+    m.RefuseAdmission: refuse_admission,
+    m.LapseApplication: lapse_application,
+    m.RecordProfileChange: record_profile_change,
+    m.RecordScore: record_score,
+    m.RecordEvaluation: record_evaluation,
+    m.RecordStarRating: record_star_rating,
+    m.RecordFinding: record_finding,
+    m.CompleteRectification: complete_rectification,
+    m.RecordRectificationRefusal: record_rectification_refusal,
+    m.WithdrawFromPool: withdraw_from_pool,
+    m.WithholdFees: withhold_fees,
+    m.RegisterProject: register_project,
+    m.RecordDiagnosis: record_diagnosis,
+    m.SubmitFiling: submit_filing,
+    m.DecideFiling: decide_filing,
+    m.RecordMajorChange: record_major_change,
+    m.StartImplementation: start_implementation,
+    m.RecordAcceptance: record_acceptance,
+    m.RateSatisfaction: rate_satisfaction,
+    m.RecordPayment: record_payment,
+    m.FileComplaint: file_complaint,
+    m.RequestAnswer: request_answer,
+    m.RecordAnswer: record_answer,
+    m.VerifyComplaint: verify_complaint,
+    m.FileAppeal: file_appeal,
+    m.DecideAppeal: decide_appeal,
+    m.DeclareRulebookValidity: declare_rulebook_validity,
+    m.SetRulebookParameters: set_rulebook_parameters,
+    m.RecordPassedDeadlines: record_passed_deadlines,
+}

@@ -318,10 +318,14 @@ class SetRulebookParameters(Command):
 
 
 class RecordPassedDeadlines(Command):
-    """The scheduler: records every deadline that has passed by ``as_of`` (default today)."""
+    """The scheduler, for one provider: records the deadlines of its rectification orders, and the
+    answer deadlines of ``complaint_ids`` (complaints against it), that have passed by ``as_of``
+    (default today). ``ledger deadlines`` sweeps the ledger and issues one per provider with something due."""
 
     type: Literal["RecordPassedDeadlines"] = "RecordPassedDeadlines"
+    provider_id: Id
     as_of: date | None = None
+    complaint_ids: list[Id] = Field(default_factory=list, description="complaints against the provider whose answer deadline to check")
 
 
 ALL_COMMANDS: tuple[type[Command], ...] = (

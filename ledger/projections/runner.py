@@ -223,6 +223,8 @@ class InProcessProjections:
             log.exception("projections could not catch up; they will retry after the next commit")
 
     def close(self) -> None:
+        if self.after_commit in self.ledger.after_commit:
+            self.ledger.after_commit.remove(self.after_commit)
         self.db.close()
 
 
@@ -230,9 +232,9 @@ def attach_in_process(ledger: Any, database_url: str | None = None, *, batch_siz
     """Keep the read models of ``ledger`` up to date after each commit (the embedded default).
 
     The read models live in the events' database (``ledger.store.database_url``)
-    unless ``database_url`` says otherwise. Catches up once now, registers the
-    hook in ``ledger.after_commit``, exposes itself as ``ledger.projections`` and
-    closes its connections when ``ledger.close()`` is called.
+    unless ``database_url`` says otherwise. Catches up once now and registers the
+    hook in ``ledger.after_commit``; ``close()`` unregisters it and closes its connections
+    (:class:`ledger.bootstrap.App` does both).
     """
     url = database_url or ledger.store.database_url
     db = ReadModelDB(url)
@@ -240,14 +242,4 @@ def attach_in_process(ledger: Any, database_url: str | None = None, *, batch_siz
     attached = InProcessProjections(ledger, db, runner)
     attached.catch_up()
     ledger.after_commit.append(attached.after_commit)
-    ledger.projections = attached
-    close = ledger.close
-
-    def close_all() -> None:
-        try:
-            attached.close()
-        finally:
-            close()
-
-    ledger.close = close_all
     return attached

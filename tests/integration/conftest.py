@@ -7,6 +7,7 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.clock import ManualClock
+from ledger.commands.handlers import HANDLERS
 from ledger.commands.models import DeclareRulebookValidity
 from ledger.projections import InProcessProjections, ReadModels, attach_in_process
 from ledger.store import open_store
@@ -32,7 +33,7 @@ def clock() -> ManualClock:
 @pytest.fixture
 def bare_ledger(database_url: str, clock: ManualClock):
     """A ledger on which no regulator has declared any dates yet."""
-    ledger = Ledger(open_store(database_url), clock=clock)
+    ledger = Ledger(open_store(database_url), clock=clock, handlers=HANDLERS)
     yield ledger
     ledger.close()
 
@@ -65,8 +66,10 @@ def bare_scenario(bare_ledger: Ledger, clock: ManualClock) -> Scenario:
 
 @pytest.fixture
 def projected(ledger: Ledger) -> InProcessProjections:
-    """The ledger's read models, kept up to date after each commit (closed with the ledger)."""
-    return attach_in_process(ledger)
+    """The ledger's read models, kept up to date after each commit."""
+    attached = attach_in_process(ledger)
+    yield attached
+    attached.close()
 
 
 @pytest.fixture

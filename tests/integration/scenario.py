@@ -15,6 +15,7 @@ from ledger.aggregates import Complaint, Project, Provider
 from ledger.application import CommandResult, Ledger
 from ledger.clock import ManualClock, business_date
 from ledger.commands import models as m
+from ledger.deadlines import SweepResult, sweep
 from ledger.rules.base import ref_key
 from ledger.store.base import event_ref
 
@@ -89,10 +90,10 @@ class Scenario:
         self.run(m.RecordFinding, provider_id=provider_id, article=article, summary=f"finding under {article}", effective_on=on, **fields)
         return [s for s in self.sanctions(provider_id, active=False) if not s["derived"]][-1]["ref"]
 
-    def passed_deadlines(self, as_of: date) -> CommandResult:
+    def passed_deadlines(self, as_of: date) -> SweepResult:
         """The scheduler runs on ``as_of``."""
         self.on(as_of)
-        return self.run(m.RecordPassedDeadlines, as_of=as_of)
+        return sweep(self.ledger, as_of)
 
     # --- projects and ratings -----------------------------------------------------
 

@@ -10,6 +10,7 @@ import pytest
 from ledger.aggregates import Appeal, DomainError, Project, Provider
 from ledger.application import MAX_ATTEMPTS, BatchError, CommandConflict, Ledger
 from ledger.commands import models as m
+from ledger.commands.handlers import HANDLERS
 from ledger.rules.base import COMPLAINT_VERIFIED
 from ledger.store import ConcurrencyConflict
 
@@ -54,7 +55,7 @@ def race(ledger: Ledger, commands: dict[str, m.Command]) -> tuple[dict[str, obje
         assert turn[threading.current_thread().name].wait(WAIT)
 
     store = InterceptedStore(ledger.store, before_append)
-    racing = Ledger(store, clock=ledger.clock)
+    racing = Ledger(store, clock=ledger.clock, handlers=HANDLERS)
     outcomes: dict[str, object] = {}
 
     def run(name: str) -> None:
@@ -221,7 +222,7 @@ def test_a_command_that_keeps_conflicting_is_reported_and_not_recorded(scenario)
     recorded = versions(scenario.ledger, Provider, "TS-1")
 
     with pytest.raises(CommandConflict, match=f"conflicted with concurrent writers {MAX_ATTEMPTS} times; not recorded"):
-        Ledger(store, clock=scenario.clock).execute(finding)
+        Ledger(store, clock=scenario.clock, handlers=HANDLERS).execute(finding)
 
     assert len(store.conflicts) == MAX_ATTEMPTS
     assert scenario.ledger.store.command_result(finding.command_id) is None
@@ -293,6 +294,6 @@ def test_the_scheduler_leaves_the_orders_of_a_removed_provider_alone(scenario):
     scenario.finding("TS-1", "第十三条（四）")  # blacklisted by a finding
     assert scenario.provider("TS-1").status == "blacklisted"
     result = scenario.passed_deadlines(scenario.today + timedelta(days=40))
-    assert result.events == []
+    assert result.results == {}
     [order] = [s for s in scenario.sanctions("TS-1") if s["sanction"] == "rectification_order"]
     assert order["overdue_on"] is None

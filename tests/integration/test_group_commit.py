@@ -14,6 +14,7 @@ from ledger.aggregates import DomainError, Provider
 from ledger.application import CommandConflict, CommandResult, Ledger
 from ledger.audit.verify import verify_store
 from ledger.commands import models as m
+from ledger.commands.handlers import HANDLERS
 from ledger.group_commit import GroupCommitOptions, GroupCommitter
 from ledger.rules.base import COMPLAINT_VERIFIED
 from ledger.store import CommandBatch, ConcurrencyConflict, NewEvent
@@ -50,7 +51,7 @@ class GatedStore:
 def grouped_ledger(scenario: Scenario, store=None, **options) -> Ledger:
     """A group-committing ledger on the scenario's store (closed with the scenario's ledger)."""
     return Ledger(
-        store or scenario.ledger.store, clock=scenario.clock, group_commit=GroupCommitOptions(**options) if options else True
+        store or scenario.ledger.store, clock=scenario.clock, handlers=HANDLERS, group_commit=GroupCommitOptions(**options) if options else True
     )
 
 
@@ -449,14 +450,8 @@ def test_bootstrap_turns_group_commit_on_from_settings(database_url, monkeypatch
 
     monkeypatch.setenv("LEDGER_GROUP_COMMIT", "true")
     monkeypatch.setenv("LEDGER_GROUP_COMMIT_MAX_BATCH", "16")
-    ledger = bootstrap(Settings(database_url=database_url), projections=False)
-    try:
-        assert ledger.committer is not None
-        assert ledger.committer.options == GroupCommitOptions(max_batch=16, max_wait_ms=2.0)
-    finally:
-        ledger.close()
-    ledger = bootstrap(Settings(database_url=database_url, group_commit=False), projections=False)
-    try:
-        assert ledger.committer is None
-    finally:
-        ledger.close()
+    with bootstrap(Settings(database_url=database_url), projections=False) as app:
+        assert app.ledger.committer is not None
+        assert app.ledger.committer.options == GroupCommitOptions(max_batch=16, max_wait_ms=2.0)
+    with bootstrap(Settings(database_url=database_url, group_commit=False), projections=False) as app:
+        assert app.ledger.committer is None

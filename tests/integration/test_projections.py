@@ -365,16 +365,14 @@ def test_concurrent_runners_apply_each_event_once(scenario, counting_runner, dat
 
 def test_bootstrap_keeps_the_read_models_up_to_date(database_url, clock):
     from ledger.bootstrap import bootstrap
-    from ledger.projections import registry
     from ledger.settings import Settings
     from tests.integration.scenario import Scenario
 
-    ledger = bootstrap(Settings(database_url=database_url), clock=clock)
-    try:
-        scenario = Scenario(ledger, clock)
+    with bootstrap(Settings(database_url=database_url), clock=clock) as app:
+        assert app.projections is not None
+        scenario = Scenario(app.ledger, clock)
         scenario.admit("TJ-1", "tianjin")
-        assert [(r["provider_id"], r["standing"]) for r in registry(ledger, "tianjin")] == [("TJ-1", "in_pool")]
-    finally:
-        ledger.close()
+        assert [(r["provider_id"], r["standing"]) for r in app.projections.models.registry("tianjin")] == [("TJ-1", "in_pool")]
     with pytest.raises(RuntimeError, match="closed"):
-        ledger.projections.models.registry()
+        app.projections.models.registry()
+    assert app.ledger.after_commit == []

@@ -7,6 +7,7 @@ from rich.console import Console
 
 from ledger.application import Ledger
 from ledger.commands import models as m
+from ledger.commands.handlers import HANDLERS
 from ledger.projections import ReadModelDB, ReadModels
 from ledger.projections.replay import Replay, replay
 from ledger.projections.schema import TABLES
@@ -87,7 +88,7 @@ def test_an_interrupted_replay_is_cleaned_up_by_the_next(scenario, projected, mo
 
 
 def test_replay_builds_read_models_for_a_ledger_that_never_had_them(database_url, clock):
-    ledger = Ledger(open_store(database_url), clock=clock)
+    ledger = Ledger(open_store(database_url), clock=clock, handlers=HANDLERS)
     try:
         from tests.integration.scenario import Scenario
 

@@ -7,6 +7,7 @@ import pytest
 
 from ledger.aggregates import Complaint, DomainError
 from ledger.commands import models as m
+from ledger.deadlines import sweep
 from ledger.rules.base import (
     COMPLAINT_UNANSWERED,
     IMPLEMENTED_BEFORE_FILING,
@@ -281,7 +282,9 @@ def test_the_scheduler_cannot_run_ahead_of_the_clock(scenario):
     deadline = scenario.today + timedelta(days=15)
     scenario.run(m.RequestAnswer, complaint_id=complaint_id, deadline=deadline)
     with pytest.raises(DomainError, match="future"):
-        scenario.run(m.RecordPassedDeadlines, as_of=deadline + timedelta(days=1))
+        sweep(scenario.ledger, deadline + timedelta(days=1))
+    with pytest.raises(DomainError, match="future"):
+        scenario.run(m.RecordPassedDeadlines, provider_id="XX-1", complaint_ids=[complaint_id], as_of=deadline + timedelta(days=1))
     assert scenario.provider("XX-1").status == "in_pool"
 
 

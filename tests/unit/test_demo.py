@@ -14,7 +14,9 @@ from ledger.aggregates import Provider
 from ledger.application import Ledger
 from ledger.clock import ManualClock, SystemClock
 from ledger.commands import models as m
+from ledger.commands.handlers import HANDLERS
 from ledger.demo import (
+    DeadlineSweep,
     DEMO_END,
     DEMO_START,
     JURISDICTIONS,
@@ -38,7 +40,7 @@ def plan():
 
 @pytest.fixture(scope="module")
 def demo(plan):
-    ledger = Ledger(MemoryEventStore(), ManualClock(DEMO_START))
+    ledger = Ledger(MemoryEventStore(), ManualClock(DEMO_START), handlers=HANDLERS)
     calls: list[tuple[int, int]] = []
     summary = run_demo(ledger, plan, progress=lambda done, total: calls.append((done, total)))
     return ledger, summary, calls
@@ -49,6 +51,8 @@ def _rows(ledger) -> dict[str, dict]:
 
 
 def _command(entry) -> type[m.Command]:
+    if isinstance(entry, DeadlineSweep):
+        return m.RecordPassedDeadlines
     return entry.command if isinstance(entry, Deferred) else type(entry)
 
 
@@ -111,7 +115,7 @@ def test_the_plan_is_chronological_with_late_recorded_facts(plan):
     late = Counter(
         _command(entry).__name__
         for when, entry in plan
-        if not isinstance(entry, Deferred) and entry.effective_on is not None and entry.effective_on < when.date()
+        if not isinstance(entry, (Deferred, DeadlineSweep)) and entry.effective_on is not None and entry.effective_on < when.date()
     )
     assert late["VerifyComplaint"] >= 1 and late["RecordAcceptance"] >= 1 and late["RateSatisfaction"] >= 1
     lazy = Counter(entry.command.__name__ for _, entry in plan if isinstance(entry, Deferred))
@@ -135,11 +139,11 @@ def test_the_plan_does_not_depend_on_hash_randomisation(plan):
 
 def test_run_demo_needs_a_manual_clock():
     with pytest.raises(DemoError, match="ManualClock"):
-        run_demo(Ledger(MemoryEventStore(), SystemClock()), [])
+        run_demo(Ledger(MemoryEventStore(), SystemClock(), handlers=HANDLERS), [])
 
 
 def test_run_demo_raises_on_the_first_failing_command():
-    ledger = Ledger(MemoryEventStore(), ManualClock(DEMO_START))
+    ledger = Ledger(MemoryEventStore(), ManualClock(DEMO_START), handlers=HANDLERS)
     when = demo_plan()[0][0]
     plan = [(when, m.AdmitProvider(command_id="bad-1", provider_id="NOBODY"))]
     with pytest.raises(DemoError, match="AdmitProvider bad-1") as raised:
@@ -148,7 +152,7 @@ def test_run_demo_raises_on_the_first_failing_command():
 
 
 def test_run_demo_refuses_a_clock_past_the_plan():
-    ledger = Ledger(MemoryEventStore(), ManualClock(date(2026, 1, 1)))
+    ledger = Ledger(MemoryEventStore(), ManualClock(date(2026, 1, 1)), handlers=HANDLERS)
     with pytest.raises(DemoError, match="ManualClock"):
         run_demo(ledger, demo_plan()[:1])
 

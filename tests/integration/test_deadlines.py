@@ -1,0 +1,59 @@
+"""The scheduler's sweep: one RecordPassedDeadlines per provider with something due."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from ledger.aggregates import Complaint, DomainError, Provider
+from ledger.commands import models as m
+from ledger.deadlines import due, sweep
+from tests.integration.test_commands import race
+
+
+def test_one_command_per_provider_with_a_deadline_passed_and_none_for_the_others(scenario):
+    for provider_id in ("TS-1", "TS-2", "TS-3"):
+        scenario.admit(provider_id, "tangshan")
+    scenario.finding("TS-1", "第十二条（三）", deadline_days=10)
+    scenario.finding("TS-2", "第十二条（三）", deadline_days=12)
+    deadline = scenario.today + timedelta(days=10)
+    complaint_id = scenario.complaint("TS-3", "public")
+    scenario.run(m.RequestAnswer, complaint_id=complaint_id, deadline=deadline)
+
+    scenario.on(deadline)  # on the deadline day nothing has passed yet
+    assert due(scenario.ledger, deadline) == {}
+    assert sweep(scenario.ledger, deadline).results == {}
+
+    scenario.on(deadline + timedelta(days=1))  # TS-1's order and TS-3's answer are due, TS-2's order not yet
+    assert due(scenario.ledger, scenario.today) == {"TS-1": [], "TS-3": [complaint_id]}
+    result = sweep(scenario.ledger)
+    assert sorted(result.results) == ["TS-1", "TS-3"]
+    assert result.deadlines == 2 and result.sanctions == 1  # TS-1 blacklisted (唐山 第十三条（一）)
+    store = scenario.ledger.store
+    for provider_id, outcome in result.results.items():
+        recorded = store.read_all(after=outcome.positions[0] - 1, limit=len(outcome.positions))
+        touched = {e.originator_id for e in recorded}
+        mine = {Provider.create_id(provider_id)} | ({Complaint.create_id(complaint_id)} if provider_id == "TS-3" else set())
+        assert touched <= mine, provider_id
+    assert sweep(scenario.ledger).results == {}  # a second sweep finds nothing left to record
+
+
+def test_a_sweep_does_not_conflict_with_a_write_to_another_provider(scenario):
+    """Both decide on the same state; the finding on TS-2 is appended first, then TS-1's deadlines."""
+    scenario.admit("TS-1", "tangshan")
+    scenario.admit("TS-2", "tangshan")
+    scenario.finding("TS-1", "第十二条（三）", deadline_days=10)
+    scenario.on(scenario.today + timedelta(days=11))
+    deadlines = scenario.command(m.RecordPassedDeadlines, provider_id="TS-1", as_of=scenario.today)
+    finding = scenario.command(m.RecordFinding, provider_id="TS-2", article="第十二条（三）", summary="late report", deadline_days=10)
+    outcomes, conflicted = race(scenario.ledger, {"finding": finding, "deadlines": deadlines})
+    assert conflicted == []
+    assert "provider.rectification-overdue.v1" in outcomes["deadlines"].events
+
+
+def test_a_command_names_only_complaints_against_its_provider(scenario):
+    scenario.admit("TS-1", "tangshan")
+    scenario.admit("TS-2", "tangshan")
+    complaint_id = scenario.complaint("TS-2", "public")
+    with pytest.raises(DomainError, match=f"complaint {complaint_id} is against TS-2, not TS-1"):
+        scenario.run(m.RecordPassedDeadlines, provider_id="TS-1", complaint_ids=[complaint_id])
