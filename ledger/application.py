@@ -120,11 +120,27 @@ class Context:
                 pack = pack.with_params(**rulebook.params)
         return pack
 
-    def effective(self, command: Command) -> date:
-        return command.effective_on or self.today
+    def effective(self, command: Command, *not_before: tuple[str, date | None]) -> date:
+        """The day the command's fact took effect (``effective_on``, default today).
 
-    def reconcile(self, provider: Provider, appeal_ref: str | None = None) -> list[str]:
-        return reconcile(provider, self.pack(provider.jurisdiction), self.today, appeal_ref)
+        Dates come from the facts, within bounds: not after today, and not before any
+        of ``not_before`` — (what, day) pairs such as ``provider.begins``.
+        """
+        return bounded("effective_on", command.effective_on or self.today, self.today, *not_before)
+
+    def reconcile(self, provider: Provider, on: date | None = None, appeal_ref: str | None = None) -> list[str]:
+        """Derive what the provider's record now decides; rescissions take effect ``on``."""
+        return reconcile(provider, self.pack(provider.jurisdiction), on or self.today, appeal_ref)
+
+
+def bounded(field_name: str, on: date, today: date, *not_before: tuple[str, date | None]) -> date:
+    """``on``, if a fact may take effect that day: not in the future, not before what it concerns."""
+    if on > today:
+        raise DomainError(f"{field_name} {on} is in the future (today is {today})")
+    for what, earliest in not_before:
+        if earliest is not None and on < earliest:
+            raise DomainError(f"{field_name} {on} is before {what} ({earliest})")
+    return on
 
 
 #: decides one command: loads aggregates through ``ctx.uow`` and calls their ``@event`` methods

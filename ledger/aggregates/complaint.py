@@ -32,19 +32,26 @@ class Complaint(LedgerAggregate):
         effective_on: date,
     ) -> None:
         self.complaint_id = complaint_id
+        self.filed_on = effective_on
         self.provider_id = provider_id
         self.jurisdiction = jurisdiction
         self.complainant_kind = complainant_kind
         self.enterprise_id = enterprise_id
         self.status = "filed"
         self.answer_deadline: date | None = None
+        self.answer_requested_on: date | None = None
         self.answered_on: date | None = None
         self.answer_overdue = False
         self.verdict: str | None = None  # true / unfounded
 
+    @property
+    def begins(self) -> tuple[str, date]:
+        return f"complaint {self.complaint_id} was filed", self.filed_on
+
     @event("AnswerRequested")
     def request_answer(self, deadline: date, effective_on: date) -> None:
         self.answer_deadline = deadline
+        self.answer_requested_on = effective_on
         self.status = "awaiting_answer"
 
     @event("Answered")
@@ -84,11 +91,16 @@ class Appeal(LedgerAggregate):
         effective_on: date,
     ) -> None:
         self.appeal_id = appeal_id
+        self.filed_on = effective_on
         self.provider_id = provider_id
         self.jurisdiction = jurisdiction
         self.ground = ground
         self.evidence_refs = list(evidence_refs)
         self.status = "filed"
+
+    @property
+    def begins(self) -> tuple[str, date]:
+        return f"appeal {self.appeal_id} was filed", self.filed_on
 
     @event("Decided")
     def decide(self, upheld: bool, reasons: str, effective_on: date) -> None:

@@ -32,6 +32,7 @@ class Project(LedgerAggregate):
         effective_on: date,
     ) -> None:
         self.project_id = project_id
+        self.registered_on = effective_on
         self.jurisdiction = jurisdiction
         self.enterprise_id = enterprise_id
         self.enterprise_name = enterprise_name
@@ -48,6 +49,10 @@ class Project(LedgerAggregate):
         self.payments: list[dict] = []
         self.planned_cost: Decimal | None = None
         self.prepayment_recoverable: str | None = None
+
+    @property
+    def begins(self) -> tuple[str, date]:
+        return f"project {self.project_id} was registered", self.registered_on
 
     @property
     def provider_ids(self) -> list[str]:

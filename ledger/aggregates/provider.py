@@ -71,6 +71,11 @@ class Provider(LedgerAggregate):
     # --- state helpers ------------------------------------------------------
 
     @property
+    def begins(self) -> tuple[str, date]:
+        """No fact about a provider takes effect before its application."""
+        return f"provider {self.provider_id} applied", self.applied_on
+
+    @property
     def in_pool(self) -> bool:
         return self.status in IN_POOL
 

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from ledger.aggregates import Appeal, Complaint, DomainError, Project, Provider, Rulebook
-from ledger.application import Context, Handler
+from ledger.application import Context, Handler, bounded
 from ledger.commands import models as m
 from ledger.rules.base import (
     BELOW_TARGET_LEVEL,
@@ -55,7 +55,7 @@ def open_public_notice(c: m.OpenPublicNotice, ctx: Context) -> None:
     provider = _provider(ctx, c.provider_id)
     if provider.status != "applied":
         raise DomainError(f"provider {c.provider_id} is {provider.status}; a public notice follows an application")
-    provider.open_notice(effective_on=ctx.effective(c))
+    provider.open_notice(effective_on=ctx.effective(c, provider.begins))
 
 
 def _open_notice(provider: Provider) -> dict:
@@ -69,7 +69,8 @@ def raise_objection(c: m.RaiseObjection, ctx: Context) -> None:
     notice = _open_notice(provider)
     if c.objection_id in notice["objections"]:
         raise DomainError(f"objection {c.objection_id} already raised")
-    provider.raise_objection(objection_id=c.objection_id, raised_by=c.raised_by, grounds=c.grounds, effective_on=ctx.effective(c))
+    on = ctx.effective(c, ("the public notice opened", notice["opened_on"]))
+    provider.raise_objection(objection_id=c.objection_id, raised_by=c.raised_by, grounds=c.grounds, effective_on=on)
 
 
 def resolve_objection(c: m.ResolveObjection, ctx: Context) -> None:
@@ -77,7 +78,8 @@ def resolve_objection(c: m.ResolveObjection, ctx: Context) -> None:
     notice = _open_notice(provider)
     if c.objection_id not in notice["objections"]:
         raise DomainError(f"no objection {c.objection_id} against provider {c.provider_id}")
-    provider.resolve_objection(objection_id=c.objection_id, stands=c.stands, reasons=c.reasons, effective_on=ctx.effective(c))
+    on = ctx.effective(c, (f"objection {c.objection_id} was raised", notice["objections"][c.objection_id]["raised_on"]))
+    provider.resolve_objection(objection_id=c.objection_id, stands=c.stands, reasons=c.reasons, effective_on=on)
 
 
 def close_public_notice(c: m.ClosePublicNotice, ctx: Context) -> None:
@@ -99,7 +101,7 @@ def close_public_notice(c: m.ClosePublicNotice, ctx: Context) -> None:
     unresolved = [oid for oid, o in notice["objections"].items() if o["stands"] is None]
     if unresolved:
         raise DomainError(f"resolve objection(s) {', '.join(unresolved)} before closing the notice")
-    on = c.effective_on or c.last_day
+    on = bounded("effective_on", c.effective_on or c.last_day, ctx.today, ("the public notice opened", notice["opened_on"]))
     provider.close_notice(last_day=c.last_day, days=days, effective_on=on)
     citation = pack.notice_citation.as_dict() if pack.notice_citation else None
     standing = [oid for oid, o in notice["objections"].items() if o["stands"]]
@@ -117,7 +119,7 @@ def admit_provider(c: m.AdmitProvider, ctx: Context) -> None:
         raise DomainError(f"{label}: admission follows the public notice; close the notice instead")
     if provider.status != "applied":
         raise DomainError(f"provider {c.provider_id} is {provider.status}; only an applicant can be admitted")
-    provider.admit(citation=None, effective_on=ctx.effective(c))
+    provider.admit(citation=None, effective_on=ctx.effective(c, provider.begins))
 
 
 def _pending_applicant(ctx: Context, provider_id: str) -> Provider:
@@ -128,15 +130,19 @@ def _pending_applicant(ctx: Context, provider_id: str) -> Provider:
 
 
 def refuse_admission(c: m.RefuseAdmission, ctx: Context) -> None:
-    _pending_applicant(ctx, c.provider_id).refuse_admission(reason=c.reason, citation=None, effective_on=ctx.effective(c))
+    provider = _pending_applicant(ctx, c.provider_id)
+    provider.refuse_admission(reason=c.reason, citation=None, effective_on=ctx.effective(c, provider.begins))
 
 
 def lapse_application(c: m.LapseApplication, ctx: Context) -> None:
-    _pending_applicant(ctx, c.provider_id).lapse(reason=c.reason, effective_on=ctx.effective(c))
+    provider = _pending_applicant(ctx, c.provider_id)
+    provider.lapse(reason=c.reason, effective_on=ctx.effective(c, provider.begins))
 
 
 def record_profile_change(c: m.RecordProfileChange, ctx: Context) -> None:
     provider = _provider(ctx, c.provider_id)
+    bounded("reported_on", c.reported_on, ctx.today)
+    on = bounded("effective_on", c.effective_on or c.changed_on, ctx.today)
     provider.change_profile(
         field=c.field,
         old=provider.profile.get(c.field),
@@ -144,7 +150,7 @@ def record_profile_change(c: m.RecordProfileChange, ctx: Context) -> None:
         changed_on=c.changed_on,
         reported_on=c.reported_on,
         major=c.major,
-        effective_on=c.effective_on or c.changed_on,
+        effective_on=on,
     )
 
 
@@ -157,8 +163,10 @@ def record_score(c: m.RecordScore, ctx: Context) -> None:
     if pack.grade is None:
         raise DomainError(f"{pack.short} grades providers without scores; RecordScore is for 天津 第十一条")
     provider.require_in_pool("record a score")
-    provider.record_score(year=c.year, score=c.score, grade=pack.grade(c.score, pack.params), pack_version=pack.version, effective_on=ctx.effective(c))
-    ctx.reconcile(provider)
+    on = ctx.effective(c, provider.begins)
+    _plausible_year(c.year, on)
+    provider.record_score(year=c.year, score=c.score, grade=pack.grade(c.score, pack.params), pack_version=pack.version, effective_on=on)
+    ctx.reconcile(provider, on)
 
 
 def record_evaluation(c: m.RecordEvaluation, ctx: Context) -> None:
@@ -166,8 +174,10 @@ def record_evaluation(c: m.RecordEvaluation, ctx: Context) -> None:
     if provider.jurisdiction != "province":
         raise DomainError("qualified/unqualified evaluations are the province's (省指南 四（三）)")
     provider.require_in_pool("record an evaluation")
-    provider.record_evaluation(year=c.year, qualified=c.qualified, effective_on=ctx.effective(c))
-    ctx.reconcile(provider)
+    on = ctx.effective(c, provider.begins)
+    _plausible_year(c.year, on)
+    provider.record_evaluation(year=c.year, qualified=c.qualified, effective_on=on)
+    ctx.reconcile(provider, on)
 
 
 def record_star_rating(c: m.RecordStarRating, ctx: Context) -> None:
@@ -175,7 +185,18 @@ def record_star_rating(c: m.RecordStarRating, ctx: Context) -> None:
     if provider.jurisdiction != "xinxiang":
         raise DomainError("star ratings are Xinxiang's (新乡 第十四条)")
     provider.require_in_pool("rate stars")
-    provider.rate_stars(rating_round=c.rating_round, stars=c.stars, basis=dict(c.basis), effective_on=ctx.effective(c))
+    provider.rate_stars(rating_round=c.rating_round, stars=c.stars, basis=dict(c.basis), effective_on=ctx.effective(c, provider.begins))
+
+
+def _plausible_year(year: int, on: date) -> None:
+    """A yearly score or evaluation (天津 第十一条 "每年组织…评价评级", 省指南 四（三）) taking effect
+    ``on`` is of that year or of the year just ended: not of a year that has not begun, nor of
+    one long past (which would be entered with the date it was made)."""
+    if not on.year - 1 <= year <= on.year:
+        raise DomainError(
+            f"year {year} is not plausible for an evaluation taking effect on {on} (effective_on): "
+            f"it is of {on.year - 1} or {on.year}"
+        )
 
 
 # --- findings and rectification ----------------------------------------------------
@@ -188,7 +209,7 @@ def record_finding(c: m.RecordFinding, ctx: Context) -> None:
     if article is None:
         raise DomainError(f"{pack.short} has no finding article {c.article!r}; known: {', '.join(pack.findings)}")
     provider.require_in_pool(f"apply {article.citation.label}")
-    on = ctx.effective(c)
+    on = ctx.effective(c, provider.begins)
     if not pack.in_force(on):
         window = (
             "its date of effect has not been declared"
@@ -206,8 +227,10 @@ def record_finding(c: m.RecordFinding, ctx: Context) -> None:
                 f"{article.citation.short} {article.citation.article.split('（')[0]}: 整改期限一般不超过{limit}日 — "
                 f"{days} days needs an exceptional_reason"
             )
-        deadline = max(on, ctx.today) + timedelta(days=days)
-        params = {"deadline_days": days}
+        # the period runs from the day the order took effect, however late it is recorded
+        period = pack.params.period(on, days)
+        deadline = period.due
+        params = {"deadline_days": days, **period.params()}
         if c.exceptional_reason:
             params["exceptional_reason"] = c.exceptional_reason
     provider.record_finding(article=c.article, summary=c.summary, evidence=list(c.evidence), effective_on=on)
@@ -226,7 +249,18 @@ def record_finding(c: m.RecordFinding, ctx: Context) -> None:
         derived=False,
         effective_on=on,
     )
-    ctx.reconcile(provider)
+    ctx.reconcile(provider, on)
+
+
+def _order_day(ctx: Context, c: m.CompleteRectification | m.RecordRectificationRefusal, provider: Provider) -> date:
+    """The day a completion or refusal took effect: not before the order it concerns."""
+    return ctx.effective(c, _took_effect(provider, c.sanction_ref))
+
+
+def _took_effect(provider: Provider, ref: str) -> tuple[str, date | None]:
+    """(what, day) of a sanction or fact on the provider's record, as a lower bound for what follows it."""
+    item = provider.sanctions.get(ref) or provider.facts.get(ref)
+    return f"{ref} took effect", item["effective_on"] if item else None
 
 
 def _order(ctx: Context, provider_id: str, sanction_ref: str) -> Provider:
@@ -237,15 +271,16 @@ def _order(ctx: Context, provider_id: str, sanction_ref: str) -> Provider:
 
 def complete_rectification(c: m.CompleteRectification, ctx: Context) -> None:
     provider = _order(ctx, c.provider_id, c.sanction_ref)
-    provider.complete_rectification(sanction_ref=c.sanction_ref, effective_on=ctx.effective(c))
+    provider.complete_rectification(sanction_ref=c.sanction_ref, effective_on=_order_day(ctx, c, provider))
 
 
 def record_rectification_refusal(c: m.RecordRectificationRefusal, ctx: Context) -> None:
     provider = _order(ctx, c.provider_id, c.sanction_ref)
     if provider.sanctions[c.sanction_ref]["refused_on"] is not None:
         raise DomainError(f"refusal of {c.sanction_ref} already recorded")
-    provider.refuse_rectification(sanction_ref=c.sanction_ref, effective_on=ctx.effective(c))
-    ctx.reconcile(provider)
+    on = _order_day(ctx, c, provider)
+    provider.refuse_rectification(sanction_ref=c.sanction_ref, effective_on=on)
+    ctx.reconcile(provider, on)
 
 
 def withdraw_from_pool(c: m.WithdrawFromPool, ctx: Context) -> None:
@@ -253,7 +288,7 @@ def withdraw_from_pool(c: m.WithdrawFromPool, ctx: Context) -> None:
     provider.require_in_pool("withdraw")
     pack = ctx.pack(provider.jurisdiction)
     citation = pack.voluntary_exit.as_dict() if pack.voluntary_exit else None
-    provider.exit_pool(reason=c.reason or "voluntary exit", citation=citation, effective_on=ctx.effective(c))
+    provider.exit_pool(reason=c.reason or "voluntary exit", citation=citation, effective_on=ctx.effective(c, provider.begins))
 
 
 def withhold_fees(c: m.WithholdFees, ctx: Context) -> None:
@@ -268,7 +303,8 @@ def withhold_fees(c: m.WithholdFees, ctx: Context) -> None:
         if c.article not in known:
             raise DomainError(f"{pack.short} has no article {c.article!r}")
         citation = known[c.article].as_dict()
-    provider.withhold_fees(project_id=c.project_id, amount=str(c.amount), citation=citation, reason=c.reason, effective_on=ctx.effective(c))
+    on = ctx.effective(c, provider.begins)
+    provider.withhold_fees(project_id=c.project_id, amount=str(c.amount), citation=citation, reason=c.reason, effective_on=on)
 
 
 # --- projects --------------------------------------------------------------------
@@ -280,11 +316,12 @@ def register_project(c: m.RegisterProject, ctx: Context) -> None:
     provider_ids = ([c.integrated_provider_id] if c.integrated_provider_id else []) + list(c.product_provider_ids)
     if not provider_ids:
         raise DomainError("a project needs an integrated provider or a product provider")
-    for provider_id in provider_ids:
-        provider = _provider(ctx, provider_id)
+    providers = [_provider(ctx, provider_id) for provider_id in provider_ids]
+    for provider in providers:
         if provider.jurisdiction != c.jurisdiction:
-            raise DomainError(f"provider {provider_id} is in {provider.jurisdiction}'s pool, not {c.jurisdiction}'s")
+            raise DomainError(f"provider {provider.provider_id} is in {provider.jurisdiction}'s pool, not {c.jurisdiction}'s")
         provider.require_in_pool(f"serve project {c.project_id}")
+    on = ctx.effective(c, *(p.begins for p in providers))
     ctx.uow.add(
         Project(
             project_id=c.project_id,
@@ -294,7 +331,7 @@ def register_project(c: m.RegisterProject, ctx: Context) -> None:
             enterprise_kind=c.enterprise_kind,
             integrated_provider_id=c.integrated_provider_id,
             product_provider_ids=list(c.product_provider_ids),
-            effective_on=ctx.effective(c),
+            effective_on=on,
         )
     )
 
@@ -307,7 +344,7 @@ def _note(ctx: Context, provider_id: str, kind: str, source_ref: str, enterprise
     """Record a fact about a provider that came from a project or a complaint, then derive."""
     provider = _provider(ctx, provider_id)
     provider.note_fact(kind=kind, source_ref=source_ref, enterprise_id=enterprise_id, data=data, effective_on=on)
-    ctx.reconcile(provider)
+    ctx.reconcile(provider, on)
 
 
 def _last_ref(aggregate) -> str:
@@ -318,7 +355,8 @@ def record_diagnosis(c: m.RecordDiagnosis, ctx: Context) -> None:
     project = _project(ctx, c.project_id)
     if project.stage != "registered":
         raise DomainError(f"project {c.project_id} is {project.stage}; diagnosis comes first")
-    project.diagnose(level_before=c.level_before, report=c.report, problems=list(c.problems), scenarios=list(c.scenarios), effective_on=ctx.effective(c))
+    on = ctx.effective(c, project.begins)
+    project.diagnose(level_before=c.level_before, report=c.report, problems=list(c.problems), scenarios=list(c.scenarios), effective_on=on)
 
 
 def submit_filing(c: m.SubmitFiling, ctx: Context) -> None:
@@ -326,14 +364,14 @@ def submit_filing(c: m.SubmitFiling, ctx: Context) -> None:
     if project.filing in ("submitted", "approved"):
         raise DomainError(f"project {c.project_id}'s filing is already {project.filing}")
     plan = {"content": c.content, "cost": str(c.cost), "expected_effect": c.expected_effect, "schedule": c.schedule}
-    project.submit_filing(plan=plan, effective_on=ctx.effective(c))
+    project.submit_filing(plan=plan, effective_on=ctx.effective(c, project.begins))
 
 
 def decide_filing(c: m.DecideFiling, ctx: Context) -> None:
     project = _project(ctx, c.project_id)
     if project.filing != "submitted":
         raise DomainError(f"project {c.project_id} has no filing awaiting a decision")
-    project.decide_filing(approved=c.approved, reasons=c.reasons, effective_on=ctx.effective(c))
+    project.decide_filing(approved=c.approved, reasons=c.reasons, effective_on=ctx.effective(c, project.begins))
 
 
 def record_major_change(c: m.RecordMajorChange, ctx: Context) -> None:
@@ -344,7 +382,7 @@ def record_major_change(c: m.RecordMajorChange, ctx: Context) -> None:
         description=c.description,
         investment_increase=str(c.investment_increase) if c.investment_increase is not None else None,
         scenarios_removed=c.scenarios_removed,
-        effective_on=ctx.effective(c),
+        effective_on=ctx.effective(c, project.begins),
     )
 
 
@@ -353,7 +391,7 @@ def start_implementation(c: m.StartImplementation, ctx: Context) -> None:
     project = _project(ctx, c.project_id)
     if project.implementation_started_on is not None and project.filing != "approved":
         raise DomainError(f"project {c.project_id} is already being implemented")
-    on = ctx.effective(c)
+    on = ctx.effective(c, project.begins)
     before_approval = not project.approved
     project.start_implementation(before_approval=before_approval, effective_on=on)
     if before_approval:
@@ -367,7 +405,7 @@ def record_acceptance(c: m.RecordAcceptance, ctx: Context) -> None:
         raise DomainError(f"project {c.project_id} was never implemented")
     if project.acceptance == "passed":
         raise DomainError(f"project {c.project_id} has already passed acceptance")
-    on = ctx.effective(c)
+    on = ctx.effective(c, project.begins, ("its implementation started", project.implementation_started_on))
     project.decide_acceptance(passed=c.passed, level_after=c.level_after, effective_on=on)
     source = _last_ref(project)
     pack = ctx.pack(project.jurisdiction)
@@ -397,7 +435,7 @@ def rate_satisfaction(c: m.RateSatisfaction, ctx: Context) -> None:
     project.require_provider(c.provider_id)
     if c.provider_id in project.ratings:
         raise DomainError(f"{project.enterprise_id} has already rated {c.provider_id} on project {c.project_id}")
-    on = ctx.effective(c)
+    on = ctx.effective(c, project.begins)
     project.rate_satisfaction(provider_id=c.provider_id, rating=c.rating, effective_on=on)
     if c.rating == "不满意":
         _note(
@@ -410,7 +448,7 @@ def record_payment(c: m.RecordPayment, ctx: Context) -> None:
     project = _project(ctx, c.project_id)
     if c.provider_id is not None:
         project.require_provider(c.provider_id)
-    project.record_payment(kind=c.kind, amount=str(c.amount), provider_id=c.provider_id, citation=None, effective_on=ctx.effective(c))
+    project.record_payment(kind=c.kind, amount=str(c.amount), provider_id=c.provider_id, citation=None, effective_on=ctx.effective(c, project.begins))
 
 
 # --- complaints ----------------------------------------------------------------------
@@ -441,7 +479,7 @@ def file_complaint(c: m.FileComplaint, ctx: Context) -> None:
             subject=c.subject,
             evidence=list(c.evidence),
             enterprise_id=c.enterprise_id,
-            effective_on=ctx.effective(c),
+            effective_on=ctx.effective(c, provider.begins),
         )
     )
 
@@ -455,9 +493,10 @@ def _complaint(ctx: Context, complaint_id: str) -> Complaint:
 
 def request_answer(c: m.RequestAnswer, ctx: Context) -> None:
     complaint = _complaint(ctx, c.complaint_id)
-    on = ctx.effective(c)
-    days = int(getattr(ctx.pack(complaint.jurisdiction).params, "report_answer_days", 15))
-    deadline = c.deadline or on + timedelta(days=days)
+    on = ctx.effective(c, complaint.begins)
+    params = ctx.pack(complaint.jurisdiction).params
+    days = int(getattr(params, "report_answer_days", 15))
+    deadline = c.deadline or params.period(on, days).due
     if deadline < on:
         raise DomainError(f"deadline {deadline} is before the request ({on})")
     complaint.request_answer(deadline=deadline, effective_on=on)
@@ -467,7 +506,7 @@ def record_answer(c: m.RecordAnswer, ctx: Context) -> None:
     complaint = _complaint(ctx, c.complaint_id)
     if complaint.answered_on is not None:
         raise DomainError(f"complaint {c.complaint_id} was already answered")
-    on = ctx.effective(c)
+    on = ctx.effective(c, complaint.begins, ("the answer was requested", complaint.answer_requested_on))
     if complaint.answer_deadline is not None and on > complaint.answer_deadline and not complaint.answer_overdue:
         # 新乡 第十八条 未按要求回复: an answer after the deadline is not the answer required,
         # whether or not the scheduler ran in between
@@ -485,7 +524,7 @@ def _answer_overdue(ctx: Context, complaint: Complaint) -> None:
 
 def verify_complaint(c: m.VerifyComplaint, ctx: Context) -> None:
     complaint = _complaint(ctx, c.complaint_id)
-    on = ctx.effective(c)
+    on = ctx.effective(c, complaint.begins)
     complaint.verify(verdict=c.verdict, findings=c.findings, effective_on=on)
     if c.verdict == "true":
         _note(
@@ -529,7 +568,8 @@ def file_appeal(c: m.FileAppeal, ctx: Context) -> None:
     ground = pack.appeal_grounds.get(c.ground)
     if ground is None:
         raise DomainError(f"{pack.short} allows appeals on {', '.join(pack.appeal_grounds)}, not {c.ground!r}")
-    resolve_appeal_targets(provider, list(c.evidence_refs), ground.may_void)
+    targets = resolve_appeal_targets(provider, list(c.evidence_refs), ground.may_void)
+    on = ctx.effective(c, provider.begins, *(_took_effect(provider, ref) for ref in targets))
     ctx.uow.add(
         Appeal(
             appeal_id=c.appeal_id,
@@ -542,7 +582,7 @@ def file_appeal(c: m.FileAppeal, ctx: Context) -> None:
             reasons=c.reasons,
             purpose=c.purpose,
             supporting_evidence=list(c.supporting_evidence),
-            effective_on=ctx.effective(c),
+            effective_on=on,
         )
     )
 
@@ -551,7 +591,7 @@ def decide_appeal(c: m.DecideAppeal, ctx: Context) -> None:
     appeal = ctx.uow.get(Appeal, c.appeal_id)
     if appeal.status != "filed":
         raise DomainError(f"appeal {c.appeal_id} was already {appeal.status}")
-    on = ctx.effective(c)
+    on = ctx.effective(c, appeal.begins)
     appeal.decide(upheld=c.upheld, reasons=c.reasons, effective_on=on)
     if not c.upheld:
         return
@@ -560,7 +600,8 @@ def decide_appeal(c: m.DecideAppeal, ctx: Context) -> None:
     targets = resolve_appeal_targets(provider, appeal.evidence_refs, ground.may_void)
     appeal_ref = _last_ref(appeal)
     provider.void_evidence(refs=targets, appeal_ref=appeal_ref, effective_on=on)
-    ctx.reconcile(provider, appeal_ref=appeal_ref)
+    # what no longer holds is rescinded on the day the appeal was decided
+    ctx.reconcile(provider, on, appeal_ref=appeal_ref)
 
 
 # --- rulebooks and deadlines -----------------------------------------------------------------

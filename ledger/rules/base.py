@@ -17,6 +17,8 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from ledger.rules.calendar import Period, period
+
 # --- sanctions -------------------------------------------------------------
 
 WARNING = "warning"  # 警告 (with a rectification deadline in Xinxiang)
@@ -270,6 +272,14 @@ class PackParameters(BaseModel):
     """Thresholds and deadlines: the documents' values are the defaults."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: 民法典 第二百零三条: a period whose last day is a day off ends on the next working day
+    #: (:mod:`ledger.rules.calendar`); a regulator may switch it off
+    statutory_holidays: bool = True
+
+    def period(self, start: date, days: int) -> Period:
+        """A period of ``days`` days running from ``start``, counted as the civil code counts it."""
+        return period(start, days, statutory_holidays=self.statutory_holidays)
 
 
 @dataclass(frozen=True)

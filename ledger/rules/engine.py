@@ -17,10 +17,16 @@ events it triggers on the aggregate:
    recorded — only while the provider is in the pool, and only for conditions
    that became true inside the pack's validity window, counting only what took
    effect from the pack's date of effect on.
+
+Dates come from the facts, never from the day they are recorded: a derived
+sanction takes effect on the day its condition became true, and its deadline
+runs from that day; a rescission and a reinstatement take effect on the date of
+the fact that caused them (``on``: the appeal's decision), so a history as of
+any later day shows them even when the appeal is entered long after.
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from ledger.aggregates.provider import Provider, ProviderView
 from ledger.rules.base import Decision, Item, RulePack, View, is_removal, ref_key
@@ -28,12 +34,14 @@ from ledger.rules.base import Decision, Item, RulePack, View, is_removal, ref_ke
 MAX_ROUNDS = 100
 
 
-def reconcile(provider: Provider, pack: RulePack, today: date, appeal_ref: str | None = None) -> list[str]:
+def reconcile(provider: Provider, pack: RulePack, on: date, appeal_ref: str | None = None) -> list[str]:
     """Bring the provider's derived sanctions in line with its live evidence.
 
-    Returns the refs of the sanctions it rescinded.
+    ``on`` is the effective date of the fact just recorded (an appeal's decision):
+    rescissions and a reinstatement take effect that day. Returns the refs of the
+    sanctions it rescinded.
     """
-    rescinded = _rescind_stale(provider, pack, today, appeal_ref)
+    rescinded = _rescind_stale(provider, pack, on, appeal_ref)
     if rescinded and not provider.in_pool and provider.status_since is not None:
         removed_by = [provider.sanctions[r] for r in rescinded if is_removal(provider.sanctions[r]["sanction"])]
         if removed_by and not provider.active_removals() and provider.status != "exited":
@@ -43,14 +51,14 @@ def reconcile(provider: Provider, pack: RulePack, today: date, appeal_ref: str |
             if replacement:
                 # other live evidence still removes the provider: record that removal instead of
                 # a reinstatement that would never have taken effect
-                impose(provider, pack, replacement[0], today)
+                impose(provider, pack, replacement[0])
                 return rescinded
             provider.reinstate(
                 reason="the removal no longer holds after the appeal",
                 rescinded=[s["ref"] for s in removed_by],
-                effective_on=today,
+                effective_on=max(on, provider.status_since),
             )
-    _impose_new(provider, pack, today)
+    _impose_new(provider, pack)
     return rescinded
 
 
@@ -90,7 +98,7 @@ def pending_decisions(provider: Provider, pack: RulePack) -> list[Decision]:
     return sorted(found, key=lambda d: (d.condition_on, d.rule.id, [ref_key(r) for r in d.evidence]))
 
 
-def _rescind_stale(provider: Provider, pack: RulePack, today: date, appeal_ref: str | None) -> list[str]:
+def _rescind_stale(provider: Provider, pack: RulePack, on: date, appeal_ref: str | None) -> list[str]:
     rescinded: list[str] = []
     for _ in range(MAX_ROUNDS):
         view = ProviderView(provider)
@@ -111,31 +119,37 @@ def _rescind_stale(provider: Provider, pack: RulePack, today: date, appeal_ref: 
         if stale is None:
             return rescinded
         sanction, reason = stale
-        provider.rescind(sanction_ref=sanction["ref"], reason=reason, appeal_ref=appeal_ref, effective_on=today)
+        # a sanction cannot be rescinded before it took effect (an appeal decided on a day
+        # before a sanction derived from later facts)
+        effective_on = max(on, sanction["effective_on"])
+        provider.rescind(sanction_ref=sanction["ref"], reason=reason, appeal_ref=appeal_ref, effective_on=effective_on)
         rescinded.append(sanction["ref"])
     raise RuntimeError("rescission did not settle")
 
 
-def _impose_new(provider: Provider, pack: RulePack, today: date) -> None:
+def _impose_new(provider: Provider, pack: RulePack) -> None:
     for _ in range(MAX_ROUNDS):
         if not provider.in_pool:
             return
         decisions = [d for d in pending_decisions(provider, pack) if pack.in_force(d.condition_on)]
         if not decisions:
             return
-        impose(provider, pack, decisions[0], today)
+        impose(provider, pack, decisions[0])
     raise RuntimeError("derivation did not settle")
 
 
-def impose(provider: Provider, pack: RulePack, decision: Decision, today: date) -> None:
-    """Record a derived sanction; a deadline runs from the day it is ordered."""
+def impose(provider: Provider, pack: RulePack, decision: Decision) -> None:
+    """Record a derived sanction, effective the day its condition became true; a deadline
+    runs from that day (民法典 第二百零一条、第二百零三条, :mod:`ledger.rules.calendar`)."""
     rule = decision.rule
     params = dict(decision.params)
     deadline = None
     if rule.deadline_param:
         days = int(getattr(pack.params, rule.deadline_param))
         params[rule.deadline_param] = days
-        deadline = max(decision.condition_on, today) + timedelta(days=days)
+        period = pack.params.period(decision.condition_on, days)
+        params.update(period.params())
+        deadline = period.due
     provider.impose(
         sanction=rule.sanction,
         rule_id=rule.id,

@@ -97,20 +97,23 @@ class Scenario:
 
     # --- projects and ratings -----------------------------------------------------
 
-    def project(self, provider_id: str, enterprise_id: str, *, accepted: bool = True, level_after: int | None = None) -> str:
-        """A project of ``enterprise_id`` led by ``provider_id``, filed and approved before implementation."""
+    def project(
+        self, provider_id: str, enterprise_id: str, *, accepted: bool = True, level_after: int | None = None, on: date | None = None
+    ) -> str:
+        """A project of ``enterprise_id`` led by ``provider_id``, filed and approved before implementation,
+        every step taking effect ``on`` (default today)."""
         project_id = f"P-{next(self._ids)}"
         jurisdiction = self.provider(provider_id).jurisdiction
         self.run(
             m.RegisterProject, project_id=project_id, jurisdiction=jurisdiction, enterprise_id=enterprise_id,
-            enterprise_name=f"{enterprise_id} Co", integrated_provider_id=provider_id,
+            enterprise_name=f"{enterprise_id} Co", integrated_provider_id=provider_id, effective_on=on,
         )  # fmt: skip
-        self.run(m.RecordDiagnosis, project_id=project_id, level_before=1)
-        self.run(m.SubmitFiling, project_id=project_id, content="plan", cost="100000")
-        self.run(m.DecideFiling, project_id=project_id, approved=True)
-        self.run(m.StartImplementation, project_id=project_id)
+        self.run(m.RecordDiagnosis, project_id=project_id, level_before=1, effective_on=on)
+        self.run(m.SubmitFiling, project_id=project_id, content="plan", cost="100000", effective_on=on)
+        self.run(m.DecideFiling, project_id=project_id, approved=True, effective_on=on)
+        self.run(m.StartImplementation, project_id=project_id, effective_on=on)
         if accepted:
-            self.run(m.RecordAcceptance, project_id=project_id, passed=True, level_after=level_after)
+            self.run(m.RecordAcceptance, project_id=project_id, passed=True, level_after=level_after, effective_on=on)
         return project_id
 
     def rate(self, project_id: str, provider_id: str, rating: str = "不满意", *, on: date | None = None) -> Noted | None:
@@ -120,21 +123,25 @@ class Scenario:
 
     def unsatisfied(self, provider_id: str, enterprise_id: str, *, accepted: bool = True, on: date | None = None) -> Noted:
         """A project of ``enterprise_id`` rated 不满意."""
-        noted = self.rate(self.project(provider_id, enterprise_id, accepted=accepted), provider_id, on=on)
+        noted = self.rate(self.project(provider_id, enterprise_id, accepted=accepted, on=on), provider_id, on=on)
         assert noted is not None
         return noted
 
     # --- complaints and reports -----------------------------------------------------
 
-    def complaint(self, provider_id: str, complainant_kind: str = "enterprise", **fields: Any) -> str:
+    def complaint(self, provider_id: str, complainant_kind: str = "enterprise", *, on: date | None = None, **fields: Any) -> str:
         complaint_id = f"C-{next(self._ids)}"
         fields = {"complainant_name": f"{complainant_kind} complainant", "contact": "13800000000", "evidence": ["photos"], **fields}
         enterprise_id = f"E-{complaint_id}" if complainant_kind == "enterprise" else None
         self.run(
             m.FileComplaint, complaint_id=complaint_id, provider_id=provider_id, complainant_kind=complainant_kind,
-            subject="service not delivered", enterprise_id=enterprise_id, **fields,
+            subject="service not delivered", enterprise_id=enterprise_id, effective_on=on, **fields,
         )  # fmt: skip
         return complaint_id
+
+    def report(self, provider_id: str, **fields: Any) -> str:
+        """A real-name report (举报) by a member of the public, with evidence and contact details."""
+        return self.complaint(provider_id, "public", **fields)
 
     def verify(self, complaint_id: str, verdict: str = "true", *, on: date | None = None) -> Noted | None:
         self.run(m.VerifyComplaint, complaint_id=complaint_id, verdict=verdict, effective_on=on)
@@ -142,20 +149,21 @@ class Scenario:
         return self._noted(complaint.provider_id, event_ref(complaint.id, complaint.version))
 
     def verified_complaint(self, provider_id: str, complainant_kind: str = "enterprise", *, on: date | None = None) -> Noted:
-        noted = self.verify(self.complaint(provider_id, complainant_kind), on=on)
+        noted = self.verify(self.complaint(provider_id, complainant_kind, on=on), on=on)
         assert noted is not None
         return noted
 
     # --- appeals ----------------------------------------------------------------------
 
-    def appeal(self, provider_id: str, ground: str, *refs: str, upheld: bool = True) -> CommandResult:
-        """File an appeal naming ``refs`` and decide it; returns the decision's result."""
+    def appeal(self, provider_id: str, ground: str, *refs: str, upheld: bool = True, on: date | None = None) -> CommandResult:
+        """File an appeal naming ``refs`` and decide it (both ``on``); returns the decision's result."""
         appeal_id = f"A-{next(self._ids)}"
         self.run(
             m.FileAppeal, appeal_id=appeal_id, provider_id=provider_id, ground=ground, evidence_refs=list(refs),
             matter="the evidence named", reasons="it does not hold", purpose="void it",
+            supporting_evidence=["the enterprise's letter"], effective_on=on,
         )  # fmt: skip
-        return self.run(m.DecideAppeal, appeal_id=appeal_id, upheld=upheld)
+        return self.run(m.DecideAppeal, appeal_id=appeal_id, upheld=upheld, effective_on=on)
 
     def _noted(self, provider_id: str, source: str) -> Noted | None:
         fact = self.provider(provider_id).find_fact_by_source(source)

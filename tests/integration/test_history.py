@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
+import pytest
+
+from ledger.aggregates import DomainError
 from ledger.commands import models as m
 from ledger.projections.history import (
     fold_as_of,
@@ -111,9 +114,21 @@ def test_the_registry_on_both_axes_through_an_appeal(scenario):
     assert reinstated["counters"]["unsatisfied_ratings"]["occurrences"] == 1
 
 
-def test_an_event_that_depends_on_one_outside_the_window_is_skipped(scenario):
-    """A completion back-dated before its order took effect: at a date between them, the order is
-    not in effect, so the completion has nothing to complete and is reported as skipped."""
+def test_a_completion_before_its_order_is_refused(scenario):
+    scenario.admit("TS-1", "tangshan")
+    scenario.on(date(2025, 3, 10))
+    order = scenario.finding("TS-1", "第十二条（一）")
+    with pytest.raises(DomainError, match=rf"^effective_on 2025-03-05 is before {order} took effect \(2025-03-10\)$"):
+        scenario.run(m.CompleteRectification, provider_id="TS-1", sanction_ref=order, effective_on=date(2025, 3, 5))
+
+
+def test_an_event_that_depends_on_one_outside_the_window_is_skipped(scenario, monkeypatch):
+    """A completion back-dated before its order took effect (as a ledger recorded before effective
+    dates were bounded may hold): at a date between them, the order is not in effect, so the
+    completion has nothing to complete and is reported as skipped."""
+    from ledger.commands import handlers
+
+    monkeypatch.setattr(handlers, "_order_day", lambda ctx, c, provider: c.effective_on)
     scenario.admit("TS-1", "tangshan")
     scenario.on(date(2025, 3, 10))
     order = scenario.finding("TS-1", "第十二条（一）")

@@ -117,9 +117,9 @@ def test_rectification_counters_by_state(scenario, models):
 
 
 def test_grades_by_scheme(scenario, models):
-    scenario.admit("TJ-1", "tianjin")
-    scenario.run(m.RecordScore, provider_id="TJ-1", year=2023, score=80)
-    scenario.run(m.RecordScore, provider_id="TJ-1", year=2024, score=79.5)
+    scenario.admit("TJ-1", "tianjin", on=date(2023, 6, 1))
+    scenario.run(m.RecordScore, provider_id="TJ-1", year=2023, score=80, effective_on=date(2024, 1, 15))
+    scenario.run(m.RecordScore, provider_id="TJ-1", year=2024, score=79.5, effective_on=date(2025, 1, 15))
     scenario.admit("XX-1", "xinxiang")
     scenario.run(m.RecordStarRating, provider_id="XX-1", rating_round="2025-R1", stars=3, basis={"enterprises": 9})
     scenario.admit("PR-1", "province")

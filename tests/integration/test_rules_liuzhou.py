@@ -188,7 +188,7 @@ def test_no_sanction_outside_the_validity_window(bare_scenario, declared, accept
     if declared is not None:
         scenario.run(m.DeclareRulebookValidity, jurisdiction="liuzhou", valid_from=declared[0], valid_until=declared[1], reference="notice")
     scenario.admit("LZ-1", "liuzhou", on=date(2025, 2, 1))
-    project_id = scenario.project("LZ-1", "E-1", accepted=False)
+    project_id = scenario.project("LZ-1", "E-1", accepted=False, on=date(2025, 2, 1))
     scenario.on(max(accepted_on, scenario.today))
     scenario.run(m.RecordAcceptance, project_id=project_id, passed=True, level_after=1, effective_on=accepted_on)
 
@@ -200,6 +200,8 @@ def test_no_sanction_outside_the_validity_window(bare_scenario, declared, accept
     [(29, None, True), (30, None, True), (31, None, False), (31, "the enterprise's production season", True)],
 )
 def test_rectification_deadline_normally_at_most_30_days(scenario, days, exceptional_reason, accepted):
+    """(From Saturday 2025-03-01, 29 days end on Sunday 03-30, so the order is due Monday 03-31:
+    民法典 第二百零三条.)"""
     """第十二条 约谈，责令其限期整改，整改期限一般不超过30日."""
     scenario.admit("LZ-1", "liuzhou")
     fields = {"deadline_days": days, "exceptional_reason": exceptional_reason}
@@ -207,7 +209,7 @@ def test_rectification_deadline_normally_at_most_30_days(scenario, days, excepti
         scenario.finding("LZ-1", "第十二条（一）", **fields)
         [order] = scenario.sanctions("LZ-1")
         assert (order["sanction"], order["citation"]["article"]) == ("rectification_order", "第十二条（一）")
-        assert order["deadline"] == scenario.today + timedelta(days=days)
+        assert order["deadline"] == {29: date(2025, 3, 31), 30: date(2025, 3, 31), 31: date(2025, 4, 1)}[days]
         assert "interview" in order["consequences"]
     else:
         with pytest.raises(DomainError, match="柳州 第十二条: 整改期限一般不超过30日 — 31 days needs an exceptional_reason"):

@@ -16,17 +16,18 @@ VERSION = "province-guide.1"
 @pytest.mark.parametrize(
     "unqualified, qualified, cleared_by",
     [
-        ([2024], [], None),  # one year
-        ([2023, 2024], [], [2023, 2024]),  # two years in a row
-        ([2022, 2024], [], None),  # two years, not in a row
-        ([2022, 2024], [2023], None),  # a qualified year in between
-        ([2022, 2024, 2025], [], [2024, 2025]),
+        ([2025], [], None),  # one year
+        ([2025, 2026], [], [2025, 2026]),  # two years in a row
+        ([2025, 2027], [], None),  # two years, not in a row
+        ([2025, 2027], [2026], None),  # a qualified year in between
+        ([2025, 2027, 2028], [], [2027, 2028]),
     ],
 )
 def test_cleared_after_two_consecutive_unqualified_years(scenario, unqualified, qualified, cleared_by):
-    """四（三）连续两年评价为不合格的服务商 … 清退出资源池."""
+    """四（三）连续两年评价为不合格的服务商 … 清退出资源池 (each year evaluated in its December)."""
     scenario.admit("PR-1", "province")
     for year in sorted(unqualified + qualified):
+        scenario.on(date(year, 12, 15))
         scenario.run(m.RecordEvaluation, provider_id="PR-1", year=year, qualified=year in qualified)
 
     provider = scenario.provider("PR-1")
@@ -49,10 +50,24 @@ def test_cleared_after_two_consecutive_unqualified_years(scenario, unqualified, 
 
 def test_an_evaluation_needs_a_provider_in_the_pool(scenario):
     scenario.admit("PR-1", "province")
-    for year in (2023, 2024):
+    for year in (2024, 2025):
         scenario.run(m.RecordEvaluation, provider_id="PR-1", year=year, qualified=False)
     with pytest.raises(DomainError, match="not in the pool"):
         scenario.run(m.RecordEvaluation, provider_id="PR-1", year=2025, qualified=False)
+
+
+@pytest.mark.parametrize("year, plausible", [(2023, False), (2024, True), (2025, True), (2026, False)])
+def test_an_evaluation_is_of_the_year_it_is_made_or_the_year_before(scenario, year, plausible):
+    """No evaluation of a year that has not begun, nor of one long past, on 2025-03-01."""
+    scenario.admit("PR-1", "province")
+    evaluate = scenario.command(m.RecordEvaluation, provider_id="PR-1", year=year, qualified=True)
+    if plausible:
+        scenario.ledger.execute(evaluate)
+        assert [i.data["year"] for i in scenario.provider("PR-1").live_facts(EVALUATION)] == [year]
+    else:
+        with pytest.raises(DomainError, match=rf"^year {year} is not plausible for an evaluation taking effect on 2025-03-01 \(effective_on\): it is of 2024 or 2025$"):
+            scenario.ledger.execute(evaluate)
+        assert scenario.provider("PR-1").live_facts(EVALUATION) == []
 
 
 @pytest.mark.parametrize("enterprises, eligible", [(2, False), (3, True), (4, True)])
@@ -92,7 +107,7 @@ def test_no_sanction_outside_the_validity_window(bare_scenario, declared, evalua
         scenario.run(m.DeclareRulebookValidity, jurisdiction="province", valid_from=declared[0], valid_until=declared[1], reference="notice")
     scenario.admit("PR-1", "province", on=date(2025, 2, 1))
     scenario.on(max(evaluated_on, scenario.today))
-    for year in (2023, 2024):
+    for year in (evaluated_on.year - 1, evaluated_on.year):
         scenario.run(m.RecordEvaluation, provider_id="PR-1", year=year, qualified=False, effective_on=evaluated_on)
 
     assert [s["sanction"] for s in scenario.sanctions("PR-1")] == (["clearance"] if cleared else [])
@@ -103,10 +118,11 @@ def test_evaluations_before_the_date_of_effect_are_not_counted(bare_scenario):
     scenario = bare_scenario
     scenario.run(m.DeclareRulebookValidity, jurisdiction="province", valid_from=date(2025, 3, 1), reference="notice")
     scenario.admit("PR-1", "province", on=date(2025, 2, 1))
-    scenario.run(m.RecordEvaluation, provider_id="PR-1", year=2023, qualified=False, effective_on=date(2025, 2, 28))
-    scenario.run(m.RecordEvaluation, provider_id="PR-1", year=2024, qualified=False)
-    assert scenario.sanctions("PR-1") == []
+    scenario.run(m.RecordEvaluation, provider_id="PR-1", year=2024, qualified=False, effective_on=date(2025, 2, 28))
     scenario.run(m.RecordEvaluation, provider_id="PR-1", year=2025, qualified=False)
+    assert scenario.sanctions("PR-1") == []
+    scenario.on(date(2026, 3, 1))
+    scenario.run(m.RecordEvaluation, provider_id="PR-1", year=2026, qualified=False)
     [clearance] = scenario.sanctions("PR-1")
     years = {i.ref: i.data["year"] for i in scenario.provider("PR-1").live_facts(EVALUATION)}
-    assert [years[ref] for ref in clearance["evidence"]] == [2024, 2025]
+    assert [years[ref] for ref in clearance["evidence"]] == [2025, 2026]

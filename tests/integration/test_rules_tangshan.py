@@ -166,7 +166,7 @@ def test_no_sanction_outside_the_validity_window(bare_scenario, declared, rated_
     if declared is not None:
         scenario.run(m.DeclareRulebookValidity, jurisdiction="tangshan", valid_from=declared[0], valid_until=declared[1], reference="notice")
     scenario.admit("TS-1", "tangshan", on=date(2025, 2, 1))
-    projects = [scenario.project("TS-1", "E-1"), scenario.project("TS-1", "E-2")]
+    projects = [scenario.project("TS-1", f"E-{i}", on=date(2025, 2, 1)) for i in (1, 2)]
     scenario.on(max(rated_on, scenario.today))
     for project_id in projects:
         scenario.rate(project_id, "TS-1", on=rated_on)
@@ -179,7 +179,7 @@ def test_ratings_before_the_date_of_effect_are_not_counted(bare_scenario):
     scenario = bare_scenario
     scenario.run(m.DeclareRulebookValidity, jurisdiction="tangshan", valid_from=date(2025, 3, 1), reference="notice")
     scenario.admit("TS-1", "tangshan", on=date(2025, 2, 1))
-    projects = [scenario.project("TS-1", f"E-{i}") for i in range(1, 5)]
+    projects = [scenario.project("TS-1", f"E-{i}", on=date(2025, 2, 1)) for i in range(1, 5)]
     for project_id in projects[:2]:
         scenario.rate(project_id, "TS-1", on=date(2025, 2, 20))
     third = scenario.rate(projects[2], "TS-1")

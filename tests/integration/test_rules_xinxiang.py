@@ -304,7 +304,7 @@ def test_no_sanction_outside_the_validity_window(bare_scenario, declared, rated_
     if declared is not None:
         scenario.run(m.DeclareRulebookValidity, jurisdiction="xinxiang", valid_from=declared[0], valid_until=declared[1], reference="notice")
     scenario.admit("XX-1", "xinxiang", on=date(2025, 2, 1))
-    project_id = scenario.project("XX-1", "E-1")
+    project_id = scenario.project("XX-1", "E-1", on=date(2025, 2, 1))
     scenario.on(max(rated_on, scenario.today))
     scenario.rate(project_id, "XX-1", on=rated_on)
 
