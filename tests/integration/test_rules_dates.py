@@ -34,7 +34,7 @@ def test_a_backdated_order_is_due_from_the_day_it_took_effect(scenario, as_of, o
     order = scenario.provider("LZ-1").sanctions[ref]
     assert (order["effective_on"], order["deadline"]) == (date(2025, 3, 3), date(2025, 4, 2))
 
-    scenario.run(m.RecordPassedDeadlines, as_of=as_of)  # the deadline's day, or the day after
+    scenario.run(m.RecordPassedDeadlines, provider_id="LZ-1", as_of=as_of)  # the deadline's day, or the day after
     gray = _gray(scenario, "LZ-1")
     assert bool(gray) is overdue
     if overdue:  # 柳州 第十四条（四）未按时完成整改的: effective the day after the deadline, not the day recorded
