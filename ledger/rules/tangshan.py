@@ -14,7 +14,6 @@ from ledger.rules.base import (
     RulePack,
     cite,
     facts,
-    facts_of,
     sanctions,
 )
 
@@ -76,10 +75,14 @@ PACK = RulePack(
             consequences=_blacklisted,
         ),
         CountRule(
-            id="tangshan.13.1.refused",
+            # "限期拒不进行整改" needs a refusal the regulator records (RecordRectificationRefusal):
+            # an order that is merely overdue is shown overdue, it is not a refusal. (Until
+            # 2026-12 the ledger derived this from an overdue order too, as rule
+            # "tangshan.13.1.refused"; blacklistings recorded so keep their meaning — NOTES.md.)
+            id="tangshan.13.1.refusal",
             citation=c("第十三条（一）", "限期拒不进行整改"),
             sanction=BLACKLISTING,
-            select=facts_of(RECTIFICATION_REFUSED, RECTIFICATION_OVERDUE),
+            select=facts(RECTIFICATION_REFUSED),
             consequences=_blacklisted,
         ),
         CountRule(

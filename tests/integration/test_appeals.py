@@ -75,11 +75,13 @@ def test_voiding_a_rating_cascades_through_the_warning_to_the_disqualification(s
     assert scenario.provider("XX-1").status == "reinstated"
 
 
-def test_voiding_a_rectification_order_voids_its_overdue_and_the_blacklisting(scenario):
-    """唐山 第十六条（一）试点企业恶意拖延: the order goes, and with it the overdue that blacklisted."""
+def test_voiding_a_rectification_order_voids_its_refusal_and_the_blacklisting(scenario):
+    """唐山 第十六条（一）试点企业恶意拖延: the order goes, and with it the refusal that blacklisted."""
     scenario.admit("TS-1", "tangshan")
     order = scenario.finding("TS-1", "第十二条（二）", deadline_days=10)
     scenario.passed_deadlines(scenario.today + timedelta(days=11))
+    assert scenario.provider("TS-1").status == "in_pool"  # overdue, not refused
+    scenario.run(m.RecordRectificationRefusal, provider_id="TS-1", sanction_ref=order)
     assert scenario.provider("TS-1").status == "blacklisted"
 
     scenario.appeal("TS-1", "第十六条（一）", order)

@@ -71,13 +71,13 @@ def test_a_cascade_shows_what_an_upheld_appeal_voided_and_rescinded(scenario):
 
 
 def test_an_overdue_rectification_leads_back_to_the_order_and_the_finding(scenario):
-    """唐山 第十三条（一）: blacklisted for not rectifying in time <- overdue fact <- order <- finding."""
-    scenario.admit("TS-1", "tangshan")
-    order = scenario.finding("TS-1", "第十二条（二）", deadline_days=5)
+    """柳州 第十四条（四）: gray-listed for not rectifying on time <- overdue fact <- order <- finding."""
+    scenario.admit("LZ-1", "liuzhou")
+    order = scenario.finding("LZ-1", "第十二条（二）", deadline_days=5)
     scenario.passed_deadlines(scenario.today + timedelta(days=6))
-    explanation = explain_removal(scenario.ledger, "TS-1")
+    explanation = explain_removal(scenario.ledger, "LZ-1")
     root = explanation.root
-    assert root.details["article"] == "唐山 第十三条（一）" and root.details["rule_id"] == "tangshan.13.1.refused"
+    assert root.details["article"] == "柳州 第十四条（四）" and root.details["rule_id"] == "liuzhou.14.4.refused_or_late"
     [overdue] = root.children
     assert overdue.details["kind"] == "rectification_overdue"
     [order_node] = overdue.children

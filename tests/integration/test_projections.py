@@ -92,7 +92,7 @@ def test_counters_exclude_evidence_voided_by_an_appeal_and_cascade(scenario, mod
 
 
 def test_rectification_counters_by_state(scenario, models):
-    """唐山: one order completed, one overdue (which blacklists under 第十三条（一）), one open."""
+    """唐山: one order completed, one overdue (blacklisted under 第十三条（一） only once refused), one open."""
     scenario.admit("TS-1", "tangshan")
     completed = scenario.finding("TS-1", "第十二条（一）", deadline_days=10)
     scenario.run(m.CompleteRectification, provider_id="TS-1", sanction_ref=completed)
@@ -111,6 +111,8 @@ def test_rectification_counters_by_state(scenario, models):
     assert counters["rectification_overdue"]["refs"] == [overdue]
     assert counters["rectification_completed"]["refs"] == [completed]
     assert counters["rectification_open"]["value"] == 0
+    assert models.lists("blacklist") == []
+    scenario.run(m.RecordRectificationRefusal, provider_id="TS-1", sanction_ref=overdue)
     [entry] = models.lists("blacklist")
     assert entry["article"] == "唐山 第十三条（一）"
     assert _row(models, "TS-1")["standing"] == "blacklisted"

@@ -1,7 +1,7 @@
 """附件2 申报指南 (province): every counted threshold at its boundary."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -126,3 +126,22 @@ def test_evaluations_before_the_date_of_effect_are_not_counted(bare_scenario):
     [clearance] = scenario.sanctions("PR-1")
     years = {i.ref: i.data["year"] for i in scenario.provider("PR-1").live_facts(EVALUATION)}
     assert [years[ref] for ref in clearance["evidence"]] == [2025, 2026]
+
+
+@pytest.mark.parametrize("days_after_deadline", [0, 1, 60])
+def test_an_overdue_order_clears_nobody_by_itself(scenario, days_after_deadline):
+    """四（一）"将给予限期整改或清退等处理" leaves the choice to the regulator: an order past its
+    deadline is shown overdue; clearance is the regulator's own finding under 四（一）."""
+    scenario.admit("PR-1", "province")
+    order = scenario.finding("PR-1", "四（一）整改", deadline_days=10)
+    deadline = scenario.provider("PR-1").sanctions[order]["deadline"]
+    scenario.passed_deadlines(deadline + timedelta(days=days_after_deadline))
+    provider = scenario.provider("PR-1")
+    assert provider.status == "in_pool"
+    assert [s["sanction"] for s in scenario.sanctions("PR-1")] == ["rectification_order"]
+    assert (provider.sanctions[order]["overdue_on"] is not None) is (days_after_deadline > 0)
+
+    scenario.finding("PR-1", "四（一）清退")
+    clearance = scenario.sanctions("PR-1")[-1]
+    assert (clearance["sanction"], clearance["citation"]["article"], clearance["derived"]) == ("clearance", "四（一）", False)
+    assert scenario.provider("PR-1").status == "removed"

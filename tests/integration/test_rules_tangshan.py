@@ -103,31 +103,45 @@ def test_rectification_deadline_normally_at_most_30_days(scenario, days, excepti
         assert scenario.sanctions("TS-1") == []
 
 
-@pytest.mark.parametrize("days_after_deadline, blacklisted", [(0, False), (1, True)])
-def test_blacklisted_when_not_rectified_by_the_deadline(scenario, days_after_deadline, blacklisted):
-    """第十三条（一）限期拒不进行整改."""
+@pytest.mark.parametrize("days_after_deadline, overdue", [(-1, False), (0, False), (1, True), (30, True)])
+def test_an_overdue_order_is_shown_overdue_but_is_not_a_refusal(scenario, days_after_deadline, overdue):
+    """第十三条（一）"限期拒不进行整改": lateness alone does not blacklist — the day before, on and after
+    the deadline the provider stays in the pool; from the day after, the order shows overdue."""
     scenario.admit("TS-1", "tangshan")
     order = scenario.finding("TS-1", "第十二条（三）", deadline_days=10)
     deadline = scenario.today + timedelta(days=10)
     scenario.passed_deadlines(deadline + timedelta(days=days_after_deadline))
 
     provider = scenario.provider("TS-1")
-    if blacklisted:
-        [overdue] = provider.live_facts(RECTIFICATION_OVERDUE)
-        assert overdue.data["order"] == order
-        blacklisting = scenario.sanctions("TS-1")[-1]
-        assert summary(blacklisting) == {
-            "sanction": "blacklisting",
-            "article": "第十三条（一）",
-            "pack_version": VERSION,
-            "params": {},
-            "evidence": [overdue.ref],
-        }
-        assert blacklisting["effective_on"] == deadline + timedelta(days=1)
-        assert provider.status == "blacklisted"
+    assert provider.status == "in_pool"
+    assert [s["sanction"] for s in scenario.sanctions("TS-1")] == ["rectification_order"]
+    [state] = [s["state"] for s in standing(provider)["sanctions"]]
+    if overdue:
+        [fact] = provider.live_facts(RECTIFICATION_OVERDUE)
+        assert (fact.data["order"], fact.effective_on) == (order, deadline + timedelta(days=1))
+        assert state == "overdue"
     else:
         assert provider.live_facts(RECTIFICATION_OVERDUE) == []
-        assert provider.status == "in_pool"
+        assert state == "open"
+
+
+def test_an_overdue_order_blacklists_once_the_regulator_records_the_refusal(scenario):
+    """第十三条（一）: the finding of refusal, recorded after the deadline, blacklists from its own date."""
+    scenario.admit("TS-1", "tangshan")
+    order = scenario.finding("TS-1", "第十二条（三）", deadline_days=10)
+    scenario.passed_deadlines(scenario.today + timedelta(days=12))
+    scenario.run(m.RecordRectificationRefusal, provider_id="TS-1", sanction_ref=order)
+    [refusal] = scenario.provider("TS-1").live_facts(RECTIFICATION_REFUSED)
+    blacklisting = scenario.sanctions("TS-1")[-1]
+    assert summary(blacklisting) == {
+        "sanction": "blacklisting",
+        "article": "第十三条（一）",
+        "pack_version": VERSION,
+        "params": {},
+        "evidence": [refusal.ref],
+    }
+    assert blacklisting["effective_on"] == scenario.today
+    assert scenario.provider("TS-1").status == "blacklisted"
 
 
 def test_a_completed_rectification_is_never_overdue(scenario):
