@@ -13,6 +13,7 @@ raises does not change.
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
+from ledger.aggregate_cache import DEFAULT_SIZE as DEFAULT_CACHE_SIZE
+from ledger.aggregate_cache import AggregateCache
 from ledger.aggregates import DomainError, Provider, Rulebook
 from ledger.aggregates.base import LedgerAggregate
 from ledger.clock import Clock, FixedClock, SystemClock, business_date, clock_scope
@@ -53,8 +56,9 @@ def fold(events: Iterable[Any], aggregate: Any = None) -> Any:
 class UnitOfWork:
     """The aggregates one command (or one import) has loaded, and their loaded versions."""
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, cache: AggregateCache | None = None) -> None:
         self._store = store
+        self._cache = cache
         self._aggregates: dict[UUID, LedgerAggregate | None] = {}
         self.versions: dict[UUID, int] = {}
         #: aggregates the current command has looked at (found, missed or added)
@@ -64,8 +68,9 @@ class UnitOfWork:
         agg_id = cls.create_id(business_id)
         self.seen.add(agg_id)
         if agg_id not in self._aggregates:
-            recorded = self._store.read_aggregate(agg_id)
-            aggregate = fold(wire.decode(e) for e in recorded)
+            hit, aggregate = self._cache.take(agg_id) if self._cache is not None else (False, None)
+            if not hit:
+                aggregate = fold(wire.decode(e) for e in self._store.read_aggregate(agg_id))
             self._aggregates[agg_id] = aggregate
             self.versions[agg_id] = aggregate.version if aggregate else 0
         aggregate = self._aggregates[agg_id]
@@ -92,6 +97,22 @@ class UnitOfWork:
             if aggregate is not None:
                 events.extend(aggregate.collect_events())
         return events
+
+    def loaded(self) -> list[LedgerAggregate]:
+        """The aggregates found or added (after a recorded batch: at their recorded versions)."""
+        return [aggregate for aggregate in self._aggregates.values() if aggregate is not None]
+
+    def absent(self) -> list[UUID]:
+        """The ids looked up and not found (nor added)."""
+        return [agg_id for agg_id, aggregate in self._aggregates.items() if aggregate is None]
+
+    def release(self, cache: AggregateCache, *, recorded: bool) -> None:
+        """Put the aggregates back in ``cache``: all of them after their batch was recorded,
+        else only those the command did not change (no events pending: still as recorded)."""
+        aggregates = self.loaded()
+        if not recorded:
+            aggregates = [a for a in aggregates if not a.pending_events and a.version == self.versions.get(a.id)]
+        cache.put(aggregates, self.absent())
 
     def mark_saved(self) -> None:
         """After a batch is staged, later commands expect the aggregates' new versions."""
@@ -166,12 +187,18 @@ class Ledger:
         *,
         handlers: Mapping[type[Command], Handler],
         group_commit: bool | GroupCommitOptions = False,
+        cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
         self.store = store
         #: command type -> the function that decides it (``ledger.commands.handlers.HANDLERS``)
         self.handlers = dict(handlers)
         self.clock = clock or SystemClock()
         self.operator = operator
+        #: aggregates as last recorded, so that commands do not refold them (:mod:`ledger.aggregate_cache`)
+        self.aggregates = AggregateCache(cache_size)
+        #: the highest position this ledger recorded: what a reader of its own writes waits for
+        self.last_position = 0
+        self._position_lock = threading.Lock()
         #: called after each commit (in-process projections catch up here); once per group with group commit
         self.after_commit: list[Callable[[], None]] = []
         #: records the batches of concurrent ``execute`` calls together (None: one transaction per command)
@@ -183,26 +210,34 @@ class Ledger:
     # --- writing --------------------------------------------------------------
 
     def execute(self, command: Command) -> CommandResult:
-        previous = self.store.command_result(command.command_id)
-        if previous is not None:
-            return CommandResult(command.command_id, previous.positions, duplicate=True)
         committer = self.committer
         with committer.session() if committer is not None else nullcontext():
             for _ in range(MAX_ATTEMPTS):
-                uow = UnitOfWork(self.store)
-                batch, names = self._decide(command, uow)
+                uow = UnitOfWork(self.store, self.aggregates)
+                try:
+                    batch, names = self._decide(command, uow)
+                except Exception:
+                    uow.release(self.aggregates, recorded=False)
+                    # a command recorded before is a duplicate, even if it would be refused now;
+                    # the store's write transaction finds every other duplicate (no check up front)
+                    previous = self.store.command_result(command.command_id)
+                    if previous is not None:
+                        return CommandResult(command.command_id, previous.positions, duplicate=True)
+                    raise
                 if committer is None:
                     try:
                         result = self.store.append(batch)
                     except ConcurrencyConflict:
-                        continue
+                        continue  # the taken aggregates are dropped: the next attempt reads the store
+                    self._recorded(uow, result)
                     self._notify()
                 else:
                     outcome = committer.submit(batch)  # the group's after_commit listeners have run
                     if isinstance(outcome, ConcurrencyConflict):
                         continue
                     result = outcome
-                return CommandResult(command.command_id, result.positions, result.duplicate, names)
+                    self._recorded(uow, result)
+                return CommandResult(command.command_id, result.positions, result.duplicate, [] if result.duplicate else names)
         raise CommandConflict(
             f"command {command.command_id} conflicted with concurrent writers {MAX_ATTEMPTS} times; not recorded"
         )
@@ -213,7 +248,7 @@ class Ledger:
         A command that breaks a rule raises :class:`BatchError` naming its index;
         nothing is written then.
         """
-        uow = UnitOfWork(self.store)
+        uow = UnitOfWork(self.store, self.aggregates)
         batches: list[CommandBatch] = []
         names: list[list[str]] = []
         seen: set[str] = set()
@@ -233,6 +268,11 @@ class Ledger:
             if on_progress:
                 on_progress(index + 1)
         results = self.store.append_many(batches, atomic=True)
+        recorded = [result for result in results if isinstance(result, AppendResult)]
+        if not any(result.duplicate and batch.events for result, batch in zip(recorded, batches)):
+            uow.release(self.aggregates, recorded=True)  # else some aggregates hold changes that were not recorded
+        for result in recorded:
+            self._advance(result)
         self._notify()
         out = []
         for result, event_names in zip(results, names):
@@ -263,6 +303,16 @@ class Ledger:
             events=[wire.encode(e) for e in events],
             expected_versions=versions,
         )
+
+    def _recorded(self, uow: UnitOfWork, result: AppendResult) -> None:
+        if not result.duplicate:  # a duplicate's aggregates hold changes that were not recorded
+            uow.release(self.aggregates, recorded=True)
+        self._advance(result)
+
+    def _advance(self, result: AppendResult) -> None:
+        if result.positions:
+            with self._position_lock:
+                self.last_position = max(self.last_position, result.positions[-1])
 
     def _notify(self) -> None:
         for listener in self.after_commit:

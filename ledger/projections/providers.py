@@ -7,9 +7,22 @@ aggregate's own ``mutate`` and, once per provider per batch, recomputes
 :func:`ledger.standing.standing` and rewrites that provider's rows. It never
 reads the event store, so any source of ``RecordedEvent`` (the store's log, a
 Kafka topic) can drive it.
+
+Two things keep a long history cheap:
+
+- the snapshot leaves out the profile changes reported on time (standing()
+  only lists the late ones); every change is a row of ``rm_profile_changes``,
+  written once. A provider with 10,000 profile changes does not re-encode them
+  on every event;
+- the projection keeps the providers it folded in memory between batches and
+  reuses one when ``rm_provider_state`` still holds the same version (one
+  small query instead of decoding the snapshot). A batch that rolled back, or
+  another process projecting, leaves a different version there: the snapshot
+  is decoded again.
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -56,7 +69,16 @@ COUNTERS = (
 )
 
 
+#: providers kept in memory between batches by one projection instance
+CACHE_SIZE = 4096
+
+
 def encode_snapshot(provider: Provider) -> str:
+    """The snapshot, without the profile changes reported on time (they are in ``rm_profile_changes``)."""
+    if any(c["days_late"] <= 0 for c in provider.profile_changes):
+        trimmed = object.__new__(type(provider))  # a shallow copy: the provider itself is not changed
+        vars(trimmed).update(vars(provider), profile_changes=[c for c in provider.profile_changes if c["days_late"] > 0])
+        provider = trimmed
     return wire.encode_snapshot(provider)
 
 
@@ -73,6 +95,7 @@ class _Entry:
     last_recorded_at: str
     dirty: bool = False
     new: bool = False
+    profile_changes: list[dict[str, Any]] = field(default_factory=list)  # rows not written yet
 
 
 @dataclass
@@ -226,7 +249,11 @@ class ProviderViewsProjection:
     """Registry, grades, counters and lists, folded from Provider events."""
 
     name = "providers"
-    tables = ("provider_state", "registry", "grades", "counters", "lists")
+    tables = ("provider_state", "registry", "grades", "counters", "lists", "profile_changes")
+
+    def __init__(self) -> None:
+        #: originator id -> the entry as last written (valid while rm_provider_state has its version)
+        self._cache: OrderedDict[UUID, _Entry] = OrderedDict()
 
     def apply(self, event: RecordedEvent, tx: Tx) -> None:
         if not wire.is_event_of(event, "provider"):
@@ -242,23 +269,48 @@ class ProviderViewsProjection:
         entry.provider = provider
         entry.last_position = event.position
         entry.last_recorded_at = iso(event.recorded_at)
-        if wire.event_type(event) == "provider.sanction-imposed.v1":
+        name = wire.event_type(event)
+        if name == "provider.sanction-imposed.v1":
             entry.meta["sanctions"][event.ref] = [event.position, iso(event.recorded_at)]
+        elif name == "provider.profile-changed.v1":
+            change = provider.profile_changes[-1]
+            entry.profile_changes.append(
+                {
+                    "provider_id": provider.provider_id,
+                    "ref": change["ref"],
+                    "position": event.position,
+                    "field": change["field"],
+                    "old_value": dumps(change["old"]),
+                    "new_value": dumps(change["new"]),
+                    "changed_on": iso(change["changed_on"]),
+                    "reported_on": iso(change["reported_on"]),
+                    "major": 1 if change["major"] else 0,
+                    "days_late": change["days_late"],
+                }
+            )
         entry.dirty = True
         entries[event.originator_id] = entry
 
     def flush(self, tx: Tx) -> None:
         entries: dict[UUID, _Entry] = tx.scratch.get(self.name, {})
-        for entry in entries.values():
+        for originator_id, entry in entries.items():
             if entry.dirty:
                 self._write(tx, entry)
                 entry.dirty = False
+            self._cache[originator_id] = entry
+            self._cache.move_to_end(originator_id)
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
 
     def _load(self, tx: Tx, originator_id: UUID) -> _Entry | None:
-        row = tx.fetchone(f"SELECT version, snapshot, meta FROM {tx.table('provider_state')} WHERE originator_id = ?", (str(originator_id),))
+        table = tx.table("provider_state")
+        row = tx.fetchone(f"SELECT version FROM {table} WHERE originator_id = ?", (str(originator_id),))
         if row is None:
             return None
-        version, snapshot, meta = row
+        cached = self._cache.pop(originator_id, None)
+        if cached is not None and cached.provider.version == int(row[0]) and not cached.dirty:
+            return cached  # as this projection last wrote it
+        version, snapshot, meta = tx.fetchone(f"SELECT version, snapshot, meta FROM {table} WHERE originator_id = ?", (str(originator_id),))
         provider = decode_snapshot(originator_id, int(version), snapshot)
         registry = tx.fetchone(f"SELECT last_position, last_recorded_at FROM {tx.table('registry')} WHERE provider_id = ?", (provider.provider_id,))
         position, recorded_at = registry if registry else (0, "")
@@ -285,4 +337,6 @@ class ProviderViewsProjection:
             if not entry.new:
                 tx.execute(f"DELETE FROM {tx.table(name)} WHERE provider_id = ?", (pid,))
             _insert(tx, tx.table(name), items)
+        _insert(tx, tx.table("profile_changes"), entry.profile_changes)
+        entry.profile_changes = []
         entry.new = False

@@ -82,6 +82,10 @@ class ReadModels:
         rows = self._rows("SELECT * FROM rm_counters WHERE provider_id = ? ORDER BY counter", (provider_id,))
         return {r["counter"]: {k: r[k] for k in ("value", "refs", "source_refs", "detail")} for r in rows}
 
+    def profile_changes(self, provider_id: str) -> list[dict[str, Any]]:
+        """Every profile change of a provider in log order (old and new values as JSON text)."""
+        return self._rows("SELECT * FROM rm_profile_changes WHERE provider_id = ? ORDER BY position", (provider_id,))
+
     def dump(self) -> dict[str, list[dict[str, Any]]]:
         """Every row of every public read model, in a stable order (for comparisons and exports)."""
         order = {
@@ -90,6 +94,7 @@ class ReadModels:
             "rm_counters": "provider_id, counter",
             "rm_lists": "sanction_ref",
             "rm_timeline": "provider_id, position",
+            "rm_profile_changes": "provider_id, position",
         }
         with self.db.transaction(write=False) as tx:
             return {view: tx.dicts(f"SELECT * FROM {view} ORDER BY {key}") for view, key in order.items()}

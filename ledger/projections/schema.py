@@ -96,6 +96,21 @@ TABLES: dict[str, str] = {
         summary TEXT NOT NULL,
         PRIMARY KEY (provider_id, position)
     """,
+    # every profile change of a provider (kept out of provider_state's snapshot, which only
+    # carries the late reports standing() lists, so that the snapshot does not grow with them)
+    "profile_changes": """
+        provider_id TEXT NOT NULL,
+        ref TEXT NOT NULL,
+        position BIGINT NOT NULL,
+        field TEXT NOT NULL,
+        old_value TEXT NOT NULL,
+        new_value TEXT NOT NULL,
+        changed_on TEXT NOT NULL,
+        reported_on TEXT NOT NULL,
+        major INTEGER NOT NULL,
+        days_late INTEGER NOT NULL,
+        PRIMARY KEY (provider_id, position)
+    """,
     # originator id -> which provider timelines its events go to
     "subjects": """
         originator_id TEXT PRIMARY KEY,
@@ -118,6 +133,7 @@ VIEWS: dict[str, str] = {
     "rm_counters": "counters",
     "rm_lists": "lists",
     "rm_timeline": "timeline",
+    "rm_profile_changes": "profile_changes",
 }
 
 GLOBAL_TABLES = (

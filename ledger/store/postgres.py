@@ -61,7 +61,7 @@ CREATE TABLE IF NOT EXISTS ledger_events (
     UNIQUE (originator_id, originator_version)
 );
 CREATE INDEX IF NOT EXISTS ledger_events_command_id ON ledger_events (command_id);
-CREATE INDEX IF NOT EXISTS ledger_events_creations ON ledger_events (topic, position)
+CREATE INDEX IF NOT EXISTS ledger_events_creations_prefix ON ledger_events (topic text_pattern_ops, position)
     WHERE originator_version = 1;
 CREATE TABLE IF NOT EXISTS ledger_commands (
     command_id TEXT PRIMARY KEY,
@@ -386,10 +386,12 @@ class PostgresEventStore(EventStore):
         return AppendResult(command_id, _batch.positions_of(*rows[0]), duplicate=True)
 
     def originator_ids(self, topic_prefix: str) -> list[UUID]:
+        # LIKE 'prefix%' is an index range on ledger_events_creations_prefix (text_pattern_ops)
+        pattern = re.sub(r"([\\%_])", r"\\\1", topic_prefix) + "%"
         rows = self._fetchall(
             "SELECT originator_id FROM ledger_events"
-            " WHERE originator_version = 1 AND starts_with(topic, %s) ORDER BY position",
-            (topic_prefix,),
+            " WHERE originator_version = 1 AND topic LIKE %s ORDER BY position",
+            (pattern,),
         )
         return [originator_id for (originator_id,) in rows]
 

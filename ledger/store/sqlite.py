@@ -338,10 +338,12 @@ class SQLiteEventStore(EventStore):
         return AppendResult(command_id, _batch.positions_of(*row), duplicate=True)
 
     def originator_ids(self, topic_prefix: str) -> list[UUID]:
+        # a range on the creations index: every topic that starts with the prefix sorts in [prefix, upper)
+        upper = topic_prefix[:-1] + chr(ord(topic_prefix[-1]) + 1) if topic_prefix else chr(0x10FFFF)
         rows = self._connection().execute(
             "SELECT originator_id FROM ledger_events"
-            " WHERE originator_version = 1 AND substr(topic, 1, ?) = ? ORDER BY position",
-            (len(topic_prefix), topic_prefix),
+            " WHERE originator_version = 1 AND topic >= ? AND topic < ? ORDER BY position",
+            (topic_prefix, upper),
         )
         return [UUID(originator_id) for (originator_id,) in rows]
 

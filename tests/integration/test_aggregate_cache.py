@@ -1,0 +1,125 @@
+"""The aggregate cache: commands do not refold, and a stale entry is caught by the version check."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from ledger.aggregates import DomainError, Provider
+from ledger.application import Ledger
+from ledger.commands import models as m
+from ledger.store import ConcurrencyConflict, open_store
+from tests.integration.scenario import Scenario
+
+
+class CountingStore:
+    """The real store, counting aggregate reads and appends refused for a conflict."""
+
+    def __init__(self, store) -> None:
+        self._store = store
+        self.reads = 0
+        self.conflicts = 0
+
+    def read_aggregate(self, originator_id, *args, **kwargs):
+        self.reads += 1
+        return self._store.read_aggregate(originator_id, *args, **kwargs)
+
+    def append(self, batch):
+        try:
+            return self._store.append(batch)
+        except ConcurrencyConflict:
+            self.conflicts += 1
+            raise
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+
+@pytest.fixture
+def counted(ledger: Ledger) -> Ledger:
+    """A second ledger on the same store, counting its reads (its cache starts empty)."""
+    return Ledger(CountingStore(ledger.store), clock=ledger.clock)
+
+
+def test_a_second_command_on_a_provider_reads_nothing_from_the_store(scenario, counted):
+    scenario.admit("TJ-1", "tianjin")
+    writer = Scenario(counted, scenario.clock)
+    writer.run(m.RecordScore, provider_id="TJ-1", year=2024, score=80)
+    first_reads = counted.store.reads
+    writer.run(m.RecordScore, provider_id="TJ-1", year=2025, score=70)
+
+    assert first_reads >= 1
+    assert counted.store.reads == first_reads  # the provider and the rulebook came from the cache
+    hit, cached = counted.aggregates.take(Provider.create_id("TJ-1"))
+    assert hit and cached is not None and cached.version == scenario.provider("TJ-1").version
+
+
+def test_a_stale_entry_is_a_detected_conflict_and_the_retry_decides_on_fresh_state(scenario, counted):
+    """Two writers: ``counted`` caches TJ-1 in the pool; the other ledger withdraws it. The
+    cached provider would let a score through; the append's version check refuses the batch and
+    the retry, on the provider read from the store, refuses the command (never merged)."""
+    scenario.admit("TJ-1", "tianjin")
+    writer = Scenario(counted, scenario.clock)
+    writer.run(m.RecordScore, provider_id="TJ-1", year=2024, score=80)  # now cached in `counted`
+    scenario.run(m.WithdrawFromPool, provider_id="TJ-1", reason="moving on")  # the other writer
+    version = scenario.provider("TJ-1").version
+
+    with pytest.raises(DomainError, match="not in the pool"):
+        writer.run(m.RecordScore, provider_id="TJ-1", year=2025, score=70)
+
+    assert counted.store.conflicts == 1
+    assert scenario.provider("TJ-1").version == version  # nothing recorded
+
+
+def test_a_stale_entry_retried_records_on_top_of_the_other_writer(scenario, counted):
+    scenario.admit("TJ-1", "tianjin")
+    writer = Scenario(counted, scenario.clock)
+    writer.run(m.RecordScore, provider_id="TJ-1", year=2024, score=80)
+    scenario.run(m.RecordScore, provider_id="TJ-1", year=2025, score=90)
+
+    result = writer.run(m.RecordScore, provider_id="TJ-1", year=2026, score=70)
+
+    assert counted.store.conflicts == 1
+    provider = scenario.provider("TJ-1")
+    assert [f["data"]["year"] for f in provider.facts.values() if f["kind"] == "score"] == [2024, 2025, 2026]
+    assert result.positions[-1] == counted.store.max_position()
+    assert counted.aggregates.take(provider.id)[1].version == provider.version
+
+
+def test_a_refused_command_leaves_the_cache_as_recorded(scenario):
+    scenario.admit("TJ-1", "tianjin")
+    recorded = scenario.provider("TJ-1").version
+    scenario.run(m.WithdrawFromPool, provider_id="TJ-1", reason="moving on")
+    with pytest.raises(DomainError):
+        scenario.run(m.RecordScore, provider_id="TJ-1", year=2024, score=80)
+    _, cached = scenario.ledger.aggregates.take(Provider.create_id("TJ-1"))
+    assert cached is None or (cached.version == recorded + 1 and not cached.pending_events)
+
+
+def test_a_duplicate_puts_nothing_in_the_cache(scenario):
+    scenario.admit("TJ-1", "tianjin")
+    score = scenario.command(m.RecordScore, provider_id="TJ-1", year=2024, score=80)
+    scenario.ledger.execute(score)
+    again = scenario.ledger.execute(score)  # decided again on the cached provider, found recorded
+    assert again.duplicate and again.events == []
+    _, cached = scenario.ledger.aggregates.take(Provider.create_id("TJ-1"))
+    assert cached is None or cached.version == scenario.provider("TJ-1").version
+
+
+def test_a_command_refused_now_but_recorded_before_is_a_duplicate(scenario):
+    scenario.admit("TJ-1", "tianjin")
+    withdraw = scenario.command(m.WithdrawFromPool, provider_id="TJ-1", reason="moving on")
+    first = scenario.ledger.execute(withdraw)
+    again = scenario.ledger.execute(withdraw)  # deciding it again would fail: not in the pool
+    assert again.duplicate and again.positions == first.positions
+
+
+def test_cache_is_bounded(database_url, clock):
+    ledger = Ledger(open_store(database_url), clock=clock, cache_size=2)
+    try:
+        scenario = Scenario(ledger, clock)
+        for i in range(4):
+            scenario.run(m.SubmitApplication, provider_id=f"TJ-{i}", jurisdiction="tianjin", name=f"TJ-{i} Ltd", kind="云服务商", effective_on=date(2025, 3, 1))
+        assert len(ledger.aggregates) == 2
+    finally:
+        ledger.close()
