@@ -58,8 +58,8 @@ def bootstrap(
     store: EventStore | None = None,
     handlers: Mapping[type[Command], Handler] | None = None,
 ) -> App:
-    """An App on the configured store (or ``store``), with in-process projections kept up to date
-    after each commit (after each group of commands with ``LEDGER_GROUP_COMMIT=true``)."""
+    """An App on the configured store (or ``store``), with read models that follow its log in a
+    background thread (``LEDGER_PROJECTION_WORKER=false``: caught up after each commit or group)."""
     settings = settings or Settings()
     if store is None:
         options = {"pool_size": settings.pool_size} if settings.database_url.startswith("postgres") else {}
@@ -77,7 +77,7 @@ def bootstrap(
         group_commit=group_commit,
     )
     try:
-        attached = attach_in_process(ledger) if projections else None
+        attached = attach_in_process(ledger, background=settings.projection_worker) if projections else None
     except BaseException:
         ledger.close()
         raise

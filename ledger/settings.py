@@ -24,3 +24,6 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     #: Prefix of the topic names (``<prefix>ledger.events.v1``), e.g. a tenant or an environment.
     kafka_topic_prefix: str = ""
+    #: Read models follow the log in a background thread (``ledger.projections.worker``); a
+    #: writer that needs its own effect waits for its position. False: each commit waits for them.
+    projection_worker: bool = True

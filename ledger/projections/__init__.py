@@ -45,11 +45,15 @@ __all__ = [
 
 
 def read_models(source: Any) -> ReadModels:
-    """The read models of a ledger with projections attached (or a ReadModels, returned as is)."""
+    """The read models of a ledger with projections attached (or a ReadModels, returned as is).
+
+    Given a ledger, they are read once they hold everything that ledger recorded (its own writes).
+    """
     if isinstance(source, ReadModels):
         return source
-    attached = getattr(source, "projections", None)
+    attached = source if isinstance(source, InProcessProjections) else getattr(source, "projections", None)
     if isinstance(attached, InProcessProjections):
+        attached.wait_for()  # what the ledger recorded is in them (its own writes)
         return attached.models
     raise ValueError("no read models: bootstrap the ledger with projections=True or call attach_in_process(ledger)")
 

@@ -92,6 +92,30 @@ class Tx:
         else:
             self._conn.executemany(sql, [tuple(r) for r in rows])
 
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Many rows at once: ``COPY`` on PostgreSQL, one prepared ``executemany`` on SQLite."""
+        if not rows:
+            return
+        if self.dialect == POSTGRES:
+            with self._conn.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join("?" * len(columns))
+            self._conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+    def delete_keys(self, table: str, column: str, keys: Sequence[Any]) -> None:
+        """``DELETE FROM table WHERE column IN keys``, in a few statements however many keys."""
+        keys = list(keys)
+        if not keys:
+            return
+        if self.dialect == POSTGRES:
+            self._conn.execute(f"DELETE FROM {table} WHERE {column} = ANY(%s)", (keys,))
+            return
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            self._conn.execute(f"DELETE FROM {table} WHERE {column} IN ({','.join('?' * len(chunk))})", chunk)
+
     def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
         return self.execute(sql, params).fetchone()
 

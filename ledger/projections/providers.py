@@ -228,21 +228,9 @@ def _grade(pid: str, jurisdiction: str, scheme: str, period: str, grade: str, sc
 
 
 def _insert(tx: Tx, table: str, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    columns = list(rows[0])
-    marks = ", ".join("?" * len(columns))
-    tx.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", [[r[c] for c in columns] for r in rows])
-
-
-def _upsert(tx: Tx, table: str, key: str, row: dict[str, Any]) -> None:
-    columns = list(row)
-    marks = ", ".join("?" * len(columns))
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
-    tx.execute(
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) ON CONFLICT ({key}) DO UPDATE SET {updates}",
-        [row[c] for c in columns],
-    )
+    if rows:
+        columns = list(rows[0])
+        tx.insert_rows(table, columns, [[r[c] for c in columns] for r in rows])
 
 
 class ProviderViewsProjection:
@@ -251,14 +239,18 @@ class ProviderViewsProjection:
     name = "providers"
     tables = ("provider_state", "registry", "grades", "counters", "lists", "profile_changes")
 
-    def __init__(self) -> None:
+    def __init__(self, *, deferred: bool = False) -> None:
         #: originator id -> the entry as last written (valid while rm_provider_state has its version)
         self._cache: OrderedDict[UUID, _Entry] = OrderedDict()
+        #: a replay's build: providers are folded in memory across batches and written once, by
+        #: :meth:`finish` (an interrupted build leaves a generation that is never made live)
+        self.deferred = deferred
+        self._pending: dict[UUID, _Entry] = {}
 
     def apply(self, event: RecordedEvent, tx: Tx) -> None:
         if not wire.is_event_of(event, "provider"):
             return
-        entries: dict[UUID, _Entry] = tx.scratch.setdefault(self.name, {})
+        entries: dict[UUID, _Entry] = self._pending if self.deferred else tx.scratch.setdefault(self.name, {})
         entry = entries.get(event.originator_id) or self._load(tx, event.originator_id)
         if entry is not None and entry.provider.version >= event.originator_version:
             return  # already folded (the snapshot is ahead of this event)
@@ -292,15 +284,22 @@ class ProviderViewsProjection:
         entries[event.originator_id] = entry
 
     def flush(self, tx: Tx) -> None:
+        if self.deferred:
+            return  # written by finish()
         entries: dict[UUID, _Entry] = tx.scratch.get(self.name, {})
+        self._write(tx, [entry for entry in entries.values() if entry.dirty])
         for originator_id, entry in entries.items():
-            if entry.dirty:
-                self._write(tx, entry)
-                entry.dirty = False
+            entry.dirty = False
             self._cache[originator_id] = entry
             self._cache.move_to_end(originator_id)
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
+
+    def finish(self, tx: Tx) -> None:
+        """Write every provider a deferred fold holds (a replay, before its switch)."""
+        self._write(tx, [entry for entry in self._pending.values() if entry.dirty])
+        for entry in self._pending.values():
+            entry.dirty = False
 
     def _load(self, tx: Tx, originator_id: UUID) -> _Entry | None:
         table = tx.table("provider_state")
@@ -316,27 +315,34 @@ class ProviderViewsProjection:
         position, recorded_at = registry if registry else (0, "")
         return _Entry(provider, loads(meta), int(position), recorded_at)
 
-    def _write(self, tx: Tx, entry: _Entry) -> None:
-        provider = entry.provider
-        pid = provider.provider_id
-        _upsert(
-            tx,
-            tx.table("provider_state"),
-            "provider_id",
-            {
-                "provider_id": pid,
-                "originator_id": str(provider.id),
-                "version": provider.version,
-                "snapshot": encode_snapshot(provider),
-                "meta": dumps(entry.meta),
-            },
-        )
-        rows = provider_rows(provider, entry.meta, entry.last_position, entry.last_recorded_at)
-        _upsert(tx, tx.table("registry"), "provider_id", rows.registry)
-        for name, items in (("grades", rows.grades), ("counters", rows.counters), ("lists", rows.lists)):
-            if not entry.new:
-                tx.execute(f"DELETE FROM {tx.table(name)} WHERE provider_id = ?", (pid,))
-            _insert(tx, tx.table(name), items)
-        _insert(tx, tx.table("profile_changes"), entry.profile_changes)
-        entry.profile_changes = []
-        entry.new = False
+    def _write(self, tx: Tx, entries: list[_Entry]) -> None:
+        """Every changed provider's rows, set-based: one DELETE and one COPY/INSERT per table
+        for the whole batch, however many providers it touched."""
+        if not entries:
+            return
+        tables: dict[str, list[dict[str, Any]]] = {name: [] for name in self.tables}
+        for entry in entries:
+            provider = entry.provider
+            tables["provider_state"].append(
+                {
+                    "provider_id": provider.provider_id,
+                    "originator_id": str(provider.id),
+                    "version": provider.version,
+                    "snapshot": encode_snapshot(provider),
+                    "meta": dumps(entry.meta),
+                }
+            )
+            rows = provider_rows(provider, entry.meta, entry.last_position, entry.last_recorded_at)
+            tables["registry"].append(rows.registry)
+            tables["grades"] += rows.grades
+            tables["counters"] += rows.counters
+            tables["lists"] += rows.lists
+            tables["profile_changes"] += entry.profile_changes
+            entry.profile_changes = []
+        known = [entry.provider.provider_id for entry in entries if not entry.new]
+        for name in ("provider_state", "registry", "grades", "counters", "lists"):
+            tx.delete_keys(tx.table(name), "provider_id", known)
+        for name, rows_of_table in tables.items():
+            _insert(tx, tx.table(name), rows_of_table)
+        for entry in entries:
+            entry.new = False

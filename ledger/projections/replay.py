@@ -5,6 +5,10 @@
 2. Generation N + 1's tables are created empty, with tracking rows at 0, and
    filled from the event store in batches (one transaction each), with a rich
    progress bar. Live projectors keep updating generation N meanwhile.
+   The build is set-based: providers are folded in memory over the whole log and
+   written once at the end; timeline rows are written per batch of 5,000 events with
+   one COPY (SQLite: one executemany) per table; secondary indexes are created once,
+   at the end. Peak memory grows with the providers' state (see BENCHMARKS.md).
 3. The switch is one transaction: lock the generation pointer exclusively
    (waiting for any live batch to end; new ones wait for the switch), apply
    the events recorded since step 2 to N + 1, point ``live`` and the views at
@@ -31,16 +35,22 @@ from rich.progress import (
 )
 
 from ledger.projections.db import ReadModelDB
+from ledger.projections.providers import ProviderViewsProjection
 from ledger.projections.runner import Projection, ProjectionRunner, store_source
+from ledger.projections.timeline import TimelineProjection
 from ledger.projections.schema import (
     TABLES,
     create_generation,
+    create_indexes,
     drop_generation,
     generations,
     lock_live,
     point_views,
 )
 from ledger.store.base import EventStore
+
+#: events per build transaction (a batch is folded in memory and written set-based)
+BATCH_SIZE = 5000
 
 
 @dataclass(frozen=True)
@@ -61,7 +71,7 @@ class Replay:
         source: Any,
         db: ReadModelDB | None = None,
         *,
-        batch_size: int = 1000,
+        batch_size: int = BATCH_SIZE,
         projections: list[Projection] | None = None,
     ) -> None:
         self.store: EventStore = source if isinstance(source, EventStore) else source.store
@@ -69,6 +79,8 @@ class Replay:
         self.own_db = db is None and self.attached is None
         self.db = db if db is not None else (self.attached.db if self.attached is not None else ReadModelDB(self.store.database_url))
         self.batch_size = batch_size
+        if projections is None:
+            projections = [ProviderViewsProjection(deferred=True), TimelineProjection()]
         self.runner = ProjectionRunner(self.db, store_source(self.store), projections, batch_size=batch_size)
         self.live = 0
         self.building = 0
@@ -83,7 +95,7 @@ class Replay:
                 if stale != self.live:
                     drop_generation(tx, stale)
             self.building = max([self.live, *generations(tx)]) + 1
-            create_generation(tx, self.building, list(TABLES), self.runner.names)
+            create_generation(tx, self.building, list(TABLES), self.runner.names, indexes=False)
         return self.building
 
     def build(self, *, show_progress: bool = True, console: Console | None = None) -> int:
@@ -104,7 +116,18 @@ class Replay:
             task = progress.add_task("replay", total=total, generation=self.building)
             self.built = self.runner.catch_up(generation=self.building, progress=lambda n: progress.advance(task, n))
             progress.update(task, completed=max(self.built, total), total=max(self.built, total))
+        with self.db.transaction() as tx:
+            tx.generation = self.building
+            self._finish(tx)
+            create_indexes(tx, self.building, list(TABLES))
         return self.built
+
+    def _finish(self, tx: Any) -> None:
+        """Write what the projections folded in memory (the providers of a deferred fold)."""
+        for projection in self.runner.projections:
+            finish = getattr(projection, "finish", None)
+            if finish is not None:
+                finish(tx)
 
     def switch(self) -> ReplayResult:
         """In one transaction: catch the new generation up, make it live, drop the old one."""
@@ -117,6 +140,7 @@ class Replay:
                 at_switch += read
                 if read < self.batch_size:
                     break
+            self._finish(tx)
             tx.execute("UPDATE projection_generation SET live = ?, switched_at = ? WHERE id = 1", (self.building, _now()))
             point_views(tx, self.building)
             drop_generation(tx, self.live)
@@ -134,7 +158,7 @@ def replay(
     source: Any,
     db: ReadModelDB | None = None,
     *,
-    batch_size: int = 1000,
+    batch_size: int = BATCH_SIZE,
     show_progress: bool = True,
     console: Console | None = None,
     projections: list[Projection] | None = None,

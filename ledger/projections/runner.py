@@ -194,14 +194,21 @@ class ProjectionRunner:
 
 
 class InProcessProjections:
-    """Projections kept up to date by a ledger's ``after_commit`` hook."""
+    """The read models of an embedded ledger, kept up to date after its commits.
 
-    def __init__(self, ledger: Any, db: ReadModelDB, runner: ProjectionRunner) -> None:
+    ``worker`` set (the default of ``ledger.bootstrap``): a commit only signals the
+    :class:`~ledger.projections.worker.ProjectionWorker`, which catches up in its own
+    thread; :meth:`wait_for` lets a writer read its own writes. Without a worker the
+    committing thread catches up itself in ``after_commit`` (tests, tools).
+    """
+
+    def __init__(self, ledger: Any, db: ReadModelDB, runner: ProjectionRunner, worker: Any = None) -> None:
         from ledger.projections.queries import ReadModels
 
         self.ledger = ledger
         self.db = db
         self.runner = runner
+        self.worker = worker
         self.models = ReadModels(db)
         self.last_error: BaseException | None = None
         self._seen = 0  # the lowest tracking position known, a lower bound across processes
@@ -213,6 +220,9 @@ class InProcessProjections:
 
     def after_commit(self) -> None:
         """Cheap when nothing is new (one max_position query); never fails the command."""
+        if self.worker is not None:
+            self.worker.notify()
+            return
         try:
             if self.ledger.store.max_position() <= self._seen:
                 return
@@ -222,24 +232,53 @@ class InProcessProjections:
             self.last_error = error
             log.exception("projections could not catch up; they will retry after the next commit")
 
+    def wait_for(self, position: int | None = None, timeout: float | None = None) -> None:
+        """Return once the read models have applied ``position`` (default: the last one this
+        ledger recorded); raises ``ProjectionLag`` after ``timeout`` seconds."""
+        from ledger.projections.worker import DEFAULT_WAIT
+
+        wanted = self.ledger.last_position if position is None else position
+        if self.worker is not None:
+            self._seen = self.worker.wait_for(wanted, DEFAULT_WAIT if timeout is None else timeout)
+        elif self._seen < wanted:
+            self.catch_up()
+
     def close(self) -> None:
+        """Stop following the log, once what this ledger recorded is in the read models (as
+        a commit that waits for them would have left it), or after the default wait."""
         if self.after_commit in self.ledger.after_commit:
             self.ledger.after_commit.remove(self.after_commit)
+        if self.worker is not None:
+            try:
+                if self.worker.running:
+                    self.wait_for()
+            except Exception:  # noqa: BLE001 - recorded commands stand; the next start catches up
+                log.warning("closing with read models behind the log: %s", self.worker.last_error)
+            finally:
+                self.worker.stop()
         self.db.close()
 
 
-def attach_in_process(ledger: Any, database_url: str | None = None, *, batch_size: int = BATCH_SIZE) -> InProcessProjections:
+def attach_in_process(
+    ledger: Any, database_url: str | None = None, *, batch_size: int = BATCH_SIZE, background: bool = False
+) -> InProcessProjections:
     """Keep the read models of ``ledger`` up to date after each commit (the embedded default).
 
     The read models live in the events' database (``ledger.store.database_url``)
     unless ``database_url`` says otherwise. Catches up once now and registers the
     hook in ``ledger.after_commit``; ``close()`` unregisters it and closes its connections
-    (:class:`ledger.bootstrap.App` does both).
+    (:class:`ledger.bootstrap.App` does both). ``background=True``
+    runs a :class:`~ledger.projections.worker.ProjectionWorker` thread instead of
+    catching up in the committing thread.
     """
     url = database_url or ledger.store.database_url
     db = ReadModelDB(url)
     runner = ProjectionRunner(db, store_source(ledger.store), batch_size=batch_size)
     attached = InProcessProjections(ledger, db, runner)
-    attached.catch_up()
+    attached.catch_up()  # what was recorded before this ledger opened is readable at once
+    if background:
+        from ledger.projections.worker import ProjectionWorker
+
+        attached.worker = ProjectionWorker(runner, ledger.store).start()
     ledger.after_commit.append(attached.after_commit)
     return attached

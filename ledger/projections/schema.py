@@ -155,18 +155,27 @@ GLOBAL_TABLES = (
 )
 
 
-def create_generation(tx: Tx, generation: int, tables: list[str], projections: list[str]) -> None:
+def create_generation(tx: Tx, generation: int, tables: list[str], projections: list[str], *, indexes: bool = True) -> None:
+    """The generation's tables (and tracking rows at 0); ``indexes=False`` leaves the secondary
+    indexes for :func:`create_indexes` (a replay fills the tables first, then indexes them once)."""
     for name in tables:
         physical = tx.table(name, generation)
         tx.execute(f"CREATE TABLE IF NOT EXISTS {physical} ({TABLES[name]})")
-        for i, columns in enumerate(INDEXES.get(name, ())):
-            tx.execute(f"CREATE INDEX IF NOT EXISTS {physical}_i{i} ON {physical} ({columns})")
+    if indexes:
+        create_indexes(tx, generation, tables)
     for projection in projections:
         tx.execute(
             "INSERT INTO projection_tracking (projection, generation, position) VALUES (?, ?, 0)"
             " ON CONFLICT (projection, generation) DO NOTHING",
             (projection, generation),
         )
+
+
+def create_indexes(tx: Tx, generation: int, tables: list[str]) -> None:
+    for name in tables:
+        physical = tx.table(name, generation)
+        for i, columns in enumerate(INDEXES.get(name, ())):
+            tx.execute(f"CREATE INDEX IF NOT EXISTS {physical}_i{i} ON {physical} ({columns})")
 
 
 def drop_generation(tx: Tx, generation: int) -> None:

@@ -147,9 +147,26 @@ def subject_of(name: str, state: dict[str, Any]) -> tuple[str, str, list[str]] |
     return None
 
 
+TIMELINE_COLUMNS = (
+    "provider_id", "position", "ref", "aggregate", "subject_id", "event_name",
+    "recorded_at", "recorded_by", "effective_on", "command_id", "summary",
+)  # fmt: skip
+SUBJECT_COLUMNS = ("originator_id", "aggregate", "subject_id", "provider_ids")
+
+#: subjects kept in memory (an aggregate's subject never changes once its first event is recorded)
+SUBJECTS_KEPT = 200_000
+
+
 class TimelineProjection:
+    """Rows are gathered while a batch is applied and written at its end, set-based (COPY on
+    PostgreSQL): one statement per table per batch, not one per event."""
+
     name = "timeline"
     tables = ("timeline", "subjects")
+
+    def __init__(self) -> None:
+        #: originator id -> subject, as the aggregate's first event said (the same in every generation)
+        self._subjects: dict[UUID, tuple[str, str, list[str]] | None] = {}
 
     def apply(self, event: RecordedEvent, tx: Tx) -> None:
         try:
@@ -158,41 +175,42 @@ class TimelineProjection:
             return
         if name.split(".", 1)[0] not in AGGREGATES:
             return
+        rows = tx.scratch.setdefault(self.name, {"timeline": [], "subjects": []})
         state = decode_state(event)
-        subjects: dict[UUID, tuple[str, str, list[str]] | None] = tx.scratch.setdefault(self.name, {})
         if event.originator_version == 1:
             subject = subject_of(name, state)
+            self._remember(event.originator_id, subject)
             if subject is None:
                 return
-            subjects[event.originator_id] = subject
-            tx.execute(
-                f"INSERT INTO {tx.table('subjects')} (originator_id, aggregate, subject_id, provider_ids) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (originator_id) DO NOTHING",
-                (str(event.originator_id), subject[0], subject[1], dumps(subject[2])),
-            )
-        elif event.originator_id in subjects:
-            subject = subjects[event.originator_id]
+            rows["subjects"].append((str(event.originator_id), subject[0], subject[1], dumps(subject[2])))
+        elif event.originator_id in self._subjects:
+            subject = self._subjects[event.originator_id]
         else:
             row = tx.fetchone(
                 f"SELECT aggregate, subject_id, provider_ids FROM {tx.table('subjects')} WHERE originator_id = ?",
                 (str(event.originator_id),),
             )
             subject = (row[0], row[1], loads(row[2])) if row else None
-            subjects[event.originator_id] = subject
+            if row is not None:  # an aggregate not found may yet be written by this batch's flush
+                self._remember(event.originator_id, subject)
         if subject is None:
             return
         aggregate, subject_id, provider_ids = subject
         summary = summarize(name, state)
-        tx.executemany(
-            f"INSERT INTO {tx.table('timeline')} (provider_id, position, ref, aggregate, subject_id, event_name,"
-            " recorded_at, recorded_by, effective_on, command_id, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (provider_id, position) DO NOTHING",
-            [
-                (pid, event.position, event.ref, aggregate, subject_id, name, iso(event.recorded_at), event.recorded_by,
-                 iso(event.effective_on), event.command_id, summary)
-                for pid in provider_ids
-            ],
-        )  # fmt: skip
+        rows["timeline"] += [
+            (pid, event.position, event.ref, aggregate, subject_id, name, iso(event.recorded_at), event.recorded_by,
+             iso(event.effective_on), event.command_id, summary)
+            for pid in provider_ids
+        ]  # fmt: skip
 
     def flush(self, tx: Tx) -> None:
-        pass
+        rows = tx.scratch.get(self.name)
+        if rows:
+            tx.insert_rows(tx.table("subjects"), SUBJECT_COLUMNS, rows["subjects"])
+            tx.insert_rows(tx.table("timeline"), TIMELINE_COLUMNS, rows["timeline"])
+            rows["subjects"], rows["timeline"] = [], []
+
+    def _remember(self, originator_id: UUID, subject: tuple[str, str, list[str]] | None) -> None:
+        if len(self._subjects) >= SUBJECTS_KEPT:
+            self._subjects.clear()
+        self._subjects[originator_id] = subject

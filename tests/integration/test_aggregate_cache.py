@@ -8,6 +8,7 @@ import pytest
 from ledger.aggregates import DomainError, Provider
 from ledger.application import Ledger
 from ledger.commands import models as m
+from ledger.commands.handlers import HANDLERS
 from ledger.store import ConcurrencyConflict, open_store
 from tests.integration.scenario import Scenario
 
@@ -38,7 +39,7 @@ class CountingStore:
 @pytest.fixture
 def counted(ledger: Ledger) -> Ledger:
     """A second ledger on the same store, counting its reads (its cache starts empty)."""
-    return Ledger(CountingStore(ledger.store), clock=ledger.clock)
+    return Ledger(CountingStore(ledger.store), clock=ledger.clock, handlers=HANDLERS)
 
 
 def test_a_second_command_on_a_provider_reads_nothing_from_the_store(scenario, counted):
@@ -115,7 +116,7 @@ def test_a_command_refused_now_but_recorded_before_is_a_duplicate(scenario):
 
 
 def test_cache_is_bounded(database_url, clock):
-    ledger = Ledger(open_store(database_url), clock=clock, cache_size=2)
+    ledger = Ledger(open_store(database_url), clock=clock, handlers=HANDLERS, cache_size=2)
     try:
         scenario = Scenario(ledger, clock)
         for i in range(4):

@@ -367,6 +367,7 @@ def test_concurrent_runners_apply_each_event_once(scenario, counting_runner, dat
 
 def test_bootstrap_keeps_the_read_models_up_to_date(database_url, clock):
     from ledger.bootstrap import bootstrap
+    from ledger.projections import read_models
     from ledger.settings import Settings
     from tests.integration.scenario import Scenario
 
@@ -374,7 +375,7 @@ def test_bootstrap_keeps_the_read_models_up_to_date(database_url, clock):
         assert app.projections is not None
         scenario = Scenario(app.ledger, clock)
         scenario.admit("TJ-1", "tianjin")
-        assert [(r["provider_id"], r["standing"]) for r in app.projections.models.registry("tianjin")] == [("TJ-1", "in_pool")]
+        assert [(r["provider_id"], r["standing"]) for r in read_models(app).registry("tianjin")] == [("TJ-1", "in_pool")]  # waits
     with pytest.raises(RuntimeError, match="closed"):
         app.projections.models.registry()
     assert app.ledger.after_commit == []
