@@ -66,7 +66,7 @@ def test_a_stale_entry_is_a_detected_conflict_and_the_retry_decides_on_fresh_sta
     version = scenario.provider("TJ-1").version
 
     with pytest.raises(DomainError, match="not in the pool"):
-        writer.run(m.RecordScore, provider_id="TJ-1", year=2025, score=70)
+        writer.run(m.RecordScore, provider_id="TJ-1", year=2025, score=70)  # fmt: skip
 
     assert counted.store.conflicts == 1
     assert scenario.provider("TJ-1").version == version  # nothing recorded
@@ -78,11 +78,14 @@ def test_a_stale_entry_retried_records_on_top_of_the_other_writer(scenario, coun
     writer.run(m.RecordScore, provider_id="TJ-1", year=2024, score=80)
     scenario.run(m.RecordScore, provider_id="TJ-1", year=2025, score=90)
 
-    result = writer.run(m.RecordScore, provider_id="TJ-1", year=2026, score=70)
+    result = writer.run(
+        m.RecordProfileChange, provider_id="TJ-1", field="address", new_value="No. 2", changed_on=date(2025, 2, 1), reported_on=date(2025, 2, 1)
+    )
 
     assert counted.store.conflicts == 1
     provider = scenario.provider("TJ-1")
-    assert [f["data"]["year"] for f in provider.facts.values() if f["kind"] == "score"] == [2024, 2025, 2026]
+    assert [f["data"]["year"] for f in provider.facts.values() if f["kind"] == "score"] == [2024, 2025]
+    assert provider.profile["address"] == "No. 2"
     assert result.positions[-1] == counted.store.max_position()
     assert counted.aggregates.take(provider.id)[1].version == provider.version
 
