@@ -5,24 +5,24 @@ import json
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 
-from ledger.aggregates import DomainError, Provider
-from ledger.application import BatchError, CommandConflict
-from ledger.bootstrap import App, bootstrap
-from ledger.clock import ManualClock
-from ledger.commands.models import command_schemas, parse_command
-from ledger.deadlines import sweep
-from ledger.rules.base import article_order
-from ledger.settings import Settings
+# Everything else is imported where it is used, so that `ledger --help` and a simple read start
+# fast (the domain, pydantic models, eventsourcing and the drivers take most of a second).
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
-app = typer.Typer(help="Event-sourced compliance ledger for pools of digital-transformation service providers.", no_args_is_help=True)
+    from ledger.bootstrap import App
+    from ledger.settings import Settings
+
+app = typer.Typer(
+    help="Event-sourced compliance ledger for pools of digital-transformation service providers.",
+    no_args_is_help=True,
+    rich_markup_mode=None,  # plain help: typer's rich help imports pygments and markdown (~0.3 s)
+)
 console = Console()
 err = Console(stderr=True)
 
@@ -38,8 +38,16 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def settings_for(database_url: str | None) -> Settings:
+    from ledger.settings import Settings
+
+    return Settings(database_url=database_url) if database_url else Settings()
+
+
 def open_app(database_url: str | None, clock=None, projections: bool = True) -> App:
-    settings = Settings(database_url=database_url) if database_url else Settings()
+    from ledger.bootstrap import bootstrap
+
+    settings = settings_for(database_url)
     try:
         return bootstrap(settings, clock=clock, projections=projections)
     except Exception as error:  # connection refused, bad URL, …
@@ -48,6 +56,15 @@ def open_app(database_url: str | None, clock=None, projections: bool = True) -> 
 
 
 def progress_bar() -> Progress:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -66,6 +83,7 @@ def demo(
     providers: Annotated[int, typer.Option(min=5, help="number of providers")] = 220,
 ) -> None:
     """Load a realistic two-year data set through the command layer, then print a registry summary."""
+    from ledger.clock import ManualClock
     from ledger.demo import demo_plan, registry_summary, run_demo
 
     url = database_url or DEMO_DATABASE
@@ -87,8 +105,9 @@ def demo(
 
 
 def print_hints(app: App, url: str) -> None:
-    assert app.projections is not None
-    models = app.projections.models
+    from ledger.projections import read_models
+
+    models = read_models(app)  # waits until the demo's commands are in the read models
     console.print(f"\n{app.store.max_position()} events in {url}. Try:", highlight=False)
     hints = [f"ledger lists -d {url}", f"ledger registry tangshan -d {url}"]
     listed = models.lists()
@@ -103,6 +122,9 @@ def print_hints(app: App, url: str) -> None:
 
 
 def print_summary(summary: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    from ledger.rules.base import article_order
     statuses = sorted({status for row in summary for status in row["by_status"]})
     table = Table(title="registry by jurisdiction", title_justify="left")
     table.add_column("jurisdiction")
@@ -127,6 +149,11 @@ def import_(
     database_url: DatabaseOption = None,
 ) -> None:
     """Apply a file of commands: the whole file is recorded, or none of it."""
+    from pydantic import ValidationError
+
+    from ledger.application import BatchError
+    from ledger.commands.models import parse_command
+
     commands = []
     problems = []
     with file.open(encoding="utf-8") as lines:
@@ -161,6 +188,8 @@ def import_(
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of every command."""
+    from ledger.commands.models import command_schemas
+
     console.print_json(json.dumps(command_schemas(), ensure_ascii=False))
 
 
@@ -171,13 +200,12 @@ def provider(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """A provider's current standing: pool status, grades, counters, sanctions with their citations."""
-    from ledger.standing import standing
+    from ledger.projections import read_models
 
-    with open_app(database_url, projections=False) as app:
-        found = app.ledger.find(Provider, provider_id)
-    if found is None:
+    with open_app(database_url) as app:  # the read model: no fold of the provider's history
+        data = read_models(app).provider_standing(provider_id)
+    if data is None:
         fail(f"no provider {provider_id!r} in the ledger")
-    data = standing(found)
     if as_json:
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         return
@@ -185,6 +213,7 @@ def provider(
 
 
 def print_standing(data: dict[str, Any]) -> None:
+    from rich.table import Table
     console.print(f"[bold]{data['provider_id']}[/] {data['name']} — {data['jurisdiction']} ({data['kind']})", highlight=False)
     console.print(f"standing: [bold]{data['standing']}[/] since {data['status_since']}; admitted {data['admitted_on'] or '—'}", highlight=False)
     grades = data["grades"]
@@ -214,6 +243,8 @@ def deadlines(
     database_url: DatabaseOption = None,
 ) -> None:
     """Record every rectification and answer deadline that has passed by --now."""
+    from ledger.deadlines import sweep
+
     as_of: date = now.date()
     with open_app(database_url) as app:
         result = sweep(app.ledger, as_of)
@@ -228,6 +259,7 @@ def emit_json(data: Any) -> None:
 
 
 def rows_table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
+    from rich.table import Table
     table = Table(title=title, title_justify="left")
     for column in columns:
         table.add_column(column)
@@ -385,7 +417,12 @@ def verify(
     digest_file: Annotated[Optional[Path], typer.Option("--digest", exists=True, dir_okay=False, help="also check the log still holds an auditor's digest")] = None,
 ) -> None:
     """Check the hash chain of the whole log; exit 1 naming the first event that does not match."""
-    from ledger.audit.verify import Digest, verify_against_digest, verify_export, verify_store
+    from ledger.audit.verify import (
+        Digest,
+        verify_against_digest,
+        verify_export,
+        verify_store,
+    )
 
     if export_file is not None:
         report = verify_export(export_file, progress=True)
@@ -447,7 +484,7 @@ def relay(
     from ledger.relay import Relay, topic_name
     from ledger.store import open_store
 
-    settings = Settings(database_url=database_url) if database_url else Settings()
+    settings = settings_for(database_url)
     try:
         store = open_store(settings.database_url)
     except Exception as error:
@@ -477,7 +514,7 @@ def status(
     """The log's head and how far the Kafka relay is behind it (events and seconds)."""
     from ledger.relay import relay_status, topic_name
 
-    settings = Settings(database_url=database_url) if database_url else Settings()
+    settings = settings_for(database_url)
     try:
         lag = relay_status(settings.database_url, topic_name(settings.kafka_topic_prefix if topic_prefix is None else topic_prefix))
     except Exception as error:
@@ -513,5 +550,10 @@ def contract(
 def main() -> None:  # pragma: no cover
     try:
         app()
-    except (DomainError, CommandConflict) as error:
-        fail(str(error))
+    except Exception as error:
+        from ledger.aggregates import DomainError
+        from ledger.application import CommandConflict
+
+        if isinstance(error, (DomainError, CommandConflict)):
+            fail(str(error))
+        raise
