@@ -164,8 +164,16 @@ class ProjectionConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             value_deserializer=CloudEventDeserializer(),
-            **{"session_timeout_ms": 10_000, "heartbeat_interval_ms": 1_000, "max_poll_interval_ms": 60_000, **(consumer_config or {})},
+            **{
+                "session_timeout_ms": 10_000,
+                "heartbeat_interval_ms": 1_000,
+                "max_poll_interval_ms": 60_000,
+                "metadata_max_age_ms": 5_000,  # a topic created after start is noticed soon
+                **(consumer_config or {}),
+            },
         )
+        # Fetch the topic's metadata first: a group whose leader assigns without it gives out no partitions.
+        self.consumer.partitions_for_topic(topic)
         self.consumer.subscribe([topic], listener=_SeekToStored(self))
 
     def seek_to_stored(self, assigned: Any) -> None:

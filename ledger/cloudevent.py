@@ -39,7 +39,7 @@ from __future__ import annotations
 import json
 import typing
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from functools import cache
 from typing import Any, Literal
@@ -239,7 +239,8 @@ def to_recorded(message: CloudEvent) -> RecordedEvent:
     values = data_model(event_type).model_validate(data).model_dump()
     for name in free:
         values[name] = wire.decode_json(json.dumps(data[name]))
-    values["timestamp"] = message.time
+    recorded_at = message.time.astimezone(timezone.utc)  # pydantic's own UTC tzinfo would print differently
+    values["timestamp"] = recorded_at
     cls = wire.EVENT_TYPES[event_type]
     if message.aggregateversion == 1:  # a created event names its aggregate class (the library needs it)
         values["originator_topic"] = get_topic(wire.AGGREGATES[event_type.split(".", 1)[0]])
@@ -249,7 +250,7 @@ def to_recorded(message: CloudEvent) -> RecordedEvent:
         originator_version=message.aggregateversion,
         topic=event_type if cls is not None else message.type,
         state=wire.encode_json(values),
-        recorded_at=message.time,
+        recorded_at=recorded_at,
         effective_on=message.effectiveon,
         recorded_by=message.recordedby,
         command_id=message.causationid,

@@ -1,6 +1,7 @@
 """Helpers of the Kafka tests: a realistic ledger, reading a topic back, comparing read models with a replay."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -84,10 +85,21 @@ READ_MODELS = ("registry", "grades", "counters", "lists", "timeline", "provider_
 
 
 def read_model_rows(db: ReadModelDB) -> dict[str, list[tuple]]:
+    """Every row of the live read models, sorted; a provider snapshot without the instant it was taken."""
     with db.transaction(write=False) as tx:
         live = int(tx.fetchone("SELECT live FROM projection_generation WHERE id = 1")[0])
         tx.generation = live
-        return {name: sorted(tuple(r) for r in tx.fetchall(f"SELECT * FROM {tx.table(name)}")) for name in READ_MODELS}
+        rows = {name: sorted(tuple(r) for r in tx.fetchall(f"SELECT * FROM {tx.table(name)}")) for name in READ_MODELS}
+    rows["provider_state"] = [
+        (pid, oid, version, _without_snapshot_time(snapshot), meta) for pid, oid, version, snapshot, meta in rows["provider_state"]
+    ]
+    return rows
+
+
+def _without_snapshot_time(snapshot: str) -> dict:
+    state = json.loads(snapshot)
+    state.pop("timestamp", None)  # Snapshot.take stamps the wall-clock time it was taken
+    return state
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
