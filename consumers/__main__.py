@@ -52,5 +52,50 @@ def projections(
         consumer.close()
 
 
+@app.command()
+def deadlines(
+    database_url: Annotated[Optional[str], typer.Option("--database-url", "-d", envvar="LEDGER_DATABASE_URL", help="the ledger the commands go to")] = None,
+    bootstrap: BootstrapOption = None,
+    topic_prefix: PrefixOption = None,
+    interval: Annotated[float, typer.Option(min=1, help="seconds between sweeps")] = 3600.0,
+) -> None:
+    """The deadline sweep: follows the topic, and every INTERVAL records each provider's passed deadlines (one command each)."""
+    from consumers.deadlines import DeadlineConsumer
+    from ledger.bootstrap import bootstrap as open_app
+    from ledger.relay import topic_name
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    settings = Settings(database_url=database_url) if database_url else Settings()
+    stop = _stop_on_signals()
+    with open_app(settings, projections=False) as ledger_app:
+        consumer = DeadlineConsumer(bootstrap or settings.kafka_bootstrap, topic_name(settings.kafka_topic_prefix if topic_prefix is None else topic_prefix))
+        try:
+            consumer.run(ledger_app.ledger, stop, interval=interval)
+        finally:
+            consumer.close()
+
+
+@app.command()
+def dashboard(
+    jurisdiction: Annotated[str, typer.Argument(help="tianjin, xinxiang, province, tangshan or liuzhou")],
+    bootstrap: BootstrapOption = None,
+    topic_prefix: PrefixOption = None,
+) -> None:
+    """The example subscriber: live counts of provider status and sanctions by article for one jurisdiction."""
+    from rich.console import Console
+
+    from consumers.dashboard import JurisdictionCounts, follow
+    from ledger.relay import topic_name
+
+    settings = Settings()
+    console = Console()
+
+    def show(counts: JurisdictionCounts) -> None:
+        console.print(f"{counts.jurisdiction}: status {counts.by_status}; sanctions by article {counts.sanctions_by_article}")
+
+    follow(bootstrap or settings.kafka_bootstrap, topic_name(settings.kafka_topic_prefix if topic_prefix is None else topic_prefix), jurisdiction, _stop_on_signals(), on_change=show)
+
+
 if __name__ == "__main__":
     app()

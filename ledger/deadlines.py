@@ -11,7 +11,7 @@ time.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from uuid import uuid4
@@ -54,15 +54,20 @@ def _business_ids(ledger: Ledger, aggregate: str, attribute: str) -> list[str]:
 def due(ledger: Ledger, as_of: date) -> dict[str, list[str]]:
     """provider id -> complaints against it whose answer deadline passed, for every provider
     with an answer or a rectification deadline passed by ``as_of`` and not yet recorded."""
+    complaints = (ledger.load(Complaint, complaint_id) for complaint_id in _business_ids(ledger, "complaint", "complaint_id"))
+    providers = (ledger.load(Provider, provider_id) for provider_id in _business_ids(ledger, "provider", "provider_id"))
+    return due_among(complaints, providers, as_of)
+
+
+def due_among(complaints: Iterable[Complaint], providers: Iterable[Provider], as_of: date) -> dict[str, list[str]]:
+    """:func:`due` over aggregates however they were loaded (the store, or a Kafka consumer's fold)."""
     found: dict[str, list[str]] = defaultdict(list)
-    for complaint_id in _business_ids(ledger, "complaint", "complaint_id"):
-        complaint = ledger.load(Complaint, complaint_id)
+    for complaint in complaints:
         if answer_deadline_passed(complaint, as_of):
-            found[complaint.provider_id].append(complaint_id)
-    for provider_id in _business_ids(ledger, "provider", "provider_id"):
-        provider = ledger.load(Provider, provider_id)
+            found[complaint.provider_id].append(complaint.complaint_id)
+    for provider in providers:
         if provider.in_pool and rectifications_due(provider, as_of):
-            found.setdefault(provider_id, [])
+            found.setdefault(provider.provider_id, [])
     return dict(found)
 
 
@@ -73,17 +78,20 @@ def sweep(
     sweep_id: str | None = None,
     recorded_by: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    todo: dict[str, list[str]] | None = None,
 ) -> SweepResult:
     """Record every deadline passed by ``as_of`` (default: today), one command per provider.
 
     Each command's id is ``<sweep_id>:<provider id>`` (``sweep_id`` defaults to a fresh one).
+    ``todo`` is what is due when the caller knows it already (:func:`due_among`; the
+    Kafka deadline consumer); each command checks again on fresh state anyway.
     """
     today = business_date(ledger.clock.now())
     as_of = as_of or today
     if as_of > today:
         raise DomainError(f"{as_of} is in the future (today is {today}): a deadline cannot have passed yet")
     result = SweepResult(as_of)
-    todo = due(ledger, as_of)
+    todo = due(ledger, as_of) if todo is None else todo
     sweep_id = sweep_id or f"deadlines:{as_of}:{uuid4().hex[:12]}"
     for done, (provider_id, complaint_ids) in enumerate(sorted(todo.items()), 1):
         command = RecordPassedDeadlines(

@@ -14,12 +14,13 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 
 from ledger.application import Ledger
+from ledger.bootstrap import bootstrap
 from ledger.clock import ManualClock
 from ledger.cloudevent import CloudEvent
 from ledger.demo import demo_plan, run_demo
 from ledger.projections.db import ReadModelDB
 from ledger.projections.runner import ProjectionRunner, store_source
-from ledger.commands.handlers import HANDLERS
+from ledger.settings import Settings
 from ledger.store import open_store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +32,8 @@ PROVIDERS = 12
 def demo_ledger(database_url: str, providers: int = PROVIDERS) -> tuple[Ledger, list[Any]]:
     """A ledger without in-process projections, and the demo plan to run on it (in parts if wanted)."""
     plan = demo_plan(seed=2024, providers=providers)
-    return Ledger(open_store(database_url), clock=ManualClock(plan[0][0]), handlers=HANDLERS), plan
+    app = bootstrap(Settings(database_url=database_url), clock=ManualClock(plan[0][0]), projections=False)
+    return app.ledger, plan
 
 
 def run_plan(ledger: Ledger, plan: Sequence[Any]) -> None:
