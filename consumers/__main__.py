@@ -30,6 +30,8 @@ def projections(
     topic_prefix: PrefixOption = None,
     group: Annotated[str, typer.Option(help="consumer group")] = "ledger-read-models",
     name: Annotated[str, typer.Option(help="this member's name (client id)")] = "consumer",
+    max_records: Annotated[int, typer.Option(min=1, help="messages per poll (each partition's share is one transaction)")] = 500,
+    instance_id: Annotated[Optional[str], typer.Option(help="static membership: a restart under the same id keeps the partitions")] = None,
 ) -> None:
     """Build the read models from the topic (a member of the consumer group)."""
     from consumers.projections import ProjectionConsumer
@@ -45,6 +47,8 @@ def projections(
         read_models or settings.database_url,
         group_id=group,
         name=name,
+        max_records=max_records,
+        instance_id=instance_id,
     )
     try:
         consumer.run(stop)

@@ -28,7 +28,13 @@ Exactly once
 ------------
 Each batch of one partition is one database transaction: lock the partition's
 offset row, skip the messages at or below the stored offset (a redelivery after
-a crash or a rebalance), apply the rest, flush, store the new offset, commit. A
+a crash or a rebalance), apply the rest, flush, store the new offset, commit.
+
+The relay may also publish an event twice (a crash between the broker's
+acknowledgement and storing its position): the copy comes at a *new* offset. In
+one partition the first copies arrive in log order without a gap (idempotent
+producer), so a message whose ``logposition`` is not above the last one applied
+in its partition is such a copy, and is skipped too; the row keeps both numbers. A
 crash anywhere rolls the views back together with the offset; the row lock
 serialises a consumer that lost the partition in a rebalance and is still
 finishing its batch with the one that got it. On assignment the consumer seeks
@@ -59,6 +65,7 @@ CREATE TABLE IF NOT EXISTS kafka_consumer_offsets (
     topic TEXT NOT NULL,
     partition INTEGER NOT NULL,
     "offset" BIGINT NOT NULL,
+    log_position BIGINT NOT NULL,
     PRIMARY KEY (group_id, topic, partition)
 )
 """
@@ -89,38 +96,44 @@ class PartitionedProjections:
             rows = tx.fetchall('SELECT partition, "offset" FROM kafka_consumer_offsets WHERE group_id = ? AND topic = ?', (self.group_id, topic))
         return {int(p): int(o) for p, o in rows}
 
-    def _lock_offset(self, tx: Tx, topic: str, partition: int) -> int:
+    def _lock_offset(self, tx: Tx, topic: str, partition: int) -> tuple[int, int]:
+        """(offset, log position) last applied in the partition, holding its row."""
         tx.execute(
-            'INSERT INTO kafka_consumer_offsets (group_id, topic, partition, "offset") VALUES (?, ?, ?, -1)'
+            'INSERT INTO kafka_consumer_offsets (group_id, topic, partition, "offset", log_position) VALUES (?, ?, ?, -1, 0)'
             " ON CONFLICT (group_id, topic, partition) DO NOTHING",
             (self.group_id, topic, partition),
         )
         lock = " FOR UPDATE" if tx.dialect == POSTGRES else ""
         row = tx.fetchone(
-            f'SELECT "offset" FROM kafka_consumer_offsets WHERE group_id = ? AND topic = ? AND partition = ?{lock}',
+            f'SELECT "offset", log_position FROM kafka_consumer_offsets WHERE group_id = ? AND topic = ? AND partition = ?{lock}',
             (self.group_id, topic, partition),
         )
         assert row is not None
-        return int(row[0])
+        return int(row[0]), int(row[1])
 
     def apply(self, topic: str, partition: int, messages: Sequence[tuple[int, CloudEvent]]) -> int:
-        """Apply ``(offset, envelope)`` pairs of one partition, in offset order; returns how many were new."""
+        """Apply ``(offset, envelope)`` pairs of one partition, in offset order; returns the events applied."""
         with self.db.transaction() as tx:
             tx.generation = lock_live(tx)
-            stored = self._lock_offset(tx, topic, partition)
-            fresh = [(offset, message) for offset, message in messages if offset > stored]
-            if not fresh:
-                return 0
-            events = [to_recorded(message) for _, message in fresh]
+            last_offset, last_position = self._lock_offset(tx, topic, partition)
+            events = []
+            for offset, message in messages:
+                if offset <= last_offset:
+                    continue  # redelivered
+                last_offset = offset
+                if message.logposition <= last_position:
+                    continue  # a copy the relay published again after a crash
+                last_position = message.logposition
+                events.append(to_recorded(message))
             for projection in self.projections:
                 for event in events:
                     projection.apply(event, tx)
                 projection.flush(tx)
             tx.execute(
-                'UPDATE kafka_consumer_offsets SET "offset" = ? WHERE group_id = ? AND topic = ? AND partition = ?',
-                (fresh[-1][0], self.group_id, topic, partition),
+                'UPDATE kafka_consumer_offsets SET "offset" = ?, log_position = ? WHERE group_id = ? AND topic = ? AND partition = ?',
+                (last_offset, last_position, self.group_id, topic, partition),
             )
-        return len(fresh)
+        return len(events)
 
 
 class _SeekToStored(ConsumerRebalanceListener):
@@ -148,7 +161,10 @@ class ProjectionConsumer:
         max_records: int = 500,
         consumer_config: dict[str, Any] | None = None,
         on_applied: Callable[[int], None] | None = None,
+        instance_id: str | None = None,
     ) -> None:
+        """``instance_id``: static membership (``group.instance.id``): a member restarted under the
+        same id takes its partitions back at once, without a rebalance of the group."""
         self.topic = topic
         self.name = name
         self.max_records = max_records
@@ -169,6 +185,7 @@ class ProjectionConsumer:
                 "heartbeat_interval_ms": 1_000,
                 "max_poll_interval_ms": 60_000,
                 "metadata_max_age_ms": 5_000,  # a topic created after start is noticed soon
+                **({"group_instance_id": instance_id} if instance_id else {}),
                 **(consumer_config or {}),
             },
         )

@@ -116,3 +116,40 @@ def ledger_process(*args: str, env: dict[str, str] | None = None) -> subprocess.
     """``python -m ledger ARGS`` with this tree first on the path."""
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.Popen([sys.executable, "-m", "ledger", *args], env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def consume_and_compare(bootstrap: str, topic: str, ledger_url: str, base_postgres_url: str, group: str, timeout: float = 90.0) -> dict[str, list[tuple]]:
+    """A fresh consumer group reads the whole topic into fresh read models; they must equal a replay of the log.
+
+    Returns the Kafka-fed rows. "Consumed" means every partition's offset stored with
+    the read models is at the partition's end (duplicates published after a crash included).
+    """
+    from consumers.projections import ProjectionConsumer
+    from tests.conftest import postgres_schema
+
+    with postgres_schema(base_postgres_url) as fed_url, postgres_schema(base_postgres_url) as replay_url:
+        consumer = ProjectionConsumer(bootstrap, topic, fed_url, group_id=group, name="verifier")
+        try:
+            partitions = [TopicPartition(topic, p) for p in sorted(consumer.consumer.partitions_for_topic(topic) or [])]
+            ends = {tp.partition: offset for tp, offset in consumer.consumer.end_offsets(partitions).items()}
+
+            def done() -> bool:
+                stored = consumer.target.stored_offsets(topic)
+                return all(stored.get(p, -1) + 1 >= end for p, end in ends.items())
+
+            deadline = time.monotonic() + timeout
+            while not done():
+                assert time.monotonic() < deadline, "the consumer did not reach the end of the topic"
+                consumer.poll_once()
+        finally:
+            consumer.close()
+        with ReadModelDB(fed_url) as db:
+            fed = read_model_rows(db)
+        assert fed == replayed_rows(ledger_url, replay_url), "the Kafka-fed read models differ from a replay of the log"
+        return fed
+
+
+def consumers_process(*args: str) -> subprocess.Popen:
+    """``python -m consumers ARGS`` with this tree first on the path."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "consumers", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import signal
 import subprocess
 from collections import defaultdict
 
@@ -121,31 +120,6 @@ def test_the_acknowledged_position_never_moves_back(postgres_url) -> None:
         assert positions.get("t") == 11
     finally:
         positions.close()
-
-
-def test_relay_killed_mid_stream_resumes_without_a_gap(postgres_url, kafka_bootstrap, topic_prefix) -> None:
-    ledger, plan = demo_ledger(postgres_url)
-    run_plan(ledger, plan)
-    head = ledger.store.max_position()
-    topic = topic_name(topic_prefix)
-    process = ledger_process("relay", "-d", postgres_url, "--bootstrap", kafka_bootstrap, "--topic-prefix", topic_prefix, "--batch-size", "20")
-    positions = RelayPositions.open(postgres_url)
-    try:
-        wait_until(lambda: positions.get(topic) >= 60, 60, "the relay to publish some batches")
-        process.send_signal(signal.SIGKILL)
-        process.wait(10)
-        killed_at = positions.get(topic)
-        assert 0 < killed_at < head, "the relay was not killed mid-stream"
-    finally:
-        if process.poll() is None:
-            process.kill()
-        positions.close()
-    rerun = ledger_process("relay", "-d", postgres_url, "--bootstrap", kafka_bootstrap, "--topic-prefix", topic_prefix, "--once")
-    out, err = rerun.communicate(timeout=120)
-    assert rerun.returncode == 0, err
-    messages = read_topic(kafka_bootstrap, topic)
-    assert_complete_and_ordered(messages, open_store(postgres_url))
-    assert relay_status(postgres_url, topic).events == 0
 
 
 def test_status_reports_the_lag_in_events_and_seconds(postgres_url, kafka_bootstrap, topic_prefix) -> None:

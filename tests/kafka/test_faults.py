@@ -1,0 +1,229 @@
+"""Faults, each ending with Kafka-fed read models equal to a replay of the log: nothing missing, nothing twice.
+
+The broker and the PostgreSQL server that are stopped here are private to the
+test (their own port and data directory): the shared test broker and cluster
+keep serving the other tests.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+
+from ledger.relay import Relay, topic_name
+from ledger.store import open_store
+from tests.conftest import postgres_base_url, postgres_schema
+from tests.kafka.support import ROOT, consume_and_compare, demo_ledger, read_model_rows, replayed_rows, run_plan, wait_until
+
+pytestmark = pytest.mark.kafka
+
+
+def worker_offset() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return int(worker.removeprefix("gw") or 0)
+
+
+class PrivateBroker:
+    """A broker of the test's own (scripts/kafka-start.sh on another port and data directory)."""
+
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.env = {**os.environ, "KAFKA_PORT": str(port), "KAFKA_DATA_DIR": str(data_dir), "KAFKA_HEAP": "-Xmx256m"}
+        self.address = f"127.0.0.1:{port}"
+
+    def start(self) -> None:
+        subprocess.run([str(ROOT / "scripts/kafka-start.sh")], env=self.env, check=True, capture_output=True, timeout=120)
+
+    def stop(self) -> None:
+        subprocess.run([str(ROOT / "scripts/kafka-start.sh"), "--stop"], env=self.env, check=True, capture_output=True, timeout=60)
+
+
+@pytest.fixture
+def private_broker(tmp_path, kafka_bootstrap):
+    broker = PrivateBroker(tmp_path / "kafka", 19092 + 10 * worker_offset())
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+def test_broker_stopped_mid_stream_and_restarted(postgres_url, private_broker, topic_prefix) -> None:
+    ledger, plan = demo_ledger(postgres_url)
+    third = len(plan) // 3
+    run_plan(ledger, plan[:third])
+    topic = topic_name(topic_prefix)
+    relay = Relay(ledger.store, private_broker.address, topic, batch_size=50,
+                  producer_config={"delivery_timeout_ms": 8000, "request_timeout_ms": 3000, "max_block_ms": 3000})  # fmt: skip
+    stop = threading.Event()
+    thread = threading.Thread(target=relay.run, args=(stop,), kwargs={"poll_interval": 0.05, "max_backoff": 1.0}, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: relay.lag().events == 0, 60, "the relay to catch up")
+        private_broker.stop()
+        run_plan(ledger, plan[third : 2 * third])  # the ledger goes on writing while the broker is down
+        wait_until(lambda: relay.failures > 0, 60, "the relay to notice the outage")
+        assert relay.lag().events > 0
+        private_broker.start()
+        run_plan(ledger, plan[2 * third :])
+        wait_until(lambda: relay.lag().events == 0, 90, "the relay to publish everything after the restart")
+    finally:
+        stop.set()
+        thread.join(30)
+        relay.close()
+    consume_and_compare(private_broker.address, topic, postgres_url, postgres_base_url(), f"{topic_prefix}verify")
+
+
+def test_relay_sigkilled_mid_batch(postgres_url, kafka_bootstrap, topic_prefix) -> None:
+    from ledger.relay import RelayPositions
+    from tests.kafka.support import ledger_process
+
+    ledger, plan = demo_ledger(postgres_url)
+    run_plan(ledger, plan)
+    head = ledger.store.max_position()
+    topic = topic_name(topic_prefix)
+    args = ["relay", "-d", postgres_url, "--bootstrap", kafka_bootstrap, "--topic-prefix", topic_prefix]
+    process = ledger_process(*args, "--batch-size", "20")
+    positions = RelayPositions.open(postgres_url)
+    try:
+        wait_until(lambda: positions.get(topic) >= 100, 60, "the relay to publish some batches")
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        assert 0 < positions.get(topic) < head, "the relay was not killed mid-stream"
+    finally:
+        if process.poll() is None:
+            process.kill()
+        positions.close()
+    rerun = ledger_process(*args, "--once")
+    _, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err
+    consume_and_compare(kafka_bootstrap, topic, postgres_url, postgres_base_url(), f"{topic_prefix}verify")
+
+
+def test_consumer_sigkilled_mid_batch(postgres_url, kafka_bootstrap, topic_prefix) -> None:
+    from tests.kafka.support import consumers_process
+
+    ledger, plan = demo_ledger(postgres_url)
+    run_plan(ledger, plan)
+    topic = topic_name(topic_prefix)
+    relay = Relay(ledger.store, kafka_bootstrap, topic)
+    relay.run(until_caught_up=True)
+    relay.close()
+    head = ledger.store.max_position()
+    group = f"{topic_prefix}read-models"
+    with postgres_schema(postgres_base_url()) as fed_url, postgres_schema(postgres_base_url()) as replay_url:
+        args = ["projections", "-d", fed_url, "--bootstrap", kafka_bootstrap, "--topic-prefix", topic_prefix, "--group", group, "--max-records", "40",
+                "--instance-id", "member-1"]  # static membership: the restart takes the partitions back at once
+        process = consumers_process(*args)
+        try:
+            wait_until(lambda: 30 < applied(fed_url, group), 60, "the consumer to apply some batches")
+            process.send_signal(signal.SIGKILL)
+            process.wait(10)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        assert applied(fed_url, group) < head, "the consumer was not killed mid-stream"
+        process = consumers_process(*args)  # the same member again
+        try:
+            wait_until(lambda: applied(fed_url, group) >= head, 90, "the restarted consumer to finish")
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(30)
+        from ledger.projections.db import ReadModelDB
+
+        with ReadModelDB(fed_url) as db:
+            assert read_model_rows(db) == replayed_rows(postgres_url, replay_url)
+
+
+def applied(url: str, group: str) -> int:
+    """Messages applied by ``group`` (no duplicates on the topic here: offsets + 1 = events)."""
+    from ledger.projections.db import ReadModelDB
+
+    with ReadModelDB(url) as db:
+        try:
+            with db.transaction(write=False) as tx:
+                row = tx.fetchone('SELECT coalesce(sum("offset" + 1), 0) FROM kafka_consumer_offsets WHERE group_id = ?', (group,))
+        except Exception:  # the consumer has not created its table yet
+            return 0
+    return int(row[0])
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of the test's own (initdb in a temporary directory, its own port), to restart safely."""
+
+    BIN = Path("/usr/lib/postgresql")
+
+    def __init__(self, port: int) -> None:
+        versions = sorted(self.BIN.glob("*/bin/initdb"))
+        if not versions or shutil.which("runuser") is None:
+            pytest.fail("PostgreSQL's initdb (Debian's postgresql package) and runuser are needed", pytrace=False)
+        self.bin = versions[-1].parent
+        self.port = port
+        self.dir = Path(tempfile.mkdtemp(prefix="ledger-pg-"))
+        shutil.chown(self.dir, "postgres")
+        self.data = self.dir / "data"
+        self.url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+    def _as_postgres(self, *args: str) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True, capture_output=True, timeout=120, cwd="/")
+
+    def start(self) -> None:
+        if not self.data.exists():
+            self._as_postgres(str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+        self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "-l", str(self.dir / "log"),
+                          "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off", "start")  # fmt: skip
+
+    def stop(self) -> None:
+        self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "-m", "fast", "stop")
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def private_postgres():
+    if os.geteuid() != 0:
+        pytest.skip("starting a private PostgreSQL cluster needs root (runuser -u postgres)")
+    server = PrivatePostgres(25432 + worker_offset())
+    server.start()
+    try:
+        yield server
+    finally:
+        try:
+            server.stop()
+        finally:
+            server.remove()
+
+
+def test_postgres_restarted_under_the_relay(private_postgres, kafka_bootstrap, topic_prefix) -> None:
+    url = private_postgres.url
+    ledger, plan = demo_ledger(url)
+    half = len(plan) // 2
+    run_plan(ledger, plan[:half])
+    topic = topic_name(topic_prefix)
+    relay_store = open_store(url)
+    relay = Relay(relay_store, kafka_bootstrap, topic, batch_size=40)
+    stop = threading.Event()
+    thread = threading.Thread(target=relay.run, args=(stop,), kwargs={"poll_interval": 0.05, "max_backoff": 0.5}, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: relay.published > 0, 60, "the relay to publish")
+        private_postgres.stop()
+        wait_until(lambda: relay.failures > 0, 30, "the relay to notice the database is gone")
+        private_postgres.start()
+        ledger.close()  # the writer is not under test: a fresh one (the old pool's connections died)
+        ledger, _ = demo_ledger(url)
+        run_plan(ledger, plan[half:])
+        wait_until(lambda: relay.published >= ledger.store.max_position() and relay.lag().events == 0, 90, "the relay to publish everything")
+    finally:
+        stop.set()
+        thread.join(30)
+        relay.close()
+        relay_store.close()
+    consume_and_compare(kafka_bootstrap, topic, url, postgres_base_url(), f"{topic_prefix}verify")
+    ledger.close()
