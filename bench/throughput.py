@@ -63,7 +63,7 @@ from ledger.application import CommandConflict, Ledger
 from ledger.bootstrap import App, bootstrap
 from ledger.clock import FixedClock, to_utc
 from ledger.commands import models as m
-from ledger.rules import PACKS
+from ledger.rules import PACKS, credit_code
 from ledger.settings import Settings
 
 #: the business day every command is recorded on: inside every declared validity window
@@ -99,6 +99,7 @@ def setup_commands(providers: int) -> list[m.Command]:
         pid, j = provider(i, providers)
         apply = m.SubmitApplication(
             command_id=f"setup-apply-{pid}", provider_id=pid, jurisdiction=j, name=f"{pid} Ltd", kind=KINDS[j],
+            credit_code=credit_code.complete(f"91120116{i:09d}"),
             effective_on=TODAY - timedelta(days=8),
         )  # fmt: skip
         commands.append(apply)

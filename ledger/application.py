@@ -84,6 +84,14 @@ class UnitOfWork:
             raise NotFound(f"no {cls.__name__.lower()} {business_id!r} in the ledger")
         return aggregate
 
+    def creations(self, aggregate: str) -> list[dict[str, Any]]:
+        """The attributes of the first event of every aggregate of a kind (``"provider"``): a
+        scan of the log, for the few checks that look across aggregates (an entity's earlier
+        applications, by its credit code)."""
+        ids = wire.aggregate_ids(self._store, aggregate)
+        first = self._store.read_refs([f"{i}/1" for i in ids])
+        return [wire.decode_state(first[f"{i}/1"]) for i in ids]
+
     def add(self, aggregate: LedgerAggregate) -> None:
         if self._aggregates.get(aggregate.id) is not None:
             raise DomainError(f"{aggregate.id} already exists")

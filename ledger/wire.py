@@ -87,6 +87,7 @@ _REGISTRY: tuple[tuple[str, type[LedgerAggregate.Event], str], ...] = (
     ("project.satisfaction-rated.v1", Project.SatisfactionRated, "ledger.aggregates.project:Project.SatisfactionRated"),
     ("project.payment-recorded.v1", Project.PaymentRecorded, "ledger.aggregates.project:Project.PaymentRecorded"),
     ("project.prepayment-recoverable.v1", Project.PrepaymentRecoverable, "ledger.aggregates.project:Project.PrepaymentRecoverable"),
+    ("project.withholding-reviewed.v1", Project.WithholdingReviewed, "ledger.aggregates.project:Project.WithholdingReviewed"),
     ("complaint.filed.v1", Complaint.Filed, "ledger.aggregates.complaint:Complaint.Filed"),
     ("complaint.answer-requested.v1", Complaint.AnswerRequested, "ledger.aggregates.complaint:Complaint.AnswerRequested"),
     ("complaint.answered.v1", Complaint.Answered, "ledger.aggregates.complaint:Complaint.Answered"),

@@ -49,6 +49,8 @@ class Project(LedgerAggregate):
         self.payments: list[dict] = []
         self.planned_cost: Decimal | None = None
         self.prepayment_recoverable: str | None = None
+        self.withholding_lifted: str | None = None
+        self.withholding_reviewed = False
 
     @property
     def begins(self) -> tuple[str, date]:
@@ -105,6 +107,16 @@ class Project(LedgerAggregate):
     @event("PrepaymentRecoverable")
     def record_prepayment_recoverable(self, amount: str, provider_id: str | None, citation: dict | None, effective_on: date) -> None:
         self.prepayment_recoverable = amount
+
+    @event("WithholdingReviewed")
+    def review_withholding(self, lifted: bool, amount: str, prepayment_recoverable: str | None, provider_id: str, reason: str, citation: dict | None, effective_on: date) -> None:
+        """唐山 第十四条 "未通过验收的，不予支付服务费用": the project passed at a later acceptance.
+        ``lifted``: the fees withheld at the failed acceptance are payable again and the
+        prepayment is no longer recoverable; else ``reason`` says why the withholding stays."""
+        if lifted:
+            self.withholding_lifted = amount
+            self.prepayment_recoverable = None
+        self.withholding_reviewed = True
 
     def paid(self, kind: str) -> Decimal:
         """The total of payments of one kind (prepayment, fee_paid, …)."""

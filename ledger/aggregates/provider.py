@@ -71,6 +71,11 @@ class Provider(LedgerAggregate):
     # --- state helpers ------------------------------------------------------
 
     @property
+    def credit_code(self) -> str | None:
+        """统一社会信用代码: recorded with the application's particulars (none in ledgers from before 2026-12)."""
+        return self.profile.get("credit_code")
+
+    @property
     def begins(self) -> tuple[str, date]:
         """No fact about a provider takes effect before its application."""
         return f"provider {self.provider_id} applied", self.applied_on

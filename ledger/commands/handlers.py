@@ -10,6 +10,7 @@ from ledger.aggregates import Appeal, Complaint, DomainError, Project, Provider,
 from ledger.application import Context, Handler, bounded
 from ledger.commands import models as m
 from ledger.rules.base import (
+    Citation,
     BELOW_TARGET_LEVEL,
     COMPLAINT_UNANSWERED,
     COMPLAINT_VERIFIED,
@@ -18,6 +19,7 @@ from ledger.rules.base import (
     ACCEPTANCE_PASSED,
     UNSATISFIED_RATING,
     WITH_DEADLINE,
+    is_removal,
 )
 from ledger.store.base import event_ref
 
@@ -30,11 +32,16 @@ def _provider(ctx: Context, provider_id: str) -> Provider:
 
 
 def submit_application(c: m.SubmitApplication, ctx: Context) -> None:
-    if ctx.uow.find(Provider, c.provider_id) is not None:
-        raise DomainError(f"provider {c.provider_id} has already applied")
+    earlier = ctx.uow.find(Provider, c.provider_id)
+    if earlier is not None:
+        again = "; a new application takes a new provider id" if earlier.status in ("exited", "refused", "lapsed") else ""
+        raise DomainError(f"provider {c.provider_id} has already applied ({earlier.status} since {earlier.status_since}){again}")
     pack = ctx.pack(c.jurisdiction)
-    if c.kind not in pack.provider_kinds:
+    _may_apply_again(ctx, c.jurisdiction, c.credit_code)
+    if c.kind not in pack.provider_kinds and pack.open_kinds is None:
         raise DomainError(f"{pack.short}: kind {c.kind!r} is not one of {', '.join(pack.provider_kinds)}")
+    # where the text lists its kinds as examples (天津 第四条 "主要包括…等", 省指南 一（一） "主要包含"),
+    # another kind is recorded as given
     problems = pack.eligibility(c.kind, c.eligibility, pack.params)
     if problems:
         raise DomainError("not eligible: " + "; ".join(problems))
@@ -44,11 +51,31 @@ def submit_application(c: m.SubmitApplication, ctx: Context) -> None:
             jurisdiction=c.jurisdiction,
             name=c.name,
             kind=c.kind,
-            profile=dict(c.profile),
+            profile={**c.profile, "credit_code": c.credit_code},
             eligibility=dict(c.eligibility),
             effective_on=ctx.effective(c),
         )
     )
+
+
+def _may_apply_again(ctx: Context, jurisdiction: str, credit_code: str) -> None:
+    """An entity (by its 统一社会信用代码) applies to a jurisdiction's pool once at a time, and not
+    while a removal, disqualification, blacklisting or gray-listing of it stands there; one
+    that left voluntarily (天津 第十二条（八） 主动退出), was refused or lapsed may apply again."""
+    for state in ctx.uow.creations("provider"):
+        if state.get("jurisdiction") != jurisdiction or (state.get("profile") or {}).get("credit_code") != credit_code:
+            continue
+        provider = ctx.uow.get(Provider, state["provider_id"])
+        removals = provider.active_removals()
+        if removals:
+            entry = removals[-1]
+            label = f"{entry['citation']['short']} {entry['citation']['article']}"
+            raise DomainError(
+                f"{label}: entity {credit_code} is {provider.status} as provider {provider.provider_id} since "
+                f"{entry['effective_on']} ({entry['sanction']} {entry['ref']}); it may not apply again"
+            )
+        if provider.status not in ("exited", "refused", "lapsed"):
+            raise DomainError(f"entity {credit_code} has already applied as provider {provider.provider_id} ({provider.status})")
 
 
 def open_public_notice(c: m.OpenPublicNotice, ctx: Context) -> None:
@@ -292,17 +319,23 @@ def withdraw_from_pool(c: m.WithdrawFromPool, ctx: Context) -> None:
 
 
 def withhold_fees(c: m.WithholdFees, ctx: Context) -> None:
+    """The regulator's decision to withhold or deduct an amount of fees (新乡 第十六条
+    "视情况不予支付或扣除部分服务费用": nothing is withheld automatically)."""
     provider = _provider(ctx, c.provider_id)
     pack = ctx.pack(provider.jurisdiction)
     citation = None
     if c.article is not None:
         # any article of the pack: a finding's, or a counted rule's (新乡 第十六条（一） withholds fees)
-        known = {f.citation.article: f.citation for f in pack.findings.values()}
-        known.update({r.citation.article: r.citation for r in pack.rules})
-        known.update({key: f.citation for key, f in pack.findings.items()})
+        known = {f.citation.article: (f.citation, f.sanction) for f in pack.findings.values()}
+        known.update({r.citation.article: (r.citation, r.sanction) for r in pack.rules})
+        known.update({key: (f.citation, f.sanction) for key, f in pack.findings.items()})
         if c.article not in known:
             raise DomainError(f"{pack.short} has no article {c.article!r}")
-        citation = known[c.article].as_dict()
+        cited, sanction = known[c.article]
+        if is_removal(sanction) and not any(s["citation"]["article"] == cited.article for s in provider.active_removals()):
+            # fees withheld under a removal article follow that removal (新乡 第十六条 取消服务商资格，视情况不予支付…)
+            raise DomainError(f"{cited.label}: provider {c.provider_id} was not removed under it; withhold fees under the article it was")
+        citation = cited.as_dict()
     on = ctx.effective(c, provider.begins)
     provider.withhold_fees(project_id=c.project_id, amount=str(c.amount), citation=citation, reason=c.reason, effective_on=on)
 
@@ -415,7 +448,8 @@ def record_acceptance(c: m.RecordAcceptance, ctx: Context) -> None:
         if pack.unpaid_on_failed_acceptance is not None:
             # 唐山 第十四条 未通过验收的，不予支付服务费用，试点企业有权追回该项目预付款项
             citation = pack.unpaid_on_failed_acceptance.as_dict()
-            unpaid = max((project.planned_cost or Decimal(0)) - project.paid("fee_paid") - project.paid("prepayment"), Decimal(0))
+            settled = project.paid("fee_paid") + project.paid("prepayment") + project.paid("fee_withheld")
+            unpaid = max((project.planned_cost or Decimal(0)) - settled, Decimal(0))
             if unpaid > 0:
                 project.record_payment(kind="fee_withheld", amount=str(unpaid), provider_id=lead, citation=citation, effective_on=on)
             recoverable = project.paid("prepayment") - project.paid("prepayment_recovered")
@@ -425,9 +459,27 @@ def record_acceptance(c: m.RecordAcceptance, ctx: Context) -> None:
         for provider_id, rating in project.ratings.items():
             if rating["rating"] == "不满意":  # rated before the acceptance: now it is 通过验收，但…不满意
                 _note(ctx, provider_id, ACCEPTANCE_PASSED, source, project.enterprise_id, on, project_id=project.project_id)
+        if pack.unpaid_on_failed_acceptance is not None and project.paid("fee_withheld") > 0 and not project.withholding_reviewed:
+            _review_withholding(ctx, project, pack.unpaid_on_failed_acceptance, lead, on)
     target = getattr(pack.params, "target_level", None)
     if pack.target_level_citation is not None and target is not None and c.level_after is not None and c.level_after < target:
         _note(ctx, lead, BELOW_TARGET_LEVEL, source, project.enterprise_id, on, project_id=project.project_id, level_after=c.level_after, target_level=target)
+
+
+def _review_withholding(ctx: Context, project: Project, citation: Citation, lead: str, on: date) -> None:
+    """唐山 第十四条 "服务商被清退或未通过验收的，不予支付服务费用": a project that passes a later
+    acceptance is no longer 未通过验收, so what was withheld for that is lifted — unless the
+    provider has been cleared meanwhile (被清退), which withholds the fees on its own."""
+    provider = _provider(ctx, lead)
+    withheld = str(project.paid("fee_withheld"))
+    if provider.active_removals():
+        reason = f"provider {lead} is {provider.status} since {provider.status_since} (服务商被清退): the fees stay withheld"
+        project.review_withholding(lifted=False, amount=withheld, prepayment_recoverable=project.prepayment_recoverable,
+                                   provider_id=lead, reason=reason, citation=citation.as_dict(), effective_on=on)  # fmt: skip
+        return
+    reason = f"the project passed acceptance on {on}: 未通过验收 no longer holds"
+    project.review_withholding(lifted=True, amount=withheld, prepayment_recoverable=project.prepayment_recoverable,
+                               provider_id=lead, reason=reason, citation=citation.as_dict(), effective_on=on)  # fmt: skip
 
 
 def rate_satisfaction(c: m.RateSatisfaction, ctx: Context) -> None:
@@ -568,6 +620,11 @@ def file_appeal(c: m.FileAppeal, ctx: Context) -> None:
     ground = pack.appeal_grounds.get(c.ground)
     if ground is None:
         raise DomainError(f"{pack.short} allows appeals on {', '.join(pack.appeal_grounds)}, not {c.ground!r}")
+    if pack.appeal_statement is not None:
+        stated = {"matter": c.matter, "reasons": c.reasons, "purpose": c.purpose, "supporting_evidence": "".join(c.supporting_evidence)}
+        missing = [name for name, text in stated.items() if not text.strip()]
+        if missing:
+            raise DomainError(f"{pack.appeal_statement.label}: {pack.appeal_statement.text} — missing {', '.join(missing)}")
     targets = resolve_appeal_targets(provider, list(c.evidence_refs), ground.may_void)
     on = ctx.effective(c, provider.begins, *(_took_effect(provider, ref) for ref in targets))
     ctx.uow.add(

@@ -10,12 +10,19 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+
+from ledger.rules import credit_code
 
 Jurisdiction = Literal["tianjin", "xinxiang", "province", "tangshan", "liuzhou"]
 Id = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^\S(.*\S)?$")]
 Text = Annotated[str, Field(max_length=10_000)]
 Ref = Annotated[str, Field(pattern=r"^[0-9a-f-]{36}/[0-9]+$", description="an event reference: aggregate-uuid/version")]
+CreditCode = Annotated[
+    str,
+    Field(min_length=18, max_length=20, description="统一社会信用代码 (GB 32100-2015), its check character validated"),
+    AfterValidator(credit_code.validate),
+]
 
 
 class Command(BaseModel):
@@ -34,7 +41,8 @@ class SubmitApplication(Command):
     provider_id: Id
     jurisdiction: Jurisdiction
     name: Id
-    kind: Id = Field(description="the provider kind or category of the jurisdiction's rulebook")
+    credit_code: CreditCode
+    kind: Id = Field(description="the provider kind or category of the jurisdiction's rulebook (open lists accept others)")
     profile: dict[str, str] = Field(default_factory=dict, description="address, legal_representative, business_scope, registered_capital")
     eligibility: dict[str, bool | int] = Field(default_factory=dict, description="eligibility facts the rulebook checks")
 

@@ -114,6 +114,9 @@ def summarize(name: str, s: dict[str, Any]) -> str:
             return f"payment {g('kind')} {g('amount')}" + (f" to {g('provider_id')}" if g("provider_id") else "") + cited
         case "project.prepayment-recoverable.v1":
             return f"prepayment {g('amount')} recoverable by the enterprise ({_cited(g('citation'))})"
+        case "project.withholding-reviewed.v1":
+            outcome = f"fees withheld ({g('amount')}) lifted" if g("lifted") else f"fees withheld ({g('amount')}) stay"
+            return f"{outcome}: {g('reason')} ({_cited(g('citation'))})"
         case "complaint.filed.v1":
             return f"complaint {g('complaint_id')} by {g('complainant_kind')} {g('complainant_name') or ''}: {g('subject')}".replace("  ", " ")
         case "complaint.answer-requested.v1":

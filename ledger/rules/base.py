@@ -298,6 +298,11 @@ class RulePack:
     appeal_grounds: Mapping[str, AppealGround]
     notice_citation: Citation | None = None
     voluntary_exit: Citation | None = None
+    #: where the kinds are introduced as examples ("主要包括…等", "主要包含"): ``provider_kinds``
+    #: are the known ones, suggested; another kind is accepted and recorded as given
+    open_kinds: Citation | None = None
+    #: what an appeal must state and carry (新乡 第十七条 写明申诉的事项、理由和目的，并提供…佐证材料)
+    appeal_statement: Citation | None = None
     #: reports must be real-name with contact details and evidence (新乡 第十八条)
     real_name_reports: Citation | None = None
     grade: Callable[[float, Any], str] | None = None  # (score, params) -> letter
@@ -348,6 +353,8 @@ class RulePack:
             "valid_until": self.valid_until,
             "validity": self.validity.label,
             "params": self.params.model_dump(),
+            "provider_kinds": list(self.provider_kinds),
+            "provider_kinds_open": self.open_kinds.label if self.open_kinds else None,
             "rules": [
                 {"id": r.id, "article": r.citation.label, "sanction": r.sanction, "text": r.citation.text}
                 for r in self.rules

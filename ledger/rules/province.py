@@ -96,4 +96,5 @@ PACK = RulePack(
     },
     appeal_grounds={},
     eligibility=eligibility,
+    open_kinds=c("一（一）", "建立数字化转型服务资源池……主要包含以下类别"),
 )

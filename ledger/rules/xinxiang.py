@@ -57,7 +57,11 @@ def unsatisfied_after_acceptance(view: View) -> list[Item]:
     return found
 
 
-_disqualified = ("fees_withheld_or_deducted", "advisory_to_other_cities")
+# 第十六条 "视情况不予支付或扣除部分服务费用": whether and how much is the regulator's decision, recorded
+# with its amount (WithholdFees citing the article), never written on a disqualification by itself.
+# (Disqualifications recorded before 2026-12 list "fees_withheld_or_deducted" among their
+# consequences; they keep it as recorded.)
+_disqualified = ("advisory_to_other_cities",)
 
 WARNING_ARTICLES = {
     "第十五条（一）": "服务商名称、住所、法定代表人、经营范围以及注册资本等发生较大变更，未及时向新乡市工业和信息化局报告说明",
@@ -161,6 +165,7 @@ PACK = RulePack(
             (WARNING, DISQUALIFICATION, RECTIFICATION_OVERDUE),
         ),
     },
+    appeal_statement=c("第十七条", "申诉材料应写明申诉的事项、理由和目的，并提供必要的、真实的佐证材料"),
     real_name_reports=c(
         "第十八条",
         "任何组织和个人可针对服务商相关信息真实性、准确性等方面存在的问题，向新乡市工业和信息化局实名举报，并提供佐证材料和联系方式。",

@@ -110,7 +110,7 @@ def test_history_as_recorded_before_the_removal(demo_db):
 
 
 IMPORT_OK = [
-    {"type": "SubmitApplication", "command_id": "i-1", "provider_id": "TJ-X1", "jurisdiction": "tianjin", "name": "天津某科技有限公司", "kind": "云服务商", "effective_on": "2024-03-01"},
+    {"type": "SubmitApplication", "command_id": "i-1", "provider_id": "TJ-X1", "jurisdiction": "tianjin", "name": "天津某科技有限公司", "credit_code": "91120116MA05K2XQ36", "kind": "云服务商", "effective_on": "2024-03-01"},
     {"type": "OpenPublicNotice", "command_id": "i-2", "provider_id": "TJ-X1", "effective_on": "2024-03-01"},
     {"type": "ClosePublicNotice", "command_id": "i-3", "provider_id": "TJ-X1", "last_day": "2024-03-07", "effective_on": "2024-03-08"},
 ]

@@ -6,6 +6,7 @@ evidence return the refs a sanction would cite (see :class:`Noted`).
 """
 from __future__ import annotations
 
+import hashlib
 import itertools
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -16,6 +17,7 @@ from ledger.application import CommandResult, Ledger
 from ledger.clock import ManualClock, business_date
 from ledger.commands import models as m
 from ledger.deadlines import SweepResult, sweep
+from ledger.rules import credit_code
 from ledger.rules.base import ref_key
 from ledger.store.base import event_ref
 
@@ -27,6 +29,12 @@ KINDS = {
     "tangshan": "数字化服务商",
     "liuzhou": "集成服务商",
 }
+
+
+def credit_code_for(seed: str, division: str = "120116") -> str:
+    """A valid 统一社会信用代码 (enterprise, registered by market regulation: 91…) derived from ``seed``."""
+    digest = hashlib.sha256(seed.encode()).digest()
+    return credit_code.complete("91" + division + "".join(credit_code.ALPHABET[b % 31] for b in digest[:9]))
 
 
 @dataclass(frozen=True)
@@ -70,13 +78,17 @@ class Scenario:
 
     # --- providers --------------------------------------------------------------
 
-    def admit(self, provider_id: str, jurisdiction: str, kind: str | None = None, *, on: date | None = None, **eligibility: Any) -> Provider:
+    def admit(
+        self, provider_id: str, jurisdiction: str, kind: str | None = None, *, on: date | None = None, credit_code: str | None = None, **eligibility: Any
+    ) -> Provider:
         """Apply and be in the pool by ``on`` (default today); where the rulebook requires
-        a public notice, it runs for the seven days before ``on``."""
+        a public notice, it runs for the seven days before ``on``. The entity's credit code
+        derives from the provider id unless given."""
         on = on or self.today
         self.run(
             m.SubmitApplication, provider_id=provider_id, jurisdiction=jurisdiction, name=f"{provider_id} Ltd",
-            kind=kind or KINDS[jurisdiction], eligibility=eligibility, effective_on=on - timedelta(days=8),
+            credit_code=credit_code or credit_code_for(provider_id), kind=kind or KINDS[jurisdiction],
+            eligibility=eligibility, effective_on=on - timedelta(days=8),
         )  # fmt: skip
         if self.ledger.pack(jurisdiction).requires_notice:
             self.run(m.OpenPublicNotice, provider_id=provider_id, effective_on=on - timedelta(days=7))

@@ -206,3 +206,32 @@ def _provider_events(scenario, result) -> list[dict]:
     """The provider events a command recorded, decoded, with their names."""
     events = [e for e in scenario.ledger.store.read_all(after=min(result.positions) - 1, limit=len(result.positions))]
     return [dict(decode_state(e), event=event_type(e)) for e in events if event_type(e).startswith("provider.")]
+
+
+@pytest.mark.parametrize(
+    "blank, missing",
+    [
+        ((), None),
+        (("matter",), "matter"),
+        (("reasons", "purpose"), "reasons, purpose"),
+        (("supporting_evidence",), "supporting_evidence"),
+    ],
+)
+def test_a_xinxiang_appeal_states_its_matter_reasons_and_purpose_with_evidence(scenario, blank, missing):
+    """新乡 第十七条 "申诉材料应写明申诉的事项、理由和目的，并提供必要的、真实的佐证材料"."""
+    scenario.admit("XX-1", "xinxiang")
+    rating = scenario.unsatisfied("XX-1", "E-1")
+    fields = {"matter": "对“不满意”评价提出异议", "reasons": "评价表由非项目负责人填写", "purpose": "撤销该评价", "supporting_evidence": ["企业书面说明"]}
+    fields.update({name: [" "] if name == "supporting_evidence" else "  " for name in blank})
+    appeal = scenario.command(m.FileAppeal, appeal_id="A-1", provider_id="XX-1", ground="第十七条（二）", evidence_refs=[rating.source], **fields)
+    if missing is None:
+        scenario.ledger.execute(appeal)
+    else:
+        with pytest.raises(DomainError, match=rf"^新乡 第十七条: 申诉材料应写明申诉的事项、理由和目的，并提供必要的、真实的佐证材料 — missing {missing}$"):
+            scenario.ledger.execute(appeal)
+
+
+def test_a_tangshan_appeal_needs_no_such_statement(scenario):
+    """唐山 第十六条 names the grounds only."""
+    ratings, _ = _blacklisted_by_two_ratings(scenario)
+    scenario.run(m.FileAppeal, appeal_id="A-1", provider_id="TS-1", ground="第十六条（二）", evidence_refs=[ratings[0].source], matter="", reasons="", purpose="")

@@ -13,6 +13,7 @@ from ledger.commands import models as m
 from ledger.commands.handlers import HANDLERS
 from ledger.rules.base import COMPLAINT_VERIFIED
 from ledger.store import ConcurrencyConflict
+from tests.integration.scenario import credit_code_for
 
 WAIT = 10  # seconds a thread waits for the other before the test fails
 
@@ -106,14 +107,14 @@ def test_the_same_command_twice_is_recorded_once(scenario):
 
 def test_a_retried_command_is_not_judged_again(scenario):
     """A retry of an application is the same application, not a second one ("already applied")."""
-    apply = scenario.command(m.SubmitApplication, provider_id="TJ-1", jurisdiction="tianjin", name="TJ-1 Ltd", kind="云服务商")
+    apply = scenario.command(m.SubmitApplication, provider_id="TJ-1", jurisdiction="tianjin", name="TJ-1 Ltd", credit_code=credit_code_for("TJ-1"), kind="云服务商")
     scenario.ledger.execute(apply)
     assert scenario.ledger.execute(apply).duplicate
     assert versions(scenario.ledger, Provider, "TJ-1") == [1]
 
 
 def test_a_batch_skips_the_commands_already_recorded(scenario):
-    apply = scenario.command(m.SubmitApplication, provider_id="TJ-1", jurisdiction="tianjin", name="TJ-1 Ltd", kind="云服务商")
+    apply = scenario.command(m.SubmitApplication, provider_id="TJ-1", jurisdiction="tianjin", name="TJ-1 Ltd", credit_code=credit_code_for("TJ-1"), kind="云服务商")
     scenario.ledger.execute(apply)
     notice = scenario.command(m.OpenPublicNotice, provider_id="TJ-1")
     results = scenario.ledger.execute_all([apply, notice, notice])
@@ -265,7 +266,7 @@ def test_a_command_refused_halfway_writes_nothing(scenario):
 
 
 def test_a_batch_with_a_refused_command_writes_nothing(scenario):
-    apply = scenario.command(m.SubmitApplication, provider_id="TJ-1", jurisdiction="tianjin", name="TJ-1 Ltd", kind="云服务商")
+    apply = scenario.command(m.SubmitApplication, provider_id="TJ-1", jurisdiction="tianjin", name="TJ-1 Ltd", credit_code=credit_code_for("TJ-1"), kind="云服务商")
     admit = scenario.command(m.AdmitProvider, provider_id="TJ-1")  # 天津 第十条: admission follows the notice
 
     with pytest.raises(BatchError, match=r"command #2 \(AdmitProvider .*\): 天津 第十条: admission follows the public notice"):
@@ -276,8 +277,11 @@ def test_a_batch_with_a_refused_command_writes_nothing(scenario):
 
 
 def test_fees_withheld_may_cite_a_counted_rule_and_unknown_articles_are_refused(scenario):
-    """新乡 第十六条 不予支付或扣除部分服务费用 follows a derived disqualification (第十六条（一）)."""
+    """新乡 第十六条 视情况不予支付或扣除部分服务费用 follows a derived disqualification (第十六条（一）)."""
     scenario.admit("XX-1", "xinxiang")
+    for warning in ("第十五条（一）", "第十五条（三）"):
+        scenario.finding("XX-1", warning)
+    assert scenario.provider("XX-1").status == "disqualified"
     scenario.run(m.WithholdFees, provider_id="XX-1", amount="12000", reason="disqualified", article="第十六条（一）")
     [withheld] = scenario.provider("XX-1").fees_withheld
     assert (withheld["amount"], withheld["citation"]["article"]) == ("12000", "第十六条（一）")

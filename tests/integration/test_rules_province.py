@@ -8,7 +8,7 @@ import pytest
 from ledger.aggregates import DomainError, Provider
 from ledger.commands import models as m
 from ledger.rules.base import EVALUATION
-from tests.integration.scenario import summary
+from tests.integration.scenario import summary, credit_code_for
 
 VERSION = "province-guide.1"
 
@@ -74,7 +74,7 @@ def test_an_evaluation_is_of_the_year_it_is_made_or_the_year_before(scenario, ye
 def test_smart_equipment_applied_in_three_enterprises(scenario, enterprises, eligible):
     """二（一）4 至少在省内三家及以上企业得到应用 (inclusive)."""
     apply = scenario.command(
-        m.SubmitApplication, provider_id="PR-1", jurisdiction="province", name="PR-1 Ltd", kind="智能装备服务商",
+        m.SubmitApplication, provider_id="PR-1", jurisdiction="province", name="PR-1 Ltd", credit_code=credit_code_for("PR-1"), kind="智能装备服务商",
         eligibility={"enterprises_in_province": enterprises},
     )  # fmt: skip
     if eligible:

@@ -245,3 +245,30 @@ def test_a_failed_acceptance_is_not_paid_and_its_prepayment_is_recoverable(scena
         [fee] = withheld
         assert (fee["amount"], fee["citation"]["article"]) == ("70000", "第十四条")
         assert project.prepayment_recoverable == "30000"
+
+
+@pytest.mark.parametrize("cleared", [False, True])
+def test_fees_withheld_at_a_failed_acceptance_are_lifted_when_the_project_passes_later(scenario, cleared):
+    """第十四条 "服务商被清退或未通过验收的，不予支付服务费用": passing the next acceptance ends 未通过验收;
+    a provider cleared meanwhile stays unpaid, and the ledger says why."""
+    scenario.admit("TS-1", "tangshan")
+    project_id = scenario.project("TS-1", "E-1", accepted=False)
+    scenario.run(m.RecordPayment, project_id=project_id, kind="prepayment", amount="30000", provider_id="TS-1")
+    scenario.run(m.RecordAcceptance, project_id=project_id, passed=False, level_after=1)
+    if cleared:
+        scenario.finding("TS-1", "第十三条（五）")
+    scenario.on(scenario.today + timedelta(days=40))
+    result = scenario.run(m.RecordAcceptance, project_id=project_id, passed=True, level_after=2)
+
+    assert "project.withholding-reviewed.v1" in result.events
+    project = scenario.ledger.load(Project, project_id)
+    if cleared:
+        assert (project.withholding_lifted, project.prepayment_recoverable) == (None, "30000")
+    else:
+        assert (project.withholding_lifted, project.prepayment_recoverable) == ("70000", None)
+    event = [e for e in scenario.ledger.store.read_aggregate(project.id) if e.topic == "project.withholding-reviewed.v1"][-1]
+    from ledger.wire import decode_state
+
+    reviewed = decode_state(event)
+    assert (reviewed["lifted"], reviewed["amount"], reviewed["citation"]["article"]) == (not cleared, "70000", "第十四条")
+    assert ("被清退" in reviewed["reason"]) is cleared

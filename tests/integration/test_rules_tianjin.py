@@ -9,7 +9,7 @@ from ledger.aggregates import DomainError
 from ledger.commands import models as m
 from ledger.rules.base import SCORE
 from ledger.standing import standing
-from tests.integration.scenario import summary
+from tests.integration.scenario import summary, credit_code_for
 
 VERSION = "tianjin-2023.1"
 
@@ -98,7 +98,7 @@ def test_an_unfounded_complaint_does_not_count(scenario):
 def test_public_notice_lasts_at_least_seven_days(scenario, days, admitted):
     """第十条 公示期不少于7天，公示期满无异议的纳入资源池 (days counted inclusively)."""
     opened = scenario.today
-    scenario.run(m.SubmitApplication, provider_id="TJ-1", jurisdiction="tianjin", name="TJ-1 Ltd", kind="云服务商")
+    scenario.run(m.SubmitApplication, provider_id="TJ-1", jurisdiction="tianjin", name="TJ-1 Ltd", credit_code=credit_code_for("TJ-1"), kind="云服务商")
     scenario.run(m.OpenPublicNotice, provider_id="TJ-1")
     last_day = opened + timedelta(days=days - 1)
     scenario.on(last_day + timedelta(days=1))
@@ -117,7 +117,7 @@ def test_public_notice_lasts_at_least_seven_days(scenario, days, admitted):
 
 def test_a_standing_objection_refuses_admission(scenario):
     """公示期满无异议的 are admitted: an objection upheld during the notice refuses admission."""
-    scenario.run(m.SubmitApplication, provider_id="TJ-1", jurisdiction="tianjin", name="TJ-1 Ltd", kind="云服务商")
+    scenario.run(m.SubmitApplication, provider_id="TJ-1", jurisdiction="tianjin", name="TJ-1 Ltd", credit_code=credit_code_for("TJ-1"), kind="云服务商")
     scenario.run(m.OpenPublicNotice, provider_id="TJ-1")
     scenario.run(m.RaiseObjection, provider_id="TJ-1", objection_id="O-1", raised_by="E-1", grounds="unpaid wages")
     last_day = scenario.today + timedelta(days=6)
@@ -168,7 +168,7 @@ def test_no_sanction_outside_the_validity_window(scenario, graded_on, removed):
 
 def test_the_notice_is_closed_only_once_its_last_day_is_over(scenario):
     """公示期满无异议的: until the last day is over an objection may still come in."""
-    scenario.run(m.SubmitApplication, provider_id="TJ-1", jurisdiction="tianjin", name="TJ-1 Ltd", kind="云服务商")
+    scenario.run(m.SubmitApplication, provider_id="TJ-1", jurisdiction="tianjin", name="TJ-1 Ltd", credit_code=credit_code_for("TJ-1"), kind="云服务商")
     scenario.run(m.OpenPublicNotice, provider_id="TJ-1")
     last_day = scenario.today + timedelta(days=6)
     scenario.on(last_day)

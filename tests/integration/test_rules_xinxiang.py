@@ -19,7 +19,7 @@ from ledger.standing import standing
 from tests.integration.scenario import summary
 
 VERSION = "xinxiang-2025.draft"
-DISQUALIFIED = ["fees_withheld_or_deducted", "advisory_to_other_cities"]
+DISQUALIFIED = ["advisory_to_other_cities"]
 
 
 def test_unsatisfied_after_acceptance_is_warned(scenario):
@@ -316,3 +316,23 @@ def test_no_finding_applies_a_rulebook_whose_date_is_undeclared(bare_scenario):
     with pytest.raises(DomainError, match=r"^新乡 第二十条: the rulebook is not in force on 2025-03-01 \(its date of effect has not been declared\)$"):
         bare_scenario.finding("XX-1", "第十五条（三）")
     assert bare_scenario.sanctions("XX-1") == []
+
+
+def test_a_disqualification_withholds_nothing_until_the_regulator_decides_an_amount(scenario):
+    """第十六条 "视情况不予支付或扣除部分服务费用": the regulator's decision, with its amount, under the
+    article the provider was disqualified by — not written on every disqualification."""
+    scenario.admit("XX-1", "xinxiang")
+    scenario.admit("XX-2", "xinxiang")
+    with pytest.raises(DomainError, match=r"^新乡 第十六条（五）: provider XX-1 was not removed under it"):
+        scenario.run(m.WithholdFees, provider_id="XX-1", amount="50000", reason="deduct", article="第十六条（五）")
+    scenario.finding("XX-1", "第十六条（五）")
+    provider = scenario.provider("XX-1")
+    [disqualification] = scenario.sanctions("XX-1")
+    assert (provider.status, provider.fees_withheld) == ("disqualified", [])
+    assert "fees_withheld_or_deducted" not in disqualification["consequences"]
+    with pytest.raises(DomainError, match=r"^新乡 第十六条（一）: provider XX-1 was not removed under it"):
+        scenario.run(m.WithholdFees, provider_id="XX-1", amount="50000", reason="deduct", article="第十六条（一）")
+
+    scenario.run(m.WithholdFees, provider_id="XX-1", amount="50000", reason="扣除部分服务费用", article="第十六条（五）")
+    [withheld] = scenario.provider("XX-1").fees_withheld
+    assert (withheld["amount"], withheld["citation"]["article"]) == ("50000", "第十六条（五）")

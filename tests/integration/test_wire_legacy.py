@@ -4,6 +4,7 @@ from __future__ import annotations
 from ledger import wire
 from ledger.audit import verify_store
 from ledger.commands import models as m
+from tests.integration.scenario import credit_code_for
 
 
 def test_old_module_path_topics_and_new_names_mix_in_one_ledger(scenario, projected, models, monkeypatch) -> None:
@@ -13,7 +14,7 @@ def test_old_module_path_topics_and_new_names_mix_in_one_ledger(scenario, projec
         # what the ledger stored before the registry: the class's module path
         old_writer.setattr(wire, "name_of", lambda cls: legacy_topic[cls])
         scenario.run(
-            m.SubmitApplication, provider_id="TJ-1", jurisdiction="tianjin", name="TJ-1 Ltd", kind="云服务商",
+            m.SubmitApplication, provider_id="TJ-1", jurisdiction="tianjin", name="TJ-1 Ltd", credit_code=credit_code_for("TJ-1"), kind="云服务商",
             eligibility={}, effective_on=scenario.today,
         )  # fmt: skip
     assert wire.name_of is registered_name
