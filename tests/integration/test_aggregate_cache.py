@@ -10,7 +10,7 @@ from ledger.application import Ledger
 from ledger.commands import models as m
 from ledger.commands.handlers import HANDLERS
 from ledger.store import ConcurrencyConflict, open_store
-from tests.integration.scenario import Scenario
+from tests.integration.scenario import Scenario, credit_code_for
 
 
 class CountingStore:
@@ -123,7 +123,7 @@ def test_cache_is_bounded(database_url, clock):
     try:
         scenario = Scenario(ledger, clock)
         for i in range(4):
-            scenario.run(m.SubmitApplication, provider_id=f"TJ-{i}", jurisdiction="tianjin", name=f"TJ-{i} Ltd", kind="云服务商", effective_on=date(2025, 3, 1))
+            scenario.run(m.SubmitApplication, provider_id=f"TJ-{i}", jurisdiction="tianjin", name=f"TJ-{i} Ltd", credit_code=credit_code_for(f"TJ-{i}"), kind="云服务商", effective_on=date(2025, 3, 1))
         assert len(ledger.aggregates) == 2
     finally:
         ledger.close()
