@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -12,8 +12,8 @@ from ledger.settings import Settings
 
 app = typer.Typer(help="Subscribers of the ledger's Kafka topic.", no_args_is_help=True)
 
-BootstrapOption = Annotated[Optional[str], typer.Option("--bootstrap", envvar="LEDGER_KAFKA_BOOTSTRAP", help="Kafka brokers host:port")]
-PrefixOption = Annotated[Optional[str], typer.Option(help="prefix of the topic name")]
+BootstrapOption = Annotated[str | None, typer.Option("--bootstrap", envvar="LEDGER_KAFKA_BOOTSTRAP", help="Kafka brokers host:port")]
+PrefixOption = Annotated[str | None, typer.Option(help="prefix of the topic name")]
 
 
 def _stop_on_signals() -> threading.Event:
@@ -25,13 +25,13 @@ def _stop_on_signals() -> threading.Event:
 
 @app.command()
 def projections(
-    read_models: Annotated[Optional[str], typer.Option("--read-models", "-d", envvar="LEDGER_READ_MODELS_URL", help="PostgreSQL (or SQLite) URL of the read models")] = None,
+    read_models: Annotated[str | None, typer.Option("--read-models", "-d", envvar="LEDGER_READ_MODELS_URL", help="PostgreSQL (or SQLite) URL of the read models")] = None,
     bootstrap: BootstrapOption = None,
     topic_prefix: PrefixOption = None,
     group: Annotated[str, typer.Option(help="consumer group")] = "ledger-read-models",
     name: Annotated[str, typer.Option(help="this member's name (client id)")] = "consumer",
     max_records: Annotated[int, typer.Option(min=1, help="messages per poll (each partition's share is one transaction)")] = 500,
-    instance_id: Annotated[Optional[str], typer.Option(help="static membership: a restart under the same id keeps the partitions")] = None,
+    instance_id: Annotated[str | None, typer.Option(help="static membership: a restart under the same id keeps the partitions")] = None,
 ) -> None:
     """Build the read models from the topic (a member of the consumer group)."""
     from consumers.projections import ProjectionConsumer
@@ -58,7 +58,7 @@ def projections(
 
 @app.command()
 def deadlines(
-    database_url: Annotated[Optional[str], typer.Option("--database-url", "-d", envvar="LEDGER_DATABASE_URL", help="the ledger the commands go to")] = None,
+    database_url: Annotated[str | None, typer.Option("--database-url", "-d", envvar="LEDGER_DATABASE_URL", help="the ledger the commands go to")] = None,
     bootstrap: BootstrapOption = None,
     topic_prefix: PrefixOption = None,
     interval: Annotated[float, typer.Option(min=1, help="seconds between sweeps")] = 3600.0,

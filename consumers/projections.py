@@ -236,4 +236,4 @@ def _offset_and_metadata(offset: int) -> Any:
     return OffsetAndMetadata(offset, "", -1)
 
 
-__all__ = ["ProjectionConsumer", "PartitionedProjections", "CloudEventDeserializer", "TopicPartition", "DEFAULT_GROUP"]
+__all__ = ["DEFAULT_GROUP", "CloudEventDeserializer", "PartitionedProjections", "ProjectionConsumer", "TopicPartition"]

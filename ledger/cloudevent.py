@@ -39,7 +39,7 @@ from __future__ import annotations
 import json
 import typing
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any, Literal
@@ -239,7 +239,7 @@ def to_recorded(message: CloudEvent) -> RecordedEvent:
     values = data_model(event_type).model_validate(data).model_dump()
     for name in free:
         values[name] = wire.decode_json(json.dumps(data[name]))
-    recorded_at = message.time.astimezone(timezone.utc)  # pydantic's own UTC tzinfo would print differently
+    recorded_at = message.time.astimezone(UTC)  # pydantic's own UTC tzinfo would print differently
     values["timestamp"] = recorded_at
     cls = wire.EVENT_TYPES[event_type]
     if message.aggregateversion == 1:  # a created event names its aggregate class (the library needs it)

@@ -29,7 +29,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -38,7 +38,13 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.serializer import Serializer
 
 from ledger import wire
-from ledger.cloudevent import CONTENT_TYPE, CloudEvent, Subject, envelope, subject_of_first
+from ledger.cloudevent import (
+    CONTENT_TYPE,
+    CloudEvent,
+    Subject,
+    envelope,
+    subject_of_first,
+)
 from ledger.projections.db import ReadModelDB
 from ledger.store.base import EventStore, RecordedEvent, event_ref
 
@@ -116,7 +122,7 @@ class RelayPositions:
 
     def set(self, topic: str, position: int) -> None:
         """Move forward only (a stale relay process cannot move it back)."""
-        now = datetime.now(timezone.utc).isoformat()
+        now = datetime.now(UTC).isoformat()
         with self.db.transaction() as tx:
             tx.execute(
                 "INSERT INTO kafka_relay (topic, position, acknowledged_at) VALUES (?, ?, ?)"
@@ -136,7 +142,7 @@ def lag(store: EventStore, positions: RelayPositions, topic: str, now: datetime 
     if head > acknowledged:
         oldest = next(iter(store.read_all(after=acknowledged, limit=1)), None)
         if oldest is not None:
-            seconds = max(0.0, ((now or datetime.now(timezone.utc)) - oldest.recorded_at).total_seconds())
+            seconds = max(0.0, ((now or datetime.now(UTC)) - oldest.recorded_at).total_seconds())
     return Lag(topic, acknowledged, head, head - acknowledged, seconds)
 
 

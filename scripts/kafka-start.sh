@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start a single-node Apache Kafka broker (KRaft) for the ledger's tests, idempotently.
 #
-# - fetches the broker's jars once with Maven (kafka/pom.xml -> var/kafka/lib; Maven's
+# - fetches the broker's jars once with Maven (broker/pom.xml -> var/kafka/lib; Maven's
 #   ~/.m2 caches the downloads between runs);
 # - formats the storage of the data directory once (kafka.tools.StorageTool random-uuid,
 #   then format -t ID -c server.properties);
@@ -51,11 +51,11 @@ fi
 
 command -v java >/dev/null || { log "java (JDK 17) is missing: apt-get install openjdk-17-jdk-headless"; exit 1; }
 
-if [ ! -f "$LIB/.complete" ] || [ "$ROOT/kafka/pom.xml" -nt "$LIB/.complete" ]; then
+if [ ! -f "$LIB/.complete" ] || [ "$ROOT/broker/pom.xml" -nt "$LIB/.complete" ]; then
   command -v mvn >/dev/null || { log "mvn is missing: apt-get install maven"; exit 1; }
   log "fetching the broker's jars (mvn dependency:copy-dependencies)"
   rm -rf "$LIB"
-  mvn -q -B -f "$ROOT/kafka/pom.xml" dependency:copy-dependencies \
+  mvn -q -B -f "$ROOT/broker/pom.xml" dependency:copy-dependencies \
     -DoutputDirectory="$LIB" -DincludeScope=runtime >&2
   touch "$LIB/.complete"
 fi
@@ -86,7 +86,7 @@ log.retention.hours=-1
 PROPERTIES
 
 CLASSPATH="$LIB/*"
-JAVA_OPTS=(-cp "$CLASSPATH" -Dlog4j2.configurationFile="$ROOT/kafka/log4j2.yaml" -Dkafka.logs.dir="$DATA/logs")
+JAVA_OPTS=(-cp "$CLASSPATH" -Dlog4j2.configurationFile="$ROOT/broker/log4j2.yaml" -Dkafka.logs.dir="$DATA/logs")
 
 if [ ! -f "$DATA/data/meta.properties" ]; then
   cluster_id="$(java "${JAVA_OPTS[@]}" kafka.tools.StorageTool random-uuid)"

@@ -48,3 +48,20 @@ def admin(kafka_bootstrap: str) -> Iterator[object]:
         yield client
     finally:
         client.close()
+
+
+@pytest.fixture(scope="session")
+def complete_demo_url() -> Iterator[str]:
+    """A PostgreSQL ledger holding the whole demo data set, built once per test process.
+
+    For tests that only read the log (the relay's own table, ``kafka_relay``, has a
+    row per topic, and every test has topics of its own): don't record commands here.
+    """
+    from tests.conftest import postgres_base_url, postgres_schema
+    from tests.kafka.support import demo_ledger, run_plan
+
+    with postgres_schema(postgres_base_url()) as url:
+        ledger, plan = demo_ledger(url)
+        run_plan(ledger, plan)
+        ledger.close()
+        yield url

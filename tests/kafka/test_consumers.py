@@ -8,8 +8,16 @@ import pytest
 from consumers.projections import PartitionedProjections, ProjectionConsumer
 from ledger.projections.db import ReadModelDB
 from ledger.relay import Relay, topic_name
+from ledger.store import open_store
 from tests.conftest import postgres_base_url, postgres_schema
-from tests.kafka.support import demo_ledger, read_model_rows, read_topic, replayed_rows, run_plan, wait_until
+from tests.kafka.support import (
+    demo_ledger,
+    read_model_rows,
+    read_topic,
+    replayed_rows,
+    run_plan,
+    wait_until,
+)
 
 pytestmark = pytest.mark.kafka
 
@@ -94,13 +102,14 @@ def test_consumers_added_and_removed_mid_stream_build_what_a_replay_builds(postg
     assert len(fed["registry"]) > 10 and len(fed["timeline"]) > 500
 
 
-def test_a_redelivered_message_changes_nothing(postgres_url, kafka_bootstrap, topic_prefix, read_models_url, replay_url) -> None:
-    ledger, plan = demo_ledger(postgres_url)
-    run_plan(ledger, plan)
+def test_a_redelivered_message_changes_nothing(complete_demo_url, kafka_bootstrap, topic_prefix, read_models_url, replay_url) -> None:
+    postgres_url = complete_demo_url
+    store = open_store(postgres_url)
     topic = topic_name(topic_prefix)
-    relay = Relay(ledger.store, kafka_bootstrap, topic)
+    relay = Relay(store, kafka_bootstrap, topic)
     relay.run(until_caught_up=True)
     relay.close()
+    store.close()
     messages = read_topic(kafka_bootstrap, topic)
     db = ReadModelDB(read_models_url)
     target = PartitionedProjections(db, "g")

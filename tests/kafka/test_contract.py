@@ -19,7 +19,7 @@ DOCUMENT_URI = "urn:ledger:asyncapi"
 
 def test_the_document_in_the_repository_is_the_one_the_code_generates() -> None:
     assert asyncapi.DOCUMENT.read_text(encoding="utf-8") == asyncapi.render(), "run `ledger contract --write`"
-    check = subprocess.run([sys.executable, "-m", "ledger", "contract", "--check"], cwd=ROOT, capture_output=True, text=True,
+    check = subprocess.run([sys.executable, "-m", "ledger", "contract", "--check"], cwd=ROOT, capture_output=True, text=True, check=False,
                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})  # fmt: skip
     assert check.returncode == 0, check.stderr
 

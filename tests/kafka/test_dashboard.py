@@ -10,14 +10,13 @@ from consumers.dashboard import follow
 from ledger import deadlines
 from ledger.aggregates import Provider
 from ledger.relay import Relay, topic_name
-from tests.kafka.support import demo_ledger, run_plan, wait_until
+from tests.kafka.support import demo_ledger, wait_until
 
 pytestmark = pytest.mark.kafka
 
 
-def test_live_counts_of_one_jurisdiction(postgres_url, kafka_bootstrap, topic_prefix) -> None:
-    ledger, plan = demo_ledger(postgres_url)
-    run_plan(ledger, plan)
+def test_live_counts_of_one_jurisdiction(complete_demo_url, kafka_bootstrap, topic_prefix) -> None:
+    ledger, _ = demo_ledger(complete_demo_url)  # reads only
     topic = topic_name(topic_prefix)
     relay = Relay(ledger.store, kafka_bootstrap, topic)
     relay.run(until_caught_up=True)
@@ -45,4 +44,5 @@ def test_live_counts_of_one_jurisdiction(postgres_url, kafka_bootstrap, topic_pr
     counts = latest["counts"]
     assert counts.by_status == expected_status
     assert counts.sanctions_by_article == expected_articles
+    ledger.close()
     assert all("第" in article for article in counts.sanctions_by_article)  # the article as the rulebook writes it

@@ -14,12 +14,21 @@ import tempfile
 import threading
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from ledger.relay import Relay, topic_name
 from ledger.store import open_store
 from tests.conftest import postgres_base_url, postgres_schema
-from tests.kafka.support import ROOT, consume_and_compare, demo_ledger, read_model_rows, replayed_rows, run_plan, wait_until
+from tests.kafka.support import (
+    ROOT,
+    consume_and_compare,
+    demo_ledger,
+    read_model_rows,
+    replayed_rows,
+    run_plan,
+    wait_until,
+)
 
 pytestmark = pytest.mark.kafka
 
@@ -79,13 +88,14 @@ def test_broker_stopped_mid_stream_and_restarted(postgres_url, private_broker, t
     consume_and_compare(private_broker.address, topic, postgres_url, postgres_base_url(), f"{topic_prefix}verify")
 
 
-def test_relay_sigkilled_mid_batch(postgres_url, kafka_bootstrap, topic_prefix) -> None:
+def test_relay_sigkilled_mid_batch(complete_demo_url, kafka_bootstrap, topic_prefix) -> None:
     from ledger.relay import RelayPositions
     from tests.kafka.support import ledger_process
 
-    ledger, plan = demo_ledger(postgres_url)
-    run_plan(ledger, plan)
-    head = ledger.store.max_position()
+    postgres_url = complete_demo_url
+    store = open_store(postgres_url)
+    head = store.max_position()
+    store.close()
     topic = topic_name(topic_prefix)
     args = ["relay", "-d", postgres_url, "--bootstrap", kafka_bootstrap, "--topic-prefix", topic_prefix]
     process = ledger_process(*args, "--batch-size", "20")
@@ -105,16 +115,17 @@ def test_relay_sigkilled_mid_batch(postgres_url, kafka_bootstrap, topic_prefix) 
     consume_and_compare(kafka_bootstrap, topic, postgres_url, postgres_base_url(), f"{topic_prefix}verify")
 
 
-def test_consumer_sigkilled_mid_batch(postgres_url, kafka_bootstrap, topic_prefix) -> None:
+def test_consumer_sigkilled_mid_batch(complete_demo_url, kafka_bootstrap, topic_prefix) -> None:
     from tests.kafka.support import consumers_process
 
-    ledger, plan = demo_ledger(postgres_url)
-    run_plan(ledger, plan)
+    postgres_url = complete_demo_url
+    store = open_store(postgres_url)
     topic = topic_name(topic_prefix)
-    relay = Relay(ledger.store, kafka_bootstrap, topic)
+    relay = Relay(store, kafka_bootstrap, topic)
     relay.run(until_caught_up=True)
     relay.close()
-    head = ledger.store.max_position()
+    head = store.max_position()
+    store.close()
     group = f"{topic_prefix}read-models"
     with postgres_schema(postgres_base_url()) as fed_url, postgres_schema(postgres_base_url()) as replay_url:
         args = ["projections", "-d", fed_url, "--bootstrap", kafka_bootstrap, "--topic-prefix", topic_prefix, "--group", group, "--max-records", "40",
@@ -148,7 +159,7 @@ def applied(url: str, group: str) -> int:
         try:
             with db.transaction(write=False) as tx:
                 row = tx.fetchone('SELECT coalesce(sum("offset" + 1), 0) FROM kafka_consumer_offsets WHERE group_id = ?', (group,))
-        except Exception:  # the consumer has not created its table yet
+        except psycopg.errors.UndefinedTable:  # the consumer has not created its table yet
             return 0
     return int(row[0])
 

@@ -6,13 +6,19 @@ import re
 import shutil
 import subprocess
 from collections import defaultdict
+from datetime import UTC
 
 import pytest
 
 from ledger import wire
 from ledger.relay import Relay, RelayPositions, relay_status, topic_name
 from ledger.store import open_store
-from tests.kafka.support import demo_ledger, ledger_process, read_topic, run_plan, wait_until
+from tests.kafka.support import (
+    demo_ledger,
+    ledger_process,
+    read_topic,
+    run_plan,
+)
 
 pytestmark = pytest.mark.kafka
 
@@ -35,26 +41,25 @@ def assert_complete_and_ordered(messages, store) -> None:
     assert sorted(first_seen.values()) == [e.position for e in log], "an event is missing (a gap)"
 
 
-def test_every_event_is_published_once_in_log_order_keyed_by_its_provider(postgres_url, kafka_bootstrap, topic_prefix) -> None:
-    ledger, plan = demo_ledger(postgres_url)
-    run_plan(ledger, plan)
+def test_every_event_is_published_once_in_log_order_keyed_by_its_provider(complete_demo_url, kafka_bootstrap, topic_prefix) -> None:
+    store = open_store(complete_demo_url)
     topic = topic_name(topic_prefix)
-    relay = Relay(ledger.store, kafka_bootstrap, topic, batch_size=200)
+    relay = Relay(store, kafka_bootstrap, topic, batch_size=200)
     try:
-        assert relay.lag().events == ledger.store.max_position() > 500
+        assert relay.lag().events == store.max_position() > 500
         relay.run(until_caught_up=True)
         lag = relay.lag()
     finally:
         relay.close()
-    assert (lag.events, lag.seconds, lag.acknowledged) == (0, 0.0, ledger.store.max_position())
+    assert (lag.events, lag.seconds, lag.acknowledged) == (0, 0.0, store.max_position())
     assert re.fullmatch(r"t[0-9a-f]+\.ledger\.events\.v1", topic)
 
     messages = read_topic(kafka_bootstrap, topic)
-    assert len(messages) == ledger.store.max_position()  # no duplicate without a crash
-    assert_complete_and_ordered(messages, ledger.store)
+    assert len(messages) == store.max_position()  # no duplicate without a crash
+    assert_complete_and_ordered(messages, store)
     assert len({m.partition for m in messages}) > 1
 
-    by_ref = {e.ref: e for e in ledger.store.read_all()}
+    by_ref = {e.ref: e for e in store.read_all()}
     providers = {}
     for m in messages:
         e, stored = m.value, by_ref[m.value.id]
@@ -89,6 +94,7 @@ def test_every_event_is_published_once_in_log_order_keyed_by_its_provider(postgr
     seen = [line.split("\t", 1) for line in out.splitlines()]
     assert len(seen) == len(messages)
     assert all(json.loads(body)["specversion"] == "1.0" and json.loads(body)["partitionkey"] == key for key, body in seen)
+    store.close()
 
 
 def test_a_new_relay_resumes_after_the_acknowledged_position(postgres_url, kafka_bootstrap, topic_prefix) -> None:
@@ -132,7 +138,7 @@ def test_status_reports_the_lag_in_events_and_seconds(postgres_url, kafka_bootst
     relay.publish_batch()
     relay.close()
     lag = relay_status(postgres_url, topic)
-    oldest = list(ledger.store.read_all(after=5, limit=1))[0]
+    oldest = next(iter(ledger.store.read_all(after=5, limit=1)))
     assert (lag.acknowledged, lag.events) == (5, ledger.store.max_position() - 5)
     assert lag.seconds > 0 and abs(lag.seconds - (lag_now() - oldest.recorded_at).total_seconds()) < 60
     process = ledger_process("status", "-d", postgres_url, "--topic-prefix", topic_prefix, "--json")
@@ -142,6 +148,6 @@ def test_status_reports_the_lag_in_events_and_seconds(postgres_url, kafka_bootst
 
 
 def lag_now():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -1,0 +1,206 @@
+"""Kafka figures: the relay's throughput against a bare producer, and command-to-read-model latency.
+
+    python -m bench.kafka --database-url "$LEDGER_TEST_POSTGRES_URL" --bootstrap "$LEDGER_TEST_KAFKA" --json bench-kafka.json
+
+One run measures, on a fresh PostgreSQL schema and fresh topics:
+
+1. **Relay throughput.** A ledger with the demo data set (``--providers``) is
+   published twice, to two fresh topics of ``PARTITIONS`` partitions:
+   - *baseline*: a bare kafka-python producer sends the very same messages (keys and
+     envelopes built beforehand, not timed) with the same settings (idempotent,
+     ``acks=all``, ``linger_ms``, ``batch_size``) and flushes;
+   - *relay*: ``Relay.run(until_caught_up=True)``: reads the log, builds the envelopes,
+     sends, waits for every acknowledgement of each batch, stores the position.
+   The figure is relay messages/s ÷ baseline messages/s.
+2. **Latency.** A relay (polling every ``--poll-ms``) and one consumer-group member
+   run in threads; ``SubmitApplication`` commands are sent at a steady ``--rate`` per
+   second for ``--seconds`` (by ``--clients`` threads, group commit on, each command
+   sent on schedule whatever the earlier replies); for each command, the time from its reply
+   to the commit of the consumer transaction that put its provider into the
+   Kafka-fed registry. p50 and p99.
+
+The schemas are dropped at the end; the topics stay (their names are printed).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from typing import Any
+
+from kafka.admin import KafkaAdminClient, NewTopic
+
+from consumers.projections import PartitionedProjections, ProjectionConsumer
+from kafka import KafkaProducer
+from ledger import wire
+from ledger.bootstrap import bootstrap
+from ledger.clock import ManualClock, SystemClock
+from ledger.cloudevent import CONTENT_TYPE, envelope, subject_of_first
+from ledger.commands.models import SubmitApplication
+from ledger.demo import demo_plan, run_demo
+from ledger.relay import PARTITIONS, CloudEventSerializer, KeySerializer, Relay
+from ledger.settings import Settings
+from tests.conftest import postgres_schema
+
+PRODUCER = {"acks": "all", "enable_idempotence": True, "linger_ms": 5, "batch_size": 256 * 1024}
+
+
+def create_topic(bootstrap_servers: str, name: str) -> str:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    try:
+        admin.create_topics([NewTopic(name, num_partitions=PARTITIONS, replication_factor=1)])
+    finally:
+        admin.close()
+    return name
+
+
+def throughput(database_url: str, bootstrap_servers: str, providers: int, prefix: str) -> dict[str, Any]:
+    plan = demo_plan(seed=2024, providers=providers)
+    with bootstrap(Settings(database_url=database_url), clock=ManualClock(plan[0][0]), projections=False) as app:
+        run_demo(app.ledger, plan)
+        store = app.store
+        events = list(store.read_all())
+        subjects: dict = {}
+        messages = []
+        for event in events:
+            if event.originator_version == 1:
+                subjects[event.originator_id] = subject_of_first(wire.event_type(event), wire.decode_state(event))
+            message = envelope(event, subjects[event.originator_id])
+            messages.append((message.partitionkey, message))
+
+        base_topic = create_topic(bootstrap_servers, f"{prefix}baseline")
+        producer = KafkaProducer(bootstrap_servers=bootstrap_servers, key_serializer=KeySerializer(), value_serializer=CloudEventSerializer(), **PRODUCER)
+        producer.partitions_for(base_topic)  # metadata before the clock starts
+        headers = [("content-type", CONTENT_TYPE.encode())]
+        started = time.perf_counter()
+        for key, message in messages:
+            producer.send(base_topic, key=key, value=message, headers=headers)
+        producer.flush()
+        baseline_seconds = time.perf_counter() - started
+        producer.close()
+
+        relay_topic = create_topic(bootstrap_servers, f"{prefix}relay")
+        relay = Relay(store, bootstrap_servers, relay_topic, producer_config={"linger_ms": PRODUCER["linger_ms"], "batch_size": PRODUCER["batch_size"]})
+        relay._connect().partitions_for(relay_topic)
+        started = time.perf_counter()
+        relay.run(until_caught_up=True)
+        relay_seconds = time.perf_counter() - started
+        published = relay.published
+        relay.close()
+    n = len(messages)
+    assert published == n, (published, n)
+    return {
+        "events": n,
+        "baseline_msgs_per_s": round(n / baseline_seconds),
+        "relay_msgs_per_s": round(n / relay_seconds),
+        "ratio": round(baseline_seconds / relay_seconds, 3),
+        "topics": [base_topic, relay_topic],
+    }
+
+
+class TimedProjections(PartitionedProjections):
+    """Notes when each provider's first event became visible (after the transaction committed)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.visible: dict[str, float] = {}
+
+    def apply(self, topic: str, partition: int, messages: Any) -> int:
+        applied = super().apply(topic, partition, messages)
+        now = time.perf_counter()
+        for _, message in messages:
+            if message.type == "provider.applied.v1":
+                self.visible.setdefault(message.data["provider_id"], now)
+        return applied
+
+
+def latency(database_url: str, read_models_url: str, bootstrap_servers: str, rate: float, seconds: float, poll_ms: float, prefix: str, clients: int) -> dict[str, Any]:
+    topic = create_topic(bootstrap_servers, f"{prefix}latency")
+    settings = Settings(database_url=database_url, group_commit=True, pool_size=clients + 2)
+    with bootstrap(settings, clock=SystemClock(), projections=False) as app:
+        relay = Relay(app.store, bootstrap_servers, topic)
+        consumer = ProjectionConsumer(bootstrap_servers, topic, read_models_url, group_id=f"{prefix}latency")
+        consumer.target = TimedProjections(consumer.db, f"{prefix}latency")
+        stop = threading.Event()
+        threads = [
+            threading.Thread(target=relay.run, args=(stop,), kwargs={"poll_interval": poll_ms / 1000}, daemon=True),
+            threading.Thread(target=consumer.run, args=(stop,), daemon=True),
+        ]
+        for t in threads:
+            t.start()
+        time.sleep(3)  # the member joins its group
+        replied: dict[str, float] = {}
+        count = int(rate * seconds)
+
+        def submit(i: int) -> None:
+            provider_id = f"TJ-B{i:06d}"
+            app.ledger.execute(SubmitApplication(command_id=f"bench-{provider_id}", provider_id=provider_id, jurisdiction="tianjin",
+                                                 name=f"天津基准{i}科技有限公司", kind="数字化解决方案服务商"))  # fmt: skip
+            replied[provider_id] = time.perf_counter()
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=clients) as pool:  # commands are sent on schedule, whatever the replies
+            futures = []
+            for i in range(count):
+                pause = started + i / rate - time.perf_counter()
+                if pause > 0:
+                    time.sleep(pause)
+                futures.append(pool.submit(submit, i))
+            for future in futures:
+                future.result()
+        achieved = count / (time.perf_counter() - started)
+        deadline = time.monotonic() + 60
+        while len(consumer.target.visible) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        for t in threads:
+            t.join(10)
+        relay.close()
+        consumer.close()
+    if not consumer.target.visible:
+        raise SystemExit(f"nothing reached the read models: relay published {relay.published}, consumer applied {consumer.applied}")
+    delays = sorted((consumer.target.visible[p] - t) * 1000 for p, t in replied.items() if p in consumer.target.visible)
+    return {
+        "commands": count,
+        "rate_requested": rate,
+        "rate_achieved": round(achieved, 1),
+        "relay_poll_ms": poll_ms,
+        "client_threads": clients,
+        "seen": len(delays),
+        "p50_ms": round(statistics.median(delays), 1),
+        "p99_ms": round(delays[int(0.99 * (len(delays) - 1))], 1),
+        "max_ms": round(delays[-1], 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", required=True, help="a PostgreSQL database to create schemas in")
+    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
+    parser.add_argument("--providers", type=int, default=220)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--poll-ms", type=float, default=10.0)
+    parser.add_argument("--clients", type=int, default=16, help="threads sending the commands (group commit on)")
+    parser.add_argument("--json", help="write the figures to this file")
+    args = parser.parse_args()
+    prefix = f"bench{uuid.uuid4().hex[:8]}."
+    with postgres_schema(args.database_url) as ledger_url:
+        relay_figures = throughput(ledger_url, args.bootstrap, args.providers, prefix)
+    print(json.dumps({"relay_throughput": relay_figures}, ensure_ascii=False))
+    with postgres_schema(args.database_url) as ledger_url, postgres_schema(args.database_url) as read_models_url:
+        latency_figures = latency(ledger_url, read_models_url, args.bootstrap, args.rate, args.seconds, args.poll_ms, prefix, args.clients)
+    figures = {"date": date.today().isoformat(), "relay_throughput": relay_figures, "latency": latency_figures}
+    print(json.dumps(figures, ensure_ascii=False, indent=2))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump(figures, out, ensure_ascii=False, indent=2)
+
+
+if __name__ == "__main__":
+    main()
