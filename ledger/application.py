@@ -31,7 +31,8 @@ from ledger.group_commit import GroupCommitOptions, GroupCommitter
 from ledger.rules import PACKS
 from ledger.rules.base import RulePack
 from ledger.rules.engine import reconcile
-from ledger.store import AppendResult, CommandBatch, ConcurrencyConflict, EventStore
+from ledger.store import AppendResult, CommandBatch, CommandIdReused, ConcurrencyConflict, EventStore
+from ledger.store.base import payload_digest
 from ledger import wire
 
 A = TypeVar("A", bound=LedgerAggregate)
@@ -229,7 +230,8 @@ class Ledger:
                     # a command recorded before is a duplicate, even if it would be refused now;
                     # the store's write transaction finds every other duplicate (no check up front)
                     previous = self.store.command_result(command.command_id)
-                    if previous is not None:
+                    if previous is not None:  # unless the id was used for another command: that is refused
+                        previous.check_retry(command.command_id, payload_digest(command.canonical_json()))
                         return CommandResult(command.command_id, previous.positions, duplicate=True)
                     raise
                 if committer is None:
@@ -253,29 +255,27 @@ class Ledger:
     def execute_all(self, commands: Sequence[Command], on_progress: Callable[[int], None] | None = None) -> list[CommandResult]:
         """Apply commands in order as one transaction: all are recorded or none.
 
-        A command that breaks a rule raises :class:`BatchError` naming its index;
-        nothing is written then.
+        A command that breaks a rule, reuses a command id with another payload, or
+        keeps colliding with concurrent writers (the whole batch is decided again
+        on fresh state, like a single command) raises :class:`BatchError` naming
+        its index; nothing is written then (and the aggregates it changed are not
+        put back in the cache).
         """
-        uow = UnitOfWork(self.store, self.aggregates)
-        batches: list[CommandBatch] = []
-        names: list[list[str]] = []
-        seen: set[str] = set()
-        for index, command in enumerate(commands):
-            if command.command_id in seen or self.store.command_result(command.command_id) is not None:
-                batches.append(self._batch(command, [], {}))
-                names.append([])
-            else:
-                try:
-                    batch, event_names = self._decide(command, uow)
-                except (DomainError, ValueError) as error:
-                    raise BatchError(index, command, error) from error
-                batches.append(batch)
-                names.append(event_names)
-                uow.mark_saved()
-            seen.add(command.command_id)
-            if on_progress:
-                on_progress(index + 1)
-        results = self.store.append_many(batches, atomic=True)
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            uow, batches, names = self._decide_all(commands, on_progress if attempt == 1 else None)
+            try:
+                results = self.store.append_many(batches, atomic=True)
+                break
+            except ConcurrencyConflict as conflict:
+                if attempt == MAX_ATTEMPTS:
+                    index = next(i for i, b in enumerate(batches) if conflict.originator_id in b.expected_versions)
+                    raise BatchError(
+                        index, commands[index],
+                        CommandConflict(f"{conflict}; it changed under {MAX_ATTEMPTS} attempts by concurrent writers"),
+                    ) from conflict  # fmt: skip
+            except CommandIdReused as reused:  # recorded by a concurrent writer since it was checked
+                index = next(i for i, c in enumerate(commands) if c.command_id == reused.command_id)
+                raise BatchError(index, commands[index], reused) from reused
         recorded = [result for result in results if isinstance(result, AppendResult)]
         if not any(result.duplicate and batch.events for result, batch in zip(recorded, batches)):
             uow.release(self.aggregates, recorded=True)  # else some aggregates hold changes that were not recorded
@@ -287,6 +287,41 @@ class Ledger:
             assert isinstance(result, AppendResult)
             out.append(CommandResult(result.command_id, result.positions, result.duplicate, event_names))
         return out
+
+    def _decide_all(
+        self, commands: Sequence[Command], on_progress: Callable[[int], None] | None
+    ) -> tuple[UnitOfWork, list[CommandBatch], list[list[str]]]:
+        uow = UnitOfWork(self.store, self.aggregates)
+        batches: list[CommandBatch] = []
+        names: list[list[str]] = []
+        seen: dict[str, tuple[int, str]] = {}  # command id -> (index, payload digest) of its first use
+        for index, command in enumerate(commands):
+            digest = payload_digest(command.canonical_json())
+            first = seen.setdefault(command.command_id, (index, digest))
+            previous = self.store.command_result(command.command_id) if first[0] == index else None
+            if first[1] != digest:
+                raise BatchError(index, command, ValueError(
+                    f"command id {command.command_id!r} is used for a different command at #{first[0] + 1}"
+                ), earlier_index=first[0])  # fmt: skip
+            if first[0] != index or previous is not None:
+                if previous is not None:
+                    try:
+                        previous.check_retry(command.command_id, digest)
+                    except CommandIdReused as reused:
+                        raise BatchError(index, command, reused) from reused
+                batches.append(self._batch(command, [], {}))
+                names.append([])
+            else:
+                try:
+                    batch, event_names = self._decide(command, uow)
+                except (DomainError, ValueError) as error:
+                    raise BatchError(index, command, error) from error
+                batches.append(batch)
+                names.append(event_names)
+                uow.mark_saved()
+            if on_progress:
+                on_progress(index + 1)
+        return uow, batches, names
 
     def _decide(self, command: Command, uow: UnitOfWork) -> tuple[CommandBatch, list[str]]:
         handler = self.handlers.get(type(command))
@@ -307,7 +342,7 @@ class Ledger:
             command_id=command.command_id,
             command_type=type(command).__name__,
             recorded_by=command.recorded_by or self.operator,
-            payload=command.model_dump_json(),
+            payload=command.canonical_json(),
             events=[wire.encode(e) for e in events],
             expected_versions=versions,
         )
@@ -343,8 +378,12 @@ class Ledger:
 
 
 class BatchError(Exception):
-    def __init__(self, index: int, command: Command, error: Exception) -> None:
+    """Command ``index`` of a batch could not be recorded (nor, then, any other)."""
+
+    def __init__(self, index: int, command: Command, error: Exception, *, earlier_index: int | None = None) -> None:
         super().__init__(f"command #{index + 1} ({type(command).__name__} {command.command_id}): {error}")
         self.index = index
         self.command = command
         self.error = error
+        #: for a command id used twice in the batch with different payloads: where it was first used
+        self.earlier_index = earlier_index

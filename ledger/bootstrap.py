@@ -62,7 +62,11 @@ def bootstrap(
     background thread (``LEDGER_PROJECTION_WORKER=false``: caught up after each commit or group)."""
     settings = settings or Settings()
     if store is None:
-        options = {"pool_size": settings.pool_size} if settings.database_url.startswith("postgres") else {}
+        options = (
+            {"pool_size": settings.pool_size}
+            if settings.database_url.startswith("postgres")
+            else {"busy_timeout": settings.busy_timeout}
+        )
         store = open_store(settings.database_url, **options)
     group_commit = (
         GroupCommitOptions(max_batch=settings.group_commit_max_batch, max_wait_ms=settings.group_commit_max_wait_ms)

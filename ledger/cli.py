@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 from rich.console import Console
 
+from ledger.redaction import describe_failure, redact
+
 # Everything else is imported where it is used, so that `ledger --help` and a simple read start
 # fast (the domain, pydantic models, eventsourcing and the drivers take most of a second).
 if TYPE_CHECKING:
@@ -24,7 +26,7 @@ app = typer.Typer(
     rich_markup_mode=None,  # plain help: typer's rich help imports pygments and markdown (~0.3 s)
 )
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error is one line, however long
 
 DatabaseOption = Annotated[
     Optional[str],
@@ -51,7 +53,7 @@ def open_app(database_url: str | None, clock=None, projections: bool = True) -> 
     try:
         return bootstrap(settings, clock=clock, projections=projections)
     except Exception as error:  # connection refused, bad URL, …
-        fail(f"cannot open the ledger at {settings.database_url}: {error}")
+        fail(f"cannot open the ledger at {redact(settings.database_url)}: {describe_failure(error)}")
         raise
 
 
@@ -96,7 +98,7 @@ def demo(
     app = open_app(url, clock=ManualClock(first))
     with app:
         if app.store.max_position() > 0:
-            fail(f"{url} already holds events; the demo needs an empty database")
+            fail(f"{redact(url)} already holds events; the demo needs an empty database")
         with progress_bar() as bar:
             task = bar.add_task("recording the demo ledger", total=len(plan))
             run_demo(app.ledger, plan, progress=lambda done, total: bar.update(task, completed=done))
@@ -108,7 +110,11 @@ def print_hints(app: App, url: str) -> None:
     from ledger.projections import read_models
 
     models = read_models(app)  # waits until the demo's commands are in the read models
-    console.print(f"\n{app.store.max_position()} events in {url}. Try:", highlight=False)
+    shown = redact(url)
+    console.print(f"\n{app.store.max_position()} events in {shown}. Try:", highlight=False)
+    if shown != url:  # never print the password: hints name the setting instead
+        console.print("  (with LEDGER_DATABASE_URL set to that database's URL)", highlight=False)
+        url = '"$LEDGER_DATABASE_URL"'
     hints = [f"ledger lists -d {url}", f"ledger registry tangshan -d {url}"]
     listed = models.lists()
     if listed:
@@ -149,23 +155,10 @@ def import_(
     database_url: DatabaseOption = None,
 ) -> None:
     """Apply a file of commands: the whole file is recorded, or none of it."""
-    from pydantic import ValidationError
-
     from ledger.application import BatchError
-    from ledger.commands.models import parse_command
+    from ledger.commands.importing import read_import
 
-    commands = []
-    problems = []
-    with file.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                commands.append((number, parse_command(line)))
-            except ValidationError as error:
-                for e in error.errors():
-                    field = ".".join(str(p) for p in e["loc"]) or "(line)"
-                    problems.append(f"line {number}: {field}: {e['msg']}")
+    commands, problems = (parsed := read_import(file)).commands, parsed.problems
     if problems:
         for problem in problems:
             err.print(problem, highlight=False)
@@ -179,7 +172,12 @@ def import_(
                 results = app.ledger.execute_all([c for _, c in commands], on_progress=lambda done: bar.update(task, completed=done))
         except BatchError as error:
             number = commands[error.index][0]
-            fail(f"line {number}: {type(error.command).__name__} {error.command.command_id}: {error.error}; nothing was recorded")
+            problem = (
+                f"reuses the command id of line {commands[error.earlier_index][0]} for a different command"
+                if error.earlier_index is not None
+                else str(error.error)
+            )
+            fail(f"line {number}: {type(error.command).__name__} {error.command.command_id}: {problem}; nothing was recorded")
     recorded = sum(1 for r in results if not r.duplicate)
     events = sum(len(r.positions) for r in results)
     console.print(f"recorded {recorded} command(s) ({events} events); {len(results) - recorded} already recorded before")
@@ -488,7 +486,7 @@ def relay(
     try:
         store = open_store(settings.database_url)
     except Exception as error:
-        fail(f"cannot open the ledger at {settings.database_url}: {error}")
+        fail(f"cannot open the ledger at {redact(settings.database_url)}: {describe_failure(error)}")
     topic = topic_name(settings.kafka_topic_prefix if topic_prefix is None else topic_prefix)
     publisher = Relay(store, bootstrap or settings.kafka_bootstrap, topic, batch_size=batch_size)
     stop = threading.Event()
@@ -518,7 +516,7 @@ def status(
     try:
         lag = relay_status(settings.database_url, topic_name(settings.kafka_topic_prefix if topic_prefix is None else topic_prefix))
     except Exception as error:
-        fail(f"cannot read the ledger at {settings.database_url}: {error}")
+        fail(f"cannot read the ledger at {redact(settings.database_url)}: {describe_failure(error)}")
         raise
     data = {"relay": lag.to_dict() if lag else None}
     if json_:
@@ -548,12 +546,21 @@ def contract(
 
 
 def main() -> None:  # pragma: no cover
+    """Run the CLI: every failure is one line on stderr and exit 1 (``LEDGER_DEBUG=1`` re-raises)."""
+    import os
+
     try:
         app()
-    except Exception as error:
+    except Exception as error:  # a refusal, a database or file failure, or a bug: one line, never a traceback
         from ledger.aggregates import DomainError
         from ledger.application import CommandConflict
+        from ledger.store import CommandIdReused
 
-        if isinstance(error, (DomainError, CommandConflict)):
-            fail(str(error))
-        raise
+        if isinstance(error, (DomainError, CommandConflict, CommandIdReused)):
+            message = redact(error)
+        elif os.environ.get("LEDGER_DEBUG"):
+            raise
+        else:
+            message = describe_failure(error)
+        err.print(f"[bold red]error:[/] {message}", highlight=False)
+        sys.exit(1)

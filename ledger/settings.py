@@ -11,6 +11,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///ledger.db"
     #: Who is recorded as the author of commands given through the CLI.
     operator: str = "cli"
+    #: How long (seconds) a SQLite writer waits for another process's write lock before giving up.
+    busy_timeout: float = 30.0
     #: Connections kept by the PostgreSQL pool.
     pool_size: int = 4
     #: Group commit: commands executed concurrently (threads of one process) share one

@@ -6,18 +6,31 @@ day the command is recorded. ``type`` names the command in JSON Lines imports.
 """
 from __future__ import annotations
 
+import json
 from datetime import date
-from decimal import Decimal
 from typing import Annotated, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from ledger.rules import credit_code
 
+from ledger.commands.fields import (
+    MAX_MAPPING_ITEMS,
+    Amount,
+    Count,
+    Id,
+    IdList,
+    Key,
+    Name,
+    Number,
+    Ref,
+    RefList,
+    Text,
+    TextList,
+    TextMap,
+)
+
 Jurisdiction = Literal["tianjin", "xinxiang", "province", "tangshan", "liuzhou"]
-Id = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^\S(.*\S)?$")]
-Text = Annotated[str, Field(max_length=10_000)]
-Ref = Annotated[str, Field(pattern=r"^[0-9a-f-]{36}/[0-9]+$", description="an event reference: aggregate-uuid/version")]
 CreditCode = Annotated[
     str,
     Field(min_length=18, max_length=20, description="统一社会信用代码 (GB 32100-2015), its check character validated"),
@@ -29,8 +42,13 @@ class Command(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     command_id: Id
-    recorded_by: Id | None = Field(default=None, description="who records the command; defaults to the operator")
+    recorded_by: Name | None = Field(default=None, description="who records the command; defaults to the operator")
     effective_on: date | None = Field(default=None, description="when the fact took effect; defaults to today")
+
+    def canonical_json(self) -> str:
+        """The command as canonical JSON (sorted keys, no blanks): what its payload digest is taken of,
+        so that a retry is recognised as the same command however its JSON was spelled."""
+        return json.dumps(self.model_dump(mode="json"), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 # --- providers ---------------------------------------------------------------
@@ -40,11 +58,11 @@ class SubmitApplication(Command):
     type: Literal["SubmitApplication"] = "SubmitApplication"
     provider_id: Id
     jurisdiction: Jurisdiction
-    name: Id
+    name: Name
     credit_code: CreditCode
-    kind: Id = Field(description="the provider kind or category of the jurisdiction's rulebook (open lists accept others)")
-    profile: dict[str, str] = Field(default_factory=dict, description="address, legal_representative, business_scope, registered_capital")
-    eligibility: dict[str, bool | int] = Field(default_factory=dict, description="eligibility facts the rulebook checks")
+    kind: Name = Field(description="the provider kind or category of the jurisdiction's rulebook (open lists accept others)")
+    profile: TextMap = Field(default_factory=dict, description="address, legal_representative, business_scope, registered_capital")
+    eligibility: dict[Key, bool | Count] = Field(default_factory=dict, max_length=MAX_MAPPING_ITEMS, description="eligibility facts the rulebook checks")
 
 
 class OpenPublicNotice(Command):
@@ -56,7 +74,7 @@ class RaiseObjection(Command):
     type: Literal["RaiseObjection"] = "RaiseObjection"
     provider_id: Id
     objection_id: Id
-    raised_by: Id
+    raised_by: Name
     grounds: Text
 
 
@@ -98,7 +116,7 @@ class RecordProfileChange(Command):
     type: Literal["RecordProfileChange"] = "RecordProfileChange"
     provider_id: Id
     field: ProfileField
-    new_value: Id
+    new_value: Name
     changed_on: date
     reported_on: date
     major: bool = True
@@ -118,7 +136,7 @@ class RecordScore(Command):
     type: Literal["RecordScore"] = "RecordScore"
     provider_id: Id
     year: int = Field(ge=2000, le=2100)
-    score: float = Field(ge=0, le=100)
+    score: float = Field(ge=0, le=100, allow_inf_nan=False)
 
 
 class RecordEvaluation(Command):
@@ -137,7 +155,7 @@ class RecordStarRating(Command):
     provider_id: Id
     rating_round: Id
     stars: int = Field(ge=0, le=3)
-    basis: dict[str, float | int | str] = Field(default_factory=dict, description="enterprises served, satisfaction, thresholds used")
+    basis: dict[Key, Count | Number | Text] = Field(default_factory=dict, max_length=MAX_MAPPING_ITEMS, description="enterprises served, satisfaction, thresholds used")
 
 
 class RecordFinding(Command):
@@ -145,9 +163,9 @@ class RecordFinding(Command):
 
     type: Literal["RecordFinding"] = "RecordFinding"
     provider_id: Id
-    article: Id = Field(description="an article key of the jurisdiction's pack, e.g. 第十三条（四）")
+    article: Name = Field(description="an article key of the jurisdiction's pack, e.g. 第十三条（四）")
     summary: Text
-    evidence: list[Ref] = Field(default_factory=list)
+    evidence: RefList = Field(default_factory=list)
     deadline_days: int | None = Field(default=None, ge=1, le=365, description="days to rectify, for warnings and orders")
     exceptional_reason: Text | None = Field(default=None, description="why a deadline exceeds the rulebook's normal limit")
 
@@ -174,9 +192,9 @@ class WithholdFees(Command):
     type: Literal["WithholdFees"] = "WithholdFees"
     provider_id: Id
     project_id: Id | None = None
-    amount: Decimal = Field(gt=0)
+    amount: Amount = Field(gt=0)
     reason: Text
-    article: Id | None = None
+    article: Name | None = None
 
 
 # --- projects ----------------------------------------------------------------
@@ -187,10 +205,10 @@ class RegisterProject(Command):
     project_id: Id
     jurisdiction: Jurisdiction
     enterprise_id: Id
-    enterprise_name: Id
-    enterprise_kind: Id = "专精特新"
+    enterprise_name: Name
+    enterprise_kind: Name = "专精特新"
     integrated_provider_id: Id | None = None
-    product_provider_ids: list[Id] = Field(default_factory=list)
+    product_provider_ids: IdList = Field(default_factory=list)
 
 
 class RecordDiagnosis(Command):
@@ -198,15 +216,15 @@ class RecordDiagnosis(Command):
     project_id: Id
     level_before: int = Field(ge=0, le=4, description="digital level before (中小企业数字化水平评测指标)")
     report: Text = ""
-    problems: list[Text] = Field(default_factory=list)
-    scenarios: list[Text] = Field(default_factory=list)
+    problems: TextList = Field(default_factory=list)
+    scenarios: TextList = Field(default_factory=list)
 
 
 class SubmitFiling(Command):
     type: Literal["SubmitFiling"] = "SubmitFiling"
     project_id: Id
     content: Text
-    cost: Decimal = Field(ge=0)
+    cost: Amount
     expected_effect: Text = ""
     schedule: Text = ""
 
@@ -222,8 +240,8 @@ class RecordMajorChange(Command):
     type: Literal["RecordMajorChange"] = "RecordMajorChange"
     project_id: Id
     description: Text
-    investment_increase: Decimal | None = Field(default=None, ge=0)
-    scenarios_removed: int = Field(default=0, ge=0)
+    investment_increase: Amount | None = None
+    scenarios_removed: int = Field(default=0, ge=0, le=1000)
 
 
 class StartImplementation(Command):
@@ -249,7 +267,7 @@ class RecordPayment(Command):
     type: Literal["RecordPayment"] = "RecordPayment"
     project_id: Id
     kind: Literal["prepayment", "fee_paid", "fee_withheld", "prepayment_recovered"]
-    amount: Decimal = Field(gt=0)
+    amount: Amount = Field(gt=0)
     provider_id: Id | None = None
 
 
@@ -261,11 +279,11 @@ class FileComplaint(Command):
     complaint_id: Id
     provider_id: Id
     complainant_kind: Literal["enterprise", "provider", "public"]
-    complainant_name: Id | None = None
-    contact: Id | None = None
+    complainant_name: Name | None = None
+    contact: Name | None = None
     real_name: bool = True
     subject: Text
-    evidence: list[Text] = Field(default_factory=list)
+    evidence: TextList = Field(default_factory=list)
     enterprise_id: Id | None = None
 
 
@@ -292,12 +310,12 @@ class FileAppeal(Command):
     type: Literal["FileAppeal"] = "FileAppeal"
     appeal_id: Id
     provider_id: Id
-    ground: Id = Field(description="the article of the rulebook allowing the appeal, e.g. 第十七条（二）")
-    evidence_refs: list[Ref] = Field(min_length=1, description="the events the appeal asks to void")
+    ground: Name = Field(description="the article of the rulebook allowing the appeal, e.g. 第十七条（二）")
+    evidence_refs: RefList = Field(min_length=1, description="the events the appeal asks to void")
     matter: Text
     reasons: Text
     purpose: Text
-    supporting_evidence: list[Text] = Field(default_factory=list)
+    supporting_evidence: TextList = Field(default_factory=list)
 
 
 class DecideAppeal(Command):
@@ -321,7 +339,7 @@ class DeclareRulebookValidity(Command):
 class SetRulebookParameters(Command):
     type: Literal["SetRulebookParameters"] = "SetRulebookParameters"
     jurisdiction: Jurisdiction
-    params: dict[str, int | float]
+    params: dict[Key, Count | Number] = Field(max_length=MAX_MAPPING_ITEMS)
     reference: Text
 
 

@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from ledger.redaction import redact
 from ledger.store.sqlite import database_path
 
 SQLITE = "sqlite"
@@ -31,7 +32,7 @@ def dialect_of(database_url: str) -> str:
         return SQLITE
     if database_url.startswith(("postgresql:", "postgres:")):
         return POSTGRES
-    raise ValueError(f"unsupported database URL {database_url!r}: use sqlite:///FILE or postgresql://…")
+    raise ValueError(f"unsupported database URL {redact(database_url)!r}: use sqlite:///FILE or postgresql://…")
 
 
 def _json_default(value: Any) -> Any:
@@ -55,6 +56,13 @@ def loads(text: str | None) -> Any:
 
 def iso(value: date | datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def _storable(params: Sequence[Any]) -> tuple[Any, ...]:
+    """PostgreSQL text cannot hold NUL. Commands refuse it (``ledger.commands.fields``), but an event
+    recorded before that, or written past the command layer, must not wedge every later projection:
+    its NUL is shown as U+FFFD in the read models (the log keeps the event exactly)."""
+    return tuple(p.replace("\x00", "\ufffd") if isinstance(p, str) and "\x00" in p else p for p in params)
 
 
 class Tx:
@@ -81,14 +89,16 @@ class Tx:
         return sql
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._conn.execute(self._sql(sql), tuple(params))
+        if self.dialect == POSTGRES:
+            return self._conn.execute(self._sql(sql), _storable(params))
+        return self._conn.execute(sql, tuple(params))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
         if self.dialect == POSTGRES:
             with self._conn.cursor() as cursor:
-                cursor.executemany(self._sql(sql), [tuple(r) for r in rows])
+                cursor.executemany(self._sql(sql), [_storable(r) for r in rows])
         else:
             self._conn.executemany(sql, [tuple(r) for r in rows])
 

@@ -2,10 +2,12 @@
 from ledger.store.base import (
     AppendResult,
     CommandBatch,
+    CommandIdReused,
     ConcurrencyConflict,
     EventStore,
     GENESIS_HASH,
     NewEvent,
+    RecordedCommand,
     RecordedEvent,
     chain_hash,
 )
@@ -13,10 +15,12 @@ from ledger.store.base import (
 __all__ = [
     "AppendResult",
     "CommandBatch",
+    "CommandIdReused",
     "ConcurrencyConflict",
     "EventStore",
     "GENESIS_HASH",
     "NewEvent",
+    "RecordedCommand",
     "RecordedEvent",
     "chain_hash",
     "open_store",
@@ -33,4 +37,6 @@ def open_store(database_url: str, **options) -> EventStore:
         from ledger.store.postgres import PostgresEventStore
 
         return PostgresEventStore(database_url, **options)
-    raise ValueError(f"unsupported database URL {database_url!r}: use sqlite:///FILE or postgresql://…")
+    from ledger.redaction import redact
+
+    raise ValueError(f"unsupported database URL {redact(database_url)!r}: use sqlite:///FILE or postgresql://…")

@@ -6,7 +6,8 @@ write lock and reading the head of the log:
 1. :func:`prepare` (may run before the transaction) validates and normalises a batch;
 2. the store reads the current version of every aggregate in ``prepared.expected``;
 3. :func:`find_conflict` compares them;
-4. :func:`chain` assigns positions and hashes from the head on.
+4. :func:`chain` assigns positions and hashes from the head on, and
+   :func:`chain_command` the command row's place in the command chain.
 """
 from __future__ import annotations
 
@@ -15,7 +16,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from uuid import UUID
 
-from ledger.store.base import CommandBatch, ConcurrencyConflict, NewEvent, RecordedEvent, chain_hash
+from ledger.store.base import (
+    CommandBatch,
+    ConcurrencyConflict,
+    NewEvent,
+    RecordedCommand,
+    RecordedEvent,
+    chain_hash,
+    command_hash,
+)
 
 
 @dataclass(frozen=True)
@@ -127,6 +136,29 @@ def chain(prepared: PreparedBatch, head: Head) -> list[RecordedEvent]:
         )
         prev_hash = digest
     return recorded
+
+
+def chain_command(batch: CommandBatch, recorded: list[RecordedEvent], head: Head) -> RecordedCommand:
+    """The batch's command row as it will be recorded after ``head`` of the command chain."""
+    seq = head.position + 1
+    recorded_at = command_recorded_at(recorded)
+    first, last = (recorded[0].position, recorded[-1].position) if recorded else (None, None)
+    digest = batch.payload_digest
+    return RecordedCommand(
+        seq=seq,
+        command_id=batch.command_id,
+        command_type=batch.command_type,
+        recorded_by=batch.recorded_by,
+        recorded_at=recorded_at,
+        payload=batch.payload,
+        payload_digest=digest,
+        first_position=first,
+        last_position=last,
+        prev_hash=head.hash,
+        hash=command_hash(
+            head.hash, seq, batch.command_id, batch.command_type, batch.recorded_by, recorded_at, digest, first, last
+        ),
+    )
 
 
 def command_recorded_at(recorded: list[RecordedEvent]) -> datetime:

@@ -9,6 +9,12 @@ Every event carries ``prev_hash`` (the hash of the event before it in the log)
 and ``hash`` = :func:`chain_hash` of its own content and ``prev_hash``, so any
 change to a stored event breaks the chain from that event on.
 
+Every command row is chained too, in a second chain of its own (``seq`` from 1,
+``prev_hash``, ``hash`` = :func:`command_hash`), over a SHA-256 digest of the
+command's canonical JSON (``payload_digest``): a forged payload breaks it. The
+digest also tells a retry (the same command again: recorded once) from a reused
+command id with another payload (refused with :class:`CommandIdReused`).
+
 A *command batch* holds the events one command produced, across aggregates,
 with the version each aggregate had when the command loaded it. A batch is
 recorded whole or not at all. ``append_many`` records several batches in one
@@ -42,6 +48,19 @@ class ConcurrencyConflict(Exception):
         self.actual = actual
 
 
+class CommandIdReused(Exception):
+    """A command id already recorded for a different command: a retry must repeat the command exactly."""
+
+    def __init__(self, command_id: str, earlier: AppendResult) -> None:
+        when = f" recorded at {earlier.recorded_at.isoformat()}" if earlier.recorded_at else ""
+        super().__init__(
+            f"command id {command_id!r} was already used for a different command "
+            f"({earlier.command_type or 'unknown type'}{when}); a retry must repeat the command exactly"
+        )
+        self.command_id = command_id
+        self.earlier = earlier
+
+
 @dataclass(frozen=True)
 class NewEvent:
     originator_id: UUID
@@ -57,10 +76,14 @@ class CommandBatch:
     command_id: str
     command_type: str
     recorded_by: str
-    payload: str  # the command as JSON, kept for audit
+    payload: str  # the command as canonical JSON, kept for audit
     events: Sequence[NewEvent]
     #: aggregate id -> version it had when loaded (0 for an aggregate the command creates)
     expected_versions: dict[UUID, int] = field(default_factory=dict)
+
+    @property
+    def payload_digest(self) -> str:
+        return payload_digest(self.payload)
 
 
 @dataclass(frozen=True)
@@ -68,6 +91,16 @@ class AppendResult:
     command_id: str
     positions: tuple[int, ...]  # positions of the batch's events, empty for a no-op command
     duplicate: bool = False  # True when the command id had already been recorded
+    #: of the command as recorded (for a duplicate: the earlier one), its type and when it was recorded
+    payload_digest: str | None = field(default=None, compare=False)
+    command_type: str | None = field(default=None, compare=False)
+    recorded_at: datetime | None = field(default=None, compare=False)
+
+    def check_retry(self, command_id: str, digest: str) -> AppendResult:
+        """This earlier result, if ``digest`` is the recorded command's; else :class:`CommandIdReused`."""
+        if self.payload_digest is not None and self.payload_digest != digest:
+            raise CommandIdReused(command_id, self)
+        return self
 
 
 @dataclass(frozen=True)
@@ -88,6 +121,48 @@ class RecordedEvent:
     def ref(self) -> str:
         """The stable reference by which evidence and citations name this event."""
         return event_ref(self.originator_id, self.originator_version)
+
+
+@dataclass(frozen=True)
+class RecordedCommand:
+    """A row of the command chain."""
+
+    seq: int
+    command_id: str
+    command_type: str
+    recorded_by: str
+    recorded_at: datetime
+    payload: str
+    payload_digest: str
+    first_position: int | None
+    last_position: int | None
+    prev_hash: str
+    hash: str
+
+
+def payload_digest(payload: str) -> str:
+    """SHA-256 of a command's canonical JSON."""
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def command_hash(
+    prev_hash: str,
+    seq: int,
+    command_id: str,
+    command_type: str,
+    recorded_by: str,
+    recorded_at: datetime,
+    payload_digest: str,
+    first_position: int | None,
+    last_position: int | None,
+) -> str:
+    """SHA-256 over the previous command's hash and a canonical rendering of the command row."""
+    content = json.dumps(
+        [seq, command_id, command_type, recorded_by, recorded_at.isoformat(), payload_digest, first_position, last_position],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256((prev_hash + content).encode("utf-8")).hexdigest()
 
 
 def event_ref(originator_id: UUID | str, originator_version: int) -> str:
@@ -136,7 +211,8 @@ class EventStore(ABC):
 
         Raises :class:`ConcurrencyConflict` if any aggregate's current version
         differs from ``batch.expected_versions``. Returns ``duplicate=True`` (and
-        writes nothing) if ``batch.command_id`` was recorded before.
+        writes nothing) if ``batch.command_id`` was recorded before with the same
+        payload; raises :class:`CommandIdReused` if with another.
         """
 
     @abstractmethod
@@ -150,7 +226,8 @@ class EventStore(ABC):
         batches before it in the call: it may conflict with them, and a command id
         recorded earlier in the call is a duplicate.
         With ``atomic=True`` the first conflict rolls back every batch and is
-        raised instead: all are recorded or none.
+        raised instead: all are recorded or none. A reused command id with another
+        payload (:class:`CommandIdReused`) is always raised, writing nothing.
         """
 
     @abstractmethod
@@ -170,7 +247,11 @@ class EventStore(ABC):
 
     @abstractmethod
     def command_result(self, command_id: str) -> AppendResult | None:
-        """What an already recorded command appended, or None."""
+        """What an already recorded command appended (with its payload digest), or None."""
+
+    @abstractmethod
+    def read_commands(self, after: int = 0) -> Iterator[RecordedCommand]:
+        """The command chain in ``seq`` order, from ``after + 1``."""
 
     @abstractmethod
     def originator_ids(self, topic_prefix: str) -> list[UUID]:

@@ -21,7 +21,7 @@ every update).
 """
 from __future__ import annotations
 
-import re
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import timezone
 from typing import Any, TypeVar
@@ -30,6 +30,7 @@ from uuid import UUID
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from ledger.redaction import redact
 from ledger.store import _batch
 from ledger.store.base import (
     GENESIS_HASH,
@@ -37,6 +38,7 @@ from ledger.store.base import (
     CommandBatch,
     ConcurrencyConflict,
     EventStore,
+    RecordedCommand,
     RecordedEvent,
 )
 
@@ -70,7 +72,11 @@ CREATE TABLE IF NOT EXISTS ledger_commands (
     recorded_at TIMESTAMPTZ NOT NULL,
     payload TEXT NOT NULL,
     first_position BIGINT,
-    last_position BIGINT
+    last_position BIGINT,
+    payload_digest TEXT NOT NULL,
+    seq BIGINT NOT NULL UNIQUE,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
 );
 CREATE OR REPLACE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -104,16 +110,34 @@ EVENT_COLUMNS = (
     " recorded_by, command_id, prev_hash, hash"
 )
 
-HEAD = "SELECT position, hash FROM ledger_events ORDER BY position DESC LIMIT 1"
+COMMAND_COLUMNS = (
+    "seq, command_id, command_type, recorded_by, recorded_at, payload, payload_digest,"
+    " first_position, last_position, prev_hash, hash"
+)
+
+#: the heads of the event chain and of the command chain
+HEAD = """
+SELECT e.position, e.hash, c.seq, c.hash FROM (SELECT 1) AS one
+LEFT JOIN LATERAL (SELECT position, hash FROM ledger_events ORDER BY position DESC LIMIT 1) AS e ON true
+LEFT JOIN LATERAL (SELECT seq, hash FROM ledger_commands ORDER BY seq DESC LIMIT 1) AS c ON true
+"""
+
+#: what a retry is checked against
+EARLIER_COMMAND = (
+    "SELECT first_position, last_position, payload_digest, command_type, recorded_at"
+    " FROM ledger_commands WHERE command_id = %s"
+)
 
 #: append_many: one query for a whole group, before anything is written: the rows of the commands
 #: already recorded, and the current version of each aggregate the group reads or writes.
 CHECK_MANY = """
-SELECT true, NULL::uuid, c.command_id, c.first_position, c.last_position
+SELECT true, NULL::uuid, c.command_id, c.first_position, c.last_position,
+       c.payload_digest, c.command_type, c.recorded_at
   FROM ledger_commands c WHERE c.command_id = ANY(%(command_ids)s::text[])
 UNION ALL
 SELECT false, ids.id, NULL,
-       (SELECT max(e.originator_version) FROM ledger_events e WHERE e.originator_id = ids.id), NULL
+       (SELECT max(e.originator_version) FROM ledger_events e WHERE e.originator_id = ids.id), NULL,
+       NULL, NULL, NULL
   FROM unnest(%(ids)s::uuid[]) AS ids(id)
 """
 
@@ -129,17 +153,20 @@ WITH inserted AS (
     RETURNING 1
 )
 INSERT INTO ledger_commands
-    (command_id, command_type, recorded_by, recorded_at, payload, first_position, last_position)
+    (command_id, command_type, recorded_by, recorded_at, payload, first_position, last_position,
+     payload_digest, seq, prev_hash, hash)
 SELECT * FROM unnest(
     %(c_command_id)s::text[], %(c_command_type)s::text[], %(c_recorded_by)s::text[], %(c_recorded_at)s::timestamptz[],
-    %(c_payload)s::text[], %(c_first_position)s::bigint[], %(c_last_position)s::bigint[]
+    %(c_payload)s::text[], %(c_first_position)s::bigint[], %(c_last_position)s::bigint[],
+    %(c_payload_digest)s::text[], %(c_seq)s::bigint[], %(c_prev_hash)s::text[], %(c_hash)s::text[]
 )
 """
 
 INSERT_MANY_COLUMNS = (
     "position", "originator_id", "originator_version", "topic", "state", "recorded_at", "effective_on",
     "recorded_by", "command_id", "prev_hash", "hash", "c_command_id", "c_command_type", "c_recorded_by",
-    "c_recorded_at", "c_payload", "c_first_position", "c_last_position",
+    "c_recorded_at", "c_payload", "c_first_position", "c_last_position", "c_payload_digest", "c_seq",
+    "c_prev_hash", "c_hash",
 )  # fmt: skip
 
 #: append_many sends its rows in statements of about this many events (all in one transaction).
@@ -166,6 +193,14 @@ def _event(row: tuple[Any, ...]) -> RecordedEvent:
     )
 
 
+def _earlier(command_id: str, row: tuple[Any, ...]) -> AppendResult:
+    first, last, digest, command_type, recorded_at = row
+    return AppendResult(
+        command_id, _batch.positions_of(first, last), duplicate=True, payload_digest=digest,
+        command_type=command_type, recorded_at=recorded_at.astimezone(timezone.utc) if recorded_at else None,
+    )  # fmt: skip
+
+
 class _InsertRows:
     """Columns of the events and command rows append_many writes, sent as one INSERT_MANY."""
 
@@ -180,7 +215,7 @@ class _InsertRows:
         self.events = 0
         self.commands = 0
 
-    def add(self, batch: CommandBatch, recorded: list[RecordedEvent]) -> None:
+    def add(self, command: RecordedCommand, recorded: list[RecordedEvent]) -> None:
         columns = self.columns
         for e in recorded:
             columns["position"].append(e.position)
@@ -194,13 +229,17 @@ class _InsertRows:
             columns["command_id"].append(e.command_id)
             columns["prev_hash"].append(e.prev_hash)
             columns["hash"].append(e.hash)
-        columns["c_command_id"].append(batch.command_id)
-        columns["c_command_type"].append(batch.command_type)
-        columns["c_recorded_by"].append(batch.recorded_by)
-        columns["c_recorded_at"].append(_batch.command_recorded_at(recorded))
-        columns["c_payload"].append(batch.payload)
-        columns["c_first_position"].append(recorded[0].position if recorded else None)
-        columns["c_last_position"].append(recorded[-1].position if recorded else None)
+        columns["c_command_id"].append(command.command_id)
+        columns["c_command_type"].append(command.command_type)
+        columns["c_recorded_by"].append(command.recorded_by)
+        columns["c_recorded_at"].append(command.recorded_at)
+        columns["c_payload"].append(command.payload)
+        columns["c_first_position"].append(command.first_position)
+        columns["c_last_position"].append(command.last_position)
+        columns["c_payload_digest"].append(command.payload_digest)
+        columns["c_seq"].append(command.seq)
+        columns["c_prev_hash"].append(command.prev_hash)
+        columns["c_hash"].append(command.hash)
         self.events += len(recorded)
         self.commands += 1
 
@@ -251,10 +290,11 @@ class PostgresEventStore(EventStore):
 
     # -- writing ---------------------------------------------------------------------
 
-    def _write(self, work: Callable[[psycopg.Cursor, Callable[[], _batch.Head]], T]) -> T:
+    def _write(self, work: Callable[[psycopg.Cursor, Callable[[], tuple[_batch.Head, _batch.Head]]], T]) -> T:
         """Run ``work`` in a transaction holding the log's write lock, in pipeline mode.
 
-        ``work`` gets a cursor and a function returning the head of the log. The lock
+        ``work`` gets a cursor and a function returning the heads of the log and of the
+        command chain. The lock
         and the head query are queued, not waited for: they reach the server together
         with ``work``'s first query, in one round trip.
         """
@@ -262,12 +302,16 @@ class PostgresEventStore(EventStore):
             head_cursor = conn.cursor()
             head_cursor.execute("LOCK TABLE ledger_events IN EXCLUSIVE MODE")
             head_cursor.execute(HEAD)
-            fetched: list[_batch.Head] = []
+            fetched: list[tuple[_batch.Head, _batch.Head]] = []
 
-            def head() -> _batch.Head:
+            def head() -> tuple[_batch.Head, _batch.Head]:
                 if not fetched:
                     row = head_cursor.fetchone()
-                    fetched.append(_batch.Head(row[0], row[1]) if row else _batch.Head(0, GENESIS_HASH))
+                    assert row is not None
+                    fetched.append((
+                        _batch.Head(row[0], row[1]) if row[0] is not None else _batch.Head(0, GENESIS_HASH),
+                        _batch.Head(row[2], row[3]) if row[2] is not None else _batch.Head(0, GENESIS_HASH),
+                    ))  # fmt: skip
                 return fetched[0]
 
             return work(conn.cursor(), head)
@@ -294,24 +338,28 @@ class PostgresEventStore(EventStore):
         if not prepared:
             return []
 
-        def work(cur: psycopg.Cursor, head: Callable[[], _batch.Head]) -> list[AppendResult | ConcurrencyConflict]:
+        def work(
+            cur: psycopg.Cursor, head: Callable[[], tuple[_batch.Head, _batch.Head]]
+        ) -> list[AppendResult | ConcurrencyConflict]:
             ids = list({originator_id for item in prepared for originator_id in item.expected})
             cur.execute(CHECK_MANY, {"command_ids": list({item.batch.command_id for item in prepared}), "ids": ids})
-            recorded_commands: dict[str, tuple[int, ...]] = {}
+            recorded_commands: dict[str, AppendResult] = {}
             current: dict[UUID, int] = {}
-            for is_command, originator_id, command_id, first, last in cur.fetchall():
+            for is_command, originator_id, command_id, first, *earlier in cur.fetchall():
                 if is_command:
-                    recorded_commands[command_id] = _batch.positions_of(first, last)
+                    recorded_commands[command_id] = _earlier(command_id, (first, *earlier))
                 elif first is not None:
                     current[originator_id] = first
 
             outcomes: list[AppendResult | ConcurrencyConflict] = []
             rows = _InsertRows()
             log_head: _batch.Head | None = None
+            command_head: _batch.Head | None = None
             for item in prepared:
                 batch = item.batch
                 if batch.command_id in recorded_commands:
-                    outcomes.append(AppendResult(batch.command_id, recorded_commands[batch.command_id], duplicate=True))
+                    # raises CommandIdReused (nothing is written) if the payload differs
+                    outcomes.append(recorded_commands[batch.command_id].check_retry(batch.command_id, batch.payload_digest))
                     continue
                 conflict = _batch.find_conflict(item.expected, current)
                 if conflict is not None:
@@ -319,19 +367,24 @@ class PostgresEventStore(EventStore):
                         raise conflict  # nothing was written; the transaction rolls back
                     outcomes.append(conflict)
                     continue
-                if log_head is None:
-                    log_head = head()
+                if log_head is None or command_head is None:
+                    log_head, command_head = head()
                 recorded = _batch.chain(item, log_head)
                 if recorded:
                     log_head = _batch.Head(recorded[-1].position, recorded[-1].hash)
+                command = _batch.chain_command(batch, recorded, command_head)
+                command_head = _batch.Head(command.seq, command.hash)
                 for event in recorded:
                     current[event.originator_id] = event.originator_version
-                positions = tuple(e.position for e in recorded)
-                recorded_commands[batch.command_id] = positions
-                rows.add(batch, recorded)
+                result = AppendResult(
+                    batch.command_id, tuple(e.position for e in recorded), payload_digest=command.payload_digest,
+                    command_type=command.command_type, recorded_at=command.recorded_at,
+                )  # fmt: skip
+                recorded_commands[batch.command_id] = dataclasses.replace(result, duplicate=True)
+                rows.add(command, recorded)
                 if rows.events >= INSERT_CHUNK:
                     rows.send(cur)
-                outcomes.append(AppendResult(batch.command_id, positions))
+                outcomes.append(result)
             rows.send(cur)
             return outcomes
 
@@ -378,12 +431,21 @@ class PostgresEventStore(EventStore):
         return self._fetchall("SELECT COALESCE(MAX(position), 0) FROM ledger_events")[0][0]
 
     def command_result(self, command_id: str) -> AppendResult | None:
-        rows = self._fetchall(
-            "SELECT first_position, last_position FROM ledger_commands WHERE command_id = %s", (command_id,)
-        )
-        if not rows:
-            return None
-        return AppendResult(command_id, _batch.positions_of(*rows[0]), duplicate=True)
+        rows = self._fetchall(EARLIER_COMMAND, (command_id,))
+        return _earlier(command_id, rows[0]) if rows else None
+
+    def read_commands(self, after: int = 0) -> Iterator[RecordedCommand]:
+        last = after
+        while True:
+            rows = self._fetchall(
+                f"SELECT {COMMAND_COLUMNS} FROM ledger_commands WHERE seq > %s ORDER BY seq LIMIT %s", (last, READ_CHUNK)
+            )
+            for row in rows:
+                seq, command_id, command_type, recorded_by, recorded_at, *rest = row
+                yield RecordedCommand(seq, command_id, command_type, recorded_by, recorded_at.astimezone(timezone.utc), *rest)
+            if len(rows) < READ_CHUNK:
+                return
+            last = rows[-1][0]
 
     def originator_ids(self, topic_prefix: str) -> list[UUID]:
         # LIKE 'prefix%' is an index range on ledger_events_creations_prefix (text_pattern_ops)
@@ -399,9 +461,4 @@ class PostgresEventStore(EventStore):
         self._pool.close()
 
     def __repr__(self) -> str:
-        return f"PostgresEventStore({redact_url(self.database_url)!r})"
-
-
-def redact_url(database_url: str) -> str:
-    """The URL with its password hidden, for logs and messages."""
-    return re.sub(r"(://[^:/@]+:)[^@/]*@", r"\1***@", database_url)
+        return f"PostgresEventStore({redact(self.database_url)!r})"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 from uuid import UUID
 
+from ledger.redaction import redact
 from ledger.store import _batch
 from ledger.store.base import (
     GENESIS_HASH,
@@ -23,6 +24,7 @@ from ledger.store.base import (
     CommandBatch,
     ConcurrencyConflict,
     EventStore,
+    RecordedCommand,
     RecordedEvent,
 )
 
@@ -69,7 +71,11 @@ SCHEMA = [
         recorded_at TEXT NOT NULL,
         payload TEXT NOT NULL,
         first_position INTEGER,
-        last_position INTEGER
+        last_position INTEGER,
+        payload_digest TEXT NOT NULL,
+        seq INTEGER NOT NULL UNIQUE,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
     )
     """,
     *APPEND_ONLY_TRIGGERS.values(),
@@ -80,9 +86,15 @@ EVENT_COLUMNS = (
     " recorded_by, command_id, prev_hash, hash"
 )
 INSERT_EVENT = f"INSERT INTO ledger_events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-INSERT_COMMAND = (
-    "INSERT INTO ledger_commands (command_id, command_type, recorded_by, recorded_at, payload,"
-    " first_position, last_position) VALUES (?, ?, ?, ?, ?, ?, ?)"
+COMMAND_COLUMNS = (
+    "seq, command_id, command_type, recorded_by, recorded_at, payload, payload_digest,"
+    " first_position, last_position, prev_hash, hash"
+)
+INSERT_COMMAND = f"INSERT INTO ledger_commands ({COMMAND_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+#: what a retry is checked against
+EARLIER_COMMAND = (
+    "SELECT first_position, last_position, payload_digest, command_type, recorded_at"
+    " FROM ledger_commands WHERE command_id = ?"
 )
 
 #: Rows fetched per query by read_all, and ids/refs per IN list.
@@ -93,10 +105,10 @@ IN_CHUNK = 400
 def database_path(database_url: str) -> Path:
     """``sqlite:///ledger.db`` -> ``ledger.db``; ``sqlite:////var/ledger.db`` -> ``/var/ledger.db``."""
     if not database_url.startswith(URL_PREFIX):
-        raise ValueError(f"not a SQLite URL: {database_url!r} (use sqlite:///relative.db or sqlite:////absolute.db)")
+        raise ValueError(f"not a SQLite URL: {redact(database_url)!r} (use sqlite:///relative.db or sqlite:////absolute.db)")
     path = database_url[len(URL_PREFIX):]
     if not path or path == ":memory:" or "?" in path:
-        raise ValueError(f"the SQLite store needs a file path, got {database_url!r}")
+        raise ValueError(f"the SQLite store needs a file path, got {redact(database_url)!r}")
     return Path(path)
 
 
@@ -121,6 +133,21 @@ def _event(row: sqlite3.Row | tuple) -> RecordedEvent:
         prev_hash=prev_hash,
         hash=digest,
     )
+
+
+def _command(row: sqlite3.Row | tuple) -> RecordedCommand:
+    (seq, command_id, command_type, recorded_by, recorded_at, payload, digest, first, last, prev_hash, hash_) = row
+    return RecordedCommand(
+        seq, command_id, command_type, recorded_by, _utc(recorded_at), payload, digest, first, last, prev_hash, hash_
+    )
+
+
+def _earlier(command_id: str, row: tuple) -> AppendResult:
+    first, last, digest, command_type, recorded_at = row
+    return AppendResult(
+        command_id, _batch.positions_of(first, last), duplicate=True,
+        payload_digest=digest, command_type=command_type, recorded_at=_utc(recorded_at),
+    )  # fmt: skip
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -206,6 +233,11 @@ class SQLiteEventStore(EventStore):
         return _batch.Head(*row) if row else _batch.Head(0, GENESIS_HASH)
 
     @staticmethod
+    def _command_head(conn: sqlite3.Connection) -> _batch.Head:
+        row = conn.execute("SELECT seq, hash FROM ledger_commands ORDER BY seq DESC LIMIT 1").fetchone()
+        return _batch.Head(*row) if row else _batch.Head(0, GENESIS_HASH)
+
+    @staticmethod
     def _current_versions(conn: sqlite3.Connection, ids: Iterable[UUID]) -> dict[UUID, int]:
         current: dict[UUID, int] = {}
         for chunk in _chunks([str(i) for i in ids], IN_CHUNK):
@@ -222,11 +254,9 @@ class SQLiteEventStore(EventStore):
         self, conn: sqlite3.Connection, prepared: _batch.PreparedBatch, head: _batch.Head
     ) -> tuple[AppendResult | ConcurrencyConflict, _batch.Head]:
         batch = prepared.batch
-        row = conn.execute(
-            "SELECT first_position, last_position FROM ledger_commands WHERE command_id = ?", (batch.command_id,)
-        ).fetchone()
+        row = conn.execute(EARLIER_COMMAND, (batch.command_id,)).fetchone()
         if row is not None:
-            return AppendResult(batch.command_id, _batch.positions_of(*row), duplicate=True), head
+            return _earlier(batch.command_id, row).check_retry(batch.command_id, batch.payload_digest), head
         conflict = _batch.find_conflict(prepared.expected, self._current_versions(conn, prepared.expected))
         if conflict is not None:
             return conflict, head
@@ -242,17 +272,21 @@ class SQLiteEventStore(EventStore):
                 for e in recorded
             ],
         )
-        first, last = (recorded[0].position, recorded[-1].position) if recorded else (None, None)
+        command = _batch.chain_command(batch, recorded, self._command_head(conn))
         conn.execute(
             INSERT_COMMAND,
             (
-                batch.command_id, batch.command_type, batch.recorded_by,
-                _batch.command_recorded_at(recorded).isoformat(), batch.payload, first, last,
+                command.seq, command.command_id, command.command_type, command.recorded_by,
+                command.recorded_at.isoformat(), command.payload, command.payload_digest,
+                command.first_position, command.last_position, command.prev_hash, command.hash,
             ),
         )
         if recorded:
             head = _batch.Head(recorded[-1].position, recorded[-1].hash)
-        return AppendResult(batch.command_id, tuple(e.position for e in recorded)), head
+        return AppendResult(
+            batch.command_id, tuple(e.position for e in recorded), payload_digest=command.payload_digest,
+            command_type=command.command_type, recorded_at=command.recorded_at,
+        ), head  # fmt: skip
 
     def append(self, batch: CommandBatch) -> AppendResult:
         prepared = _batch.prepare(batch)
@@ -330,12 +364,19 @@ class SQLiteEventStore(EventStore):
         return self._connection().execute("SELECT COALESCE(MAX(position), 0) FROM ledger_events").fetchone()[0]
 
     def command_result(self, command_id: str) -> AppendResult | None:
-        row = self._connection().execute(
-            "SELECT first_position, last_position FROM ledger_commands WHERE command_id = ?", (command_id,)
-        ).fetchone()
-        if row is None:
-            return None
-        return AppendResult(command_id, _batch.positions_of(*row), duplicate=True)
+        row = self._connection().execute(EARLIER_COMMAND, (command_id,)).fetchone()
+        return None if row is None else _earlier(command_id, row)
+
+    def read_commands(self, after: int = 0) -> Iterator[RecordedCommand]:
+        last = after
+        while True:
+            rows = self._connection().execute(
+                f"SELECT {COMMAND_COLUMNS} FROM ledger_commands WHERE seq > ? ORDER BY seq LIMIT ?", (last, READ_CHUNK)
+            ).fetchall()
+            yield from map(_command, rows)
+            if len(rows) < READ_CHUNK:
+                return
+            last = rows[-1][0]
 
     def originator_ids(self, topic_prefix: str) -> list[UUID]:
         # a range on the creations index: every topic that starts with the prefix sorts in [prefix, upper)

@@ -9,11 +9,14 @@ from ledger.store.base import (
     GENESIS_HASH,
     AppendResult,
     CommandBatch,
+    CommandIdReused,
     ConcurrencyConflict,
     EventStore,
+    RecordedCommand,
     RecordedEvent,
     chain_hash,
 )
+from ledger.store import _batch
 
 
 class MemoryEventStore(EventStore):
@@ -22,6 +25,7 @@ class MemoryEventStore(EventStore):
     def __init__(self) -> None:
         self._events: list[RecordedEvent] = []
         self._commands: dict[str, AppendResult] = {}
+        self._command_chain: list[RecordedCommand] = []
         self._lock = threading.Lock()
         # indexes over ``_events``, so that reads do not scan the whole log
         self._by_aggregate: dict[UUID, list[RecordedEvent]] = {}
@@ -45,7 +49,8 @@ class MemoryEventStore(EventStore):
 
     def _append(self, batch: CommandBatch) -> AppendResult:
         if batch.command_id in self._commands:
-            return AppendResult(batch.command_id, self._commands[batch.command_id].positions, duplicate=True)
+            earlier = self._commands[batch.command_id].check_retry(batch.command_id, batch.payload_digest)
+            return AppendResult(batch.command_id, earlier.positions, duplicate=True, payload_digest=earlier.payload_digest)
         for agg_id, expected in batch.expected_versions.items():
             actual = self._version(agg_id)
             if actual != expected:
@@ -59,7 +64,13 @@ class MemoryEventStore(EventStore):
             self._events.append(event)
             self._index(event)
             positions.append(position)
-        result = AppendResult(batch.command_id, tuple(positions))
+        recorded = self._events[len(self._events) - len(positions):]
+        head = self._command_chain[-1] if self._command_chain else None
+        command = _batch.chain_command(
+            batch, recorded, _batch.Head(head.seq, head.hash) if head else _batch.Head(0, GENESIS_HASH)
+        )
+        self._command_chain.append(command)
+        result = AppendResult(batch.command_id, tuple(positions), payload_digest=command.payload_digest)
         self._commands[batch.command_id] = result
         return result
 
@@ -69,17 +80,21 @@ class MemoryEventStore(EventStore):
 
     def append_many(self, batches: Sequence[CommandBatch], atomic: bool = False):
         with self._lock:
-            saved = (list(self._events), dict(self._commands))
+            saved = (list(self._events), dict(self._commands), list(self._command_chain))
             out = []
             for batch in batches:
                 try:
                     out.append(self._append(batch))
                 except ConcurrencyConflict as conflict:
                     if atomic:
-                        self._events, self._commands = saved
+                        self._events, self._commands, self._command_chain = saved
                         self._reindex()
                         raise
                     out.append(conflict)
+                except CommandIdReused:
+                    self._events, self._commands, self._command_chain = saved
+                    self._reindex()
+                    raise
             return out
 
     def read_aggregate(self, originator_id):
@@ -97,6 +112,9 @@ class MemoryEventStore(EventStore):
 
     def command_result(self, command_id):
         return self._commands.get(command_id)
+
+    def read_commands(self, after: int = 0) -> Iterator[RecordedCommand]:
+        return iter(self._command_chain[after:])
 
     def originator_ids(self, topic_prefix):
         return [e.originator_id for e in self._firsts if e.topic.startswith(topic_prefix)]

@@ -1,0 +1,257 @@
+"""The command boundary: what a command may hold (ledger.commands.fields), for every field of every command."""
+from __future__ import annotations
+
+import json
+import unicodedata
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from ledger.commands import fields
+from ledger.commands.importing import read_import
+from ledger.commands.models import ALL_COMMANDS, Command, parse_command
+from ledger.demo import demo_plan
+
+REF = "0" * 8 + "-0000-0000-0000-" + "0" * 12 + "/1"
+
+#: commands the small demo plan does not produce
+EXTRA = [
+    {"type": "CompleteRectification", "command_id": "c1", "provider_id": "TJ-1", "sanction_ref": REF},
+    {"type": "RecordRectificationRefusal", "command_id": "c2", "provider_id": "TJ-1", "sanction_ref": REF},
+    {"type": "WithdrawFromPool", "command_id": "c3", "provider_id": "TJ-1", "reason": "自愿退出"},
+    {
+        "type": "FileAppeal", "command_id": "c4", "appeal_id": "A-1", "provider_id": "TJ-1", "ground": "第十七条（二）",
+        "evidence_refs": [REF], "matter": "m", "reasons": "r", "purpose": "p", "supporting_evidence": ["e"],
+    },
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def samples() -> dict[str, dict[str, Any]]:
+    """One valid command of every type, as JSON data, with every optional text field filled in."""
+    found: dict[str, dict[str, Any]] = {}
+    for _, command in demo_plan(seed=2024, providers=40):
+        if not isinstance(command, Command):  # a command naming events it finds when it runs
+            continue
+        data = command.model_dump(mode="json")
+        name = data["type"]
+        richer = sum(v not in (None, [], {}, "") for v in data.values())
+        if name not in found or richer > sum(v not in (None, [], {}, "") for v in found[name].values()):
+            found[name] = data
+    for data in EXTRA:
+        found[data["type"]] = data
+    assert set(found) == {c.__name__ for c in ALL_COMMANDS}
+    return found
+
+
+def string_paths(data: Any, path: tuple = ()) -> list[tuple]:
+    """Paths to every string in the data (and every mapping key, as ("key", path))."""
+    if isinstance(data, str):
+        return [path]
+    if isinstance(data, dict):
+        out = []
+        for key, value in data.items():
+            out.append((*path, ("key", key)))
+            out += string_paths(value, (*path, key))
+        return out
+    if isinstance(data, list):
+        return [p for i, v in enumerate(data) for p in string_paths(v, (*path, i))]
+    return []
+
+
+def replaced(data: Any, path: tuple, change) -> Any:
+    data = json.loads(json.dumps(data))
+    *parents, last = path
+    target = data
+    for step in parents:
+        target = target[step]
+    if isinstance(last, tuple):  # a mapping key
+        target[change(last[1])] = target.pop(last[1])
+    else:
+        target[last] = change(target[last])
+    return data
+
+
+def test_every_sample_is_valid(samples) -> None:
+    for data in samples.values():
+        parse_command(data)
+
+
+@pytest.mark.parametrize("bad", ["\x00", "\x01", "\x1b", "\x7f", "\x85", "\ud800"])
+def test_control_characters_are_refused_in_every_string_of_every_command(samples, bad) -> None:
+    checked = 0
+    for name, data in samples.items():
+        for path in string_paths(data):
+            if path == ("type",):
+                continue
+            with pytest.raises(ValidationError):
+                parse_command(replaced(data, path, lambda s: s[:1] + bad + s[1:]))
+            checked += 1
+    assert checked > 100
+
+
+def test_line_breaks_and_tabs_stay_allowed_in_free_text() -> None:
+    command = parse_command({"type": "RefuseAdmission", "command_id": "r", "provider_id": "P", "reason": "一\n二\t三\r\n"})
+    assert command.reason == "一\n二\t三\r\n"
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        unicodedata.normalize("NFD", "TJ-É1"),
+        unicodedata.normalize("NFC", "TJ-É1"),
+        "ＴＪ－É１",  # fullwidth
+    ],
+)
+def test_look_alike_ids_are_one_id(variant: str) -> None:
+    command = parse_command({"type": "AdmitProvider", "command_id": "a", "provider_id": variant})
+    assert command.provider_id == unicodedata.normalize("NFC", "TJ-É1")
+
+
+@pytest.mark.parametrize(
+    "invisible", ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u202e", "\u202a", "\u2066", "\u2069", "\u061c", "\ufe0f", "\u3164"]
+)
+def test_invisible_and_bidi_characters_are_refused_in_ids(invisible: str) -> None:
+    with pytest.raises(ValidationError, match="not allowed"):
+        parse_command({"type": "AdmitProvider", "command_id": "a", "provider_id": f"TJ{invisible}-0001"})
+    with pytest.raises(ValidationError):
+        parse_command({"type": "AdmitProvider", "command_id": f"a{invisible}", "provider_id": "TJ-0001"})
+
+
+def test_article_keys_are_not_normalised() -> None:
+    command = parse_command(
+        {"type": "RecordFinding", "command_id": "f", "provider_id": "P", "article": "第十三条（四）", "summary": "s"}
+    )
+    assert command.article == "第十三条（四）"  # fullwidth brackets are the rulebook's own
+
+
+# -- bounds: just below, at and above each -------------------------------------------------
+
+
+def _refusal(data: dict) -> bool:
+    try:
+        parse_command(data)
+    except ValidationError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("size, refused", [(fields.MAX_TEXT_CHARS - 1, False), (fields.MAX_TEXT_CHARS, False), (fields.MAX_TEXT_CHARS + 1, True)])
+def test_text_is_bounded(size: int, refused: bool) -> None:
+    assert _refusal({"type": "RefuseAdmission", "command_id": "r", "provider_id": "P", "reason": "整" * size}) is refused
+
+
+@pytest.mark.parametrize("size, refused", [(fields.MAX_ID_CHARS, False), (fields.MAX_ID_CHARS + 1, True)])
+def test_ids_are_bounded(size: int, refused: bool) -> None:
+    assert _refusal({"type": "AdmitProvider", "command_id": "a", "provider_id": "P" * size}) is refused
+
+
+@pytest.mark.parametrize("size, refused", [(fields.MAX_LIST_ITEMS - 1, False), (fields.MAX_LIST_ITEMS, False), (fields.MAX_LIST_ITEMS + 1, True)])
+def test_lists_are_bounded(size: int, refused: bool) -> None:
+    data = {"type": "RecordDiagnosis", "command_id": "d", "project_id": "J", "level_before": 1, "problems": ["p"] * size}
+    assert _refusal(data) is refused
+
+
+@pytest.mark.parametrize("size, refused", [(fields.MAX_MAPPING_ITEMS - 1, False), (fields.MAX_MAPPING_ITEMS, False), (fields.MAX_MAPPING_ITEMS + 1, True)])
+def test_mappings_are_bounded(size: int, refused: bool) -> None:
+    data = {
+        "type": "SubmitApplication", "command_id": "s", "provider_id": "P", "jurisdiction": "tianjin", "name": "n",
+        "kind": "云服务商", "profile": {f"k{i}": "v" for i in range(size)},
+    }  # fmt: skip
+    assert _refusal(data) is refused
+    data.pop("profile")
+    data["eligibility"] = {f"k{i}": 1 for i in range(size)}
+    assert _refusal(data) is refused
+
+
+@pytest.mark.parametrize(
+    "amount, refused",
+    [
+        ("999999999999.98", False),
+        ("999999999999.99", False),
+        ("1000000000000.00", True),
+        ("0.01", False),
+        ("0.001", True),
+        ("NaN", True),
+        ("Infinity", True),
+        ("-Infinity", True),
+        ("1e400", True),
+    ],
+)
+def test_amounts_are_finite_and_bounded(amount: str, refused: bool) -> None:
+    data = {"type": "WithholdFees", "command_id": "w", "provider_id": "P", "amount": amount, "reason": "r"}
+    assert _refusal(data) is refused
+    if not refused:
+        assert parse_command(data).amount == Decimal(amount)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_parameters_and_scores_are_finite(value: float) -> None:
+    assert _refusal({"type": "RecordScore", "command_id": "s", "provider_id": "P", "year": 2025, "score": value})
+    assert _refusal(
+        {"type": "SetRulebookParameters", "command_id": "p", "jurisdiction": "tianjin", "params": {"x": value}, "reference": "r"}
+    )
+
+
+def test_canonical_json_does_not_depend_on_spelling() -> None:
+    a = parse_command('{"type":"AdmitProvider","command_id":"a","provider_id":"ＴＪ１"}')
+    b = parse_command('{"provider_id": "TJ1",  "command_id": "a", "type": "AdmitProvider"}')
+    assert isinstance(a, Command) and a.canonical_json() == b.canonical_json()
+
+
+# -- import lines -----------------------------------------------------------------------------
+
+
+def _import(tmp_path: Path, content: bytes):
+    path = tmp_path / "commands.jsonl"
+    path.write_bytes(content)
+    return read_import(path)
+
+
+LINE = b'{"type":"AdmitProvider","command_id":"a","provider_id":"P"}'
+
+
+def test_duplicate_keys_are_an_error(tmp_path: Path) -> None:
+    parsed = _import(tmp_path, LINE + b"\n" + b'{"type":"AdmitProvider","command_id":"b","provider_id":"P","provider_id":"Q"}\n')
+    assert parsed.problems == ["line 2: duplicate key(s) 'provider_id'"]
+
+
+def test_nested_duplicate_keys_are_an_error(tmp_path: Path) -> None:
+    line = b'{"type":"SetRulebookParameters","command_id":"p","jurisdiction":"tianjin","params":{"x":1,"x":2},"reference":"r"}'
+    assert _import(tmp_path, line).problems == ["line 1: duplicate key(s) 'x'"]
+
+
+def test_non_utf8_is_one_clear_problem(tmp_path: Path) -> None:
+    parsed = _import(tmp_path, LINE + b"\n" + '{"type":"AdmitProvider","command_id":"é"}'.encode("latin-1") + b"\n")
+    assert parsed.problems == ["line 2: not UTF-8: byte 0xe9 at column 39"]
+
+
+def test_a_bom_is_accepted_at_the_start_only(tmp_path: Path) -> None:
+    parsed = _import(tmp_path, b"\xef\xbb\xbf" + LINE + b"\n")
+    assert parsed.problems == [] and len(parsed.commands) == 1
+    parsed = _import(tmp_path, LINE + b"\n\xef\xbb\xbf" + LINE.replace(b'"a"', b'"b"') + b"\n")
+    assert parsed.problems == ["line 2: a byte-order mark is only allowed at the start of the file"]
+
+
+def test_nan_is_not_json(tmp_path: Path) -> None:
+    line = b'{"type":"RecordScore","command_id":"s","provider_id":"P","year":2025,"score":NaN}'
+    assert _import(tmp_path, line).problems == ["line 1: NaN is not a JSON number"]
+
+
+@pytest.mark.parametrize("extra, refused", [(-1, False), (0, False), (1, True)])
+def test_import_lines_are_bounded(tmp_path: Path, extra: int, refused: bool) -> None:
+    head = b'{"type":"RefuseAdmission","command_id":"r","provider_id":"P","reason":"'
+    tail = b'"}'
+    filler = fields.MAX_IMPORT_LINE_BYTES + extra - len(head) - len(tail)
+    line = head + b" " * filler + tail
+    assert len(line) == fields.MAX_IMPORT_LINE_BYTES + extra
+    parsed = _import(tmp_path, line + b"\n" + LINE + b"\n")
+    if refused:
+        assert parsed.problems == [f"line 1: longer than {fields.MAX_IMPORT_LINE_BYTES} bytes"]
+        assert [n for n, _ in parsed.commands] == [2]  # the next line is still read
+    else:
+        # within the line limit, the text bound still applies
+        assert parsed.problems == ["line 1: RefuseAdmission.reason: String should have at most 10000 characters"]
