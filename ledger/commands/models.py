@@ -351,7 +351,7 @@ class RecordPassedDeadlines(Command):
     type: Literal["RecordPassedDeadlines"] = "RecordPassedDeadlines"
     provider_id: Id
     as_of: date | None = None
-    complaint_ids: list[Id] = Field(default_factory=list, description="complaints against the provider whose answer deadline to check")
+    complaint_ids: IdList = Field(default_factory=list, description="complaints against the provider whose answer deadline to check")
 
 
 ALL_COMMANDS: tuple[type[Command], ...] = (

@@ -26,6 +26,7 @@ EXTRA = [
         "type": "FileAppeal", "command_id": "c4", "appeal_id": "A-1", "provider_id": "TJ-1", "ground": "第十七条（二）",
         "evidence_refs": [REF], "matter": "m", "reasons": "r", "purpose": "p", "supporting_evidence": ["e"],
     },
+    {"type": "RecordPassedDeadlines", "command_id": "c5", "provider_id": "TJ-1", "as_of": "2025-01-01", "complaint_ids": ["C-1"]},
 ]  # fmt: skip
 
 
@@ -73,6 +74,39 @@ def replaced(data: Any, path: tuple, change) -> Any:
     else:
         target[last] = change(target[last])
     return data
+
+
+def _unbounded(schema: dict, defs: dict, path: str) -> list[str]:
+    """Every string, array and object in a JSON Schema that has no upper bound."""
+    if "$ref" in schema:
+        return _unbounded(defs[schema["$ref"].rsplit("/", 1)[1]], defs, path)
+    found = []
+    for key in ("anyOf", "oneOf", "allOf"):
+        for option in schema.get(key, []):
+            found += _unbounded(option, defs, path)
+    kind = schema.get("type")
+    # a pattern bounds a decimal's digits (max_digits); leading zeros only up to the line length
+    if kind == "string" and not ({"maxLength", "enum", "const", "format", "pattern"} & set(schema)):
+        found.append(path)
+    if kind == "array":
+        if "maxItems" not in schema:
+            found.append(path)
+        found += _unbounded(schema.get("items", {}), defs, path + "[]")
+    if kind == "object":
+        for name, sub in schema.get("properties", {}).items():
+            found += _unbounded(sub, defs, f"{path}.{name}")
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict):
+            if "maxProperties" not in schema:
+                found.append(path)
+            found += _unbounded(extra, defs, path + "{}")
+    return found
+
+
+def test_every_string_list_and_mapping_of_every_command_is_bounded() -> None:
+    for command in ALL_COMMANDS:
+        schema = command.model_json_schema()
+        assert _unbounded(schema, schema.get("$defs", {}), command.__name__) == []
 
 
 def test_every_sample_is_valid(samples) -> None:
