@@ -109,7 +109,7 @@ class Tx:
         if self.dialect == POSTGRES:
             with self._conn.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row(row)
+                    copy.write_row(_storable(row))
         else:
             marks = ", ".join("?" * len(columns))
             self._conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)

@@ -22,6 +22,7 @@ every update).
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import timezone
 from typing import Any, TypeVar
