@@ -42,14 +42,20 @@ def lines(path: Path, *rows: dict | bytes) -> Path:
 
 
 APPLY = {"type": "SubmitApplication", "command_id": "i-1", "provider_id": "TJ-X1", "jurisdiction": "tianjin",
-         "name": "天津某科技有限公司", "kind": "云服务商", "effective_on": "2024-03-01"}  # fmt: skip
+         "name": "天津某科技有限公司", "credit_code": "91120116MA05K2XQ36", "kind": "云服务商", "effective_on": "2024-03-01"}  # fmt: skip
+
+
+def other(provider_id: str, **changes: str) -> dict:
+    """APPLY for another provider (its own credit code)."""
+    from tests.integration.scenario import credit_code_for
+
+    return dict(APPLY, provider_id=provider_id, credit_code=credit_code_for(provider_id), **changes)
 
 
 def test_an_import_reusing_a_recorded_id_names_the_line_and_the_earlier_command(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/ledger.db"
     assert run("import", str(lines(tmp_path / "a.jsonl", APPLY)), "-d", url).returncode == 0
-    other = dict(APPLY, provider_id="TJ-X2")
-    result = run("import", str(lines(tmp_path / "b.jsonl", dict(APPLY, command_id="i-0", provider_id="TJ-X3"), other)), "-d", url)
+    result = run("import", str(lines(tmp_path / "b.jsonl", other("TJ-X3", command_id="i-0"), other("TJ-X2"))), "-d", url)
     one_clear_line(result, "line 2", "'i-1' was already used for a different command (SubmitApplication recorded at", "nothing was recorded")
     again = run("import", str(lines(tmp_path / "c.jsonl", APPLY)), "-d", url)
     assert again.returncode == 0 and "1 already recorded" in again.stdout  # the same command: a retry
@@ -57,7 +63,7 @@ def test_an_import_reusing_a_recorded_id_names_the_line_and_the_earlier_command(
 
 def test_an_import_using_one_id_twice_names_both_lines(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/ledger.db"
-    source = lines(tmp_path / "a.jsonl", APPLY, dict(APPLY, command_id="i-2", provider_id="TJ-X2"), dict(APPLY, provider_id="TJ-X3"))
+    source = lines(tmp_path / "a.jsonl", APPLY, other("TJ-X2", command_id="i-2"), other("TJ-X3"))
     one_clear_line(run("import", str(source), "-d", url), "line 3", "reuses the command id of line 1")
 
 
@@ -84,7 +90,7 @@ def test_a_locked_sqlite_file_is_one_line(tmp_path: Path) -> None:
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        result = run("import", str(lines(tmp_path / "b.jsonl", dict(APPLY, command_id="i-2", provider_id="TJ-X2"))), "-d", url,
+        result = run("import", str(lines(tmp_path / "b.jsonl", other("TJ-X2", command_id="i-2"))), "-d", url,
                      env={"LEDGER_BUSY_TIMEOUT": "0.2"})  # fmt: skip
     finally:
         holder.execute("ROLLBACK")

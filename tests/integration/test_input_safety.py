@@ -17,12 +17,14 @@ from ledger.projections import read_models, registry
 from ledger.settings import Settings
 from ledger.store import CommandBatch, CommandIdReused, ConcurrencyConflict, EventStore, open_store
 from tests.integration.conftest import START
+from tests.integration.scenario import credit_code_for
 from tests.integration.store_helpers import batch, event
 
 
 def apply(provider_id: str, command_id: str = "apply-1", name: str = "天津某科技有限公司") -> m.SubmitApplication:
     return m.SubmitApplication(
-        command_id=command_id, provider_id=provider_id, jurisdiction="tianjin", name=name, kind="云服务商"
+        command_id=command_id, provider_id=provider_id, jurisdiction="tianjin", name=name, kind="云服务商",
+        credit_code=credit_code_for(unicodedata.normalize("NFKC", provider_id)),
     )
 
 
@@ -109,6 +111,7 @@ def test_an_event_holding_nul_never_stops_the_ledger_from_opening(database_url: 
         # what an older version, or a client past the command models, could record
         forged = m.SubmitApplication.model_construct(
             command_id="apply-2", provider_id="TJ-2", jurisdiction="tianjin", name="坏\x00名", kind="云服务商",
+            credit_code=credit_code_for("TJ-2"),
             profile={"address": "\x00"}, eligibility={}, type="SubmitApplication", recorded_by=None, effective_on=None,
         )  # fmt: skip
         ledger.execute(forged)

@@ -193,7 +193,7 @@ def test_lists_are_bounded(size: int, refused: bool) -> None:
 def test_mappings_are_bounded(size: int, refused: bool) -> None:
     data = {
         "type": "SubmitApplication", "command_id": "s", "provider_id": "P", "jurisdiction": "tianjin", "name": "n",
-        "kind": "云服务商", "profile": {f"k{i}": "v" for i in range(size)},
+        "credit_code": "91120116MA05K2XQ36", "kind": "云服务商", "profile": {f"k{i}": "v" for i in range(size)},
     }  # fmt: skip
     assert _refusal(data) is refused
     data.pop("profile")
