@@ -9,6 +9,8 @@
    written once at the end; timeline rows are written per batch of 5,000 events with
    one COPY (SQLite: one executemany) per table; secondary indexes are created once,
    at the end. Peak memory grows with the providers' state (see BENCHMARKS.md).
+   On PostgreSQL the timeline is built by a process of its own meanwhile (each
+   projection has its own tracking row), so both cores fold.
 3. The switch is one transaction: lock the generation pointer exclusively
    (waiting for any live batch to end; new ones wait for the switch), apply
    the events recorded since step 2 to N + 1, point ``live`` and the views at
@@ -18,6 +20,7 @@ Run one replay at a time (a second one would drop the first's generation).
 """
 from __future__ import annotations
 
+import multiprocessing
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -34,7 +37,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from ledger.projections.db import ReadModelDB
+from ledger.projections.db import POSTGRES, ReadModelDB
 from ledger.projections.providers import ProviderViewsProjection
 from ledger.projections.runner import Projection, ProjectionRunner, store_source
 from ledger.projections.timeline import TimelineProjection
@@ -73,7 +76,9 @@ class Replay:
         *,
         batch_size: int = BATCH_SIZE,
         projections: list[Projection] | None = None,
+        parallel: bool = True,
     ) -> None:
+        self.parallel = parallel
         self.store: EventStore = source if isinstance(source, EventStore) else source.store
         self.attached = getattr(source, "projections", None)
         self.own_db = db is None and self.attached is None
@@ -112,9 +117,31 @@ class Replay:
             console=console,
             disable=not show_progress,
         )
+        here, elsewhere = self.runner, []
+        if self.parallel and self.db.dialect == POSTGRES and all(p.name in BY_NAME for p in self.runner.projections[1:]):
+            # the first projection (the providers) folds here, each other one in a process of its own
+            here = ProjectionRunner(self.db, store_source(self.store), self.runner.projections[:1], batch_size=self.batch_size)
+            context = multiprocessing.get_context("spawn")
+            elsewhere = [
+                context.Process(
+                    target=_build_elsewhere,
+                    args=(self.store.database_url, self.db.database_url, p.name, self.building, self.batch_size),
+                    name=f"replay-{p.name}",
+                )
+                for p in self.runner.projections[1:]
+            ]
+            for process in elsewhere:
+                process.start()
         with progress:
             task = progress.add_task("replay", total=total, generation=self.building)
-            self.built = self.runner.catch_up(generation=self.building, progress=lambda n: progress.advance(task, n))
+            try:
+                self.built = here.catch_up(generation=self.building, progress=lambda n: progress.advance(task, n))
+            finally:
+                for process in elsewhere:
+                    process.join()
+            failed = [process.name for process in elsewhere if process.exitcode != 0]
+            if failed:
+                raise RuntimeError(f"replay: {', '.join(failed)} failed (see its error above); the live read models are unchanged")
             progress.update(task, completed=max(self.built, total), total=max(self.built, total))
         with self.db.transaction() as tx:
             tx.generation = self.building
@@ -152,6 +179,23 @@ class Replay:
     def close(self) -> None:
         if self.own_db:
             self.db.close()
+
+
+#: projections a replay may rebuild in another process, by name
+BY_NAME: dict[str, Any] = {"timeline": TimelineProjection}
+
+
+def _build_elsewhere(store_url: str, db_url: str, name: str, generation: int, batch_size: int) -> None:
+    """A child process of a parallel replay: fold the whole log into one projection's new tables."""
+    from ledger.store import open_store
+
+    store = open_store(store_url)
+    db = ReadModelDB(db_url)
+    try:
+        ProjectionRunner(db, store_source(store), [BY_NAME[name]()], batch_size=batch_size).catch_up(generation=generation)
+    finally:
+        db.close()
+        store.close()
 
 
 def replay(

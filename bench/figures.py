@@ -1,0 +1,279 @@
+"""The figures of issue 10, each against a baseline measured in the same run, written to BENCHMARKS.md.
+
+    python -m bench.figures long-history --database-url "$LEDGER_TEST_POSTGRES_URL"
+    python -m bench.figures replay       --database-url "$LEDGER_TEST_POSTGRES_URL" --events 1000000
+    python -m bench.figures reads        --database-url "$LEDGER_TEST_POSTGRES_URL"
+    python -m bench.figures startup
+    python -m bench.figures all          --database-url "$LEDGER_TEST_POSTGRES_URL"
+
+Each figure replaces its own section of BENCHMARKS.md (between ``<!-- figure:NAME -->`` markers)
+with a table, the command that produced it, the machine and the load average when it ran
+(``--no-write`` only prints). Commands vs pgbench stay in ``bench.throughput``. Never run by tests.
+
+- **long-history**: one command (``RecordProfileChange``) on a provider with 10,000 events vs on a
+  provider admitted just before, median of ``--commands`` each, in one process with the
+  background projection worker (what ``ledger.bootstrap`` builds); also the first command on
+  the long provider in a fresh process (cold cache: it reads and folds the whole history).
+- **replay**: ``--events`` synthetic but valid events (providers, their projects, profile changes,
+  scores, facts) written straight into the log with COPY, then ``ledger replay`` (set-based build)
+  vs the baseline: a bare psycopg scan of the same rows decoding each event's JSON; events/s of
+  each, and replay's peak memory (``ru_maxrss`` of a child process running only the replay).
+- **reads**: ``provider_standing`` (what ``ledger provider X`` shows) from the read models on the
+  10,000-event provider, in process, p50/p99 of ``--reads`` calls, vs folding the aggregate.
+- **startup**: ``ledger --help`` vs ``python -c pass``, median of 7 process starts each.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCHMARKS = ROOT / "BENCHMARKS.md"
+
+
+# --- reporting ---------------------------------------------------------------------------------------
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} CPUs"
+
+
+def write_section(name: str, body: str) -> None:
+    """Replace (or append) the section of BENCHMARKS.md between this figure's markers."""
+    start, end = f"<!-- figure:{name} -->", f"<!-- /figure:{name} -->"
+    text = BENCHMARKS.read_text(encoding="utf-8") if BENCHMARKS.exists() else "# Benchmarks\n"
+    block = f"{start}\n{body.rstrip()}\n{end}"
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    BENCHMARKS.write_text(text, encoding="utf-8")
+
+
+def report(name: str, title: str, rows: list[tuple[str, ...]], header: tuple[str, ...], notes: list[str], args: argparse.Namespace) -> None:
+    from bench.throughput import machine
+
+    m = machine()
+    lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    shown = " ".join(a if "://" not in a else "$LEDGER_TEST_POSTGRES_URL" for a in sys.argv[1:])
+    lines += [
+        "",
+        f"Command: `python -m bench.figures {shown}`, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; "
+        f"{m['cpu']} × {m['nproc']}, {m['memory']}, Python {m['python']}; {load()} when it ended.",
+    ]
+    lines += ["", *notes] if notes else []
+    body = "\n".join(lines)
+    print(body)
+    if not args.no_write:
+        write_section(name, body)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f} ms"
+
+
+# --- long history ------------------------------------------------------------------------------------
+
+LONG = "PV-LONG"
+
+
+def _change(command_id: str, provider_id: str, i: int):
+    from bench.throughput import TODAY
+    from ledger.commands import models as m
+
+    return m.RecordProfileChange(
+        command_id=command_id, provider_id=provider_id, field="address", new_value=f"No. {i}",
+        changed_on=TODAY - timedelta(days=1), reported_on=TODAY - timedelta(days=1),  # on time: not in standing()
+    )  # fmt: skip
+
+
+def _admit(app, provider_id: str) -> None:
+    from bench.throughput import setup_commands
+
+    for c in setup_commands(1):  # PV-0, a Tangshan provider, renamed
+        if hasattr(c, "provider_id"):
+            app.ledger.execute(c.model_copy(update={"command_id": f"{c.command_id}-{provider_id}", "provider_id": provider_id}))
+
+
+def _build_long_history(url: str, events: int) -> None:
+    """Admit a few providers and give PV-LONG ``events`` events (1,000 commands per transaction)."""
+    from rich.progress import Progress
+
+    from bench.throughput import make_app, set_up
+    from ledger.aggregates import Provider
+
+    app = make_app(url, clients=1, group_commit=False, projections=False, max_batch=1, max_wait_ms=0)
+    try:
+        set_up(app.ledger, 5)
+        _admit(app, LONG)
+        have = app.ledger.load(Provider, LONG).version
+        with Progress() as progress:
+            task = progress.add_task(f"{events:,}-event provider", total=events)
+            while have < events:
+                n = min(1000, events - have)
+                app.ledger.execute_all([_change(f"long-{have + k}", LONG, have + k) for k in range(n)])
+                have += n
+                progress.update(task, completed=have)
+    finally:
+        app.close()
+
+
+def long_history(args: argparse.Namespace) -> dict[str, Any]:
+    from bench.throughput import fresh_schema, make_app
+    from ledger.aggregates import Provider
+
+    with fresh_schema(args.database_url) as (_, url):
+        _build_long_history(url, args.history)
+        app = make_app(url, clients=2, group_commit=False, projections=True, max_batch=1, max_wait_ms=0)
+        ledger = app.ledger
+        try:
+            started = time.perf_counter()
+            ledger.execute(_change("cold-0", LONG, -1))
+            cold = time.perf_counter() - started
+            assert ledger.load(Provider, LONG).version > args.history
+            long_times, new_times = [], []
+            for i in range(args.commands):
+                pid = f"PV-NEW-{i}"
+                _admit(app, pid)
+                started = time.perf_counter()
+                ledger.execute(_change(f"new-{i}", pid, i))
+                new_times.append(time.perf_counter() - started)
+                started = time.perf_counter()
+                ledger.execute(_change(f"long-more-{i}", LONG, i))
+                long_times.append(time.perf_counter() - started)
+            app.projections.wait_for(timeout=600)
+        finally:
+            app.close()
+    long_ms, new_ms = statistics.median(long_times), statistics.median(new_times)
+    ratio = long_ms / new_ms
+    rows = [
+        ("command on a new provider (baseline)", ms(new_ms), "1", ""),
+        (f"command on the provider with {args.history:,} events", ms(long_ms), f"{ratio:.2f}×", "≤ 2× " + ("met" if ratio <= 2 else f"missed by {ratio / 2:.2f}×")),
+        ("first command on it in a fresh process (cold cache)", ms(cold), f"{cold / new_ms:.0f}×", "once per process"),
+    ]
+    notes = [
+        f"Medians of {args.commands} `RecordProfileChange` commands each, alternating, one thread, PostgreSQL, "
+        "projections in the background worker (not on the command path). Warm: the aggregate cache holds the "
+        "provider, so a command reads nothing of its history; the read models' snapshot leaves the on-time "
+        "profile changes out (they are rows of `rm_profile_changes`).",
+    ]
+    report("long-history", "One command on a long history vs on a new provider", rows, ("", "median", "ratio", "target"), notes, args)
+    return {"long_ms": long_ms, "new_ms": new_ms, "cold_ms": cold, "ratio": ratio}
+
+
+# --- reads ---------------------------------------------------------------------------------------------
+
+
+def reads(args: argparse.Namespace) -> dict[str, Any]:
+    from bench.throughput import fresh_schema, make_app
+    from ledger.aggregates import Provider
+    from ledger.projections import read_models
+    from ledger.standing import standing
+
+    with fresh_schema(args.database_url) as (_, url):
+        _build_long_history(url, args.history)
+        app = make_app(url, clients=2, group_commit=False, projections=True, max_batch=1, max_wait_ms=0)
+        ledger = app.ledger
+        try:
+            models = read_models(app)
+
+            def timed(call: Callable[[], Any], n: int) -> list[float]:
+                out = []
+                for _ in range(n):
+                    started = time.perf_counter()
+                    call()
+                    out.append(time.perf_counter() - started)
+                return sorted(out)
+
+            assert models.provider_standing(LONG)["provider_id"] == LONG
+            read = timed(lambda: models.provider_standing(LONG), args.reads)
+            registry = timed(lambda: models.registry("tangshan"), args.reads)
+            fold = timed(lambda: standing(ledger.load(Provider, LONG)), 5)
+        finally:
+            app.close()
+
+    def pct(values: list[float], p: float) -> float:
+        return values[min(len(values) - 1, int(len(values) * p))]
+
+    rows = [
+        (f"`provider_standing` of the {args.history:,}-event provider (read model)", ms(pct(read, 0.5)), ms(pct(read, 0.99)), "< 5 ms " + ("met" if pct(read, 0.5) < 0.005 else "missed")),
+        ("`registry('tangshan')` (read model)", ms(pct(registry, 0.5)), ms(pct(registry, 0.99)), ""),
+        ("the same standing by folding the aggregate (before)", ms(pct(fold, 0.5)), ms(fold[-1]), "baseline"),
+    ]
+    notes = [
+        f"In process, PostgreSQL, {args.reads} calls each (the fold: 5), after a warm-up call. The provider's "
+        "10,000 events are profile changes reported on time; `standing()` lists every *late* report, so a "
+        "provider with thousands of late reports has a standing (and a read) that large.",
+    ]
+    report("reads", "Read latency in process", rows, ("read", "p50", "p99", "target"), notes, args)
+    return {"read_p50": pct(read, 0.5), "read_p99": pct(read, 0.99), "fold_p50": pct(fold, 0.5)}
+
+
+# --- start-up -----------------------------------------------------------------------------------------
+
+
+def startup(args: argparse.Namespace) -> dict[str, Any]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+
+    def median_start(command: list[str], n: int = 7) -> tuple[float, float]:
+        """Median wall-clock and median CPU time (user + system) of ``n`` process starts."""
+        walls, cpus = [], []
+        for _ in range(n):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.perf_counter()
+            subprocess.run(command, env=env, capture_output=True, check=True)
+            walls.append(time.perf_counter() - started)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        return statistics.median(walls), statistics.median(cpus)
+
+    bare, bare_cpu = median_start([sys.executable, "-c", "pass"])
+    helped, helped_cpu = median_start([sys.executable, "-m", "ledger", "--help"])
+    rows = [
+        ("`python -c pass` (baseline)", ms(bare), ms(bare_cpu), ""),
+        ("`python -m ledger --help`", ms(helped), ms(helped_cpu),
+         "≤ 300 ms " + ("met" if helped <= 0.3 else f"missed by {ms(helped - 0.3)} (wall-clock)")),
+    ]  # fmt: skip
+    notes = ["CPU time is the figure to compare on a loaded machine: wall-clock includes waiting for a core."]
+    report("startup", "Start-up", rows, ("process", "wall-clock, median of 7", "CPU, median of 7", "target"), notes, args)
+    return {"bare": bare, "help": helped, "bare_cpu": bare_cpu, "help_cpu": helped_cpu}
+
+
+def replay_figure(args: argparse.Namespace) -> dict[str, Any]:
+    from bench.replay_data import replay_figure as run
+
+    return run(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.figures", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("figure", choices=["long-history", "replay", "reads", "startup", "all"])
+    parser.add_argument("--database-url", default=os.environ.get("LEDGER_TEST_POSTGRES_URL", ""))
+    parser.add_argument("--history", type=int, default=10_000, help="events of the long provider")
+    parser.add_argument("--commands", type=int, default=200, help="commands timed on each provider")
+    parser.add_argument("--reads", type=int, default=1000, help="reads timed")
+    parser.add_argument("--events", type=int, default=1_000_000, help="events replayed")
+    parser.add_argument("--no-write", action="store_true", help="print, do not update BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    if args.figure != "startup" and not args.database_url:
+        parser.error("--database-url (or LEDGER_TEST_POSTGRES_URL) is required")
+    figures = {"long-history": long_history, "replay": replay_figure, "reads": reads, "startup": startup}
+    for name, run in figures.items():
+        if args.figure in (name, "all"):
+            run(args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
