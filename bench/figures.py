@@ -25,7 +25,6 @@ with a table, the command that produced it, the machine and the load average whe
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import resource
@@ -34,7 +33,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +54,7 @@ def write_section(name: str, body: str) -> None:
     start, end = f"<!-- figure:{name} -->", f"<!-- /figure:{name} -->"
     text = BENCHMARKS.read_text(encoding="utf-8") if BENCHMARKS.exists() else "# Benchmarks\n"
     block = f"{start}\n{body.rstrip()}\n{end}"
-    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
     BENCHMARKS.write_text(text, encoding="utf-8")
 
@@ -69,7 +68,7 @@ def report(name: str, title: str, rows: list[tuple[str, ...]], header: tuple[str
     shown = " ".join(a if "://" not in a else "$LEDGER_TEST_POSTGRES_URL" for a in sys.argv[1:])
     lines += [
         "",
-        f"Command: `python -m bench.figures {shown}`, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; "
+        f"Command: `python -m bench.figures {shown}`, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; "
         f"{m['cpu']} × {m['nproc']}, {m['memory']}, Python {m['python']}; {load()} when it ended.",
     ]
     lines += ["", *notes] if notes else []

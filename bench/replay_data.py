@@ -13,11 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import subprocess
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.figures import ROOT, report
@@ -43,7 +42,7 @@ def generate(url: str, events: int, providers: int, seed: int = 7) -> int:
 
     open_store(url).close()  # the schema
     rng = random.Random(seed)
-    start = datetime(2024, 1, 2, 9, tzinfo=timezone.utc)
+    start = datetime(2024, 1, 2, 9, tzinfo=UTC)
     live: list[Provider] = []
     projects: dict[str, Project] = {}
     prev_hash, position = GENESIS_HASH, 0

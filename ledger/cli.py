@@ -245,7 +245,11 @@ def deadlines(
 
     as_of: date = now.date()
     with open_app(database_url) as app:
-        result = sweep(app.ledger, as_of)
+        assert app.projections is not None
+        app.projections.wait_for(app.store.max_position())  # the read models hold the whole log so far
+        # what is due comes from the read models (not from every aggregate); each command checks again
+        todo = app.projections.models.deadlines_due(as_of)
+        result = sweep(app.ledger, as_of, todo=todo)
     console.print(
         f"{result.deadlines} deadline(s) recorded as passed by {as_of} for {len(result.results)} provider(s); "
         f"{result.sanctions} sanction(s) derived"

@@ -28,6 +28,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
+from ledger import wire
 from ledger.aggregates.provider import IN_POOL, Provider
 from ledger.projections.db import Tx, dumps, iso, loads
 from ledger.rules.base import (
@@ -42,8 +43,6 @@ from ledger.rules.base import (
 )
 from ledger.standing import standing, standing_label
 from ledger.store.base import RecordedEvent
-from ledger import wire
-
 
 #: the list a bureau publishes for each removing sanction
 LIST_OF_SANCTION: dict[str, str] = {
@@ -106,6 +105,7 @@ class ProviderRows:
     grades: list[dict[str, Any]] = field(default_factory=list)
     counters: list[dict[str, Any]] = field(default_factory=list)
     lists: list[dict[str, Any]] = field(default_factory=list)
+    deadlines: list[dict[str, Any]] = field(default_factory=list)
 
 
 def standing_since(provider: Provider) -> date:
@@ -139,6 +139,11 @@ def provider_rows(provider: Provider, meta: dict[str, Any], last_position: int, 
         "standing_json": dumps(s),
     }
     rows = ProviderRows(registry)
+    if provider.status in IN_POOL:  # the sweep leaves orders of providers out of the pool alone
+        from ledger.commands.handlers import rectifications_due
+
+        for order in rectifications_due(provider, date.max):  # every order still to be recorded overdue
+            rows.deadlines.append({"provider_id": pid, "sanction_ref": order["ref"], "deadline": iso(order["deadline"])})
 
     def fact_on(ref: str) -> str:
         return iso(provider.facts[ref]["effective_on"])
@@ -237,7 +242,7 @@ class ProviderViewsProjection:
     """Registry, grades, counters and lists, folded from Provider events."""
 
     name = "providers"
-    tables = ("provider_state", "registry", "grades", "counters", "lists", "profile_changes")
+    tables = ("provider_state", "registry", "grades", "counters", "lists", "profile_changes", "rectification_deadlines")
 
     def __init__(self, *, deferred: bool = False) -> None:
         #: originator id -> the entry as last written (valid while rm_provider_state has its version)
@@ -337,10 +342,11 @@ class ProviderViewsProjection:
             tables["grades"] += rows.grades
             tables["counters"] += rows.counters
             tables["lists"] += rows.lists
+            tables["rectification_deadlines"] += rows.deadlines
             tables["profile_changes"] += entry.profile_changes
             entry.profile_changes = []
         known = [entry.provider.provider_id for entry in entries if not entry.new]
-        for name in ("provider_state", "registry", "grades", "counters", "lists"):
+        for name in ("provider_state", "registry", "grades", "counters", "lists", "rectification_deadlines"):
             tx.delete_keys(tx.table(name), "provider_id", known)
         for name, rows_of_table in tables.items():
             _insert(tx, tx.table(name), rows_of_table)

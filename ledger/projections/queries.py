@@ -1,6 +1,7 @@
 """What the CLI and the API read: the live generation of the read models, through the ``rm_*`` views."""
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from ledger.projections.db import ReadModelDB, loads
@@ -86,6 +87,21 @@ class ReadModels:
         """Every profile change of a provider in log order (old and new values as JSON text)."""
         return self._rows("SELECT * FROM rm_profile_changes WHERE provider_id = ? ORDER BY position", (provider_id,))
 
+    def deadlines_due(self, as_of: date) -> dict[str, list[str]]:
+        """What :func:`ledger.deadlines.due` finds, from the read models instead of every aggregate:
+        provider id -> complaints against it whose answer deadline passed before ``as_of``, for every
+        provider with such a complaint or with a rectification deadline passed and not yet recorded."""
+        day = as_of.isoformat()
+        found: dict[str, list[str]] = {}
+        with self.db.transaction(write=False) as tx:
+            for provider_id, complaint_id in tx.fetchall(
+                "SELECT provider_id, complaint_id FROM rm_answer_deadlines WHERE deadline < ? ORDER BY provider_id, complaint_id", (day,)
+            ):
+                found.setdefault(provider_id, []).append(complaint_id)
+            for (provider_id,) in tx.fetchall("SELECT DISTINCT provider_id FROM rm_rectification_deadlines WHERE deadline < ?", (day,)):
+                found.setdefault(provider_id, [])
+        return found
+
     def dump(self) -> dict[str, list[dict[str, Any]]]:
         """Every row of every public read model, in a stable order (for comparisons and exports)."""
         order = {
@@ -95,6 +111,8 @@ class ReadModels:
             "rm_lists": "sanction_ref",
             "rm_timeline": "provider_id, position",
             "rm_profile_changes": "provider_id, position",
+            "rm_rectification_deadlines": "provider_id, sanction_ref",
+            "rm_answer_deadlines": "complaint_id",
         }
         with self.db.transaction(write=False) as tx:
             return {view: tx.dicts(f"SELECT * FROM {view} ORDER BY {key}") for view, key in order.items()}

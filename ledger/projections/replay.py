@@ -23,7 +23,7 @@ from __future__ import annotations
 import multiprocessing
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
@@ -40,7 +40,6 @@ from rich.progress import (
 from ledger.projections.db import POSTGRES, ReadModelDB
 from ledger.projections.providers import ProviderViewsProjection
 from ledger.projections.runner import Projection, ProjectionRunner, store_source
-from ledger.projections.timeline import TimelineProjection
 from ledger.projections.schema import (
     TABLES,
     create_generation,
@@ -50,6 +49,7 @@ from ledger.projections.schema import (
     lock_live,
     point_views,
 )
+from ledger.projections.timeline import TimelineProjection
 from ledger.store.base import EventStore
 
 #: events per build transaction (a batch is folded in memory and written set-based)
@@ -222,4 +222,4 @@ def replay(
 
 def _now() -> str:
     """When the switch happened (wall clock: bookkeeping of the read models, not ledger time)."""
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()

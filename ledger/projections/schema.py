@@ -111,6 +111,19 @@ TABLES: dict[str, str] = {
         days_late INTEGER NOT NULL,
         PRIMARY KEY (provider_id, position)
     """,
+    # deadlines the scheduler's sweep looks for (``ReadModels.deadlines_due``): orders of providers
+    # in the pool not yet recorded overdue or refused, and complaint answers not yet given
+    "rectification_deadlines": """
+        provider_id TEXT NOT NULL,
+        sanction_ref TEXT NOT NULL,
+        deadline TEXT NOT NULL,
+        PRIMARY KEY (provider_id, sanction_ref)
+    """,
+    "answer_deadlines": """
+        complaint_id TEXT PRIMARY KEY,
+        provider_id TEXT NOT NULL,
+        deadline TEXT NOT NULL
+    """,
     # originator id -> which provider timelines its events go to
     "subjects": """
         originator_id TEXT PRIMARY KEY,
@@ -124,6 +137,8 @@ INDEXES: dict[str, tuple[str, ...]] = {
     "registry": ("jurisdiction, provider_id",),
     "lists": ("list_kind, jurisdiction", "provider_id"),
     "grades": ("provider_id, scheme, period",),
+    "rectification_deadlines": ("deadline",),
+    "answer_deadlines": ("deadline",),
 }
 
 #: the public read models: view name -> table
@@ -134,6 +149,8 @@ VIEWS: dict[str, str] = {
     "rm_lists": "lists",
     "rm_timeline": "timeline",
     "rm_profile_changes": "profile_changes",
+    "rm_rectification_deadlines": "rectification_deadlines",
+    "rm_answer_deadlines": "answer_deadlines",
 }
 
 GLOBAL_TABLES = (

@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from ledger.projections.db import Tx, dumps, iso, loads
 from ledger import wire
-from ledger.wire import decode_state
+from ledger.projections.db import Tx, dumps, iso, loads
 from ledger.store.base import RecordedEvent
+from ledger.wire import decode_state
 
 AGGREGATES = ("provider", "project", "complaint", "appeal")
 
@@ -155,6 +155,9 @@ TIMELINE_COLUMNS = (
     "recorded_at", "recorded_by", "effective_on", "command_id", "summary",
 )  # fmt: skip
 SUBJECT_COLUMNS = ("originator_id", "aggregate", "subject_id", "provider_ids")
+ANSWER_COLUMNS = ("complaint_id", "provider_id", "deadline")
+#: the complaint events that open or close its answer deadline
+ANSWER_EVENTS = ("complaint.answer-requested.v1", "complaint.answered.v1", "complaint.answer-overdue.v1", "complaint.verified.v1")
 
 #: subjects kept in memory (an aggregate's subject never changes once its first event is recorded)
 SUBJECTS_KEPT = 200_000
@@ -165,7 +168,7 @@ class TimelineProjection:
     PostgreSQL): one statement per table per batch, not one per event."""
 
     name = "timeline"
-    tables = ("timeline", "subjects")
+    tables = ("timeline", "subjects", "answer_deadlines")
 
     def __init__(self) -> None:
         #: originator id -> subject, as the aggregate's first event said (the same in every generation)
@@ -178,7 +181,7 @@ class TimelineProjection:
             return
         if name.split(".", 1)[0] not in AGGREGATES:
             return
-        rows = tx.scratch.setdefault(self.name, {"timeline": [], "subjects": []})
+        rows = tx.scratch.setdefault(self.name, {"timeline": [], "subjects": [], "answers": {}})
         state = decode_state(event)
         if event.originator_version == 1:
             subject = subject_of(name, state)
@@ -199,6 +202,9 @@ class TimelineProjection:
         if subject is None:
             return
         aggregate, subject_id, provider_ids = subject
+        if name in ANSWER_EVENTS:  # the complaint's answer deadline: open until answered, overdue or verified
+            opened = name == "complaint.answer-requested.v1"
+            rows["answers"][subject_id] = (subject_id, provider_ids[0], iso(state["deadline"])) if opened else None
         summary = summarize(name, state)
         rows["timeline"] += [
             (pid, event.position, event.ref, aggregate, subject_id, name, iso(event.recorded_at), event.recorded_by,
@@ -211,7 +217,10 @@ class TimelineProjection:
         if rows:
             tx.insert_rows(tx.table("subjects"), SUBJECT_COLUMNS, rows["subjects"])
             tx.insert_rows(tx.table("timeline"), TIMELINE_COLUMNS, rows["timeline"])
-            rows["subjects"], rows["timeline"] = [], []
+            answers = rows["answers"]
+            tx.delete_keys(tx.table("answer_deadlines"), "complaint_id", list(answers))
+            tx.insert_rows(tx.table("answer_deadlines"), ANSWER_COLUMNS, [row for row in answers.values() if row is not None])
+            rows["subjects"], rows["timeline"], rows["answers"] = [], [], {}
 
     def _remember(self, originator_id: UUID, subject: tuple[str, str, list[str]] | None) -> None:
         if len(self._subjects) >= SUBJECTS_KEPT:

@@ -93,7 +93,7 @@ class ProjectionWorker:
         if not self.running:
             try:
                 self._catch_up()
-            except Exception as error:  # noqa: BLE001 - reported as one line
+            except Exception as error:
                 raise ProjectionLag(self._lag_message(position, 0.0)) from error
             if self._position >= position:
                 return self._position

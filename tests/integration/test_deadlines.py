@@ -57,3 +57,32 @@ def test_a_command_names_only_complaints_against_its_provider(scenario):
     complaint_id = scenario.complaint("TS-2", "public")
     with pytest.raises(DomainError, match=f"complaint {complaint_id} is against TS-2, not TS-1"):
         scenario.run(m.RecordPassedDeadlines, provider_id="TS-1", complaint_ids=[complaint_id])
+
+
+def test_the_read_models_find_what_is_due_as_the_aggregates_do(scenario, projected):
+    """``ReadModels.deadlines_due`` (what the CLI's sweep reads) equals ``due`` (every aggregate
+    folded) the day before, on and after each deadline, and after the sweep recorded them."""
+    for provider_id in ("TS-1", "TS-2", "TS-3", "TS-4"):
+        scenario.admit(provider_id, "tangshan")
+    scenario.finding("TS-1", "第十二条（三）", deadline_days=10)
+    scenario.finding("TS-2", "第十二条（三）", deadline_days=12)
+    scenario.finding("TS-4", "第十二条（三）", deadline_days=10)
+    scenario.run(m.WithdrawFromPool, provider_id="TS-4", reason="moving on")  # out of the pool: left alone
+    deadline = scenario.today + timedelta(days=10)
+    complaints = [scenario.complaint("TS-3", "public") for _ in range(3)]
+    for complaint_id in complaints:
+        scenario.run(m.RequestAnswer, complaint_id=complaint_id, deadline=deadline)
+    scenario.run(m.RecordAnswer, complaint_id=complaints[1], summary="answered in time")
+
+    def both(as_of):
+        projected.wait_for()
+        found = projected.models.deadlines_due(as_of)
+        assert {k: sorted(v) for k, v in found.items()} == {k: sorted(v) for k, v in due(scenario.ledger, as_of).items()}
+        return found
+
+    assert both(deadline) == {}
+    assert both(deadline + timedelta(days=1)) == {"TS-1": [], "TS-3": sorted([complaints[0], complaints[2]])}
+    assert both(deadline + timedelta(days=3)) == {"TS-1": [], "TS-2": [], "TS-3": sorted([complaints[0], complaints[2]])}
+    scenario.on(deadline + timedelta(days=3))
+    sweep(scenario.ledger)
+    assert both(deadline + timedelta(days=3)) == {}

@@ -6,8 +6,8 @@ from datetime import date
 
 from ledger.aggregates import Provider
 from ledger.commands import models as m
-from ledger.projections.db import dumps, loads
 from ledger.projections import ProjectionRunner, ReadModelDB, ReadModels, store_source
+from ledger.projections.db import dumps, loads
 from ledger.projections.providers import ProviderViewsProjection
 from ledger.projections.timeline import TimelineProjection
 from ledger.standing import standing
