@@ -248,8 +248,9 @@ def deadlines(
         assert app.projections is not None
         app.projections.wait_for(app.store.max_position())  # the read models hold the whole log so far
         # what is due comes from the read models (not from every aggregate); each command checks again
-        todo = app.projections.models.deadlines_due(as_of)
-        result = sweep(app.ledger, as_of, todo=todo)
+        models = app.projections.models
+        filled = not {"rectification_deadlines", "answer_deadlines"} & set(models.incomplete())
+        result = sweep(app.ledger, as_of, todo=models.deadlines_due(as_of) if filled else None)  # else: every aggregate
     console.print(
         f"{result.deadlines} deadline(s) recorded as passed by {as_of} for {len(result.results)} provider(s); "
         f"{result.sanctions} sanction(s) derived"

@@ -87,6 +87,13 @@ class ReadModels:
         """Every profile change of a provider in log order (old and new values as JSON text)."""
         return self._rows("SELECT * FROM rm_profile_changes WHERE provider_id = ? ORDER BY position", (provider_id,))
 
+    def incomplete(self) -> list[str]:
+        """Read models added to this ledger after events were applied, empty until a replay."""
+        from ledger.projections.schema import incomplete
+
+        with self.db.transaction(write=False) as tx:
+            return incomplete(tx)
+
     def deadlines_due(self, as_of: date) -> dict[str, list[str]]:
         """What :func:`ledger.deadlines.due` finds, from the read models instead of every aggregate:
         provider id -> complaints against it whose answer deadline passed before ``as_of``, for every

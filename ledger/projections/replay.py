@@ -171,6 +171,7 @@ class Replay:
             tx.execute("UPDATE projection_generation SET live = ?, switched_at = ? WHERE id = 1", (self.building, _now()))
             point_views(tx, self.building)
             drop_generation(tx, self.live)
+            tx.execute("DELETE FROM projection_incomplete")  # every table was built from the first event
         position = min(self.runner.positions(self.building).values(), default=0)
         if self.attached is not None:
             self.attached._seen = position

@@ -13,7 +13,11 @@ updated in the same transaction as the tables it tracks.
 """
 from __future__ import annotations
 
+import logging
+
 from ledger.projections.db import POSTGRES, SQLITE, Tx
+
+log = logging.getLogger("ledger.projections")
 
 #: table -> column definitions; ``{t}`` is the physical table name
 TABLES: dict[str, str] = {
@@ -162,6 +166,11 @@ GLOBAL_TABLES = (
     )
     """,
     """
+    CREATE TABLE IF NOT EXISTS projection_incomplete (
+        table_name TEXT PRIMARY KEY
+    )
+    """,
+    """
     CREATE TABLE IF NOT EXISTS projection_tracking (
         projection TEXT NOT NULL,
         generation INTEGER NOT NULL,
@@ -221,10 +230,32 @@ def ensure_schema(tx: Tx, projections: list[str]) -> int:
         tx.execute(statement)
     tx.execute("INSERT INTO projection_generation (id, live) VALUES (1, 1) ON CONFLICT (id) DO NOTHING")
     live = tx.fetchone("SELECT live FROM projection_generation WHERE id = 1")[0]
+    before = existing_tables(tx)
+    applied = tx.fetchone("SELECT COALESCE(MAX(position), 0) FROM projection_tracking WHERE generation = ?", (live,))[0]
     create_generation(tx, live, list(TABLES), projections)
+    added = [name for name in TABLES if tx.table(name, live) not in before]
+    if added and int(applied) > 0:
+        # a newer version added read models to a generation that already applied events: they lack
+        # the rows of those events until a replay rebuilds every table (which clears this list)
+        log.warning("read models %s were added to a ledger with events: run `ledger replay` to fill them", ", ".join(added))
+        for name in added:
+            tx.execute("INSERT INTO projection_incomplete (table_name) VALUES (?) ON CONFLICT (table_name) DO NOTHING", (name,))
     if not views_exist(tx):
         point_views(tx, live)
     return live
+
+
+def incomplete(tx: Tx) -> list[str]:
+    """Read models added after events were applied, not yet filled by a replay."""
+    return [r[0] for r in tx.fetchall("SELECT table_name FROM projection_incomplete ORDER BY table_name")]
+
+
+def existing_tables(tx: Tx) -> set[str]:
+    if tx.dialect == SQLITE:
+        rows = tx.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")
+    else:
+        rows = tx.fetchall("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")
+    return {r[0] for r in rows}
 
 
 def views_exist(tx: Tx) -> bool:

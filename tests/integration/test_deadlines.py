@@ -86,3 +86,28 @@ def test_the_read_models_find_what_is_due_as_the_aggregates_do(scenario, project
     scenario.on(deadline + timedelta(days=3))
     sweep(scenario.ledger)
     assert both(deadline + timedelta(days=3)) == {}
+
+
+def test_deadline_read_models_added_to_a_ledger_with_events_are_marked_until_a_replay(scenario, database_url, monkeypatch):
+    from ledger.projections import ReadModelDB, ReadModels
+    from ledger.projections import schema as schema_module
+    from ledger.projections.replay import replay
+
+    scenario.admit("TS-1", "tangshan")
+    db = ReadModelDB(database_url)
+    try:
+        without = {k: v for k, v in schema_module.TABLES.items() if k != "answer_deadlines"}
+        monkeypatch.setattr(schema_module, "TABLES", without)  # an older version, without that read model
+        monkeypatch.setattr(schema_module, "VIEWS", {k: v for k, v in schema_module.VIEWS.items() if v != "answer_deadlines"})
+        from ledger.projections.runner import ProjectionRunner, store_source
+
+        ProjectionRunner(db, store_source(scenario.ledger.store)).catch_up()
+        monkeypatch.undo()
+        models = ReadModels(ReadModelDB(database_url))  # the newer version opens the same ledger
+        ProjectionRunner(models.db, store_source(scenario.ledger.store))
+        assert models.incomplete() == ["answer_deadlines"]
+        replay(scenario.ledger.store, models.db, show_progress=False)
+        assert models.incomplete() == []
+        models.db.close()
+    finally:
+        db.close()
