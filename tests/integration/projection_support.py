@@ -60,5 +60,6 @@ def mixed_scenario(scenario: Scenario) -> dict[str, Any]:
     scenario.run(m.WithdrawFromPool, provider_id="PR-2", reason="moving on")
     scenario.on(date(2025, 5, 1))
     scenario.verified_complaint("TJ-2")
+    scenario.run(m.RequestAnswer, complaint_id=scenario.complaint("XX-1", "public"), deadline=date(2025, 6, 1))
     scenario.run(m.RecordProfileChange, provider_id="PR-1", field="address", new_value="No. 9", changed_on=date(2025, 4, 1), reported_on=date(2025, 4, 20))
     return out
