@@ -83,6 +83,9 @@ def demo(
     database_url: DatabaseOption = None,
     seed: Annotated[int, typer.Option(help="random seed of the data set")] = 2024,
     providers: Annotated[int, typer.Option(min=5, help="number of providers")] = 220,
+    then_serve: Annotated[bool, typer.Option("--serve", help="then serve the API and the dashboard over it (ledger serve)")] = False,
+    host: Annotated[str, typer.Option(help="with --serve: address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="with --serve: port to listen on")] = 8000,
 ) -> None:
     """Load a realistic two-year data set through the command layer, then print a registry summary."""
     from ledger.clock import ManualClock
@@ -104,6 +107,8 @@ def demo(
             run_demo(app.ledger, plan, progress=lambda done, total: bar.update(task, completed=done))
         print_summary(registry_summary(app.ledger))
         print_hints(app, url)
+    if then_serve:
+        serve(url, host=host, port=port)
 
 
 def print_hints(app: App, url: str) -> None:
@@ -548,6 +553,39 @@ def contract(
             fail(f"{asyncapi.DOCUMENT} differs from the code: run `ledger contract --write`")
     else:
         sys.stdout.write(asyncapi.render())
+@app.command()
+def serve(
+    database_url: DatabaseOption = None,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8000,
+) -> None:
+    """Serve the HTTP API and the dashboard over the ledger (OpenAPI at /docs)."""
+    from api.serve import serve as run
+
+    run(database_url or Settings().database_url, host=host, port=port, fail=fail)
+
+
+@app.command()
+def token(
+    role: Annotated[str, typer.Argument(help="regulator, auditor, provider or enterprise")],
+    subject: Annotated[str, typer.Option("--sub", help="who the token names (recorded as the author of its commands)")],
+    jurisdiction: Annotated[Optional[str], typer.Option(help="the regulator's jurisdiction")] = None,
+    provider_id: Annotated[Optional[str], typer.Option("--provider", help="the provider's own id")] = None,
+    enterprise_id: Annotated[Optional[str], typer.Option("--enterprise", help="the enterprise's own id")] = None,
+    minutes: Annotated[Optional[int], typer.Option(min=1, max=60 * 24 * 31, help="lifetime (default LEDGER_API_TOKEN_MINUTES)")] = None,
+) -> None:
+    """Sign a bearer token for the API with LEDGER_API_JWT_SECRET."""
+    from api.auth import Principal, TokenError, mint_token
+    from api.settings import ApiSettings
+
+    try:
+        principal = Principal(sub=subject, role=role, jurisdiction=jurisdiction, provider_id=provider_id, enterprise_id=enterprise_id)
+        sys.stdout.write(mint_token(principal, ApiSettings(), minutes=minutes) + "\n")
+    except ValidationError as error:
+        problem = error.errors()[0]
+        fail(f"{'.'.join(map(str, problem['loc'])) or 'token'}: {problem['msg']}")
+    except TokenError as error:
+        fail(str(error))
 
 
 def main() -> None:  # pragma: no cover

@@ -1,0 +1,44 @@
+"""The app factory: a FastAPI application over one ledger App (its ``ledger`` and ``views``)."""
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import Counter, Histogram
+
+from api import errors
+from api.routes import commands, ops, queries
+from api.settings import ApiSettings
+
+REQUESTS = Counter("ledger_api_requests_total", "HTTP requests answered", ["method", "route", "status"])
+LATENCY = Histogram("ledger_api_request_seconds", "HTTP request latency", ["method", "route"])
+
+DESCRIPTION = """Compliance ledger of the pools of digital-transformation service providers (数字化转型服务商).
+
+Bearer tokens (JWT) name a role — regulator (of a jurisdiction), auditor, provider, enterprise;
+without a token you are the public and see the pool and the published lists.
+Dates say their axis: `effective_*` is when a fact took effect, `recorded_*` / `known_at` when the ledger recorded it.
+"""
+
+
+def create_app(ledger_app: Any, settings: ApiSettings | None = None) -> FastAPI:
+    """``ledger_app`` has ``.ledger`` (execute commands) and ``.views`` (the read service)."""
+    app = FastAPI(title="Compliance ledger API", version="1", description=DESCRIPTION, docs_url="/docs", redoc_url=None)
+    app.state.ledger_app = ledger_app
+    app.state.settings = settings or ApiSettings()
+    errors.install(app)
+    for module in (ops, queries, commands):
+        app.include_router(module.router)
+
+    @app.middleware("http")
+    async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        return response
+
+    return app

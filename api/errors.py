@@ -1,0 +1,126 @@
+"""Every error the API answers, mapped in one place.
+
+A rule refusal is 422 with the article it rests on; bad input is 422 naming the
+field; a concurrent writer (or a reused idempotency key) is 409; an unknown
+aggregate 404; a missing or bad token 401; a role or scope that may not do it 403.
+Nothing reaches a client as a traceback: anything else is a one-line 500.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.auth import TokenError
+from ledger.aggregates import DomainError
+from ledger.application import CommandConflict, NotFound
+from ledger.projections.explain import ExplainError
+from ledger.store import ConcurrencyConflict
+
+log = logging.getLogger(__name__)
+
+#: an article as the rulebooks number them: 第十三条（二）, or the provincial guide's 四（三）
+ARTICLE = re.compile(r"第[一二三四五六七八九十百零〇]+条(?:（[一二三四五六七八九十]+）)?|[一二三四五六七八九十]+（[一二三四五六七八九十]+）")
+
+
+class Forbidden(Exception):
+    """The caller's role or scope does not allow this."""
+
+
+class Refused(Exception):
+    """A request the API itself refuses before the ledger sees it (e.g. two different command ids)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def problem(status: int, detail: str, **extra: Any) -> JSONResponse:
+    body = {"detail": detail, **{k: v for k, v in extra.items() if v is not None}}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _field(loc: tuple | list) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or ".".join(str(p) for p in loc)
+
+
+def validation_problem(errors: list[dict[str, Any]]) -> JSONResponse:
+    listed = [{"field": _field(e["loc"]), "message": e["msg"]} for e in errors]
+    first = listed[0] if listed else {"field": None, "message": "invalid request"}
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in listed[:5])
+    return problem(422, detail, field=first["field"], errors=listed)
+
+
+def article_of(error: Exception) -> str | None:
+    explicit = getattr(error, "article", None)
+    if explicit:
+        return str(explicit)
+    found = ARTICLE.search(str(error))
+    return found.group(0) if found else None
+
+
+def _reused_key_errors() -> tuple[type[Exception], ...]:
+    """The store's refusal of a command id reused with a different payload, where the store has one."""
+    import ledger.store as store
+
+    return tuple(
+        cls for name in ("CommandIdReused", "IdempotencyConflict", "CommandIdConflict")
+        if isinstance(cls := getattr(store, name, None), type) and issubclass(cls, Exception)
+    )  # fmt: skip
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _request_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        return validation_problem(list(error.errors()))
+
+    @app.exception_handler(ValidationError)
+    async def _model_invalid(request: Request, error: ValidationError) -> JSONResponse:
+        return validation_problem(error.errors())
+
+    @app.exception_handler(Refused)
+    async def _refused(request: Request, error: Refused) -> JSONResponse:
+        return problem(422, str(error), field=error.field)
+
+    @app.exception_handler(TokenError)
+    async def _token(request: Request, error: TokenError) -> JSONResponse:
+        return problem(401, str(error))
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, error: Forbidden) -> JSONResponse:
+        return problem(403, str(error))
+
+    @app.exception_handler(NotFound)
+    async def _not_found(request: Request, error: NotFound) -> JSONResponse:
+        return problem(404, str(error))
+
+    @app.exception_handler(ExplainError)
+    async def _unexplainable(request: Request, error: ExplainError) -> JSONResponse:
+        return problem(404, str(error))
+
+    @app.exception_handler(DomainError)
+    async def _rule_refusal(request: Request, error: DomainError) -> JSONResponse:
+        return problem(422, str(error), article=article_of(error))
+
+    for conflict in (CommandConflict, ConcurrencyConflict, *_reused_key_errors()):
+
+        @app.exception_handler(conflict)
+        async def _conflict(request: Request, error: Exception) -> JSONResponse:
+            return problem(409, str(error))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        return problem(error.status_code, str(error.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return problem(500, f"internal error ({type(error).__name__}); the request was not completed")

@@ -1,0 +1,26 @@
+"""``ledger serve``: the API and the dashboard over one ledger, with uvicorn."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def serve(database_url: str, *, host: str, port: int, fail: Callable[[str], Any]) -> None:
+    import uvicorn
+
+    from api.app import create_app
+    from api.interim import InterimApp
+    from api.settings import ApiSettings
+
+    if database_url.startswith("sqlite:///") and not Path(database_url.removeprefix("sqlite:///")).exists():
+        fail(f"no ledger at {database_url} (run `ledger demo` or give -d)")
+    try:
+        ledger_app = InterimApp.open(database_url)
+    except Exception as error:  # noqa: BLE001 - one line, no traceback
+        fail(f"cannot open the ledger at {database_url}: {error}")
+        return
+    try:
+        uvicorn.run(create_app(ledger_app, ApiSettings()), host=host, port=port, log_level="info")
+    finally:
+        ledger_app.close()

@@ -1,0 +1,82 @@
+"""Health, readiness, metrics, OpenAPI, and how commands and their errors are answered."""
+from __future__ import annotations
+
+from ledger.aggregates import Provider
+from tests.api.conftest import headers
+
+
+def test_health_ready_metrics_and_docs(served):
+    client = served.client
+    assert client.get("/health").json() == {"status": "ok"}
+    ready = client.get("/ready").json()
+    assert ready["status"] == "ready" and ready["checks"]["database"].startswith("ok")
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 200 and "ledger_api_requests_total" in metrics.text
+    assert client.get("/docs").status_code == 200
+    assert "/v1/providers/{provider_id}/findings" in client.get("/openapi.json").json()["paths"]
+
+
+def test_readiness_names_an_unreachable_kafka(served):
+    served.client.app.state.settings = served.client.app.state.settings.model_copy(update={"kafka_bootstrap_servers": "127.0.0.1:1"})
+    answer = served.client.get("/ready")
+    assert answer.status_code == 503
+    assert answer.json()["checks"]["kafka"].startswith("unreachable")
+
+
+def test_a_command_is_recorded_once_per_idempotency_key_and_by_the_tokens_subject(served):
+    client, before = served.client, served.events()
+    body = {"article": "第十二条（一）", "summary": "late report", "deadline_days": 10}
+    first = client.post("/v1/providers/TS-2/findings", json=body, headers={**headers("regulator"), "Idempotency-Key": "k-1"})
+    assert first.status_code == 201, first.text
+    assert first.json()["events"] and first.json()["duplicate"] is False
+    again = client.post("/v1/providers/TS-2/findings", json=body, headers={**headers("regulator"), "Idempotency-Key": "k-1"})
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    recorded = list(served.app.ledger.store.read_all(after=before))
+    assert len(recorded) == len(first.json()["positions"])
+    assert {e.recorded_by for e in recorded} == {"ts-bureau"}
+
+
+def test_bad_input_names_the_field_and_writes_nothing(served):
+    client, before = served.client, served.events()
+    answer = client.post("/v1/providers/TS-2/findings", json={"article": "第十二条（一）"}, headers={**headers("regulator"), "Idempotency-Key": "k-2"})
+    assert answer.status_code == 422 and answer.json()["field"] == "summary"
+    answer = client.post("/v1/providers/TS-2/findings", json={"article": "第十二条（一）", "summary": "s", "deadline_days": 0}, headers={**headers("regulator"), "Idempotency-Key": "k-3"})
+    assert answer.status_code == 422 and answer.json()["field"] == "deadline_days"
+    answer = client.post("/v1/providers/TS-2/findings", json={"article": "第十二条（一）", "summary": "s"}, headers=headers("regulator"))
+    assert answer.status_code == 422 and answer.json()["field"] == "Idempotency-Key"
+    answer = client.post("/v1/providers/TS-2/profile-changes", json={"field": "address", "new_value": "x", "changed_on": "2025-05-02", "reported_on": "2025-05-01"}, headers={**headers("regulator"), "Idempotency-Key": "k-4"})
+    assert answer.status_code == 422 and answer.json()["field"] == "reported_on"
+    assert served.events() == before
+
+
+def test_a_rule_refusal_names_the_article_and_writes_nothing(served):
+    before = served.events()
+    answer = served.client.post("/v1/providers/TS-2/findings", json={"article": "第九十九条", "summary": "s"}, headers={**headers("regulator"), "Idempotency-Key": "k-5"})
+    assert answer.status_code == 422
+    assert answer.json()["article"] == "第九十九条"
+    answer = served.client.post("/v1/providers/TS-1/withdrawal", json={}, headers={**headers("regulator"), "Idempotency-Key": "k-6"})
+    assert answer.status_code == 422 and "not in the pool" in answer.json()["detail"]
+    assert served.events() == before
+
+
+def test_an_unknown_provider_is_404(served):
+    answer = served.client.post("/v1/providers/NOPE/admission", json={}, headers={**headers("regulator"), "Idempotency-Key": "k-7"})
+    assert answer.status_code == 404
+    assert served.client.get("/v1/providers/NOPE", headers=headers("auditor")).status_code == 404
+
+
+def test_a_concurrent_writer_is_409(served, monkeypatch):
+    from ledger.application import CommandConflict
+
+    def conflict(command):
+        raise CommandConflict("command conflicted with concurrent writers 5 times; not recorded")
+
+    monkeypatch.setattr(served.app.ledger, "execute", conflict)
+    answer = served.client.post("/v1/providers/TS-2/findings", json={"article": "第十二条（一）", "summary": "s"}, headers={**headers("regulator"), "Idempotency-Key": "k-8"})
+    assert answer.status_code == 409 and "not recorded" in answer.json()["detail"]
+
+
+def test_a_bad_token_is_401(served):
+    answer = served.client.get("/v1/verify", headers={"Authorization": "Bearer not-a-jwt"})
+    assert answer.status_code == 401 and answer.headers["www-authenticate"] == "Bearer"
+    assert served.app.ledger.find(Provider, "TS-1") is not None
