@@ -5,15 +5,22 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pathlib import Path
+
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import Counter, Histogram
 
 from api import errors
-from api.routes import commands, ops, queries
+from api.routes import commands, ops, queries, reports
 from api.settings import ApiSettings
 
 REQUESTS = Counter("ledger_api_requests_total", "HTTP requests answered", ["method", "route", "status"])
 LATENCY = Histogram("ledger_api_request_seconds", "HTTP request latency", ["method", "route"])
+
+#: the dashboard and every asset it loads (the chart library is vendored: no CDN)
+STATIC = Path(__file__).parent / "static"
 
 DESCRIPTION = """Compliance ledger of the pools of digital-transformation service providers (数字化转型服务商).
 
@@ -29,8 +36,18 @@ def create_app(ledger_app: Any, settings: ApiSettings | None = None) -> FastAPI:
     app.state.ledger_app = ledger_app
     app.state.settings = settings or ApiSettings()
     errors.install(app)
-    for module in (ops, queries, commands):
+    for module in (ops, queries, commands, reports):
         app.include_router(module.router)
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def _home() -> RedirectResponse:
+        return RedirectResponse("/dashboard")
+
+    @app.get("/dashboard", include_in_schema=False)
+    def _dashboard() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
 
     @app.middleware("http")
     async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -39,6 +39,9 @@ def current_principal(settings: SettingsDep, credentials: Annotated[HTTPAuthoriz
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
+#: OpenAPI of a route the public may call too: the token is optional there
+TOKEN_OPTIONAL: dict[str, Any] = {"security": [{}]}  # added to the HTTPBearer requirement: either
+
 
 def roles(*allowed: Role) -> Any:
     """A dependency letting only these roles through (403 for the others, 401 for the public)."""

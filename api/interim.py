@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from api.models import ListKind, Page, Paging, RegistryFilters
-from ledger.application import Ledger
+from ledger.bootstrap import App
 
 
 def _page(rows: list[Any], paging: Paging) -> Page:
@@ -32,11 +32,11 @@ def _latest_grade(standing: dict[str, Any]) -> str | None:
 
 
 class InterimViews:
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, app: App) -> None:
         from ledger.projections import read_models
 
-        self.ledger = ledger
-        self.models = read_models(ledger)
+        self.app = app
+        self.models = read_models(app)
 
     def registry(self, filters: RegistryFilters, paging: Paging) -> Page:
         rows = self.models.registry(filters.jurisdiction)
@@ -69,31 +69,44 @@ class InterimViews:
     def history(self, provider_id: str, known_at: datetime | date | None, effective_at: date | None) -> dict[str, Any] | None:
         from ledger.projections.history import standing_as_of
 
-        return standing_as_of(self.ledger, provider_id, known_at=known_at, effective_at=effective_at)
+        return standing_as_of(self.app.ledger, provider_id, known_at=known_at, effective_at=effective_at)
 
     def explain(self, provider_or_ref: str) -> Any:
         from ledger.projections.explain import explain, explain_removal
 
-        return explain(self.ledger, provider_or_ref) if "/" in provider_or_ref else explain_removal(self.ledger, provider_or_ref)
+        return explain(self.app.ledger, provider_or_ref) if "/" in provider_or_ref else explain_removal(self.app.ledger, provider_or_ref)
 
     def whatif(self, provider_id: str, void: list[str]) -> Any:
         from ledger.projections.whatif import what_if
 
-        return what_if(self.ledger, provider_id, void)
+        return what_if(self.app.ledger, provider_id, void)
 
 
 @dataclass
 class InterimApp:
-    ledger: Ledger
+    """The bootstrap App with a read service beside it."""
+
+    app: App
     views: InterimViews
+
+    @classmethod
+    def around(cls, app: App) -> InterimApp:
+        return cls(app, InterimViews(app))
 
     @classmethod
     def open(cls, database_url: str, clock: Any = None) -> InterimApp:
         from ledger.bootstrap import bootstrap
         from ledger.settings import Settings
 
-        ledger = bootstrap(Settings(database_url=database_url), clock=clock)
-        return cls(ledger, InterimViews(ledger))
+        return cls.around(bootstrap(Settings(database_url=database_url), clock=clock))
+
+    @property
+    def ledger(self) -> Any:
+        return self.app.ledger
+
+    @property
+    def settings(self) -> Any:
+        return self.app.settings
 
     def close(self) -> None:
-        self.ledger.close()
+        self.app.close()

@@ -28,5 +28,5 @@ class ApiSettings(BaseSettings):
     max_page: int = 500
     #: how often the event stream looks for new events, in seconds
     stream_poll_seconds: float = 0.5
-    #: Kafka bootstrap servers checked by /ready when set (``host:port,host:port``)
-    kafka_bootstrap_servers: str | None = None
+    #: /ready also checks the ledger's Kafka brokers (``LEDGER_KAFKA_BOOTSTRAP``): set where a relay or consumers run
+    check_kafka: bool = False

@@ -37,8 +37,8 @@ def ready(app: AppDep, settings: SettingsDep) -> Any:
         checks["database"] = f"ok (log at position {app.ledger.store.max_position()})"
     except Exception as error:  # noqa: BLE001 - the check reports any failure as not ready
         checks["database"] = f"unavailable: {type(error).__name__}"
-    if settings.kafka_bootstrap_servers:
-        checks["kafka"] = _kafka(settings.kafka_bootstrap_servers)
+    if settings.check_kafka:
+        checks["kafka"] = _kafka(app.settings.kafka_bootstrap)
     ok = all(v.startswith("ok") for v in checks.values())
     body = Readiness(status="ready" if ok else "not_ready", checks=checks)
     return body if ok else JSONResponse(body.model_dump(), status_code=503)

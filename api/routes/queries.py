@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from api.auth import Role
-from api.deps import AppDep, Auditor, PrincipalDep, ViewsDep, may_read_provider
+from api.deps import TOKEN_OPTIONAL, AppDep, Auditor, PrincipalDep, ViewsDep, may_read_provider
 from api.errors import Forbidden, Refused
 from api.models import (
     Counter,
@@ -90,7 +90,7 @@ def standing_of(views: Any, principal: Any, provider_id: str) -> dict[str, Any]:
     return standing
 
 
-@router.get("/registry", response_model=Page[RegistryEntry], responses=_ERRORS, summary="The registry, filtered and paged")
+@router.get("/registry", response_model=Page[RegistryEntry], responses=_ERRORS, summary="The registry, filtered and paged", openapi_extra=TOKEN_OPTIONAL)
 def registry(
     views: ViewsDep,
     principal: PrincipalDep,
@@ -117,7 +117,7 @@ def registry(
     return Page(items=items, total=len(pool), limit=paging.limit, offset=paging.offset, next_offset=after if after < len(pool) else None)
 
 
-@router.get("/lists", response_model=Page[ListEntry], responses=_ERRORS, summary="The published lists, each entry with its article")
+@router.get("/lists", response_model=Page[ListEntry], responses=_ERRORS, summary="The published lists, each entry with its article", openapi_extra=TOKEN_OPTIONAL)
 def lists(views: ViewsDep, paging: PagingDep, kind: ListKind | None = None, jurisdiction: Jurisdiction | None = None) -> Any:
     """Blacklist, gray list, disqualified and removed, as a bureau publishes them (rescinded entries are gone). Public."""
     return views.lists(kind, jurisdiction, paging)

@@ -14,12 +14,12 @@ from fastapi.testclient import TestClient
 
 from api import create_app
 from api.auth import Principal, mint_token
-from api.interim import InterimApp, InterimViews
+from api.interim import InterimApp
 from api.settings import ApiSettings
-from ledger.application import Ledger
+from ledger.bootstrap import bootstrap
 from ledger.clock import ManualClock
 from ledger.commands import models as m
-from ledger.store import open_store
+from ledger.settings import Settings
 from tests.integration.conftest import DECLARED_FROM, START
 from tests.integration.scenario import Noted, Scenario
 
@@ -91,13 +91,9 @@ class Served:
 @pytest.fixture
 def served(database_url: str) -> Iterator[Served]:
     clock = ManualClock(START)
-    ledger = Ledger(open_store(database_url), clock=clock)
-    from ledger.projections import attach_in_process
-
-    attach_in_process(ledger)
-    seeded = seed(Scenario(ledger, clock))
+    app = InterimApp.around(bootstrap(Settings(database_url=database_url), clock=clock))
+    seeded = seed(Scenario(app.ledger, clock))
     clock.set(date(2025, 6, 1))
-    app = InterimApp(ledger, InterimViews(ledger))
     with TestClient(create_app(app, SETTINGS), raise_server_exceptions=False) as client:
         yield Served(client, app, seeded, clock)
     app.close()

@@ -1,6 +1,8 @@
 """Health, readiness, metrics, OpenAPI, and how commands and their errors are answered."""
 from __future__ import annotations
 
+import pytest
+
 from ledger.aggregates import Provider
 from tests.api.conftest import headers
 
@@ -16,11 +18,26 @@ def test_health_ready_metrics_and_docs(served):
     assert "/v1/providers/{provider_id}/findings" in client.get("/openapi.json").json()["paths"]
 
 
+def _check_kafka_at(served, address: str) -> None:
+    served.client.app.state.settings = served.client.app.state.settings.model_copy(update={"check_kafka": True})
+    served.app.app.settings = served.app.settings.model_copy(update={"kafka_bootstrap": address})
+
+
 def test_readiness_names_an_unreachable_kafka(served):
-    served.client.app.state.settings = served.client.app.state.settings.model_copy(update={"kafka_bootstrap_servers": "127.0.0.1:1"})
+    _check_kafka_at(served, "127.0.0.1:1")
     answer = served.client.get("/ready")
     assert answer.status_code == 503
-    assert answer.json()["checks"]["kafka"].startswith("unreachable")
+    assert answer.json()["checks"]["kafka"] == "unreachable: 127.0.0.1:1"
+
+
+@pytest.mark.kafka
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_readiness_with_the_real_broker(served):
+    from tests.kafka.conftest import kafka_bootstrap_address
+
+    _check_kafka_at(served, kafka_bootstrap_address())
+    answer = served.client.get("/ready")
+    assert answer.status_code == 200 and answer.json()["checks"]["kafka"] == "ok"
 
 
 def test_a_command_is_recorded_once_per_idempotency_key_and_by_the_tokens_subject(served):

@@ -44,6 +44,9 @@ def cases(seeded) -> list[Case]:
         Case("GET", "/v1/providers/{provider_id}/whatif", READERS_OF_TS1, "/v1/providers/TS-1/whatif", params={"void": rating.fact}),
         Case("GET", "/v1/projects/{project_id}", {"auditor", "regulator", "enterprise"}, f"/v1/projects/{p}"),
         Case("GET", "/v1/verify", {"auditor"}),
+        Case("GET", "/v1/reports/{jurisdiction}", {"auditor", "regulator"}, "/v1/reports/tangshan", params={"effective_from": "2025-01-01", "effective_to": "2025-12-31"}),
+        Case("GET", "/v1/reports/{jurisdiction}/announcements", EVERYONE, "/v1/reports/tangshan/announcements", params={"effective_from": "2025-01-01", "effective_to": "2025-12-31"}),
+        Case("GET", "/v1/events", EVERYONE, params={"after": 0, "follow": False}),
     ]
     post = [
         ("/v1/providers", REG, None, {"provider_id": "TS-9", "jurisdiction": "tangshan", "name": "新", "kind": "数字化服务商"}),
