@@ -118,6 +118,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400:  # the framework could not parse the body: bad input like any other
+            return problem(422, f"body: {error.detail} (send a JSON object)", field="body")
         return problem(error.status_code, str(error.detail))
 
     @app.exception_handler(Exception)

@@ -125,7 +125,7 @@ def jurisdiction_of(app: Any, command: c.Command, action: Action) -> str:
     raise Forbidden(f"{action.command.__name__} names no jurisdiction")
 
 
-def authorize(principal: Principal, app: Any, command: c.Command, action: Action) -> None:
+def authorize(principal: Principal, app: Any, command: c.Command | None, action: Action) -> None:
     if principal.role is Role.public:
         from api.auth import TokenError
 
@@ -148,6 +148,8 @@ def authorize(principal: Principal, app: Any, command: c.Command, action: Action
 
 def _endpoint(action: Action, body_type: type[BaseModel]) -> Any:
     def endpoint(response: Response, app: AppDep, principal: PrincipalDep, body: Any, idempotency_key: Any = None, **path: str) -> CommandAccepted:
+        if principal.role is Role.public:
+            authorize(principal, app, None, action)  # 401 before anything else is looked at
         data = body.model_dump(exclude_unset=True)
         data.update(path, recorded_by=principal.sub, command_id=command_id_of(idempotency_key, data.get("command_id")))
         command = action.command.model_validate(data)  # the model's own validators too -> 422 naming the field
