@@ -13,6 +13,14 @@ def serve(database_url: str, *, host: str, port: int, fail: Callable[[str], Any]
     from api.interim import InterimApp
     from api.settings import ApiSettings
 
+    from pydantic import ValidationError
+
+    try:
+        settings = ApiSettings()
+    except ValidationError as error:
+        problem = error.errors()[0]
+        fail(f"LEDGER_API_{str(problem['loc'][0]).upper()}: {problem['msg']}")
+        return
     if database_url.startswith("sqlite:///") and not Path(database_url.removeprefix("sqlite:///")).exists():
         fail(f"no ledger at {database_url} (run `ledger demo` or give -d)")
     try:
@@ -21,6 +29,6 @@ def serve(database_url: str, *, host: str, port: int, fail: Callable[[str], Any]
         fail(f"cannot open the ledger at {database_url}: {error}")
         return
     try:
-        uvicorn.run(create_app(ledger_app, ApiSettings()), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(ledger_app, settings), host=host, port=port, log_level="info")
     finally:
         ledger_app.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,7 +16,7 @@ class ApiSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LEDGER_API_", env_file=".env", extra="ignore")
 
     #: HS256 shared secret that signs and checks bearer tokens (``ledger token`` signs with it).
-    jwt_secret: SecretStr | None = None
+    jwt_secret: SecretStr | None = Field(None, min_length=32)
     #: PEM public key for tokens signed elsewhere (RS256 / ES256 / EdDSA); used instead of the secret when set.
     jwt_public_key: str | None = None
     jwt_algorithm: Literal["HS256", "HS384", "HS512", "RS256", "ES256", "EdDSA"] = "HS256"

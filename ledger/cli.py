@@ -562,7 +562,7 @@ def serve(
     """Serve the HTTP API and the dashboard over the ledger (OpenAPI at /docs)."""
     from api.serve import serve as run
 
-    run(database_url or Settings().database_url, host=host, port=port, fail=fail)
+    run(settings_for(database_url).database_url, host=host, port=port, fail=fail)
 
 
 @app.command()
@@ -575,6 +575,8 @@ def token(
     minutes: Annotated[Optional[int], typer.Option(min=1, max=60 * 24 * 31, help="lifetime (default LEDGER_API_TOKEN_MINUTES)")] = None,
 ) -> None:
     """Sign a bearer token for the API with LEDGER_API_JWT_SECRET."""
+    from pydantic import ValidationError
+
     from api.auth import Principal, TokenError, mint_token
     from api.settings import ApiSettings
 
