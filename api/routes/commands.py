@@ -16,7 +16,7 @@ from fastapi import APIRouter, Header, Path, Response, status
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from api.auth import Principal, Role
-from api.deps import AppDep, PrincipalDep, may_act_in
+from api.deps import AppDep, PrincipalDep, may_act_in, roles
 from api.errors import Forbidden, Refused
 from api.models import CommandAccepted, Problem
 from ledger.aggregates import Provider
@@ -148,8 +148,6 @@ def authorize(principal: Principal, app: Any, command: c.Command | None, action:
 
 def _endpoint(action: Action, body_type: type[BaseModel]) -> Any:
     def endpoint(response: Response, app: AppDep, principal: PrincipalDep, body: Any, idempotency_key: Any = None, **path: str) -> CommandAccepted:
-        if principal.role is Role.public:
-            authorize(principal, app, None, action)  # 401 before anything else is looked at
         data = body.model_dump(exclude_unset=True)
         data.update(path, recorded_by=principal.sub, command_id=command_id_of(idempotency_key, data.get("command_id")))
         command = action.command.model_validate(data)  # the model's own validators too -> 422 naming the field
@@ -165,7 +163,8 @@ def _endpoint(action: Action, body_type: type[BaseModel]) -> Any:
     parameters = [
         inspect.Parameter("response", inspect.Parameter.KEYWORD_ONLY, annotation=Response),
         inspect.Parameter("app", inspect.Parameter.KEYWORD_ONLY, annotation=AppDep),
-        inspect.Parameter("principal", inspect.Parameter.KEYWORD_ONLY, annotation=PrincipalDep),
+        # the role is checked before the body is read: a role that may not gets 401/403, not a 422
+        inspect.Parameter("principal", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[Principal, roles(*sorted(action.roles))]),
         *(inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, annotation=t) for n, t in path_type.items()),
         inspect.Parameter("body", inspect.Parameter.KEYWORD_ONLY, annotation=body_type),
         inspect.Parameter(

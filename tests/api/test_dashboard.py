@@ -15,6 +15,7 @@ from api import create_app
 from ledger.commands import models as m
 from tests.api.conftest import PRINCIPALS, SETTINGS
 from tests.conftest import running_in_ci
+from tests.integration.scenario import credit_code_for
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -96,7 +97,7 @@ def test_the_dashboard_in_a_real_browser(served, live_url, browser):
     # live: an event recorded elsewhere arrives and the view in front is re-read
     page.goto(f"{live_url}/dashboard#registry")
     page.wait_for_selector("#live.on")
-    served.app.ledger.execute(m.SubmitApplication(command_id="live-1", provider_id="TS-NEW", jurisdiction="tangshan", name="新申请", kind="数字化服务商"))
+    served.app.ledger.execute(m.SubmitApplication(command_id="live-1", provider_id="TS-NEW", jurisdiction="tangshan", name="新申请", credit_code=credit_code_for("TS-NEW"), kind="数字化服务商"))
     page.wait_for_selector("tr[data-provider='TS-NEW']", timeout=10_000)
     assert page.evaluate("() => state.live") >= 1
 

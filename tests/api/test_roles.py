@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.api.conftest import ROLES, headers
+from tests.integration.scenario import credit_code_for
 
 READERS_OF_TS1 = {"auditor", "regulator", "provider"}
 EVERYONE = set(ROLES)
@@ -49,7 +50,7 @@ def cases(seeded) -> list[Case]:
         Case("GET", "/v1/events", EVERYONE, params={"after": 0, "follow": False}),
     ]
     post = [
-        ("/v1/providers", REG, None, {"provider_id": "TS-9", "jurisdiction": "tangshan", "name": "新", "kind": "数字化服务商"}),
+        ("/v1/providers", REG, None, {"provider_id": "TS-9", "jurisdiction": "tangshan", "name": "新", "credit_code": credit_code_for("TS-9"), "kind": "数字化服务商"}),
         ("/v1/providers/{provider_id}/public-notice", REG, "TS-2", {}),
         ("/v1/providers/{provider_id}/public-notice/closure", REG, "TS-2", {"last_day": "2025-05-01"}),
         ("/v1/providers/{provider_id}/objections", REG, "TS-2", {"objection_id": "O-1", "raised_by": "x", "grounds": "g"}),
