@@ -1055,7 +1055,7 @@ class _Builder:
             name = self.person()
         real_name = p.j == "xinxiang" or kind != "public" or rng.random() < 0.6
         self.add(
-            filed, m.FileComplaint, complaint_id=cid, provider_id=p.pid, complainant_kind=kind,
+            filed, m.FileComplaint, complaint_id=cid, provider_id=p.pid, complainant_kind=kind, nature="report" if kind == "public" else "complaint",
             complainant_name=name if real_name else None, contact=f"1{rng.randint(3, 9)}{rng.randint(0, 10**9 - 1):09d}" if real_name else None,
             real_name=real_name, subject=subject, evidence=rng.sample(EVIDENCE, rng.randint(1, 3)), enterprise_id=enterprise_id,
         )  # fmt: skip

@@ -89,6 +89,8 @@ _REGISTRY: tuple[tuple[str, type[LedgerAggregate.Event], str], ...] = (
     ("project.prepayment-recoverable.v1", Project.PrepaymentRecoverable, "ledger.aggregates.project:Project.PrepaymentRecoverable"),
     ("project.withholding-reviewed.v1", Project.WithholdingReviewed, "ledger.aggregates.project:Project.WithholdingReviewed"),
     ("complaint.filed.v1", Complaint.Filed, "ledger.aggregates.complaint:Complaint.Filed"),
+    # v2 adds ``nature`` (complaint 投诉 / report 举报); v1 events are upcast on read (Complaint.Filed)
+    ("complaint.filed.v2", Complaint.Filed, ""),
     ("complaint.answer-requested.v1", Complaint.AnswerRequested, "ledger.aggregates.complaint:Complaint.AnswerRequested"),
     ("complaint.answered.v1", Complaint.Answered, "ledger.aggregates.complaint:Complaint.Answered"),
     ("complaint.answer-overdue.v1", Complaint.AnswerOverdue, "ledger.aggregates.complaint:Complaint.AnswerOverdue"),
@@ -103,7 +105,9 @@ _REGISTRY: tuple[tuple[str, type[LedgerAggregate.Event], str], ...] = (
 #: stable name -> event class
 EVENT_TYPES: dict[str, type[LedgerAggregate.Event]] = {name: cls for name, cls, _ in _REGISTRY}
 #: topic stored by ledgers written before the registry -> stable name
-LEGACY_TOPICS: dict[str, str] = {legacy: name for name, _, legacy in _REGISTRY}
+LEGACY_TOPICS: dict[str, str] = {legacy: name for name, _, legacy in _REGISTRY if legacy}
+#: attributes a version of a type added over the one before (the older name's data lacks them)
+ADDED_IN: dict[str, tuple[str, ...]] = {"complaint.filed.v2": ("nature",)}
 #: aggregate part of the stable names -> aggregate class
 AGGREGATES: dict[str, type[LedgerAggregate]] = {
     "provider": Provider, "project": Project, "complaint": Complaint, "appeal": Appeal, "rulebook": Rulebook,

@@ -1,4 +1,10 @@
-"""Complaint (投诉/举报) about a provider, and Appeal (申诉) by a provider."""
+"""Complaint (投诉/举报) about a provider, and Appeal (申诉) by a provider.
+
+A filing is a *complaint* (投诉: an enterprise or another provider complains of
+the service, 天津 第十二条（四）) or a *report* (举报: anyone reports a problem with
+the truth or accuracy of a provider's information, 新乡 第十八条 "实名举报，并提供
+佐证材料和联系方式"). ``Filed`` carries which (``nature``) since version 2.
+"""
 from __future__ import annotations
 
 from datetime import date
@@ -9,6 +15,7 @@ from eventsourcing.domain import event
 from ledger.aggregates.base import LedgerAggregate, aggregate_id
 
 COMPLAINANT_KINDS = ("enterprise", "provider", "public")
+NATURES = ("complaint", "report")  # 投诉, 举报
 
 
 class Complaint(LedgerAggregate):
@@ -16,12 +23,36 @@ class Complaint(LedgerAggregate):
     def create_id(complaint_id: str, **_: Any):
         return aggregate_id("complaint", complaint_id)
 
-    @event("Filed")
+    class Filed(LedgerAggregate.Created):
+        """Version 2 adds ``nature``. A version-1 filing in Xinxiang was handled as a real-name
+        report (新乡 第十八条: real name, contact, evidence required; answer requested), so it
+        is read as a report there, and as a complaint elsewhere."""
+
+        class_version = 2
+        complaint_id: str
+        provider_id: str
+        jurisdiction: str
+        nature: str
+        complainant_kind: str
+        complainant_name: str | None
+        contact: str | None
+        real_name: bool
+        subject: str
+        evidence: list
+        enterprise_id: str | None
+        effective_on: date
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state.setdefault("nature", "report" if state.get("jurisdiction") == "xinxiang" else "complaint")
+
+    @event(Filed)
     def __init__(
         self,
         complaint_id: str,
         provider_id: str,
         jurisdiction: str,
+        nature: str,
         complainant_kind: str,
         complainant_name: str | None,
         contact: str | None,
@@ -35,6 +66,7 @@ class Complaint(LedgerAggregate):
         self.filed_on = effective_on
         self.provider_id = provider_id
         self.jurisdiction = jurisdiction
+        self.nature = nature
         self.complainant_kind = complainant_kind
         self.enterprise_id = enterprise_id
         self.status = "filed"

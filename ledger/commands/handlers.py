@@ -511,7 +511,9 @@ def file_complaint(c: m.FileComplaint, ctx: Context) -> None:
         raise DomainError(f"complaint {c.complaint_id} is already filed")
     provider = _provider(ctx, c.provider_id)
     pack = ctx.pack(provider.jurisdiction)
-    if pack.real_name_reports is not None:
+    if pack.real_name_reports is not None and c.nature == "report":
+        # 新乡 第十八条 is about reports (举报) on the truth of the provider's information; an
+        # enterprise's complaint (投诉) about its project needs none of this
         missing = [
             what
             for what, ok in (("real name", c.real_name and c.complainant_name), ("contact details", c.contact), ("evidence", c.evidence))
@@ -524,6 +526,7 @@ def file_complaint(c: m.FileComplaint, ctx: Context) -> None:
             complaint_id=c.complaint_id,
             provider_id=c.provider_id,
             jurisdiction=provider.jurisdiction,
+            nature=c.nature,
             complainant_kind=c.complainant_kind,
             complainant_name=c.complainant_name,
             contact=c.contact,
@@ -571,7 +574,8 @@ def _answer_overdue(ctx: Context, complaint: Complaint) -> None:
     assert deadline is not None
     on = deadline + timedelta(days=1)
     complaint.mark_answer_overdue(deadline=deadline, effective_on=on)
-    _note(ctx, complaint.provider_id, COMPLAINT_UNANSWERED, _last_ref(complaint), complaint.enterprise_id, on, complaint_id=complaint.complaint_id, deadline=deadline)
+    _note(ctx, complaint.provider_id, COMPLAINT_UNANSWERED, _last_ref(complaint), complaint.enterprise_id, on,
+          complaint_id=complaint.complaint_id, deadline=deadline, nature=complaint.nature)  # fmt: skip
 
 
 def verify_complaint(c: m.VerifyComplaint, ctx: Context) -> None:
@@ -581,7 +585,7 @@ def verify_complaint(c: m.VerifyComplaint, ctx: Context) -> None:
     if c.verdict == "true":
         _note(
             ctx, complaint.provider_id, COMPLAINT_VERIFIED, _last_ref(complaint), complaint.enterprise_id, on,
-            complaint_id=complaint.complaint_id, complainant_kind=complaint.complainant_kind,
+            complaint_id=complaint.complaint_id, complainant_kind=complaint.complainant_kind, nature=complaint.nature,
         )  # fmt: skip
 
 

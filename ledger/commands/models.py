@@ -278,6 +278,10 @@ class FileComplaint(Command):
     type: Literal["FileComplaint"] = "FileComplaint"
     complaint_id: Id
     provider_id: Id
+    nature: Literal["complaint", "report"] = Field(
+        default="complaint",
+        description="complaint (投诉) of the service, or report (举报) on the truth of the provider's information (新乡 第十八条: real name, contact details, evidence)",
+    )
     complainant_kind: Literal["enterprise", "provider", "public"]
     complainant_name: Name | None = None
     contact: Name | None = None

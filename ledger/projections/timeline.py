@@ -117,8 +117,8 @@ def summarize(name: str, s: dict[str, Any]) -> str:
         case "project.withholding-reviewed.v1":
             outcome = f"fees withheld ({g('amount')}) lifted" if g("lifted") else f"fees withheld ({g('amount')}) stay"
             return f"{outcome}: {g('reason')} ({_cited(g('citation'))})"
-        case "complaint.filed.v1":
-            return f"complaint {g('complaint_id')} by {g('complainant_kind')} {g('complainant_name') or ''}: {g('subject')}".replace("  ", " ")
+        case "complaint.filed.v1" | "complaint.filed.v2":
+            return f"{g('nature') or 'complaint'} {g('complaint_id')} by {g('complainant_kind')} {g('complainant_name') or ''}: {g('subject')}".replace("  ", " ")
         case "complaint.answer-requested.v1":
             return f"answer requested by {g('deadline')}"
         case "complaint.answered.v1":
@@ -143,7 +143,7 @@ def subject_of(name: str, state: dict[str, Any]) -> tuple[str, str, list[str]] |
             ids = [state["integrated_provider_id"]] if state.get("integrated_provider_id") else []
             ids += [p for p in state.get("product_provider_ids") or [] if p not in ids]
             return "project", state["project_id"], ids
-        case "complaint.filed.v1":
+        case "complaint.filed.v1" | "complaint.filed.v2":
             return "complaint", state["complaint_id"], [state["provider_id"]]
         case "appeal.filed.v1":
             return "appeal", state["appeal_id"], [state["provider_id"]]

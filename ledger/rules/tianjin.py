@@ -70,7 +70,11 @@ PACK = RulePack(
             id="tianjin.12.4",
             citation=c("第十二条（四）", "被企业或其他服务商投诉3次或以上并核实确认属实的"),
             sanction=REMOVAL,
-            select=facts(COMPLAINT_VERIFIED, lambda i: i.data.get("complainant_kind") in ("enterprise", "provider")),
+            # 投诉 by an enterprise or another provider; a report (举报) is not a complaint
+            select=facts(
+                COMPLAINT_VERIFIED,
+                lambda i: i.data.get("complainant_kind") in ("enterprise", "provider") and i.data.get("nature", "complaint") == "complaint",
+            ),
             param="verified_complaints",
             consequences=("public_notice",),
         ),

@@ -134,7 +134,9 @@ PACK = RulePack(
             id="xinxiang.18.unanswered",
             citation=c("第十八条", "被举报服务商未按要求回复或经核实确认该服务商存在弄虚作假行为的，退出服务商库"),
             sanction=POOL_EXIT,
-            select=facts(COMPLAINT_UNANSWERED),
+            # only a report (举报) is answered under 第十八条; facts noted before 2026-12 carry no
+            # nature and came from filings Xinxiang handled as reports
+            select=facts(COMPLAINT_UNANSWERED, lambda i: i.data.get("nature", "report") == "report"),
         ),
     ),
     findings={

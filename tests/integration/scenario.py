@@ -153,7 +153,7 @@ class Scenario:
 
     def report(self, provider_id: str, **fields: Any) -> str:
         """A real-name report (举报) by a member of the public, with evidence and contact details."""
-        return self.complaint(provider_id, "public", **fields)
+        return self.complaint(provider_id, "public", nature="report", **fields)
 
     def verify(self, complaint_id: str, verdict: str = "true", *, on: date | None = None) -> Noted | None:
         self.run(m.VerifyComplaint, complaint_id=complaint_id, verdict=verdict, effective_on=on)

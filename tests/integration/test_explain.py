@@ -31,7 +31,7 @@ def test_a_tianjin_removal_is_explained_by_the_three_verified_complaints(scenari
     assert [c.ref for c in root.children] == [n.fact for n in noted]
     assert all(c.kind == "fact" and c.details["kind"] == "complaint_verified" for c in root.children)
     assert [n.ref for n in _events(explanation, "complaint.verified.v1")] == [n.source for n in noted]
-    assert len(_events(explanation, "complaint.filed.v1")) == 3  # the complaints as filed, behind each verification
+    assert len(_events(explanation, "complaint.filed.v2")) == 3  # the complaints as filed, behind each verification
     assert explanation.tainted == []
 
     text = explanation.render()

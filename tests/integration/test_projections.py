@@ -189,7 +189,7 @@ def test_timeline_has_the_providers_projects_complaints_and_appeals_in_order(sce
     assert kinds == {"provider", "project", "complaint", "appeal"}
     names = [e["event_name"] for e in timeline]
     for name in ("provider.applied.v1", "project.registered.v1", "project.satisfaction-rated.v1", "provider.sanction-imposed.v1",
-                 "complaint.filed.v1", "complaint.verified.v1", "appeal.filed.v1", "appeal.decided.v1", "provider.reinstated.v1"):  # fmt: skip
+                 "complaint.filed.v2", "complaint.verified.v1", "appeal.filed.v1", "appeal.decided.v1", "provider.reinstated.v1"):  # fmt: skip
         assert name in names
     imposed = next(e for e in timeline if e["event_name"] == "provider.sanction-imposed.v1")
     assert "blacklisting under 唐山 第十三条（二）" in imposed["summary"]

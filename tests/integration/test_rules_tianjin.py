@@ -197,3 +197,12 @@ def test_a_finding_applies_only_an_article_in_force(scenario, found_on, removed)
         with pytest.raises(DomainError, match=r"^天津 第十四条: the rulebook is not in force on 2026-01-01 \(it is in force from 2023-01-29 until 2025-12-31\)$"):
             scenario.ledger.execute(finding)
         assert scenario.provider("TJ-1").status == "in_pool"
+
+
+def test_reports_are_not_complaints(scenario):
+    """第十二条（四）被企业或其他服务商投诉3次: three verified reports (举报) do not remove."""
+    scenario.admit("TJ-1", "tianjin")
+    for _ in range(3):
+        scenario.verify(scenario.complaint("TJ-1", "enterprise", nature="report"))
+    assert scenario.sanctions("TJ-1") == []
+    assert scenario.provider("TJ-1").status == "in_pool"

@@ -210,13 +210,13 @@ def test_reports_must_be_real_name_with_contact_and_evidence(scenario, report, m
     scenario.admit("XX-1", "xinxiang")
     recorded = scenario.ledger.store.max_position()
     with pytest.raises(DomainError, match=rf"^新乡 第十八条: a report needs {missing}$"):
-        scenario.complaint("XX-1", "public", **report)
+        scenario.report("XX-1", **report)
     assert scenario.ledger.store.max_position() == recorded
 
 
 def test_a_real_name_report_is_accepted(scenario):
     scenario.admit("XX-1", "xinxiang")
-    complaint_id = scenario.complaint("XX-1", "public")
+    complaint_id = scenario.report("XX-1")
     assert scenario.ledger.load(Complaint, complaint_id).status == "filed"
 
 
@@ -224,7 +224,7 @@ def test_a_real_name_report_is_accepted(scenario):
 def test_an_unanswered_report_exits_the_pool_after_its_deadline(scenario, days_after_deadline, exits):
     """第十八条 被举报服务商未按要求回复 … 退出服务商库; the deadline day itself is not yet overdue."""
     scenario.admit("XX-1", "xinxiang")
-    complaint_id = scenario.complaint("XX-1", "public")
+    complaint_id = scenario.report("XX-1")
     deadline = scenario.today + timedelta(days=15)
     scenario.run(m.RequestAnswer, complaint_id=complaint_id, deadline=deadline)
     scenario.passed_deadlines(deadline + timedelta(days=days_after_deadline))
@@ -252,7 +252,7 @@ def test_an_unanswered_report_exits_the_pool_after_its_deadline(scenario, days_a
 
 def test_an_answered_report_is_not_overdue(scenario):
     scenario.admit("XX-1", "xinxiang")
-    complaint_id = scenario.complaint("XX-1", "public")
+    complaint_id = scenario.report("XX-1")
     deadline = scenario.today + timedelta(days=15)
     scenario.run(m.RequestAnswer, complaint_id=complaint_id, deadline=deadline)
     scenario.on(deadline)
@@ -266,7 +266,7 @@ def test_an_answered_report_is_not_overdue(scenario):
 def test_an_answer_after_the_deadline_is_not_the_answer_required(scenario, answered_after_deadline, exits):
     """第十八条 未按要求回复: answered late, before the scheduler ran, still counts as unanswered."""
     scenario.admit("XX-1", "xinxiang")
-    complaint_id = scenario.complaint("XX-1", "public")
+    complaint_id = scenario.report("XX-1")
     deadline = scenario.today + timedelta(days=15)
     scenario.run(m.RequestAnswer, complaint_id=complaint_id, deadline=deadline)
     scenario.on(deadline + timedelta(days=answered_after_deadline))
@@ -278,7 +278,7 @@ def test_an_answer_after_the_deadline_is_not_the_answer_required(scenario, answe
 
 def test_the_scheduler_cannot_run_ahead_of_the_clock(scenario):
     scenario.admit("XX-1", "xinxiang")
-    complaint_id = scenario.complaint("XX-1", "public")
+    complaint_id = scenario.report("XX-1")
     deadline = scenario.today + timedelta(days=15)
     scenario.run(m.RequestAnswer, complaint_id=complaint_id, deadline=deadline)
     with pytest.raises(DomainError, match="future"):
@@ -336,3 +336,41 @@ def test_a_disqualification_withholds_nothing_until_the_regulator_decides_an_amo
     scenario.run(m.WithholdFees, provider_id="XX-1", amount="50000", reason="扣除部分服务费用", article="第十六条（五）")
     [withheld] = scenario.provider("XX-1").fees_withheld
     assert (withheld["amount"], withheld["citation"]["article"]) == ("50000", "第十六条（五）")
+
+
+def test_an_enterprise_complaint_is_not_a_report(scenario):
+    """第十八条 concerns real-name reports (举报) on the truth of a provider's information, with
+    evidence and contact details; an enterprise's complaint (投诉) about its project needs neither,
+    and leaving it unanswered is no 未按要求回复."""
+    scenario.admit("XX-1", "xinxiang")
+    complaint_id = scenario.complaint("XX-1", "enterprise", contact=None, evidence=[])
+    assert scenario.ledger.load(Complaint, complaint_id).nature == "complaint"
+    deadline = scenario.today + timedelta(days=15)
+    scenario.run(m.RequestAnswer, complaint_id=complaint_id, deadline=deadline)
+    scenario.passed_deadlines(deadline + timedelta(days=1))
+    assert scenario.ledger.load(Complaint, complaint_id).status == "answer_overdue"
+    assert scenario.sanctions("XX-1") == []
+    assert scenario.provider("XX-1").status == "in_pool"
+
+
+@pytest.mark.parametrize("jurisdiction, nature", [("xinxiang", "report"), ("tianjin", "complaint")])
+def test_a_filing_stored_before_it_had_a_nature_keeps_its_meaning(scenario, jurisdiction, nature):
+    """complaint.filed.v1 (no ``nature``) is upcast on read: Xinxiang handled every filing as a
+    real-name report, the others as complaints — in the ledger (class_version) and on the wire."""
+    import json
+
+    from ledger import cloudevent, wire
+    from ledger.store.base import RecordedEvent
+
+    scenario.admit("P-1", jurisdiction)
+    complaint_id = scenario.complaint("P-1", "public")
+    [stored] = scenario.ledger.store.read_aggregate(Complaint.create_id(complaint_id))
+    assert stored.topic == "complaint.filed.v2"
+    state = json.loads(stored.state)
+    for key in ("nature", "class_version"):
+        state.pop(key)
+    v1 = RecordedEvent(**{**stored.__dict__, "topic": "complaint.filed.v1", "state": json.dumps(state)})
+    assert wire.decode(v1).mutate(None).nature == nature
+    assert "nature" not in cloudevent.data_model("complaint.filed.v1").model_fields
+    event_type, data = cloudevent.upcast("complaint.filed.v1", {"jurisdiction": jurisdiction})
+    assert (event_type, data["nature"]) == ("complaint.filed.v2", nature)

@@ -72,7 +72,7 @@ def test_every_event_is_published_once_in_log_order_keyed_by_its_provider(comple
         if e.type == "provider.applied.v1":
             providers[e.aggregateid] = e.data["provider_id"]
             assert e.subject == f"provider/{e.data['provider_id']}" and e.source == f"/ledger/{e.data['jurisdiction']}"
-        if e.type in ("complaint.filed.v1", "appeal.filed.v1"):
+        if e.type in ("complaint.filed.v1", "complaint.filed.v2", "appeal.filed.v1"):
             assert m.key == e.data["provider_id"]  # a complaint's events stay with its provider's
         if e.type == "project.registered.v1":
             assert m.key == (e.data["integrated_provider_id"] or e.data["product_provider_ids"][0])
