@@ -252,6 +252,8 @@ def to_recorded(message: CloudEvent) -> RecordedEvent:
     recorded_at = message.time.astimezone(UTC)  # pydantic's own UTC tzinfo would print differently
     values["timestamp"] = recorded_at
     cls = wire.EVENT_TYPES[event_type]
+    if getattr(cls, "class_version", 1) > 1:  # the data is the class's current version (upcast above)
+        values["class_version"] = cls.class_version
     if message.aggregateversion == 1:  # a created event names its aggregate class (the library needs it)
         values["originator_topic"] = get_topic(wire.AGGREGATES[event_type.split(".", 1)[0]])
     return RecordedEvent(

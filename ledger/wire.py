@@ -87,7 +87,7 @@ _REGISTRY: tuple[tuple[str, type[LedgerAggregate.Event], str], ...] = (
     ("project.satisfaction-rated.v1", Project.SatisfactionRated, "ledger.aggregates.project:Project.SatisfactionRated"),
     ("project.payment-recorded.v1", Project.PaymentRecorded, "ledger.aggregates.project:Project.PaymentRecorded"),
     ("project.prepayment-recoverable.v1", Project.PrepaymentRecoverable, "ledger.aggregates.project:Project.PrepaymentRecoverable"),
-    ("project.withholding-reviewed.v1", Project.WithholdingReviewed, "ledger.aggregates.project:Project.WithholdingReviewed"),
+    ("project.withholding-reviewed.v1", Project.WithholdingReviewed, ""),  # added after the registry: no legacy topic
     ("complaint.filed.v1", Complaint.Filed, "ledger.aggregates.complaint:Complaint.Filed"),
     # v2 adds ``nature`` (complaint 投诉 / report 举报); v1 events are upcast on read (Complaint.Filed)
     ("complaint.filed.v2", Complaint.Filed, ""),
