@@ -51,10 +51,14 @@ def open_app(database_url: str | None, clock=None, projections: bool = True) -> 
 
     settings = settings_for(database_url)
     try:
-        return bootstrap(settings, clock=clock, projections=projections)
+        app = bootstrap(settings, clock=clock, projections=projections)
+        problems = app.store.protection_problems()
     except Exception as error:  # connection refused, bad URL, …
         fail(f"cannot open the ledger at {redact(settings.database_url)}: {describe_failure(error)}")
         raise
+    for problem in problems:  # reported, never repaired behind the auditor's back
+        err.print(f"warning: {problem} (not repaired; run `ledger verify`)", highlight=False)
+    return app
 
 
 def progress_bar() -> Progress:
@@ -432,16 +436,28 @@ def verify(
         verify_store,
     )
 
+    from ledger.audit.integrity import integrity_problems
+    from ledger.audit.verify import verify_export_against_digest
+
+    problems: list[str] = []
     if export_file is not None:
-        report = verify_export(export_file, progress=True)
+        if digest_file is not None:
+            report = verify_export_against_digest(export_file, Digest.load(digest_file), progress=True)
+        else:
+            report = verify_export(export_file, progress=True)
     else:
         with open_app(database_url, projections=False) as app:
             if digest_file is not None:
                 report = verify_against_digest(app.store, Digest.load(digest_file), progress=True)
             else:
                 report = verify_store(app.store, progress=True)
+            problems = integrity_problems(app.store)
+    for problem in problems:
+        err.print(f"problem: {problem}", highlight=False)
     if not report.ok:
         fail(report.summary())
+    if problems:
+        fail(f"{len(problems)} integrity problem(s); the event chain itself: {report.summary()}")
     console.print(report.summary(), highlight=False)
 
 

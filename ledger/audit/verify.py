@@ -298,26 +298,40 @@ def take_digest(store: EventStore, *, verify: bool = True, progress: bool = Fals
 def verify_against_digest(store: EventStore, digest: Digest, *, progress: bool = False) -> VerifyReport:
     """Verify the chain up to the head, and that the event at ``digest.position`` still
     has ``digest.hash`` (so nothing up to there was rewritten, and the log was not cut short)."""
+    return _against_digest(store.read_all(), digest, progress=progress, total=store.max_position())
+
+
+def verify_export_against_digest(path: str | os.PathLike[str], digest: Digest, *, progress: bool = False) -> VerifyReport:
+    """:func:`verify_against_digest` for an export, offline."""
+    return _against_digest(read_export(path), digest, progress=progress, total=None)
+
+
+def _against_digest(
+    events: Iterable[RecordedEvent], digest: Digest, *, progress: bool, total: int | None
+) -> VerifyReport:
     if digest.position == 0 and digest.hash != GENESIS_HASH:
         raise ValueError("malformed digest: position 0 must carry the genesis hash")
     walker = ChainWalker()
-    with _progress(progress, "verifying", store.max_position()) as advance:
+    with _progress(progress, "verifying", total) as advance:
         pending = 0
-        for event in store.read_all():
-            problem = walker.problem(event)
-            if problem is None and event.position == digest.position and event.hash != digest.hash:
-                problem = event.position, (
-                    f"the event at position {digest.position} no longer has the hash of the digest taken at "
-                    f"{digest.taken_at.isoformat()}: the log up to there was rewritten"
-                )
-            if problem is not None:
-                walker.fail(problem[0], event.ref, problem[1])
-                break
-            walker.accept(event)
-            pending += 1
-            if pending == 1000:
-                advance(pending)
-                pending = 0
+        try:
+            for event in events:
+                problem = walker.problem(event)
+                if problem is None and event.position == digest.position and event.hash != digest.hash:
+                    problem = event.position, (
+                        f"the event at position {digest.position} no longer has the hash of the digest taken at "
+                        f"{digest.taken_at.isoformat()}: the log up to there was rewritten"
+                    )
+                if problem is not None:
+                    walker.fail(problem[0], event.ref, problem[1])
+                    break
+                walker.accept(event)
+                pending += 1
+                if pending == 1000:
+                    advance(pending)
+                    pending = 0
+        except ExportFormatError as exc:
+            walker.fail(walker.head_position + 1, None, f"line {exc.line} is not a valid event: {exc.problem}")
         advance(pending)
     if not walker.broken and walker.head_position < digest.position:
         walker.fail(

@@ -257,5 +257,10 @@ class EventStore(ABC):
     def originator_ids(self, topic_prefix: str) -> list[UUID]:
         """Ids of aggregates whose first event's topic starts with ``topic_prefix``."""
 
+    def protection_problems(self) -> list[str]:
+        """Append-only protections of the database that are missing, disabled or redefined
+        (each one line); opening a store never puts one back silently."""
+        return []
+
     @abstractmethod
     def close(self) -> None: ...

@@ -79,17 +79,42 @@ CREATE TABLE IF NOT EXISTS ledger_commands (
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS ledger_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 CREATE OR REPLACE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
         USING ERRCODE = 'insufficient_privilege';
 END
 $$;
+INSERT INTO ledger_meta (key, value)
+SELECT name, to_regclass(name)::oid::text FROM (VALUES ('ledger_events'), ('ledger_commands'), ('ledger_meta')) AS t(name)
+ON CONFLICT DO NOTHING;
+"""
+
+#: the body of ledger_refuse_change() as created (compared, blanks aside, by protection_problems)
+REFUSE_CHANGE_BODY = TABLES.split("AS $$", 1)[1].split("$$;", 1)[0]
+
+#: the protected tables, and the identity (oid) each had when the ledger was created
+PROTECTED_TABLES = ("ledger_events", "ledger_commands", "ledger_meta")
+
+PROTECTIONS = """
+SELECT t.tgname, t.tgenabled, p.proname, p.prosrc
+  FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+ WHERE t.tgrelid IN (to_regclass('ledger_events'), to_regclass('ledger_commands'), to_regclass('ledger_meta'))
+   AND NOT t.tgisinternal
+"""
+
+TABLE_IDENTITIES = """
+SELECT t.name, to_regclass(t.name)::oid::text, m.value
+  FROM unnest(%s::text[]) AS t(name) LEFT JOIN ledger_meta m ON m.key = t.name
 """
 
 #: trigger name -> (table, definition)
 TRIGGERS: dict[str, tuple[str, str]] = {}
-for _table in ("ledger_events", "ledger_commands"):
+for _table in PROTECTED_TABLES:
     TRIGGERS[f"{_table}_append_only"] = (
         _table,
         f"CREATE TRIGGER {_table}_append_only BEFORE UPDATE OR DELETE ON {_table}"
@@ -100,11 +125,6 @@ for _table in ("ledger_events", "ledger_commands"):
         f"CREATE TRIGGER {_table}_no_truncate BEFORE TRUNCATE ON {_table}"
         " FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()",
     )
-
-EXISTING_TRIGGERS = """
-SELECT t.tgname FROM pg_trigger t
-WHERE t.tgrelid IN (to_regclass('ledger_events'), to_regclass('ledger_commands'))
-"""
 
 EVENT_COLUMNS = (
     "position, originator_id, originator_version, topic, state, recorded_at, effective_on,"
@@ -278,16 +298,56 @@ class PostgresEventStore(EventStore):
     # -- schema ----------------------------------------------------------------------
 
     @staticmethod
-    def _create_schema(conn: psycopg.Connection) -> None:
-        if set(TRIGGERS) <= {name for (name,) in conn.execute(EXISTING_TRIGGERS)}:
-            return  # everything is in place: touch nothing (the role may lack CREATE rights)
+    def _exists(conn: psycopg.Connection) -> bool:
+        row = conn.execute(
+            "SELECT COALESCE(to_regclass('ledger_events'), to_regclass('ledger_commands'), to_regclass('ledger_meta'))"
+        ).fetchone()
+        return row is not None and row[0] is not None
+
+    @classmethod
+    def _create_schema(cls, conn: psycopg.Connection) -> None:
+        """Create the log where there is none. An existing log is left as it is (the role may lack
+        CREATE rights): a protection that was removed is reported by :meth:`protection_problems`,
+        never silently put back."""
+        if cls._exists(conn):
+            return
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
+            if cls._exists(conn):
+                return
             conn.execute(TABLES)
-            existing = {name for (name,) in conn.execute(EXISTING_TRIGGERS)}
-            for name, (_, definition) in TRIGGERS.items():
-                if name not in existing:
-                    conn.execute(definition)
+            for _, definition in TRIGGERS.values():
+                conn.execute(definition)
+
+    def protection_problems(self) -> list[str]:
+        """Missing, disabled or redefined triggers and trigger function; tables dropped and recreated."""
+        problems = []
+        with self._pool.connection() as conn:
+            for name, current, recorded in conn.execute(TABLE_IDENTITIES, (list(PROTECTED_TABLES),)) if self._meta(conn) else []:
+                if current is None:
+                    problems.append(f"table {name} is missing: it was dropped")
+                elif recorded is None:
+                    problems.append(f"table {name} has no recorded identity in ledger_meta")
+                elif current != recorded:
+                    problems.append(f"table {name} was dropped and recreated (not the table the ledger created)")
+            if not self._meta(conn):
+                problems.append("table ledger_meta is missing: it was dropped")
+            found = {name: (enabled, function, body) for name, enabled, function, body in conn.execute(PROTECTIONS)}
+        for name in TRIGGERS:
+            if name not in found:
+                problems.append(f"protection removed: trigger {name} is missing")
+                continue
+            enabled, function, body = found[name]
+            if enabled not in ("O", "A"):
+                problems.append(f"protection disabled: trigger {name} is switched off")
+            if function != "ledger_refuse_change" or " ".join(body.split()) != " ".join(REFUSE_CHANGE_BODY.split()):
+                problems.append(f"protection redefined: trigger {name} no longer runs the ledger's refusal")
+        return problems
+
+    @staticmethod
+    def _meta(conn: psycopg.Connection) -> bool:
+        row = conn.execute("SELECT to_regclass('ledger_meta')").fetchone()
+        return row is not None and row[0] is not None
 
     # -- writing ---------------------------------------------------------------------
 

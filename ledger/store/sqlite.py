@@ -41,6 +41,28 @@ APPEND_ONLY_TRIGGERS: dict[str, str] = {
     for table in ("ledger_events", "ledger_commands")
     for op in ("UPDATE", "DELETE")
 }
+#: ``INSERT OR REPLACE`` / ``REPLACE INTO`` delete the row they collide with without firing DELETE
+#: triggers (unless recursive_triggers is on in the writer's own connection): refuse every insert
+#: that collides with a recorded row, before any conflict clause is applied.
+_REPLACED = {
+    "ledger_events": "position = NEW.position OR (originator_id = NEW.originator_id"
+    " AND originator_version = NEW.originator_version)",
+    "ledger_commands": "command_id = NEW.command_id OR seq = NEW.seq",
+}
+APPEND_ONLY_TRIGGERS.update(
+    {
+        f"{table}_no_replace": (
+            f"CREATE TRIGGER IF NOT EXISTS {table}_no_replace BEFORE INSERT ON {table} "
+            f"WHEN EXISTS (SELECT 1 FROM {table} WHERE {collides}) "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: a recorded row cannot be replaced'); END"
+        )
+        for table, collides in _REPLACED.items()
+    }
+)
+
+
+def _normalised_sql(sql: str) -> str:
+    return " ".join(sql.replace("IF NOT EXISTS ", "").split()).lower()
 
 SCHEMA = [
     """
@@ -219,11 +241,34 @@ class SQLiteEventStore(EventStore):
         return result
 
     def _create_schema(self) -> None:
-        def create(conn: sqlite3.Connection) -> None:
-            for statement in SCHEMA:
-                conn.execute(statement)
+        """Create the log in a new file. An existing log is left as it is: a protection that was
+        removed is reported by :meth:`protection_problems`, never silently put back."""
 
-        self._write(create)
+        def existing(conn: sqlite3.Connection) -> bool:
+            return conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE name IN ('ledger_events', 'ledger_commands')"
+            ).fetchone() is not None
+
+        def create(conn: sqlite3.Connection) -> None:
+            if not existing(conn):
+                for statement in SCHEMA:
+                    conn.execute(statement)
+
+        if not existing(self._connection()):
+            self._write(create)
+
+    def protection_problems(self) -> list[str]:
+        """The append-only triggers that are missing or were redefined."""
+        found = dict(
+            self._connection().execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall()
+        )
+        problems = []
+        for name, definition in APPEND_ONLY_TRIGGERS.items():
+            if name not in found:
+                problems.append(f"protection removed: trigger {name} is missing")
+            elif _normalised_sql(found[name]) != _normalised_sql(definition):
+                problems.append(f"protection redefined: trigger {name} is not the ledger's")
+        return problems
 
     # -- writing ---------------------------------------------------------------------
 
