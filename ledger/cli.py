@@ -427,6 +427,7 @@ def verify(
     database_url: DatabaseOption = None,
     export_file: Annotated[Optional[Path], typer.Option("--export", exists=True, dir_okay=False, help="verify an export file instead, without the running system")] = None,
     digest_file: Annotated[Optional[Path], typer.Option("--digest", exists=True, dir_okay=False, help="also check the log still holds an auditor's digest")] = None,
+    public_key: Annotated[Optional[str], typer.Option("--public-key", envvar="LEDGER_VERIFY_KEY", help="the digest must be signed by this key (base64)")] = None,
 ) -> None:
     """Check the hash chain of the whole log; exit 1 naming the first event that does not match."""
     from ledger.audit.verify import (
@@ -436,10 +437,15 @@ def verify(
         verify_store,
     )
 
-    from ledger.audit.integrity import integrity_problems
+    from ledger.audit.integrity import command_head_problems, integrity_problems
+    from ledger.audit.signing import signature_problem
     from ledger.audit.verify import verify_export_against_digest
 
     problems: list[str] = []
+    if digest_file is not None:
+        refused = signature_problem(Digest.load(digest_file), public_key)
+        if refused:
+            fail(f"{digest_file}: {refused}")
     if export_file is not None:
         if digest_file is not None:
             report = verify_export_against_digest(export_file, Digest.load(digest_file), progress=True)
@@ -452,6 +458,8 @@ def verify(
             else:
                 report = verify_store(app.store, progress=True)
             problems = integrity_problems(app.store)
+            if digest_file is not None:
+                problems += command_head_problems(app.store, Digest.load(digest_file))
     for problem in problems:
         err.print(f"problem: {problem}", highlight=False)
     if not report.ok:
@@ -479,13 +487,33 @@ def digest(
     file: Annotated[Path, typer.Argument(dir_okay=False, help="where to save the digest (keep it outside the system)")],
     database_url: DatabaseOption = None,
 ) -> None:
-    """Take a digest of the whole log (head position and hash) for an auditor to keep."""
+    """Take a digest of the whole log (head, checkpoints, command chain head) for an auditor to keep;
+    signed with LEDGER_SIGNING_KEY_FILE when it is set."""
+    from ledger.audit.signing import load_key, sign
     from ledger.audit.verify import take_digest
 
+    settings = settings_for(database_url)
+    key = load_key(settings.signing_key_file) if settings.signing_key_file else None
     with open_app(database_url, projections=False) as app:
         taken = take_digest(app.store, progress=True)
+    if key is not None:
+        taken = sign(taken, key)
     taken.save(file)
-    console.print(f"digest at position {taken.position}: {taken.hash} → {file}", highlight=False)
+    signed = f"; signed by {taken.public_key}" if taken.signature else "; unsigned (set LEDGER_SIGNING_KEY_FILE)"
+    console.print(f"digest at position {taken.position}: {taken.hash}{signed} → {file}", highlight=False)
+
+
+@app.command()
+def keygen(
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="where to write the new private key (PEM, mode 0600)")],
+) -> None:
+    """Make an Ed25519 key for signing digests; prints the public key an auditor pins."""
+    from ledger.audit.signing import generate_key
+
+    if file.exists():
+        fail(f"{file} exists; a key is never overwritten")
+    public = generate_key(file)
+    console.print(f"private key → {file} (set LEDGER_SIGNING_KEY_FILE={file})\npublic key: {public}", highlight=False)
 
 
 KafkaOption = Annotated[

@@ -11,6 +11,10 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///ledger.db"
     #: Who is recorded as the author of commands given through the CLI.
     operator: str = "cli"
+    #: Ed25519 private key (PEM) that signs digests (``ledger keygen`` makes one); unset: digests are unsigned.
+    signing_key_file: str | None = None
+    #: The public key (base64) a digest must be signed by for ``ledger verify --digest`` to accept it.
+    verify_key: str | None = None
     #: How long (seconds) a SQLite writer waits for another process's write lock before giving up.
     busy_timeout: float = 30.0
     #: Connections kept by the PostgreSQL pool.

@@ -13,6 +13,7 @@ the checks around it, each problem one line naming what is wrong:
 """
 from __future__ import annotations
 
+from ledger.audit.verify import Digest
 from ledger.store.base import GENESIS_HASH, EventStore, command_hash, payload_digest
 
 
@@ -57,6 +58,17 @@ def read_model_problems(database_url: str, head: int) -> list[str]:
             "events were removed (or the log was dropped and recreated)"
         ]
     return []
+
+
+def command_head_problems(store: EventStore, digest: Digest) -> list[str]:
+    """The command chain still holds the digest's command head."""
+    if digest.command_seq is None or digest.command_seq == 0:
+        return []
+    for command in store.read_commands(after=digest.command_seq - 1):
+        if command.hash != digest.command_hash:
+            return [f"command {digest.command_seq} no longer has the hash of the digest: the command chain was rewritten"]
+        return []
+    return [f"the command chain ends before command {digest.command_seq} of the digest: commands were removed"]
 
 
 def integrity_problems(store: EventStore, *, read_models: bool = True) -> list[str]:

@@ -257,21 +257,58 @@ def verify_export(path: str | os.PathLike[str], *, progress: bool = False) -> Ve
 
 @dataclass(frozen=True)
 class Digest:
-    """The head of the log at one moment, kept by an auditor outside the system."""
+    """The head of the log at one moment, kept by an auditor outside the system.
+
+    Besides the head it holds *checkpoints*: the chain hash at evenly spaced positions
+    (every one for a log of up to :data:`MAX_CHECKPOINTS` events), so that a rewritten
+    log is located — the first checkpoint that no longer matches, after the last that
+    does — and the head of the command chain. Signed (Ed25519, :mod:`ledger.audit.signing`),
+    it cannot be altered or forged without the signing key.
+    """
 
     position: int
     hash: str
     taken_at: datetime
+    #: (position, chain hash) at evenly spaced positions up to ``position``
+    checkpoints: tuple[tuple[int, str], ...] = ()
+    #: the head of the command chain (seq, hash)
+    command_seq: int | None = None
+    command_hash: str | None = None
+    #: Ed25519 signature (base64) of :meth:`signed_content`, and the signer's public key (base64, raw)
+    signature: str | None = None
+    public_key: str | None = None
+
+    def signed_content(self) -> bytes:
+        """What the signature covers: every field but the signature and the key, as canonical JSON."""
+        content = {k: v for k, v in self.to_json().items() if k not in ("signature", "public_key")}
+        return json.dumps(content, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
     def to_json(self) -> dict[str, Any]:
-        return {"position": self.position, "hash": self.hash, "taken_at": self.taken_at.isoformat()}
+        data: dict[str, Any] = {"position": self.position, "hash": self.hash, "taken_at": self.taken_at.isoformat()}
+        if self.checkpoints:
+            data["checkpoints"] = [[position, digest] for position, digest in self.checkpoints]
+        if self.command_seq is not None:
+            data["command_seq"], data["command_hash"] = self.command_seq, self.command_hash
+        if self.signature is not None:
+            data["signature"], data["public_key"] = self.signature, self.public_key
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Digest:
+        checkpoints = data.get("checkpoints", [])
+        if not isinstance(checkpoints, list) or not all(
+            isinstance(c, list) and len(c) == 2 and type(c[0]) is int and isinstance(c[1], str) for c in checkpoints
+        ):
+            raise ValueError("field 'checkpoints' must be a list of [position, hash]")
         return cls(
             position=wire.required(data, "position", int),
             hash=wire.required(data, "hash", str),
             taken_at=datetime.fromisoformat(wire.required(data, "taken_at", str)),
+            checkpoints=tuple((position, digest) for position, digest in checkpoints),
+            command_seq=data.get("command_seq"),
+            command_hash=data.get("command_hash"),
+            signature=data.get("signature"),
+            public_key=data.get("public_key"),
         )
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -282,14 +319,36 @@ class Digest:
         return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
+#: A digest keeps at most this many checkpoints (a log this long or shorter: one per event).
+MAX_CHECKPOINTS = 1024
+
+
 def take_digest(store: EventStore, *, verify: bool = True, progress: bool = False) -> Digest:
     """The store's head now. With ``verify`` (the default) the chain is checked first and the
-    digest names the verified head; :class:`ChainBroken` is raised if it does not verify."""
+    digest names the verified head, with checkpoints and the command chain's head;
+    :class:`ChainBroken` is raised if it does not verify."""
     if verify:
-        report = verify_store(store, progress=progress)
+        head = store.max_position()
+        stride = max(1, -(-head // MAX_CHECKPOINTS))
+        walker = ChainWalker()
+        checkpoints: list[tuple[int, str]] = []
+        with _progress(progress, "verifying", head) as advance:
+            for event in store.read_all(limit=head):
+                if not walker.feed(event):
+                    break
+                if event.position % stride == 0 or event.position == head:
+                    checkpoints.append((event.position, event.hash))
+            advance(walker.checked)
+        report = walker.report()
         if not report.ok:
             raise ChainBroken(report)
-        return Digest(report.head_position, report.head_hash, current_time())
+        last_command = None
+        for last_command in store.read_commands():
+            pass
+        return Digest(
+            report.head_position, report.head_hash, current_time(), tuple(checkpoints),
+            last_command.seq if last_command else 0, last_command.hash if last_command else GENESIS_HASH,
+        )  # fmt: skip
     position = store.max_position()
     last = next(iter(store.read_all(after=position - 1, limit=1)), None) if position else None
     return Digest(position, last.hash if last else GENESIS_HASH, current_time())
@@ -312,16 +371,28 @@ def _against_digest(
     if digest.position == 0 and digest.hash != GENESIS_HASH:
         raise ValueError("malformed digest: position 0 must carry the genesis hash")
     walker = ChainWalker()
+    expected = dict(digest.checkpoints)
+    expected[digest.position] = digest.hash
+    agreed = 0  # the last checkpoint found as the digest recorded it
     with _progress(progress, "verifying", total) as advance:
         pending = 0
         try:
             for event in events:
                 problem = walker.problem(event)
-                if problem is None and event.position == digest.position and event.hash != digest.hash:
-                    problem = event.position, (
-                        f"the event at position {digest.position} no longer has the hash of the digest taken at "
-                        f"{digest.taken_at.isoformat()}: the log up to there was rewritten"
-                    )
+                if problem is None and event.position in expected:
+                    if event.hash == expected[event.position]:
+                        agreed = event.position
+                    else:
+                        where = (
+                            f"the ledger and the digest part ways at position {event.position}"
+                            if agreed == event.position - 1
+                            else f"the ledger and the digest part ways after position {agreed}, "
+                            f"at or before position {event.position}"
+                        )
+                        problem = agreed + 1, (
+                            f"{where}: the event there no longer has the hash of the digest taken at "
+                            f"{digest.taken_at.isoformat()}: the log up to there was rewritten"
+                        )
                 if problem is not None:
                     walker.fail(problem[0], event.ref, problem[1])
                     break

@@ -299,10 +299,13 @@ class PostgresEventStore(EventStore):
 
     @staticmethod
     def _exists(conn: psycopg.Connection) -> bool:
+        # pg_class read with the statement's snapshot (to_regclass's catalog cache may not yet
+        # show a schema that another process committed while this one waited for the lock)
         row = conn.execute(
-            "SELECT COALESCE(to_regclass('ledger_events'), to_regclass('ledger_commands'), to_regclass('ledger_meta'))"
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = current_schema() AND c.relname IN ('ledger_events', 'ledger_commands', 'ledger_meta')"
         ).fetchone()
-        return row is not None and row[0] is not None
+        return row is not None and row[0] > 0
 
     @classmethod
     def _create_schema(cls, conn: psycopg.Connection) -> None:
