@@ -14,10 +14,9 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 from ledger import wire
 from ledger.clock import current_time
@@ -389,7 +388,7 @@ def _against_digest(
                             else f"the ledger and the digest part ways after position {agreed}, "
                             f"at or before position {event.position}"
                         )
-                        problem = agreed + 1, (
+                        problem = event.position, (
                             f"{where}: the event there no longer has the hash of the digest taken at "
                             f"{digest.taken_at.isoformat()}: the log up to there was rewritten"
                         )
