@@ -40,7 +40,6 @@ import json
 import typing
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from functools import cache
 from typing import Any, Literal
 from uuid import UUID
@@ -94,16 +93,6 @@ def subject_of_first(event_type: str, state: dict[str, Any]) -> Subject:
     raise ValueError(f"no subject for the first event {event_type!r}")
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    if isinstance(value, (UUID, Decimal)):
-        return str(value)
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
-
-
 def _citation_text(citation: Any) -> str | None:
     if isinstance(citation, dict) and citation.get("article"):
         return f"{citation.get('short', '')} {citation['article']}".strip()
@@ -123,7 +112,7 @@ class CloudEvent(BaseModel):
     time: datetime
     datacontenttype: Literal["application/json"] = DATA_CONTENT_TYPE
     partitionkey: str
-    effectiveon: date | None
+    effectiveon: date | None = None
     logposition: int
     aggregateid: UUID
     aggregateversion: int
@@ -135,39 +124,65 @@ class CloudEvent(BaseModel):
     data: dict[str, Any]
 
     def to_json(self) -> bytes:
-        return json.dumps(self.model_dump(mode="json", exclude_none=True), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return to_json(self.model_dump(mode="json", exclude_none=True))
 
     @classmethod
     def from_json(cls, value: bytes) -> CloudEvent:
         return cls.model_validate_json(value)
 
 
+def _untag(value: Any) -> Any:
+    """A transcoded scalar (``{"_type_": "date_iso", "_data_": "2024-11-01"}``) as its plain JSON text."""
+    if isinstance(value, dict) and "_type_" in value and "_data_" in value:
+        return value["_data_"]
+    return value
+
+
+def envelope_dict(event: RecordedEvent, subject: Subject) -> dict[str, Any]:
+    """The envelope of a stored event as JSON-ready data (what :meth:`CloudEvent.to_json` writes).
+
+    Built straight from the stored JSON, which is already the published form of a
+    free-form attribute; a declared scalar only loses its type tag. The relay
+    publishes this without building a model (it is its hot path); :func:`envelope`
+    is the same as a validated :class:`CloudEvent`.
+    """
+    event_type = wire.event_type(event)
+    free = _free_form(event_type)
+    data = {k: (v if k in free else _untag(v)) for k, v in json.loads(event.state).items() if k not in _NOT_DATA}
+    body: dict[str, Any] = {
+        "specversion": SPEC_VERSION,
+        "id": event.ref,
+        "type": event_type,
+        "source": f"/ledger/{subject.jurisdiction}",
+        "subject": f"{subject.aggregate}/{subject.business_id}",
+        "time": event.recorded_at.isoformat(),
+        "datacontenttype": DATA_CONTENT_TYPE,
+        "partitionkey": subject.partition_key,
+        "logposition": event.position,
+        "aggregateid": str(event.originator_id),
+        "aggregateversion": event.originator_version,
+        "causationid": event.command_id,
+        "recordedby": event.recorded_by,
+        "eventhash": event.hash,
+    }
+    if event.effective_on is not None:
+        body["effectiveon"] = event.effective_on.isoformat()
+    citation = _citation_text(data.get("citation"))
+    if citation is not None:
+        body["citation"] = citation
+    if event_type == "provider.sanction-imposed.v1":
+        body["derived"] = data["derived"]
+    body["data"] = data
+    return body
+
+
+def to_json(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 def envelope(event: RecordedEvent, subject: Subject) -> CloudEvent:
     """The envelope of a stored event (its aggregate's ``subject`` from :func:`subject_of_first`)."""
-    event_type = wire.event_type(event)
-    state = wire.decode_state(event)
-    data = {k: v for k, v in state.items() if k not in _NOT_DATA}
-    free = _free_form(event_type)
-    plain = {k: (json.loads(wire.encode_json(v)) if k in free else v) for k, v in data.items()}
-    derived = data.get("derived") if event_type == "provider.sanction-imposed.v1" else None
-    return CloudEvent(
-        id=event.ref,
-        type=event_type,
-        source=f"/ledger/{subject.jurisdiction}",
-        subject=f"{subject.aggregate}/{subject.business_id}",
-        time=event.recorded_at,
-        partitionkey=subject.partition_key,
-        effectiveon=event.effective_on,
-        logposition=event.position,
-        aggregateid=event.originator_id,
-        aggregateversion=event.originator_version,
-        causationid=event.command_id,
-        recordedby=event.recorded_by,
-        eventhash=event.hash,
-        citation=_citation_text(data.get("citation")),
-        derived=derived,
-        data=json.loads(json.dumps(plain, default=_json_default)),
-    )
+    return CloudEvent.model_validate(envelope_dict(event, subject))
 
 
 # -- the data of each type: models generated from the event classes ------------------------

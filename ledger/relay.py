@@ -42,8 +42,9 @@ from ledger.cloudevent import (
     CONTENT_TYPE,
     CloudEvent,
     Subject,
-    envelope,
+    envelope_dict,
     subject_of_first,
+    to_json,
 )
 from ledger.projections.db import ReadModelDB
 from ledger.store.base import EventStore, RecordedEvent, event_ref
@@ -73,10 +74,11 @@ class KeySerializer(Serializer):
 
 
 class CloudEventSerializer(Serializer):
-    """Structured mode: the whole envelope is the value; the content type is also a header."""
+    """Structured mode: the whole envelope is the value (a :class:`CloudEvent` or its
+    :func:`~ledger.cloudevent.envelope_dict`); the content type is also a header."""
 
-    def serialize(self, topic: str, headers: Any, data: CloudEvent) -> bytes:
-        return data.to_json()
+    def serialize(self, topic: str, headers: Any, data: CloudEvent | dict[str, Any]) -> bytes:
+        return data.to_json() if isinstance(data, CloudEvent) else to_json(data)
 
 
 @dataclass(frozen=True)
@@ -267,8 +269,8 @@ class Relay:
         headers = [("content-type", CONTENT_TYPE.encode())]
         futures = []
         for event in events:
-            message = envelope(event, self._subjects[event.originator_id])
-            futures.append(producer.send(self.topic, key=message.partitionkey, value=message, headers=headers))
+            body = envelope_dict(event, self._subjects[event.originator_id])
+            futures.append(producer.send(self.topic, key=body["partitionkey"], value=body, headers=headers))
         producer.flush(timeout=self.producer_config["delivery_timeout_ms"] / 1000 + 5)
         for future in futures:
             future.get(timeout=0)  # raises the broker's error for any message not acknowledged
