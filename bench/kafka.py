@@ -44,6 +44,7 @@ from ledger.cloudevent import CONTENT_TYPE, envelope_dict, subject_of_first, to_
 from ledger.commands.models import SubmitApplication
 from ledger.demo import demo_plan, run_demo
 from ledger.relay import PARTITIONS, Relay
+from ledger.rules import credit_code
 from ledger.settings import Settings
 from tests.conftest import postgres_schema
 
@@ -140,7 +141,8 @@ def latency(database_url: str, read_models_url: str, bootstrap_servers: str, rat
         def submit(i: int) -> None:
             provider_id = f"TJ-B{i:06d}"
             app.ledger.execute(SubmitApplication(command_id=f"bench-{provider_id}", provider_id=provider_id, jurisdiction="tianjin",
-                                                 name=f"天津基准{i}科技有限公司", kind="数字化解决方案服务商"))  # fmt: skip
+                                                 name=f"天津基准{i}科技有限公司", kind="数字化解决方案服务商",
+                                                 credit_code=credit_code.complete(f"91120116MA{i:07d}")))  # fmt: skip
             replied[provider_id] = time.perf_counter()
 
         started = time.perf_counter()

@@ -533,14 +533,16 @@ def relay(
     import signal
     import threading
 
-    from ledger.relay import Relay, topic_name
+    from ledger.relay import Relay, require_ledger, topic_name
     from ledger.store import open_store
 
     settings = settings_for(database_url)
     try:
+        require_ledger(settings.database_url)
         store = open_store(settings.database_url)
     except Exception as error:
         fail(f"cannot open the ledger at {redact(settings.database_url)}: {describe_failure(error)}")
+        raise
     topic = topic_name(settings.kafka_topic_prefix if topic_prefix is None else topic_prefix)
     publisher = Relay(store, bootstrap or settings.kafka_bootstrap, topic, batch_size=batch_size)
     stop = threading.Event()
@@ -552,6 +554,8 @@ def relay(
             task = bar.add_task("publishing", total=None)
             publisher.run(stop, until_caught_up=once, progress=lambda n: bar.advance(task, n))
         err.print(f"relay: published {publisher.published}; lag {publisher.lag().events} events", highlight=False)
+    except Exception as error:  # broker and database failures are retried inside: this is anything else
+        fail(f"relay stopped after {publisher.published} events: {describe_failure(error)}")
     finally:
         publisher.close()
         store.close()

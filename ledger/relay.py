@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -79,6 +80,15 @@ class CloudEventSerializer(Serializer):
 
     def serialize(self, topic: str, headers: Any, data: CloudEvent | dict[str, Any]) -> bytes:
         return data.to_json() if isinstance(data, CloudEvent) else to_json(data)
+
+
+@dataclass(frozen=True)
+class _InFlight:
+    """A batch handed to the producer, not yet acknowledged."""
+
+    last_position: int
+    count: int
+    futures: list[Any]
 
 
 @dataclass(frozen=True)
@@ -148,13 +158,19 @@ def lag(store: EventStore, positions: RelayPositions, topic: str, now: datetime 
     return Lag(topic, acknowledged, head, head - acknowledged, seconds)
 
 
-def relay_status(database_url: str, topic: str | None = None) -> Lag | None:
-    """The relay's lag for ``ledger status``; None where no relay ever published (reads only)."""
-    from ledger.store import open_store
+def require_ledger(database_url: str) -> None:
+    """Refuse a SQLite ledger that does not exist: the relay and ``status`` never create one."""
     from ledger.store.sqlite import database_path
 
     if database_url.startswith("sqlite:") and not database_path(database_url).exists():
-        raise FileNotFoundError(f"no ledger at {database_url}")  # a read never creates a database
+        raise FileNotFoundError(f"no ledger at {database_url}")
+
+
+def relay_status(database_url: str, topic: str | None = None) -> Lag | None:
+    """The relay's lag for ``ledger status``; None where no relay ever published (reads only)."""
+    from ledger.store import open_store
+
+    require_ledger(database_url)
     store = open_store(database_url)
     positions = RelayPositions(ReadModelDB(database_url, pool_size=1))
     try:
@@ -176,7 +192,6 @@ class Relay:
         batch_size: int = BATCH_SIZE,
         partitions: int = PARTITIONS,
         producer_config: dict[str, Any] | None = None,
-        on_batch: Callable[[Sequence[RecordedEvent]], None] | None = None,
     ) -> None:
         self.store = store
         self.bootstrap_servers = bootstrap_servers
@@ -195,7 +210,6 @@ class Relay:
             "enable_idempotence": True,
         }
         self.positions = RelayPositions.open(store.database_url)
-        self.on_batch = on_batch
         self._subjects: dict[UUID, Subject] = {}
         self._producer: KafkaProducer | None = None
         self.published = 0
@@ -254,16 +268,8 @@ class Relay:
 
     # -- publishing ------------------------------------------------------------------------
 
-    def publish_batch(self) -> int:
-        """Publish what follows the acknowledged position (at most ``batch_size``); returns the count.
-
-        Raises on a broker or database failure; nothing is recorded then, and
-        the next call sends the batch again.
-        """
-        after = self.positions.get(self.topic)
-        events = list(self.store.read_all(after=after, limit=self.batch_size))
-        if not events:
-            return 0
+    def _send(self, events: Sequence[RecordedEvent]) -> _InFlight:
+        """Hand one batch to the producer (it sends in the background); nothing is recorded yet."""
         self._resolve_subjects(events)
         producer = self._connect()
         headers = [("content-type", CONTENT_TYPE.encode())]
@@ -271,14 +277,29 @@ class Relay:
         for event in events:
             body = envelope_dict(event, self._subjects[event.originator_id])
             futures.append(producer.send(self.topic, key=body["partitionkey"], value=body, headers=headers))
-        producer.flush(timeout=self.producer_config["delivery_timeout_ms"] / 1000 + 5)
-        for future in futures:
-            future.get(timeout=0)  # raises the broker's error for any message not acknowledged
-        if self.on_batch is not None:
-            self.on_batch(events)
-        self.positions.set(self.topic, events[-1].position)
-        self.published += len(events)
-        return len(events)
+        return _InFlight(events[-1].position, len(events), futures)
+
+    def _settle(self, batch: _InFlight) -> None:
+        """Wait until the broker acknowledged every message of ``batch`` (and of every batch before it),
+        then record its last position. Raises the broker's error for a message it refused."""
+        timeout = self.producer_config["delivery_timeout_ms"] / 1000 + 5
+        for future in batch.futures:
+            future.get(timeout=timeout)
+        self.positions.set(self.topic, batch.last_position)
+        self.published += batch.count
+
+    def publish_batch(self) -> int:
+        """Publish what follows the acknowledged position (at most ``batch_size``), wait for it; returns the count.
+
+        Raises on a broker or database failure; nothing is recorded then, and
+        the next call sends the batch again.
+        """
+        events = list(self.store.read_all(after=self.positions.get(self.topic), limit=self.batch_size))
+        if not events:
+            return 0
+        batch = self._send(events)
+        self._settle(batch)
+        return batch.count
 
     def run(
         self,
@@ -288,42 +309,60 @@ class Relay:
         until_caught_up: bool = False,
         max_backoff: float = 5.0,
         progress: Callable[[int], None] | None = None,
+        pipeline: int = 2,
     ) -> int:
         """Publish until ``stop`` is set (or, with ``until_caught_up``, until the log is published).
 
-        A broker outage or a database failure is logged and retried with
-        backoff, from the acknowledged position. Returns the events published.
+        Up to ``pipeline`` batches are in flight at once: the next batch is read and
+        handed to the producer while the broker acknowledges the one before, and a
+        batch's position is recorded only once it *and every batch before it* is
+        acknowledged (they are settled in order), so the recorded position never
+        runs ahead of an unacknowledged event. A broker outage or a database failure
+        drops whatever is in flight, is logged and retried with backoff, from the
+        acknowledged position. Returns the events published.
         """
         stop = stop or threading.Event()
         backoff = 0.1
         total = 0
         topic_ready = False
+        cursor: int | None = None  # the last position handed to the producer
+        in_flight: deque[_InFlight] = deque()
         while not stop.is_set():
             try:
                 if not topic_ready:
                     self.ensure_topic()
                     topic_ready = True
-                sent = self.publish_batch()
+                if cursor is None:
+                    cursor = self.positions.get(self.topic)
+                events = list(self.store.read_all(after=cursor, limit=self.batch_size))
+                if events:
+                    in_flight.append(self._send(events))
+                    cursor = events[-1].position
+                more = len(events) == self.batch_size
+                settled = 0
+                while in_flight and (len(in_flight) >= pipeline or not more):
+                    batch = in_flight.popleft()
+                    self._settle(batch)
+                    settled += batch.count
                 backoff = 0.1
-            except (KafkaError, OSError, TimeoutError) as error:
-                self.failures += 1
-                log.warning("relay: the broker failed (%s); retrying from the acknowledged position in %.1fs", error, backoff)
-                self._disconnect()
-                stop.wait(backoff)
-                backoff = min(max_backoff, backoff * 2)
-                continue
             except Exception as error:
-                if not _is_database_error(error):
+                broker = isinstance(error, (KafkaError, OSError, TimeoutError))
+                if not broker and not _is_database_error(error):
                     raise
                 self.failures += 1
-                log.warning("relay: the database failed (%s); retrying in %.1fs", error, backoff)
+                log.warning("relay: the %s failed (%s); retrying from the acknowledged position in %.1fs",
+                            "broker" if broker else "database", error, backoff)  # fmt: skip
+                in_flight.clear()
+                cursor = None
+                if broker:
+                    self._disconnect()
                 stop.wait(backoff)
                 backoff = min(max_backoff, backoff * 2)
                 continue
-            total += sent
-            if sent and progress is not None:
-                progress(sent)
-            if sent < self.batch_size:
+            total += settled
+            if settled and progress is not None:
+                progress(settled)
+            if not more:
                 if until_caught_up:
                     return total
                 stop.wait(poll_interval)

@@ -151,3 +151,13 @@ def lag_now():
     from datetime import datetime
 
     return datetime.now(UTC)
+
+
+def test_the_relay_and_status_never_create_a_ledger(tmp_path) -> None:
+    missing = tmp_path / "missing.db"
+    for args in (["relay", "--once"], ["status"]):
+        process = ledger_process(*args, "-d", f"sqlite:///{missing}", "--bootstrap", "127.0.0.1:1") if args[0] == "relay" else ledger_process(*args, "-d", f"sqlite:///{missing}")
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 1
+        assert "no ledger at" in err and "Traceback" not in err
+    assert not missing.exists()
