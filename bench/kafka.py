@@ -13,11 +13,12 @@ One run measures, on a fresh PostgreSQL schema and fresh topics:
      sends, waits for every acknowledgement of each batch, stores the position.
    The figure is relay messages/s ÷ baseline messages/s.
 2. **Latency.** A relay (polling every ``--poll-ms``) and one consumer-group member
-   run in threads; ``SubmitApplication`` commands are sent at a steady ``--rate`` per
+   run in threads; after ``PROVIDERS`` applications (not timed), ``RecordProfileChange``
+   commands (a provider's address, round robin) are sent at a steady ``--rate`` per
    second for ``--seconds`` (by ``--clients`` threads, group commit on, each command
    sent on schedule whatever the earlier replies); for each command, the time from its reply
-   to the commit of the consumer transaction that put its provider into the
-   Kafka-fed registry. p50 and p99.
+   to the commit of the consumer transaction that applied its event to the Kafka-fed
+   read models. p50 and p99.
 
 The schemas are dropped at the end; the topics stay (their names are printed).
 """
@@ -39,14 +40,17 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from consumers.projections import PartitionedProjections, ProjectionConsumer
 from ledger import wire
 from ledger.bootstrap import bootstrap
-from ledger.clock import ManualClock, SystemClock
+from ledger.clock import ManualClock, SystemClock, business_date
 from ledger.cloudevent import CONTENT_TYPE, envelope_dict, subject_of_first, to_json
-from ledger.commands.models import SubmitApplication
+from ledger.commands.models import RecordProfileChange, SubmitApplication
 from ledger.demo import demo_plan, run_demo
 from ledger.relay import PARTITIONS, Relay
 from ledger.rules import credit_code
 from ledger.settings import Settings
 from tests.conftest import postgres_schema
+
+#: providers applied before the latency run (each command then changes one's address)
+PROVIDERS = 100
 
 PRODUCER = {"acks": "all", "enable_idempotence": True, "linger_ms": 5, "batch_size": 256 * 1024}
 
@@ -105,7 +109,7 @@ def throughput(database_url: str, bootstrap_servers: str, providers: int, prefix
 
 
 class TimedProjections(PartitionedProjections):
-    """Notes when each provider's first event became visible (after the transaction committed)."""
+    """Notes when each command's events became visible (after the transaction committed), by command id."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -115,8 +119,7 @@ class TimedProjections(PartitionedProjections):
         applied = super().apply(topic, partition, messages)
         now = time.perf_counter()
         for _, message in messages:
-            if message.type == "provider.applied.v1":
-                self.visible.setdefault(message.data["provider_id"], now)
+            self.visible.setdefault(message.causationid, now)
         return applied
 
 
@@ -134,17 +137,24 @@ def latency(database_url: str, read_models_url: str, bootstrap_servers: str, rat
         ]
         for t in threads:
             t.start()
-        time.sleep(3)  # the member joins its group
         replied: dict[str, float] = {}
         count = int(rate * seconds)
-
-        def submit(i: int) -> None:
-            provider_id = f"TJ-B{i:06d}"
+        providers = [f"TJ-B{i:04d}" for i in range(PROVIDERS)]
+        for i, provider_id in enumerate(providers):  # not timed
             app.ledger.execute(SubmitApplication(command_id=f"bench-{provider_id}", provider_id=provider_id, jurisdiction="tianjin",
                                                  name=f"天津基准{i}科技有限公司", kind="数字化解决方案服务商",
                                                  credit_code=credit_code.complete(f"91120116MA{i:07d}")))  # fmt: skip
-            replied[provider_id] = time.perf_counter()
+        today = business_date(app.ledger.clock.now())
 
+        def submit(i: int) -> None:
+            command_id = f"bench-change-{i}"
+            app.ledger.execute(RecordProfileChange(command_id=command_id, provider_id=providers[i % len(providers)], field="address",
+                                                   new_value=f"天津市滨海新区基准路{i}号", changed_on=today, reported_on=today, major=False))  # fmt: skip
+            replied[command_id] = time.perf_counter()
+
+        wait_until_seen = time.monotonic() + 60
+        while len(consumer.target.visible) < len(providers) and time.monotonic() < wait_until_seen:
+            time.sleep(0.05)  # the set-up reached the read models: the member has joined
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=clients) as pool:  # commands are sent on schedule, whatever the replies
             futures = []
@@ -157,7 +167,7 @@ def latency(database_url: str, read_models_url: str, bootstrap_servers: str, rat
                 future.result()
         achieved = count / (time.perf_counter() - started)
         deadline = time.monotonic() + 60
-        while len(consumer.target.visible) < count and time.monotonic() < deadline:
+        while len(consumer.target.visible) < count + len(providers) and time.monotonic() < deadline:
             time.sleep(0.05)
         stop.set()
         for t in threads:
