@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -150,6 +151,16 @@ def consume_and_compare(bootstrap: str, topic: str, ledger_url: str, base_postgr
 
 
 def consumers_process(*args: str) -> subprocess.Popen:
-    """``python -m consumers ARGS`` with this tree first on the path."""
+    """``python -m consumers ARGS`` with this tree first on the path; its log goes to a file
+    (:func:`log_of`), never to a pipe nobody reads (a full pipe would block the consumer)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "consumers", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (open as long as the process lives)
+    process = subprocess.Popen([sys.executable, "-m", "consumers", *args], env=env, stdout=subprocess.DEVNULL, stderr=log, text=True)
+    process.log = log  # type: ignore[attr-defined]
+    return process
+
+
+def log_of(process: subprocess.Popen) -> str:
+    log = process.log  # type: ignore[attr-defined]
+    log.seek(0)
+    return log.read()[-4000:]

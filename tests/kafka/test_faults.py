@@ -116,7 +116,7 @@ def test_relay_sigkilled_mid_batch(complete_demo_url, kafka_bootstrap, topic_pre
 
 
 def test_consumer_sigkilled_mid_batch(complete_demo_url, kafka_bootstrap, topic_prefix) -> None:
-    from tests.kafka.support import consumers_process
+    from tests.kafka.support import consumers_process, log_of
 
     postgres_url = complete_demo_url
     store = open_store(postgres_url)
@@ -132,7 +132,8 @@ def test_consumer_sigkilled_mid_batch(complete_demo_url, kafka_bootstrap, topic_
                 "--instance-id", "member-1"]  # static membership: the restart takes the partitions back at once
         process = consumers_process(*args)
         try:
-            wait_until(lambda: 30 < applied(fed_url, group), 60, "the consumer to apply some batches")
+            wait_until(lambda: 30 < applied(fed_url, group) or process.poll() is not None, 120, "the consumer to apply some batches")
+            assert process.poll() is None, f"the consumer exited: {log_of(process)}"
             process.send_signal(signal.SIGKILL)
             process.wait(10)
         finally:
@@ -141,7 +142,8 @@ def test_consumer_sigkilled_mid_batch(complete_demo_url, kafka_bootstrap, topic_
         assert applied(fed_url, group) < head, "the consumer was not killed mid-stream"
         process = consumers_process(*args)  # the same member again
         try:
-            wait_until(lambda: applied(fed_url, group) >= head, 90, "the restarted consumer to finish")
+            wait_until(lambda: applied(fed_url, group) >= head or process.poll() is not None, 120, "the restarted consumer to finish")
+            assert process.poll() is None, f"the consumer exited: {log_of(process)}"
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(30)
