@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
@@ -13,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import Counter, Histogram
 
 from api import errors
-from api.routes import commands, ops, queries, reports
+from api.routes import commands, ops, personal, queries, reports
 from api.settings import ApiSettings
 
 REQUESTS = Counter("ledger_api_requests_total", "HTTP requests answered", ["method", "route", "status"])
@@ -36,7 +35,7 @@ def create_app(ledger_app: Any, settings: ApiSettings | None = None) -> FastAPI:
     app.state.ledger_app = ledger_app
     app.state.settings = settings or ApiSettings()
     errors.install(app)
-    for module in (ops, queries, commands, reports):
+    for module in (ops, queries, commands, reports, personal):
         app.include_router(module.router)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

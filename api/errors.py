@@ -84,7 +84,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ValidationError)
     async def _model_invalid(request: Request, error: ValidationError) -> JSONResponse:
-        return validation_problem(error.errors())
+        return validation_problem([dict(e) for e in error.errors()])
 
     @app.exception_handler(Refused)
     async def _refused(request: Request, error: Refused) -> JSONResponse:

@@ -90,17 +90,21 @@ def month_end(month: str) -> date:
     return first_next - timedelta(days=1)
 
 
-def _day(value: Any) -> date | None:
-    return None if value is None else value if isinstance(value, date) else date.fromisoformat(str(value))
+def _maybe_day(value: Any) -> date | None:
+    return None if value is None else _day(value)
+
+
+def _day(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def in_pool_on(standing: dict[str, Any], day: date) -> bool:
     """Admitted by ``day``, not removed by then (a removal rescinded by then does not count), not exited."""
-    admitted = _day(standing.get("admitted_on"))
+    admitted = _maybe_day(standing.get("admitted_on"))
     if admitted is None or admitted > day:
         return False
     for s in standing["sanctions"]:
-        rescinded = _day(s.get("rescinded_on"))
+        rescinded = _maybe_day(s.get("rescinded_on"))
         if s["removes"] and _day(s["effective_on"]) <= day and (rescinded is None or rescinded > day):
             return False
     return not (standing["status"] == "exited" and _day(standing["status_since"]) <= day)
@@ -120,7 +124,7 @@ def build_report(jurisdiction: str, start: date, end: date, standings: list[dict
     imposed = [s for st in standings for s in st["sanctions"] if s["rescinded_on"] is None and start <= _day(s["effective_on"]) <= end]
     latest: dict[str, Counter[str]] = {}
     stars: Counter[str] = Counter()
-    for provider_id, rows in grades.items():
+    for rows in grades.values():
         by_scheme: dict[str, dict[str, Any]] = {}
         for row in rows:
             if _day(row["effective_on"]) <= end:
@@ -134,8 +138,8 @@ def build_report(jurisdiction: str, start: date, end: date, standings: list[dict
         jurisdiction=jurisdiction,
         effective_from=start,
         effective_to=end,
-        pool_size=sum(in_pool_on(st, end) for st in standings),
-        pool_size_by_month=[MonthCount(month=m, count=sum(in_pool_on(st, min(month_end(m), end)) for st in standings)) for m in period],
+        pool_size=sum(1 for st in standings if in_pool_on(st, end)),
+        pool_size_by_month=[MonthCount(month=m, count=sum(1 for st in standings if in_pool_on(st, min(month_end(m), end)))) for m in period],
         admissions=len(admitted),
         admissions_by_month=[MonthCount(month=m, count=sum(1 for d in admitted if d.isoformat()[:7] == m)) for m in period],
         removals_by_article=dict(sorted(Counter(s["article"] for _, s in removals).items())),
@@ -203,7 +207,6 @@ def _date_zh(day: date) -> str:
 def announcement(entry: dict[str, Any]) -> Announcement:
     """The 公示 of one removal, from a published list entry (article, its text, the document)."""
     effective = _day(entry["effective_on"])
-    assert effective is not None
     name, jurisdiction = entry["provider_name"], entry["jurisdiction"]
     article = entry["article"].split(" ", 1)[-1]
     action = WORDING.get(entry["sanction"], "移出服务商资源池")

@@ -8,12 +8,11 @@ from typing import Any
 
 def serve(database_url: str, *, host: str, port: int, fail: Callable[[str], Any]) -> None:
     import uvicorn
+    from pydantic import ValidationError
 
     from api.app import create_app
     from api.interim import InterimApp
     from api.settings import ApiSettings
-
-    from pydantic import ValidationError
 
     try:
         settings = ApiSettings()
@@ -25,7 +24,7 @@ def serve(database_url: str, *, host: str, port: int, fail: Callable[[str], Any]
         fail(f"no ledger at {database_url} (run `ledger demo` or give -d)")
     try:
         ledger_app = InterimApp.open(database_url)
-    except Exception as error:  # noqa: BLE001 - one line, no traceback
+    except Exception as error:
         fail(f"cannot open the ledger at {database_url}: {error}")
         return
     try:

@@ -28,6 +28,7 @@ from ledger.aggregates.base import LedgerAggregate
 from ledger.clock import Clock, FixedClock, SystemClock, business_date, clock_scope
 from ledger.commands.models import Command
 from ledger.group_commit import GroupCommitOptions, GroupCommitter
+from ledger.personal import PersonalDataVault, Sealed, seal_command
 from ledger.rules import PACKS
 from ledger.rules.base import RulePack
 from ledger.rules.engine import reconcile
@@ -212,6 +213,8 @@ class Ledger:
         self.after_commit: list[Callable[[], None]] = []
         #: records the batches of concurrent ``execute`` calls together (None: one transaction per command)
         self.committer: GroupCommitter | None = None
+        #: where personal data goes instead of the log (``ledger.personal``; bootstrap sets it)
+        self.personal: PersonalDataVault | None = None
         if group_commit:
             options = group_commit if isinstance(group_commit, GroupCommitOptions) else GroupCommitOptions()
             self.committer = GroupCommitter(store, options, on_commit=self._notify)
@@ -219,6 +222,7 @@ class Ledger:
     # --- writing --------------------------------------------------------------
 
     def execute(self, command: Command) -> CommandResult:
+        command, sealed = self._seal(command)
         committer = self.committer
         with committer.session() if committer is not None else nullcontext():
             for _ in range(MAX_ATTEMPTS):
@@ -247,6 +251,8 @@ class Ledger:
                         continue
                     result = outcome
                     self._recorded(uow, result)
+                if not result.duplicate:  # a retry never replaces what the first recording kept
+                    self._keep(sealed)
                 return CommandResult(command.command_id, result.positions, result.duplicate, [] if result.duplicate else names)
         raise CommandConflict(
             f"command {command.command_id} conflicted with concurrent writers {MAX_ATTEMPTS} times; not recorded"
@@ -261,6 +267,8 @@ class Ledger:
         its index; nothing is written then (and the aggregates it changed are not
         put back in the cache).
         """
+        sealed_commands = [self._seal(command) for command in commands]
+        commands = [command for command, _ in sealed_commands]
         for attempt in range(1, MAX_ATTEMPTS + 1):
             uow, batches, names = self._decide_all(commands, on_progress if attempt == 1 else None)
             try:
@@ -276,6 +284,9 @@ class Ledger:
             except CommandIdReused as reused:  # recorded by a concurrent writer since it was checked
                 index = next(i for i, c in enumerate(commands) if c.command_id == reused.command_id)
                 raise BatchError(index, commands[index], reused) from reused
+        for (_, sealed), result in zip(sealed_commands, results):
+            if isinstance(result, AppendResult) and not result.duplicate:  # a retry never replaces what was kept
+                self._keep(sealed)
         recorded = [result for result in results if isinstance(result, AppendResult)]
         if not any(result.duplicate and batch.events for result, batch in zip(recorded, batches)):
             uow.release(self.aggregates, recorded=True)  # else some aggregates hold changes that were not recorded
@@ -322,6 +333,15 @@ class Ledger:
             if on_progress:
                 on_progress(index + 1)
         return uow, batches, names
+
+    def _seal(self, command: Command) -> tuple[Command, Sealed | None]:
+        """Personal fields out of the command (and so out of the log), when the ledger has a vault."""
+        return seal_command(command) if self.personal is not None else (command, None)
+
+    def _keep(self, sealed: Sealed | None) -> None:
+        """After the command's events are recorded: its personal data, encrypted, beside the log."""
+        if sealed is not None and self.personal is not None:
+            self.personal.store(sealed)
 
     def _decide(self, command: Command, uow: UnitOfWork) -> tuple[CommandBatch, list[str]]:
         handler = self.handlers.get(type(command))
@@ -374,7 +394,11 @@ class Ledger:
         return Context(UnitOfWork(self.store), business_date(now), now).pack(jurisdiction)
 
     def close(self) -> None:
-        self.store.close()
+        try:
+            if self.personal is not None:
+                self.personal.close()
+        finally:
+            self.store.close()
 
 
 class BatchError(Exception):

@@ -18,6 +18,7 @@ from ledger.commands.handlers import HANDLERS
 from ledger.commands.models import Command
 from ledger.group_commit import GroupCommitOptions
 from ledger.projections import InProcessProjections, attach_in_process
+from ledger.personal import PersonalDataVault
 from ledger.settings import Settings
 from ledger.store import EventStore, open_store
 
@@ -80,6 +81,7 @@ def bootstrap(
         handlers=HANDLERS if handlers is None else handlers,
         group_commit=group_commit,
     )
+    ledger.personal = PersonalDataVault(settings.database_url)
     try:
         attached = attach_in_process(ledger, background=settings.projection_worker) if projections else None
     except BaseException:

@@ -125,7 +125,7 @@ def jurisdiction_of(app: Any, command: c.Command, action: Action) -> str:
     raise Forbidden(f"{action.command.__name__} names no jurisdiction")
 
 
-def authorize(principal: Principal, app: Any, command: c.Command | None, action: Action) -> None:
+def authorize(principal: Principal, app: Any, command: c.Command, action: Action) -> None:
     if principal.role is Role.public:
         from api.auth import TokenError
 
@@ -146,6 +146,10 @@ def authorize(principal: Principal, app: Any, command: c.Command | None, action:
             raise Forbidden(f"enterprise {principal.enterprise_id} files complaints as itself (complainant_kind enterprise, enterprise_id {principal.enterprise_id})")
 
 
+def _path_kind(name: str) -> Any:
+    return c.Jurisdiction if name == "jurisdiction" else Id
+
+
 def _endpoint(action: Action, body_type: type[BaseModel]) -> Any:
     def endpoint(response: Response, app: AppDep, principal: PrincipalDep, body: Any, idempotency_key: Any = None, **path: str) -> CommandAccepted:
         data = body.model_dump(exclude_unset=True)
@@ -156,10 +160,7 @@ def _endpoint(action: Action, body_type: type[BaseModel]) -> Any:
         response.status_code = status.HTTP_200_OK if result.duplicate else status.HTTP_201_CREATED
         return CommandAccepted(command_id=result.command_id, duplicate=result.duplicate, positions=list(result.positions), events=result.events)
 
-    path_type: dict[str, Any] = {
-        name: Annotated[c.Jurisdiction if name == "jurisdiction" else Id, Path(description=f"the {name.replace('_', ' ')}")]
-        for name in action.path_params
-    }
+    path_type: dict[str, Any] = {name: Annotated[_path_kind(name), Path(description=f"the {name.replace('_', ' ')}")] for name in action.path_params}
     parameters = [
         inspect.Parameter("response", inspect.Parameter.KEYWORD_ONLY, annotation=Response),
         inspect.Parameter("app", inspect.Parameter.KEYWORD_ONLY, annotation=AppDep),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Annotated, Literal, Union
+from typing import Annotated, ClassVar, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
@@ -275,6 +275,9 @@ class RecordPayment(Command):
 
 
 class FileComplaint(Command):
+    #: kept out of the log, encrypted under a key of the complainant's own (``ledger.personal``)
+    PERSONAL_FIELDS: ClassVar[tuple[str, ...]] = ("complainant_name", "contact")
+
     type: Literal["FileComplaint"] = "FileComplaint"
     complaint_id: Id
     provider_id: Id

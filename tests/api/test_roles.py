@@ -48,6 +48,7 @@ def cases(seeded) -> list[Case]:
         Case("GET", "/v1/reports/{jurisdiction}", {"auditor", "regulator"}, "/v1/reports/tangshan", params={"effective_from": "2025-01-01", "effective_to": "2025-12-31"}),
         Case("GET", "/v1/reports/{jurisdiction}/announcements", EVERYONE, "/v1/reports/tangshan/announcements", params={"effective_from": "2025-01-01", "effective_to": "2025-12-31"}),
         Case("GET", "/v1/events", EVERYONE, params={"after": 0, "follow": False}),
+        Case("GET", "/v1/complaints/{complaint_id}/complainant", REG, f"/v1/complaints/{seeded.complaint}/complainant"),
     ]
     post = [
         ("/v1/providers", REG, None, {"provider_id": "TS-9", "jurisdiction": "tangshan", "name": "新", "credit_code": credit_code_for("TS-9"), "kind": "数字化服务商"}),
@@ -84,6 +85,7 @@ def cases(seeded) -> list[Case]:
         ("/v1/appeals/{appeal_id}/decision", REG, seeded.appeal, {"upheld": False}),
         ("/v1/rulebooks/{jurisdiction}/validity", REG, "tangshan", {"valid_from": "2025-01-01", "reference": "r"}),
         ("/v1/rulebooks/{jurisdiction}/parameters", REG, "tangshan", {"params": {"unsatisfied_ratings": 2}, "reference": "r"}),
+        ("/v1/complaints/{complaint_id}/complainant/erasure", REG, seeded.complaint, {"reason": "retention period ended"}),
     ]
     out = list(get)
     for route, allowed, ids, body in post:

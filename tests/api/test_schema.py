@@ -20,6 +20,7 @@ from tests.api.conftest import SETTINGS, headers, seed
 from tests.integration.conftest import START
 from tests.integration.scenario import Scenario
 
+
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory) -> Iterator[tuple[object, InterimApp]]:
     """One seeded SQLite ledger for the whole run (its writes accumulate, as a server's would)."""

@@ -1,0 +1,154 @@
+"""Personal data (complainants' and reporters' names and contact details), kept out of the log.
+
+The hash-chained log must never hold personal data: a chain cannot forget, and
+个人信息保护法 第四十七条 requires deleting personal information once the
+retention period ends. So before a command is decided, its personal fields
+(``Command.PERSONAL_FIELDS``) are replaced by stable markers
+(``sealed:<holder>/<field>``) and the values are encrypted (AES-256-GCM) under a
+key of the person's own, in tables beside the log but outside the chain.
+Destroying a person's key (``erase``) makes the values unreadable for good —
+crypto-shredding — while every event, and so ``ledger verify``, stays as it was.
+
+The values are written after the command's events are recorded: a refused or
+conflicting command leaves nothing behind. A crash between the two leaves a
+recorded complaint whose contact details read as missing, never the reverse.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ledger.projections.db import ReadModelDB
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS personal_keys (
+        person_id TEXT PRIMARY KEY,
+        key_material TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS personal_data (
+        holder TEXT PRIMARY KEY,
+        person_id TEXT NOT NULL,
+        nonce TEXT NOT NULL,
+        ciphertext TEXT NOT NULL,
+        sealed_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS personal_erasures (
+        person_id TEXT PRIMARY KEY,
+        erased_at TEXT NOT NULL,
+        reason TEXT NOT NULL
+    )""",
+)
+MARKER = "sealed:"
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """What a command carried: whose data, for which holder (e.g. ``complaint:C-1``), the values."""
+
+    person_id: str
+    holder: str
+    values: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Revealed:
+    holder: str
+    person_id: str
+    values: dict[str, str] | None  # None: erased (the key was destroyed) or never stored
+    erased_at: str | None = None
+
+
+def holder_of(command: Any) -> tuple[str, str] | None:
+    """(person id, holder) for a command with personal fields; the complainant of a complaint is its own person."""
+    complaint_id = getattr(command, "complaint_id", None)
+    if complaint_id is None:
+        return None
+    return f"complainant:{complaint_id}", f"complaint:{complaint_id}"
+
+
+def seal_command(command: Any) -> tuple[Any, Sealed | None]:
+    """The command with its personal fields replaced by markers, and what was taken out."""
+    fields = getattr(type(command), "PERSONAL_FIELDS", ())
+    values = {name: getattr(command, name) for name in fields if getattr(command, name, None)}
+    values = {k: v for k, v in values.items() if not str(v).startswith(MARKER)}
+    place = holder_of(command)
+    if not values or place is None:
+        return command, None
+    person_id, holder = place
+    markers = {name: f"{MARKER}{holder}/{name}" for name in values}
+    return command.model_copy(update=markers), Sealed(person_id, holder, values)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class PersonalDataVault:
+    """Encrypted personal data, one key per person, in the ledger's database (outside the chain)."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self._db: ReadModelDB | None = None
+
+    @property
+    def db(self) -> ReadModelDB:
+        """Connected, and the tables made, on first use: opening a ledger to read it writes nothing."""
+        if self._db is None:
+            db = ReadModelDB(self.database_url)
+            with db.transaction() as tx:
+                for statement in SCHEMA:
+                    tx.execute(statement)
+            self._db = db
+        return self._db
+
+    def store(self, sealed: Sealed) -> None:
+        """Encrypt and keep the values (a retry of the same command writes the same holder again)."""
+        with self.db.transaction() as tx:
+            if tx.fetchone("SELECT 1 FROM personal_erasures WHERE person_id = ?", (sealed.person_id,)):
+                return  # erased people stay erased: a late retry does not bring their data back
+            row = tx.fetchone("SELECT key_material FROM personal_keys WHERE person_id = ?", (sealed.person_id,))
+            if row is None:
+                key = AESGCM.generate_key(bit_length=256)
+                tx.execute("INSERT INTO personal_keys (person_id, key_material, created_at) VALUES (?, ?, ?)", (sealed.person_id, key.hex(), _now()))
+            else:
+                key = bytes.fromhex(row[0])
+            nonce = os.urandom(12)
+            plaintext = json.dumps(sealed.values, ensure_ascii=False, sort_keys=True).encode()
+            ciphertext = AESGCM(key).encrypt(nonce, plaintext, sealed.holder.encode())
+            tx.execute("DELETE FROM personal_data WHERE holder = ?", (sealed.holder,))
+            tx.execute(
+                "INSERT INTO personal_data (holder, person_id, nonce, ciphertext, sealed_at) VALUES (?, ?, ?, ?, ?)",
+                (sealed.holder, sealed.person_id, nonce.hex(), ciphertext.hex(), _now()),
+            )
+
+    def reveal(self, holder: str) -> Revealed | None:
+        with self.db.transaction(write=False) as tx:
+            row = tx.fetchone("SELECT person_id, nonce, ciphertext FROM personal_data WHERE holder = ?", (holder,))
+            if row is None:
+                return None
+            person_id, nonce, ciphertext = row
+            key = tx.fetchone("SELECT key_material FROM personal_keys WHERE person_id = ?", (person_id,))
+            erased = tx.fetchone("SELECT erased_at FROM personal_erasures WHERE person_id = ?", (person_id,))
+        if key is None:
+            return Revealed(holder, person_id, None, erased[0] if erased else None)
+        plaintext = AESGCM(bytes.fromhex(key[0])).decrypt(bytes.fromhex(nonce), bytes.fromhex(ciphertext), holder.encode())
+        return Revealed(holder, person_id, json.loads(plaintext))
+
+    def erase(self, person_id: str, reason: str) -> bool:
+        """Destroy the person's key: its ciphertexts stay, unreadable for good. False if there was no key."""
+        with self.db.transaction() as tx:
+            found = tx.fetchone("SELECT 1 FROM personal_keys WHERE person_id = ?", (person_id,))
+            tx.execute("DELETE FROM personal_keys WHERE person_id = ?", (person_id,))
+            if not tx.fetchone("SELECT 1 FROM personal_erasures WHERE person_id = ?", (person_id,)):
+                tx.execute("INSERT INTO personal_erasures (person_id, erased_at, reason) VALUES (?, ?, ?)", (person_id, _now(), reason))
+        return found is not None
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
