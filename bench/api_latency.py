@@ -30,6 +30,14 @@ JURISDICTIONS = ("tangshan", "liuzhou", "province")
 KINDS = {"tangshan": "数字化服务商", "liuzhou": "集成服务商", "province": "系统解决方案服务商"}
 
 
+def credit_code_for(n: int) -> str:
+    """A valid 统一社会信用代码 per provider (the check character computed)."""
+    from ledger.rules import credit_code
+
+    body = "".join(credit_code.ALPHABET[(n // 31**i) % 31] for i in range(9))
+    return credit_code.complete("91120116" + body)
+
+
 def build(database_url: str, providers: int) -> list[str]:
     from rich.progress import Progress
 
@@ -50,7 +58,7 @@ def build(database_url: str, providers: int) -> list[str]:
                 commands: list[m.Command] = []
                 for n in range(start, min(providers, start + 500)):
                     j = JURISDICTIONS[n % 3]
-                    commands.append(m.SubmitApplication(command_id=f"app-{n}", provider_id=ids[n], jurisdiction=j, name=f"服务商 {n}", kind=KINDS[j], effective_on=date(2025, 2, 1)))
+                    commands.append(m.SubmitApplication(command_id=f"app-{n}", provider_id=ids[n], jurisdiction=j, name=f"服务商 {n}", credit_code=credit_code_for(n), kind=KINDS[j], effective_on=date(2025, 2, 1)))
                     commands.append(m.AdmitProvider(command_id=f"admit-{n}", provider_id=ids[n], effective_on=date(2025, 2, 20)))
                 app.ledger.execute_all(commands)
                 bar.update(task, completed=min(providers, start + 500))

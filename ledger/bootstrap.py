@@ -17,8 +17,8 @@ from ledger.clock import Clock
 from ledger.commands.handlers import HANDLERS
 from ledger.commands.models import Command
 from ledger.group_commit import GroupCommitOptions
-from ledger.projections import InProcessProjections, attach_in_process
 from ledger.personal import PersonalDataVault
+from ledger.projections import InProcessProjections, attach_in_process
 from ledger.settings import Settings
 from ledger.store import EventStore, open_store
 
