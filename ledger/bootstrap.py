@@ -21,17 +21,20 @@ from ledger.personal import PersonalDataVault
 from ledger.projections import InProcessProjections, attach_in_process
 from ledger.settings import Settings
 from ledger.store import EventStore, open_store
+from ledger.views import Views
 
 
 @dataclass
 class App:
-    """One running ledger: the service layer, its read models and the read service over them."""
+    """One running ledger: the service layer (``ledger``), its read models and the read service over them (``views``)."""
 
     settings: Settings
     #: the service layer: ``execute`` / ``execute_all`` commands
     ledger: Ledger
     #: the read models kept up to date after each commit (None when bootstrapped without them)
     projections: InProcessProjections | None
+    #: the typed read service: the one way to read the ledger
+    views: Views
 
     @property
     def store(self) -> EventStore:
@@ -87,4 +90,4 @@ def bootstrap(
     except BaseException:
         ledger.close()
         raise
-    return App(settings=settings, ledger=ledger, projections=attached)
+    return App(settings=settings, ledger=ledger, projections=attached, views=Views(ledger, attached.models if attached else None))

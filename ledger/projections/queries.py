@@ -123,3 +123,111 @@ class ReadModels:
         }
         with self.db.transaction(write=False) as tx:
             return {view: tx.dicts(f"SELECT * FROM {view} ORDER BY {key}") for view, key in order.items()}
+
+
+def _where(clauses: list[str]) -> str:
+    return f" WHERE {' AND '.join(clauses)}" if clauses else ""
+
+
+class PageQuery:
+    """Filters and keyset paging shared by the paged queries below."""
+
+    def __init__(self) -> None:
+        self.clauses: list[str] = []
+        self.params: list[Any] = []
+
+    def add(self, clause: str, *params: Any) -> None:
+        self.clauses.append(clause)
+        self.params.extend(params)
+
+
+def registry_page(
+    models: ReadModels,
+    *,
+    jurisdiction: str | None,
+    standing: str | None,
+    kind: str | None,
+    grade: str | None,
+    after: tuple[str, str] | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """Registry rows ordered by (jurisdiction, provider_id), after a key; and how many match in all."""
+    q = PageQuery()
+    if jurisdiction is not None:
+        q.add("r.jurisdiction = ?", jurisdiction)
+    if standing is not None:
+        q.add("r.standing = ?", standing)
+    if kind is not None:
+        q.add("r.kind = ?", kind)
+    if grade is not None:  # the provider's latest grade of any scheme
+        q.add(
+            "EXISTS (SELECT 1 FROM rm_grades g WHERE g.provider_id = r.provider_id AND g.grade = ? AND g.period ="
+            " (SELECT MAX(g2.period) FROM rm_grades g2 WHERE g2.provider_id = g.provider_id AND g2.scheme = g.scheme))",
+            grade,
+        )
+    with models.db.transaction(write=False) as tx:
+        row = tx.fetchone(f"SELECT COUNT(*) FROM rm_registry r{_where(q.clauses)}", q.params)
+        total = int(row[0]) if row else 0
+        if after is not None:
+            q.add("(r.jurisdiction > ? OR (r.jurisdiction = ? AND r.provider_id > ?))", after[0], after[0], after[1])
+        rows = tx.dicts(
+            "SELECT r.provider_id, r.jurisdiction, r.name, r.kind, r.status, r.standing, r.status_since, r.standing_since,"
+            f" r.applied_on, r.admitted_on FROM rm_registry r{_where(q.clauses)}"
+            " ORDER BY r.jurisdiction, r.provider_id LIMIT ? OFFSET ?",
+            [*q.params, limit, offset],
+        )
+    return rows, total
+
+
+def lists_page(
+    models: ReadModels, *, kind: str | None, jurisdiction: str | None, after: str | None, offset: int, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """List entries ordered by sanction ref (stable), after a ref; and how many match in all."""
+    q = PageQuery()
+    if kind is not None:
+        q.add("list_kind = ?", kind)
+    if jurisdiction is not None:
+        q.add("jurisdiction = ?", jurisdiction)
+    with models.db.transaction(write=False) as tx:
+        row = tx.fetchone(f"SELECT COUNT(*) FROM rm_lists{_where(q.clauses)}", q.params)
+        total = int(row[0]) if row else 0
+        if after is not None:
+            q.add("(list_kind, jurisdiction, effective_on, sanction_ref) > (SELECT list_kind, jurisdiction, effective_on, sanction_ref"
+                  " FROM rm_lists WHERE sanction_ref = ?)", after)  # fmt: skip
+        rows = tx.dicts(
+            f"SELECT * FROM rm_lists{_where(q.clauses)} ORDER BY list_kind, jurisdiction, effective_on, sanction_ref LIMIT ? OFFSET ?",
+            [*q.params, limit, offset],
+        )
+    return [_decode(r) for r in rows], total
+
+
+def timeline_page(
+    models: ReadModels,
+    provider_id: str,
+    *,
+    since: str | None,
+    until: str | None,
+    event_types: list[str] | None,
+    actor: str | None,
+    after: int | None,
+    limit: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """A provider's timeline rows in log order, after a position; and how many match in all."""
+    q = PageQuery()
+    q.add("provider_id = ?", provider_id)
+    if since is not None:
+        q.add("effective_on >= ?", since)
+    if until is not None:
+        q.add("effective_on <= ?", until)
+    if event_types is not None:
+        q.add(f"event_name IN ({', '.join('?' * len(event_types))})", *event_types)
+    if actor is not None:
+        q.add("recorded_by = ?", actor)
+    with models.db.transaction(write=False) as tx:
+        row = tx.fetchone(f"SELECT COUNT(*) FROM rm_timeline{_where(q.clauses)}", q.params)
+        total = int(row[0]) if row else 0
+        if after is not None:
+            q.add("position > ?", after)
+        rows = tx.dicts(f"SELECT * FROM rm_timeline{_where(q.clauses)} ORDER BY position LIMIT ?", [*q.params, limit])
+    return rows, total

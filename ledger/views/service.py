@@ -1,0 +1,369 @@
+"""The read service: the one way every entrypoint reads the ledger.
+
+Live questions (registry, a provider's standing, grades, counters, lists,
+timelines) are answered from the read models the projections keep, never by
+folding events. Questions about the past (history on either time axis),
+explanations and what-ifs need the events themselves and read the store. Every
+method returns a typed model (``ledger.views.models``) and raises
+:class:`NotFound` or :class:`InvalidQuery` with one clear sentence instead of
+returning an empty answer to a question that named something unknown.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from datetime import date, datetime
+from typing import Any
+
+from ledger import wire
+from ledger.aggregates import DomainError, Provider
+from ledger.application import Ledger
+from ledger.audit.verify import Digest, VerifyReport, verify_against_digest, verify_store
+from ledger.clock import business_date
+from ledger.projections.db import loads
+from ledger.projections.explain import ExplainError, Node, explain, explain_removal
+from ledger.projections.history import fold_as_of, instant, registry_as_of
+from ledger.projections.providers import LIST_KINDS, provider_rows, standing_since
+from ledger.projections.queries import ReadModels, lists_page, registry_page, timeline_page
+from ledger.projections.whatif import what_if
+from ledger.rules import PACKS
+from ledger.standing import standing
+from ledger.views.models import (
+    AsOf,
+    CounterValue,
+    Explanation,
+    ExplanationNode,
+    Grade,
+    History,
+    ListEntry,
+    Page,
+    ProviderStanding,
+    RegistryAsOf,
+    RegistryEntry,
+    SanctionSummary,
+    TimelineEntry,
+    VerifyResult,
+    WhatIfResult,
+)
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
+#: ``Provider.Applied`` (timelines projected before event names were registered) -> stable name
+_LEGACY_SHORT = {topic.split(":", 1)[1]: name for topic, name in wire.LEGACY_TOPICS.items()}
+
+
+class ViewError(Exception):
+    """A read that cannot be answered as asked; the message says why in one sentence."""
+
+
+class NotFound(ViewError, LookupError):
+    """The question names a provider, event or other thing the ledger does not have."""
+
+
+class InvalidQuery(ViewError, ValueError):
+    """A filter, date, cursor or reference that is not valid."""
+
+
+def _cursor(key: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, ensure_ascii=False).encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def _uncursor(cursor: str) -> Any:
+    try:
+        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("utf-8"))
+    except ValueError:
+        raise InvalidQuery(f"cursor {cursor!r} is not one this service returned") from None
+
+
+def _limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidQuery(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+    return limit
+
+
+def _event_type(name: str) -> str:
+    return name if name in wire.EVENT_TYPES else _LEGACY_SHORT.get(name, name)
+
+
+class Views:
+    """Typed reads over one ledger (``App.views``)."""
+
+    def __init__(self, ledger: Ledger, models: ReadModels | None) -> None:
+        self.ledger = ledger
+        self._models = models
+
+    # -- checks -----------------------------------------------------------------------------
+
+    @property
+    def models(self) -> ReadModels:
+        if self._models is None:
+            raise ViewError("this App was bootstrapped without read models (projections=False)")
+        return self._models
+
+    @staticmethod
+    def check_jurisdiction(jurisdiction: str | None) -> None:
+        if jurisdiction is not None and jurisdiction not in PACKS:
+            raise InvalidQuery(f"unknown jurisdiction {jurisdiction!r}; jurisdictions are {', '.join(PACKS)}")
+
+    @staticmethod
+    def check_list_kind(kind: str | None) -> None:
+        if kind is not None and kind not in LIST_KINDS:
+            raise InvalidQuery(f"unknown list {kind!r}; lists are {', '.join(LIST_KINDS)}")
+
+    def _registry_row(self, provider_id: str) -> dict[str, Any]:
+        with self.models.db.transaction(write=False) as tx:
+            rows = tx.dicts(
+                "SELECT standing_json, standing_since FROM rm_registry WHERE provider_id = ?", (provider_id,)
+            )
+        if not rows:
+            raise NotFound(f"no provider {provider_id!r} in the ledger")
+        return rows[0]
+
+    # -- live reads (read models) -------------------------------------------------------------
+
+    def registry(
+        self,
+        jurisdiction: str | None = None,
+        standing: str | None = None,
+        kind: str | None = None,
+        grade: str | None = None,
+        *,
+        offset: int = 0,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> Page[RegistryEntry]:
+        """Every provider (filtered) with its standing and since when, by jurisdiction and id."""
+        self.check_jurisdiction(jurisdiction)
+        limit = _limit(limit)
+        if offset < 0:
+            raise InvalidQuery(f"offset must be 0 or more, got {offset}")
+        after = tuple(_uncursor(cursor)) if cursor else None
+        if after is not None and (len(after) != 2 or not all(isinstance(k, str) for k in after)):
+            raise InvalidQuery(f"cursor {cursor!r} is not a registry cursor")
+        rows, total = registry_page(
+            self.models, jurisdiction=jurisdiction, standing=standing, kind=kind, grade=grade,
+            after=after, offset=0 if after else offset, limit=limit + 1,  # type: ignore[arg-type]
+        )  # fmt: skip
+        items = [RegistryEntry.model_validate(r) for r in rows[:limit]]
+        more = len(rows) > limit
+        next_cursor = _cursor([items[-1].jurisdiction, items[-1].provider_id]) if more and items else None
+        return Page[RegistryEntry](items=items, total=total, limit=limit, offset=offset, next_cursor=next_cursor)
+
+    def provider(self, provider_id: str) -> ProviderStanding:
+        """A provider's standing: status, grades, counters, sanctions with their citations."""
+        row = self._registry_row(provider_id)
+        standing = loads(row["standing_json"])
+        return self._standing(standing, row["standing_since"], self.grades(provider_id), self.counters(provider_id))
+
+    def grades(self, provider_id: str) -> list[Grade]:
+        """Letter grades by year (天津), stars by round (新乡), qualified/unqualified by year (省指南)."""
+        rows = self.models.grades(provider_id)
+        if not rows:
+            self._registry_row(provider_id)  # NotFound for an unknown provider
+        return [Grade.model_validate(r) for r in rows]
+
+    def counters(self, provider_id: str) -> list[CounterValue]:
+        """What the rulebooks count for the provider, each with the events counted."""
+        rows = self.models.counters(provider_id)
+        if not rows:
+            self._registry_row(provider_id)
+        return [CounterValue.model_validate({"name": name, **value}) for name, value in rows.items()]
+
+    def lists(
+        self,
+        kind: str | None = None,
+        jurisdiction: str | None = None,
+        *,
+        offset: int = 0,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> Page[ListEntry]:
+        """What the bureaus publish: blacklist, gray list, disqualified, removed; each entry with its article."""
+        self.check_list_kind(kind)
+        self.check_jurisdiction(jurisdiction)
+        limit = _limit(limit)
+        after = _uncursor(cursor) if cursor else None
+        if after is not None and not isinstance(after, str):
+            raise InvalidQuery(f"cursor {cursor!r} is not a list cursor")
+        rows, total = lists_page(self.models, kind=kind, jurisdiction=jurisdiction, after=after, offset=0 if after else offset, limit=limit + 1)
+        items = [ListEntry.model_validate(r) for r in rows[:limit]]
+        next_cursor = _cursor(items[-1].sanction_ref) if len(rows) > limit and items else None
+        return Page[ListEntry](items=items, total=total, limit=limit, offset=offset, next_cursor=next_cursor)
+
+    def timeline(
+        self,
+        provider_id: str,
+        since: date | None = None,
+        until: date | None = None,
+        event_type: str | None = None,
+        actor: str | None = None,
+        *,
+        cursor: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+    ) -> Page[TimelineEntry]:
+        """Every event of a provider, its projects, complaints and appeals, in log order.
+
+        ``since``/``until`` bound the effective date; ``event_type`` is a stable name
+        (``provider.sanction-imposed.v1``) or its aggregate (``provider``); ``actor``
+        is who recorded it.
+        """
+        self._registry_row(provider_id)
+        limit = _limit(limit)
+        if since and until and until < since:
+            raise InvalidQuery(f"until {until} is before since {since}")
+        types: list[str] | None = None
+        if event_type is not None:
+            types = [n for n in wire.EVENT_TYPES if n == event_type or n.split(".", 1)[0] == event_type]
+            if not types:
+                raise InvalidQuery(f"unknown event type {event_type!r}; e.g. provider.sanction-imposed.v1, or provider for all of them")
+            types += [short for short, name in _LEGACY_SHORT.items() if name in types]
+        after = _uncursor(cursor) if cursor else None
+        if after is not None and not isinstance(after, int):
+            raise InvalidQuery(f"cursor {cursor!r} is not a timeline cursor")
+        rows, total = timeline_page(
+            self.models, provider_id, since=since.isoformat() if since else None, until=until.isoformat() if until else None,
+            event_types=types, actor=actor, after=after, limit=limit + 1,
+        )  # fmt: skip
+        items = [TimelineEntry.model_validate({**r, "event_type": _event_type(r["event_name"])}) for r in rows[:limit]]
+        next_cursor = _cursor(items[-1].position) if len(rows) > limit and items else None
+        return Page[TimelineEntry](items=items, total=total, limit=limit, next_cursor=next_cursor)
+
+    # -- the past, explanations, what-if (the events) ----------------------------------------------
+
+    def _as_of(self, known_at: datetime | date | None, effective_at: date | None) -> AsOf:
+        if known_at is None and effective_at is None:
+            raise InvalidQuery("give known_at and/or effective_at")
+        today = business_date(self.ledger.clock.now())
+        known_day = known_at.date() if isinstance(known_at, datetime) else known_at
+        for label, day in (("known_at", known_day), ("effective_at", effective_at)):
+            if day is not None and day > today:
+                raise InvalidQuery(f"{label} {day} is in the future (today is {today})")
+        return AsOf(known_at=instant(known_at) if known_at is not None else None, effective_at=effective_at)
+
+    def history(self, provider_id: str, known_at: datetime | date | None = None, effective_at: date | None = None) -> History:
+        """The provider's standing as recorded by ``known_at`` (a date: the end of that day in
+        Asia/Shanghai) and/or as in effect on ``effective_at``."""
+        as_of = self._as_of(known_at, effective_at)
+        events = self.ledger.store.read_aggregate(Provider.create_id(provider_id))
+        if not events:
+            raise NotFound(f"no provider {provider_id!r} in the ledger")
+        folded = fold_as_of(events, known_at, effective_at)
+        if folded.provider is None:
+            raise NotFound(f"provider {provider_id!r} had not applied {as_of.describe()}")
+        rows = provider_rows(folded.provider, {}, 0, "")
+        grades = [Grade.model_validate({**g, "detail": loads(g["detail"])}) for g in rows.grades]
+        counters = [
+            CounterValue.model_validate({"name": c["counter"], "value": c["value"], "refs": loads(c["refs"]),
+                                         "source_refs": loads(c["source_refs"]), "detail": loads(c["detail"])})
+            for c in rows.counters
+        ]  # fmt: skip
+        data = standing(folded.provider)
+        return History(
+            as_of=as_of,
+            view=as_of.describe(),
+            standing=self._standing(data, standing_since(folded.provider), grades, counters),
+            events_applied=len(folded.applied),
+            skipped=folded.skipped,
+        )
+
+    def registry_as_of(
+        self, jurisdiction: str | None = None, known_at: datetime | date | None = None, effective_at: date | None = None
+    ) -> RegistryAsOf:
+        """The registry as recorded by ``known_at`` and/or as in effect on ``effective_at``."""
+        self.check_jurisdiction(jurisdiction)
+        as_of = self._as_of(known_at, effective_at)
+        rows = registry_as_of(self.ledger, known_at=known_at, effective_at=effective_at, jurisdiction=jurisdiction)
+        return RegistryAsOf(as_of=as_of, view=as_of.describe(), items=[RegistryEntry.model_validate(r) for r in rows])
+
+    def explain(self, provider_or_ref: str) -> Explanation:
+        """Why a sanction (by its ref) or a provider's removal (by provider id)."""
+        try:
+            found = explain(self.ledger, provider_or_ref) if "/" in provider_or_ref else explain_removal(self.ledger, provider_or_ref)
+        except ExplainError as error:
+            message = str(error)
+            raise (InvalidQuery if " is not " in message else NotFound)(message) from None
+        return Explanation(provider_id=found.provider_id, jurisdiction=found.jurisdiction, root=_node(found.root), text=found.render())
+
+    def whatif(self, provider_id: str, void: list[str]) -> WhatIfResult:
+        """What an upheld appeal voiding the ``void`` refs would change today. Writes nothing."""
+        if not void:
+            raise InvalidQuery("name at least one evidence ref to void")
+        if self.ledger.find(Provider, provider_id) is None:
+            raise NotFound(f"no provider {provider_id!r} in the ledger")
+        try:
+            result = what_if(self.ledger, provider_id, list(void))
+        except (DomainError, ValueError, KeyError) as error:
+            raise InvalidQuery(str(error).strip("'\"")) from None
+        return WhatIfResult(
+            provider_id=result.provider_id,
+            refs=result.refs,
+            voided=result.voided,
+            as_of=date.fromisoformat(result.as_of),
+            status_before=result.status_before,
+            status_after=result.status_after,
+            standing_before=result.standing_before,
+            standing_after=result.standing_after,
+            would_rescind=[SanctionSummary.model_validate(s) for s in result.would_rescind],
+            would_impose=[SanctionSummary.model_validate(s) for s in result.would_impose],
+            would_reinstate=result.would_reinstate,
+            counters_before=result.counters_before,
+            counters_after=result.counters_after,
+            events=result.events,
+            text=result.render(),
+        )
+
+    def verify(self, digest: Digest | None = None, *, progress: bool = False) -> VerifyResult:
+        """Check the hash chain of the whole log (and, with a digest, that the log still holds it)."""
+        store = self.ledger.store
+        if digest is not None:
+            report = verify_against_digest(store, digest, progress=progress)
+        else:
+            report = verify_store(store, progress=progress)
+        return verify_result(report, digest_checked=digest is not None)
+
+    # -- shaping ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _standing(s: dict[str, Any], standing_since: Any, grades: list[Grade], counters: list[CounterValue]) -> ProviderStanding:
+        data = {k: v for k, v in s.items() if k not in ("grades", "counters")}
+        return ProviderStanding.model_validate({**data, "standing_since": standing_since, "grades": grades, "counters": counters})
+
+
+def verify_result(report: VerifyReport, *, digest_checked: bool = False) -> VerifyResult:
+    """A chain report as the read service returns it."""
+    empty = report.ok and report.checked == 0
+    if empty:
+        summary = "the ledger is empty: there is no event to verify"
+    elif report.ok and digest_checked:
+        summary = report.summary() + "; the digest matched"
+    else:
+        summary = report.summary()
+    return VerifyResult(
+        ok=report.ok,
+        empty=empty,
+        checked=report.checked,
+        head_position=report.head_position,
+        head_hash=report.head_hash,
+        first_bad_position=report.first_bad_position,
+        first_bad_ref=report.first_bad_ref,
+        reason=report.reason,
+        digest_matched=report.ok if digest_checked else None,
+        summary=summary,
+    )
+
+
+def _node(node: Node) -> ExplanationNode:
+    return ExplanationNode(
+        ref=node.ref,
+        kind=node.kind,  # type: ignore[arg-type]
+        title=node.title,
+        event_type=node.event_name,
+        effective_on=date.fromisoformat(node.effective_on) if node.effective_on else None,
+        recorded_at=datetime.fromisoformat(node.recorded_at) if node.recorded_at else None,
+        recorded_by=node.recorded_by,
+        details=node.details,
+        voided=node.voided,
+        rescinded=node.rescinded,
+        children=[_node(child) for child in node.children],
+    )

@@ -1,0 +1,118 @@
+"""The typed read service: filters, paging, typed answers and clear errors, on each backend."""
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from ledger.views import InvalidQuery, NotFound, Views
+from tests.integration.projection_support import mixed_scenario
+
+
+@pytest.fixture
+def views(scenario, projected) -> Views:
+    mixed_scenario(scenario)
+    return Views(scenario.ledger, projected.models)
+
+
+def test_registry_filters_and_pages_through_every_provider_once(views):
+    everyone = views.registry(limit=1000)
+    assert everyone.total == len(everyone.items) == 7 and everyone.next_cursor is None
+    seen, cursor = [], None
+    while True:
+        page = views.registry(limit=2, cursor=cursor)
+        assert page.total == 7 and len(page.items) <= 2
+        seen += [e.provider_id for e in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == [e.provider_id for e in everyone.items]
+    assert [e.provider_id for e in views.registry(offset=5, limit=10).items] == seen[5:]
+    assert [e.provider_id for e in views.registry("tianjin").items] == ["TJ-1", "TJ-2"]
+    assert [e.provider_id for e in views.registry(standing="exited").items] == ["PR-2"]
+    assert [e.provider_id for e in views.registry(grade="unqualified").items] == ["PR-1"]
+    assert views.registry(kind="云服务商").total == 2
+    assert isinstance(views.registry("tianjin").items[0].status_since, date)
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda v: v.registry("atlantis"), InvalidQuery, "unknown jurisdiction 'atlantis'; jurisdictions are tianjin"),
+        (lambda v: v.registry(limit=0), InvalidQuery, "limit must be between 1 and 1000"),
+        (lambda v: v.registry(cursor="not-a-cursor"), InvalidQuery, "cursor 'not-a-cursor'"),
+        (lambda v: v.lists("pinklist"), InvalidQuery, "unknown list 'pinklist'; lists are blacklist, gray_list"),
+        (lambda v: v.lists(jurisdiction="atlantis"), InvalidQuery, "unknown jurisdiction"),
+        (lambda v: v.provider("NOPE-1"), NotFound, "no provider 'NOPE-1' in the ledger"),
+        (lambda v: v.grades("NOPE-1"), NotFound, "no provider 'NOPE-1'"),
+        (lambda v: v.timeline("NOPE-1"), NotFound, "no provider 'NOPE-1'"),
+        (lambda v: v.timeline("TJ-1", event_type="provider.teleported.v1"), InvalidQuery, "unknown event type"),
+        (lambda v: v.history("TJ-1"), InvalidQuery, "give known_at and/or effective_at"),
+        (lambda v: v.history("TJ-1", effective_at=date(2099, 1, 1)), InvalidQuery, "is in the future"),
+        (lambda v: v.history("TJ-1", known_at=date(2024, 1, 1)), NotFound, "had not applied as known at 2024-01-01 23:59:59"),
+        (lambda v: v.whatif("TS-1", ["nonsense"]), InvalidQuery, "nonsense"),
+        (lambda v: v.explain("TJ-2"), NotFound, "provider TJ-2 has never been removed"),
+        (lambda v: v.explain("bogus/ref"), InvalidQuery, "is not an event reference"),
+        (lambda v: v.explain("NOPE-1"), NotFound, "no provider"),
+    ],
+)
+def test_unknown_names_and_bad_queries_are_errors_not_empty_answers(views, call, error, message):
+    with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")):
+        call(views)
+
+
+def test_a_provider_standing_is_typed_with_its_citations_and_evidence(views, scenario):
+    standing = views.provider("TJ-1")
+    [removal] = standing.sanctions
+    assert (removal.sanction, removal.article, removal.state, removal.removes) == ("removal", "天津 第十二条（四）", "in_force", True)
+    assert removal.text.startswith("被企业或其他服务商投诉3次") and len(removal.evidence) == 3
+    counters = {c.name: c for c in standing.counters}
+    assert counters["verified_complaints"].value == 3 and len(counters["verified_complaints"].source_refs) == 3
+    [grade] = views.grades("TJ-2")
+    assert (grade.scheme, grade.period, grade.score) == ("letter", "2024", 81.5)
+    json.dumps(standing.model_dump(mode="json"), ensure_ascii=False)  # what the API returns
+
+
+def test_lists_and_timeline_filters(views, scenario):
+    [entry] = views.lists("removed", "tianjin").items
+    assert (entry.provider_id, entry.article, entry.derived) == ("TJ-1", "天津 第十二条（四）", True)
+    assert views.lists("blacklist").total == 0  # TS-1's blacklisting was rescinded
+    whole = views.timeline("TS-1", limit=1000)
+    assert whole.total == len(whole.items) > 3
+    first_two = views.timeline("TS-1", limit=2)
+    rest = views.timeline("TS-1", limit=1000, cursor=first_two.next_cursor)
+    assert [e.position for e in first_two.items + rest.items] == [e.position for e in whole.items]
+    imposed = views.timeline("TS-1", event_type="provider.sanction-imposed.v1")
+    assert [e.event_type for e in imposed.items] == ["provider.sanction-imposed.v1"]
+    projects = views.timeline("TS-1", event_type="project")
+    assert projects.total >= 2 and all(e.aggregate == "project" for e in projects.items)
+    assert views.timeline("TS-1", actor="nobody").total == 0
+    later = views.timeline("TS-1", since=date(2025, 3, 2))
+    assert all(e.effective_on and e.effective_on >= date(2025, 3, 2) for e in later.items)
+
+
+def test_history_says_which_view_it_shows(views, scenario):
+    history = views.history("TS-1", effective_at=date(2025, 3, 1))
+    assert history.view == "as in effect on 2025-03-01 (Asia/Shanghai): only what had taken effect by that day"
+    assert history.standing.provider_id == "TS-1" and history.as_of.effective_at == date(2025, 3, 1)
+    known = views.registry_as_of("tangshan", known_at=date(2025, 3, 1))
+    assert known.view.startswith("as known at 2025-03-01 23:59:59 (Asia/Shanghai)")
+    assert [e.provider_id for e in known.items] == ["TS-1"]
+
+
+def test_explain_whatif_and_verify_are_typed(views, scenario):
+    explanation = views.explain("TJ-1")
+    assert explanation.root.kind == "sanction" and "天津 第十二条（四）" in explanation.text
+    assert explanation.root.event_type == "provider.sanction-imposed.v1"
+    evidence = views.provider("TJ-1").sanctions[0].evidence[0]
+    result = views.whatif("TJ-1", [evidence])
+    assert (result.standing_before, result.standing_after) == ("removed", "reinstated")
+    assert "provider.reinstated.v1" in result.events
+    verified = views.verify()
+    assert verified.ok and not verified.empty and verified.checked == scenario.ledger.store.max_position()
+
+
+def test_verify_says_an_empty_ledger_is_empty(bare_ledger):
+    result = Views(bare_ledger, None).verify()
+    assert (result.ok, result.empty, result.summary) == (True, True, "the ledger is empty: there is no event to verify")
