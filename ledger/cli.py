@@ -1,42 +1,80 @@
-"""The ``ledger`` command-line tool."""
+"""The ``ledger`` command line: parse the arguments, call the App and its Views, render.
+
+Every command that prints data takes ``--json`` (the same models the HTTP API
+returns). Errors are one line on stderr and a non-zero exit, never a traceback;
+no command deletes or overwrites a ledger without an explicit flag, and a read
+never creates a database. Tables fold long values onto more lines instead of
+cutting them, so ids, dates, articles and refs stay whole at 80 columns and
+when piped.
+"""
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 
 from ledger.redaction import describe_failure, redact
 
-# Everything else is imported where it is used, so that `ledger --help` and a simple read start
-# fast (the domain, pydantic models, eventsourcing and the drivers take most of a second).
+# The rest is imported where it is used, so that `ledger --help` and a simple read start fast
+# (the domain, pydantic models, eventsourcing and the database drivers take most of a second).
 if TYPE_CHECKING:
     from rich.progress import Progress
 
+    from ledger.audit.verify import Digest
     from ledger.bootstrap import App
+    from ledger.clock import ManualClock
     from ledger.settings import Settings
+    from ledger.views import History, Page, ProviderStanding, RegistryAsOf
 
 app = typer.Typer(
     help="Event-sourced compliance ledger for pools of digital-transformation service providers.",
     no_args_is_help=True,
+    pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain help: typer's rich help imports pygments and markdown (~0.3 s)
 )
 console = Console()
 err = Console(stderr=True, soft_wrap=True)  # an error is one line, however long
 
-DatabaseOption = Annotated[
-    Optional[str],
-    typer.Option("--database-url", "-d", envvar="LEDGER_DATABASE_URL", help="sqlite:///FILE or postgresql://… (default: sqlite:///ledger.db)"),
-]
 DEMO_DATABASE = "sqlite:///var/demo.db"
+#: for help texts (ledger.rules.PACKS, without importing the rule packs)
+JURISDICTIONS = "tianjin, xinxiang, province, tangshan, liuzhou"
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url", "-d", envvar="LEDGER_DATABASE_URL", show_envvar=True,
+        help="the ledger: sqlite:///FILE (relative) or sqlite:////ABSOLUTE/FILE, or postgresql://USER@HOST/DB (default: sqlite:///ledger.db)",
+    ),
+]  # fmt: skip
+JsonOption = Annotated[bool, typer.Option("--json", help="print JSON (the models the HTTP API returns) instead of tables")]
+LimitOption = Annotated[int, typer.Option(min=1, max=1000, help="at most this many entries")]
+CursorOption = Annotated[str | None, typer.Option(help="continue after the page that printed this cursor")]
+KnownAtOption = Annotated[
+    datetime | None,
+    typer.Option(
+        "--known-at", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"],
+        help="as recorded by then: YYYY-MM-DD means the end of that day in Asia/Shanghai, or an ISO instant",
+    ),
+]  # fmt: skip
+EffectiveAtOption = Annotated[
+    datetime | None, typer.Option("--effective-at", formats=["%Y-%m-%d"], help="as in effect on that date (YYYY-MM-DD, Asia/Shanghai)")
+]
 
 
-def fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+# -- plumbing -------------------------------------------------------------------------------------
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    from rich.text import Text
+
+    err.print(Text.assemble(("error:", "bold red"), f" {message}"), highlight=False)
     raise typer.Exit(code)
 
 
@@ -46,19 +84,34 @@ def settings_for(database_url: str | None) -> Settings:
     return Settings(database_url=database_url) if database_url else Settings()
 
 
-def open_app(database_url: str | None, clock=None, projections: bool = True) -> App:
+@contextmanager
+def opened(database_url: str | None, *, create: bool = False, projections: bool = True, clock: ManualClock | None = None) -> Iterator[App]:
+    """The App on the ledger; without ``create`` a missing SQLite file is an error, not a new ledger."""
     from ledger.bootstrap import bootstrap
+    from ledger.store.sqlite import database_path
 
     settings = settings_for(database_url)
+    url = settings.database_url
+    if not create and url.startswith("sqlite:"):
+        try:
+            path = database_path(url)
+        except ValueError as error:
+            fail(str(error))
+        if not path.exists():
+            fail(f"there is no ledger at {url} ({path} does not exist); give -d URL of an existing ledger, or run `ledger demo`")
     try:
-        app = bootstrap(settings, clock=clock, projections=projections)
-        problems = app.store.protection_problems()
-    except Exception as error:  # connection refused, bad URL, …
-        fail(f"cannot open the ledger at {redact(settings.database_url)}: {describe_failure(error)}")
-        raise
+        opened_app = bootstrap(settings, clock=clock, projections=projections)
+    except Exception as error:  # connection refused, bad URL, not a ledger, …
+        fail(f"cannot open the ledger at {redact(url)}: {describe_failure(error)}")
+    try:
+        problems = opened_app.store.protection_problems()
+    except Exception as error:
+        opened_app.close()
+        fail(f"cannot open the ledger at {redact(url)}: {describe_failure(error)}")
     for problem in problems:  # reported, never repaired behind the auditor's back
         err.print(f"warning: {problem} (not repaired; run `ledger verify`)", highlight=False)
-    return app
+    with opened_app:
+        yield opened_app
 
 
 def progress_bar() -> Progress:
@@ -82,103 +135,171 @@ def progress_bar() -> Progress:
     )
 
 
+def emit_json(data: Any) -> None:
+    from pydantic import BaseModel
+
+    if isinstance(data, BaseModel):
+        data = data.model_dump(mode="json")
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def say(text: str) -> None:
+    """A line of prose, wrapped at spaces to the console (values contain none, so none is split)."""
+    console.print(text, highlight=False, markup=False)
+
+
+#: columns whose long values may wrap onto several lines; every other value is printed whole on one line
+WRAPPING = frozenset({"name", "summary", "sanctions"})
+
+
+def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A table if it fits the console (only names and summaries wrap), else one block per row:
+    ids, dates, articles and refs are never cut or split, at 80 columns and when piped."""
+    from rich.cells import cell_len
+    from rich.table import Table
+
+    cells = [["" if v is None else str(v) for v in row] for row in rows]
+    widths = [max([cell_len(column), *(cell_len(r[i]) for r in cells)]) for i, column in enumerate(columns)]
+    fixed = sum(w for w, c in zip(widths, columns) if c not in WRAPPING)
+    flexible = sum(min(w, 16) for w, c in zip(widths, columns) if c in WRAPPING)
+    if fixed + flexible + 3 * len(columns) + 1 <= console.width:
+        out = Table(title=title, title_justify="left")
+        for column, width in zip(columns, widths):
+            if column in WRAPPING:
+                out.add_column(column, overflow="fold")
+            else:
+                out.add_column(column, no_wrap=True, min_width=width)
+        for row in cells:
+            out.add_row(*row)
+        console.print(out)
+        return
+    if title:
+        say(title)
+    for row in cells:
+        record = Table.grid(padding=(0, 2))
+        record.add_column(no_wrap=True)
+        record.add_column(overflow="fold")
+        for column, value in zip(columns, row):
+            if value:
+                record.add_row(f"  {column}", value)
+        say("")
+        console.print(record)
+
+
+def known_instant(known_at: datetime | None) -> datetime | date | None:
+    """``--known-at 2024-11-30`` is the end of that day (a date); an instant stays an instant."""
+    if known_at is not None and known_at.tzinfo is None and known_at.time() == datetime.min.time():
+        return known_at.date()
+    return known_at
+
+
+def paged_hint(page: Page[Any], what: str) -> None:
+    shown = len(page.items)
+    if page.next_cursor:
+        err.print(f"{shown} of {page.total} {what}; next page: --cursor {page.next_cursor}", highlight=False, soft_wrap=True)
+
+
+# -- demo and import ------------------------------------------------------------------------------
+
+
 @app.command()
 def demo(
     database_url: DatabaseOption = None,
     seed: Annotated[int, typer.Option(help="random seed of the data set")] = 2024,
     providers: Annotated[int, typer.Option(min=5, help="number of providers")] = 220,
+    replace: Annotated[bool, typer.Option("--replace", help="delete the ledger already at -d first (never done without it)")] = False,
+    as_json: JsonOption = False,
     then_serve: Annotated[bool, typer.Option("--serve", help="then serve the API and the dashboard over it (ledger serve)")] = False,
     host: Annotated[str, typer.Option(help="with --serve: address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="with --serve: port to listen on")] = 8000,
 ) -> None:
-    """Load a realistic two-year data set through the command layer, then print a registry summary."""
+    """Record a realistic two-year data set through the command layer (default: var/demo.db), then summarise it."""
     from ledger.clock import ManualClock
     from ledger.demo import demo_plan, registry_summary, run_demo
+    from ledger.store.erase import count_events, erase
 
     url = database_url or DEMO_DATABASE
-    if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    try:
+        existing = count_events(url)
+    except Exception as error:
+        fail(f"cannot open the ledger at {redact(url)}: {describe_failure(error)}")
+    if existing and not replace:
+        fail(
+            f"{redact(url)} already holds a ledger of {existing} events; the demo never overwrites one. "
+            "Give --replace to delete it and record the demo, or -d another database"
+        )
+    if existing:
+        erase(url)
+        err.print(f"deleted the ledger of {existing} events at {redact(url)} (--replace)", highlight=False)
     plan = demo_plan(seed=seed, providers=providers)
-    first = plan[0][0]
-    app = open_app(url, clock=ManualClock(first))
-    with app:
-        if app.store.max_position() > 0:
-            fail(f"{redact(url)} already holds events; the demo needs an empty database")
+    with opened(url, create=True, clock=ManualClock(plan[0][0])) as ledger_app:
         with progress_bar() as bar:
             task = bar.add_task("recording the demo ledger", total=len(plan))
-            run_demo(app.ledger, plan, progress=lambda done, total: bar.update(task, completed=done))
-        print_summary(registry_summary(app.ledger))
-        print_hints(app, url)
+            summary = run_demo(ledger_app.ledger, plan, progress=lambda done, total: bar.update(task, completed=done))
+        if as_json:
+            emit_json({"database_url": redact(url), "events": ledger_app.store.max_position(), "commands": summary.commands,
+                       "registry": registry_summary(ledger_app.ledger)})  # fmt: skip
+            return
+        print_summary(registry_summary(ledger_app.ledger))
+        print_hints(ledger_app, url)
     if then_serve:
         serve(url, host=host, port=port)
 
 
-def print_hints(app: App, url: str) -> None:
-    from ledger.projections import read_models
-
-    models = read_models(app)  # waits until the demo's commands are in the read models
+def print_hints(ledger_app: App, url: str) -> None:
     shown = redact(url)
-    console.print(f"\n{app.store.max_position()} events in {shown}. Try:", highlight=False)
+    say(f"\n{ledger_app.store.max_position()} events in {shown}. Try:")
     if shown != url:  # never print the password: hints name the setting instead
-        console.print("  (with LEDGER_DATABASE_URL set to that database's URL)", highlight=False)
-        url = '"$LEDGER_DATABASE_URL"'
-    hints = [f"ledger lists -d {url}", f"ledger registry tangshan -d {url}"]
-    listed = models.lists()
+        say("  (with LEDGER_DATABASE_URL set to that database's URL)")
+        shown = '"$LEDGER_DATABASE_URL"'
+    hints = [f"ledger lists -d {shown}", f"ledger registry tangshan -d {shown}"]
+    listed = ledger_app.views.lists(limit=1).items
     if listed:
-        hints += [f"ledger provider {listed[0]['provider_id']} -d {url}", f"ledger explain {listed[0]['provider_id']} -d {url}"]
-    reinstated = [r for r in models.registry() if r.get("standing") == "reinstated"]
+        hints += [f"ledger provider {listed[0].provider_id} -d {shown}", f"ledger explain {listed[0].provider_id} -d {shown}"]
+    reinstated = ledger_app.views.registry(standing="reinstated", limit=1).items
     if reinstated:
-        hints.append(f"ledger timeline {reinstated[0]['provider_id']} -d {url}")
-    hints += [f"ledger verify -d {url}", f"ledger replay -d {url}"]
+        hints.append(f"ledger timeline {reinstated[0].provider_id} -d {shown}")
+    hints += [f"ledger verify -d {shown}", f"ledger replay -d {shown}"]
     for hint in hints:
-        console.print(f"  {hint}", highlight=False)
+        say(f"  {hint}")
 
 
 def print_summary(summary: list[dict[str, Any]]) -> None:
-    from rich.table import Table
-
     from ledger.rules.base import article_order
+
     statuses = sorted({status for row in summary for status in row["by_status"]})
-    table = Table(title="registry by jurisdiction", title_justify="left")
-    table.add_column("jurisdiction")
-    for status in statuses:
-        table.add_column(status, justify="right")
-    for row in summary:
-        table.add_row(row["jurisdiction"], *(str(row["by_status"].get(s, "")) for s in statuses))
-    console.print(table)
-    articles = Table(title="sanctions in force by article", title_justify="left")
-    for column in ("jurisdiction", "article", "sanction", "count"):
-        articles.add_column(column, justify="right" if column == "count" else "left")
+    table("registry by jurisdiction", ["jurisdiction", *statuses], [[row["jurisdiction"], *(row["by_status"].get(s, "") for s in statuses)] for row in summary])
+    rows = []
     for row in summary:
         for label, count in sorted(row.get("sanctions_by_article", {}).items(), key=lambda item: article_order(item[0])):
             article, _, sanction = label.partition(" ")
-            articles.add_row(row["jurisdiction"], article, sanction, str(count))
-    console.print(articles)
+            rows.append([row["jurisdiction"], article, sanction, count])
+    table("sanctions in force by article", ["jurisdiction", "article", "sanction", "count"], rows)
 
 
 @app.command("import")
 def import_(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="JSON Lines: one command per line, each naming its type")],
     database_url: DatabaseOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Apply a file of commands: the whole file is recorded, or none of it."""
+    """Record a file of commands: the whole file, or none of it. Commands already recorded are not recorded again."""
     from ledger.application import BatchError
     from ledger.commands.importing import read_import
 
-    commands, problems = (parsed := read_import(file)).commands, parsed.problems
+    parsed = read_import(file)
+    commands, problems = parsed.commands, parsed.problems
     if problems:
         for problem in problems:
-            err.print(problem, highlight=False)
+            err.print(problem, highlight=False, markup=False, soft_wrap=True)
         fail(f"{len(problems)} problem(s) in {file}; nothing was recorded")
     if not commands:
         fail(f"{file} holds no commands")
-    with open_app(database_url) as app:
+    with opened(database_url, create=True) as ledger_app:
         try:
             with progress_bar() as bar:
                 task = bar.add_task(f"checking {file.name}", total=len(commands))
-                results = app.ledger.execute_all([c for _, c in commands], on_progress=lambda done: bar.update(task, completed=done))
+                results = ledger_app.ledger.execute_all([c for _, c in commands], on_progress=lambda done: bar.update(task, completed=done))
         except BatchError as error:
             number = commands[error.index][0]
             problem = (
@@ -187,320 +308,345 @@ def import_(
                 else str(error.error)
             )
             fail(f"line {number}: {type(error.command).__name__} {error.command.command_id}: {problem}; nothing was recorded")
-    recorded = sum(1 for r in results if not r.duplicate)
-    events = sum(len(r.positions) for r in results)
-    console.print(f"recorded {recorded} command(s) ({events} events); {len(results) - recorded} already recorded before")
+    already = [r.command_id for r in results if r.duplicate]
+    recorded = len(results) - len(already)
+    events = sum(len(r.positions) for r in results if not r.duplicate)
+    if as_json:
+        emit_json({"recorded": recorded, "events": events, "already_recorded": already})
+        return
+    if recorded == 0:
+        say(f"recorded 0 command(s): all {len(already)} were already recorded (same command ids); nothing new")
+    else:
+        say(f"recorded {recorded} command(s) ({events} events); {len(already)} already recorded before" + (f": {', '.join(already)}" if already else ""))
 
 
 @app.command()
 def schema() -> None:
-    """Print the JSON Schema of every command."""
+    """Print the JSON Schema of every command (what `ledger import` and the API accept)."""
     from ledger.commands.models import command_schemas
 
-    console.print_json(json.dumps(command_schemas(), ensure_ascii=False))
+    emit_json(command_schemas())
 
 
-@app.command()
-def provider(
-    provider_id: Annotated[str, typer.Argument(help="the bureau's provider id")],
-    database_url: DatabaseOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
-) -> None:
-    """A provider's current standing: pool status, grades, counters, sanctions with their citations."""
-    from ledger.projections import read_models
-
-    with open_app(database_url) as app:  # the read model: no fold of the provider's history
-        data = read_models(app).provider_standing(provider_id)
-    if data is None:
-        fail(f"no provider {provider_id!r} in the ledger")
-    if as_json:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-        return
-    print_standing(data)
-
-
-def print_standing(data: dict[str, Any]) -> None:
-    from rich.table import Table
-    console.print(f"[bold]{data['provider_id']}[/] {data['name']} — {data['jurisdiction']} ({data['kind']})", highlight=False)
-    console.print(f"standing: [bold]{data['standing']}[/] since {data['status_since']}; admitted {data['admitted_on'] or '—'}", highlight=False)
-    grades = data["grades"]
-    for label, rows, key in (("scores", grades["scores"], "grade"), ("evaluations", grades["evaluations"], "qualified"), ("stars", grades["stars"], "stars")):
-        if rows:
-            console.print(f"{label}: " + ", ".join(f"{r.get('year', r.get('rating_round'))}: {r[key]}" for r in rows), highlight=False)
-    counters = data["counters"]
-    console.print(
-        f"warnings {counters['warnings']['count']}, rectification orders {counters['rectification_orders']['count']} "
-        f"(open {counters['rectification_orders']['open']}, overdue {counters['rectification_orders']['overdue']}), "
-        f"verified complaints {counters['verified_complaints']['count']}, "
-        f"不满意 {counters['unsatisfied_ratings']['occurrences']} ({counters['unsatisfied_ratings']['distinct_enterprises']} enterprises)",
-        highlight=False,
-    )
-    if data["sanctions"]:
-        table = Table(title="sanctions")
-        for column in ("effective", "sanction", "article", "state", "deadline", "derived", "ref"):
-            table.add_column(column)
-        for s in data["sanctions"]:
-            table.add_row(s["effective_on"], s["sanction"], s["article"], s["state"], s["deadline"] or "", "yes" if s["derived"] else "finding", s["ref"])
-        console.print(table)
-
-
-@app.command()
-def deadlines(
-    now: Annotated[datetime, typer.Option("--now", formats=["%Y-%m-%d"], help="record every deadline passed by this date")],
-    database_url: DatabaseOption = None,
-) -> None:
-    """Record every rectification and answer deadline that has passed by --now."""
-    from ledger.deadlines import sweep
-
-    as_of: date = now.date()
-    with open_app(database_url) as app:
-        assert app.projections is not None
-        app.projections.wait_for(app.store.max_position())  # the read models hold the whole log so far
-        # what is due comes from the read models (not from every aggregate); each command checks again
-        models = app.projections.models
-        filled = not {"rectification_deadlines", "answer_deadlines"} & set(models.incomplete())
-        result = sweep(app.ledger, as_of, todo=models.deadlines_due(as_of) if filled else None)  # else: every aggregate
-    console.print(
-        f"{result.deadlines} deadline(s) recorded as passed by {as_of} for {len(result.results)} provider(s); "
-        f"{result.sanctions} sanction(s) derived"
-    )
-
-
-def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
-
-
-def rows_table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
-    from rich.table import Table
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
-    console.print(table)
-
-
-DateOption = Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"])]
+# -- live reads -----------------------------------------------------------------------------------
 
 
 @app.command()
 def registry(
-    jurisdiction: Annotated[Optional[str], typer.Argument(help="tianjin, xinxiang, province, tangshan or liuzhou")] = None,
+    jurisdiction: Annotated[str | None, typer.Argument(help=f"only this jurisdiction: {JURISDICTIONS}")] = None,
     database_url: DatabaseOption = None,
-    known_at: Annotated[Optional[datetime], typer.Option("--known-at", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S%z"], help="as recorded by then (a date: the end of that day)")] = None,
-    effective_at: Annotated[Optional[datetime], typer.Option("--effective-at", formats=["%Y-%m-%d"], help="as in effect on that date")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    known_at: KnownAtOption = None,
+    effective_at: EffectiveAtOption = None,
+    standing: Annotated[str | None, typer.Option(help="only this standing, e.g. in_pool, warned, rectifying, blacklisted")] = None,
+    kind: Annotated[str | None, typer.Option(help="only this provider kind of the rulebook, e.g. 云服务商")] = None,
+    grade: Annotated[str | None, typer.Option(help="only providers whose latest grade is this (A, B, 3, qualified, …)")] = None,
+    limit: LimitOption = 1000,
+    cursor: CursorOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """The registry: every provider with its standing and since when; optionally as of a past date on either axis."""
-    from ledger.projections.history import registry_as_of
-
-    with open_app(database_url) as app:
+    """Every provider with its standing and since when; or as of a past date on either time axis."""
+    with opened(database_url) as ledger_app:
         if known_at or effective_at:
-            known = known_at.date() if known_at and known_at.tzinfo is None and known_at.time() == datetime.min.time() else known_at
-            rows = registry_as_of(app.ledger, known_at=known, effective_at=effective_at.date() if effective_at else None, jurisdiction=jurisdiction)
-        else:
-            assert app.projections is not None
-            rows = app.projections.models.registry(jurisdiction)
+            as_of = ledger_app.views.registry_as_of(jurisdiction, known_instant(known_at), effective_at.date() if effective_at else None)
+            render_registry_as_of(as_of, as_json)
+            return
+        page = ledger_app.views.registry(jurisdiction, standing, kind, grade, limit=limit, cursor=cursor)
     if as_json:
-        emit_json(rows)
+        emit_json(page)
         return
-    rows_table("registry", rows, ["jurisdiction", "provider_id", "name", "standing", "status_since"])
+    table(f"registry ({page.total} providers)", ["jurisdiction", "provider_id", "name", "standing", "since"],
+          [[e.jurisdiction, e.provider_id, e.name, e.standing, e.standing_since] for e in page.items])  # fmt: skip
+    paged_hint(page, "providers")
+
+
+def render_registry_as_of(as_of: RegistryAsOf, as_json: bool) -> None:
+    if as_json:
+        emit_json(as_of)
+        return
+    say(f"registry {as_of.view}")
+    table(None, ["jurisdiction", "provider_id", "name", "standing", "since"],
+          [[e.jurisdiction, e.provider_id, e.name, e.standing, e.standing_since] for e in as_of.items])  # fmt: skip
+
+
+@app.command()
+def provider(
+    provider_id: Annotated[str, typer.Argument(help="the bureau's provider id, e.g. TS-2024-014")],
+    database_url: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A provider's standing: pool status, grades, counters, sanctions with their citations."""
+    with opened(database_url) as ledger_app:
+        standing = ledger_app.views.provider(provider_id)
+    if as_json:
+        emit_json(standing)
+        return
+    print_standing(standing)
+
+
+def print_standing(s: ProviderStanding) -> None:
+    say(f"{s.provider_id} {s.name} — {s.jurisdiction} ({s.kind})")
+    say(f"standing: {s.standing} since {s.standing_since or s.status_since}; status {s.status} since {s.status_since}; "
+        f"applied {s.applied_on}; admitted {s.admitted_on or '—'}")  # fmt: skip
+    if s.grades:
+        say("grades: " + ", ".join(f"{g.period} {g.grade}" + (f" ({g.score})" if g.score is not None else "") for g in s.grades))
+    counted = [f"{c.name} {c.value}" for c in s.counters if c.value]
+    say("counters: " + (", ".join(counted) if counted else "all zero"))
+    if s.sanctions:
+        table("sanctions", ["effective", "sanction", "article", "state", "deadline", "derived", "ref"],
+              [[x.effective_on, x.sanction, x.article, x.state, x.deadline, "yes" if x.derived else "finding", x.ref] for x in s.sanctions])  # fmt: skip
 
 
 @app.command("lists")
 def lists_(
-    kind: Annotated[Optional[str], typer.Argument(help="blacklist, gray_list, disqualified or removed")] = None,
-    jurisdiction: Annotated[Optional[str], typer.Option(help="only this jurisdiction")] = None,
+    kind: Annotated[str | None, typer.Argument(help="blacklist, gray_list, disqualified or removed (default: all)")] = None,
+    jurisdiction: Annotated[str | None, typer.Option(help=f"only this jurisdiction: {JURISDICTIONS}")] = None,
     database_url: DatabaseOption = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    limit: LimitOption = 1000,
+    cursor: CursorOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """What a bureau publishes: the blacklist, gray list, disqualified and removed, each with its article."""
-    with open_app(database_url) as app:
-        assert app.projections is not None
-        rows = app.projections.models.lists(kind, jurisdiction)
+    """What the bureaus publish: blacklist, gray list, disqualified and removed, each entry with its article."""
+    with opened(database_url) as ledger_app:
+        page = ledger_app.views.lists(kind, jurisdiction, limit=limit, cursor=cursor)
     if as_json:
-        emit_json(rows)
+        emit_json(page)
         return
-    columns = [c for c in ("list_kind", "jurisdiction", "provider_id", "provider_name", "article", "effective_on", "sanction_ref") if rows and c in rows[0]]
-    rows_table("lists", rows, columns or ["provider_id"])
+    table(f"lists ({page.total} entries)", ["list", "jurisdiction", "provider_id", "name", "article", "effective", "sanction_ref"],
+          [[e.list_kind, e.jurisdiction, e.provider_id, e.provider_name, e.article, e.effective_on, e.sanction_ref] for e in page.items])  # fmt: skip
+    paged_hint(page, "entries")
 
 
 @app.command()
 def timeline(
-    provider_id: str,
+    provider_id: Annotated[str, typer.Argument(help="the bureau's provider id")],
     database_url: DatabaseOption = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    since: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="only events effective on or after this date")] = None,
+    until: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="only events effective on or before this date")] = None,
+    event_type: Annotated[str | None, typer.Option("--type", help="only this event type (provider.sanction-imposed.v1) or aggregate (project)")] = None,
+    actor: Annotated[str | None, typer.Option(help="only events recorded by this actor")] = None,
+    limit: LimitOption = 1000,
+    cursor: CursorOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Every event of a provider, its projects, complaints and appeals, in order."""
-    with open_app(database_url) as app:
-        assert app.projections is not None
-        rows = app.projections.models.timeline(provider_id)
-    if not rows:
-        fail(f"no events for provider {provider_id!r}")
+    """Every event of a provider, its projects, complaints and appeals, in the order recorded."""
+    with opened(database_url) as ledger_app:
+        page = ledger_app.views.timeline(
+            provider_id, since.date() if since else None, until.date() if until else None, event_type, actor, cursor=cursor, limit=limit
+        )
     if as_json:
-        emit_json(rows)
+        emit_json(page)
         return
-    columns = [c for c in ("position", "effective_on", "recorded_at", "recorded_by", "subject_id", "event_name", "summary") if c in rows[0]]
-    rows_table(f"timeline of {provider_id}", rows, columns)
+    table(f"timeline of {provider_id} ({page.total} events)", ["position", "effective", "recorded by", "event", "subject", "summary", "ref"],
+          [[e.position, e.effective_on, e.recorded_by, e.event_type, e.subject_id, e.summary, e.ref] for e in page.items])  # fmt: skip
+    paged_hint(page, "events")
+
+
+# -- the past, explanations, what-if --------------------------------------------------------------
 
 
 @app.command()
 def history(
-    provider_id: str,
+    provider_id: Annotated[str, typer.Argument(help="the bureau's provider id")],
     database_url: DatabaseOption = None,
-    known_at: DateOption = None,
-    effective_at: Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"])] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    known_at: KnownAtOption = None,
+    effective_at: EffectiveAtOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """A provider's standing as recorded by --known-at and/or as in effect on --effective-at."""
-    from ledger.projections.history import standing_as_of
-
     if known_at is None and effective_at is None:
         fail("give --known-at and/or --effective-at")
-    with open_app(database_url, projections=False) as app:
-        known = known_at.date() if known_at and known_at.tzinfo is None and known_at.time() == datetime.min.time() else known_at
-        data = standing_as_of(app.ledger, provider_id, known_at=known, effective_at=effective_at.date() if effective_at else None)
-    if data is None:
-        fail(f"provider {provider_id!r} had not applied in that window")
+    with opened(database_url) as ledger_app:
+        found: History = ledger_app.views.history(provider_id, known_instant(known_at), effective_at.date() if effective_at else None)
     if as_json:
-        emit_json(data)
+        emit_json(found)
         return
-    console.print(f"as of {data['as_of']}", highlight=False)
-    print_standing(data)
+    say(f"{provider_id} {found.view}")
+    print_standing(found.standing)
+    if found.skipped:
+        say(f"left out (they depend on events outside the window): {', '.join(found.skipped)}")
 
 
 @app.command()
 def explain(
     ref: Annotated[str, typer.Argument(help="a sanction's event ref (aggregate-uuid/version), or a provider id for its removal")],
     database_url: DatabaseOption = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Why a sanction or removal: the article, pack version, parameters, evidence and the chain of causation."""
-    from ledger.projections.explain import ExplainError, explain_removal
-    from ledger.projections.explain import explain as explain_ref
-
-    with open_app(database_url, projections=False) as app:
-        try:
-            explanation = explain_ref(app.ledger, ref) if "/" in ref else explain_removal(app.ledger, ref)
-        except ExplainError as error:
-            fail(str(error))
-            raise
+    with opened(database_url) as ledger_app:
+        explanation = ledger_app.views.explain(ref)
     if as_json:
-        emit_json(explanation.to_dict())
-    else:
-        console.print(explanation.render(), highlight=False)
+        emit_json(explanation)
+        return
+    say(explanation.text)
 
 
 @app.command()
 def whatif(
-    provider_id: str,
-    void: Annotated[list[str], typer.Option("--void", help="an evidence ref to void (repeat)")],
+    provider_id: Annotated[str, typer.Argument(help="the bureau's provider id")],
+    void: Annotated[list[str], typer.Option("--void", help="an evidence ref (aggregate-uuid/version) an appeal would void; repeat for several")],
     database_url: DatabaseOption = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOption = False,
 ) -> None:
-    """The standing the provider would have if the named evidence were voided by an appeal. Writes nothing."""
-    from ledger.projections.whatif import what_if
-
-    with open_app(database_url, projections=False) as app:
-        result = what_if(app.ledger, provider_id, void)
+    """The standing the provider would have if an upheld appeal voided the named evidence. Writes nothing."""
+    with opened(database_url) as ledger_app:
+        result = ledger_app.views.whatif(provider_id, void)
     if as_json:
-        emit_json({k: v for k, v in vars(result).items() if k not in ("before", "after")})
-    else:
-        console.print(result.render(), highlight=False)
+        emit_json(result)
+        return
+    say(result.text)
+
+
+# -- writes on a schedule, maintenance --------------------------------------------------------------
 
 
 @app.command()
-def replay(database_url: DatabaseOption = None) -> None:
+def deadlines(
+    now: Annotated[datetime, typer.Option("--now", formats=["%Y-%m-%d"], help="record every deadline passed by this date (not after today)")],
+    database_url: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record every rectification and answer deadline passed by --now: one command per provider with one due."""
+    from ledger.deadlines import sweep
+
+    as_of: date = now.date()
+    with opened(database_url) as ledger_app:
+        projections = ledger_app.projections
+        assert projections is not None
+        projections.wait_for(ledger_app.store.max_position())  # the read models hold the whole log so far
+        # what is due comes from the read models (not from every aggregate); each command checks again
+        models = projections.models
+        filled = not {"rectification_deadlines", "answer_deadlines"} & set(models.incomplete())
+        result = sweep(ledger_app.ledger, as_of, todo=models.deadlines_due(as_of) if filled else None)  # else: every aggregate
+    if as_json:
+        emit_json({"as_of": as_of.isoformat(), "deadlines": result.deadlines, "sanctions": result.sanctions,
+                   "providers": {p: r.events for p, r in result.results.items()}})  # fmt: skip
+        return
+    say(f"{result.deadlines} deadline(s) recorded as passed by {as_of} for {len(result.results)} provider(s); {result.sanctions} sanction(s) derived")
+
+
+@app.command()
+def replay(database_url: DatabaseOption = None, as_json: JsonOption = False) -> None:
     """Rebuild every read model from the first event into fresh tables and switch to them atomically."""
     from ledger.projections.replay import replay as rebuild
 
-    with open_app(database_url) as app:
-        result = rebuild(app, console=err)
-    console.print(
+    with opened(database_url) as ledger_app:
+        result = rebuild(ledger_app, console=err)
+    if as_json:
+        emit_json({"generation": result.generation, "previous_generation": result.previous_generation, "events": result.events,
+                   "caught_up_at_switch": result.caught_up_at_switch, "position": result.position, "seconds": result.seconds})  # fmt: skip
+        return
+    say(
         f"rebuilt generation {result.generation} (was {result.previous_generation}) from {result.events} events "
         f"(+{result.caught_up_at_switch} at the switch) in {result.seconds:.1f}s; tracking at {result.position}"
     )
 
 
+# -- tamper evidence -------------------------------------------------------------------------------
+
+
+def load_digest(path: Path) -> Digest:
+    from ledger.audit.verify import Digest
+
+    try:
+        return Digest.load(path)
+    except (OSError, ValueError, TypeError, AttributeError) as error:
+        fail(f"{path} is not a digest written by `ledger digest`: {error}")
+
+
 @app.command()
 def verify(
     database_url: DatabaseOption = None,
-    export_file: Annotated[Optional[Path], typer.Option("--export", exists=True, dir_okay=False, help="verify an export file instead, without the running system")] = None,
-    digest_file: Annotated[Optional[Path], typer.Option("--digest", exists=True, dir_okay=False, help="also check the log still holds an auditor's digest")] = None,
-    public_key: Annotated[Optional[str], typer.Option("--public-key", envvar="LEDGER_VERIFY_KEY", help="the digest must be signed by this key (base64)")] = None,
+    export_file: Annotated[Path | None, typer.Option("--export", exists=True, dir_okay=False, help="verify this export file instead, without the running system")] = None,
+    digest_file: Annotated[Path | None, typer.Option("--digest", exists=True, dir_okay=False, help="also check that the log (or the export) still holds this auditor's digest")] = None,
+    public_key: Annotated[str | None, typer.Option("--public-key", envvar="LEDGER_VERIFY_KEY", help="the digest must be signed by this key (base64)")] = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Check the hash chain of the whole log; exit 1 naming the first event that does not match."""
-    from ledger.audit.verify import (
-        Digest,
-        verify_against_digest,
-        verify_export,
-        verify_store,
-    )
-
+    """Check the hash chain of the whole log and its protections; exit 1 naming the first event that does not match."""
     from ledger.audit.integrity import command_head_problems, integrity_problems
     from ledger.audit.signing import signature_problem
-    from ledger.audit.verify import verify_export_against_digest
+    from ledger.audit.verify import verify_export, verify_export_against_digest
+    from ledger.views import verify_result
 
     problems: list[str] = []
-    if digest_file is not None:
-        refused = signature_problem(Digest.load(digest_file), public_key)
+    digest = load_digest(digest_file) if digest_file is not None else None
+    if digest is not None:
+        refused = signature_problem(digest, public_key)
         if refused:
             fail(f"{digest_file}: {refused}")
     if export_file is not None:
-        if digest_file is not None:
-            report = verify_export_against_digest(export_file, Digest.load(digest_file), progress=True)
+        if digest is not None:
+            report = verify_export_against_digest(export_file, digest, progress=not as_json)
         else:
-            report = verify_export(export_file, progress=True)
+            report = verify_export(export_file, progress=not as_json)
+        result = verify_result(report, digest_checked=digest is not None)
     else:
-        with open_app(database_url, projections=False) as app:
-            if digest_file is not None:
-                report = verify_against_digest(app.store, Digest.load(digest_file), progress=True)
-            else:
-                report = verify_store(app.store, progress=True)
-            problems = integrity_problems(app.store)
-            if digest_file is not None:
-                problems += command_head_problems(app.store, Digest.load(digest_file))
+        with opened(database_url, projections=False) as ledger_app:
+            result = ledger_app.views.verify(digest, progress=not as_json)
+            problems = integrity_problems(ledger_app.store)
+            if digest is not None:
+                problems += command_head_problems(ledger_app.store, digest)
+    if as_json:
+        emit_json({**result.model_dump(mode="json"), "problems": problems})
     for problem in problems:
         err.print(f"problem: {problem}", highlight=False)
-    if not report.ok:
-        fail(report.summary())
+    if result.empty and not problems:
+        fail(f"{'the export' if export_file else 'the ledger'} is empty: there is no event to verify")
+    if not result.ok:
+        fail(result.summary)
     if problems:
-        fail(f"{len(problems)} integrity problem(s); the event chain itself: {report.summary()}")
-    console.print(report.summary(), highlight=False)
+        fail(f"{len(problems)} integrity problem(s); the event chain itself: {result.summary}")
+    if not as_json:
+        say(result.summary)
 
 
 @app.command()
 def export(
-    file: Annotated[Path, typer.Argument(dir_okay=False, help="JSON Lines file to write")],
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="JSON Lines file to write (replaced when complete)")],
     database_url: DatabaseOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Export every event with its hashes (JSON Lines), verifiable offline with `ledger verify --export`."""
+    """Write every event with its hashes (JSON Lines), verifiable offline with `ledger verify --export FILE`."""
     from ledger.audit.verify import export_events
 
-    with open_app(database_url, projections=False) as app:
-        summary = export_events(app.store, file, progress=True)
-    console.print(f"exported {summary.count} events to {summary.path}; head {summary.head_position} {summary.head_hash}", highlight=False)
+    with opened(database_url, projections=False) as ledger_app:
+        try:
+            summary = export_events(ledger_app.store, file, progress=not as_json)
+        except OSError as error:
+            fail(f"cannot write {file}: {error.strerror or error}")
+    data = {"path": str(summary.path), "events": summary.count, "head_position": summary.head_position, "head_hash": summary.head_hash}
+    if as_json:
+        emit_json(data)
+        return
+    say(f"exported {summary.count} events to {summary.path}; head {summary.head_position} {summary.head_hash}")
 
 
 @app.command()
 def digest(
-    file: Annotated[Path, typer.Argument(dir_okay=False, help="where to save the digest (keep it outside the system)")],
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="where to write the digest (keep it outside the system)")],
     database_url: DatabaseOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Take a digest of the whole log (head, checkpoints, command chain head) for an auditor to keep;
-    signed with LEDGER_SIGNING_KEY_FILE when it is set."""
+    """Take a digest of the whole log (head, checkpoints, command chain head) for an auditor to keep; the chain
+    is verified first; signed with LEDGER_SIGNING_KEY_FILE when it is set."""
     from ledger.audit.signing import load_key, sign
     from ledger.audit.verify import take_digest
 
     settings = settings_for(database_url)
     key = load_key(settings.signing_key_file) if settings.signing_key_file else None
-    with open_app(database_url, projections=False) as app:
-        taken = take_digest(app.store, progress=True)
+    with opened(database_url, projections=False) as ledger_app:
+        taken = take_digest(ledger_app.store, progress=not as_json)
     if key is not None:
         taken = sign(taken, key)
-    taken.save(file)
+    try:
+        taken.save(file)
+    except OSError as error:
+        fail(f"cannot write {file}: {error.strerror or error}")
+    if as_json:
+        emit_json({"path": str(file), **taken.to_json()})
+        return
     signed = f"; signed by {taken.public_key}" if taken.signature else "; unsigned (set LEDGER_SIGNING_KEY_FILE)"
-    console.print(f"digest at position {taken.position}: {taken.hash}{signed} → {file}", highlight=False)
+    say(f"digest at position {taken.position}: {taken.hash}{signed} → {file}")
 
 
 @app.command()
@@ -513,11 +659,12 @@ def keygen(
     if file.exists():
         fail(f"{file} exists; a key is never overwritten")
     public = generate_key(file)
-    console.print(f"private key → {file} (set LEDGER_SIGNING_KEY_FILE={file})\npublic key: {public}", highlight=False)
+    say(f"private key → {file} (set LEDGER_SIGNING_KEY_FILE={file})")
+    say(f"public key: {public}")
 
 
 KafkaOption = Annotated[
-    Optional[str], typer.Option("--bootstrap", envvar="LEDGER_KAFKA_BOOTSTRAP", help="Kafka brokers host:port (default 127.0.0.1:9092)")
+    str | None, typer.Option("--bootstrap", envvar="LEDGER_KAFKA_BOOTSTRAP", help="Kafka brokers host:port (default 127.0.0.1:9092)")
 ]
 
 
@@ -525,7 +672,7 @@ KafkaOption = Annotated[
 def relay(
     database_url: DatabaseOption = None,
     bootstrap: KafkaOption = None,
-    topic_prefix: Annotated[Optional[str], typer.Option(help="prefix of the topic name")] = None,
+    topic_prefix: Annotated[str | None, typer.Option(help="prefix of the topic name")] = None,
     once: Annotated[bool, typer.Option("--once", help="stop when the whole log is published")] = False,
     batch_size: Annotated[int, typer.Option(min=1, help="events per acknowledged batch")] = 1000,
 ) -> None:
@@ -536,7 +683,7 @@ def relay(
     from ledger.relay import Relay, require_ledger, topic_name
     from ledger.store import open_store
 
-    settings = settings_for(database_url)
+    settings = Settings(database_url=database_url) if database_url else Settings()
     try:
         require_ledger(settings.database_url)
         store = open_store(settings.database_url)
@@ -564,13 +711,13 @@ def relay(
 @app.command()
 def status(
     database_url: DatabaseOption = None,
-    topic_prefix: Annotated[Optional[str], typer.Option(help="prefix of the topic name")] = None,
+    topic_prefix: Annotated[str | None, typer.Option(help="prefix of the topic name")] = None,
     json_: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """The log's head and how far the Kafka relay is behind it (events and seconds)."""
     from ledger.relay import relay_status, topic_name
 
-    settings = settings_for(database_url)
+    settings = Settings(database_url=database_url) if database_url else Settings()
     try:
         lag = relay_status(settings.database_url, topic_name(settings.kafka_topic_prefix if topic_prefix is None else topic_prefix))
     except Exception as error:
@@ -601,6 +748,8 @@ def contract(
             fail(f"{asyncapi.DOCUMENT} differs from the code: run `ledger contract --write`")
     else:
         sys.stdout.write(asyncapi.render())
+
+
 @app.command()
 def serve(
     database_url: DatabaseOption = None,
@@ -638,22 +787,30 @@ def token(
         fail(str(error))
 
 
-def main() -> None:  # pragma: no cover
-    """Run the CLI: every failure is one line on stderr and exit 1 (``LEDGER_DEBUG=1`` re-raises)."""
+def main() -> None:
+    """The console script: every failure is one line on stderr and exit 1, never a traceback
+    (``LEDGER_DEBUG=1`` re-raises)."""
     import os
 
     try:
         app()
-    except Exception as error:  # a refusal, a database or file failure, or a bug: one line, never a traceback
+    except BrokenPipeError:  # piped into head & co.
+        sys.exit(0)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as error:  # a refusal, a database or file failure, or a bug: one line
         from ledger.aggregates import DomainError
         from ledger.application import CommandConflict
         from ledger.store import CommandIdReused
+        from ledger.views import ViewError
 
-        if isinstance(error, (DomainError, CommandConflict, CommandIdReused)):
+        if isinstance(error, (ViewError, DomainError, CommandConflict, CommandIdReused)):
             message = redact(error)
         elif os.environ.get("LEDGER_DEBUG"):
             raise
         else:
             message = describe_failure(error)
-        err.print(f"[bold red]error:[/] {message}", highlight=False)
-        sys.exit(1)
+        try:
+            fail(message)
+        except typer.Exit as exit_:
+            sys.exit(exit_.exit_code)

@@ -20,12 +20,8 @@ AGGREGATES = ("provider", "project", "complaint", "appeal")
 
 
 def _short(ref: Any) -> str:
-    """``<uuid>/7`` -> ``…90d9/7`` for summaries (the full ref is in its own column)."""
-    text = str(ref)
-    if "/" in text:
-        head, version = text.rsplit("/", 1)
-        return f"…{head[-4:]}/{version}"
-    return text
+    """A ref in a summary: whole (refs are never shortened, an auditor copies them)."""
+    return str(ref)
 
 
 def _article(citation: Any) -> str:

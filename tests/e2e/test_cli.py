@@ -16,8 +16,8 @@ from ledger.store import open_store
 TIMEOUT = 600
 
 
-def ledger(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+def ledger(*args: str, cwd: Path | None = None, check: bool = True, columns: int = 200) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": str(columns), "NO_COLOR": "1"}
     env.pop("LEDGER_DATABASE_URL", None)
     result = subprocess.run(
         [sys.executable, "-m", "ledger", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT
@@ -44,18 +44,18 @@ def json_of(*args: str):
 
 
 def test_demo_has_every_kind_of_removal_and_a_reinstatement(demo_db):
-    rows = json_of("registry", "-d", demo_db)
+    rows = json_of("registry", "-d", demo_db)["items"]
     assert len(rows) >= 200
     assert {r["jurisdiction"] for r in rows} == {"tianjin", "xinxiang", "province", "tangshan", "liuzhou"}
     standings = {r["standing"] for r in rows}
     assert {"removed", "disqualified", "blacklisted", "gray_listed", "reinstated", "in_pool"} <= standings
-    listed = json_of("lists", "-d", demo_db)
+    listed = json_of("lists", "-d", demo_db)["items"]
     assert {e["list_kind"] for e in listed} == {"blacklist", "gray_list", "disqualified", "removed"}
     assert all(e["article"] and e["sanction_ref"] for e in listed)
 
 
 def test_provider_standing_and_explain_name_the_article_and_evidence(demo_db):
-    [entry, *_] = [e for e in json_of("lists", "blacklist", "-d", demo_db)]
+    [entry, *_] = json_of("lists", "blacklist", "-d", demo_db)["items"]
     standing = json_of("provider", entry["provider_id"], "-d", demo_db)
     assert standing["standing"] == "blacklisted"
     [blacklisting] = [s for s in standing["sanctions"] if s["ref"] == entry["sanction_ref"]]
@@ -98,15 +98,18 @@ def test_verify_passes_on_the_demo_and_fails_on_a_tampered_copy_naming_the_event
 
 
 def test_history_as_recorded_before_the_removal(demo_db):
-    [entry, *_] = json_of("lists", "blacklist", "-d", demo_db)
+    [entry, *_] = json_of("lists", "blacklist", "-d", demo_db)["items"]
     from datetime import date, timedelta
 
     day_before = date.fromisoformat(entry["recorded_at"][:10]) - timedelta(days=1)
     known = json_of("history", entry["provider_id"], "--known-at", day_before.isoformat(), "-d", demo_db)
-    assert known["standing"] != "blacklisted"
-    assert not [s for s in known["sanctions"] if s["ref"] == entry["sanction_ref"]]
+    assert known["standing"]["standing"] != "blacklisted"
+    assert not [s for s in known["standing"]["sanctions"] if s["ref"] == entry["sanction_ref"]]
+    assert known["view"].startswith(f"as known at {day_before.isoformat()} 23:59:59 (Asia/Shanghai)")
     now = json_of("history", entry["provider_id"], "--known-at", entry["recorded_at"][:10], "-d", demo_db)
-    assert now["standing"] == "blacklisted"
+    assert now["standing"]["standing"] == "blacklisted"
+    text = ledger("history", entry["provider_id"], "--effective-at", day_before.isoformat(), "-d", demo_db).stdout
+    assert f"as in effect on {day_before.isoformat()} (Asia/Shanghai)" in text
 
 
 IMPORT_OK = [
@@ -127,7 +130,8 @@ def test_import_records_the_whole_file_and_is_idempotent(tmp_path):
     assert "recorded 3 command(s)" in ledger("import", str(source), "-d", url).stdout
     assert json_of("provider", "TJ-X1", "-d", url)["standing"] == "in_pool"
     again = ledger("import", str(source), "-d", url).stdout
-    assert "recorded 0 command(s)" in again and "3 already recorded" in again
+    assert "recorded 0 command(s): all 3 were already recorded (same command ids); nothing new" in again
+    assert json_of("import", str(source), "-d", url) == {"recorded": 0, "events": 0, "already_recorded": ["i-1", "i-2", "i-3"]}
 
 
 def test_import_reports_each_bad_line_and_records_nothing(tmp_path):
@@ -166,6 +170,7 @@ def test_schema_lists_every_command():
 
 def test_unknown_provider_and_bad_dates_are_clear_errors(tmp_path):
     url = f"sqlite:///{tmp_path}/ledger.db"
+    ledger("import", str(write_lines(tmp_path / "ok.jsonl", IMPORT_OK)), "-d", url)
     missing = ledger("provider", "NOPE", "-d", url, check=False)
     assert missing.returncode == 1 and "no provider 'NOPE'" in missing.stderr
     bad_date = ledger("deadlines", "--now", "2025-13-01", "-d", url, check=False)
@@ -176,7 +181,8 @@ def test_deadlines_records_passed_deadlines(tmp_path):
     url = f"sqlite:///{tmp_path}/ledger.db"
     ledger("import", str(write_lines(tmp_path / "ok.jsonl", IMPORT_OK)), "-d", url)
     result = ledger("deadlines", "--now", "2024-06-30", "-d", url)
-    assert "0 deadline(s) recorded as passed by 2024-06-30" in result.stdout
+    assert "0 deadline(s) recorded as passed by 2024-06-30 for 0 provider(s)" in result.stdout
+    assert json_of("deadlines", "--now", "2024-06-30", "-d", url) == {"as_of": "2024-06-30", "deadlines": 0, "sanctions": 0, "providers": {}}
 
 
 @pytest.mark.postgres
@@ -187,3 +193,9 @@ def test_demo_on_postgresql_replays_and_verifies(postgres_url):
     before = json_of("registry", "-d", url)
     ledger("replay", "-d", url)
     assert json_of("registry", "-d", url) == before
+    refused = ledger("demo", "-d", url, "--providers", "5", check=False)
+    assert refused.returncode == 1 and "already holds a ledger" in refused.stderr and "--replace" in refused.stderr
+    assert json_of("registry", "-d", url) == before  # untouched
+    ledger("demo", "-d", url, "--providers", "5", "--replace")
+    assert json_of("registry", "-d", url)["total"] < before["total"]
+    assert ledger("verify", "-d", url).stdout.startswith("OK:")
