@@ -278,7 +278,7 @@ def run_ledger(
                         refusals[f"{type(command).__name__}: {re.sub(r'[A-Z]+-[0-9-]+', '…', str(error))[:70]}"] += 1
                     except CommandConflict:
                         mine.gave_up += 1
-            except BaseException as error:  # noqa: BLE001 - reported by the main thread
+            except BaseException as error:
                 errors.append(error)
                 stop.set()
             finally:

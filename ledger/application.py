@@ -21,6 +21,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
+from ledger import wire
 from ledger.aggregate_cache import DEFAULT_SIZE as DEFAULT_CACHE_SIZE
 from ledger.aggregate_cache import AggregateCache
 from ledger.aggregates import DomainError, Provider, Rulebook
@@ -34,7 +35,6 @@ from ledger.rules.base import RulePack
 from ledger.rules.engine import reconcile
 from ledger.store import AppendResult, CommandBatch, CommandIdReused, ConcurrencyConflict, EventStore
 from ledger.store.base import payload_digest
-from ledger import wire
 
 A = TypeVar("A", bound=LedgerAggregate)
 
@@ -78,7 +78,7 @@ class UnitOfWork:
         aggregate = self._aggregates[agg_id]
         if aggregate is not None and not isinstance(aggregate, cls):
             raise DomainError(f"{business_id} is a {type(aggregate).__name__}, not a {cls.__name__}")
-        return aggregate  # type: ignore[return-value]
+        return aggregate
 
     def get(self, cls: type[A], business_id: str) -> A:
         aggregate = self.find(cls, business_id)
@@ -102,7 +102,7 @@ class UnitOfWork:
         self.seen.add(aggregate.id)
 
     def collect(self) -> list[Any]:
-        events = []
+        events: list[Any] = []
         for aggregate in self._aggregates.values():
             if aggregate is not None:
                 events.extend(aggregate.collect_events())
@@ -294,9 +294,9 @@ class Ledger:
             self._advance(result)
         self._notify()
         out = []
-        for result, event_names in zip(results, names):
-            assert isinstance(result, AppendResult)
-            out.append(CommandResult(result.command_id, result.positions, result.duplicate, event_names))
+        for outcome, event_names in zip(results, names):
+            assert isinstance(outcome, AppendResult)
+            out.append(CommandResult(outcome.command_id, outcome.positions, outcome.duplicate, event_names))
         return out
 
     def _decide_all(

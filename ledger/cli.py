@@ -683,7 +683,7 @@ def relay(
     from ledger.relay import Relay, require_ledger, topic_name
     from ledger.store import open_store
 
-    settings = Settings(database_url=database_url) if database_url else Settings()
+    settings = settings_for(database_url)
     try:
         require_ledger(settings.database_url)
         store = open_store(settings.database_url)
@@ -717,7 +717,7 @@ def status(
     """The log's head and how far the Kafka relay is behind it (events and seconds)."""
     from ledger.relay import relay_status, topic_name
 
-    settings = Settings(database_url=database_url) if database_url else Settings()
+    settings = settings_for(database_url)
     try:
         lag = relay_status(settings.database_url, topic_name(settings.kafka_topic_prefix if topic_prefix is None else topic_prefix))
     except Exception as error:
@@ -766,10 +766,10 @@ def serve(
 def token(
     role: Annotated[str, typer.Argument(help="regulator, auditor, provider or enterprise")],
     subject: Annotated[str, typer.Option("--sub", help="who the token names (recorded as the author of its commands)")],
-    jurisdiction: Annotated[Optional[str], typer.Option(help="the regulator's jurisdiction")] = None,
-    provider_id: Annotated[Optional[str], typer.Option("--provider", help="the provider's own id")] = None,
-    enterprise_id: Annotated[Optional[str], typer.Option("--enterprise", help="the enterprise's own id")] = None,
-    minutes: Annotated[Optional[int], typer.Option(min=1, max=60 * 24 * 31, help="lifetime (default LEDGER_API_TOKEN_MINUTES)")] = None,
+    jurisdiction: Annotated[str | None, typer.Option(help="the regulator's jurisdiction")] = None,
+    provider_id: Annotated[str | None, typer.Option("--provider", help="the provider's own id")] = None,
+    enterprise_id: Annotated[str | None, typer.Option("--enterprise", help="the enterprise's own id")] = None,
+    minutes: Annotated[int | None, typer.Option(min=1, max=60 * 24 * 31, help="lifetime (default LEDGER_API_TOKEN_MINUTES)")] = None,
 ) -> None:
     """Sign a bearer token for the API with LEDGER_API_JWT_SECRET."""
     from pydantic import ValidationError

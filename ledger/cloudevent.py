@@ -105,13 +105,13 @@ class CloudEvent(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    specversion: Literal["1.0"] = SPEC_VERSION
+    specversion: Literal["1.0"] = SPEC_VERSION  # type: ignore[assignment]
     id: str
     type: str
     source: str
     subject: str
     time: datetime
-    datacontenttype: Literal["application/json"] = DATA_CONTENT_TYPE
+    datacontenttype: Literal["application/json"] = DATA_CONTENT_TYPE  # type: ignore[assignment]
     partitionkey: str
     effectiveon: date | None = None
     logposition: int
@@ -202,7 +202,7 @@ def data_model(event_type: str) -> type[BaseModel]:
     fields: dict[str, Any] = {
         name: (hint, Field(...)) for name, hint in hints.items() if name not in _NOT_DATA and typing.get_origin(hint) is not typing.ClassVar
     }
-    model = create_model(  # type: ignore[call-overload]
+    model = create_model(
         "".join(part.title() for part in event_type.replace("-", ".").split(".")),
         __config__=ConfigDict(extra="forbid"),
         **fields,
@@ -270,7 +270,7 @@ def to_recorded(message: CloudEvent) -> RecordedEvent:
     values["timestamp"] = recorded_at
     cls = wire.EVENT_TYPES[event_type]
     if getattr(cls, "class_version", 1) > 1:  # the data is the class's current version (upcast above)
-        values["class_version"] = cls.class_version
+        values["class_version"] = cls.class_version  # type: ignore[attr-defined]  # set on versioned event classes
     if message.aggregateversion == 1:  # a created event names its aggregate class (the library needs it)
         values["originator_topic"] = get_topic(wire.AGGREGATES[event_type.split(".", 1)[0]])
     return RecordedEvent(

@@ -34,6 +34,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Union
 
+from ledger import wire
 from ledger.aggregates import Complaint, Project, Provider
 from ledger.aggregates.project import ENTERPRISE_KINDS
 from ledger.application import Ledger
@@ -42,10 +43,9 @@ from ledger.commands import models as m
 from ledger.deadlines import sweep
 from ledger.rules import PACKS, credit_code
 from ledger.rules.base import BELOW_TARGET_LEVEL, FINDING, IMPLEMENTED_BEFORE_FILING
-from ledger import wire
-from ledger.wire import decode_state
 from ledger.standing import standing_label
 from ledger.store.base import event_ref
+from ledger.wire import decode_state
 
 DEMO_START = date(2024, 1, 1)
 DEMO_END = date(2025, 12, 31)
@@ -147,7 +147,7 @@ def locate(ledger: Ledger, locator: Locator) -> str:
                 return _sanction_citing(provider, fact["ref"])
     elif kind == "rating_sanction":
         rating = ledger.load(Project, args[1]).ratings[args[0]]["ref"]
-        fact = provider.find_fact_by_source(rating)
+        fact = provider.find_fact_by_source(rating)  # type: ignore[assignment]
         if fact is not None:
             return _sanction_citing(provider, fact["ref"])
     elif kind == "rule_sanction":
@@ -539,8 +539,8 @@ class _Builder:
             extras = {"tianjin": ("objection", "lapse"), "xinxiang": ("objection", "refuse"), "province": ("refuse", "lapse"), "tangshan": ("refuse",), "liuzhou": ("lapse", "refuse")}[j]
             applicants = [(1, None)] * (n - second) + [(2, None)] * second
             for k, extra in enumerate(extras):
-                applicants.insert(3 + 5 * k, (1, extra))
-            self._select(j, applicants)
+                applicants.insert(3 + 5 * k, (1, extra))  # type: ignore[arg-type]
+            self._select(j, applicants)  # type: ignore[arg-type]
 
     def _kind(self, j: str) -> tuple[str, bool]:
         kinds = CONFIG[j].kinds
@@ -563,7 +563,7 @@ class _Builder:
             kind, lead = self._kind(j)
             name = self.provider_name(j, kind)
             applied = self.between(*calls[round_])
-            eligibility: dict[str, bool | int] = {
+            eligibility: dict[str, bool | int] = {  # type: ignore[assignment]
                 "tianjin": {"law_violations_last_3_years": False, "unfair_competition_last_3_years": False, "serious_dishonesty_list": False},
                 "xinxiang": {"abnormal_operation_list": False, "serious_dishonesty_list": False, "major_safety_accident": False, "tax_evasion": False},
                 "province": {"registered_on_platform": True},
@@ -845,7 +845,7 @@ class _Builder:
             accepted = self.days(recorded, 45, 90)  # 新乡 第十二条（四）: rectify, then the next acceptance batch
         done = project.passed_on or project.failed_finally
         for provider_id in project.providers:
-            self.rating_slots.append((self.days(done, 5, 20), len(self.rating_slots), pid, provider_id, project.passed_on is not None))
+            self.rating_slots.append((self.days(done, 5, 20), len(self.rating_slots), pid, provider_id, project.passed_on is not None))  # type: ignore[arg-type]
 
     def complete(self, p: _Prov, day: date, locator: Locator) -> None:
         self.add(day, m.CompleteRectification, provider_id=p.pid, refs={"sanction_ref": locator})

@@ -269,9 +269,9 @@ class GroupCommitter:
         interrupted: BaseException | None = None
         try:
             outcomes = self._write([slot.batch for slot in group])
-        except BaseException as error:  # noqa: BLE001 - e.g. KeyboardInterrupt: no thread may hang
+        except BaseException as error:
             interrupted = error
-            outcomes = [error] * len(group)
+            outcomes = [error] * len(group)  # type: ignore[list-item]  # re-raised below, never returned
         with self._cond:
             self._leading = False
             self.groups += 1
@@ -314,7 +314,7 @@ class GroupCommitter:
         try:
             assert self.on_commit is not None
             self.on_commit()
-        except BaseException as raised:  # noqa: BLE001 - raised in the served groups' threads
+        except BaseException as raised:
             error = raised
         finally:
             self._local.notifying = False
@@ -348,7 +348,7 @@ class GroupCommitter:
         """One append_many; if a batch made it fail, each batch on its own so only the culprit fails."""
         try:
             return list(self.store.append_many(batches))
-        except Exception as error:  # noqa: BLE001 - not a conflict: the group's transaction failed
+        except Exception as error:
             if len(batches) == 1 or database_failure(error):
                 return [error] * len(batches)
         with self._cond:
@@ -359,6 +359,6 @@ class GroupCommitter:
                 outcomes.append(self.store.append(batch))
             except ConcurrencyConflict as conflict:
                 outcomes.append(conflict)
-            except Exception as error:  # noqa: BLE001 - this batch's own failure
+            except Exception as error:
                 outcomes.append(error)
         return outcomes

@@ -28,7 +28,6 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
     DatetimeAsISO,
     DecimalAsStr,
@@ -52,67 +51,68 @@ FORMAT_VERSION = 1
 #: ``provider.sanction-imposed.v1``: aggregate, kebab-case event, version.
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*\.[a-z][a-z0-9]*(?:-[a-z0-9]+)*\.v[1-9][0-9]*$")
 
-# (stable name, event class, the module-path topic ledgers stored before the registry)
-_REGISTRY: tuple[tuple[str, type[LedgerAggregate.Event], str], ...] = (
-    ("provider.applied.v1", Provider.Applied, "ledger.aggregates.provider:Provider.Applied"),
-    ("provider.public-notice-opened.v1", Provider.PublicNoticeOpened, "ledger.aggregates.provider:Provider.PublicNoticeOpened"),
-    ("provider.objection-raised.v1", Provider.ObjectionRaised, "ledger.aggregates.provider:Provider.ObjectionRaised"),
-    ("provider.objection-resolved.v1", Provider.ObjectionResolved, "ledger.aggregates.provider:Provider.ObjectionResolved"),
-    ("provider.public-notice-closed.v1", Provider.PublicNoticeClosed, "ledger.aggregates.provider:Provider.PublicNoticeClosed"),
-    ("provider.admitted.v1", Provider.Admitted, "ledger.aggregates.provider:Provider.Admitted"),
-    ("provider.admission-refused.v1", Provider.AdmissionRefused, "ledger.aggregates.provider:Provider.AdmissionRefused"),
-    ("provider.application-lapsed.v1", Provider.ApplicationLapsed, "ledger.aggregates.provider:Provider.ApplicationLapsed"),
-    ("provider.profile-changed.v1", Provider.ProfileChanged, "ledger.aggregates.provider:Provider.ProfileChanged"),
-    ("provider.score-recorded.v1", Provider.ScoreRecorded, "ledger.aggregates.provider:Provider.ScoreRecorded"),
-    ("provider.evaluation-recorded.v1", Provider.EvaluationRecorded, "ledger.aggregates.provider:Provider.EvaluationRecorded"),
-    ("provider.stars-rated.v1", Provider.StarsRated, "ledger.aggregates.provider:Provider.StarsRated"),
-    ("provider.fact-noted.v1", Provider.FactNoted, "ledger.aggregates.provider:Provider.FactNoted"),
-    ("provider.finding-recorded.v1", Provider.FindingRecorded, "ledger.aggregates.provider:Provider.FindingRecorded"),
-    ("provider.sanction-imposed.v1", Provider.SanctionImposed, "ledger.aggregates.provider:Provider.SanctionImposed"),
-    ("provider.rectification-completed.v1", Provider.RectificationCompleted, "ledger.aggregates.provider:Provider.RectificationCompleted"),
-    ("provider.rectification-refused.v1", Provider.RectificationRefused, "ledger.aggregates.provider:Provider.RectificationRefused"),
-    ("provider.rectification-overdue.v1", Provider.RectificationOverdue, "ledger.aggregates.provider:Provider.RectificationOverdue"),
-    ("provider.evidence-voided.v1", Provider.EvidenceVoided, "ledger.aggregates.provider:Provider.EvidenceVoided"),
-    ("provider.sanction-rescinded.v1", Provider.SanctionRescinded, "ledger.aggregates.provider:Provider.SanctionRescinded"),
-    ("provider.reinstated.v1", Provider.Reinstated, "ledger.aggregates.provider:Provider.Reinstated"),
-    ("provider.exited.v1", Provider.Exited, "ledger.aggregates.provider:Provider.Exited"),
-    ("provider.fees-withheld.v1", Provider.FeesWithheld, "ledger.aggregates.provider:Provider.FeesWithheld"),
-    ("project.registered.v1", Project.Registered, "ledger.aggregates.project:Project.Registered"),
-    ("project.diagnosed.v1", Project.Diagnosed, "ledger.aggregates.project:Project.Diagnosed"),
-    ("project.filing-submitted.v1", Project.FilingSubmitted, "ledger.aggregates.project:Project.FilingSubmitted"),
-    ("project.filing-decided.v1", Project.FilingDecided, "ledger.aggregates.project:Project.FilingDecided"),
-    ("project.major-change-recorded.v1", Project.MajorChangeRecorded, "ledger.aggregates.project:Project.MajorChangeRecorded"),
-    ("project.implementation-started.v1", Project.ImplementationStarted, "ledger.aggregates.project:Project.ImplementationStarted"),
-    ("project.acceptance-decided.v1", Project.AcceptanceDecided, "ledger.aggregates.project:Project.AcceptanceDecided"),
-    ("project.satisfaction-rated.v1", Project.SatisfactionRated, "ledger.aggregates.project:Project.SatisfactionRated"),
-    ("project.payment-recorded.v1", Project.PaymentRecorded, "ledger.aggregates.project:Project.PaymentRecorded"),
-    ("project.prepayment-recoverable.v1", Project.PrepaymentRecoverable, "ledger.aggregates.project:Project.PrepaymentRecoverable"),
-    ("project.withholding-reviewed.v1", Project.WithholdingReviewed, ""),  # added after the registry: no legacy topic
-    ("complaint.filed.v1", Complaint.Filed, "ledger.aggregates.complaint:Complaint.Filed"),
+# (stable name, aggregate, its event class, the module-path topic ledgers stored before the registry);
+# the classes are made by the aggregates' @event decorators, hence named here rather than imported
+_REGISTRY: tuple[tuple[str, type[LedgerAggregate], str, str], ...] = (
+    ("provider.applied.v1", Provider, "Applied", "ledger.aggregates.provider:Provider.Applied"),
+    ("provider.public-notice-opened.v1", Provider, "PublicNoticeOpened", "ledger.aggregates.provider:Provider.PublicNoticeOpened"),
+    ("provider.objection-raised.v1", Provider, "ObjectionRaised", "ledger.aggregates.provider:Provider.ObjectionRaised"),
+    ("provider.objection-resolved.v1", Provider, "ObjectionResolved", "ledger.aggregates.provider:Provider.ObjectionResolved"),
+    ("provider.public-notice-closed.v1", Provider, "PublicNoticeClosed", "ledger.aggregates.provider:Provider.PublicNoticeClosed"),
+    ("provider.admitted.v1", Provider, "Admitted", "ledger.aggregates.provider:Provider.Admitted"),
+    ("provider.admission-refused.v1", Provider, "AdmissionRefused", "ledger.aggregates.provider:Provider.AdmissionRefused"),
+    ("provider.application-lapsed.v1", Provider, "ApplicationLapsed", "ledger.aggregates.provider:Provider.ApplicationLapsed"),
+    ("provider.profile-changed.v1", Provider, "ProfileChanged", "ledger.aggregates.provider:Provider.ProfileChanged"),
+    ("provider.score-recorded.v1", Provider, "ScoreRecorded", "ledger.aggregates.provider:Provider.ScoreRecorded"),
+    ("provider.evaluation-recorded.v1", Provider, "EvaluationRecorded", "ledger.aggregates.provider:Provider.EvaluationRecorded"),
+    ("provider.stars-rated.v1", Provider, "StarsRated", "ledger.aggregates.provider:Provider.StarsRated"),
+    ("provider.fact-noted.v1", Provider, "FactNoted", "ledger.aggregates.provider:Provider.FactNoted"),
+    ("provider.finding-recorded.v1", Provider, "FindingRecorded", "ledger.aggregates.provider:Provider.FindingRecorded"),
+    ("provider.sanction-imposed.v1", Provider, "SanctionImposed", "ledger.aggregates.provider:Provider.SanctionImposed"),
+    ("provider.rectification-completed.v1", Provider, "RectificationCompleted", "ledger.aggregates.provider:Provider.RectificationCompleted"),
+    ("provider.rectification-refused.v1", Provider, "RectificationRefused", "ledger.aggregates.provider:Provider.RectificationRefused"),
+    ("provider.rectification-overdue.v1", Provider, "RectificationOverdue", "ledger.aggregates.provider:Provider.RectificationOverdue"),
+    ("provider.evidence-voided.v1", Provider, "EvidenceVoided", "ledger.aggregates.provider:Provider.EvidenceVoided"),
+    ("provider.sanction-rescinded.v1", Provider, "SanctionRescinded", "ledger.aggregates.provider:Provider.SanctionRescinded"),
+    ("provider.reinstated.v1", Provider, "Reinstated", "ledger.aggregates.provider:Provider.Reinstated"),
+    ("provider.exited.v1", Provider, "Exited", "ledger.aggregates.provider:Provider.Exited"),
+    ("provider.fees-withheld.v1", Provider, "FeesWithheld", "ledger.aggregates.provider:Provider.FeesWithheld"),
+    ("project.registered.v1", Project, "Registered", "ledger.aggregates.project:Project.Registered"),
+    ("project.diagnosed.v1", Project, "Diagnosed", "ledger.aggregates.project:Project.Diagnosed"),
+    ("project.filing-submitted.v1", Project, "FilingSubmitted", "ledger.aggregates.project:Project.FilingSubmitted"),
+    ("project.filing-decided.v1", Project, "FilingDecided", "ledger.aggregates.project:Project.FilingDecided"),
+    ("project.major-change-recorded.v1", Project, "MajorChangeRecorded", "ledger.aggregates.project:Project.MajorChangeRecorded"),
+    ("project.implementation-started.v1", Project, "ImplementationStarted", "ledger.aggregates.project:Project.ImplementationStarted"),
+    ("project.acceptance-decided.v1", Project, "AcceptanceDecided", "ledger.aggregates.project:Project.AcceptanceDecided"),
+    ("project.satisfaction-rated.v1", Project, "SatisfactionRated", "ledger.aggregates.project:Project.SatisfactionRated"),
+    ("project.payment-recorded.v1", Project, "PaymentRecorded", "ledger.aggregates.project:Project.PaymentRecorded"),
+    ("project.prepayment-recoverable.v1", Project, "PrepaymentRecoverable", "ledger.aggregates.project:Project.PrepaymentRecoverable"),
+    ("project.withholding-reviewed.v1", Project, "WithholdingReviewed", ""),  # added after the registry: no legacy topic
+    ("complaint.filed.v1", Complaint, "Filed", "ledger.aggregates.complaint:Complaint.Filed"),
     # v2 adds ``nature`` (complaint 投诉 / report 举报); v1 events are upcast on read (Complaint.Filed)
-    ("complaint.filed.v2", Complaint.Filed, ""),
-    ("complaint.answer-requested.v1", Complaint.AnswerRequested, "ledger.aggregates.complaint:Complaint.AnswerRequested"),
-    ("complaint.answered.v1", Complaint.Answered, "ledger.aggregates.complaint:Complaint.Answered"),
-    ("complaint.answer-overdue.v1", Complaint.AnswerOverdue, "ledger.aggregates.complaint:Complaint.AnswerOverdue"),
-    ("complaint.verified.v1", Complaint.Verified, "ledger.aggregates.complaint:Complaint.Verified"),
-    ("appeal.filed.v1", Appeal.Filed, "ledger.aggregates.complaint:Appeal.Filed"),
-    ("appeal.decided.v1", Appeal.Decided, "ledger.aggregates.complaint:Appeal.Decided"),
-    ("rulebook.opened.v1", Rulebook.Opened, "ledger.aggregates.rulebook:Rulebook.Opened"),
-    ("rulebook.validity-declared.v1", Rulebook.ValidityDeclared, "ledger.aggregates.rulebook:Rulebook.ValidityDeclared"),
-    ("rulebook.parameters-set.v1", Rulebook.ParametersSet, "ledger.aggregates.rulebook:Rulebook.ParametersSet"),
+    ("complaint.filed.v2", Complaint, "Filed", ""),
+    ("complaint.answer-requested.v1", Complaint, "AnswerRequested", "ledger.aggregates.complaint:Complaint.AnswerRequested"),
+    ("complaint.answered.v1", Complaint, "Answered", "ledger.aggregates.complaint:Complaint.Answered"),
+    ("complaint.answer-overdue.v1", Complaint, "AnswerOverdue", "ledger.aggregates.complaint:Complaint.AnswerOverdue"),
+    ("complaint.verified.v1", Complaint, "Verified", "ledger.aggregates.complaint:Complaint.Verified"),
+    ("appeal.filed.v1", Appeal, "Filed", "ledger.aggregates.complaint:Appeal.Filed"),
+    ("appeal.decided.v1", Appeal, "Decided", "ledger.aggregates.complaint:Appeal.Decided"),
+    ("rulebook.opened.v1", Rulebook, "Opened", "ledger.aggregates.rulebook:Rulebook.Opened"),
+    ("rulebook.validity-declared.v1", Rulebook, "ValidityDeclared", "ledger.aggregates.rulebook:Rulebook.ValidityDeclared"),
+    ("rulebook.parameters-set.v1", Rulebook, "ParametersSet", "ledger.aggregates.rulebook:Rulebook.ParametersSet"),
 )  # fmt: skip
 
 #: stable name -> event class
-EVENT_TYPES: dict[str, type[LedgerAggregate.Event]] = {name: cls for name, cls, _ in _REGISTRY}
+EVENT_TYPES: dict[str, type[LedgerAggregate.Event]] = {name: getattr(aggregate, event) for name, aggregate, event, _ in _REGISTRY}
 #: topic stored by ledgers written before the registry -> stable name
-LEGACY_TOPICS: dict[str, str] = {legacy: name for name, _, legacy in _REGISTRY if legacy}
+LEGACY_TOPICS: dict[str, str] = {legacy: name for name, _, _, legacy in _REGISTRY if legacy}
 #: attributes a version of a type added over the one before (the older name's data lacks them)
 ADDED_IN: dict[str, tuple[str, ...]] = {"complaint.filed.v2": ("nature",)}
 #: aggregate part of the stable names -> aggregate class
 AGGREGATES: dict[str, type[LedgerAggregate]] = {
     "provider": Provider, "project": Project, "complaint": Complaint, "appeal": Appeal, "rulebook": Rulebook,
 }  # fmt: skip
-_NAME_OF: dict[type, str] = {cls: name for name, cls, _ in _REGISTRY}
+_NAME_OF: dict[type, str] = {cls: name for name, cls in EVENT_TYPES.items()}  # the newest name of a class
 _LEGACY_PREFIX: dict[str, str] = {
     "provider": "ledger.aggregates.provider:Provider.",
     "project": "ledger.aggregates.project:Project.",
@@ -179,7 +179,7 @@ def aggregate_of(recorded_or_topic: RecordedEvent | str) -> str:
 def is_event_of(recorded: RecordedEvent, aggregate: str) -> bool:
     """Whether the event is one of ``aggregate``'s (``"provider"``); False for unknown topics."""
     topic = recorded.topic
-    return topic.startswith(aggregate + ".") or topic.startswith(_LEGACY_PREFIX[aggregate])
+    return topic.startswith((aggregate + ".", _LEGACY_PREFIX[aggregate]))
 
 
 def aggregate_ids(store: EventStore, aggregate: str) -> list[UUID]:
@@ -194,14 +194,14 @@ def aggregate_ids(store: EventStore, aggregate: str) -> list[UUID]:
 # -- events ----------------------------------------------------------------------------
 
 
-def encode(domain_event: DomainEventProtocol[UUID]) -> NewEvent:
+def encode(domain_event: LedgerAggregate.Event) -> NewEvent:
     """A domain event as the store records it, named by its registered name."""
     topic = name_of(type(domain_event))
     stored = _mapper.to_stored_event(domain_event)
     effective_on: Any = getattr(domain_event, "effective_on", None)
     recorded_at = domain_event.timestamp
     return NewEvent(
-        originator_id=stored.originator_id,
+        originator_id=UUID(str(stored.originator_id)),
         originator_version=stored.originator_version,
         topic=topic,
         state=stored.state.decode("utf-8"),
@@ -210,10 +210,10 @@ def encode(domain_event: DomainEventProtocol[UUID]) -> NewEvent:
     )
 
 
-def decode(recorded: RecordedEvent) -> DomainEventProtocol[UUID]:
+def decode(recorded: RecordedEvent) -> LedgerAggregate.Event:
     """The domain event a stored event records (by registered or legacy name)."""
     cls = EVENT_TYPES[event_type(recorded)]
-    return _mapper.to_domain_event(
+    return _mapper.to_domain_event(  # type: ignore[return-value]
         StoredEvent(
             originator_id=recorded.originator_id,
             originator_version=recorded.originator_version,
@@ -251,7 +251,8 @@ def encode_snapshot(aggregate: LedgerAggregate) -> str:
 
 def decode_snapshot(originator_id: UUID, version: int, state: str) -> Any:
     stored = StoredEvent(originator_id=originator_id, originator_version=version, topic=_SNAPSHOT_TOPIC, state=state.encode("utf-8"))
-    return _mapper.to_domain_event(stored).mutate(None)
+    snapshot: Any = _mapper.to_domain_event(stored)
+    return snapshot.mutate(None)
 
 
 # -- exports ---------------------------------------------------------------------------

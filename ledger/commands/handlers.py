@@ -10,15 +10,15 @@ from ledger.aggregates import Appeal, Complaint, DomainError, Project, Provider,
 from ledger.application import Context, Handler, bounded
 from ledger.commands import models as m
 from ledger.rules.base import (
-    Citation,
+    ACCEPTANCE_FAILED,
+    ACCEPTANCE_PASSED,
     BELOW_TARGET_LEVEL,
     COMPLAINT_UNANSWERED,
     COMPLAINT_VERIFIED,
     IMPLEMENTED_BEFORE_FILING,
-    ACCEPTANCE_FAILED,
-    ACCEPTANCE_PASSED,
     UNSATISFIED_RATING,
     WITH_DEADLINE,
+    Citation,
     is_removal,
 )
 from ledger.store.base import event_ref

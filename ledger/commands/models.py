@@ -12,8 +12,6 @@ from typing import Annotated, ClassVar, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
-from ledger.rules import credit_code
-
 from ledger.commands.fields import (
     MAX_MAPPING_ITEMS,
     Amount,
@@ -29,6 +27,7 @@ from ledger.commands.fields import (
     TextList,
     TextMap,
 )
+from ledger.rules import credit_code
 
 Jurisdiction = Literal["tianjin", "xinxiang", "province", "tangshan", "liuzhou"]
 CreditCode = Annotated[

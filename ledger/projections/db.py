@@ -195,7 +195,7 @@ class ReadModelDB:
                 raise
         else:
             assert self._pool is not None
-            with self._pool.connection() as conn:  # commits on success, rolls back on error
+            with self._pool.connection() as conn:  # type: ignore[assignment]  # commits on success, rolls back on error
                 if not write:
                     conn.execute("SET TRANSACTION READ ONLY")
                 yield Tx(conn, POSTGRES)

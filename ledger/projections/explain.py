@@ -21,13 +21,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from uuid import UUID
 
+from ledger import wire
 from ledger.aggregates.provider import Provider
 from ledger.application import fold
 from ledger.projections.timeline import summarize
 from ledger.rules.base import STATUS_AFTER_REMOVAL
-from ledger import wire
-from ledger.wire import decode_state
 from ledger.store.base import EventStore, RecordedEvent, event_ref
+from ledger.wire import decode_state
 
 
 class ExplainError(LookupError):

@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from ledger import wire
 from ledger.aggregates.provider import Provider
 from ledger.clock import to_utc
 from ledger.projections.providers import standing_since
-from ledger import wire
 from ledger.standing import standing
 from ledger.store.base import EventStore, RecordedEvent
 
@@ -68,9 +68,7 @@ class Folded:
 def selected(event: RecordedEvent, known_at: datetime | None, effective_at: date | None) -> bool:
     if known_at is not None and _aware(event.recorded_at) > known_at:
         return False
-    if effective_at is not None and event.effective_on is not None and event.effective_on > effective_at:
-        return False
-    return True
+    return not (effective_at is not None and event.effective_on is not None and event.effective_on > effective_at)
 
 
 def fold_as_of(events: Iterable[RecordedEvent], known_at: datetime | date | None = None, effective_at: date | None = None) -> Folded:

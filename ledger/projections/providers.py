@@ -146,7 +146,8 @@ def provider_rows(provider: Provider, meta: dict[str, Any], last_position: int, 
             rows.deadlines.append({"provider_id": pid, "sanction_ref": order["ref"], "deadline": iso(order["deadline"])})
 
     def fact_on(ref: str) -> str:
-        return iso(provider.facts[ref]["effective_on"])
+        on: date = provider.facts[ref]["effective_on"]
+        return on.isoformat()
 
     for g in s["grades"]["scores"]:  # 天津 第十一条
         rows.grades.append(_grade(pid, jurisdiction, "letter", str(g["year"]), g["grade"], g["score"], {"pack_version": g.get("pack_version")}, g["ref"], fact_on(g["ref"])))
@@ -242,7 +243,7 @@ class ProviderViewsProjection:
     """Registry, grades, counters and lists, folded from Provider events."""
 
     name = "providers"
-    tables = ("provider_state", "registry", "grades", "counters", "lists", "profile_changes", "rectification_deadlines")
+    tables: tuple[str, ...] = ("provider_state", "registry", "grades", "counters", "lists", "profile_changes", "rectification_deadlines")
 
     def __init__(self, *, deferred: bool = False) -> None:
         #: originator id -> the entry as last written (valid while rm_provider_state has its version)
@@ -260,12 +261,12 @@ class ProviderViewsProjection:
         if entry is not None and entry.provider.version >= event.originator_version:
             return  # already folded (the snapshot is ahead of this event)
         domain_event = wire.decode(event)
-        provider = domain_event.mutate(entry.provider if entry else None)  # checks consecutive versions
+        provider: Provider = domain_event.mutate(entry.provider if entry else None)  # type: ignore[assignment]  # checks consecutive versions
         if entry is None:
-            entry = _Entry(provider, {"sanctions": {}}, event.position, iso(event.recorded_at), new=True)
+            entry = _Entry(provider, {"sanctions": {}}, event.position, event.recorded_at.isoformat(), new=True)
         entry.provider = provider
         entry.last_position = event.position
-        entry.last_recorded_at = iso(event.recorded_at)
+        entry.last_recorded_at = event.recorded_at.isoformat()
         name = wire.event_type(event)
         if name == "provider.sanction-imposed.v1":
             entry.meta["sanctions"][event.ref] = [event.position, iso(event.recorded_at)]
@@ -314,7 +315,7 @@ class ProviderViewsProjection:
         cached = self._cache.pop(originator_id, None)
         if cached is not None and cached.provider.version == int(row[0]) and not cached.dirty:
             return cached  # as this projection last wrote it
-        version, snapshot, meta = tx.fetchone(f"SELECT version, snapshot, meta FROM {table} WHERE originator_id = ?", (str(originator_id),))
+        version, snapshot, meta = tx.fetchone(f"SELECT version, snapshot, meta FROM {table} WHERE originator_id = ?", (str(originator_id),))  # type: ignore[misc]  # the row exists (above)
         provider = decode_snapshot(originator_id, int(version), snapshot)
         registry = tx.fetchone(f"SELECT last_position, last_recorded_at FROM {tx.table('registry')} WHERE provider_id = ?", (provider.provider_id,))
         position, recorded_at = registry if registry else (0, "")

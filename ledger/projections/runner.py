@@ -188,7 +188,8 @@ class ProjectionRunner:
 
     def positions(self, generation: int | None = None) -> dict[str, int]:
         with self.db.transaction(write=False) as tx:
-            gen = generation if generation is not None else int(tx.fetchone("SELECT live FROM projection_generation WHERE id = 1")[0])
+            row = tx.fetchone("SELECT live FROM projection_generation WHERE id = 1")
+            gen = generation if generation is not None else int(row[0]) if row else 1
             rows = tx.fetchall("SELECT projection, position FROM projection_tracking WHERE generation = ?", (gen,))
         return {name: int(pos) for name, pos in rows if name in self.names}
 
@@ -252,7 +253,7 @@ class InProcessProjections:
             try:
                 if self.worker.running:
                     self.wait_for()
-            except Exception:  # noqa: BLE001 - recorded commands stand; the next start catches up
+            except Exception:
                 log.warning("closing with read models behind the log: %s", self.worker.last_error)
             finally:
                 self.worker.stop()

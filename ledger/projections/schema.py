@@ -229,9 +229,9 @@ def ensure_schema(tx: Tx, projections: list[str]) -> int:
     for statement in GLOBAL_TABLES:
         tx.execute(statement)
     tx.execute("INSERT INTO projection_generation (id, live) VALUES (1, 1) ON CONFLICT (id) DO NOTHING")
-    live = tx.fetchone("SELECT live FROM projection_generation WHERE id = 1")[0]
+    live = tx.fetchone("SELECT live FROM projection_generation WHERE id = 1")[0]  # type: ignore[index]  # inserted above
     before = existing_tables(tx)
-    applied = tx.fetchone("SELECT COALESCE(MAX(position), 0) FROM projection_tracking WHERE generation = ?", (live,))[0]
+    applied = tx.fetchone("SELECT COALESCE(MAX(position), 0) FROM projection_tracking WHERE generation = ?", (live,))[0]  # type: ignore[index]  # an aggregate: one row
     create_generation(tx, live, list(TABLES), projections)
     added = [name for name in TABLES if tx.table(name, live) not in before]
     if added and int(applied) > 0:
@@ -268,7 +268,7 @@ def views_exist(tx: Tx) -> bool:
             f"SELECT count(*) FROM information_schema.views WHERE table_schema = current_schema() AND table_name IN ({marks})",
             names,
         )
-    return row[0] == len(names)
+    return bool(row and row[0] == len(names))
 
 
 def lock_live(tx: Tx, exclusive: bool = False) -> int:

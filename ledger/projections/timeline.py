@@ -164,7 +164,7 @@ class TimelineProjection:
     PostgreSQL): one statement per table per batch, not one per event."""
 
     name = "timeline"
-    tables = ("timeline", "subjects", "answer_deadlines")
+    tables: tuple[str, ...] = ("timeline", "subjects", "answer_deadlines")
 
     def __init__(self) -> None:
         #: originator id -> subject, as the aggregate's first event said (the same in every generation)

@@ -143,14 +143,14 @@ class ProjectionWorker:
         while True:
             with self._cond:
                 if not self._signalled and not self._stopping:
-                    self._cond.wait(self.poll_interval if not backoff else backoff)
+                    self._cond.wait(backoff or self.poll_interval)
                 if self._stopping:
                     return
                 self._signalled = False
             try:
                 self._catch_up()
                 backoff = 0.0
-            except Exception:  # noqa: BLE001 - logged in _catch_up
+            except Exception:
                 backoff = min(self.poll_interval, max(0.05, backoff * 2))
                 time.sleep(backoff)
 

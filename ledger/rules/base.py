@@ -312,7 +312,7 @@ class RulePack:
     #: the digital level a project must reach, where falling short is a counted fact
     target_level_citation: Citation | None = None
     #: (kind, eligibility facts, params) -> problems, each citing its article
-    eligibility: Callable[[str, Mapping[str, Any], Any], list[str]] = lambda kind, facts, params: []
+    eligibility: Callable[[str, Any, Any], list[str]] = lambda kind, facts, params: []
 
     @property
     def min_notice_days(self) -> int | None:

@@ -1,11 +1,11 @@
 """The append-only, hash-chained event log (SQLite embedded default, PostgreSQL)."""
 from ledger.store.base import (
+    GENESIS_HASH,
     AppendResult,
     CommandBatch,
     CommandIdReused,
     ConcurrencyConflict,
     EventStore,
-    GENESIS_HASH,
     NewEvent,
     RecordedCommand,
     RecordedEvent,

@@ -143,7 +143,7 @@ class Views:
             raise InvalidQuery(f"cursor {cursor!r} is not a registry cursor")
         rows, total = registry_page(
             self.models, jurisdiction=jurisdiction, standing=standing, kind=kind, grade=grade,
-            after=after, offset=0 if after else offset, limit=limit + 1,  # type: ignore[arg-type]
+            after=after, offset=0 if after else offset, limit=limit + 1,
         )  # fmt: skip
         items = [RegistryEntry.model_validate(r) for r in rows[:limit]]
         more = len(rows) > limit
@@ -356,7 +356,7 @@ def verify_result(report: VerifyReport, *, digest_checked: bool = False) -> Veri
 def _node(node: Node) -> ExplanationNode:
     return ExplanationNode(
         ref=node.ref,
-        kind=node.kind,  # type: ignore[arg-type]
+        kind=node.kind,
         title=node.title,
         event_type=node.event_name,
         effective_on=date.fromisoformat(node.effective_on) if node.effective_on else None,

@@ -4,7 +4,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-
 from ledger.aggregates import Provider
 from ledger.application import Ledger
 from ledger.commands import models as m

@@ -8,8 +8,8 @@ import pytest
 from ledger.aggregates import DomainError
 from ledger.commands import models as m
 from ledger.rules.base import FINDING
-from ledger.wire import decode_state, event_type
 from ledger.standing import standing
+from ledger.wire import decode_state, event_type
 
 
 def _blacklisted_by_two_ratings(scenario):
@@ -204,7 +204,7 @@ def test_an_appeal_is_decided_once(scenario):
 
 def _provider_events(scenario, result) -> list[dict]:
     """The provider events a command recorded, decoded, with their names."""
-    events = [e for e in scenario.ledger.store.read_all(after=min(result.positions) - 1, limit=len(result.positions))]
+    events = list(scenario.ledger.store.read_all(after=min(result.positions) - 1, limit=len(result.positions)))
     return [dict(decode_state(e), event=event_type(e)) for e in events if event_type(e).startswith("provider.")]
 
 

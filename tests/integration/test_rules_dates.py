@@ -155,7 +155,7 @@ def test_ledger_history_effective_at_shows_what_was_in_effect(scenario, database
             [sys.executable, "-m", "ledger", "history", "TS-1", "--effective-at", day, "-d", database_url, "--json"],
             capture_output=True, text=True, env=env, timeout=120, check=True,
         )  # fmt: skip
-        return json.loads(out.stdout)
+        return json.loads(out.stdout)["standing"]
 
     assert history("2025-03-19")["status"] == "blacklisted"
     after = history("2025-03-21")
@@ -217,10 +217,10 @@ def test_no_rating_before_its_project_was_registered(scenario, day, accepted):
 def test_an_appeal_is_not_decided_before_it_was_filed_nor_filed_before_what_it_names(scenario):
     scenario.admit("TS-1", "tangshan", on=date(2025, 2, 1))
     rating = scenario.unsatisfied("TS-1", "E-1", on=date(2025, 2, 15))
-    fields = dict(
-        appeal_id="A-1", provider_id="TS-1", ground="第十六条（二）", evidence_refs=[rating.source],
-        matter="不满意", reasons="wrong provider", purpose="void it", supporting_evidence=["letter"],
-    )  # fmt: skip
+    fields = {
+        "appeal_id": "A-1", "provider_id": "TS-1", "ground": "第十六条（二）", "evidence_refs": [rating.source],
+        "matter": "不满意", "reasons": "wrong provider", "purpose": "void it", "supporting_evidence": ["letter"],
+    }  # fmt: skip
     with pytest.raises(DomainError, match=rf"^effective_on 2025-02-14 is before {rating.fact} took effect \(2025-02-15\)$"):
         scenario.run(m.FileAppeal, **fields, effective_on=date(2025, 2, 14))
     scenario.run(m.FileAppeal, **fields, effective_on=date(2025, 2, 16))

@@ -8,7 +8,7 @@ import pytest
 from ledger.aggregates import DomainError, Provider
 from ledger.commands import models as m
 from ledger.rules.base import EVALUATION
-from tests.integration.scenario import summary, credit_code_for
+from tests.integration.scenario import credit_code_for, summary
 
 VERSION = "province-guide.1"
 

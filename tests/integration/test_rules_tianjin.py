@@ -9,7 +9,7 @@ from ledger.aggregates import DomainError
 from ledger.commands import models as m
 from ledger.rules.base import SCORE
 from ledger.standing import standing
-from tests.integration.scenario import summary, credit_code_for
+from tests.integration.scenario import credit_code_for, summary
 
 VERSION = "tianjin-2023.1"
 

@@ -132,7 +132,7 @@ def test_consumer_sigkilled_mid_batch(complete_demo_url, kafka_bootstrap, topic_
                 "--instance-id", "member-1"]  # static membership: the restart takes the partitions back at once
         process = consumers_process(*args)
         try:
-            wait_until(lambda: 30 < applied(fed_url, group) or process.poll() is not None, 120, "the consumer to apply some batches")
+            wait_until(lambda: applied(fed_url, group) > 30 or process.poll() is not None, 120, "the consumer to apply some batches")
             assert process.poll() is None, f"the consumer exited: {log_of(process)}"
             process.send_signal(signal.SIGKILL)
             process.wait(10)

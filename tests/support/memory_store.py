@@ -5,6 +5,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from uuid import UUID
 
+from ledger.store import _batch
 from ledger.store.base import (
     GENESIS_HASH,
     AppendResult,
@@ -16,7 +17,6 @@ from ledger.store.base import (
     RecordedEvent,
     chain_hash,
 )
-from ledger.store import _batch
 
 
 class MemoryEventStore(EventStore):

@@ -16,10 +16,10 @@ from ledger.clock import ManualClock, SystemClock
 from ledger.commands import models as m
 from ledger.commands.handlers import HANDLERS
 from ledger.demo import (
-    DeadlineSweep,
     DEMO_END,
     DEMO_START,
     JURISDICTIONS,
+    DeadlineSweep,
     Deferred,
     DemoError,
     _provider_ids,

@@ -31,7 +31,7 @@ def test_a_sanction_derived_from_lateness_alone_stays_recorded(jurisdiction, old
         profile={}, eligibility={}, effective_on=date(2025, 1, 2),
     )  # fmt: skip
     provider.admit(citation=None, effective_on=date(2025, 1, 10))
-    common = dict(citation={"short": pack.short, "article": "第十二条（一）", "text": "", "document": ""}, pack_version=pack.version, consequences=[])
+    common = {"citation": {"short": pack.short, "article": "第十二条（一）", "text": "", "document": ""}, "pack_version": pack.version, "consequences": []}
     provider.impose(
         sanction=RECTIFICATION_ORDER, rule_id=f"{jurisdiction}.finding.x", key="finding@x", params={}, evidence=[],
         condition_on=date(2025, 2, 1), deadline=date(2025, 3, 3), derived=False, effective_on=date(2025, 2, 1), **common,
