@@ -90,4 +90,4 @@ def bootstrap(
     except BaseException:
         ledger.close()
         raise
-    return App(settings=settings, ledger=ledger, projections=attached, views=Views(ledger, attached.models if attached else None))
+    return App(settings=settings, ledger=ledger, projections=attached, views=Views(ledger, attached))

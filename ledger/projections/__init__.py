@@ -12,6 +12,8 @@ with exactly-once tracking. See also ``replay``, ``history``, ``explain`` and ``
 """
 from __future__ import annotations
 
+from typing import Any
+
 from ledger.projections.db import ReadModelDB
 from ledger.projections.queries import ReadModels
 from ledger.projections.runner import (
@@ -31,5 +33,18 @@ __all__ = [
     "ReadModels",
     "attach_in_process",
     "default_projections",
+    "read_models",
     "store_source",
 ]
+
+
+def read_models(source: InProcessProjections | ReadModels | Any) -> ReadModels:
+    """Read models that hold what the ledger recorded (its own writes): attached projections are
+    waited for; a ReadModels is returned as it is. Entrypoints read through ``ledger.views.Views``."""
+    if isinstance(source, ReadModels):
+        return source
+    attached = source if isinstance(source, InProcessProjections) else getattr(source, "projections", None)
+    if isinstance(attached, InProcessProjections):
+        attached.wait_for()
+        return attached.models
+    raise ValueError("no read models: bootstrap with projections=True, or attach_in_process(ledger)")

@@ -20,6 +20,7 @@ from ledger.aggregates import DomainError, Provider
 from ledger.application import Ledger
 from ledger.audit.verify import Digest, VerifyReport, verify_against_digest, verify_store
 from ledger.clock import business_date
+from ledger.projections import InProcessProjections, read_models
 from ledger.projections.db import loads
 from ledger.projections.explain import ExplainError, Node, explain, explain_removal
 from ledger.projections.history import fold_as_of, instant, registry_as_of
@@ -89,17 +90,18 @@ def _event_type(name: str) -> str:
 class Views:
     """Typed reads over one ledger (``App.views``)."""
 
-    def __init__(self, ledger: Ledger, models: ReadModels | None) -> None:
+    def __init__(self, ledger: Ledger, read_models: InProcessProjections | ReadModels | None) -> None:
         self.ledger = ledger
-        self._models = models
+        self._read_models = read_models
 
     # -- checks -----------------------------------------------------------------------------
 
     @property
     def models(self) -> ReadModels:
-        if self._models is None:
+        """The read models, holding at least what this ledger recorded (its own writes)."""
+        if self._read_models is None:
             raise ViewError("this App was bootstrapped without read models (projections=False)")
-        return self._models
+        return read_models(self._read_models)
 
     @staticmethod
     def check_jurisdiction(jurisdiction: str | None) -> None:
