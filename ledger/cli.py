@@ -315,7 +315,7 @@ def import_(
         emit_json({"recorded": recorded, "events": events, "already_recorded": already})
         return
     if recorded == 0:
-        say(f"recorded 0 command(s): all {len(already)} were already recorded (same command ids); nothing new")
+        say(f"recorded 0 command(s): all {len(already)} already recorded before (same command ids); nothing new")
     else:
         say(f"recorded {recorded} command(s) ({events} events); {len(already)} already recorded before" + (f": {', '.join(already)}" if already else ""))
 

@@ -130,7 +130,7 @@ def test_import_records_the_whole_file_and_is_idempotent(tmp_path):
     assert "recorded 3 command(s)" in ledger("import", str(source), "-d", url).stdout
     assert json_of("provider", "TJ-X1", "-d", url)["standing"] == "in_pool"
     again = ledger("import", str(source), "-d", url).stdout
-    assert "recorded 0 command(s): all 3 were already recorded (same command ids); nothing new" in again
+    assert "recorded 0 command(s): all 3 already recorded before (same command ids); nothing new" in again
     assert json_of("import", str(source), "-d", url) == {"recorded": 0, "events": 0, "already_recorded": ["i-1", "i-2", "i-3"]}
 
 

@@ -136,5 +136,5 @@ def test_demo_hints_and_a_second_demo_never_print_the_password(postgres_url: str
     assert f":{password}@" not in first.stdout + first.stderr
     assert "LEDGER_DATABASE_URL" in first.stdout  # the hints name the setting instead
     second = run("demo", "-d", postgres_url, "--providers", "5")
-    one_clear_line(second, "already holds events", ":***@")
+    one_clear_line(second, "already holds a ledger", ":***@")
     assert f":{password}@" not in second.stdout + second.stderr

@@ -13,7 +13,7 @@ from ledger.bootstrap import bootstrap
 from ledger.clock import ManualClock
 from ledger.commands import models as m
 from ledger.commands.handlers import HANDLERS
-from ledger.projections import read_models, registry
+from ledger.projections import read_models
 from ledger.settings import Settings
 from ledger.store import CommandBatch, CommandIdReused, ConcurrencyConflict, EventStore, open_store
 from tests.integration.conftest import START
@@ -121,9 +121,9 @@ def test_an_event_holding_nul_never_stops_the_ledger_from_opening(database_url: 
         reopened = bootstrap(settings, clock=ManualClock(START))
         try:
             assert reopened.store.max_position() == 2
-            rows = {row["provider_id"]: row for row in registry(reopened)}
+            rows = {row.provider_id: row for row in reopened.views.registry().items}
             assert set(rows) == {"TJ-1", "TJ-2"}
-            assert rows["TJ-2"]["name"] in ("坏\x00名", "坏\ufffd名")  # SQLite keeps it; PostgreSQL shows U+FFFD
+            assert rows["TJ-2"].name in ("坏\x00名", "坏\ufffd名")  # SQLite keeps it; PostgreSQL shows U+FFFD
             assert read_models(reopened).timeline("TJ-2")
             assert reopened.ledger.load(Provider, "TJ-2").name == "坏\x00名"  # the log keeps the event exactly
         finally:
