@@ -15,7 +15,6 @@ from ledger.store.base import (
     EventStore,
     RecordedCommand,
     RecordedEvent,
-    chain_hash,
 )
 
 
@@ -48,31 +47,31 @@ class MemoryEventStore(EventStore):
         return events[-1].originator_version if events else 0
 
     def _append(self, batch: CommandBatch) -> AppendResult:
+        """The real stores' steps (ledger.store._batch), on lists."""
         if batch.command_id in self._commands:
             earlier = self._commands[batch.command_id].check_retry(batch.command_id, batch.payload_digest)
             return AppendResult(batch.command_id, earlier.positions, duplicate=True, payload_digest=earlier.payload_digest)
-        for agg_id, expected in batch.expected_versions.items():
-            actual = self._version(agg_id)
-            if actual != expected:
-                raise ConcurrencyConflict(agg_id, expected, actual)
-        positions = []
-        for new in batch.events:
-            prev = self._events[-1].hash if self._events else GENESIS_HASH
-            position = len(self._events) + 1
-            args = (position, new.originator_id, new.originator_version, new.topic, new.state, new.recorded_at, new.effective_on, batch.recorded_by, batch.command_id)
-            event = RecordedEvent(*args, prev, chain_hash(prev, *args))
+        prepared = _batch.prepare(batch)
+        conflict = _batch.find_conflict(prepared.expected, {agg_id: self._version(agg_id) for agg_id in prepared.expected})
+        if conflict is not None:
+            raise conflict
+        last = self._events[-1] if self._events else None
+        recorded = _batch.chain(prepared, _batch.Head(last.position, last.hash) if last else _batch.Head(0, GENESIS_HASH))
+        for event in recorded:
             self._events.append(event)
             self._index(event)
-            positions.append(position)
-        recorded = self._events[len(self._events) - len(positions):]
         head = self._command_chain[-1] if self._command_chain else None
         command = _batch.chain_command(
             batch, recorded, _batch.Head(head.seq, head.hash) if head else _batch.Head(0, GENESIS_HASH)
         )
         self._command_chain.append(command)
-        result = AppendResult(batch.command_id, tuple(positions), payload_digest=command.payload_digest)
-        self._commands[batch.command_id] = result
-        return result
+        positions = tuple(e.position for e in recorded)
+        # what command_result() says later, as the real stores do: an earlier, recorded command
+        self._commands[batch.command_id] = AppendResult(
+            batch.command_id, positions, duplicate=True, payload_digest=command.payload_digest,
+            command_type=batch.command_type, recorded_at=command.recorded_at,
+        )  # fmt: skip
+        return AppendResult(batch.command_id, positions, payload_digest=command.payload_digest)
 
     def append(self, batch):
         with self._lock:
