@@ -18,16 +18,16 @@ from ledger.commands.handlers import HANDLERS
 from ledger.demo import (
     DEMO_END,
     DEMO_START,
-    JURISDICTIONS,
     DeadlineSweep,
     Deferred,
     DemoError,
-    _provider_ids,
     demo_plan,
     plan_fingerprint,
     registry_summary,
     run_demo,
 )
+from ledger.demo.plan import JURISDICTIONS
+from ledger.demo.run import _provider_ids
 from tests.support.memory_store import MemoryEventStore
 
 ROOT = Path(__file__).resolve().parents[2]
