@@ -342,7 +342,7 @@ def take_digest(store: EventStore, *, verify: bool = True, progress: bool = Fals
         if not report.ok:
             raise ChainBroken(report)
         last_command = None
-        for last_command in store.read_commands():
+        for last_command in store.read_commands():  # noqa: B007 - the last one is kept
             pass
         return Digest(
             report.head_position, report.head_hash, current_time(), tuple(checkpoints),
