@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ledger.audit import recompute_hash, take_digest, verify_against_digest
 from ledger.audit.integrity import command_head_problems
 from ledger.audit.signing import generate_key, load_key, public_key_of, sign, signature_problem
-from ledger.store import GENESIS_HASH, EventStore
+from ledger.store import GENESIS_HASH, EventStore, open_store
 from tests.integration.store_helpers import batch, event
 from tests.integration.test_protections import _behind_the_back
 
@@ -74,6 +74,9 @@ def test_the_cli_signs_digests_and_refuses_an_altered_one(tmp_path: Path) -> Non
     def ledger(*args: str, **extra: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "ledger", *args], env={**env, **extra}, capture_output=True, text=True, timeout=300)
 
+    store = open_store(f"sqlite:///{tmp_path}/l.db")  # a ledger with an event (a read never creates one)
+    store.append(batch("c1", [event(uuid4(), 1)]))
+    store.close()
     made = ledger("keygen", str(tmp_path / "key.pem"))
     public = made.stdout.split("public key: ")[1].strip()
     assert public == public_key_of(load_key(tmp_path / "key.pem"))
