@@ -22,7 +22,7 @@ import unicodedata
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 #: The longest line an import accepts, in bytes of UTF-8 (a command well within every bound below fits).
 MAX_IMPORT_LINE_BYTES = 1_000_000
@@ -101,8 +101,29 @@ Ref = Annotated[
     str,
     Field(max_length=60, pattern=r"^[0-9a-f-]{36}/[0-9]+$", description="an event reference: aggregate-uuid/version"),
 ]
+#: How an amount may be written as a JSON string: up to 12 digits, up to 2 decimals.
+AMOUNT_PATTERN = r"^[0-9]{1,12}(\.[0-9]{1,2})?$"
+
+
+def _amount_schema(minimum: str) -> WithJsonSchema:
+    """The published schema of an amount, stated here rather than left to pydantic's version
+    (pydantic 2.14 stopped giving the string form of a ``Decimal`` any bound)."""
+    bound = {minimum: 0, "maximum": float(MAX_AMOUNT)}
+    return WithJsonSchema(
+        {"anyOf": [{"type": "number", **bound}, {"type": "string", "pattern": AMOUNT_PATTERN, "maxLength": 15}]}
+    )
+
+
 #: A sum of money in yuan: finite, at most two decimal places, below one trillion.
-Amount = Annotated[Decimal, Field(allow_inf_nan=False, max_digits=14, decimal_places=2, ge=0, le=MAX_AMOUNT)]
+Amount = Annotated[
+    Decimal, Field(allow_inf_nan=False, max_digits=14, decimal_places=2, ge=0, le=MAX_AMOUNT), _amount_schema("minimum")
+]
+#: A sum of money that must be more than zero (a payment, a withholding).
+PositiveAmount = Annotated[
+    Decimal,
+    Field(allow_inf_nan=False, max_digits=14, decimal_places=2, gt=0, le=MAX_AMOUNT),
+    _amount_schema("exclusiveMinimum"),
+]
 #: A bounded, finite number (parameters, measurements).
 Number = Annotated[float, Field(allow_inf_nan=False, ge=-1e12, le=1e12)]
 #: A bounded integer.

@@ -21,6 +21,7 @@ from ledger.commands.fields import (
     Key,
     Name,
     Number,
+    PositiveAmount,
     Ref,
     RefList,
     Text,
@@ -191,7 +192,7 @@ class WithholdFees(Command):
     type: Literal["WithholdFees"] = "WithholdFees"
     provider_id: Id
     project_id: Id | None = None
-    amount: Amount = Field(gt=0)
+    amount: PositiveAmount
     reason: Text
     article: Name | None = None
 
@@ -266,7 +267,7 @@ class RecordPayment(Command):
     type: Literal["RecordPayment"] = "RecordPayment"
     project_id: Id
     kind: Literal["prepayment", "fee_paid", "fee_withheld", "prepayment_recovered"]
-    amount: Amount = Field(gt=0)
+    amount: PositiveAmount
     provider_id: Id | None = None
 
 
