@@ -4,7 +4,6 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
@@ -14,6 +13,7 @@ from prometheus_client import Counter, Histogram
 from api import errors
 from api.routes import commands, ops, personal, queries, reports
 from api.settings import ApiSettings
+from ledger.bootstrap import App
 
 REQUESTS = Counter("ledger_api_requests_total", "HTTP requests answered", ["method", "route", "status"])
 LATENCY = Histogram("ledger_api_request_seconds", "HTTP request latency", ["method", "route"])
@@ -29,8 +29,8 @@ Dates say their axis: `effective_*` is when a fact took effect, `recorded_*` / `
 """
 
 
-def create_app(ledger_app: Any, settings: ApiSettings | None = None) -> FastAPI:
-    """``ledger_app`` has ``.ledger`` (execute commands) and ``.views`` (the read service)."""
+def create_app(ledger_app: App, settings: ApiSettings | None = None) -> FastAPI:
+    """``ledger_app`` is the bootstrap App: ``.ledger`` executes commands, ``.views`` answers every read."""
     app = FastAPI(title="Compliance ledger API", version="1", description=DESCRIPTION, docs_url="/docs", redoc_url=None)
     app.state.ledger_app = ledger_app
     app.state.settings = settings or ApiSettings()

@@ -10,13 +10,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.auth import PUBLIC, Principal, Role, decode_token
 from api.errors import Forbidden
 from api.settings import ApiSettings
+from ledger.bootstrap import App
+from ledger.views import Views
 
 
-def get_app(request: Request) -> Any:
+def get_app(request: Request) -> App:
     return request.app.state.ledger_app
 
 
-def get_views(request: Request) -> Any:
+def get_views(request: Request) -> Views:
     return request.app.state.ledger_app.views
 
 
@@ -24,8 +26,8 @@ def get_settings(request: Request) -> ApiSettings:
     return request.app.state.settings
 
 
-AppDep = Annotated[Any, Depends(get_app)]
-ViewsDep = Annotated[Any, Depends(get_views)]
+AppDep = Annotated[App, Depends(get_app)]
+ViewsDep = Annotated[Views, Depends(get_views)]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 
 _bearer = HTTPBearer(auto_error=False, description="a signed JWT: sub, role and its scope (jurisdiction, provider_id or enterprise_id)")

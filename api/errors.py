@@ -18,9 +18,9 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import TokenError
+from ledger import views
 from ledger.aggregates import DomainError
 from ledger.application import CommandConflict, NotFound
-from ledger.projections.explain import ExplainError
 from ledger.store import ConcurrencyConflict
 
 log = logging.getLogger(__name__)
@@ -98,13 +98,19 @@ def install(app: FastAPI) -> None:
     async def _forbidden(request: Request, error: Forbidden) -> JSONResponse:
         return problem(403, str(error))
 
-    @app.exception_handler(NotFound)
-    async def _not_found(request: Request, error: NotFound) -> JSONResponse:
-        return problem(404, str(error))
+    for missing in (NotFound, views.NotFound):
 
-    @app.exception_handler(ExplainError)
-    async def _unexplainable(request: Request, error: ExplainError) -> JSONResponse:
-        return problem(404, str(error))
+        @app.exception_handler(missing)
+        async def _not_found(request: Request, error: Exception) -> JSONResponse:
+            return problem(404, str(error))
+
+    @app.exception_handler(views.InvalidQuery)
+    async def _invalid_query(request: Request, error: views.InvalidQuery) -> JSONResponse:
+        return problem(422, f"{error.field}: {error}" if error.field else str(error), field=error.field)
+
+    @app.exception_handler(views.ViewError)
+    async def _unanswerable(request: Request, error: views.ViewError) -> JSONResponse:
+        return problem(422, str(error))
 
     @app.exception_handler(DomainError)
     async def _rule_refusal(request: Request, error: DomainError) -> JSONResponse:

@@ -11,8 +11,9 @@ def serve(database_url: str, *, host: str, port: int, fail: Callable[[str], Any]
     from pydantic import ValidationError
 
     from api.app import create_app
-    from api.interim import InterimApp
     from api.settings import ApiSettings
+    from ledger.bootstrap import bootstrap
+    from ledger.settings import Settings
 
     try:
         settings = ApiSettings()
@@ -23,7 +24,7 @@ def serve(database_url: str, *, host: str, port: int, fail: Callable[[str], Any]
     if database_url.startswith("sqlite:///") and not Path(database_url.removeprefix("sqlite:///")).exists():
         fail(f"no ledger at {database_url} (run `ledger demo` or give -d)")
     try:
-        ledger_app = InterimApp.open(database_url)
+        ledger_app = bootstrap(Settings(database_url=database_url))
     except Exception as error:
         fail(f"cannot open the ledger at {database_url}: {error}")
         return

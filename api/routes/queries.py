@@ -7,39 +7,20 @@ effect) or ``recorded_*`` / ``known_at`` (when the ledger recorded it).
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
 
 from api.auth import Role
 from api.deps import TOKEN_OPTIONAL, AppDep, Auditor, PrincipalDep, ViewsDep, may_read_provider
-from api.errors import Forbidden, Refused
-from api.models import (
-    Counter,
-    CursorPage,
-    Explanation,
-    Grade,
-    HistoricalStanding,
-    ListEntry,
-    ListKind,
-    Page,
-    Paging,
-    Problem,
-    ProjectRating,
-    ProjectView,
-    ProviderStanding,
-    RegistryEntry,
-    RegistryFilters,
-    Sanction,
-    TimelineEntry,
-    Verification,
-    WhatIf,
-)
+from api.errors import Forbidden
+from api.models import ListKind, Page, Paging, Problem, ProjectRating, ProjectView
+from ledger import views as v
 from ledger.aggregates.project import Project
-from ledger.application import NotFound
 from ledger.commands.models import Id, Jurisdiction, Ref
+from ledger.views.service import MAX_LIMIT
 
 router = APIRouter(prefix="/v1", tags=["queries"])
 
@@ -49,48 +30,40 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 PagingDep = Annotated[Paging, Depends()]
 IN_POOL = ("in_pool", "warned", "rectifying", "reinstated")
+T = TypeVar("T")
 
 
-class TimelineFilters(BaseModel):
-    effective_from: date | None = Field(None, description="events whose fact took effect on or after this date")
-    effective_to: date | None = Field(None, description="… on or before this date")
-    recorded_from: datetime | None = Field(None, description="events recorded at or after this instant")
-    recorded_to: datetime | None = Field(None, description="… at or before this instant")
-    event_type: list[str] | None = Field(None, description="event names, e.g. Provider.SanctionImposed (repeat)")
-    actor: str | None = Field(None, description="who recorded the event (recorded_by)")
-
-    def accepts(self, row: dict[str, Any]) -> bool:
-        effective = row.get("effective_on")
-        recorded = datetime.fromisoformat(row["recorded_at"])
-        if self.effective_from and (effective is None or date.fromisoformat(effective) < self.effective_from):
-            return False
-        if self.effective_to and (effective is None or date.fromisoformat(effective) > self.effective_to):
-            return False
-        if self.recorded_from and recorded < _aware(self.recorded_from):
-            return False
-        if self.recorded_to and recorded > _aware(self.recorded_to):
-            return False
-        if self.event_type and row["event_name"] not in self.event_type:
-            return False
-        return not (self.actor and row["recorded_by"] != self.actor)
-
-
-def _aware(when: datetime) -> datetime:
-    from ledger.projections.history import instant
-
-    return instant(when)
-
-
-def standing_of(views: Any, principal: Any, provider_id: str) -> dict[str, Any]:
+def standing_of(views: v.Views, principal: Any, provider_id: str) -> v.ProviderStanding:
     """The provider's standing, if the caller may read it (404 before 403: ids in the lists are public)."""
-    standing = views.provider(provider_id)
-    if standing is None:
-        raise NotFound(f"no provider {provider_id!r} in the ledger")
-    may_read_provider(principal, provider_id, standing["jurisdiction"])
+    standing = views.provider(provider_id)  # views.NotFound -> 404
+    may_read_provider(principal, provider_id, standing.jurisdiction)
     return standing
 
 
-@router.get("/registry", response_model=Page[RegistryEntry], responses=_ERRORS, summary="The registry, filtered and paged", openapi_extra=TOKEN_OPTIONAL)
+def every(fetch: Callable[[str | None], v.Page[T]]) -> Iterator[T]:
+    """Every item of a cursor-paged read, page after page."""
+    cursor: str | None = None
+    while True:
+        page = fetch(cursor)
+        yield from page.items
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+def offset_page(page: v.Page[T]) -> Page[T]:
+    """A page of the read service in the API's offset paging (what the dashboard pages with)."""
+    after = page.offset + len(page.items)
+    return Page[T](items=page.items, total=page.total, limit=page.limit, offset=page.offset, next_offset=after if page.next_cursor else None)
+
+
+def slice_page(rows: list[T], paging: Paging) -> Page[T]:
+    items = rows[paging.offset : paging.offset + paging.limit]
+    after = paging.offset + len(items)
+    return Page[T](items=items, total=len(rows), limit=paging.limit, offset=paging.offset, next_offset=after if after < len(rows) else None)
+
+
+@router.get("/registry", response_model=Page[v.RegistryEntry], responses=_ERRORS, summary="The registry, filtered and paged", openapi_extra=TOKEN_OPTIONAL)
 def registry(
     views: ViewsDep,
     principal: PrincipalDep,
@@ -107,59 +80,58 @@ def registry(
     full = principal.role is Role.auditor or (principal.role is Role.regulator and jurisdiction == principal.jurisdiction)
     if not full and standing is not None and standing not in IN_POOL:
         raise Forbidden(f"only the pool ({', '.join(IN_POOL)}) is public; standing {standing!r} needs an auditor's or the regulator's token")
-    filters = RegistryFilters(jurisdiction=jurisdiction, standing=standing, kind=kind, grade=grade)
     if full:
-        return views.registry(filters, paging)
-    page = views.registry(filters, Paging.model_construct(limit=10**9, offset=0))
-    pool = [r for r in page.items if r["standing"] in IN_POOL]
-    items = pool[paging.offset : paging.offset + paging.limit]
-    after = paging.offset + len(items)
-    return Page(items=items, total=len(pool), limit=paging.limit, offset=paging.offset, next_offset=after if after < len(pool) else None)
+        return offset_page(views.registry(jurisdiction, standing, kind, grade, offset=paging.offset, limit=paging.limit))
+    pool = [
+        r for r in every(lambda cursor: views.registry(jurisdiction, standing, kind, grade, cursor=cursor, limit=MAX_LIMIT))
+        if r.standing in IN_POOL
+    ]  # fmt: skip
+    return slice_page(pool, paging)
 
 
-@router.get("/lists", response_model=Page[ListEntry], responses=_ERRORS, summary="The published lists, each entry with its article", openapi_extra=TOKEN_OPTIONAL)
+@router.get("/lists", response_model=Page[v.ListEntry], responses=_ERRORS, summary="The published lists, each entry with its article", openapi_extra=TOKEN_OPTIONAL)
 def lists(views: ViewsDep, paging: PagingDep, kind: ListKind | None = None, jurisdiction: Jurisdiction | None = None) -> Any:
     """Blacklist, gray list, disqualified and removed, as a bureau publishes them (rescinded entries are gone). Public."""
-    return views.lists(kind, jurisdiction, paging)
+    return offset_page(views.lists(kind, jurisdiction, offset=paging.offset, limit=paging.limit))
 
 
-@router.get("/providers/{provider_id}", response_model=ProviderStanding, responses=_ERRORS, summary="A provider's standing")
+@router.get("/providers/{provider_id}", response_model=v.ProviderStanding, responses=_ERRORS, summary="A provider's standing")
 def provider(provider_id: Id, views: ViewsDep, principal: PrincipalDep) -> Any:
     return standing_of(views, principal, provider_id)
 
 
-@router.get("/providers/{provider_id}/grades", response_model=Page[Grade], responses=_ERRORS, summary="A provider's grades")
+@router.get("/providers/{provider_id}/grades", response_model=Page[v.Grade], responses=_ERRORS, summary="A provider's grades")
 def grades(provider_id: Id, views: ViewsDep, principal: PrincipalDep, paging: PagingDep) -> Any:
-    standing_of(views, principal, provider_id)
-    return _page(views.grades(provider_id), paging)
+    return slice_page(standing_of(views, principal, provider_id).grades, paging)
 
 
-@router.get("/providers/{provider_id}/counters", response_model=dict[str, Counter], responses=_ERRORS, summary="A provider's counters, each with the events counted")
+@router.get("/providers/{provider_id}/counters", response_model=list[v.CounterValue], responses=_ERRORS, summary="A provider's counters, each with the events counted")
 def counters(provider_id: Id, views: ViewsDep, principal: PrincipalDep) -> Any:
-    standing_of(views, principal, provider_id)
-    return views.counters(provider_id)
+    return standing_of(views, principal, provider_id).counters
 
 
-@router.get("/providers/{provider_id}/sanctions", response_model=Page[Sanction], responses=_ERRORS, summary="A provider's sanctions with their citations")
+@router.get("/providers/{provider_id}/sanctions", response_model=Page[v.Sanction], responses=_ERRORS, summary="A provider's sanctions with their citations")
 def sanctions(provider_id: Id, views: ViewsDep, principal: PrincipalDep, paging: PagingDep) -> Any:
-    return _page(standing_of(views, principal, provider_id)["sanctions"], paging)
+    return slice_page(standing_of(views, principal, provider_id).sanctions, paging)
 
 
-@router.get("/providers/{provider_id}/timeline", response_model=CursorPage[TimelineEntry], responses=_ERRORS, summary="Every event of a provider, its projects, complaints and appeals")
+@router.get("/providers/{provider_id}/timeline", response_model=v.Page[v.TimelineEntry], responses=_ERRORS, summary="Every event of a provider, its projects, complaints and appeals")
 def timeline(
     provider_id: Id,
     views: ViewsDep,
     principal: PrincipalDep,
-    filters: Annotated[TimelineFilters, Query()],
-    cursor: Annotated[int | None, Query(ge=0, le=2**62, description="a log position: events after it")] = None,
+    effective_from: Annotated[date | None, Query(description="events whose fact took effect on or after this date")] = None,
+    effective_to: Annotated[date | None, Query(description="… on or before this date")] = None,
+    event_type: Annotated[str | None, Query(max_length=100, description="a stable event name (provider.sanction-imposed.v1) or its aggregate (provider)")] = None,
+    actor: Annotated[str | None, Query(max_length=200, description="who recorded the event (recorded_by)")] = None,
+    cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Any:
     standing_of(views, principal, provider_id)
-    items, next_cursor = views.timeline(provider_id, filters, cursor, limit)
-    return CursorPage(items=items, limit=limit, next_cursor=next_cursor)
+    return views.timeline(provider_id, effective_from, effective_to, event_type, actor, cursor=cursor, limit=limit)
 
 
-@router.get("/providers/{provider_id}/history", response_model=HistoricalStanding, responses=_ERRORS, summary="A provider's standing as of a past date, on either time axis")
+@router.get("/providers/{provider_id}/history", response_model=v.History, responses=_ERRORS, summary="A provider's standing as of a past date, on either time axis")
 def history(
     provider_id: Id,
     views: ViewsDep,
@@ -167,16 +139,11 @@ def history(
     known_at: Annotated[datetime | date | None, Query(description="as the ledger knew it then (recorded axis; a date means the end of that day, Asia/Shanghai)")] = None,
     effective_at: Annotated[date | None, Query(description="as in effect on that date (effective axis)")] = None,
 ) -> Any:
-    if known_at is None and effective_at is None:
-        raise Refused("give known_at and/or effective_at", field="known_at")
     standing_of(views, principal, provider_id)
-    found = views.history(provider_id, known_at, effective_at)
-    if found is None:
-        raise NotFound(f"provider {provider_id!r} had not applied in that window")
-    return found
+    return views.history(provider_id, known_at, effective_at)
 
 
-@router.get("/providers/{provider_id}/explain", response_model=Explanation, responses=_ERRORS, summary="Why a sanction: article, parameters, evidence, chain of causation")
+@router.get("/providers/{provider_id}/explain", response_model=v.Explanation, responses=_ERRORS, summary="Why a sanction: article, parameters, evidence, chain of causation")
 def explain(
     provider_id: Id,
     views: ViewsDep,
@@ -186,15 +153,14 @@ def explain(
     standing_of(views, principal, provider_id)
     explanation = views.explain(ref or provider_id)
     if explanation.provider_id != provider_id:
-        raise NotFound(f"{ref} is not an event of provider {provider_id}")
-    return explanation.to_dict()
+        raise v.NotFound(f"{ref} is not an event of provider {provider_id}")
+    return explanation
 
 
-@router.get("/providers/{provider_id}/whatif", response_model=WhatIf, responses=_ERRORS, summary="What an upheld appeal voiding the evidence would change (writes nothing)")
+@router.get("/providers/{provider_id}/whatif", response_model=v.WhatIfResult, responses=_ERRORS, summary="What an upheld appeal voiding the evidence would change (writes nothing)")
 def whatif(provider_id: Id, views: ViewsDep, principal: PrincipalDep, void: Annotated[list[Ref], Query(min_length=1, description="evidence refs to void (repeat)")]) -> Any:
     standing_of(views, principal, provider_id)
-    result = views.whatif(provider_id, void)
-    return {k: v for k, v in vars(result).items() if k not in ("before", "after")}
+    return views.whatif(provider_id, void)
 
 
 @router.get("/projects/{project_id}", response_model=ProjectView, responses=_ERRORS, summary="A project: its enterprise, providers, stage, filing, acceptance and ratings")
@@ -220,15 +186,6 @@ def project(project_id: Id, app: AppDep, principal: PrincipalDep) -> Any:
     )  # fmt: skip
 
 
-@router.get("/verify", response_model=Verification, responses=_ERRORS, summary="Check the hash chain of the whole log (auditor)", tags=["audit"])
-def verify(app: AppDep, principal: Auditor) -> Any:
-    from ledger.audit.verify import verify_store
-
-    report = verify_store(app.ledger.store)
-    return Verification(ok=report.ok, events=report.checked, summary=report.summary())
-
-
-def _page(rows: list[Any], paging: Paging) -> Page:
-    items = rows[paging.offset : paging.offset + paging.limit]
-    after = paging.offset + len(items)
-    return Page(items=items, total=len(rows), limit=paging.limit, offset=paging.offset, next_offset=after if after < len(rows) else None)
+@router.get("/verify", response_model=v.VerifyResult, responses=_ERRORS, summary="Check the hash chain of the whole log (auditor)", tags=["audit"])
+def verify(views: ViewsDep, principal: Auditor) -> Any:
+    return views.verify()

@@ -13,13 +13,15 @@ from fastapi.responses import StreamingResponse
 from api import reports
 from api.deps import TOKEN_OPTIONAL, AppDep, PrincipalDep, ReaderOfReports, SettingsDep, ViewsDep, may_act_in
 from api.errors import Refused
-from api.models import Page, Paging, Problem, RegistryFilters
+from api.models import Page, Problem
+from api.routes.queries import every
 from ledger.commands.models import Jurisdiction
+from ledger.views import Views
+from ledger.views.service import MAX_LIMIT
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": Problem}, 403: {"model": Problem}, 422: {"model": Problem}}
-EVERY = Paging.model_construct(limit=10**9, offset=0)
 
 FromDate = Annotated[date, Query(description="first day of the period (effective axis)")]
 ToDate = Annotated[date, Query(description="last day of the period (effective axis)")]
@@ -32,10 +34,10 @@ def _period(start: date, end: date) -> None:
         raise Refused("a period is at most twenty years", field="effective_to")
 
 
-def standings(views: Any, jurisdiction: str) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
-    rows = views.registry(RegistryFilters(jurisdiction=jurisdiction), EVERY).items
-    ids = [r["provider_id"] if isinstance(r, dict) else r.provider_id for r in rows]
-    return [views.provider(pid) for pid in ids], {pid: views.grades(pid) for pid in ids}
+def standings(views: Views, jurisdiction: str) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """Every provider's standing and grades in the jurisdiction, as the report's pure functions take them."""
+    found = [views.provider(r.provider_id) for r in every(lambda cursor: views.registry(jurisdiction, cursor=cursor, limit=MAX_LIMIT))]
+    return [s.model_dump(mode="json") for s in found], {s.provider_id: [g.model_dump(mode="json") for g in s.grades] for s in found}
 
 
 @router.get(
@@ -73,8 +75,8 @@ def announcements(jurisdiction: Jurisdiction, views: ViewsDep, effective_from: F
     """Public: each removal in force whose effective date falls in the period, with its article, ready to publish."""
     _period(effective_from, effective_to)
     entries = [
-        e for e in views.lists(None, jurisdiction, EVERY).items
-        if effective_from <= date.fromisoformat(str(e["effective_on"])) <= effective_to and e["list_kind"] in ("removed", "blacklist", "gray_list", "disqualified")
+        e.model_dump(mode="json") for e in every(lambda cursor: views.lists(None, jurisdiction, cursor=cursor, limit=MAX_LIMIT))
+        if effective_from <= e.effective_on <= effective_to and e.list_kind in ("removed", "blacklist", "gray_list", "disqualified")
     ]  # fmt: skip
     unique = list({e["sanction_ref"]: e for e in entries}.values())
     texts = [reports.announcement(e) for e in sorted(unique, key=lambda e: (str(e["effective_on"]), e["provider_id"]))]

@@ -141,7 +141,7 @@ async function explain(providerId, ref) {
 
 async function loadTimeline(providerId, cursor) {
   const page = await api(`/v1/providers/${encodeURIComponent(providerId)}/timeline`, { cursor, limit: 50 });
-  const rows = page.items.map((e) => el("tr", {}, el("td", {}, String(e.position)), el("td", {}, e.effective_on || ""), el("td", {}, e.recorded_at), el("td", {}, e.recorded_by), el("td", {}, e.event_name), el("td", {}, e.summary)));
+  const rows = page.items.map((e) => el("tr", {}, el("td", {}, String(e.position)), el("td", {}, e.effective_on || ""), el("td", {}, e.recorded_at), el("td", {}, e.recorded_by), el("td", {}, e.event_type), el("td", {}, e.summary)));
   const body = $("#timeline-table tbody");
   if (cursor == null) body.replaceChildren(...rows); else body.append(...rows);
   state.timelineCursor = page.next_cursor;

@@ -63,7 +63,11 @@ class NotFound(ViewError, LookupError):
 
 
 class InvalidQuery(ViewError, ValueError):
-    """A filter, date, cursor or reference that is not valid."""
+    """A filter, date, cursor or reference that is not valid; ``field`` names the argument at fault."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def _cursor(key: Any) -> str:
@@ -74,12 +78,12 @@ def _uncursor(cursor: str) -> Any:
     try:
         return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("utf-8"))
     except ValueError:
-        raise InvalidQuery(f"cursor {cursor!r} is not one this service returned") from None
+        raise InvalidQuery(f"cursor {cursor!r} is not one this service returned", field="cursor") from None
 
 
 def _limit(limit: int) -> int:
     if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidQuery(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+        raise InvalidQuery(f"limit must be between 1 and {MAX_LIMIT}, got {limit}", field="limit")
     return limit
 
 
@@ -106,12 +110,12 @@ class Views:
     @staticmethod
     def check_jurisdiction(jurisdiction: str | None) -> None:
         if jurisdiction is not None and jurisdiction not in PACKS:
-            raise InvalidQuery(f"unknown jurisdiction {jurisdiction!r}; jurisdictions are {', '.join(PACKS)}")
+            raise InvalidQuery(f"unknown jurisdiction {jurisdiction!r}; jurisdictions are {', '.join(PACKS)}", field="jurisdiction")
 
     @staticmethod
     def check_list_kind(kind: str | None) -> None:
         if kind is not None and kind not in LIST_KINDS:
-            raise InvalidQuery(f"unknown list {kind!r}; lists are {', '.join(LIST_KINDS)}")
+            raise InvalidQuery(f"unknown list {kind!r}; lists are {', '.join(LIST_KINDS)}", field="kind")
 
     def _registry_row(self, provider_id: str) -> dict[str, Any]:
         with self.models.db.transaction(write=False) as tx:
@@ -139,10 +143,10 @@ class Views:
         self.check_jurisdiction(jurisdiction)
         limit = _limit(limit)
         if offset < 0:
-            raise InvalidQuery(f"offset must be 0 or more, got {offset}")
+            raise InvalidQuery(f"offset must be 0 or more, got {offset}", field="offset")
         after = tuple(_uncursor(cursor)) if cursor else None
         if after is not None and (len(after) != 2 or not all(isinstance(k, str) for k in after)):
-            raise InvalidQuery(f"cursor {cursor!r} is not a registry cursor")
+            raise InvalidQuery(f"cursor {cursor!r} is not a registry cursor", field="cursor")
         rows, total = registry_page(
             self.models, jurisdiction=jurisdiction, standing=standing, kind=kind, grade=grade,
             after=after, offset=0 if after else offset, limit=limit + 1,
@@ -187,7 +191,7 @@ class Views:
         limit = _limit(limit)
         after = _uncursor(cursor) if cursor else None
         if after is not None and not isinstance(after, str):
-            raise InvalidQuery(f"cursor {cursor!r} is not a list cursor")
+            raise InvalidQuery(f"cursor {cursor!r} is not a list cursor", field="cursor")
         rows, total = lists_page(self.models, kind=kind, jurisdiction=jurisdiction, after=after, offset=0 if after else offset, limit=limit + 1)
         items = [ListEntry.model_validate(r) for r in rows[:limit]]
         next_cursor = _cursor(items[-1].sanction_ref) if len(rows) > limit and items else None
@@ -213,16 +217,16 @@ class Views:
         self._registry_row(provider_id)
         limit = _limit(limit)
         if since and until and until < since:
-            raise InvalidQuery(f"until {until} is before since {since}")
+            raise InvalidQuery(f"until {until} is before since {since}", field="until")
         types: list[str] | None = None
         if event_type is not None:
             types = [n for n in wire.EVENT_TYPES if n == event_type or n.split(".", 1)[0] == event_type]
             if not types:
-                raise InvalidQuery(f"unknown event type {event_type!r}; e.g. provider.sanction-imposed.v1, or provider for all of them")
+                raise InvalidQuery(f"unknown event type {event_type!r}; e.g. provider.sanction-imposed.v1, or provider for all of them", field="event_type")
             types += [short for short, name in _LEGACY_SHORT.items() if name in types]
         after = _uncursor(cursor) if cursor else None
         if after is not None and not isinstance(after, int):
-            raise InvalidQuery(f"cursor {cursor!r} is not a timeline cursor")
+            raise InvalidQuery(f"cursor {cursor!r} is not a timeline cursor", field="cursor")
         rows, total = timeline_page(
             self.models, provider_id, since=since.isoformat() if since else None, until=until.isoformat() if until else None,
             event_types=types, actor=actor, after=after, limit=limit + 1,
@@ -235,12 +239,12 @@ class Views:
 
     def _as_of(self, known_at: datetime | date | None, effective_at: date | None) -> AsOf:
         if known_at is None and effective_at is None:
-            raise InvalidQuery("give known_at and/or effective_at")
+            raise InvalidQuery("give known_at and/or effective_at", field="known_at")
         today = business_date(self.ledger.clock.now())
         known_day = known_at.date() if isinstance(known_at, datetime) else known_at
         for label, day in (("known_at", known_day), ("effective_at", effective_at)):
             if day is not None and day > today:
-                raise InvalidQuery(f"{label} {day} is in the future (today is {today})")
+                raise InvalidQuery(f"{label} {day} is in the future (today is {today})", field=label)
         return AsOf(known_at=instant(known_at) if known_at is not None else None, effective_at=effective_at)
 
     def history(self, provider_id: str, known_at: datetime | date | None = None, effective_at: date | None = None) -> History:
@@ -284,19 +288,21 @@ class Views:
             found = explain(self.ledger, provider_or_ref) if "/" in provider_or_ref else explain_removal(self.ledger, provider_or_ref)
         except ExplainError as error:
             message = str(error)
-            raise (InvalidQuery if " is not " in message else NotFound)(message) from None
+            if " is not " in message:
+                raise InvalidQuery(message, field="ref") from None
+            raise NotFound(message) from None
         return Explanation(provider_id=found.provider_id, jurisdiction=found.jurisdiction, root=_node(found.root), text=found.render())
 
     def whatif(self, provider_id: str, void: list[str]) -> WhatIfResult:
         """What an upheld appeal voiding the ``void`` refs would change today. Writes nothing."""
         if not void:
-            raise InvalidQuery("name at least one evidence ref to void")
+            raise InvalidQuery("name at least one evidence ref to void", field="void")
         if self.ledger.find(Provider, provider_id) is None:
             raise NotFound(f"no provider {provider_id!r} in the ledger")
         try:
             result = what_if(self.ledger, provider_id, list(void))
         except (DomainError, ValueError, KeyError) as error:
-            raise InvalidQuery(str(error).strip("'\"")) from None
+            raise InvalidQuery(str(error).strip("'\""), field="void") from None
         return WhatIfResult(
             provider_id=result.provider_id,
             refs=result.refs,

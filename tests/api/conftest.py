@@ -14,9 +14,8 @@ from fastapi.testclient import TestClient
 
 from api import create_app
 from api.auth import Principal, mint_token
-from api.interim import InterimApp
 from api.settings import ApiSettings
-from ledger.bootstrap import bootstrap
+from ledger.bootstrap import App, bootstrap
 from ledger.clock import ManualClock
 from ledger.commands import models as m
 from ledger.settings import Settings
@@ -80,7 +79,7 @@ def seed(scenario: Scenario) -> Seeded:
 @dataclass
 class Served:
     client: TestClient
-    app: InterimApp
+    app: App
     seeded: Seeded
     clock: ManualClock
 
@@ -91,7 +90,7 @@ class Served:
 @pytest.fixture
 def served(database_url: str) -> Iterator[Served]:
     clock = ManualClock(START)
-    app = InterimApp.around(bootstrap(Settings(database_url=database_url), clock=clock))
+    app = bootstrap(Settings(database_url=database_url), clock=clock)
     seeded = seed(Scenario(app.ledger, clock))
     clock.set(date(2025, 6, 1))
     with TestClient(create_app(app, SETTINGS), raise_server_exceptions=False) as client:

@@ -20,7 +20,7 @@ def test_health_ready_metrics_and_docs(served):
 
 def _check_kafka_at(served, address: str) -> None:
     served.client.app.state.settings = served.client.app.state.settings.model_copy(update={"check_kafka": True})
-    served.app.app.settings = served.app.settings.model_copy(update={"kafka_bootstrap": address})
+    served.app.settings = served.app.settings.model_copy(update={"kafka_bootstrap": address})
 
 
 def test_readiness_names_an_unreachable_kafka(served):
@@ -97,3 +97,24 @@ def test_a_bad_token_is_401(served):
     answer = served.client.get("/v1/verify", headers={"Authorization": "Bearer not-a-jwt"})
     assert answer.status_code == 401 and answer.headers["www-authenticate"] == "Bearer"
     assert served.app.ledger.find(Provider, "TS-1") is not None
+
+
+def test_the_read_services_refusals_name_the_field_and_unknown_providers_are_404(served):
+    auditor = headers("auditor")
+    get = served.client.get
+    answer = get("/v1/providers/TS-1/timeline", params={"cursor": "not-a-cursor"}, headers=auditor)
+    assert answer.status_code == 422 and answer.json()["field"] == "cursor"
+    answer = get("/v1/providers/TS-1/timeline", params={"event_type": "provider.no-such-event.v1"}, headers=auditor)
+    assert answer.status_code == 422 and answer.json()["field"] == "event_type"
+    answer = get("/v1/providers/TS-1/timeline", params={"effective_from": "2025-03-02", "effective_to": "2025-03-01"}, headers=auditor)
+    assert answer.status_code == 422 and answer.json()["field"] == "until"
+    answer = get("/v1/providers/TS-1/history", headers=auditor)
+    assert answer.status_code == 422 and answer.json()["field"] == "known_at"
+    answer = get("/v1/providers/TS-1/history", params={"effective_at": "2025-06-02"}, headers=auditor)
+    assert answer.status_code == 422 and answer.json()["field"] == "effective_at" and "future" in answer.json()["detail"]
+    assert get("/v1/providers/TS-1/history", params={"effective_at": "2025-06-01"}, headers=auditor).status_code == 200
+    answer = get("/v1/providers/NO-SUCH/timeline", headers=auditor)
+    assert answer.status_code == 404 and "NO-SUCH" in answer.json()["detail"]
+    first = get("/v1/providers/TS-1/timeline", params={"limit": 1}, headers=auditor).json()
+    second = get("/v1/providers/TS-1/timeline", params={"limit": 1, "cursor": first["next_cursor"]}, headers=auditor).json()
+    assert first["total"] == second["total"] > 1 and second["items"][0]["position"] > first["items"][0]["position"]

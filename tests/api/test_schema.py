@@ -12,8 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode, checks
 
 from api import create_app
-from api.interim import InterimApp
-from ledger.bootstrap import bootstrap
+from ledger.bootstrap import App, bootstrap
 from ledger.clock import ManualClock
 from ledger.settings import Settings
 from tests.api.conftest import SETTINGS, headers, seed
@@ -22,10 +21,10 @@ from tests.integration.scenario import Scenario
 
 
 @pytest.fixture(scope="module")
-def api_schema(tmp_path_factory) -> Iterator[tuple[object, InterimApp]]:
+def api_schema(tmp_path_factory) -> Iterator[tuple[object, App]]:
     """One seeded SQLite ledger for the whole run (its writes accumulate, as a server's would)."""
     clock = ManualClock(START)
-    app = InterimApp.around(bootstrap(Settings(database_url=f"sqlite:///{tmp_path_factory.mktemp('schema') / 'ledger.db'}"), clock=clock))
+    app = bootstrap(Settings(database_url=f"sqlite:///{tmp_path_factory.mktemp('schema') / 'ledger.db'}"), clock=clock)
     seed(Scenario(app.ledger, clock))
     clock.set(date(2025, 6, 1))
     yield schemathesis.openapi.from_asgi("/openapi.json", create_app(app, SETTINGS)), app
