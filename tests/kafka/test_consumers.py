@@ -78,9 +78,15 @@ def test_consumers_added_and_removed_mid_stream_build_what_a_replay_builds(postg
         wait_until(lambda: first.applied > 0, 30, "the first consumer to apply messages")
         members.append(member("second"))  # a member joins mid-stream: the partitions are shared
         second = members[1].consumer
+
+        def shared() -> bool:
+            return bool(first.assigned) and bool(second.assigned) and len(first.assigned | second.assigned) == 6
+
+        # the rebalance first: events published before it ends may all go to the first member
+        wait_until(lambda: shared() and first.assigned.isdisjoint(second.assigned), 60, "the group to share the partitions")
         run_plan(ledger, plan[quarter : 2 * quarter])
         relay.run(until_caught_up=True)
-        wait_until(lambda: second.applied > 0, 60, "the second consumer to take partitions")
+        wait_until(lambda: second.applied > 0, 60, "the second consumer to apply messages of its partitions")
         assert first.assigned.isdisjoint(second.assigned) and len(first.assigned | second.assigned) == 6
         run_plan(ledger, plan[2 * quarter : 3 * quarter])
         relay.run(until_caught_up=True)
