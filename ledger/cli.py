@@ -650,6 +650,52 @@ def digest(
 
 
 @app.command()
+def proof(
+    event_ref: Annotated[Optional[str], typer.Argument(help="the event: its log position, or its ref (aggregate-uuid/version)")] = None,
+    consistency: Annotated[Optional[str], typer.Option("--consistency", help="instead, prove the log extends an earlier digest file or tree size")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", dir_okay=False, help="write the receipt here (default: print it)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the receipt as JSON (also the default without -o)")] = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """A receipt proving one event is in the log (Merkle inclusion proof against a tree head, signed
+    with LEDGER_SIGNING_KEY_FILE when it is set), or with --consistency that the log extends an earlier
+    digest; check it offline with tools/verify_receipt.py."""
+    from ledger.audit.receipts import ProofError, consistency_receipt, inclusion_receipt
+    from ledger.audit.signing import load_key
+    from ledger.audit.verify import ChainBroken, Digest
+
+    if (event_ref is None) == (consistency is None):
+        fail("give either an EVENT_REF or --consistency OLD_DIGEST_OR_SIZE")
+    settings = settings_for(database_url)
+    key = load_key(settings.signing_key_file) if settings.signing_key_file else None
+    old: Digest | int | None = None
+    if consistency is not None:
+        if consistency.isdigit():
+            old = int(consistency)
+        elif Path(consistency).is_file():
+            try:
+                old = Digest.load(consistency)
+            except ValueError as error:
+                fail(f"{consistency}: not a digest: {error}")
+        else:
+            fail(f"--consistency: {consistency!r} is neither a tree size nor a digest file")
+    with open_app(database_url, projections=False) as app:
+        try:
+            receipt = inclusion_receipt(app.store, event_ref, key) if event_ref is not None else consistency_receipt(app.store, old, key)  # type: ignore[arg-type]
+        except ChainBroken as broken:
+            fail(f"the log does not verify, no receipt given: {broken.report.summary()}")
+        except ProofError as error:
+            fail(str(error))
+    text = json.dumps(receipt, ensure_ascii=False, indent=2) + "\n"
+    if output is None or as_json:
+        sys.stdout.write(text)
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+        signed = "signed" if receipt["tree_head"].get("signature") else "unsigned (set LEDGER_SIGNING_KEY_FILE)"
+        err.print(f"receipt for a tree of {receipt['tree_size']} events, root {receipt['root']}, {signed} → {output}", highlight=False)
+
+
+@app.command()
 def keygen(
     file: Annotated[Path, typer.Argument(dir_okay=False, help="where to write the new private key (PEM, mode 0600)")],
 ) -> None:

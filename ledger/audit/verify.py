@@ -20,6 +20,7 @@ from typing import Any
 
 from ledger import wire
 from ledger.clock import current_time
+from ledger.audit.merkle import leaf_of, tree_head
 from ledger.store.base import GENESIS_HASH, EventStore, RecordedEvent, chain_hash
 
 
@@ -273,6 +274,9 @@ class Digest:
     #: the head of the command chain (seq, hash)
     command_seq: int | None = None
     command_hash: str | None = None
+    #: RFC 9162 Merkle tree head (hex) of the first ``position`` events (:mod:`ledger.audit.merkle`):
+    #: what inclusion receipts and consistency proofs are checked against
+    tree_root: str | None = None
     #: Ed25519 signature (base64) of :meth:`signed_content`, and the signer's public key (base64, raw)
     signature: str | None = None
     public_key: str | None = None
@@ -288,6 +292,8 @@ class Digest:
             data["checkpoints"] = [[position, digest] for position, digest in self.checkpoints]
         if self.command_seq is not None:
             data["command_seq"], data["command_hash"] = self.command_seq, self.command_hash
+        if self.tree_root is not None:
+            data["tree_root"] = self.tree_root
         if self.signature is not None:
             data["signature"], data["public_key"] = self.signature, self.public_key
         return data
@@ -306,6 +312,7 @@ class Digest:
             checkpoints=tuple((position, digest) for position, digest in checkpoints),
             command_seq=data.get("command_seq"),
             command_hash=data.get("command_hash"),
+            tree_root=data.get("tree_root"),
             signature=data.get("signature"),
             public_key=data.get("public_key"),
         )
@@ -331,12 +338,16 @@ def take_digest(store: EventStore, *, verify: bool = True, progress: bool = Fals
         stride = max(1, -(-head // MAX_CHECKPOINTS))
         walker = ChainWalker()
         checkpoints: list[tuple[int, str]] = []
-        with _progress(progress, "verifying", head) as advance:
+        def verified_leaves() -> Iterator[bytes]:
             for event in store.read_all(limit=head):
                 if not walker.feed(event):
-                    break
+                    return
                 if event.position % stride == 0 or event.position == head:
                     checkpoints.append((event.position, event.hash))
+                yield leaf_of(event.hash)
+
+        with _progress(progress, "verifying", head) as advance:
+            root = tree_head(verified_leaves())
             advance(walker.checked)
         report = walker.report()
         if not report.ok:
@@ -347,6 +358,7 @@ def take_digest(store: EventStore, *, verify: bool = True, progress: bool = Fals
         return Digest(
             report.head_position, report.head_hash, current_time(), tuple(checkpoints),
             last_command.seq if last_command else 0, last_command.hash if last_command else GENESIS_HASH,
+            root.hex(),
         )  # fmt: skip
     position = store.max_position()
     last = next(iter(store.read_all(after=position - 1, limit=1)), None) if position else None
