@@ -651,24 +651,22 @@ def digest(
 
 @app.command()
 def proof(
-    event_ref: Annotated[Optional[str], typer.Argument(help="the event: its log position, or its ref (aggregate-uuid/version)")] = None,
-    consistency: Annotated[Optional[str], typer.Option("--consistency", help="instead, prove the log extends an earlier digest file or tree size")] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", dir_okay=False, help="write the receipt here (default: print it)")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print the receipt as JSON (also the default without -o)")] = False,
+    event_ref: Annotated[str | None, typer.Argument(help="the event: its log position, or its ref (aggregate-uuid/version)")] = None,
+    consistency: Annotated[str | None, typer.Option("--consistency", help="instead, prove the log extends an earlier digest file or tree size")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", dir_okay=False, help="write the receipt here (default: print it)")] = None,
     database_url: DatabaseOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the receipt as JSON even with -o (it is printed without -o)")] = False,
 ) -> None:
-    """A receipt proving one event is in the log (Merkle inclusion proof against a tree head, signed
-    with LEDGER_SIGNING_KEY_FILE when it is set), or with --consistency that the log extends an earlier
-    digest; check it offline with tools/verify_receipt.py."""
+    """A receipt proving one event is in the log (Merkle inclusion proof against a tree head, signed with
+    LEDGER_SIGNING_KEY_FILE when it is set), or with --consistency that the log extends an earlier digest;
+    check it offline with `python tools/verify_receipt.py RECEIPT`."""
     from ledger.audit.receipts import ProofError, consistency_receipt, inclusion_receipt
     from ledger.audit.signing import load_key
     from ledger.audit.verify import ChainBroken, Digest
 
     if (event_ref is None) == (consistency is None):
         fail("give either an EVENT_REF or --consistency OLD_DIGEST_OR_SIZE")
-    settings = settings_for(database_url)
-    key = load_key(settings.signing_key_file) if settings.signing_key_file else None
-    old: Digest | int | None = None
+    old: Digest | int = 0
     if consistency is not None:
         if consistency.isdigit():
             old = int(consistency)
@@ -679,20 +677,28 @@ def proof(
                 fail(f"{consistency}: not a digest: {error}")
         else:
             fail(f"--consistency: {consistency!r} is neither a tree size nor a digest file")
-    with open_app(database_url, projections=False) as app:
+    settings = settings_for(database_url)
+    key = load_key(settings.signing_key_file) if settings.signing_key_file else None
+    with opened(database_url, projections=False) as ledger_app:
         try:
-            receipt = inclusion_receipt(app.store, event_ref, key) if event_ref is not None else consistency_receipt(app.store, old, key)  # type: ignore[arg-type]
+            if event_ref is not None:
+                receipt = inclusion_receipt(ledger_app.store, event_ref, key)
+            else:
+                receipt = consistency_receipt(ledger_app.store, old, key)
         except ChainBroken as broken:
             fail(f"the log does not verify, no receipt given: {broken.report.summary()}")
         except ProofError as error:
             fail(str(error))
-    text = json.dumps(receipt, ensure_ascii=False, indent=2) + "\n"
     if output is None or as_json:
-        sys.stdout.write(text)
+        emit_json(receipt)
     if output is not None:
-        output.write_text(text, encoding="utf-8")
-        signed = "signed" if receipt["tree_head"].get("signature") else "unsigned (set LEDGER_SIGNING_KEY_FILE)"
-        err.print(f"receipt for a tree of {receipt['tree_size']} events, root {receipt['root']}, {signed} → {output}", highlight=False)
+        try:
+            output.write_text(json.dumps(receipt, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        except OSError as error:
+            fail(f"cannot write {output}: {error.strerror or error}")
+        if not as_json:
+            signed = "signed" if receipt["tree_head"].get("signature") else "unsigned (set LEDGER_SIGNING_KEY_FILE)"
+            say(f"receipt for a tree of {receipt['tree_size']} events, root {receipt['root']}, {signed} → {output}")
 
 
 @app.command()

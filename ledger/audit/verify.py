@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ledger import wire
-from ledger.clock import current_time
 from ledger.audit.merkle import leaf_of, tree_head
+from ledger.clock import current_time
 from ledger.store.base import GENESIS_HASH, EventStore, RecordedEvent, chain_hash
 
 

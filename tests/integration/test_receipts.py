@@ -55,7 +55,7 @@ def test_a_receipt_verifies_offline_and_a_tampered_one_does_not(tmp_path: Path, 
         assert result.returncode == 1 and result.stdout == "", result.stdout
         return result.stderr
 
-    flip = lambda h: ("0" if h[0] != "0" else "1") + h[1:]  # noqa: E731
+    flip = lambda h: ("0" if h[0] != "0" else "1") + h[1:]
     assert "audit path does not lead" in refused(lambda r: r["audit_path"].__setitem__(1, flip(r["audit_path"][1])))
     assert "audit path does not lead" in refused(lambda r: r.update(position=4, event={**r["event"], "position": 4}))
     assert "audit path does not lead" in refused(lambda r: r.update(leaf=flip(r["leaf"]), event={**r["event"], "hash": flip(r["leaf"])}))

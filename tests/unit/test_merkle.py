@@ -60,7 +60,7 @@ def test_every_inclusion_proof_verifies_and_nothing_else_does(size: int) -> None
 @pytest.mark.parametrize("size", range(1, 18))
 def test_every_consistency_proof_verifies_and_nothing_else_does(size: int) -> None:
     root = tree_head(LEAVES[:size])
-    for old in range(0, size + 1):
+    for old in range(size + 1):
         old_root = tree_head(LEAVES[:old])
         proof = consistency_proof(LEAVES, old, size)
         assert verify_consistency(old, size, old_root, root, proof)
