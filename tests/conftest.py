@@ -32,15 +32,20 @@ def running_in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
-def postgres_base_url() -> str:
-    """The test database's URL; skips the test without one, but fails in CI (which must never skip)."""
-    url = os.environ.get(POSTGRES_URL_ENV, "").strip()
-    if not url:
-        message = f"{POSTGRES_URL_ENV} is not set (run scripts/pg-start.sh, or scripts/test.sh)"
+def service_address(env: str, start_script: str, service: str) -> str:
+    """A real service's address from ``env``; skips the test without one, but fails in CI (which must never skip)."""
+    address = os.environ.get(env, "").strip()
+    if not address:
+        message = f"{env} is not set (run {start_script}, or scripts/test.sh)"
         if running_in_ci():
-            pytest.fail(f"CI must run the PostgreSQL tests: {message}", pytrace=False)
+            pytest.fail(f"CI must run the {service} tests: {message}", pytrace=False)
         pytest.skip(message)
-    return url
+    return address
+
+
+def postgres_base_url() -> str:
+    """The test database's URL."""
+    return service_address(POSTGRES_URL_ENV, "scripts/pg-start.sh", "PostgreSQL")
 
 
 def with_search_path(url: str, schema: str) -> str:
