@@ -39,6 +39,14 @@ from ledger.deadlines import SweepResult, due_among, sweep
 log = logging.getLogger("consumers.deadlines")
 
 
+def _fold(folded: dict[UUID, Any], message: CloudEvent) -> None:
+    current = folded.get(message.aggregateid)
+    version = current.version if current is not None else 0
+    if message.aggregateversion <= version:
+        return  # a duplicate (the relay may publish one again after a crash)
+    folded[message.aggregateid] = wire.decode(to_recorded(message)).mutate(current)
+
+
 class DeadlineSchedule:
     """Provider and complaint aggregates folded from the topic's messages (duplicates skipped by version)."""
 
@@ -48,14 +56,10 @@ class DeadlineSchedule:
 
     def apply(self, message: CloudEvent) -> None:
         aggregate = message.type.split(".", 1)[0]
-        folded: dict[UUID, Any] | None = {"provider": self.providers, "complaint": self.complaints}.get(aggregate)
-        if folded is None:
-            return
-        current = folded.get(message.aggregateid)
-        version = current.version if current is not None else 0
-        if message.aggregateversion <= version:
-            return  # a duplicate (the relay may publish one again after a crash)
-        folded[message.aggregateid] = wire.decode(to_recorded(message)).mutate(current)
+        if aggregate == "provider":
+            _fold(self.providers, message)
+        elif aggregate == "complaint":
+            _fold(self.complaints, message)
 
     def due(self, as_of: date) -> dict[str, list[str]]:
         """provider id -> complaints whose answer deadline passed, as :func:`ledger.deadlines.due` says."""
