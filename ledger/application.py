@@ -34,7 +34,7 @@ from ledger.rules import PACKS
 from ledger.rules.base import RulePack
 from ledger.rules.engine import reconcile
 from ledger.store import AppendResult, CommandBatch, CommandIdReused, ConcurrencyConflict, EventStore
-from ledger.store.base import payload_digest
+from ledger.store.base import event_ref, payload_digest
 
 A = TypeVar("A", bound=LedgerAggregate)
 
@@ -58,9 +58,12 @@ def fold(events: Iterable[Any], aggregate: Any = None) -> Any:
 class UnitOfWork:
     """The aggregates one command (or one import) has loaded, and their loaded versions."""
 
-    def __init__(self, store: EventStore, cache: AggregateCache | None = None) -> None:
+    def __init__(
+        self, store: EventStore, cache: AggregateCache | None = None, unreserved: UnreservedApplications | None = None
+    ) -> None:
         self._store = store
         self._cache = cache
+        self._unreserved = unreserved
         self._aggregates: dict[UUID, LedgerAggregate | None] = {}
         self.versions: dict[UUID, int] = {}
         #: aggregates the current command has looked at (found, missed or added)
@@ -86,13 +89,10 @@ class UnitOfWork:
             raise NotFound(f"no {cls.__name__.lower()} {business_id!r} in the ledger")
         return aggregate
 
-    def creations(self, aggregate: str) -> list[dict[str, Any]]:
-        """The attributes of the first event of every aggregate of a kind (``"provider"``): a
-        scan of the log, for the few checks that look across aggregates (an entity's earlier
-        applications, by its credit code)."""
-        ids = wire.aggregate_ids(self._store, aggregate)
-        first = self._store.read_refs([f"{i}/1" for i in ids])
-        return [wire.decode_state(first[f"{i}/1"]) for i in ids]
+    def applications_before_reservations(self, jurisdiction: str, credit_code: str) -> list[str]:
+        """The provider ids an entity applied under before credit codes were reserved (ledgers
+        from before 2026-12 have applications without an :class:`~ledger.aggregates.Entity`)."""
+        return self._unreserved.provider_ids(jurisdiction, credit_code) if self._unreserved is not None else []
 
     def add(self, aggregate: LedgerAggregate) -> None:
         if self._aggregates.get(aggregate.id) is not None:
@@ -130,6 +130,61 @@ class UnitOfWork:
             if aggregate is not None:
                 self.versions[agg_id] = aggregate.version
         self.seen.clear()
+
+
+class UnreservedApplications:
+    """The applications a ledger recorded before credit codes were reserved, by entity.
+
+    Since 2026-12 every application records the entity's credit code on an
+    :class:`~ledger.aggregates.Entity` (one aggregate per jurisdiction and code) in the
+    same command, so deciding whether an entity may apply again reads that aggregate,
+    not the pool. A ledger recorded before has applications no entity lists. They all
+    precede the first reservation in the log (a writer of this version never records an
+    application without one, and ``ledger import`` re-decides commands), so they are a
+    fixed set: it is found once per process, on the first application whose entity has
+    no reservation yet — the first events of the providers recorded before the command
+    of the first reservation (none at all on a ledger begun with reservations: two
+    index lookups) — and the entity's first reservation then lists them
+    (``earlier_provider_ids``), after which they are never looked up again for it.
+    """
+
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._by_entity: dict[tuple[str, str], list[str]] | None = None
+        #: how many providers' first events the one scan read (0 on a ledger begun with reservations)
+        self.scanned = 0
+
+    def provider_ids(self, jurisdiction: str, credit_code: str) -> list[str]:
+        with self._lock:
+            if self._by_entity is None:
+                self._by_entity = self._find()
+            return list(self._by_entity.get((jurisdiction, credit_code), ()))
+
+    def _find(self) -> dict[tuple[str, str], list[str]]:
+        providers = wire.aggregate_ids(self._store, "provider")
+        reservations = wire.aggregate_ids(self._store, "entity")
+        before = None  # the first position of the command that recorded the first reservation
+        if reservations:
+            first = self._store.read_refs([event_ref(reservations[0], 1)])[event_ref(reservations[0], 1)]
+            recorded = self._store.command_result(first.command_id)
+            before = min(recorded.positions) if recorded is not None and recorded.positions else first.position
+        by_entity: dict[tuple[str, str], list[str]] = {}
+        chunk, start = 16, 0
+        while start < len(providers):  # in creation order, until the first reserved one
+            ids = providers[start : start + chunk]
+            firsts = self._store.read_refs([event_ref(i, 1) for i in ids])
+            for i in ids:
+                applied = firsts[event_ref(i, 1)]
+                if before is not None and applied.position >= before:
+                    return by_entity
+                self.scanned += 1
+                state = wire.decode_state(applied)
+                code = (state.get("profile") or {}).get("credit_code")
+                if code:
+                    by_entity.setdefault((state["jurisdiction"], code), []).append(state["provider_id"])
+            start, chunk = start + chunk, min(chunk * 4, 4096)
+        return by_entity
 
 
 @dataclass
@@ -213,6 +268,8 @@ class Ledger:
         self.after_commit: list[Callable[[], None]] = []
         #: records the batches of concurrent ``execute`` calls together (None: one transaction per command)
         self.committer: GroupCommitter | None = None
+        #: applications recorded before credit codes were reserved (found once, when first needed)
+        self.unreserved = UnreservedApplications(store)
         #: where personal data goes instead of the log (``ledger.personal``; bootstrap sets it)
         self.personal: PersonalDataVault | None = None
         if group_commit:
@@ -226,7 +283,7 @@ class Ledger:
         committer = self.committer
         with committer.session() if committer is not None else nullcontext():
             for _ in range(MAX_ATTEMPTS):
-                uow = UnitOfWork(self.store, self.aggregates)
+                uow = UnitOfWork(self.store, self.aggregates, self.unreserved)
                 try:
                     batch, names = self._decide(command, uow)
                 except Exception:
@@ -302,7 +359,7 @@ class Ledger:
     def _decide_all(
         self, commands: Sequence[Command], on_progress: Callable[[int], None] | None
     ) -> tuple[UnitOfWork, list[CommandBatch], list[list[str]]]:
-        uow = UnitOfWork(self.store, self.aggregates)
+        uow = UnitOfWork(self.store, self.aggregates, self.unreserved)
         batches: list[CommandBatch] = []
         names: list[list[str]] = []
         seen: dict[str, tuple[int, str]] = {}  # command id -> (index, payload digest) of its first use

@@ -29,6 +29,7 @@ KEYS = {
     "complaint": "The provider the complaint is about (provider_id of complaint.filed.v1).",
     "appeal": "The provider that appeals (provider_id of appeal.filed.v1).",
     "rulebook": "rulebook:<jurisdiction>.",
+    "entity": "entity:<jurisdiction>:<credit code> (of entity.credit-code-reserved.v1): every provider id the entity applied under.",
 }
 
 CHANNEL = "ledgerEvents"

@@ -64,7 +64,7 @@ class Subject(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    aggregate: str  # provider / project / complaint / appeal / rulebook
+    aggregate: str  # provider / project / complaint / appeal / rulebook / entity
     business_id: str
     jurisdiction: str
     partition_key: str  # the provider whose standing the aggregate's events bear on
@@ -76,7 +76,9 @@ def subject_of_first(event_type: str, state: dict[str, Any]) -> Subject:
     A project's events are keyed by its integrated provider (else its first
     product provider): the provider whose pool membership the project belongs to;
     a complaint and an appeal by the provider they name; a rulebook by
-    ``rulebook:<jurisdiction>``.
+    ``rulebook:<jurisdiction>``; an entity's credit-code reservation (which names
+    every provider id the entity applied under, so no one provider) by
+    ``entity:<jurisdiction>:<credit code>``.
     """
     aggregate = event_type.split(".", 1)[0]
     jurisdiction = state.get("jurisdiction", "")
@@ -91,6 +93,9 @@ def subject_of_first(event_type: str, state: dict[str, Any]) -> Subject:
             return Subject(aggregate=aggregate, business_id=state[f"{aggregate}_id"], jurisdiction=jurisdiction, partition_key=state["provider_id"])
         case "rulebook":
             return Subject(aggregate=aggregate, business_id=jurisdiction, jurisdiction=jurisdiction, partition_key=f"rulebook:{jurisdiction}")
+        case "entity":
+            key = f"{jurisdiction}:{state['credit_code']}"
+            return Subject(aggregate=aggregate, business_id=key, jurisdiction=jurisdiction, partition_key=f"entity:{key}")
     raise ValueError(f"no subject for the first event {event_type!r}")
 
 

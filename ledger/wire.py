@@ -39,7 +39,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import get_topic
 
-from ledger.aggregates import Appeal, Complaint, Project, Provider, Rulebook
+from ledger.aggregates import Appeal, Complaint, Entity, Project, Provider, Rulebook
 from ledger.aggregates.base import LedgerAggregate
 from ledger.clock import business_date
 from ledger.store.base import EventStore, NewEvent, RecordedEvent
@@ -100,6 +100,9 @@ _REGISTRY: tuple[tuple[str, type[LedgerAggregate], str, str], ...] = (
     ("rulebook.opened.v1", Rulebook, "Opened", "ledger.aggregates.rulebook:Rulebook.Opened"),
     ("rulebook.validity-declared.v1", Rulebook, "ValidityDeclared", "ledger.aggregates.rulebook:Rulebook.ValidityDeclared"),
     ("rulebook.parameters-set.v1", Rulebook, "ParametersSet", "ledger.aggregates.rulebook:Rulebook.ParametersSet"),
+    # added after the registry (2026-12): an entity's credit code and the provider ids it applied under
+    ("entity.credit-code-reserved.v1", Entity, "CreditCodeReserved", ""),
+    ("entity.credit-code-reserved-again.v1", Entity, "CreditCodeReservedAgain", ""),
 )  # fmt: skip
 
 #: stable name -> event class
@@ -111,8 +114,10 @@ ADDED_IN: dict[str, tuple[str, ...]] = {"complaint.filed.v2": ("nature",)}
 #: aggregate part of the stable names -> aggregate class
 AGGREGATES: dict[str, type[LedgerAggregate]] = {
     "provider": Provider, "project": Project, "complaint": Complaint, "appeal": Appeal, "rulebook": Rulebook,
+    "entity": Entity,
 }  # fmt: skip
 _NAME_OF: dict[type, str] = {cls: name for name, cls in EVENT_TYPES.items()}  # the newest name of a class
+#: aggregate -> the prefix of its module-path topics (aggregates added after the registry have none)
 _LEGACY_PREFIX: dict[str, str] = {
     "provider": "ledger.aggregates.provider:Provider.",
     "project": "ledger.aggregates.project:Project.",
@@ -179,7 +184,8 @@ def aggregate_of(recorded_or_topic: RecordedEvent | str) -> str:
 def is_event_of(recorded: RecordedEvent, aggregate: str) -> bool:
     """Whether the event is one of ``aggregate``'s (``"provider"``); False for unknown topics."""
     topic = recorded.topic
-    return topic.startswith((aggregate + ".", _LEGACY_PREFIX[aggregate]))
+    legacy = _LEGACY_PREFIX.get(aggregate)
+    return topic.startswith((aggregate + ".", legacy) if legacy else aggregate + ".")
 
 
 def aggregate_ids(store: EventStore, aggregate: str) -> list[UUID]:
@@ -188,7 +194,8 @@ def aggregate_ids(store: EventStore, aggregate: str) -> list[UUID]:
     Legacy-named events all precede registered ones in a log, so the two lists
     concatenate in position order.
     """
-    return store.originator_ids(_LEGACY_PREFIX[aggregate]) + store.originator_ids(aggregate + ".")
+    legacy = _LEGACY_PREFIX.get(aggregate)
+    return (store.originator_ids(legacy) if legacy else []) + store.originator_ids(aggregate + ".")
 
 
 # -- events ----------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from ledger.aggregates import Appeal, Complaint, DomainError, Project, Provider, Rulebook
+from ledger.aggregates import Appeal, Complaint, DomainError, Entity, Project, Provider, Rulebook, entity_key
 from ledger.application import Context, Handler, bounded
 from ledger.commands import models as m
 from ledger.rules.base import (
@@ -37,7 +37,9 @@ def submit_application(c: m.SubmitApplication, ctx: Context) -> None:
         again = "; a new application takes a new provider id" if earlier.status in ("exited", "refused", "lapsed") else ""
         raise DomainError(f"provider {c.provider_id} has already applied ({earlier.status} since {earlier.status_since}){again}")
     pack = ctx.pack(c.jurisdiction)
-    _may_apply_again(ctx, c.jurisdiction, c.credit_code)
+    entity = ctx.uow.find(Entity, entity_key(c.jurisdiction, c.credit_code))
+    applied_as = entity.provider_ids if entity is not None else ctx.uow.applications_before_reservations(c.jurisdiction, c.credit_code)
+    _may_apply_again(ctx, c.credit_code, applied_as)
     if c.kind not in pack.provider_kinds and pack.open_kinds is None:
         raise DomainError(f"{pack.short}: kind {c.kind!r} is not one of {', '.join(pack.provider_kinds)}")
     # where the text lists its kinds as examples (天津 第四条 "主要包括…等", 省指南 一（一） "主要包含"),
@@ -45,6 +47,7 @@ def submit_application(c: m.SubmitApplication, ctx: Context) -> None:
     problems = pack.eligibility(c.kind, c.eligibility, pack.params)
     if problems:
         raise DomainError("not eligible: " + "; ".join(problems))
+    on = ctx.effective(c)
     ctx.uow.add(
         Provider(
             provider_id=c.provider_id,
@@ -53,19 +56,26 @@ def submit_application(c: m.SubmitApplication, ctx: Context) -> None:
             kind=c.kind,
             profile={**c.profile, "credit_code": c.credit_code},
             eligibility=dict(c.eligibility),
-            effective_on=ctx.effective(c),
+            effective_on=on,
         )
     )
+    # the entity's reservation changes with every application: two concurrent ones with one code
+    # expect the same version of it, and the second is decided again (and refused)
+    if entity is None:
+        ctx.uow.add(Entity(jurisdiction=c.jurisdiction, credit_code=c.credit_code, provider_id=c.provider_id, earlier_provider_ids=applied_as, effective_on=on))
+    else:
+        entity.reserve_again(provider_id=c.provider_id, effective_on=on)
 
 
-def _may_apply_again(ctx: Context, jurisdiction: str, credit_code: str) -> None:
+def _may_apply_again(ctx: Context, credit_code: str, earlier: list[str]) -> None:
     """An entity (by its 统一社会信用代码) applies to a jurisdiction's pool once at a time, and not
     while a removal, disqualification, blacklisting or gray-listing of it stands there; one
-    that left voluntarily (天津 第十二条（八） 主动退出), was refused or lapsed may apply again."""
-    for state in ctx.uow.creations("provider"):
-        if state.get("jurisdiction") != jurisdiction or (state.get("profile") or {}).get("credit_code") != credit_code:
-            continue
-        provider = ctx.uow.get(Provider, state["provider_id"])
+    that left voluntarily (天津 第十二条（八） 主动退出), was refused or lapsed may apply again.
+
+    ``earlier``: the provider ids it applied under in the jurisdiction, oldest first (its
+    :class:`~ledger.aggregates.Entity`); each is read for its current standing."""
+    for provider_id in earlier:
+        provider = ctx.uow.get(Provider, provider_id)
         removals = provider.active_removals()
         if removals:
             entry = removals[-1]

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from ledger.aggregates import Appeal, DomainError, Project, Provider
+from ledger.aggregates import Appeal, DomainError, Entity, Project, Provider, entity_key
 from ledger.application import MAX_ATTEMPTS, BatchError, CommandConflict, Ledger
 from ledger.commands import models as m
 from ledger.commands.handlers import HANDLERS
@@ -157,6 +157,38 @@ def test_two_threads_on_one_provider_are_both_recorded(scenario):
     assert removal["evidence"] == facts
     assert provider.status == "removed"
     assert versions(scenario.ledger, Provider, "TJ-1") == list(range(1, provider.version + 1))
+
+
+def test_two_applications_with_one_credit_code_under_different_ids_record_one(scenario):
+    """Both decide that the entity has not applied; both expect its reservation absent, so B's
+    append conflicts, and decided again B finds A's application and is refused citing it."""
+    code = credit_code_for("one entity")
+    apply = {
+        name: scenario.command(m.SubmitApplication, provider_id=provider_id, jurisdiction="tianjin", name="One Entity Ltd", credit_code=code, kind="云服务商")
+        for name, provider_id in (("A", "TJ-1"), ("B", "TJ-2"))
+    }  # fmt: skip
+
+    outcomes, conflicts = race(scenario.ledger, apply)
+
+    assert conflicts == ["B"]
+    assert outcomes["A"].events == ["provider.applied.v1", "entity.credit-code-reserved.v1"]
+    assert isinstance(outcomes["B"], DomainError)
+    assert str(outcomes["B"]) == f"entity {code} has already applied as provider TJ-1 (applied)"
+    assert scenario.ledger.find(Provider, "TJ-2") is None
+    assert scenario.ledger.store.command_result(apply["B"].command_id) is None
+    assert scenario.ledger.load(Entity, entity_key("tianjin", code)).provider_ids == ["TJ-1"]
+
+
+def test_two_applications_with_different_credit_codes_are_both_recorded(scenario):
+    apply = {
+        name: scenario.command(m.SubmitApplication, provider_id=provider_id, jurisdiction="tianjin", name=f"{provider_id} Ltd", credit_code=credit_code_for(provider_id), kind="云服务商")
+        for name, provider_id in (("A", "TJ-1"), ("B", "TJ-2"))
+    }  # fmt: skip
+
+    outcomes, conflicts = race(scenario.ledger, apply)
+
+    assert conflicts == []
+    assert [outcomes[n].events for n in "AB"] == [["provider.applied.v1", "entity.credit-code-reserved.v1"]] * 2
 
 
 def test_a_retry_that_breaks_a_rule_is_reported_not_merged(scenario):

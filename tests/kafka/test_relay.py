@@ -61,6 +61,7 @@ def test_every_event_is_published_once_in_log_order_keyed_by_its_provider(comple
 
     by_ref = {e.ref: e for e in store.read_all()}
     providers = {}
+    reservations = 0
     for m in messages:
         e, stored = m.value, by_ref[m.value.id]
         assert m.key == e.partitionkey
@@ -76,6 +77,9 @@ def test_every_event_is_published_once_in_log_order_keyed_by_its_provider(comple
             assert m.key == e.data["provider_id"]  # a complaint's events stay with its provider's
         if e.type == "project.registered.v1":
             assert m.key == (e.data["integrated_provider_id"] or e.data["product_provider_ids"][0])
+        if e.type == "entity.credit-code-reserved.v1":  # an entity's reservation names several providers over time
+            assert m.key == f"entity:{e.data['jurisdiction']}:{e.data['credit_code']}" and e.subject == f"entity/{e.data['jurisdiction']}:{e.data['credit_code']}"
+            reservations += 1
         if e.type == "provider.sanction-imposed.v1":
             citation = e.data["citation"]
             assert e.citation == f"{citation['short']} {citation['article']}" and e.derived is e.data["derived"]
@@ -84,6 +88,7 @@ def test_every_event_is_published_once_in_log_order_keyed_by_its_provider(comple
             assert m.key == providers[m.value.aggregateid]
     sanctions = [m for m in messages if m.value.type == "provider.sanction-imposed.v1"]
     assert sanctions and any(m.value.derived for m in sanctions)
+    assert reservations == len(providers)  # the demo's entities apply once each
 
     # an outside client (kcat) reads the same envelopes
     kcat = shutil.which("kcat")

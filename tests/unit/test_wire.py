@@ -7,7 +7,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from ledger import wire
-from ledger.aggregates import Appeal, Complaint, Project, Provider, Rulebook
+from ledger.aggregates import Appeal, Complaint, Entity, Project, Provider, Rulebook
 from ledger.aggregates.base import LedgerAggregate
 from ledger.clock import FixedClock, clock_scope
 from ledger.store.base import GENESIS_HASH, RecordedEvent, chain_hash
@@ -17,7 +17,7 @@ WHEN = datetime(2025, 3, 1, 2, 0, tzinfo=timezone.utc)
 
 def _event_classes() -> list[type]:
     found = []
-    for aggregate in (Provider, Project, Complaint, Appeal, Rulebook):
+    for aggregate in (Provider, Project, Complaint, Appeal, Rulebook, Entity):
         for attr, value in vars(aggregate).items():
             if (
                 isinstance(value, type)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.aggregates import DomainError, Provider
+from ledger.aggregates import DomainError, Entity, Provider, Rulebook, entity_key
+from ledger.application import Ledger
 from ledger.commands import models as m
+from ledger.commands.handlers import HANDLERS
 from tests.integration.scenario import credit_code_for
 
 CODE = "9144030071526726XG"
@@ -89,3 +91,104 @@ def test_kinds_introduced_as_examples_are_an_open_list(scenario, jurisdiction, k
     else:
         with pytest.raises(DomainError, match=rf"kind '{kind}' is not one of"):
             scenario.ledger.execute(apply)
+
+
+# --- the entity's reservation of its credit code ------------------------------------------------
+
+
+def test_each_application_of_an_entity_is_recorded_on_its_reservation(scenario):
+    """The reservation lists every provider id the entity applied under in the jurisdiction; the
+    standing comes from those providers, so exiting needs no event on the reservation."""
+    scenario.admit("TJ-1", "tianjin", credit_code=CODE)
+    entity = scenario.ledger.load(Entity, entity_key("tianjin", CODE))
+    assert (entity.provider_ids, entity.version) == (["TJ-1"], 1)
+    scenario.run(m.WithdrawFromPool, provider_id="TJ-1", reason="业务调整")
+    assert scenario.ledger.load(Entity, entity_key("tianjin", CODE)).version == 1
+    again = scenario.ledger.execute(_apply(scenario, "TJ-2", "tianjin", kind="云服务商"))
+    assert again.events == ["provider.applied.v1", "entity.credit-code-reserved-again.v1"]
+    assert scenario.ledger.load(Entity, entity_key("tianjin", CODE)).provider_ids == ["TJ-1", "TJ-2"]
+    with pytest.raises(DomainError, match=rf"^entity {CODE} has already applied as provider TJ-2 \(applied\)$"):
+        scenario.ledger.execute(_apply(scenario, "TJ-3", "tianjin", kind="云服务商"))
+    assert scenario.ledger.load(Entity, entity_key("tianjin", CODE)).provider_ids == ["TJ-1", "TJ-2"]
+    # another jurisdiction is another reservation
+    scenario.ledger.execute(_apply(scenario, "TS-1"))
+    assert scenario.ledger.load(Entity, entity_key("tangshan", CODE)).provider_ids == ["TS-1"]
+
+
+def test_a_refused_application_reserves_nothing(scenario):
+    with pytest.raises(DomainError, match="kind '云服务商' is not one of"):
+        scenario.ledger.execute(_apply(scenario, "TS-1", kind="云服务商"))
+    assert scenario.ledger.find(Entity, entity_key("tangshan", CODE)) is None
+    scenario.ledger.execute(_apply(scenario, "TS-2"))
+    assert scenario.ledger.load(Entity, entity_key("tangshan", CODE)).provider_ids == ["TS-2"]
+
+
+class CountingReads:
+    """How much of the log a command reads: aggregates and events from the store, ids listed."""
+
+    def __init__(self, store, monkeypatch) -> None:
+        self.aggregates = self.events = self.ids = 0
+        read_aggregate, read_refs, originator_ids = store.read_aggregate, store.read_refs, store.originator_ids
+
+        def counted_aggregate(originator_id):
+            found = read_aggregate(originator_id)
+            self.aggregates += 1
+            self.events += len(found)
+            return found
+
+        def counted_refs(refs):
+            found = read_refs(refs)
+            self.events += len(found)
+            return found
+
+        def counted_ids(prefix):
+            found = originator_ids(prefix)
+            self.ids += len(found)
+            return found
+
+        monkeypatch.setattr(store, "read_aggregate", counted_aggregate)
+        monkeypatch.setattr(store, "read_refs", counted_refs)
+        monkeypatch.setattr(store, "originator_ids", counted_ids)
+
+    def of(self, run) -> tuple[int, int, int]:
+        self.aggregates = self.events = self.ids = 0
+        run()
+        return self.aggregates, self.events, self.ids
+
+
+@pytest.mark.parametrize("pool", [1, 30])
+def test_an_application_reads_as_much_whatever_the_size_of_the_pool(scenario, monkeypatch, pool):
+    """Before the reservation an application read the first event of every provider; now it reads
+    its own id, the rulebook (cached) and the entity's reservation: the same for a pool of 1 or 30."""
+    for i in range(pool):
+        scenario.ledger.execute(_apply(scenario, f"TS-{i}", code=credit_code_for(f"TS-{i}")))
+    reads = CountingReads(scenario.ledger.store, monkeypatch)
+    scenario.ledger.aggregates.clear()  # as a process that has cached nothing
+    new_entity = reads.of(lambda: scenario.ledger.execute(_apply(scenario, "TS-new")))
+
+    def refused() -> None:
+        with pytest.raises(DomainError, match="has already applied as provider TS-new"):
+            scenario.ledger.execute(_apply(scenario, "TS-again"))
+
+    scenario.ledger.aggregates.clear()
+    same_entity = reads.of(refused)
+    rulebook = _rulebook_events(scenario)
+    # (aggregates, events, ids): TS-new, the rulebook and the reservation (none yet); then
+    # TS-again, the rulebook, the reservation and the provider it names, TS-new
+    assert new_entity == (3, rulebook, 0)
+    assert same_entity == (4, rulebook + 2, 0)
+
+
+def _rulebook_events(scenario) -> int:
+    return len(scenario.ledger.store.read_aggregate(Rulebook.create_id("tangshan")))
+
+
+def test_a_ledger_begun_with_reservations_scans_no_application(scenario):
+    """A new process looks for applications recorded before reservations once: on a ledger that
+    has had them from its first application, that is two id lookups and no event decoded."""
+    for i in range(5):
+        scenario.ledger.execute(_apply(scenario, f"TS-{i}", code=credit_code_for(f"TS-{i}")))
+    fresh = Ledger(scenario.ledger.store, clock=scenario.clock, handlers=HANDLERS)
+    fresh.execute(_apply(scenario, "TS-new"))
+    fresh.execute(_apply(scenario, "TS-other", code=credit_code_for("TS-other")))
+    assert fresh.unreserved.scanned == 0
