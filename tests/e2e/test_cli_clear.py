@@ -45,10 +45,10 @@ def test_demo_never_overwrites_a_ledger_without_replace(small, tmp_path):
     other = f"sqlite:///{tmp_path}/mine.db"
     run("import", str(write_lines(tmp_path / "ok.jsonl", IMPORT_OK)), "-d", other)
     refused = run("demo", "-d", other, "--providers", "5", check=False)
-    assert refused.returncode == 1 and "already holds a ledger of 4 events" in refused.stderr
+    assert refused.returncode == 1 and "already holds a ledger of 5 events" in refused.stderr
     assert json_of("provider", "TJ-X1", "-d", other)["provider_id"] == "TJ-X1"
     replaced = run("demo", "-d", other, "--providers", "5", "--replace")
-    assert "deleted the ledger of 4 events" in replaced.stderr
+    assert "deleted the ledger of 5 events" in replaced.stderr
     assert run("provider", "TJ-X1", "-d", other, check=False).returncode == 1  # the old ledger is gone
 
 
