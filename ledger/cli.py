@@ -526,6 +526,38 @@ def deadlines(
 
 
 @app.command()
+def migrate(
+    database_url: DatabaseOption = None,
+    app_role: Annotated[str | None, typer.Option("--app-role", help="PostgreSQL: grant this role what the application needs (INSERT and SELECT on the log, its own read models) and nothing more")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create or upgrade the ledger's tables as the role that owns them (-d OWNER_URL); with --app-role,
+    grant the application's role its rights. Safe to run again."""
+    from ledger.store.migrate import MigrationError
+    from ledger.store.migrate import migrate as run_migration
+
+    url = settings_for(database_url).database_url
+    try:
+        report = run_migration(url, app_role)
+    except MigrationError as error:
+        fail(str(error))
+    except Exception as error:  # connection refused, bad URL, …
+        fail(f"cannot migrate the ledger at {redact(url)}: {describe_failure(error)}")
+    for problem in report.problems:  # reported, never repaired behind the auditor's back
+        err.print(f"warning: {problem} (not repaired; run `ledger verify`)", highlight=False)
+    if as_json:
+        emit_json({"schema": report.schema, "version": report.version, "app_role": report.app_role,
+                   "handed_over": list(report.handed_over), "problems": report.problems})  # fmt: skip
+        return
+    line = f"ledger at {redact(url)}: schema {report.schema} (version {report.version})"
+    if report.app_role:
+        line += f"; role {report.app_role} may read and append to the log and create its read models"
+        if report.handed_over:
+            line += f" (now owns {len(report.handed_over)} of them)"
+    say(line)
+
+
+@app.command()
 def replay(database_url: DatabaseOption = None, as_json: JsonOption = False) -> None:
     """Rebuild every read model from the first event into fresh tables and switch to them atomically."""
     from ledger.projections.replay import replay as rebuild

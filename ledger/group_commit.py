@@ -1,8 +1,8 @@
 """Group commit: concurrent commands share one store transaction.
 
 Without it, every ``Ledger.execute`` appends its batch in a transaction of its
-own, and writers queue behind the log's write lock (PostgreSQL's ``LOCK TABLE
-... IN EXCLUSIVE MODE``, SQLite's write lock) one commit — one WAL flush — at a
+own, and writers queue behind the log's write lock (PostgreSQL's transaction-scoped
+advisory lock, SQLite's write lock) one commit — one WAL flush — at a
 time. With it (``Ledger(store, group_commit=True)``, setting
 ``LEDGER_GROUP_COMMIT=true``), each thread still decides its command on its own
 and builds its :class:`~ledger.store.CommandBatch` as before, then hands the batch

@@ -3,8 +3,12 @@
 #
 # - installs the `postgresql` package if `pg_ctlcluster` is missing;
 # - starts the newest installed cluster (creating `<version>/main` if there is none);
-# - creates the role `ledger` (password `ledger`, LOGIN CREATEDB) and the database
-#   `ledger_test` owned by it, if missing;
+# - creates the role `ledger` (password `ledger`, LOGIN CREATEDB), the owner of the ledger's
+#   tables, and the database `ledger_test` owned by it, if missing;
+# - creates the application role `ledger_app` (password `ledger_app`, LOGIN, nothing else),
+#   and makes `ledger` a member of it, so that `ledger migrate --app-role ledger_app` can hand
+#   it the read models (ledger/store/migrate.py). Tests connect as it with the owner's URL,
+#   user and password swapped (LEDGER_TEST_POSTGRES_APP_URL overrides: tests/support/roles.py);
 # - checks that password authentication over TCP on 127.0.0.1 works.
 #
 # Progress goes to stderr; the only line on stdout is the database URL, so that
@@ -14,6 +18,8 @@ set -euo pipefail
 
 ROLE=ledger
 PASSWORD=ledger
+APP_ROLE=ledger_app
+APP_PASSWORD=ledger_app
 DATABASE=ledger_test
 FALLBACK_VERSION=15
 
@@ -74,8 +80,14 @@ BEGIN
   ELSE
     ALTER ROLE $ROLE LOGIN CREATEDB PASSWORD '$PASSWORD';
   END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$APP_ROLE') THEN
+    CREATE ROLE $APP_ROLE LOGIN PASSWORD '$APP_PASSWORD';
+  ELSE
+    ALTER ROLE $APP_ROLE LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '$APP_PASSWORD';
+  END IF;
 END
-\$\$;" >&2
+\$\$;
+GRANT $APP_ROLE TO $ROLE;" >&2
 
 if [ "$(psql_admin -tAc "SELECT 1 FROM pg_database WHERE datname = '$DATABASE'")" != 1 ]; then
   log "creating database $DATABASE"
@@ -90,7 +102,7 @@ URL="postgresql://$ROLE:$PASSWORD@127.0.0.1:$port/$DATABASE"
 if ! psql -X -q -tAc "SELECT 1" "$URL" >/dev/null 2>&1; then
   hba="$(psql_admin -tAc "SHOW hba_file")"
   log "TCP password login failed: allowing password login for $ROLE from 127.0.0.1 in $hba"
-  as_root sed -i "1i host all $ROLE 127.0.0.1/32 md5" "$hba"
+  as_root sed -i "1i host all $ROLE,$APP_ROLE 127.0.0.1/32 md5" "$hba"
   psql_admin -c "SELECT pg_reload_conf()" >/dev/null
   sleep 1
   psql -X -q -tAc "SELECT 1" "$URL" >/dev/null || { log "cannot log in as $ROLE over TCP"; exit 1; }

@@ -1,23 +1,32 @@
 """The PostgreSQL event store (psycopg 3 with a connection pool).
 
-Position assignment is serialised by ``LOCK TABLE ledger_events IN EXCLUSIVE MODE``
-at the start of every write transaction, held until it commits. A writer reads the
-head of the log only once it holds the lock, so transactions commit in position
-order and a reader tailing with ``read_all(after=last)`` never sees a later position
-before an earlier one. (A sequence would hand out positions that can commit out of
-order.) The lock does not block plain reads.
+Position assignment is serialised by a transaction-scoped advisory lock
+(``pg_advisory_xact_lock`` on a key derived from the ``ledger_events`` table's
+oid, so each ledger schema has its own) taken at the start of every write
+transaction and held until it commits or rolls back. A writer reads the head of
+the log only once it holds the lock (the head query is a later statement, with a
+later snapshot), and PostgreSQL releases the lock only after the commit is
+visible, so transactions commit in position order and a reader tailing with
+``read_all(after=last)`` never sees a later position before an earlier one. (A
+sequence would hand out positions that can commit out of order.) The lock
+blocks no reader, and needs no right on the table: the application role only
+INSERTs and SELECTs (:mod:`ledger.store.migrate`). Every writer of the log goes
+through this store; a writer that skipped the lock could not create a gap (the
+primary key on ``position`` refuses a second event at a position), only fail.
 
 Tables, the trigger function and the triggers are created in the first schema of
 the connection's ``search_path`` (unqualified names), so a URL carrying
-``options=-csearch_path=<schema>`` gets its own ledger in that schema.
+``options=-csearch_path=<schema>`` gets its own ledger in that schema. They are
+created (or upgraded from an older version) when the ledger is opened by a role
+that owns the schema (one role owning everything: tests, the demo); a role that
+does not (the application role of a least-privilege set-up) is told, in one
+line, to run ``ledger migrate`` with the owner's URL (:class:`SchemaNotReady`).
 
-Triggers refuse UPDATE, DELETE and TRUNCATE on both tables. They stop the
+Triggers refuse UPDATE, DELETE and TRUNCATE on the log's tables. They stop the
 application and careless hands, not the tables' owner or a superuser, who can
 switch them off: that is what the hash chain and an auditor's digest reveal
-(``ledger.audit``). In production, run the ledger as a role that does not own
-the tables: it needs SELECT and INSERT on both, plus UPDATE on ledger_events,
-which ``LOCK TABLE ... IN EXCLUSIVE MODE`` requires (the trigger still refuses
-every update).
+(``ledger.audit``). In production the application connects as a role that does
+not own the tables and may only INSERT and SELECT (:mod:`ledger.store.migrate`).
 """
 from __future__ import annotations
 
@@ -41,6 +50,8 @@ from ledger.store.base import (
     EventStore,
     RecordedCommand,
     RecordedEvent,
+    command_hash,
+    payload_digest,
 )
 
 T = TypeVar("T")
@@ -83,19 +94,164 @@ CREATE TABLE IF NOT EXISTS ledger_meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+"""
+
+REFUSE_FUNCTION = """
 CREATE OR REPLACE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
         USING ERRCODE = 'insufficient_privilege';
 END
 $$;
+"""
+
+#: ledger_meta keeps the identity (oid) of each protected table as the ledger found it when it created
+#: (or upgraded) the log: a table dropped and recreated has another
+RECORD_IDENTITIES = """
 INSERT INTO ledger_meta (key, value)
 SELECT name, to_regclass(name)::oid::text FROM (VALUES ('ledger_events'), ('ledger_commands'), ('ledger_meta')) AS t(name)
 ON CONFLICT DO NOTHING;
 """
 
+#: the version of the log's schema this code writes. 1: events and unchained command rows, no
+#: ledger_meta (before issue 9); 2: chained command rows (payload_digest, seq, prev_hash, hash), ledger_meta.
+SCHEMA_VERSION = 2
+
+#: the write lock: an advisory lock held to the end of the transaction, keyed by this ledger's event table
+WRITE_LOCK = "SELECT pg_advisory_xact_lock((x'1ED6E5'::bigint << 32) | 'ledger_events'::regclass::oid::bigint)"
+
+#: what opening needs to know about the log in the connection's schema, before touching it
+FOUND = """
+SELECT current_user, current_schema(),
+       (SELECT pg_has_role(current_user, n.nspowner, 'USAGE') FROM pg_namespace n WHERE n.nspname = current_schema()),
+       ARRAY(SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = current_schema() AND c.relname IN ('ledger_events', 'ledger_commands', 'ledger_meta')),
+       (SELECT pg_has_role(current_user, c.relowner, 'USAGE') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = current_schema() AND c.relname = 'ledger_events'),
+       EXISTS (SELECT 1 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = current_schema() AND c.relname = 'ledger_commands' AND a.attname = 'seq' AND NOT a.attisdropped),
+       (SELECT has_table_privilege(c.oid, 'SELECT') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = current_schema() AND c.relname = 'ledger_events')
+"""
+
+
+class SchemaNotReady(Exception):
+    """The log is missing, older than this version, or not readable, and the connected role may not
+    fix that: the owner runs ``ledger migrate`` (:mod:`ledger.store.migrate`)."""
+
+    def __init__(self, problem: str, role: str) -> None:
+        super().__init__(
+            f"{problem}, and role {role} does not own it: run `ledger migrate -d OWNER_URL --app-role {role}`"
+            " with the URL of the role that owns the ledger's schema"
+        )
+        self.role = role
+
+
+@dataclasses.dataclass(frozen=True)
+class Found:
+    """The log in the connection's schema as found before opening it."""
+
+    role: str
+    schema: str | None
+    owns_schema: bool
+    tables: frozenset[str]
+    owns_log: bool
+    chained: bool
+    may_read: bool
+
+    @property
+    def version(self) -> int:
+        """0: no log; 1: made before the command chain; 2: current (:data:`SCHEMA_VERSION`)."""
+        if not self.tables:
+            return 0
+        if "ledger_commands" in self.tables and not self.chained:
+            return 1
+        return SCHEMA_VERSION
+
+    @property
+    def may_migrate(self) -> bool:
+        """The role may create the log (it owns the schema) or upgrade it (it owns the log)."""
+        return self.owns_log if self.tables else self.owns_schema
+
+
+def found(conn: psycopg.Connection) -> Found:
+    row = conn.execute(FOUND).fetchone()
+    assert row is not None
+    role, schema, owns_schema, tables, owns_log, chained, may_read = row
+    return Found(role, schema, bool(owns_schema), frozenset(tables), bool(owns_log), bool(chained), bool(may_read))
+
+
+def migrate_schema(conn: psycopg.Connection) -> str:
+    """Create the log, or upgrade one made by an older version, in one transaction (serialised
+    between processes); ``"created"``, ``"upgraded from version N"`` or ``"up to date"``.
+    Needs the rights of the schema's (to create) or the log's (to upgrade) owner."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
+        version = found(conn).version
+        if version == 0:
+            conn.execute(TABLES)
+            conn.execute(REFUSE_FUNCTION)
+            conn.execute(RECORD_IDENTITIES)
+            for _, definition in TRIGGERS.values():
+                conn.execute(definition)
+            return "created"
+        if version == 1:
+            _upgrade_from_1(conn)
+            return "upgraded from version 1"
+        return "up to date"
+
+
+def _upgrade_from_1(conn: psycopg.Connection) -> None:
+    """Version 1 -> 2: chain the command rows recorded so far (in the order they were recorded) and
+    add ledger_meta with its triggers. No event is touched. The command rows' append-only trigger
+    is off only inside this transaction (nobody sees it off), and only if it was on."""
+    conn.execute(
+        "ALTER TABLE ledger_commands ADD COLUMN payload_digest TEXT, ADD COLUMN seq BIGINT,"
+        " ADD COLUMN prev_hash TEXT, ADD COLUMN hash TEXT"
+    )
+    rows = conn.execute(
+        "SELECT command_id, command_type, recorded_by, recorded_at, payload, first_position, last_position"
+        " FROM ledger_commands ORDER BY recorded_at, first_position NULLS LAST, command_id"
+    ).fetchall()
+    chained, prev_hash = [], GENESIS_HASH
+    for seq, (command_id, command_type, recorded_by, recorded_at, payload, first, last) in enumerate(rows, start=1):
+        digest = payload_digest(payload)
+        hash_ = command_hash(
+            prev_hash, seq, command_id, command_type, recorded_by, recorded_at.astimezone(timezone.utc), digest, first, last
+        )
+        chained.append((digest, seq, prev_hash, hash_, command_id))
+        prev_hash = hash_
+    enabled = [
+        name
+        for (name,) in conn.execute(
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = 'ledger_commands'::regclass AND NOT tgisinternal"
+            " AND tgenabled IN ('O', 'A') AND tgtype & 16 = 16"  # row-level UPDATE triggers
+        ).fetchall()
+    ]
+    for name in enabled:
+        conn.execute(f'ALTER TABLE ledger_commands DISABLE TRIGGER "{name}"')
+    with conn.cursor() as cur:
+        cur.executemany(
+            "UPDATE ledger_commands SET payload_digest = %s, seq = %s, prev_hash = %s, hash = %s WHERE command_id = %s",
+            chained,
+        )
+    for name in enabled:
+        conn.execute(f'ALTER TABLE ledger_commands ENABLE TRIGGER "{name}"')
+    conn.execute(
+        "ALTER TABLE ledger_commands ALTER COLUMN payload_digest SET NOT NULL, ALTER COLUMN seq SET NOT NULL,"
+        " ALTER COLUMN prev_hash SET NOT NULL, ALTER COLUMN hash SET NOT NULL, ADD UNIQUE (seq)"
+    )
+    conn.execute(TABLES)  # IF NOT EXISTS: only ledger_meta is new
+    if conn.execute("SELECT to_regproc('ledger_refuse_change')").fetchone() == (None,):
+        conn.execute(REFUSE_FUNCTION)  # an existing one is kept as found (protection_problems judges it)
+    conn.execute(RECORD_IDENTITIES)
+    for table, definition in TRIGGERS.values():
+        if table == "ledger_meta":
+            conn.execute(definition)
+
+
 #: the body of ledger_refuse_change() as created (compared, blanks aside, by protection_problems)
-REFUSE_CHANGE_BODY = TABLES.split("AS $$", 1)[1].split("$$;", 1)[0]
+REFUSE_CHANGE_BODY = REFUSE_FUNCTION.split("AS $$", 1)[1].split("$$;", 1)[0]
 
 #: the protected tables, and the identity (oid) each had when the ledger was created
 PROTECTED_TABLES = ("ledger_events", "ledger_commands", "ledger_meta")
@@ -282,7 +438,7 @@ class PostgresEventStore(EventStore):
         self.database_url = database_url
         # Connect once directly: a bad URL or a server that is down fails here with a clear error.
         with psycopg.connect(database_url, autocommit=True) as conn:
-            self._create_schema(conn)
+            self._open_schema(conn)
         self._pool = ConnectionPool(
             database_url,
             min_size=1,
@@ -298,29 +454,25 @@ class PostgresEventStore(EventStore):
     # -- schema ----------------------------------------------------------------------
 
     @staticmethod
-    def _exists(conn: psycopg.Connection) -> bool:
-        # pg_class read with the statement's snapshot (to_regclass's catalog cache may not yet
-        # show a schema that another process committed while this one waited for the lock)
-        row = conn.execute(
-            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE n.nspname = current_schema() AND c.relname IN ('ledger_events', 'ledger_commands', 'ledger_meta')"
-        ).fetchone()
-        return row is not None and row[0] > 0
-
-    @classmethod
-    def _create_schema(cls, conn: psycopg.Connection) -> None:
-        """Create the log where there is none. An existing log is left as it is (the role may lack
-        CREATE rights): a protection that was removed is reported by :meth:`protection_problems`,
-        never silently put back."""
-        if cls._exists(conn):
-            return
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
-            if cls._exists(conn):
-                return
-            conn.execute(TABLES)
-            for _, definition in TRIGGERS.values():
-                conn.execute(definition)
+    def _open_schema(conn: psycopg.Connection) -> None:
+        """Create or upgrade the log if the role may (it owns the schema or the log); else say to
+        run ``ledger migrate``. An existing, current log is left as it is: a protection that was
+        removed is reported by :meth:`protection_problems`, never silently put back."""
+        state = found(conn)
+        if state.schema is None:
+            raise SchemaNotReady("no schema of the URL's search_path exists or may be used", state.role)
+        if state.version < SCHEMA_VERSION:
+            if not state.may_migrate:
+                problem = (
+                    f"the ledger has no tables in schema {state.schema}"
+                    if state.version == 0
+                    else f"the ledger in schema {state.schema} was made by an older version"
+                    f" (schema {state.version}; this version needs {SCHEMA_VERSION})"
+                )
+                raise SchemaNotReady(problem, state.role)
+            migrate_schema(conn)
+        elif "ledger_events" in state.tables and not state.may_read:
+            raise SchemaNotReady(f"role {state.role} may not read the ledger in schema {state.schema}", state.role)
 
     def protection_problems(self) -> list[str]:
         """Missing, disabled or redefined triggers and trigger function; tables dropped and recreated."""
@@ -364,7 +516,7 @@ class PostgresEventStore(EventStore):
         """
         with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
             head_cursor = conn.cursor()
-            head_cursor.execute("LOCK TABLE ledger_events IN EXCLUSIVE MODE")
+            head_cursor.execute(WRITE_LOCK)
             head_cursor.execute(HEAD)
             fetched: list[tuple[_batch.Head, _batch.Head]] = []
 

@@ -26,6 +26,8 @@ from ledger.store.base import (
     EventStore,
     RecordedCommand,
     RecordedEvent,
+    command_hash,
+    payload_digest,
 )
 
 T = TypeVar("T")
@@ -122,6 +124,41 @@ EARLIER_COMMAND = (
 #: Rows fetched per query by read_all, and ids/refs per IN list.
 READ_CHUNK = 500
 IN_CHUNK = 400
+
+
+#: the version of the log's schema this code writes (as :data:`ledger.store.postgres.SCHEMA_VERSION`):
+#: 1 had unchained command rows and no replace guards; 2 chains the command rows.
+SCHEMA_VERSION = 2
+
+
+def _upgrade_from_1(conn: sqlite3.Connection) -> None:
+    """Version 1 -> 2, in the caller's write transaction: chain the command rows recorded so far (in
+    the order they were recorded) and add the replace guards. No event is touched; the command rows'
+    update trigger is dropped and put back only inside the transaction, and only if it was there."""
+    for column, kind in (("payload_digest", "TEXT"), ("seq", "INTEGER"), ("prev_hash", "TEXT"), ("hash", "TEXT")):
+        conn.execute(f"ALTER TABLE ledger_commands ADD COLUMN {column} {kind} NOT NULL DEFAULT ''")
+    rows = conn.execute(
+        "SELECT command_id, command_type, recorded_by, recorded_at, payload, first_position, last_position"
+        " FROM ledger_commands ORDER BY recorded_at, first_position IS NULL, first_position, command_id"
+    ).fetchall()
+    chained, prev_hash = [], GENESIS_HASH
+    for seq, (command_id, command_type, recorded_by, recorded_at, payload, first, last) in enumerate(rows, start=1):
+        digest = payload_digest(payload)
+        hash_ = command_hash(prev_hash, seq, command_id, command_type, recorded_by, _utc(recorded_at), digest, first, last)
+        chained.append((digest, seq, prev_hash, hash_, command_id))
+        prev_hash = hash_
+    guard = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'ledger_commands_no_update'").fetchone()
+    if guard is not None:
+        conn.execute("DROP TRIGGER ledger_commands_no_update")
+    conn.executemany(
+        "UPDATE ledger_commands SET payload_digest = ?, seq = ?, prev_hash = ?, hash = ? WHERE command_id = ?", chained
+    )
+    if guard is not None:
+        conn.execute(guard[0])
+    conn.execute("CREATE UNIQUE INDEX ledger_commands_seq ON ledger_commands (seq)")
+    for name, definition in APPEND_ONLY_TRIGGERS.items():
+        if name.endswith("_no_replace"):
+            conn.execute(definition)
 
 
 def database_path(database_url: str) -> Path:
@@ -241,20 +278,29 @@ class SQLiteEventStore(EventStore):
         return result
 
     def _create_schema(self) -> None:
-        """Create the log in a new file. An existing log is left as it is: a protection that was
-        removed is reported by :meth:`protection_problems`, never silently put back."""
+        """Create the log in a new file, or upgrade one made by an older version. An existing,
+        current log is left as it is: a protection that was removed is reported by
+        :meth:`protection_problems`, never silently put back."""
 
-        def existing(conn: sqlite3.Connection) -> bool:
-            return conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE name IN ('ledger_events', 'ledger_commands')"
-            ).fetchone() is not None
+        def version(conn: sqlite3.Connection) -> int:
+            tables = {r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE name IN ('ledger_events', 'ledger_commands')"
+            )}  # fmt: skip
+            if not tables:
+                return 0
+            if "ledger_commands" in tables and "seq" not in {r[1] for r in conn.execute("PRAGMA table_info(ledger_commands)")}:
+                return 1
+            return SCHEMA_VERSION
 
         def create(conn: sqlite3.Connection) -> None:
-            if not existing(conn):
+            found = version(conn)
+            if found == 0:
                 for statement in SCHEMA:
                     conn.execute(statement)
+            elif found == 1:
+                _upgrade_from_1(conn)
 
-        if not existing(self._connection()):
+        if version(self._connection()) < SCHEMA_VERSION:
             self._write(create)
 
     def protection_problems(self) -> list[str]:
