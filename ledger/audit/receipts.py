@@ -8,6 +8,7 @@ offline with nothing but the standard library and ``cryptography``.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ledger import wire
@@ -85,3 +86,80 @@ def consistency_receipt(store: EventStore, old: Digest | int, key: Any | None = 
         "consistency_path": [p.hex() for p in consistency_proof(leaves, old_size, head.position)],
         "tree_head": head.to_json(),
     }
+
+
+@dataclass(frozen=True)
+class Extension:
+    """A later tree head found to extend an earlier digest, offline."""
+
+    old: Digest
+    later: Digest
+    #: "consistency proof" or "checkpoints"
+    by: str
+
+    def summary(self) -> str:
+        return (
+            f"OK: the digest of {self.later.position} events taken at {self.later.taken_at.isoformat()} extends the digest of "
+            f"{self.old.position} events taken at {self.old.taken_at.isoformat()} ({self.by})"
+        )
+
+
+def check_extends(old: Digest, later: dict[str, Any], pinned_key: str | None = None) -> Extension:
+    """Does ``later`` — a consistency proof (``ledger proof --consistency OLD``) or a later digest —
+    show that the log extends the earlier digest ``old``? Offline: no ledger is read.
+
+    A proof must start from ``old`` itself (its size and tree root) and lead to its own signed
+    tree head; a later digest must agree with ``old`` at every checkpoint both carry and hold
+    ``old``'s head among its checkpoints. Raises :class:`ProofError` naming what does not hold.
+    """
+    from ledger.audit.merkle import verify_consistency
+    from ledger.audit.signing import signature_problem
+
+    def signed(digest: Digest, what: str) -> None:
+        problem = signature_problem(digest, pinned_key)
+        if problem:
+            raise ProofError(f"{what}: {problem}")
+
+    signed(old, "the earlier digest")
+    proof = later if "consistency_path" in later else None
+    try:
+        head = Digest.from_json(later["tree_head"] if proof is not None else later)
+    except (KeyError, TypeError, ValueError) as error:
+        raise ProofError(f"not a digest or a consistency proof written by the ledger: {error}") from None
+    signed(head, "the later tree head" if proof is not None else "the later digest")
+    if head.position < old.position:
+        raise ProofError(f"the later digest covers {head.position} events, fewer than the earlier's {old.position}: the log was cut short")
+    agreed = 0
+    later_checkpoints = dict(head.checkpoints)
+    later_checkpoints[head.position] = head.hash
+    for position, digest in sorted((dict(old.checkpoints) | {old.position: old.hash}).items()):
+        if position in later_checkpoints:
+            if later_checkpoints[position] != digest:
+                raise ProofError(
+                    f"the digests part ways at position {position}"
+                    + (f" (they agree up to position {agreed})" if agreed else "")
+                    + ": the log was rewritten between them"
+                )
+            agreed = position
+    if proof is not None:
+        try:
+            old_size, old_root = int(proof["old_size"]), bytes.fromhex(proof["old_root"])
+            size, root = int(proof["tree_size"]), bytes.fromhex(proof["root"])
+            path = [bytes.fromhex(p) for p in proof["consistency_path"]]
+        except (KeyError, TypeError, ValueError) as error:
+            raise ProofError(f"malformed consistency proof: {error}") from None
+        if old.tree_root is None:
+            raise ProofError("the earlier digest has no tree_root (taken before Merkle trees): compare checkpoints with a later digest instead")
+        if (old_size, old_root.hex()) != (old.position, old.tree_root):
+            raise ProofError(f"the proof starts from a tree of {old_size} events, not from the earlier digest's tree of {old.position}")
+        if (size, root.hex()) != (head.position, head.tree_root):
+            raise ProofError("the proof does not lead to its own tree head's size and root")
+        if not verify_consistency(old_size, size, old_root, root, path):
+            raise ProofError(f"the consistency proof does not show the tree of {size} extends the tree of {old_size}")
+        return Extension(old, head, "consistency proof verified")
+    if agreed != old.position:
+        raise ProofError(
+            f"the later digest has no checkpoint at position {old.position}, so checkpoints cannot decide it: "
+            "give the consistency proof instead (`ledger proof --consistency OLD_DIGEST`)"
+        )
+    return Extension(old, head, f"the later digest holds the earlier head at position {old.position}")
