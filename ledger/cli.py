@@ -308,6 +308,13 @@ def import_(
                 else str(error.error)
             )
             fail(f"line {number}: {type(error.command).__name__} {error.command.command_id}: {problem}; nothing was recorded")
+        except Exception as error:  # the database failed or restarted under the import (one transaction)
+            if type(error).__module__.split(".")[0] not in ("psycopg", "psycopg_pool", "sqlite3"):
+                raise
+            fail(
+                f"{describe_failure(error)}; the import of {file} was interrupted: it is recorded whole or not at all,"
+                " so run it again (commands already recorded are not recorded twice)"
+            )
     already = [r.command_id for r in results if r.duplicate]
     recorded = len(results) - len(already)
     events = sum(len(r.positions) for r in results if not r.duplicate)
@@ -592,9 +599,11 @@ def verify(
     export_file: Annotated[Path | None, typer.Option("--export", exists=True, dir_okay=False, help="verify this export file instead, without the running system")] = None,
     digest_file: Annotated[Path | None, typer.Option("--digest", exists=True, dir_okay=False, help="also check that the log (or the export) still holds this auditor's digest")] = None,
     public_key: Annotated[str | None, typer.Option("--public-key", envvar="LEDGER_VERIFY_KEY", help="the digest must be signed by this key (base64)")] = None,
+    against: Annotated[Path | None, typer.Option("--against", exists=True, dir_okay=False, help="offline: check that this later digest, or consistency proof (`ledger proof --consistency`), extends the --digest")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Check the hash chain of the whole log and its protections; exit 1 naming the first event that does not match."""
+    """Check the hash chain of the whole log and its protections; exit 1 naming the first event that does not match.
+    With --digest OLD --against LATER, check offline that a later digest or consistency proof extends OLD."""
     from ledger.audit.integrity import command_head_problems, integrity_problems
     from ledger.audit.signing import signature_problem
     from ledger.audit.verify import verify_export, verify_export_against_digest
@@ -602,6 +611,11 @@ def verify(
 
     problems: list[str] = []
     digest = load_digest(digest_file) if digest_file is not None else None
+    if against is not None:
+        if digest is None or export_file is not None:
+            fail("--against LATER goes with --digest OLD (and without --export): it compares the two files offline")
+        extends_digest(digest, against, public_key, as_json)
+        return
     if digest is not None:
         refused = signature_problem(digest, public_key)
         if refused:
@@ -630,6 +644,25 @@ def verify(
         fail(f"{len(problems)} integrity problem(s); the event chain itself: {result.summary}")
     if not as_json:
         say(result.summary)
+
+
+def extends_digest(old: Digest, later_file: Path, public_key: str | None, as_json: bool) -> None:
+    from ledger.audit.receipts import ProofError, check_extends
+
+    try:
+        later = json.loads(later_file.read_text(encoding="utf-8"))
+        if not isinstance(later, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as error:
+        fail(f"{later_file} is not a digest or a consistency proof: {error}")
+    try:
+        extension = check_extends(old, later, public_key)
+    except ProofError as error:
+        fail(f"{later_file} does not extend the earlier digest: {error}")
+    if as_json:
+        emit_json({"ok": True, "old_position": extension.old.position, "position": extension.later.position, "by": extension.by})
+        return
+    say(extension.summary())
 
 
 @app.command()
@@ -874,8 +907,13 @@ def token(
 def main() -> None:
     """The console script: every failure is one line on stderr and exit 1, never a traceback
     (``LEDGER_DEBUG=1`` re-raises)."""
+    import logging
     import os
 
+    # the connection pool logs each connection it drops or fails to make (a restarting PostgreSQL):
+    # the command's own error line says what happened
+    if not os.environ.get("LEDGER_DEBUG"):
+        logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
     try:
         app()
     except BrokenPipeError:  # piped into head & co.

@@ -7,10 +7,8 @@ keep serving the other tests.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 from pathlib import Path
 
@@ -29,13 +27,9 @@ from tests.kafka.support import (
     run_plan,
     wait_until,
 )
+from tests.support.private_postgres import PrivatePostgres, worker_offset
 
 pytestmark = pytest.mark.kafka
-
-
-def worker_offset() -> int:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    return int(worker.removeprefix("gw") or 0)
 
 
 class PrivateBroker:
@@ -166,42 +160,8 @@ def applied(url: str, group: str) -> int:
     return int(row[0])
 
 
-class PrivatePostgres:
-    """A PostgreSQL cluster of the test's own (initdb in a temporary directory, its own port), to restart safely."""
-
-    BIN = Path("/usr/lib/postgresql")
-
-    def __init__(self, port: int) -> None:
-        versions = sorted(self.BIN.glob("*/bin/initdb"))
-        if not versions or shutil.which("runuser") is None:
-            pytest.fail("PostgreSQL's initdb (Debian's postgresql package) and runuser are needed", pytrace=False)
-        self.bin = versions[-1].parent
-        self.port = port
-        self.dir = Path(tempfile.mkdtemp(prefix="ledger-pg-"))
-        shutil.chown(self.dir, "postgres")
-        self.data = self.dir / "data"
-        self.url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
-
-    def _as_postgres(self, *args: str) -> None:
-        subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True, capture_output=True, timeout=120, cwd="/")
-
-    def start(self) -> None:
-        if not self.data.exists():
-            self._as_postgres(str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
-        self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "-l", str(self.dir / "log"),
-                          "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off", "start")  # fmt: skip
-
-    def stop(self) -> None:
-        self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "-m", "fast", "stop")
-
-    def remove(self) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 @pytest.fixture
 def private_postgres():
-    if os.geteuid() != 0:
-        pytest.skip("starting a private PostgreSQL cluster needs root (runuser -u postgres)")
     server = PrivatePostgres(25432 + worker_offset())
     server.start()
     try:
