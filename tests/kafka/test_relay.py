@@ -166,3 +166,25 @@ def test_the_relay_and_status_never_create_a_ledger(tmp_path) -> None:
         assert process.returncode == 1
         assert "no ledger at" in err and "Traceback" not in err
     assert not missing.exists()
+
+
+def test_the_relay_runs_as_the_application_role(postgres_url, kafka_bootstrap, topic_prefix) -> None:
+    """Least privilege (ledger/store/migrate.py): after `ledger migrate`, the relay needs nothing of the owner's."""
+    from ledger.store.migrate import migrate
+    from tests.support.roles import app_role, as_app
+
+    migrate(postgres_url, app_role())
+    app_url = as_app(postgres_url)
+    ledger, plan = demo_ledger(app_url)
+    run_plan(ledger, plan[:60])
+    relay_store = open_store(app_url)
+    relay = Relay(relay_store, kafka_bootstrap, topic_name(topic_prefix), batch_size=50)
+    try:
+        relay.run(until_caught_up=True)
+        assert relay.lag().acknowledged == ledger.store.max_position() > 0
+    finally:
+        relay.close()
+        relay_store.close()
+        ledger.close()
+    messages = read_topic(kafka_bootstrap, topic_name(topic_prefix))
+    assert len(messages) == len({m.value.id for m in messages}) > 0
