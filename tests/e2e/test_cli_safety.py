@@ -138,3 +138,18 @@ def test_demo_hints_and_a_second_demo_never_print_the_password(postgres_url: str
     second = run("demo", "-d", postgres_url, "--providers", "5")
     one_clear_line(second, "already holds a ledger", ":***@")
     assert f":{password}@" not in second.stdout + second.stderr
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql://ledger:{SECRET}@127.0.0.1:1/ledger",
+        f"postgresql:///ledger?password={SECRET}&host=127.0.0.1&port=1",
+        f"mysql://ledger:{SECRET}@127.0.0.1/ledger",
+    ],
+)
+def test_a_failed_migrate_never_prints_the_password(url: str) -> None:
+    result = run("migrate", "-d", url, "--app-role", "ledger_app")
+    line = one_clear_line(result)
+    assert SECRET not in result.stdout + result.stderr
+    assert "***" in line
