@@ -56,10 +56,12 @@ DatabaseOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON (the models the HTTP API returns) instead of tables")]
 LimitOption = Annotated[int, typer.Option(min=1, max=1000, help="at most this many entries")]
 CursorOption = Annotated[str | None, typer.Option(help="continue after the page that printed this cursor")]
+#: a day (YYYY-MM-DD, Asia/Shanghai) or an instant on the recorded axis
+INSTANT_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"]
 KnownAtOption = Annotated[
     datetime | None,
     typer.Option(
-        "--known-at", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"],
+        "--known-at", formats=INSTANT_FORMATS,
         help="as recorded by then: YYYY-MM-DD means the end of that day in Asia/Shanghai, or an ISO instant",
     ),
 ]  # fmt: skip
@@ -427,8 +429,10 @@ def lists_(
 def timeline(
     provider_id: Annotated[str, typer.Argument(help="the bureau's provider id")],
     database_url: DatabaseOption = None,
-    since: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="only events effective on or after this date")] = None,
-    until: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="only events effective on or before this date")] = None,
+    effective_from: Annotated[datetime | None, typer.Option("--effective-from", "--since", formats=["%Y-%m-%d"], help="only events effective on or after this date (effective axis)")] = None,
+    effective_to: Annotated[datetime | None, typer.Option("--effective-to", "--until", formats=["%Y-%m-%d"], help="only events effective on or before this date (effective axis)")] = None,
+    recorded_from: Annotated[datetime | None, typer.Option(formats=INSTANT_FORMATS, help="only events recorded at or after this instant (recorded axis; a date is the start of that day, Asia/Shanghai)")] = None,
+    recorded_to: Annotated[datetime | None, typer.Option(formats=INSTANT_FORMATS, help="only events recorded at or before this instant (recorded axis; a date is the end of that day, Asia/Shanghai)")] = None,
     event_type: Annotated[str | None, typer.Option("--type", help="only this event type (provider.sanction-imposed.v1) or aggregate (project)")] = None,
     actor: Annotated[str | None, typer.Option(help="only events recorded by this actor")] = None,
     limit: LimitOption = 1000,
@@ -438,8 +442,9 @@ def timeline(
     """Every event of a provider, its projects, complaints and appeals, in the order recorded."""
     with opened(database_url) as ledger_app:
         page = ledger_app.views.timeline(
-            provider_id, since.date() if since else None, until.date() if until else None, event_type, actor, cursor=cursor, limit=limit
-        )
+            provider_id, effective_from.date() if effective_from else None, effective_to.date() if effective_to else None, event_type, actor,
+            recorded_from=known_instant(recorded_from), recorded_to=known_instant(recorded_to), cursor=cursor, limit=limit,
+        )  # fmt: skip
     if as_json:
         emit_json(page)
         return

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import BeforeValidator
 
 from api.auth import Role
 from api.deps import TOKEN_OPTIONAL, AppDep, Auditor, PrincipalDep, ViewsDep, may_read_provider
@@ -21,6 +22,21 @@ from ledger import views as v
 from ledger.aggregates.project import Project
 from ledger.commands.models import Id, Jurisdiction, Ref
 from ledger.views.service import MAX_LIMIT
+
+
+def _day_or_instant(value: Any) -> Any:
+    """``2025-03-01`` is a day (which the read service takes as the start or the end of it, in
+    Asia/Shanghai), not the instant at midnight a datetime would make of it."""
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
+#: a point on the recorded axis: an ISO instant (Asia/Shanghai without an offset) or a day
+DayOrInstant = Annotated[datetime | date, BeforeValidator(_day_or_instant)]
 
 router = APIRouter(prefix="/v1", tags=["queries"])
 
@@ -120,15 +136,17 @@ def timeline(
     provider_id: Id,
     views: ViewsDep,
     principal: PrincipalDep,
-    effective_from: Annotated[date | None, Query(description="events whose fact took effect on or after this date")] = None,
-    effective_to: Annotated[date | None, Query(description="… on or before this date")] = None,
+    effective_from: Annotated[date | None, Query(description="events whose fact took effect on or after this date (effective axis)")] = None,
+    effective_to: Annotated[date | None, Query(description="… on or before this date (effective axis)")] = None,
+    recorded_from: Annotated[DayOrInstant | None, Query(description="events the ledger recorded at or after this instant (recorded axis; a date means the start of that day, a time without offset is Asia/Shanghai)")] = None,
+    recorded_to: Annotated[DayOrInstant | None, Query(description="… at or before this instant (recorded axis; a date means the end of that day, Asia/Shanghai)")] = None,
     event_type: Annotated[str | None, Query(max_length=100, description="a stable event name (provider.sanction-imposed.v1) or its aggregate (provider)")] = None,
     actor: Annotated[str | None, Query(max_length=200, description="who recorded the event (recorded_by)")] = None,
     cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Any:
     standing_of(views, principal, provider_id)
-    return views.timeline(provider_id, effective_from, effective_to, event_type, actor, cursor=cursor, limit=limit)
+    return views.timeline(provider_id, effective_from, effective_to, event_type, actor, recorded_from=recorded_from, recorded_to=recorded_to, cursor=cursor, limit=limit)
 
 
 @router.get("/providers/{provider_id}/history", response_model=v.History, responses=_ERRORS, summary="A provider's standing as of a past date, on either time axis")
@@ -136,7 +154,7 @@ def history(
     provider_id: Id,
     views: ViewsDep,
     principal: PrincipalDep,
-    known_at: Annotated[datetime | date | None, Query(description="as the ledger knew it then (recorded axis; a date means the end of that day, Asia/Shanghai)")] = None,
+    known_at: Annotated[DayOrInstant | None, Query(description="as the ledger knew it then (recorded axis; a date means the end of that day, Asia/Shanghai)")] = None,
     effective_at: Annotated[date | None, Query(description="as in effect on that date (effective axis)")] = None,
 ) -> Any:
     standing_of(views, principal, provider_id)

@@ -206,20 +206,30 @@ def timeline_page(
     models: ReadModels,
     provider_id: str,
     *,
-    since: str | None,
-    until: str | None,
+    effective_from: str | None,
+    effective_to: str | None,
+    recorded_from: str | None,
+    recorded_to: str | None,
     event_types: list[str] | None,
     actor: str | None,
     after: int | None,
     limit: int,
 ) -> tuple[list[dict[str, Any]], int]:
-    """A provider's timeline rows in log order, after a position; and how many match in all."""
+    """A provider's timeline rows in log order, after a position; and how many match in all.
+
+    The bounds are inclusive ISO strings: dates on the effective axis, UTC instants
+    (``datetime.isoformat()`` of an aware UTC time, as the rows hold ``recorded_at``, so that
+    they compare as text) on the recorded axis."""
     q = PageQuery()
     q.add("provider_id = ?", provider_id)
-    if since is not None:
-        q.add("effective_on >= ?", since)
-    if until is not None:
-        q.add("effective_on <= ?", until)
+    if effective_from is not None:
+        q.add("effective_on >= ?", effective_from)
+    if effective_to is not None:
+        q.add("effective_on <= ?", effective_to)
+    if recorded_from is not None:
+        q.add("recorded_at >= ?", recorded_from)
+    if recorded_to is not None:
+        q.add("recorded_at <= ?", recorded_to)
     if event_types is not None:
         q.add(f"event_name IN ({', '.join('?' * len(event_types))})", *event_types)
     if actor is not None:

@@ -19,9 +19,9 @@ from ledger import wire
 from ledger.aggregates import DomainError, Provider
 from ledger.application import Ledger
 from ledger.audit.verify import Digest, VerifyReport, verify_against_digest, verify_store
-from ledger.clock import business_date
+from ledger.clock import business_date, to_utc
 from ledger.projections import InProcessProjections, read_models
-from ledger.projections.db import loads
+from ledger.projections.db import iso, loads
 from ledger.projections.explain import ExplainError, Node, explain, explain_removal
 from ledger.projections.history import fold_as_of, instant, registry_as_of
 from ledger.projections.providers import LIST_KINDS, provider_rows, standing_since
@@ -200,24 +200,33 @@ class Views:
     def timeline(
         self,
         provider_id: str,
-        since: date | None = None,
-        until: date | None = None,
+        effective_from: date | None = None,
+        effective_to: date | None = None,
         event_type: str | None = None,
         actor: str | None = None,
         *,
+        recorded_from: datetime | date | None = None,
+        recorded_to: datetime | date | None = None,
         cursor: str | None = None,
         limit: int = DEFAULT_LIMIT,
     ) -> Page[TimelineEntry]:
         """Every event of a provider, its projects, complaints and appeals, in log order.
 
-        ``since``/``until`` bound the effective date; ``event_type`` is a stable name
-        (``provider.sanction-imposed.v1``) or its aggregate (``provider``); ``actor``
-        is who recorded it.
+        On the effective axis, ``effective_from``/``effective_to`` bound the date the fact took
+        effect (both days included). On the recorded axis, ``recorded_from``/``recorded_to``
+        bound the instant the ledger recorded it (both included; a naive time is Asia/Shanghai;
+        a date means from the start of that day, or to its end, in Asia/Shanghai — as
+        ``known_at`` does). ``event_type`` is a stable name (``provider.sanction-imposed.v1``)
+        or its aggregate (``provider``); ``actor`` is who recorded it.
         """
         self._registry_row(provider_id)
         limit = _limit(limit)
-        if since and until and until < since:
-            raise InvalidQuery(f"until {until} is before since {since}", field="until")
+        if effective_from and effective_to and effective_to < effective_from:
+            raise InvalidQuery(f"effective_to {effective_to} is before effective_from {effective_from}", field="effective_to")
+        recorded_since = to_utc(recorded_from) if recorded_from is not None else None
+        recorded_until = instant(recorded_to) if recorded_to is not None else None
+        if recorded_since is not None and recorded_until is not None and recorded_until < recorded_since:
+            raise InvalidQuery(f"recorded_to {recorded_to} is before recorded_from {recorded_from}", field="recorded_to")
         types: list[str] | None = None
         if event_type is not None:
             types = [n for n in wire.EVENT_TYPES if n == event_type or n.split(".", 1)[0] == event_type]
@@ -228,8 +237,8 @@ class Views:
         if after is not None and not isinstance(after, int):
             raise InvalidQuery(f"cursor {cursor!r} is not a timeline cursor", field="cursor")
         rows, total = timeline_page(
-            self.models, provider_id, since=since.isoformat() if since else None, until=until.isoformat() if until else None,
-            event_types=types, actor=actor, after=after, limit=limit + 1,
+            self.models, provider_id, effective_from=iso(effective_from), effective_to=iso(effective_to),
+            recorded_from=iso(recorded_since), recorded_to=iso(recorded_until), event_types=types, actor=actor, after=after, limit=limit + 1,
         )  # fmt: skip
         items = [TimelineEntry.model_validate({**r, "event_type": _event_type(r["event_name"])}) for r in rows[:limit]]
         next_cursor = _cursor(items[-1].position) if len(rows) > limit and items else None

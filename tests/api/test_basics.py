@@ -1,9 +1,13 @@
 """Health, readiness, metrics, OpenAPI, and how commands and their errors are answered."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 
 from ledger.aggregates import Provider
+from ledger.clock import BUREAU_TZ
+from ledger.commands import models as m
 from tests.api.conftest import headers
 
 
@@ -107,7 +111,7 @@ def test_the_read_services_refusals_name_the_field_and_unknown_providers_are_404
     answer = get("/v1/providers/TS-1/timeline", params={"event_type": "provider.no-such-event.v1"}, headers=auditor)
     assert answer.status_code == 422 and answer.json()["field"] == "event_type"
     answer = get("/v1/providers/TS-1/timeline", params={"effective_from": "2025-03-02", "effective_to": "2025-03-01"}, headers=auditor)
-    assert answer.status_code == 422 and answer.json()["field"] == "until"
+    assert answer.status_code == 422 and answer.json()["field"] == "effective_to"
     answer = get("/v1/providers/TS-1/history", headers=auditor)
     assert answer.status_code == 422 and answer.json()["field"] == "known_at"
     answer = get("/v1/providers/TS-1/history", params={"effective_at": "2025-06-02"}, headers=auditor)
@@ -118,3 +122,40 @@ def test_the_read_services_refusals_name_the_field_and_unknown_providers_are_404
     first = get("/v1/providers/TS-1/timeline", params={"limit": 1}, headers=auditor).json()
     second = get("/v1/providers/TS-1/timeline", params={"limit": 1, "cursor": first["next_cursor"]}, headers=auditor).json()
     assert first["total"] == second["total"] > 1 and second["items"][0]["position"] > first["items"][0]["position"]
+
+
+def test_the_timeline_filters_on_the_recorded_axis(served):
+    """?recorded_from/?recorded_to: instants (an offset, or Asia/Shanghai without one) or days
+    (from the start / to the end of that day, Asia/Shanghai), both bounds included."""
+    found = datetime(2025, 6, 1, 10, 0, 0, 500000, tzinfo=BUREAU_TZ)
+    served.clock.set(found)
+    served.app.ledger.execute(m.RecordFinding(command_id="late-finding", provider_id="TS-2", article="第十二条（一）", summary="recorded later"))
+    assert served.app.projections is not None
+    served.app.projections.catch_up()
+    auditor = headers("auditor")
+
+    def recorded(**params: str) -> set[str]:
+        """The commands whose events on TS-2's timeline were recorded within the bounds."""
+        answer = served.client.get("/v1/providers/TS-2/timeline", params={"limit": 500, **params}, headers=auditor)
+        assert answer.status_code == 200, answer.text
+        return {e["command_id"] for e in answer.json()["items"]}
+
+    µs = timedelta(microseconds=1)
+    seeded = recorded(recorded_to="2025-05-31")  # the seed's commands, recorded on 2025-03-01
+    assert seeded and "late-finding" not in seeded
+    assert recorded(recorded_from=(found - µs).isoformat()) == {"late-finding"}
+    assert recorded(recorded_from=found.isoformat()) == {"late-finding"}
+    assert recorded(recorded_from=(found + µs).isoformat()) == set()
+    assert recorded(recorded_to=(found - µs).isoformat()) == seeded
+    assert recorded(recorded_to=found.isoformat()) == seeded | {"late-finding"}
+    assert recorded(recorded_from="2025-06-01") == {"late-finding"}
+    assert recorded(recorded_to="2025-06-01") == seeded | {"late-finding"}
+    assert recorded(recorded_from="2025-06-01T10:00:00.5") == {"late-finding"}  # no offset: Asia/Shanghai
+    assert recorded(recorded_from="2025-06-01T10:00:00.500001") == set()
+    # a day on the recorded axis is a day, not its midnight: known_at too means the end of it
+    known = served.client.get("/v1/providers/TS-2/history", params={"known_at": "2025-06-01"}, headers=auditor).json()
+    assert known["view"].startswith("as known at 2025-06-01 23:59:59 (Asia/Shanghai)"), known["view"]
+    answer = served.client.get("/v1/providers/TS-2/timeline", params={"recorded_from": "2025-06-02", "recorded_to": "2025-06-01"}, headers=auditor)
+    assert answer.status_code == 422 and answer.json()["field"] == "recorded_to"
+    answer = served.client.get("/v1/providers/TS-2/timeline", params={"recorded_from": "yesterday"}, headers=auditor)
+    assert answer.status_code == 422 and "recorded_from" in answer.text

@@ -83,6 +83,7 @@ def test_every_error_is_one_line_without_a_traceback(small, tmp_path):
         ("whatif", "TJ-2024-001", "--void", "not-a-ref"): "not-a-ref",
         ("deadlines", "--now", "2099-01-01"): "2099-01-01 is in the future",
         ("timeline", "TJ-2024-001", "--type", "provider.teleported.v1"): "unknown event type",
+        ("timeline", "TJ-2024-001", "--recorded-from", "2025-03-02", "--recorded-to", "2025-03-01"): "recorded_to 2025-03-01 is before recorded_from 2025-03-02",
         ("explain", "no-such/ref"): "is not an event reference",
         ("provider", "NOPE-1"): "no provider 'NOPE-1' in the ledger",
         ("history", "TJ-2024-001", "--known-at", "2099-01-01"): "is in the future",
@@ -99,6 +100,9 @@ def test_tables_keep_every_value_whole_at_80_columns(small):
     _, url = small
     [provider_id, *_] = [e["provider_id"] for e in json_of("registry", "-d", url)["items"]]
     timeline = json_of("timeline", provider_id, "-d", url)["items"]
+    # the recorded axis: everything was recorded after 2000-01-01, nothing by its end
+    assert json_of("timeline", provider_id, "-d", url, "--recorded-from", "2000-01-01")["items"] == timeline
+    assert json_of("timeline", provider_id, "-d", url, "--recorded-to", "2000-01-01")["items"] == []
     for args, values in [
         (("registry",), [e["provider_id"] for e in json_of("registry", "-d", url)["items"]]),
         (("timeline", provider_id), [e["ref"] for e in timeline] + [e["effective_on"] for e in timeline]),

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from ledger.clock import BUREAU_TZ
 from ledger.views import InvalidQuery, NotFound, Views
 from tests.integration.projection_support import mixed_scenario
 
@@ -88,7 +89,7 @@ def test_lists_and_timeline_filters(views, scenario):
     projects = views.timeline("TS-1", event_type="project")
     assert projects.total >= 2 and all(e.aggregate == "project" for e in projects.items)
     assert views.timeline("TS-1", actor="nobody").total == 0
-    later = views.timeline("TS-1", since=date(2025, 3, 2))
+    later = views.timeline("TS-1", effective_from=date(2025, 3, 2))
     assert all(e.effective_on and e.effective_on >= date(2025, 3, 2) for e in later.items)
 
 
@@ -116,3 +117,47 @@ def test_explain_whatif_and_verify_are_typed(views, scenario):
 def test_verify_says_an_empty_ledger_is_empty(bare_ledger):
     result = Views(bare_ledger, None).verify()
     assert (result.ok, result.empty, result.summary) == (True, True, "the ledger is empty: there is no event to verify")
+
+
+def test_the_timeline_filters_on_the_recorded_axis_just_before_at_and_just_after_each_bound(scenario, projected):
+    """``recorded_from``/``recorded_to`` bound when the ledger recorded an event (both included);
+    a date is the start (from) or the end (to) of that day in Asia/Shanghai; a naive time is
+    Asia/Shanghai. The effective axis is not involved: every event here takes effect on 3-01."""
+    scenario.admit("TS-1", "tangshan")  # recorded at the start of 2025-03-01 (Asia/Shanghai)
+    admitted = scenario.clock.now()
+    warned = datetime(2025, 3, 1, 9, 30, 0, 250000, tzinfo=BUREAU_TZ)
+    scenario.clock.set(warned)
+    scenario.finding("TS-1", "第十二条（一）", on=date(2025, 3, 1))
+    next_day = datetime(2025, 3, 2, tzinfo=BUREAU_TZ)  # the first instant after 2025-03-01 ends
+    scenario.clock.set(next_day)
+    scenario.finding("TS-1", "第十二条（二）", on=date(2025, 3, 1))
+    views = Views(scenario.ledger, projected.models)
+    µs = timedelta(microseconds=1)
+
+    def recorded(**bounds) -> list[datetime]:
+        page = views.timeline("TS-1", limit=1000, **bounds)
+        assert page.total == len(page.items)
+        return sorted({e.recorded_at for e in page.items})
+
+    assert recorded() == [admitted, warned, next_day]
+    assert recorded(recorded_from=warned - µs) == [warned, next_day]
+    assert recorded(recorded_from=warned) == [warned, next_day]
+    assert recorded(recorded_from=warned + µs) == [next_day]
+    assert recorded(recorded_to=warned - µs) == [admitted]
+    assert recorded(recorded_to=warned) == [admitted, warned]
+    assert recorded(recorded_to=warned + µs) == [admitted, warned]
+    assert recorded(recorded_from=warned, recorded_to=warned) == [warned]
+    assert recorded(recorded_from=warned.replace(tzinfo=None)) == [warned, next_day]  # naive: Asia/Shanghai
+    assert recorded(recorded_from=warned.astimezone(UTC)) == [warned, next_day]
+    # days: 2025-03-01 ends just before next_day
+    assert recorded(recorded_to=date(2025, 3, 1)) == [admitted, warned]
+    assert recorded(recorded_from=date(2025, 3, 2)) == [next_day]
+    assert recorded(recorded_from=date(2025, 3, 1), recorded_to=date(2025, 3, 1)) == [admitted, warned]
+    assert recorded(recorded_to=date(2025, 2, 28)) == []
+    assert recorded(recorded_from=next_day, effective_to=date(2025, 2, 28)) == []  # both axes at once
+    with pytest.raises(InvalidQuery, match=r"recorded_to 2025-03-01 09:30:00.249999\+08:00 is before recorded_from") as refused:
+        views.timeline("TS-1", recorded_from=warned, recorded_to=warned - µs)
+    assert refused.value.field == "recorded_to"
+    with pytest.raises(InvalidQuery, match="effective_to 2025-02-28 is before effective_from 2025-03-01") as refused:
+        views.timeline("TS-1", effective_from=date(2025, 3, 1), effective_to=date(2025, 2, 28))
+    assert refused.value.field == "effective_to"
