@@ -56,6 +56,7 @@ from ledger.cloudevent import CloudEvent, to_recorded
 from ledger.projections.db import POSTGRES, ReadModelDB, Tx
 from ledger.projections.runner import Projection, default_projections, prepare
 from ledger.projections.schema import lock_live
+from ledger.wire import DecodedEvent
 
 log = logging.getLogger("consumers.projections")
 
@@ -124,10 +125,11 @@ class PartitionedProjections:
                 if message.logposition <= last_position:
                     continue  # a copy the relay published again after a crash
                 last_position = message.logposition
-                events.append(to_recorded(message))
-            for projection in self.projections:
-                for event in events:
+                events.append(DecodedEvent.of(to_recorded(message)))
+            for event in events:  # event by event, each projection in turn (as ProjectionRunner does)
+                for projection in self.projections:
                     projection.apply(event, tx)
+            for projection in self.projections:
                 projection.flush(tx)
             tx.execute(
                 'UPDATE kafka_consumer_offsets SET "offset" = ?, log_position = ? WHERE group_id = ? AND topic = ? AND partition = ?',

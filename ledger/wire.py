@@ -23,21 +23,28 @@ own, so a bug in this module cannot make a forged event look sound.
 """
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+import orjson
 from eventsourcing.persistence import (
     DatetimeAsISO,
     DecimalAsStr,
     JSONTranscoder,
     Mapper,
-    StoredEvent,
+    MapperDeserialisationError,
     Transcoding,
+    TranscodingNotRegisteredError,
     UUIDAsHex,
+    find_id_convertor,
+    pass_through_convertor,
 )
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import get_topic, resolve_topic
 
 from ledger.aggregates import Appeal, Complaint, Entity, Project, Provider, Rulebook
 from ledger.aggregates.base import LedgerAggregate
@@ -149,7 +156,8 @@ def _transcoder() -> JSONTranscoder:
     return transcoder
 
 
-_mapper: Mapper[UUID] = Mapper(transcoder=_transcoder())
+_json_transcoder = _transcoder()
+_mapper: Mapper[UUID] = Mapper(transcoder=_json_transcoder)
 
 
 # -- names -----------------------------------------------------------------------------
@@ -181,7 +189,7 @@ def aggregate_of(recorded_or_topic: RecordedEvent | str) -> str:
     return event_type(recorded_or_topic).split(".", 1)[0]
 
 
-def is_event_of(recorded: RecordedEvent, aggregate: str) -> bool:
+def is_event_of(recorded: RecordedEvent | DecodedEvent, aggregate: str) -> bool:
     """Whether the event is one of ``aggregate``'s (``"provider"``); False for unknown topics."""
     topic = recorded.topic
     legacy = _LEGACY_PREFIX.get(aggregate)
@@ -219,25 +227,240 @@ def encode(domain_event: LedgerAggregate.Event) -> NewEvent:
 
 def decode(recorded: RecordedEvent) -> LedgerAggregate.Event:
     """The domain event a stored event records (by registered or legacy name)."""
-    cls = EVENT_TYPES[event_type(recorded)]
-    return _mapper.to_domain_event(  # type: ignore[return-value]
-        StoredEvent(
-            originator_id=recorded.originator_id,
-            originator_version=recorded.originator_version,
-            topic=get_topic(cls),
-            state=recorded.state.encode("utf-8"),
-        )
-    )
+    return domain_event(event_type(recorded), recorded.originator_id, recorded.originator_version, recorded.state)
 
 
 def decode_state(recorded: RecordedEvent) -> dict[str, Any]:
     """The event's attributes as plain Python values (dates, UUIDs decoded)."""
-    return _mapper.transcoder.decode(recorded.state.encode("utf-8"))
+    state: dict[str, Any] = decode_json(recorded.state)
+    return state
 
 
 def decode_json(state: str) -> Any:
-    """Any JSON text written with the ledger's transcoder (dates, UUIDs decoded)."""
-    return _mapper.transcoder.decode(state.encode("utf-8"))
+    """Any JSON text written with the ledger's transcoder (dates, UUIDs decoded).
+
+    The one decoder of the ledger's JSON: ``orjson`` parses, then one pass applies the
+    transcodings (``{"_type_": "date_iso", "_data_": "2025-03-01"}`` -> a ``date``) bottom-up,
+    exactly as the transcoder's ``object_hook`` does on every object. Where orjson would
+    differ from the standard library — text it refuses (``NaN``, lone surrogates), integers
+    beyond 64 bits (which it turns into floats) — ``json`` parses and the same pass revives.
+    """
+    try:
+        return _revive_any(orjson.loads(state), True)
+    except (orjson.JSONDecodeError, _BeyondOrjson):
+        return _revive_any(json.loads(state), False)
+
+
+def _revive_any(value: Any, orjson_parsed: bool) -> Any:
+    t = type(value)
+    if t is dict:
+        return _revive(value, orjson_parsed)
+    if t is list:
+        return _revive_list(value, orjson_parsed)
+    if t is float and orjson_parsed:
+        _check_float(value)
+    return value
+
+
+def domain_event(name: str, originator_id: UUID, originator_version: int, state: str | dict[str, Any]) -> LedgerAggregate.Event:
+    """The domain event of type ``name`` (a stable name) from its stored attributes: what the
+    eventsourcing ``Mapper`` makes of a stored event (ids, version, upcasting older class versions),
+    from the JSON text or from :func:`decode_json`'s result (taken over: pass a copy to keep one)."""
+    cls = EVENT_TYPES[name]
+    try:
+        attributes: dict[str, Any] = decode_json(state) if isinstance(state, str) else state
+    except Exception as error:  # as the Mapper reports it
+        raise MapperDeserialisationError(
+            f"Failed to deserialise state of stored event with topic '{get_topic(cls)}', "
+            f"originator_id '{originator_id}' and originator_version {originator_version}: {error}"
+        ) from error
+    event: LedgerAggregate.Event = _domain_event(cls, originator_id, originator_version, attributes)
+    return event
+
+
+def _domain_event(cls: type, originator_id: UUID, originator_version: int, attributes: dict[str, Any]) -> Any:
+    """``Mapper.to_domain_event`` after its decoding step, line for line."""
+    convert = find_id_convertor(cls, type(originator_id))  # type: ignore[arg-type]  # UUID is hashable
+    attributes["originator_id"] = originator_id if convert is pass_through_convertor else convert(originator_id)
+    attributes["originator_version"] = originator_version
+    class_version = getattr(cls, "class_version", 1)
+    from_version = attributes.pop("class_version", 1)
+    while from_version < class_version:
+        getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(attributes)
+        from_version += 1
+    event: Any = object.__new__(cls)
+    object.__setattr__(event, "__dict__", attributes)
+    return event
+
+
+class DecodedEvent:
+    """A recorded event as projections fold it: the log's fields, and its attributes decoded at
+    most once, when first asked for — several projections folding one event share one decoding.
+
+    ``attributes`` is shared: read it, never change it. :meth:`domain_event` builds a new event
+    from a copy of it each time (an aggregate may keep what its event carried).
+    ``originator_text`` is the id as text (``str(UUID)``), what projections key aggregates by
+    (a string hashes in C, a ``UUID`` in Python); ``recorded_at_iso`` and ``effective_on_iso``
+    are the instants as the read models show them (``isoformat()``), which a bulk reader gets
+    from the database as text (:meth:`from_scan`).
+    """
+
+    __slots__ = (
+        "position", "originator_id", "originator_version", "topic", "state", "recorded_by", "command_id",
+        "originator_text", "_recorded_at", "_effective_on", "recorded_at_iso", "effective_on_iso", "_name", "_attributes",
+    )  # fmt: skip
+
+    def __init__(
+        self, position: int, originator_id: UUID, originator_version: int, topic: str, state: str,
+        recorded_at: datetime, effective_on: date | None, recorded_by: str, command_id: str,
+    ) -> None:  # fmt: skip
+        self.position = position
+        self.originator_id = originator_id
+        self.originator_version = originator_version
+        self.topic = topic
+        self.state = state  # the JSON text, as stored
+        self.recorded_by = recorded_by
+        self.command_id = command_id
+        self.originator_text = str(originator_id)
+        self._recorded_at: datetime | None = recorded_at
+        self._effective_on = effective_on
+        self.recorded_at_iso = recorded_at.isoformat()
+        self.effective_on_iso = effective_on.isoformat() if effective_on is not None else None
+        self._name: str | None = None
+        self._attributes: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, recorded: RecordedEvent) -> DecodedEvent:
+        r = recorded
+        return cls(r.position, r.originator_id, r.originator_version, r.topic, r.state, r.recorded_at, r.effective_on, r.recorded_by, r.command_id)
+
+    @classmethod
+    def from_scan(cls, row: tuple, originator_id: UUID) -> DecodedEvent:
+        """From a row of :meth:`EventStore.scan <ledger.store.base.EventStore.scan>` (ids and instants as text),
+        with the ``UUID`` of its originator id (the caller keeps one per aggregate)."""
+        event = object.__new__(cls)
+        (event.position, event.originator_text, event.originator_version, event.topic, event.state,
+         event.recorded_at_iso, event.effective_on_iso, event.recorded_by, event.command_id) = row  # fmt: skip
+        event.originator_id = originator_id
+        event._recorded_at = event._effective_on = event._name = event._attributes = None
+        return event
+
+    @property
+    def recorded_at(self) -> datetime:
+        if self._recorded_at is None:
+            self._recorded_at = datetime.fromisoformat(self.recorded_at_iso)
+        return self._recorded_at
+
+    @property
+    def effective_on(self) -> date | None:
+        if self._effective_on is None and self.effective_on_iso is not None:
+            self._effective_on = date.fromisoformat(self.effective_on_iso)
+        return self._effective_on
+
+    @property
+    def ref(self) -> str:
+        """:attr:`RecordedEvent.ref <ledger.store.base.RecordedEvent.ref>`."""
+        return f"{self.originator_text}/{self.originator_version}"
+
+    @property
+    def name(self) -> str:
+        """The stable name (:func:`event_type`); ``UnknownEventType`` for a topic this ledger does not know."""
+        if self._name is None:
+            self._name = event_type(self.topic)
+        return self._name
+
+    @property
+    def attributes(self) -> dict[str, Any]:
+        """:func:`decode_state`, once."""
+        if self._attributes is None:
+            self._attributes = decode_json(self.state)
+        return self._attributes
+
+    def domain_event(self) -> LedgerAggregate.Event:
+        """:func:`decode`, from the attributes decoded once."""
+        return domain_event(self.name, self.originator_id, self.originator_version, dict(self.attributes))
+
+
+#: the transcodings' ``decode`` for string data, as C-level constructors where one is the same function
+_FAST_REVIVERS: dict[str, Callable[[str], Any]] = {
+    "uuid_hex": UUID,
+    "datetime_iso": datetime.fromisoformat,
+    "date_iso": date.fromisoformat,
+    "decimal_str": Decimal,
+}
+
+
+def _revivers() -> dict[str, Callable[[Any], Any]]:
+    """Transcoding name -> what revives its string ``_data_`` (every registered transcoding has one)."""
+    return {name: _FAST_REVIVERS.get(name, transcoding.decode) for name, transcoding in _json_transcoder.names.items()}
+
+
+_REVIVERS = _revivers()
+
+
+def _transcoded(obj: dict[str, Any]) -> Any:
+    """A ``{"_type_", "_data_"}`` object, whose members are already revived, as its value."""
+    kind, data = obj["_type_"], obj["_data_"]
+    if type(data) is str:
+        revive = _REVIVERS.get(kind)
+        if revive is not None:
+            return revive(data)
+    try:
+        transcoding = _json_transcoder.names[kind]
+    except KeyError as error:
+        raise TranscodingNotRegisteredError(
+            f"Data serialized with name '{kind}' is not deserializable. Please register a custom transcoding for this type."
+        ) from error
+    return transcoding.decode(data)
+
+
+class _BeyondOrjson(Exception):
+    """orjson parsed a number the standard library parses otherwise."""
+
+
+#: orjson parses integers from -2**63 to 2**64 - 1 as ints, and larger ones as floats
+_INT_LIMIT = 2.0**63
+
+
+def _check_float(value: float) -> None:
+    """A float this large may have been an integer literal in the text (``json`` keeps those exact)."""
+    if value >= _INT_LIMIT or value <= -_INT_LIMIT:
+        raise _BeyondOrjson
+
+
+def _revive(obj: dict[str, Any], orjson_parsed: bool) -> Any:
+    """The object hook's work on ``obj`` and everything in it, bottom-up, in place (and, for
+    orjson's result, :func:`_check_float` on every float)."""
+    for key, value in obj.items():
+        t = type(value)
+        if t is dict:
+            if len(value) == 2 and "_type_" in value:  # a leaf, the common case: revived here, no recursion
+                data = value.get("_data_")
+                if type(data) is str:
+                    revive = _REVIVERS.get(value["_type_"])
+                    if revive is not None:
+                        obj[key] = revive(data)
+                        continue
+            obj[key] = _revive(value, orjson_parsed)
+        elif t is list:
+            _revive_list(value, orjson_parsed)
+        elif t is float and orjson_parsed:
+            _check_float(value)
+    if len(obj) == 2 and "_type_" in obj and "_data_" in obj:
+        return _transcoded(obj)
+    return obj
+
+
+def _revive_list(values: list[Any], orjson_parsed: bool) -> list[Any]:
+    for i, value in enumerate(values):
+        t = type(value)
+        if t is dict:
+            values[i] = _revive(value, orjson_parsed)
+        elif t is list:
+            _revive_list(value, orjson_parsed)
+        elif t is float and orjson_parsed:
+            _check_float(value)
+    return values
 
 
 def encode_json(value: Any) -> str:
@@ -248,6 +471,7 @@ def encode_json(value: Any) -> str:
 # -- snapshots (read models only: never stored in the log) ---------------------------------
 
 _SNAPSHOT_TOPIC = "eventsourcing.domain:Snapshot"
+_SNAPSHOT_CLASS: type = resolve_topic(_SNAPSHOT_TOPIC)
 
 
 def encode_snapshot(aggregate: LedgerAggregate) -> str:
@@ -257,8 +481,7 @@ def encode_snapshot(aggregate: LedgerAggregate) -> str:
 
 
 def decode_snapshot(originator_id: UUID, version: int, state: str) -> Any:
-    stored = StoredEvent(originator_id=originator_id, originator_version=version, topic=_SNAPSHOT_TOPIC, state=state.encode("utf-8"))
-    snapshot: Any = _mapper.to_domain_event(stored)
+    snapshot: Any = _domain_event(_SNAPSHOT_CLASS, originator_id, version, decode_json(state))
     return snapshot.mutate(None)
 
 

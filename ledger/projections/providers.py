@@ -42,7 +42,7 @@ from ledger.rules.base import (
     WARNING,
 )
 from ledger.standing import standing, standing_label
-from ledger.store.base import RecordedEvent
+from ledger.wire import DecodedEvent
 
 #: the list a bureau publishes for each removing sanction
 LIST_OF_SANCTION: dict[str, str] = {
@@ -67,6 +67,10 @@ COUNTERS = (
     "unsatisfied_enterprises",
 )
 
+
+PROFILE_CHANGE_COLUMNS = (
+    "provider_id", "ref", "position", "field", "old_value", "new_value", "changed_on", "reported_on", "major", "days_late",
+)  # fmt: skip
 
 #: providers kept in memory between batches by one projection instance
 CACHE_SIZE = 4096
@@ -94,7 +98,7 @@ class _Entry:
     last_recorded_at: str
     dirty: bool = False
     new: bool = False
-    profile_changes: list[dict[str, Any]] = field(default_factory=list)  # rows not written yet
+    profile_changes: list[tuple[Any, ...]] = field(default_factory=list)  # rows not written yet (PROFILE_CHANGE_COLUMNS)
 
 
 @dataclass
@@ -246,58 +250,50 @@ class ProviderViewsProjection:
     tables: tuple[str, ...] = ("provider_state", "registry", "grades", "counters", "lists", "profile_changes", "rectification_deadlines")
 
     def __init__(self, *, deferred: bool = False) -> None:
-        #: originator id -> the entry as last written (valid while rm_provider_state has its version)
-        self._cache: OrderedDict[UUID, _Entry] = OrderedDict()
+        #: originator id (text) -> the entry as last written (valid while rm_provider_state has its version)
+        self._cache: OrderedDict[str, _Entry] = OrderedDict()
         #: a replay's build: providers are folded in memory across batches and written once, by
         #: :meth:`finish` (an interrupted build leaves a generation that is never made live)
         self.deferred = deferred
-        self._pending: dict[UUID, _Entry] = {}
+        self._pending: dict[str, _Entry] = {}
 
-    def apply(self, event: RecordedEvent, tx: Tx) -> None:
+    def apply(self, event: DecodedEvent, tx: Tx) -> None:
         if not wire.is_event_of(event, "provider"):
             return
-        entries: dict[UUID, _Entry] = self._pending if self.deferred else tx.scratch.setdefault(self.name, {})
-        entry = entries.get(event.originator_id) or self._load(tx, event.originator_id)
+        key = event.originator_text
+        entries: dict[str, _Entry] = self._pending if self.deferred else tx.scratch.setdefault(self.name, {})
+        entry = entries.get(key) or self._load(tx, event.originator_id, key)
         if entry is not None and entry.provider.version >= event.originator_version:
             return  # already folded (the snapshot is ahead of this event)
-        domain_event = wire.decode(event)
-        provider: Provider = domain_event.mutate(entry.provider if entry else None)  # type: ignore[assignment]  # checks consecutive versions
+        provider: Provider = event.domain_event().mutate(entry.provider if entry else None)  # type: ignore[assignment]  # checks consecutive versions
         if entry is None:
-            entry = _Entry(provider, {"sanctions": {}}, event.position, event.recorded_at.isoformat(), new=True)
+            entry = _Entry(provider, {"sanctions": {}}, event.position, event.recorded_at_iso, new=True)
         entry.provider = provider
         entry.last_position = event.position
-        entry.last_recorded_at = event.recorded_at.isoformat()
-        name = wire.event_type(event)
+        entry.last_recorded_at = event.recorded_at_iso
+        name = event.name
         if name == "provider.sanction-imposed.v1":
-            entry.meta["sanctions"][event.ref] = [event.position, iso(event.recorded_at)]
+            entry.meta["sanctions"][event.ref] = [event.position, event.recorded_at_iso]
         elif name == "provider.profile-changed.v1":
             change = provider.profile_changes[-1]
             entry.profile_changes.append(
-                {
-                    "provider_id": provider.provider_id,
-                    "ref": change["ref"],
-                    "position": event.position,
-                    "field": change["field"],
-                    "old_value": dumps(change["old"]),
-                    "new_value": dumps(change["new"]),
-                    "changed_on": iso(change["changed_on"]),
-                    "reported_on": iso(change["reported_on"]),
-                    "major": 1 if change["major"] else 0,
-                    "days_late": change["days_late"],
-                }
-            )
+                (
+                    provider.provider_id, change["ref"], event.position, change["field"], dumps(change["old"]), dumps(change["new"]),
+                    iso(change["changed_on"]), iso(change["reported_on"]), 1 if change["major"] else 0, change["days_late"],
+                )
+            )  # fmt: skip
         entry.dirty = True
-        entries[event.originator_id] = entry
+        entries[key] = entry
 
     def flush(self, tx: Tx) -> None:
         if self.deferred:
             return  # written by finish()
-        entries: dict[UUID, _Entry] = tx.scratch.get(self.name, {})
+        entries: dict[str, _Entry] = tx.scratch.get(self.name, {})
         self._write(tx, [entry for entry in entries.values() if entry.dirty])
-        for originator_id, entry in entries.items():
+        for key, entry in entries.items():
             entry.dirty = False
-            self._cache[originator_id] = entry
-            self._cache.move_to_end(originator_id)
+            self._cache[key] = entry
+            self._cache.move_to_end(key)
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
 
@@ -307,15 +303,15 @@ class ProviderViewsProjection:
         for entry in self._pending.values():
             entry.dirty = False
 
-    def _load(self, tx: Tx, originator_id: UUID) -> _Entry | None:
+    def _load(self, tx: Tx, originator_id: UUID, key: str) -> _Entry | None:
         table = tx.table("provider_state")
-        row = tx.fetchone(f"SELECT version FROM {table} WHERE originator_id = ?", (str(originator_id),))
+        row = tx.fetchone(f"SELECT version FROM {table} WHERE originator_id = ?", (key,))
         if row is None:
             return None
-        cached = self._cache.pop(originator_id, None)
+        cached = self._cache.pop(key, None)
         if cached is not None and cached.provider.version == int(row[0]) and not cached.dirty:
             return cached  # as this projection last wrote it
-        version, snapshot, meta = tx.fetchone(f"SELECT version, snapshot, meta FROM {table} WHERE originator_id = ?", (str(originator_id),))  # type: ignore[misc]  # the row exists (above)
+        version, snapshot, meta = tx.fetchone(f"SELECT version, snapshot, meta FROM {table} WHERE originator_id = ?", (key,))  # type: ignore[misc]  # the row exists (above)
         provider = decode_snapshot(originator_id, int(version), snapshot)
         registry = tx.fetchone(f"SELECT last_position, last_recorded_at FROM {tx.table('registry')} WHERE provider_id = ?", (provider.provider_id,))
         position, recorded_at = registry if registry else (0, "")
@@ -326,7 +322,8 @@ class ProviderViewsProjection:
         for the whole batch, however many providers it touched."""
         if not entries:
             return
-        tables: dict[str, list[dict[str, Any]]] = {name: [] for name in self.tables}
+        tables: dict[str, list[dict[str, Any]]] = {name: [] for name in self.tables if name != "profile_changes"}
+        profile_changes: list[tuple[Any, ...]] = []
         for entry in entries:
             provider = entry.provider
             tables["provider_state"].append(
@@ -344,12 +341,13 @@ class ProviderViewsProjection:
             tables["counters"] += rows.counters
             tables["lists"] += rows.lists
             tables["rectification_deadlines"] += rows.deadlines
-            tables["profile_changes"] += entry.profile_changes
+            profile_changes += entry.profile_changes
             entry.profile_changes = []
         known = [entry.provider.provider_id for entry in entries if not entry.new]
         for name in ("provider_state", "registry", "grades", "counters", "lists", "rectification_deadlines"):
             tx.delete_keys(tx.table(name), "provider_id", known)
         for name, rows_of_table in tables.items():
             _insert(tx, tx.table(name), rows_of_table)
+        tx.insert_rows(tx.table("profile_changes"), PROFILE_CHANGE_COLUMNS, profile_changes)
         for entry in entries:
             entry.new = False

@@ -2,15 +2,18 @@
 
 1. Generation N is live (``projection_generation.live``, the ``rm_*`` views).
    Leftovers of an interrupted replay (any other generation) are dropped.
-2. Generation N + 1's tables are created empty, with tracking rows at 0, and
-   filled from the event store in batches (one transaction each), with a rich
-   progress bar. Live projectors keep updating generation N meanwhile.
-   The build is set-based: providers are folded in memory over the whole log and
-   written once at the end; timeline rows are written per batch of 5,000 events with
-   one COPY (SQLite: one executemany) per table; secondary indexes are created once,
-   at the end. Peak memory grows with the providers' state (see BENCHMARKS.md).
-   On PostgreSQL the timeline is built by a process of its own meanwhile (each
-   projection has its own tracking row), so both cores fold.
+2. Generation N + 1's tables are created empty (secondary indexes come last), and
+   filled from the log as it was when the build began (positions 1 … top), with a
+   rich progress bar. Live projectors keep updating generation N meanwhile.
+   The build reads the log in one pass (``EventStore.scan``: one server-side cursor
+   on PostgreSQL), decodes each event once for both projections, folds providers in
+   memory over the whole log (written once, at the end) and writes timeline rows per
+   batch of 5,000 events, set-based (COPY; SQLite: executemany), one transaction each.
+   On PostgreSQL the log is split by aggregate (``share_of``: the last byte of the
+   originator id) between one process per core: every read model is a fold per
+   aggregate, so the shares' rows are disjoint and together are what one process
+   would write. The tracking rows are set to ``top`` once every share is written.
+   Peak memory grows with the providers' state (see BENCHMARKS.md).
 3. The switch is one transaction: lock the generation pointer exclusively
    (waiting for any live batch to end; new ones wait for the switch), apply
    the events recorded since step 2 to N + 1, point ``live`` and the views at
@@ -21,10 +24,14 @@ Run one replay at a time (a second one would drop the first's generation).
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
+from uuid import UUID
 
 from rich.console import Console
 from rich.progress import (
@@ -51,6 +58,7 @@ from ledger.projections.schema import (
 )
 from ledger.projections.timeline import TimelineProjection
 from ledger.store.base import EventStore
+from ledger.wire import DecodedEvent
 
 #: events per build transaction (a batch is folded in memory and written set-based)
 BATCH_SIZE = 5000
@@ -76,9 +84,10 @@ class Replay:
         *,
         batch_size: int = BATCH_SIZE,
         projections: list[Projection] | None = None,
-        parallel: bool = True,
+        processes: int | None = None,
     ) -> None:
-        self.parallel = parallel
+        #: build processes on PostgreSQL (default: one per core); SQLite builds in this process
+        self.processes = max(1, processes if processes is not None else os.cpu_count() or 1)
         self.store: EventStore = source if isinstance(source, EventStore) else source.store
         self.attached = getattr(source, "projections", None)
         self.own_db = db is None and self.attached is None
@@ -104,8 +113,8 @@ class Replay:
         return self.building
 
     def build(self, *, show_progress: bool = True, console: Console | None = None) -> int:
-        """Fold the whole log into the new generation (batches of ``batch_size``, one transaction each)."""
-        total = self.store.max_position()
+        """Fold the log up to its current end into the new generation; returns the events read."""
+        top = self.store.max_position()
         progress = Progress(
             SpinnerColumn(),
             TextColumn("[bold]replay[/] generation {task.fields[generation]}"),
@@ -117,37 +126,50 @@ class Replay:
             console=console,
             disable=not show_progress,
         )
-        here, elsewhere = self.runner, []
-        if self.parallel and self.db.dialect == POSTGRES and all(p.name in BY_NAME for p in self.runner.projections[1:]):
-            # the first projection (the providers) folds here, each other one in a process of its own
-            here = ProjectionRunner(self.db, store_source(self.store), self.runner.projections[:1], batch_size=self.batch_size)
-            context = multiprocessing.get_context("spawn")
-            elsewhere = [
-                context.Process(
-                    target=_build_elsewhere,
-                    args=(self.store.database_url, self.db.database_url, p.name, self.building, self.batch_size),
-                    name=f"replay-{p.name}",
-                )
-                for p in self.runner.projections[1:]
-            ]
-            for process in elsewhere:
-                process.start()
+        shares = self.processes if self.db.dialect == POSTGRES and all(p.name in BY_NAME for p in self.runner.projections) else 1
         with progress:
-            task = progress.add_task("replay", total=total, generation=self.building)
-            try:
-                self.built = here.catch_up(generation=self.building, progress=lambda n: progress.advance(task, n))
-            finally:
-                for process in elsewhere:
-                    process.join()
-            failed = [process.name for process in elsewhere if process.exitcode != 0]
-            if failed:
-                raise RuntimeError(f"replay: {', '.join(failed)} failed (see its error above); the live read models are unchanged")
-            progress.update(task, completed=max(self.built, total), total=max(self.built, total))
+            task = progress.add_task("replay", total=top, generation=self.building)
+            if shares > 1:
+                self.built = self._build_in_processes(top, shares, lambda done: progress.update(task, completed=done))
+            else:
+                self.built = fold_share(self.store, self.db, self.runner.projections, self.building, top, 0, 1, self.batch_size, lambda n: progress.advance(task, n))
+            progress.update(task, completed=top)
         with self.db.transaction() as tx:
             tx.generation = self.building
             self._finish(tx)
+            for name in self.runner.names:
+                tx.execute("UPDATE projection_tracking SET position = ? WHERE projection = ? AND generation = ?", (top, name, self.building))
             create_indexes(tx, self.building, list(TABLES))
         return self.built
+
+    def _build_in_processes(self, top: int, shares: int, done: Any) -> int:
+        """One process per share of the aggregates; returns the events they read together."""
+        context = multiprocessing.get_context("spawn")
+        counter = context.Value("q", 0)
+        names = self.runner.names
+        processes = [
+            context.Process(
+                target=_fold_share_process,
+                args=(self.store.database_url, self.db.database_url, names, self.building, top, share, shares, self.batch_size, counter),
+                name=f"replay-share-{share}",
+            )
+            for share in range(shares)
+        ]
+        for process in processes:
+            process.start()
+        try:
+            while any(process.is_alive() for process in processes):
+                done(counter.value)
+                time.sleep(0.2)
+        finally:
+            for process in processes:
+                process.join()
+        failed = [process.name for process in processes if process.exitcode != 0]
+        if failed:
+            raise RuntimeError(f"replay: {', '.join(failed)} failed (see its error above); the live read models are unchanged")
+        read: int = counter.value
+        done(read)
+        return read
 
     def _finish(self, tx: Any) -> None:
         """Write what the projections folded in memory (the providers of a deferred fold)."""
@@ -182,18 +204,72 @@ class Replay:
             self.db.close()
 
 
-#: projections a replay may rebuild in another process, by name
-BY_NAME: dict[str, Any] = {"timeline": TimelineProjection}
+#: the projections a replay's processes can build, by name (each process makes its own)
+BY_NAME: dict[str, Callable[[], Projection]] = {
+    "providers": lambda: ProviderViewsProjection(deferred=True),
+    "timeline": TimelineProjection,
+}
 
 
-def _build_elsewhere(store_url: str, db_url: str, name: str, generation: int, batch_size: int) -> None:
-    """A child process of a parallel replay: fold the whole log into one projection's new tables."""
+def fold_share(
+    store: EventStore, db: ReadModelDB, projections: Sequence[Projection], generation: int, top: int,
+    share: int, shares: int, batch_size: int, progress: Callable[[int], None] | None = None,
+) -> int:  # fmt: skip
+    """Fold the events 1 … ``top`` of one share of the aggregates into ``generation``'s tables,
+    then write what the projections deferred (``finish``); returns the events read. Batches of
+    ``batch_size`` events, one transaction each. Tracking rows are left alone."""
+    rows = store.scan(top, share, shares)
+    ids: dict[str, UUID] = {}  # one UUID per aggregate
+    nul_free = True  # NUL can only reach a read model from an event: JSON escapes it as \u0000
+    read = 0
+    while True:
+        batch = list(islice(rows, batch_size))
+        if not batch:
+            break
+        with db.transaction() as tx:
+            tx.generation = generation
+            for row in batch:
+                _, text, _, topic, state, _, _, recorded_by, command_id = row
+                originator_id = ids.get(text)
+                if originator_id is None:
+                    originator_id = ids[text] = UUID(text)
+                if nul_free and ("\\u0000" in state or "\x00" in topic or "\x00" in recorded_by or "\x00" in command_id):
+                    nul_free = False
+                event = DecodedEvent.from_scan(row, originator_id)
+                for projection in projections:
+                    projection.apply(event, tx)
+            tx.nul_free = nul_free
+            for projection in projections:
+                projection.flush(tx)
+        read += len(batch)
+        if progress is not None:
+            progress(len(batch))
+    with db.transaction() as tx:
+        tx.generation = generation
+        tx.nul_free = nul_free
+        for projection in projections:
+            finish = getattr(projection, "finish", None)
+            if finish is not None:
+                finish(tx)
+    return read
+
+
+def _fold_share_process(
+    store_url: str, db_url: str, names: list[str], generation: int, top: int, share: int, shares: int, batch_size: int, counter: Any
+) -> None:
+    """A process of a parallel replay: fold its share into the new generation."""
     from ledger.store import open_store
 
     store = open_store(store_url)
-    db = ReadModelDB(db_url)
+    db = ReadModelDB(db_url, pool_size=1)
     try:
-        ProjectionRunner(db, store_source(store), [BY_NAME[name]()], batch_size=batch_size).catch_up(generation=generation)
+        projections = [BY_NAME[name]() for name in names]
+
+        def advance(n: int) -> None:
+            with counter.get_lock():
+                counter.value += n
+
+        fold_share(store, db, projections, generation, top, share, shares, batch_size, advance)
     finally:
         db.close()
         store.close()

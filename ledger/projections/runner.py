@@ -1,7 +1,9 @@
 """Running projections: from a source of events into the read-model tables, exactly once.
 
-A *projection* is a pure fold: ``apply(event, tx)`` for each ``RecordedEvent``
-and ``flush(tx)`` at the end of a batch, writing only through the transaction.
+A *projection* is a pure fold: ``apply(event, tx)`` for each event (a
+:class:`~ledger.wire.DecodedEvent`: a recorded event whose attributes every
+projection shares, decoded once) and ``flush(tx)`` at the end of a batch,
+writing only through the transaction.
 Where the events come from is a parameter:
 
 - *pull*: ``catch_up()`` asks a :data:`Source` (``after, limit -> events``) for
@@ -26,6 +28,7 @@ from typing import Any, Protocol
 from ledger.projections.db import POSTGRES, ReadModelDB, Tx
 from ledger.projections.schema import TABLES, ensure_schema, lock_live
 from ledger.store.base import EventStore, RecordedEvent
+from ledger.wire import DecodedEvent
 
 log = logging.getLogger("ledger.projections")
 
@@ -41,7 +44,7 @@ class Projection(Protocol):
     name: str
     tables: tuple[str, ...]
 
-    def apply(self, event: RecordedEvent, tx: Tx) -> None: ...
+    def apply(self, event: DecodedEvent, tx: Tx) -> None: ...
 
     def flush(self, tx: Tx) -> None: ...
 
@@ -110,27 +113,34 @@ class ProjectionRunner:
         return positions
 
     def _apply(self, tx: Tx, positions: dict[str, int], events: Sequence[RecordedEvent], *, strict: bool) -> int:
-        """Apply events after each projection's position, flush and move the tracking; returns events applied."""
-        applied = 0
-        for projection in self.projections:
-            position = positions[projection.name]
-            for event in events:
+        """Apply events after each projection's position, flush and move the tracking; returns events applied.
+
+        Event by event, each projection in turn: the projections share one decoding of each
+        event (:class:`~ledger.wire.DecodedEvent`), and none sees an event's attributes after a
+        later event was folded."""
+        started = dict(positions)
+        for recorded in events:
+            event = DecodedEvent.of(recorded)
+            for projection in self.projections:
+                position = positions[projection.name]
                 if event.position <= position:
                     continue  # already applied
                 if event.position != position + 1:
                     if strict:
                         raise GapError(f"{projection.name}: event {event.position} does not follow {position}")
-                    break
+                    continue  # this projection stops here: no later event follows its position either
                 projection.apply(event, tx)
-                position = event.position
+                positions[projection.name] = event.position
+        applied = 0
+        for projection in self.projections:
             projection.flush(tx)
-            if position != positions[projection.name]:
-                applied = max(applied, position - positions[projection.name])
+            position = positions[projection.name]
+            if position != started[projection.name]:
+                applied = max(applied, position - started[projection.name])
                 tx.execute(
                     "UPDATE projection_tracking SET position = ? WHERE projection = ? AND generation = ?",
                     (position, projection.name, tx.generation),
                 )
-                positions[projection.name] = position
         return applied
 
     def run_batch(self, tx: Tx, generation: int) -> int:

@@ -9,14 +9,14 @@ event store. Rulebook events belong to no provider's timeline.
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 from ledger import wire
 from ledger.projections.db import Tx, dumps, iso, loads
-from ledger.store.base import RecordedEvent
-from ledger.wire import decode_state
+from ledger.wire import DecodedEvent
 
 AGGREGATES = ("provider", "project", "complaint", "appeal")
+#: the stable names of their events (other aggregates' events, the rulebook's, belong to no timeline)
+EVENT_NAMES = frozenset(name for name in wire.EVENT_TYPES if name.split(".", 1)[0] in AGGREGATES)
 
 
 def _short(ref: Any) -> str:
@@ -167,46 +167,45 @@ class TimelineProjection:
     tables: tuple[str, ...] = ("timeline", "subjects", "answer_deadlines")
 
     def __init__(self) -> None:
-        #: originator id -> subject, as the aggregate's first event said (the same in every generation)
-        self._subjects: dict[UUID, tuple[str, str, list[str]] | None] = {}
+        #: originator id (text) -> subject, as the aggregate's first event said (the same in every generation)
+        self._subjects: dict[str, tuple[str, str, list[str]] | None] = {}
 
-    def apply(self, event: RecordedEvent, tx: Tx) -> None:
+    def apply(self, event: DecodedEvent, tx: Tx) -> None:
         try:
-            name = wire.event_type(event)
+            name = event.name
         except wire.UnknownEventType:
             return
-        if name.split(".", 1)[0] not in AGGREGATES:
+        if name not in EVENT_NAMES:
             return
-        rows = tx.scratch.setdefault(self.name, {"timeline": [], "subjects": [], "answers": {}})
-        state = decode_state(event)
+        rows = tx.scratch.get(self.name)
+        if rows is None:
+            rows = tx.scratch[self.name] = {"timeline": [], "subjects": [], "answers": {}}
+        state = event.attributes
+        key = event.originator_text
         if event.originator_version == 1:
             subject = subject_of(name, state)
-            self._remember(event.originator_id, subject)
+            self._remember(key, subject)
             if subject is None:
                 return
-            rows["subjects"].append((str(event.originator_id), subject[0], subject[1], dumps(subject[2])))
-        elif event.originator_id in self._subjects:
-            subject = self._subjects[event.originator_id]
+            rows["subjects"].append((key, subject[0], subject[1], dumps(subject[2])))
+        elif key in self._subjects:
+            subject = self._subjects[key]
         else:
-            row = tx.fetchone(
-                f"SELECT aggregate, subject_id, provider_ids FROM {tx.table('subjects')} WHERE originator_id = ?",
-                (str(event.originator_id),),
-            )
+            row = tx.fetchone(f"SELECT aggregate, subject_id, provider_ids FROM {tx.table('subjects')} WHERE originator_id = ?", (key,))
             subject = (row[0], row[1], loads(row[2])) if row else None
             if row is not None:  # an aggregate not found may yet be written by this batch's flush
-                self._remember(event.originator_id, subject)
+                self._remember(key, subject)
         if subject is None:
             return
         aggregate, subject_id, provider_ids = subject
         if name in ANSWER_EVENTS:  # the complaint's answer deadline: open until answered, overdue or verified
             opened = name == "complaint.answer-requested.v1"
             rows["answers"][subject_id] = (subject_id, provider_ids[0], iso(state["deadline"])) if opened else None
-        summary = summarize(name, state)
-        rows["timeline"] += [
-            (pid, event.position, event.ref, aggregate, subject_id, name, iso(event.recorded_at), event.recorded_by,
-             iso(event.effective_on), event.command_id, summary)
-            for pid in provider_ids
-        ]  # fmt: skip
+        common = (event.ref, aggregate, subject_id, name, event.recorded_at_iso, event.recorded_by,
+                  event.effective_on_iso, event.command_id, summarize(name, state))  # fmt: skip
+        position, timeline = event.position, rows["timeline"]
+        for pid in provider_ids:
+            timeline.append((pid, position, *common))
 
     def flush(self, tx: Tx) -> None:
         rows = tx.scratch.get(self.name)
@@ -218,7 +217,7 @@ class TimelineProjection:
             tx.insert_rows(tx.table("answer_deadlines"), ANSWER_COLUMNS, [row for row in answers.values() if row is not None])
             rows["subjects"], rows["timeline"], rows["answers"] = [], [], {}
 
-    def _remember(self, originator_id: UUID, subject: tuple[str, str, list[str]] | None) -> None:
+    def _remember(self, key: str, subject: tuple[str, str, list[str]] | None) -> None:
         if len(self._subjects) >= SUBJECTS_KEPT:
             self._subjects.clear()
-        self._subjects[originator_id] = subject
+        self._subjects[key] = subject

@@ -44,6 +44,7 @@ from ledger.redaction import redact
 from ledger.store import _batch
 from ledger.store.base import (
     GENESIS_HASH,
+    SCAN_COLUMNS,
     AppendResult,
     CommandBatch,
     ConcurrencyConflict,
@@ -350,6 +351,19 @@ INSERT_MANY_COLUMNS = (
 INSERT_CHUNK = 2000
 
 READ_CHUNK = 1000
+#: rows a scan's server-side cursor fetches per round trip
+SCAN_CHUNK = 5000
+#: a scan's columns as text, written by the server exactly as ``str(UUID)``, ``datetime.isoformat()``
+#: (in UTC: microseconds only when there are some) and ``date.isoformat()`` write them
+SCAN_AS_TEXT = {
+    "originator_id": "originator_id::text",
+    "recorded_at": (
+        "to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+        " || CASE WHEN extract(microseconds FROM recorded_at)::bigint %% 1000000 = 0 THEN ''"
+        " ELSE to_char(recorded_at AT TIME ZONE 'UTC', '.US') END || '+00:00'"
+    ),
+    "effective_on": "to_char(effective_on, 'YYYY-MM-DD')",
+}
 
 
 def _event(row: tuple[Any, ...]) -> RecordedEvent:
@@ -629,6 +643,22 @@ class PostgresEventStore(EventStore):
             limit,
             READ_CHUNK,
         )
+
+    def scan(self, upto: int, share: int = 0, shares: int = 1) -> Iterator[tuple]:
+        """One server-side cursor over the log, on a connection of its own; the server picks the
+        share and writes ids and instants as text (:data:`SCAN_AS_TEXT`)."""
+        where = "position <= %s"
+        params: tuple[int, ...] = (upto,)
+        if shares > 1:
+            where += " AND get_byte(uuid_send(originator_id), 15) %% %s = %s"
+            params += (shares, share)
+        with psycopg.connect(self.database_url) as conn:
+            conn.execute("SET TIME ZONE 'UTC'")
+            with conn.cursor(name="ledger_scan") as cursor:
+                cursor.itersize = SCAN_CHUNK
+                columns = ", ".join(SCAN_AS_TEXT.get(c, c) for c in SCAN_COLUMNS)
+                cursor.execute(f"SELECT {columns} FROM ledger_events WHERE {where} ORDER BY position", params)
+                yield from cursor
 
     def read_refs(self, refs: Iterable[str]) -> dict[str, RecordedEvent]:
         wanted = _batch.parse_refs(refs)

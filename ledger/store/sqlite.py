@@ -20,6 +20,7 @@ from ledger.redaction import redact
 from ledger.store import _batch
 from ledger.store.base import (
     GENESIS_HASH,
+    SCAN_COLUMNS,
     AppendResult,
     CommandBatch,
     ConcurrencyConflict,
@@ -28,6 +29,7 @@ from ledger.store.base import (
     RecordedEvent,
     command_hash,
     payload_digest,
+    share_of,
 )
 
 T = TypeVar("T")
@@ -123,6 +125,8 @@ EARLIER_COMMAND = (
 
 #: Rows fetched per query by read_all, and ids/refs per IN list.
 READ_CHUNK = 500
+#: rows a scan reads per query
+SCAN_CHUNK = 5000
 IN_CHUNK = 400
 
 
@@ -432,6 +436,24 @@ class SQLiteEventStore(EventStore):
             limit,
             READ_CHUNK,
         )
+
+    def scan(self, upto: int, share: int = 0, shares: int = 1) -> Iterator[tuple]:
+        """Pages of the log, as tuples (no long-lived cursor: SQLite writers go on meanwhile)."""
+        columns = ", ".join(SCAN_COLUMNS)
+        last = 0
+        while last < upto:
+            rows = (
+                self._connection()
+                .execute(f"SELECT {columns} FROM ledger_events WHERE position > ? AND position <= ? ORDER BY position LIMIT ?", (last, upto, SCAN_CHUNK))
+                .fetchall()
+            )
+            if not rows:
+                return
+            last = rows[-1][0]
+            for position, originator_id, version, topic, state, recorded_at, effective_on, recorded_by, command_id in rows:
+                if shares == 1 or share_of(originator_id, shares) == share:
+                    on = date.fromisoformat(effective_on).isoformat() if effective_on is not None else None
+                    yield (position, originator_id, version, topic, state, _utc(recorded_at).isoformat(), on, recorded_by, command_id)
 
     def read_refs(self, refs: Iterable[str]) -> dict[str, RecordedEvent]:
         wanted = _batch.parse_refs(refs)

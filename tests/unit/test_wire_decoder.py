@@ -1,0 +1,190 @@
+"""The one decoder (orjson + one pass of transcodings) makes exactly what the eventsourcing Mapper made.
+
+The oracle is the library's own path — ``JSONTranscoder.decode`` (``json`` with an ``object_hook``
+per object) and ``Mapper.to_domain_event`` — run over every event of the demo ledger, every
+provider's snapshot, and the JSON texts where orjson and ``json`` differ.
+"""
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from eventsourcing.persistence import MapperDeserialisationError, StoredEvent, TranscodingNotRegisteredError
+from eventsourcing.utils import get_topic
+
+from ledger import wire
+from ledger.aggregates import Provider
+from ledger.application import Ledger
+from ledger.clock import ManualClock
+from ledger.commands.handlers import HANDLERS
+from ledger.demo import DEMO_START, demo_plan, run_demo
+from tests.support.memory_store import MemoryEventStore
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal and of the same types all the way down (``date`` is not a ``datetime``, ``1`` not ``1.0``)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float | Decimal) and a != a:
+        return b != b  # NaN
+    return bool(a == b)
+
+
+def library_state(text: str) -> Any:
+    return wire._mapper.transcoder.decode(text.encode("utf-8"))
+
+
+def library_event(recorded: Any) -> Any:
+    cls = wire.EVENT_TYPES[wire.event_type(recorded)]
+    stored = StoredEvent(recorded.originator_id, recorded.originator_version, get_topic(cls), recorded.state.encode("utf-8"))
+    return wire._mapper.to_domain_event(stored)
+
+
+@pytest.fixture(scope="module")
+def demo_ledger() -> Ledger:
+    ledger = Ledger(MemoryEventStore(), ManualClock(DEMO_START), handlers=HANDLERS)
+    run_demo(ledger, demo_plan())
+    return ledger
+
+
+def test_every_event_of_the_demo_ledger_decodes_to_the_mappers_domain_event(demo_ledger: Ledger) -> None:
+    events = list(demo_ledger.store.read_all())
+    assert len(events) > 5000
+    names = set()
+    for recorded in events:
+        names.add(wire.event_type(recorded))
+        expected = library_event(recorded)
+        got = wire.decode(recorded)
+        assert type(got) is type(expected), recorded.ref
+        assert same(vars(got), vars(expected)), recorded.ref
+        assert got == expected
+        assert same(wire.decode_state(recorded), library_state(recorded.state)), recorded.ref
+    assert len(names) >= 30, "the demo ledger exercises most event types"
+
+
+def test_every_providers_snapshot_decodes_as_the_mapper_decoded_it(demo_ledger: Ledger) -> None:
+    for originator_id in wire.aggregate_ids(demo_ledger.store, "provider"):
+        provider: Any = None
+        for recorded in demo_ledger.store.read_aggregate(originator_id):
+            provider = library_event(recorded).mutate(provider)
+        assert isinstance(provider, Provider)
+        text = wire.encode_snapshot(provider)
+        stored = StoredEvent(originator_id, provider.version, wire._SNAPSHOT_TOPIC, text.encode("utf-8"))
+        expected = wire._mapper.to_domain_event(stored).mutate(None)  # type: ignore[attr-defined]
+        got = wire.decode_snapshot(originator_id, provider.version, text)
+        assert type(got) is type(expected)
+        assert same(vars(got), vars(expected)), provider.provider_id
+        assert same(dict(sorted(vars(got).items())), dict(sorted(vars(provider).items())))  # a snapshot reorders the attributes
+
+
+def test_an_older_class_version_is_upcast_as_the_mapper_does() -> None:
+    from tests.unit.test_wire import _recorded
+
+    new = wire.encode(_filed_v1())
+    legacy = _recorded(new.__class__(**{**vars(new), "topic": "ledger.aggregates.complaint:Complaint.Filed"}))
+    state = json.loads(legacy.state)
+    state.pop("nature")
+    state.pop("class_version", None)
+    legacy = legacy.__class__(**{**vars(legacy), "state": json.dumps(state, ensure_ascii=False, separators=(",", ":"))})
+    expected, got = library_event(legacy), wire.decode(legacy)
+    assert same(vars(got), vars(expected))
+    assert got.nature == "complaint"  # type: ignore[attr-defined]
+
+
+def _filed_v1() -> Any:
+    from ledger.aggregates import Complaint
+    from ledger.clock import FixedClock, clock_scope
+
+    with clock_scope(FixedClock(datetime(2025, 3, 1, 2, 0).astimezone())):
+        complaint = Complaint(
+            complaint_id="C-1", provider_id="TJ-1", jurisdiction="tianjin", nature="complaint", complainant_kind="enterprise",
+            complainant_name="E", contact=None, real_name=True, subject="late", evidence=[], enterprise_id="E-1",
+            effective_on=date(2025, 2, 1),
+        )  # fmt: skip
+    return complaint.collect_events()[0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a":NaN,"b":Infinity,"c":-Infinity}',  # json accepts, orjson refuses
+        '{"big":123456789012345678901234567890,"neg":-98765432109876543210}',  # orjson: floats
+        '[18446744073709551615,18446744073709551616,-9223372036854775808,-9223372036854775809,1e19,-1e19,9.3e18]',
+        '{"in":[[{"deep":-9223372036854775809}]]}',
+        "123456789012345678901234567890",
+        '{"s":"\\ud800 lone surrogate"}',
+        '{"dup":1,"dup":{"_type_":"date_iso","_data_":"2025-01-02"}}',
+        '{"x":1.0,"y":1e16,"z":-0.0,"w":0.1,"v":5e-324,"u":1.7976931348623157e308}',
+        '[{"_type_":"date_iso","_data_":"2025-01-02"},[{"_type_":"uuid_hex","_data_":"' + uuid4().hex + '"}]]',
+        '{"_type_":"decimal_str","_data_":"12.50"}',
+        '{"_type_":"datetime_iso","_data_":"2025-01-02T03:04:05.000006+08:00"}',
+        '{"nested":{"deeper":[{"_type_":"date_iso","_data_":"2025-01-02","extra":1},{"_type_":"x"},{"_data_":"y"}]}}',
+        '{"_type_":"date_iso","_data_":"2025-01-02","_other_":1}',
+        '"just a string"',
+        "42",
+        "null",
+        '{"escapes":"tab\\t nl\\n quote\\" nul\\u0000 中文 \\u2028"}',
+    ],
+)
+def test_texts_where_orjson_and_json_differ_decode_as_the_transcoder_does(text: str) -> None:
+    assert same(wire.decode_json(text), library_state(text))
+
+
+def _transcoded(name: str, data: str) -> str:
+    return json.dumps({"v": {"_type_": name, "_data_": data}})
+
+
+def test_every_registered_transcoding_revives_as_its_own_decode() -> None:
+    samples = {
+        "uuid_hex": [uuid4().hex, str(uuid4()), "{" + str(uuid4()) + "}"],
+        "datetime_iso": ["2025-01-02T03:04:05+00:00", "2025-01-02T03:04:05.123456", "2025-01-02 03:04"],
+        "date_iso": ["2025-01-02", "20250102"],
+        "decimal_str": ["12.50", "-0", "1E+3", "NaN"],
+    }
+    assert set(wire._REVIVERS) == set(wire._mapper.transcoder.names) == set(samples)
+    for name, texts in samples.items():
+        for text in texts:
+            obj = _transcoded(name, text)
+            assert same(wire.decode_json(obj), library_state(obj)), obj
+    for name, bad in (("uuid_hex", "nope"), ("date_iso", "2025-13-01"), ("datetime_iso", "x"), ("decimal_str", "x")):
+        obj = _transcoded(name, bad)
+        with pytest.raises(Exception) as ours:
+            wire.decode_json(obj)
+        with pytest.raises(Exception) as theirs:
+            library_state(obj)
+        assert type(ours.value) is type(theirs.value)
+
+
+def test_unknown_transcodings_and_bad_json_fail_as_before() -> None:
+    with pytest.raises(TranscodingNotRegisteredError, match="'set_list' is not deserializable"):
+        wire.decode_json('{"v":{"_type_":"set_list","_data_":[1]}}')
+    with pytest.raises(json.JSONDecodeError):
+        wire.decode_json('{"v":')
+    recorded = _bad_event('{"effective_on":{"_type_":"nope","_data_":"x"}}')
+    with pytest.raises(MapperDeserialisationError, match="provider.admitted.v1|Provider.Admitted"):
+        wire.decode(recorded)
+    assert isinstance(wire.decode_json('{"d":{"_type_":"decimal_str","_data_":"1.10"}}')["d"], Decimal)
+    assert isinstance(wire.decode_json(_transcoded("uuid_hex", uuid4().hex))["v"], UUID)
+
+
+def _bad_event(state: str) -> Any:
+    from ledger.store.base import GENESIS_HASH, RecordedEvent
+
+    return RecordedEvent(1, uuid4(), 2, "provider.admitted.v1", state, datetime(2025, 1, 1).astimezone(), None, "me", "c1", GENESIS_HASH, "0" * 64)
+
+
+def test_read_model_json_of_a_string_is_json_dumps_of_it_for_every_character() -> None:
+    from ledger.projections.db import dumps
+
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    for text in (every, "", "\ud800 lone", "a\"b\\c\x00\x1f\x7f\u2028"):
+        assert dumps(text) == json.dumps(text, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    assert dumps({"b": 1, "a": [date(2025, 1, 2)]}) == '{"a":["2025-01-02"],"b":1}'
