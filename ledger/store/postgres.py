@@ -652,13 +652,11 @@ class PostgresEventStore(EventStore):
         if shares > 1:
             where += " AND get_byte(uuid_send(originator_id), 15) %% %s = %s"
             params += (shares, share)
-        with psycopg.connect(self.database_url) as conn:
-            conn.execute("SET TIME ZONE 'UTC'")
-            with conn.cursor(name="ledger_scan") as cursor:
-                cursor.itersize = SCAN_CHUNK
-                columns = ", ".join(SCAN_AS_TEXT.get(c, c) for c in SCAN_COLUMNS)
-                cursor.execute(f"SELECT {columns} FROM ledger_events WHERE {where} ORDER BY position", params)
-                yield from cursor
+        with psycopg.connect(self.database_url) as conn, conn.cursor(name="ledger_scan") as cursor:
+            cursor.itersize = SCAN_CHUNK
+            columns = ", ".join(SCAN_AS_TEXT.get(c, c) for c in SCAN_COLUMNS)
+            cursor.execute(f"SELECT {columns} FROM ledger_events WHERE {where} ORDER BY position", params)
+            yield from cursor
 
     def read_refs(self, refs: Iterable[str]) -> dict[str, RecordedEvent]:
         wanted = _batch.parse_refs(refs)
