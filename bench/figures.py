@@ -263,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--commands", type=int, default=200, help="commands timed on each provider")
     parser.add_argument("--reads", type=int, default=1000, help="reads timed")
     parser.add_argument("--events", type=int, default=1_000_000, help="events replayed")
+    parser.add_argument("--data-schema", default="", help="replay: keep the generated log in this schema and reuse it next time")
     parser.add_argument("--no-write", action="store_true", help="print, do not update BENCHMARKS.md")
     args = parser.parse_args(argv)
     if args.figure != "startup" and not args.database_url:
