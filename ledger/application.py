@@ -293,6 +293,7 @@ class Ledger:
                     previous = self.store.command_result(command.command_id)
                     if previous is not None:  # unless the id was used for another command: that is refused
                         previous.check_retry(command.command_id, payload_digest(command.canonical_json()))
+                        self._check_personal_retry(command.command_id, sealed, previous)
                         return CommandResult(command.command_id, previous.positions, duplicate=True)
                     raise
                 if committer is None:
@@ -308,7 +309,9 @@ class Ledger:
                         continue
                     result = outcome
                     self._recorded(uow, result)
-                if not result.duplicate:  # a retry never replaces what the first recording kept
+                if result.duplicate:
+                    self._check_personal_retry(command.command_id, sealed, result)
+                else:  # a retry never replaces what the first recording kept
                     self._keep(sealed)
                 return CommandResult(command.command_id, result.positions, result.duplicate, [] if result.duplicate else names)
         raise CommandConflict(
@@ -326,6 +329,13 @@ class Ledger:
         """
         sealed_commands = [self._seal(command) for command in commands]
         commands = [command for command, _ in sealed_commands]
+        for index, (command, sealed) in enumerate(sealed_commands):  # before anything is written
+            previous = self.store.command_result(command.command_id) if sealed is not None and self.personal is not None else None
+            if previous is not None:
+                try:
+                    self._check_personal_retry(command.command_id, sealed, previous)
+                except CommandIdReused as reused:
+                    raise BatchError(index, command, reused) from reused
         for attempt in range(1, MAX_ATTEMPTS + 1):
             uow, batches, names = self._decide_all(commands, on_progress if attempt == 1 else None)
             try:
@@ -394,6 +404,12 @@ class Ledger:
     def _seal(self, command: Command) -> tuple[Command, Sealed | None]:
         """Personal fields out of the command (and so out of the log), when the ledger has a vault."""
         return seal_command(command) if self.personal is not None else (command, None)
+
+    def _check_personal_retry(self, command_id: str, sealed: Sealed | None, previous: AppendResult) -> None:
+        """A retry's personal data must be what the first recording kept (the log holds only markers,
+        equal whatever the values): :class:`CommandIdReused` if the kept MAC says otherwise."""
+        if sealed is not None and self.personal is not None and self.personal.same_as_kept(sealed) is False:
+            raise CommandIdReused(command_id, previous)
 
     def _keep(self, sealed: Sealed | None) -> None:
         """After the command's events are recorded: its personal data, encrypted, beside the log."""

@@ -12,9 +12,19 @@ crypto-shredding — while every event, and so ``ledger verify``, stays as it wa
 The values are written after the command's events are recorded: a refused or
 conflicting command leaves nothing behind. A crash between the two leaves a
 recorded complaint whose contact details read as missing, never the reverse.
+
+A retry must repeat the command exactly, personal fields included — but the
+log's payload holds only markers, equal whatever the values were. So the vault
+keeps, beside the ciphertext, an HMAC-SHA256 of the values under the person's
+own key (:meth:`PersonalDataVault.same_as_kept`): a command id reused with other
+personal data is refused like any other reuse, and no plaintext is kept for the
+comparison. Once the key is destroyed nothing can be compared (nor revealed): a
+retry then is taken as the duplicate its payload says it is, and stores nothing.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 from dataclasses import dataclass
@@ -37,6 +47,12 @@ SCHEMA = (
         nonce TEXT NOT NULL,
         ciphertext TEXT NOT NULL,
         sealed_at TEXT NOT NULL
+    )""",
+    # what a retry is checked against: a keyed MAC (HMAC-SHA256 under the person's own key) of the
+    # values, so that no plaintext is kept for it, and destroying the key makes it meaningless too
+    """CREATE TABLE IF NOT EXISTS personal_macs (
+        holder TEXT PRIMARY KEY,
+        mac TEXT NOT NULL
     )""",
     """CREATE TABLE IF NOT EXISTS personal_erasures (
         person_id TEXT PRIMARY KEY,
@@ -85,6 +101,16 @@ def seal_command(command: Any) -> tuple[Any, Sealed | None]:
     return command.model_copy(update=markers), Sealed(person_id, holder, values)
 
 
+def _plaintext(sealed: Sealed) -> bytes:
+    return json.dumps(sealed.values, ensure_ascii=False, sort_keys=True).encode()
+
+
+def _mac(key: bytes, sealed: Sealed) -> str:
+    """HMAC-SHA256 of the holder and its values under the person's key (a key of its own, derived)."""
+    mac_key = hmac.new(key, b"ledger personal-data retry check", hashlib.sha256).digest()
+    return hmac.new(mac_key, sealed.holder.encode() + b"\x00" + _plaintext(sealed), hashlib.sha256).hexdigest()
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
@@ -119,13 +145,25 @@ class PersonalDataVault:
             else:
                 key = bytes.fromhex(row[0])
             nonce = os.urandom(12)
-            plaintext = json.dumps(sealed.values, ensure_ascii=False, sort_keys=True).encode()
+            plaintext = _plaintext(sealed)
             ciphertext = AESGCM(key).encrypt(nonce, plaintext, sealed.holder.encode())
+            tx.execute("DELETE FROM personal_macs WHERE holder = ?", (sealed.holder,))
+            tx.execute("INSERT INTO personal_macs (holder, mac) VALUES (?, ?)", (sealed.holder, _mac(key, sealed)))
             tx.execute("DELETE FROM personal_data WHERE holder = ?", (sealed.holder,))
             tx.execute(
                 "INSERT INTO personal_data (holder, person_id, nonce, ciphertext, sealed_at) VALUES (?, ?, ?, ?, ?)",
                 (sealed.holder, sealed.person_id, nonce.hex(), ciphertext.hex(), _now()),
             )
+
+    def same_as_kept(self, sealed: Sealed) -> bool | None:
+        """Whether ``sealed`` carries the values kept for its holder (compared by their MACs);
+        None when that cannot be told: nothing kept, or the person's key destroyed."""
+        with self.db.transaction(write=False) as tx:
+            kept = tx.fetchone("SELECT mac FROM personal_macs WHERE holder = ?", (sealed.holder,))
+            key = tx.fetchone("SELECT key_material FROM personal_keys WHERE person_id = ?", (sealed.person_id,))
+        if kept is None or key is None:
+            return None
+        return hmac.compare_digest(kept[0], _mac(bytes.fromhex(key[0]), sealed))
 
     def reveal(self, holder: str) -> Revealed | None:
         with self.db.transaction(write=False) as tx:
@@ -141,7 +179,7 @@ class PersonalDataVault:
         return Revealed(holder, person_id, json.loads(plaintext))
 
     def erase(self, person_id: str, reason: str) -> bool:
-        """Destroy the person's key: its ciphertexts stay, unreadable for good. False if there was no key."""
+        """Destroy the person's key: its ciphertexts (and MACs) stay, unreadable for good. False if there was no key."""
         with self.db.transaction() as tx:
             found = tx.fetchone("SELECT 1 FROM personal_keys WHERE person_id = ?", (person_id,))
             tx.execute("DELETE FROM personal_keys WHERE person_id = ?", (person_id,))

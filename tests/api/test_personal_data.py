@@ -54,3 +54,21 @@ def test_destroying_the_key_erases_the_data_and_the_chain_still_verifies(served)
     assert served.client.get("/v1/complaints/C-pii/complainant", headers=headers("regulator")).json()["values"] is None
     again = served.client.post("/v1/complaints/C-pii/complainant/erasure", json={"reason": "again"}, headers=headers("regulator"))
     assert again.json()["erased"] is False
+
+
+def test_a_reused_key_with_other_personal_data_is_refused_and_writes_nothing(served):
+    """The log holds markers, equal whatever the name and contact were: the vault's keyed MAC of
+    the values tells a retry (same data: the first answer again) from a reuse (other data: 409)."""
+    _file(served)
+    events = served.events()
+    for changed in ({"complainant_name": "王五"}, {"contact": "13900000000"}):
+        body = {"complaint_id": "C-pii", "provider_id": "TS-2", "complainant_kind": "enterprise", "enterprise_id": "E-1",
+                "complainant_name": NAME, "contact": CONTACT, "subject": "服务未按合同交付", **changed}  # fmt: skip
+        answer = served.client.post("/v1/complaints", json=body, headers={**headers("enterprise"), "Idempotency-Key": "pii-1"})
+        assert answer.status_code == 409, answer.text
+        assert "pii-1" in answer.json()["detail"] and "different command" in answer.json()["detail"]
+    assert served.events() == events
+    kept = served.client.get("/v1/complaints/C-pii/complainant", headers=headers("regulator")).json()
+    assert kept["values"] == {"complainant_name": NAME, "contact": CONTACT}
+    _file(served, expected=200)  # the same data again: a retry
+    assert served.events() == events
