@@ -21,6 +21,9 @@ with a table, the command that produced it, the machine and the load average whe
 - **reads**: ``provider_standing`` (what ``ledger provider X`` shows) from the read models on the
   10,000-event provider, in process, p50/p99 of ``--reads`` calls, vs folding the aggregate.
 - **startup**: ``ledger --help`` vs ``python -c pass``, median of 7 process starts each.
+- **api** (not in ``all``): ``bench.api_latency`` — registry and timeline page p50/p99 at
+  ``--connections`` over ``--providers`` providers, each next to the same server's bare ``/health``;
+  the section is ``api-<backend>-<providers>``. ``--database-url ""`` builds on a fresh SQLite file.
 """
 from __future__ import annotations
 
@@ -61,11 +64,12 @@ def write_section(name: str, body: str) -> None:
 
 def report(name: str, title: str, rows: list[tuple[str, ...]], header: tuple[str, ...], notes: list[str], args: argparse.Namespace) -> None:
     from bench.throughput import machine
+    from ledger.redaction import redact
 
     m = machine()
     lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
-    shown = " ".join(a if "://" not in a else "$LEDGER_TEST_POSTGRES_URL" for a in sys.argv[1:])
+    shown = " ".join((a if "://" not in a else redact(a)) if a else '""' for a in sys.argv[1:])
     lines += [
         "",
         f"Command: `python -m bench.figures {shown}`, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; "
@@ -255,9 +259,51 @@ def replay_figure(args: argparse.Namespace) -> dict[str, Any]:
     return run(args)
 
 
+def api_figure(args: argparse.Namespace) -> dict[str, Any]:
+    """Registry and timeline pages at ``--connections`` over ``--providers`` providers, vs /health."""
+    import tempfile
+
+    from bench.api_latency import run
+
+    with tempfile.TemporaryDirectory() as workdir:
+        result = run(args, workdir)
+    backend, providers = result["backend"], result["providers"]
+    rows = [
+        (label, f"{result[key]['requests']}", f"{result[key]['p50_ms']:.1f}", f"{result[key]['p99_ms']:.1f}",
+         f"{result[key]['p50_ms'] / result['health']['p50_ms']:.2f}", f"{result[key]['p99_ms'] / result['health']['p99_ms']:.2f}")
+        for key, label in (
+            ("health", "`/health` (baseline)"),
+            ("registry_page", "`/v1/registry?jurisdiction=…&limit=50&offset=…`"),
+            ("timeline_page", f"`/v1/providers/{{id}}/timeline?limit=50` ({result['timeline_entries']} entries)"),
+        )
+    ]
+    built = result["build"]
+    retried = ", ".join(f"{key} {result[key]['retried']}" for key in ("health", "registry_page", "timeline_page"))
+    notes = [
+        f"`ledger serve` (one uvicorn process) over {providers:,} providers on {backend}, auditor token; the load generator is one asyncio "
+        f"process (httpx) with {result['connections']} connections, in the same machine; the endpoints are driven one after the other, "
+        "each after a warm-up. The ratio to `/health` is the figure (both measured in the same run); the milliseconds depend on the load. "
+        f"Requests sent again after the server had closed their kept-alive connection (timed from the first try): {retried}."
+    ]
+    if built.get("reused"):
+        notes.append("The ledger was built by an earlier run of the same command (`--reuse`).")
+    else:
+        notes.append(
+            f"Build: {built['commands']:,} commands ({built['events']:,} events: each provider applies, is admitted, and takes one project "
+            f"through acceptance, rating and payment) recorded in {built['record_seconds']} s by {built['workers']} processes "
+            f"(`execute_all`, {CHUNK_NOTE}), read models built in {built['projection_seconds']} s; {built['build_seconds']} s in all."
+        )
+    title = f"HTTP API latency, {providers:,} providers, {backend}, {result['connections']} connections"
+    report(f"api-{backend}-{providers}", title, rows, ("endpoint", "requests", "p50 ms", "p99 ms", "p50 ÷ `/health` p50", "p99 ÷ `/health` p99"), notes, args)
+    return result
+
+
+CHUNK_NOTE = "250 providers per transaction"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.figures", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("figure", choices=["long-history", "replay", "reads", "startup", "all"])
+    parser.add_argument("figure", choices=["long-history", "replay", "reads", "startup", "api", "all"])
     parser.add_argument("--database-url", default=os.environ.get("LEDGER_TEST_POSTGRES_URL", ""))
     parser.add_argument("--history", type=int, default=10_000, help="events of the long provider")
     parser.add_argument("--commands", type=int, default=200, help="commands timed on each provider")
@@ -265,9 +311,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=1_000_000, help="events replayed")
     parser.add_argument("--data-schema", default="", help="replay: keep the generated log in this schema and reuse it next time")
     parser.add_argument("--no-write", action="store_true", help="print, do not update BENCHMARKS.md")
+    from bench.api_latency import arguments as api_arguments
+
+    api_arguments(parser)
     args = parser.parse_args(argv)
-    if args.figure != "startup" and not args.database_url:
+    if args.figure not in ("startup", "api") and not args.database_url:
         parser.error("--database-url (or LEDGER_TEST_POSTGRES_URL) is required")
+    if args.figure == "api":
+        api_figure(args)
+        return 0
     figures = {"long-history": long_history, "replay": replay_figure, "reads": reads, "startup": startup}
     for name, run in figures.items():
         if args.figure in (name, "all"):
