@@ -57,6 +57,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from ledger.aggregates import DomainError
 from ledger.application import CommandConflict, Ledger
@@ -65,6 +66,7 @@ from ledger.clock import FixedClock, to_utc
 from ledger.commands import models as m
 from ledger.rules import PACKS, credit_code
 from ledger.settings import Settings
+from ledger.store import open_store
 
 #: the business day every command is recorded on: inside every declared validity window
 TODAY = date(2025, 3, 1)
@@ -239,6 +241,40 @@ def set_up(ledger: Ledger, providers: int) -> None:
         ledger.execute_all(commands[start:start + 200])
 
 
+def drive(
+    ledger: Ledger, i: int, providers: int, seed: int, mine: Counts, refusals: Counter[str],
+    stop: threading.Event, errors: list[BaseException], profiles: list[cProfile.Profile] | None = None,
+) -> None:  # fmt: skip
+    """One client: executes client ``i``'s workload until ``stop`` is set, counting into ``mine``."""
+    abandoned: set[str] = set()  # projects whose registration was refused: a client gives up on them
+    if profiles is not None:  # this thread's CPU time: not the time it waits for the database or the GIL
+        profiler = cProfile.Profile(time.thread_time)
+        profiles.append(profiler)
+        profiler.enable()
+    try:
+        for command in workload(i, providers, seed):
+            if stop.is_set():
+                return
+            if getattr(command, "project_id", None) in abandoned:
+                continue
+            try:
+                ledger.execute(command)
+                mine.recorded += 1
+            except DomainError as error:
+                if isinstance(command, m.RegisterProject):
+                    abandoned.add(command.project_id)
+                mine.refused += 1
+                refusals[f"{type(command).__name__}: {re.sub(r'[A-Z]+-[0-9-]+', '…', str(error))[:70]}"] += 1
+            except CommandConflict:
+                mine.gave_up += 1
+    except BaseException as error:
+        errors.append(error)
+        stop.set()
+    finally:
+        if profiles is not None:
+            profiler.disable()
+
+
 def run_ledger(
     backend: str, database_url: str, variant: str, *, clients: int, seconds: float, warmup: float,
     providers: int, seed: int, max_batch: int, max_wait_ms: float, cpu_profile: bool = False,
@@ -256,34 +292,7 @@ def run_ledger(
         profiles: list[cProfile.Profile] = []
 
         def client(i: int) -> None:
-            mine = counts[i]
-            abandoned: set[str] = set()  # projects whose registration was refused: a client gives up on them
-            if cpu_profile:  # this thread's CPU time: not the time it waits for the database or the GIL
-                profiler = cProfile.Profile(time.thread_time)
-                profiles.append(profiler)
-                profiler.enable()
-            try:
-                for command in workload(i, providers, seed):
-                    if stop.is_set():
-                        return
-                    if getattr(command, "project_id", None) in abandoned:
-                        continue
-                    try:
-                        ledger.execute(command)
-                        mine.recorded += 1
-                    except DomainError as error:
-                        if isinstance(command, m.RegisterProject):
-                            abandoned.add(command.project_id)
-                        mine.refused += 1
-                        refusals[f"{type(command).__name__}: {re.sub(r'[A-Z]+-[0-9-]+', '…', str(error))[:70]}"] += 1
-                    except CommandConflict:
-                        mine.gave_up += 1
-            except BaseException as error:
-                errors.append(error)
-                stop.set()
-            finally:
-                if cpu_profile:
-                    profiler.disable()
+            drive(ledger, i, providers, seed, counts[i], refusals, stop, errors, profiles if cpu_profile else None)
 
         threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
         for thread in threads:
@@ -332,6 +341,117 @@ def run_ledger(
         )  # fmt: skip
     finally:
         app.close()
+
+
+
+# --- writers in several processes --------------------------------------------------------------------
+
+
+def _writer_process(
+    database_url: str, variant: str, clients: list[int], providers: int, seed: int, max_batch: int, max_wait_ms: float,
+    projections: bool, warmup: float, seconds: float, barrier: Any, results: Any,
+) -> None:  # fmt: skip
+    """One writer process: its own App (pool, aggregate cache, group committer) driving ``clients``."""
+    options = VARIANTS[variant]
+    app = make_app(database_url, len(clients), options["group_commit"], projections, max_batch, max_wait_ms)
+    ledger = app.ledger
+    counts = [Counts() for _ in clients]
+    refusals: Counter[str] = Counter()
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    threads = [
+        threading.Thread(target=drive, args=(ledger, i, providers, seed, mine, refusals, stop, errors), daemon=True)
+        for i, mine in zip(clients, counts)
+    ]
+    try:
+        barrier.wait()
+        for thread in threads:
+            thread.start()
+        time.sleep(warmup)
+        start = [Counts(**asdict(c)) for c in counts]
+        start_stats = ledger.committer.stats() if ledger.committer else {}
+        start_cpu = time.process_time()
+        time.sleep(seconds)
+        end = [Counts(**asdict(c)) for c in counts]
+        end_stats = ledger.committer.stats() if ledger.committer else {}
+        cpu = time.process_time() - start_cpu
+        stop.set()
+        for thread in threads:
+            thread.join(60)
+        totals = {name: sum(getattr(e, name) - getattr(b, name) for b, e in zip(start, end)) for name in ("recorded", "refused", "gave_up")}
+        stats = {k: end_stats[k] - start_stats[k] for k in ("groups", "batches", "conflicts", "fallbacks", "notifications")} if end_stats else {}
+        if end_stats:
+            stats["largest_group"] = end_stats["largest_group"]
+        results.put({"totals": totals, "cpu": cpu, "committer": stats, "refusals": dict(refusals), "error": repr(errors[0]) if errors else None})
+    except BaseException as error:  # the parent reports it
+        results.put({"error": repr(error)})
+    finally:
+        app.close()
+
+
+def run_ledger_processes(
+    database_url: str, variant: str, *, processes: int, clients: int, seconds: float, warmup: float,
+    providers: int, seed: int, max_batch: int, max_wait_ms: float, cpu_profile: bool = False,
+) -> LedgerRun:  # fmt: skip
+    """``clients`` clients spread over ``processes`` writer processes, each with its own App
+    (group commit per process). The log's lock orders their transactions; the read models, when
+    the variant has them, are followed by the first process's worker only (the others record)."""
+    import multiprocessing
+
+    if cpu_profile:
+        raise SystemExit("--cpu-profile profiles one process: use it without --processes")
+    options = VARIANTS[variant]
+    app = make_app(database_url, 1, False, False, max_batch, max_wait_ms)
+    try:
+        set_up(app.ledger, providers)
+    finally:
+        app.close()
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(processes + 1)
+    results = context.Queue()
+    workers = [
+        context.Process(
+            target=_writer_process,
+            args=(database_url, variant, [i for i in range(clients) if i % processes == k], providers, seed, max_batch,
+                  max_wait_ms, options["projections"] and k == 0, warmup, seconds, barrier, results),
+            daemon=True,
+        )  # fmt: skip
+        for k in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    store = open_store(database_url)
+    try:
+        barrier.wait(timeout=300)
+        time.sleep(warmup)
+        start_position, start_ticks = store.max_position(), cpu_ticks()
+        started = time.perf_counter()
+        time.sleep(seconds)
+        elapsed = time.perf_counter() - started
+        end_position, end_ticks = store.max_position(), cpu_ticks()
+        reports = [results.get(timeout=300) for _ in workers]
+    finally:
+        store.close()
+        for worker in workers:
+            worker.join(60)
+    failed = [r["error"] for r in reports if r.get("error")]
+    if failed:
+        raise SystemExit(f"a writer process failed: {failed[0]}")
+    totals = {name: sum(r["totals"][name] for r in reports) for name in ("recorded", "refused", "gave_up")}
+    refusals: Counter[str] = Counter()
+    committer: dict = {}
+    for r in reports:
+        refusals.update(r["refusals"])
+        for key, value in r["committer"].items():
+            committer[key] = max(committer.get(key, 0), value) if key == "largest_group" else committer.get(key, 0) + value
+    if committer:
+        committer["mean_group"] = committer["batches"] / committer["groups"] if committer["groups"] else 0.0
+    busy = (end_ticks[0] - start_ticks[0]) / max(1, end_ticks[1] - start_ticks[1])
+    return LedgerRun(
+        "postgres", f"{variant}×{processes}", clients, elapsed, totals["recorded"], totals["refused"], totals["gave_up"],
+        end_position - start_position, cpu_ms_per_command=sum(r["cpu"] for r in reports) * 1000 / max(1, totals["recorded"]),
+        machine_busy=busy, refusals=dict(refusals.most_common(3)), committer=committer,
+    )  # fmt: skip
 
 
 # --- PostgreSQL: schemas and pgbench ----------------------------------------------------------------
@@ -538,6 +658,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--providers", type=int, default=200, help="providers admitted before each run")
     parser.add_argument("--variants", default="single,group,single-raw,group-raw",
                         help=f"PostgreSQL ledger variants, of {', '.join(VARIANTS)} ('' for none)")  # fmt: skip
+    parser.add_argument("--processes", type=int, default=1,
+                        help="writer processes for the PostgreSQL variants (each its own App; clients spread over them)")  # fmt: skip
     parser.add_argument("--sqlite-variants", default="single,group", help="SQLite ledger variants ('' for none)")
     parser.add_argument("--sqlite-seconds", type=float, default=None, help="measured seconds of the SQLite runs (default: half of --seconds)")
     parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench baseline")
@@ -584,7 +706,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pgbench    single-row inserts {pgbench['tps']:8.1f} tps  ({pgbench['command']})", flush=True)
     for variant in filter(None, args.variants.split(",")):
         with fresh_schema(args.database_url) as (_, url):
-            run = run_ledger("postgres", url, variant, seconds=args.seconds, **common)
+            if args.processes > 1:
+                run = run_ledger_processes(url, variant, processes=args.processes, seconds=args.seconds, **common)
+            else:
+                run = run_ledger("postgres", url, variant, seconds=args.seconds, **common)
         runs.append(run)
         print(run.line(), flush=True)
     for variant in filter(None, args.sqlite_variants.split(",")):

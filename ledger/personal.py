@@ -34,6 +34,7 @@ from typing import Any
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ledger.projections.db import ReadModelDB
+from ledger.projections.schema import lock_schema
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS personal_keys (
@@ -128,6 +129,7 @@ class PersonalDataVault:
         if self._db is None:
             db = ReadModelDB(self.database_url)
             with db.transaction() as tx:
+                lock_schema(tx)  # writer processes starting together would race on CREATE TABLE IF NOT EXISTS
                 for statement in SCHEMA:
                     tx.execute(statement)
             self._db = db
