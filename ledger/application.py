@@ -13,6 +13,7 @@ raises does not change.
 """
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
@@ -33,8 +34,12 @@ from ledger.personal import PersonalDataVault, Sealed, seal_command
 from ledger.rules import PACKS
 from ledger.rules.base import RulePack
 from ledger.rules.engine import reconcile
+from ledger.snapshots import SNAPSHOT_FORMAT, Snapshot, SnapshotStore, usable
+from ledger.snapshots import digest as snapshot_digest
 from ledger.store import AppendResult, CommandBatch, CommandIdReused, ConcurrencyConflict, EventStore
-from ledger.store.base import event_ref, payload_digest
+from ledger.store.base import RecordedEvent, event_ref, payload_digest
+
+log = logging.getLogger("ledger.application")
 
 A = TypeVar("A", bound=LedgerAggregate)
 
@@ -55,15 +60,44 @@ def fold(events: Iterable[Any], aggregate: Any = None) -> Any:
     return aggregate
 
 
+def _from_snapshot(cls: type[LedgerAggregate], snapshot: Snapshot, tail: list[RecordedEvent]) -> LedgerAggregate | None:
+    """The aggregate from ``snapshot`` and the log's events from its version on, or None if the
+    snapshot cannot stand in for the log's history (see :func:`ledger.snapshots.usable`)."""
+    if not usable(snapshot, tail[0] if tail else None):
+        return None
+    try:
+        aggregate = wire.decode_snapshot(snapshot.originator_id, snapshot.version, snapshot.state, cls)
+    except Exception:  # undecodable (a format change, a damaged row): the log decides
+        return None
+    if not isinstance(aggregate, cls) or aggregate.id != snapshot.originator_id or aggregate.version != snapshot.version:
+        return None
+    return fold((wire.decode(e) for e in tail[1:]), aggregate)
+
+
+def take_snapshot(snapshots: SnapshotStore, aggregate: LedgerAggregate, event_hash: str) -> None:
+    """Keep ``aggregate`` (as recorded: no pending events) whose event at its version has ``event_hash``.
+    A snapshot that cannot be written is logged and skipped: it is a cache, the command stands."""
+    try:
+        state = wire.encode_snapshot(aggregate)
+        snapshots.write(Snapshot(aggregate.id, aggregate.version, event_hash, SNAPSHOT_FORMAT, state, snapshot_digest(state)))
+    except Exception:
+        log.warning("snapshot of %s at version %d not kept", aggregate.id, aggregate.version, exc_info=True)
+
+
 class UnitOfWork:
     """The aggregates one command (or one import) has loaded, and their loaded versions."""
 
     def __init__(
-        self, store: EventStore, cache: AggregateCache | None = None, unreserved: UnreservedApplications | None = None
+        self,
+        store: EventStore,
+        cache: AggregateCache | None = None,
+        unreserved: UnreservedApplications | None = None,
+        snapshots: SnapshotStore | None = None,
     ) -> None:
         self._store = store
         self._cache = cache
         self._unreserved = unreserved
+        self._snapshots = snapshots
         self._aggregates: dict[UUID, LedgerAggregate | None] = {}
         self.versions: dict[UUID, int] = {}
         #: aggregates the current command has looked at (found, missed or added)
@@ -75,13 +109,28 @@ class UnitOfWork:
         if agg_id not in self._aggregates:
             hit, aggregate = self._cache.take(agg_id) if self._cache is not None else (False, None)
             if not hit:
-                aggregate = fold(wire.decode(e) for e in self._store.read_aggregate(agg_id))
+                aggregate = self._read(cls, agg_id)
             self._aggregates[agg_id] = aggregate
             self.versions[agg_id] = aggregate.version if aggregate else 0
         aggregate = self._aggregates[agg_id]
         if aggregate is not None and not isinstance(aggregate, cls):
             raise DomainError(f"{business_id} is a {type(aggregate).__name__}, not a {cls.__name__}")
         return aggregate
+
+    def _read(self, cls: type[LedgerAggregate], agg_id: UUID) -> LedgerAggregate | None:
+        """The aggregate as the log has it: from its snapshot and the events after it when there
+        is a usable one (:mod:`ledger.snapshots`), else by folding its whole history. (Snapshots
+        are taken after a command's batch is recorded, :meth:`Ledger._snapshot`: a read writes nothing.)"""
+        snapshots = self._snapshots
+        snapshot = snapshots.read(agg_id) if snapshots is not None else None
+        if snapshots is not None and snapshot is not None:
+            tail = self._store.read_aggregate(agg_id, from_version=snapshot.version)
+            aggregate = _from_snapshot(cls, snapshot, tail)
+            if aggregate is not None:
+                return aggregate
+            snapshots.ignored += 1
+            log.warning("snapshot of %s at version %d does not match the log: ignored, whole history folded", agg_id, snapshot.version)
+        return fold(wire.decode(e) for e in self._store.read_aggregate(agg_id))
 
     def get(self, cls: type[A], business_id: str) -> A:
         aggregate = self.find(cls, business_id)
@@ -272,6 +321,8 @@ class Ledger:
         self.unreserved = UnreservedApplications(store)
         #: where personal data goes instead of the log (``ledger.personal``; bootstrap sets it)
         self.personal: PersonalDataVault | None = None
+        #: aggregates' snapshots every N events, read on a cold load (``ledger.snapshots``; bootstrap sets it)
+        self.snapshots: SnapshotStore | None = None
         if group_commit:
             options = group_commit if isinstance(group_commit, GroupCommitOptions) else GroupCommitOptions()
             self.committer = GroupCommitter(store, options, on_commit=self._notify)
@@ -283,7 +334,7 @@ class Ledger:
         committer = self.committer
         with committer.session() if committer is not None else nullcontext():
             for _ in range(MAX_ATTEMPTS):
-                uow = UnitOfWork(self.store, self.aggregates, self.unreserved)
+                uow = UnitOfWork(self.store, self.aggregates, self.unreserved, self.snapshots)
                 try:
                     batch, names = self._decide(command, uow)
                 except Exception:
@@ -356,6 +407,7 @@ class Ledger:
                 self._keep(sealed)
         recorded = [result for result in results if isinstance(result, AppendResult)]
         if not any(result.duplicate and batch.events for result, batch in zip(recorded, batches)):
+            self._snapshot(uow)
             uow.release(self.aggregates, recorded=True)  # else some aggregates hold changes that were not recorded
         for result in recorded:
             self._advance(result)
@@ -369,7 +421,7 @@ class Ledger:
     def _decide_all(
         self, commands: Sequence[Command], on_progress: Callable[[int], None] | None
     ) -> tuple[UnitOfWork, list[CommandBatch], list[list[str]]]:
-        uow = UnitOfWork(self.store, self.aggregates, self.unreserved)
+        uow = UnitOfWork(self.store, self.aggregates, self.unreserved, self.snapshots)
         batches: list[CommandBatch] = []
         names: list[list[str]] = []
         seen: dict[str, tuple[int, str]] = {}  # command id -> (index, payload digest) of its first use
@@ -442,8 +494,25 @@ class Ledger:
 
     def _recorded(self, uow: UnitOfWork, result: AppendResult) -> None:
         if not result.duplicate:  # a duplicate's aggregates hold changes that were not recorded
+            self._snapshot(uow)
             uow.release(self.aggregates, recorded=True)
         self._advance(result)
+
+    def _snapshot(self, uow: UnitOfWork) -> None:
+        """After a batch is recorded (before its aggregates go back to the cache, where another
+        command could take them): a snapshot of each that is ``every`` events past its last one."""
+        snapshots = self.snapshots
+        if snapshots is None or snapshots.every == 0:
+            return
+        due = [a for a in uow.loaded() if not a.pending_events and snapshots.due(a.id, a.version)]
+        if not due:
+            return
+        refs = {a.id: event_ref(a.id, a.version) for a in due}
+        recorded = self.store.read_refs(refs.values())
+        for aggregate in due:
+            event = recorded.get(refs[aggregate.id])
+            if event is not None:
+                take_snapshot(snapshots, aggregate, event.hash)
 
     def _advance(self, result: AppendResult) -> None:
         if result.positions:
@@ -457,10 +526,10 @@ class Ledger:
     # --- reading ----------------------------------------------------------------
 
     def load(self, cls: type[A], business_id: str) -> A:
-        return UnitOfWork(self.store).get(cls, business_id)
+        return UnitOfWork(self.store, snapshots=self.snapshots).get(cls, business_id)
 
     def find(self, cls: type[A], business_id: str) -> A | None:
-        return UnitOfWork(self.store).find(cls, business_id)
+        return UnitOfWork(self.store, snapshots=self.snapshots).find(cls, business_id)
 
     def pack(self, jurisdiction: str) -> RulePack:
         now = self.clock.now()
@@ -470,6 +539,8 @@ class Ledger:
         try:
             if self.personal is not None:
                 self.personal.close()
+            if self.snapshots is not None:
+                self.snapshots.close()
         finally:
             self.store.close()
 

@@ -20,6 +20,7 @@ from ledger.group_commit import GroupCommitOptions
 from ledger.personal import PersonalDataVault
 from ledger.projections import InProcessProjections, attach_in_process
 from ledger.settings import Settings
+from ledger.snapshots import SnapshotStore
 from ledger.store import EventStore, open_store
 from ledger.views import Views
 
@@ -85,6 +86,8 @@ def bootstrap(
         group_commit=group_commit,
     )
     ledger.personal = PersonalDataVault(settings.database_url)
+    if settings.snapshot_every != 0:  # a negative interval is refused (ValueError), not taken as off
+        ledger.snapshots = SnapshotStore(settings.database_url, settings.snapshot_every)
     try:
         attached = attach_in_process(ledger, background=settings.projection_worker) if projections else None
     except BaseException:

@@ -33,3 +33,6 @@ class Settings(BaseSettings):
     #: Read models follow the log in a background thread (``ledger.projections.worker``); a
     #: writer that needs its own effect waits for its position. False: each commit waits for them.
     projection_worker: bool = True
+    #: Every this many events an aggregate's state is kept as a snapshot (``ledger.snapshots``), so
+    #: that a fresh process reads the snapshot and the events after it, not the whole history. 0: off.
+    snapshot_every: int = 500

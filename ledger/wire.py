@@ -480,8 +480,13 @@ def encode_snapshot(aggregate: LedgerAggregate) -> str:
     return _mapper.to_stored_event(snapshot).state.decode("utf-8")
 
 
-def decode_snapshot(originator_id: UUID, version: int, state: str) -> Any:
-    snapshot: Any = _domain_event(_SNAPSHOT_CLASS, originator_id, version, decode_json(state))
+def decode_snapshot(originator_id: UUID, version: int, state: str, cls: type[LedgerAggregate] | None = None) -> Any:
+    """The aggregate a snapshot's state holds. With ``cls``, a state that names any other class is
+    refused (ValueError) before that name is resolved: states read back from a table the
+    application writes name the class to build."""
+    snapshot: Any = _domain_event(_SNAPSHOT_CLASS, originator_id, version, decode_json(state))  # resolves nothing of the state
+    if cls is not None and snapshot.topic != get_topic(cls):
+        raise ValueError(f"snapshot of {originator_id} names {snapshot.topic!r}, not {cls.__name__}")
     return snapshot.mutate(None)
 
 

@@ -244,8 +244,8 @@ class EventStore(ABC):
         """
 
     @abstractmethod
-    def read_aggregate(self, originator_id: UUID) -> list[RecordedEvent]:
-        """One aggregate's events in version order."""
+    def read_aggregate(self, originator_id: UUID, from_version: int = 1) -> list[RecordedEvent]:
+        """One aggregate's events in version order, from ``from_version`` on (after a snapshot)."""
 
     @abstractmethod
     def read_all(self, after: int = 0, limit: int | None = None) -> Iterator[RecordedEvent]:

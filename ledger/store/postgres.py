@@ -605,10 +605,11 @@ class PostgresEventStore(EventStore):
         with self._pool.connection() as conn:
             return conn.execute(query, params).fetchall()
 
-    def read_aggregate(self, originator_id: UUID) -> list[RecordedEvent]:
+    def read_aggregate(self, originator_id: UUID, from_version: int = 1) -> list[RecordedEvent]:
         rows = self._fetchall(
-            f"SELECT {EVENT_COLUMNS} FROM ledger_events WHERE originator_id = %s ORDER BY originator_version",
-            (originator_id,),
+            f"SELECT {EVENT_COLUMNS} FROM ledger_events WHERE originator_id = %s AND originator_version >= %s"
+            " ORDER BY originator_version",
+            (originator_id, from_version),
         )
         return [_event(row) for row in rows]
 

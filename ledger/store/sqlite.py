@@ -419,10 +419,11 @@ class SQLiteEventStore(EventStore):
 
     # -- reading ---------------------------------------------------------------------
 
-    def read_aggregate(self, originator_id: UUID) -> list[RecordedEvent]:
+    def read_aggregate(self, originator_id: UUID, from_version: int = 1) -> list[RecordedEvent]:
         rows = self._connection().execute(
-            f"SELECT {EVENT_COLUMNS} FROM ledger_events WHERE originator_id = ? ORDER BY originator_version",
-            (str(originator_id),),
+            f"SELECT {EVENT_COLUMNS} FROM ledger_events WHERE originator_id = ? AND originator_version >= ?"
+            " ORDER BY originator_version",
+            (str(originator_id), from_version),
         )
         return [_event(row) for row in rows]
 

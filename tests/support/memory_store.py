@@ -96,8 +96,8 @@ class MemoryEventStore(EventStore):
                     raise
             return out
 
-    def read_aggregate(self, originator_id):
-        return list(self._by_aggregate.get(originator_id, ()))
+    def read_aggregate(self, originator_id, from_version=1):
+        return [e for e in self._by_aggregate.get(originator_id, ()) if e.originator_version >= from_version]
 
     def read_all(self, after: int = 0, limit: int | None = None) -> Iterator[RecordedEvent]:
         events = self._events[after:]
