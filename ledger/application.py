@@ -76,12 +76,14 @@ def _from_snapshot(cls: type[LedgerAggregate], snapshot: Snapshot, tail: list[Re
 
 def take_snapshot(snapshots: SnapshotStore, aggregate: LedgerAggregate, event_hash: str) -> None:
     """Keep ``aggregate`` (as recorded: no pending events) whose event at its version has ``event_hash``.
-    A snapshot that cannot be written is logged and skipped: it is a cache, the command stands."""
+    A snapshot that cannot be written is logged and skipped, and the process takes no more: it is
+    a cache, the command stands."""
     try:
         state = wire.encode_snapshot(aggregate)
         snapshots.write(Snapshot(aggregate.id, aggregate.version, event_hash, SNAPSHOT_FORMAT, state, snapshot_digest(state)))
     except Exception:
-        log.warning("snapshot of %s at version %d not kept", aggregate.id, aggregate.version, exc_info=True)
+        snapshots.writable = False  # once: a command does not pay for a failing write again and again
+        log.warning("snapshot of %s at version %d not kept; no more snapshots in this process", aggregate.id, aggregate.version, exc_info=True)
 
 
 class UnitOfWork:

@@ -97,6 +97,8 @@ class SnapshotStore:
         #: snapshots written, and found unusable and ignored, by this process
         self.taken = 0
         self.ignored = 0
+        #: False once a write failed (e.g. a role that may not create the table): no more attempts
+        self.writable = True
 
     @property
     def db(self) -> ReadModelDB:
@@ -145,7 +147,7 @@ class SnapshotStore:
 
     def due(self, originator_id: UUID, version: int) -> bool:
         """Whether an aggregate at ``version`` is ``every`` events or more past its last snapshot."""
-        return self.every > 0 and version - self.known().get(originator_id, 0) >= self.every
+        return self.every > 0 and self.writable and version - self.known().get(originator_id, 0) >= self.every
 
     def write(self, snapshot: Snapshot) -> None:
         """Keep ``snapshot`` unless a newer one is there (writers in other processes may race)."""

@@ -242,3 +242,20 @@ def test_execute_all_takes_snapshots_too(scenario, snapshotting, database_url):
         assert cold.store.events_read[Provider.create_id("TS-1")] == 1
     finally:
         cold.close()
+
+
+def test_a_snapshot_that_cannot_be_written_leaves_the_command_recorded(scenario, snapshotting, monkeypatch):
+    """A cache, not a record: a failing write is logged, the command stands, and the process stops trying."""
+    attempts = []
+
+    def refuse(snapshot):
+        attempts.append(snapshot.version)
+        raise PermissionError("permission denied for schema")
+
+    monkeypatch.setattr(snapshotting.snapshots, "write", refuse)
+    scenario.admit("TS-1", "tangshan")
+    grow(scenario, "TS-1", 3 * EVERY)
+    assert attempts == [EVERY]  # tried once, at the first due version
+    assert not snapshotting.snapshots.writable
+    assert scenario.provider("TS-1").version == 3 * EVERY
+    assert verify_store(snapshotting.store).ok
