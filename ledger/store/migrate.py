@@ -45,8 +45,8 @@ if TYPE_CHECKING:
     import psycopg
 
 #: name prefixes of the application's own tables and views beside the log (read models and their
-#: tracking, the relay's and consumers' positions, the personal-data vault)
-APP_PREFIXES = ("rm_", "projection_", "kafka_", "personal_", "relay_")
+#: tracking, the relay's and consumers' positions, the personal-data vault, aggregate snapshots)
+APP_PREFIXES = ("rm_", "projection_", "kafka_", "personal_", "relay_", "aggregate_")
 
 
 class MigrationError(Exception):
