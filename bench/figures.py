@@ -35,7 +35,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,7 @@ def write_section(name: str, body: str) -> None:
     BENCHMARKS.write_text(text, encoding="utf-8")
 
 
-def report(name: str, title: str, rows: list[tuple[str, ...]], header: tuple[str, ...], notes: list[str], args: argparse.Namespace) -> None:
+def report(name: str, title: str, rows: Sequence[tuple[str, ...]], header: tuple[str, ...], notes: list[str], args: argparse.Namespace) -> None:
     from bench.throughput import machine
     from ledger.redaction import redact
 
@@ -202,6 +202,7 @@ def long_history(args: argparse.Namespace) -> dict[str, Any]:
                 started = time.perf_counter()
                 ledger.execute(_change(f"long-more-{i}", LONG, i))
                 long_times.append(time.perf_counter() - started)
+            assert app.projections is not None
             app.projections.wait_for(timeout=600)
         finally:
             app.close()
@@ -252,7 +253,8 @@ def reads(args: argparse.Namespace) -> dict[str, Any]:
                     out.append(time.perf_counter() - started)
                 return sorted(out)
 
-            assert models.provider_standing(LONG)["provider_id"] == LONG
+            found = models.provider_standing(LONG)
+            assert found is not None and found["provider_id"] == LONG
             read = timed(lambda: models.provider_standing(LONG), args.reads)
             registry = timed(lambda: models.registry("tangshan"), args.reads)
             fold = timed(lambda: standing(ledger.load(Provider, LONG)), 5)

@@ -95,7 +95,7 @@ def generate(url: str, events: int, providers: int, seed: int = 7) -> int:
         task = progress.add_task(f"generating {events:,} events", total=events)
         i = 0
         while written < events:
-            rows = []
+            rows: list[tuple[Any, ...]] = []
             while len(rows) < per_round and written + len(rows) < events:
                 i += 1
                 with clock_scope(FixedClock(start + timedelta(minutes=i))):

@@ -512,7 +512,7 @@ def run_pgbench(base_url: str, clients: int, seconds: float, jobs: int) -> dict:
         if not match:
             raise SystemExit(f"no tps in pgbench's output:\n{done.stdout}")
         with psycopg.connect(base_url, autocommit=True) as admin:
-            rows = admin.execute(f'SELECT count(*) FROM "{schema}".bench_rows').fetchone()[0]
+            (rows,) = admin.execute(f'SELECT count(*) FROM "{schema}".bench_rows').fetchone() or (0,)
     shown = " ".join(command[:-1] + ["<database-url>"])
     return {"tps": float(match.group(1)), "rows": rows, "command": shown.replace(str(script), "insert.sql")}
 
@@ -522,7 +522,7 @@ def server_settings(base_url: str) -> dict:
 
     names = ("server_version", "fsync", "synchronous_commit", "wal_sync_method", "shared_buffers", "commit_delay")
     with psycopg.connect(base_url, autocommit=True) as conn:
-        return {n: conn.execute(f"SHOW {n}").fetchone()[0] for n in names}
+        return {n: (conn.execute(f"SHOW {n}").fetchone() or ("?",))[0] for n in names}
 
 
 def machine() -> dict:
