@@ -95,11 +95,16 @@ def test_the_dashboard_in_a_real_browser(served, live_url, browser):
     assert page.evaluate("() => state.charts['chart-removals'].data.datasets.map(d => d.label)") == ["唐山 第十三条（二）"]
 
     # live: an event recorded elsewhere arrives and the view in front is re-read
+    # (the registry is shown, and the stream open, before the event is recorded: otherwise a slow
+    # first read of the registry could show the new row without any live event)
     page.goto(f"{live_url}/dashboard#registry")
+    page.wait_for_selector("body[data-ready=registry]")
     page.wait_for_selector("#live.on")
+    assert page.locator("tr[data-provider='TS-NEW']").count() == 0
+    live_before = page.evaluate("() => state.live")
     served.app.ledger.execute(m.SubmitApplication(command_id="live-1", provider_id="TS-NEW", jurisdiction="tangshan", name="新申请", credit_code=credit_code_for("TS-NEW"), kind="数字化服务商"))
+    page.wait_for_function(f"() => state.live > {live_before}", timeout=10_000)
     page.wait_for_selector("tr[data-provider='TS-NEW']", timeout=10_000)
-    assert page.evaluate("() => state.live") >= 1
 
     # English
     page.click("#lang")
