@@ -28,9 +28,10 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 GENESIS_HASH = "0" * 64
@@ -163,6 +164,21 @@ def command_hash(
         separators=(",", ":"),
     )
     return hashlib.sha256((prev_hash + content).encode("utf-8")).hexdigest()
+
+
+def chain_command_rows(rows: Iterable[tuple[Any, ...]], utc: Callable[[Any], datetime]) -> list[tuple[str, int, str, str, str]]:
+    """The command chain over command rows recorded before it existed (an upgrade), in the order given.
+
+    ``rows``: ``(command_id, command_type, recorded_by, recorded_at, payload, first_position,
+    last_position)``; ``utc`` turns the backend's ``recorded_at`` into an aware UTC time. Returns
+    ``(payload_digest, seq, prev_hash, hash, command_id)`` per row, ready for the UPDATE."""
+    chained, prev_hash = [], GENESIS_HASH
+    for seq, (command_id, command_type, recorded_by, recorded_at, payload, first, last) in enumerate(rows, start=1):
+        digest = payload_digest(payload)
+        hash_ = command_hash(prev_hash, seq, command_id, command_type, recorded_by, utc(recorded_at), digest, first, last)
+        chained.append((digest, seq, prev_hash, hash_, command_id))
+        prev_hash = hash_
+    return chained
 
 
 #: the fields of :meth:`EventStore.scan`'s tuples, in order (a ``RecordedEvent``'s, without the hashes)

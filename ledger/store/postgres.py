@@ -52,8 +52,7 @@ from ledger.store.base import (
     EventStore,
     RecordedCommand,
     RecordedEvent,
-    command_hash,
-    payload_digest,
+    chain_command_rows,
 )
 
 T = TypeVar("T")
@@ -215,14 +214,7 @@ def _upgrade_from_1(conn: psycopg.Connection) -> None:
         "SELECT command_id, command_type, recorded_by, recorded_at, payload, first_position, last_position"
         " FROM ledger_commands ORDER BY recorded_at, first_position NULLS LAST, command_id"
     ).fetchall()
-    chained, prev_hash = [], GENESIS_HASH
-    for seq, (command_id, command_type, recorded_by, recorded_at, payload, first, last) in enumerate(rows, start=1):
-        digest = payload_digest(payload)
-        hash_ = command_hash(
-            prev_hash, seq, command_id, command_type, recorded_by, recorded_at.astimezone(timezone.utc), digest, first, last
-        )
-        chained.append((digest, seq, prev_hash, hash_, command_id))
-        prev_hash = hash_
+    chained = chain_command_rows(rows, lambda recorded_at: recorded_at.astimezone(timezone.utc))
     enabled = [
         name
         for (name,) in conn.execute(

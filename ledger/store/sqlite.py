@@ -27,8 +27,7 @@ from ledger.store.base import (
     EventStore,
     RecordedCommand,
     RecordedEvent,
-    command_hash,
-    payload_digest,
+    chain_command_rows,
     share_of,
 )
 
@@ -145,12 +144,7 @@ def _upgrade_from_1(conn: sqlite3.Connection) -> None:
         "SELECT command_id, command_type, recorded_by, recorded_at, payload, first_position, last_position"
         " FROM ledger_commands ORDER BY recorded_at, first_position IS NULL, first_position, command_id"
     ).fetchall()
-    chained, prev_hash = [], GENESIS_HASH
-    for seq, (command_id, command_type, recorded_by, recorded_at, payload, first, last) in enumerate(rows, start=1):
-        digest = payload_digest(payload)
-        hash_ = command_hash(prev_hash, seq, command_id, command_type, recorded_by, _utc(recorded_at), digest, first, last)
-        chained.append((digest, seq, prev_hash, hash_, command_id))
-        prev_hash = hash_
+    chained = chain_command_rows(rows, _utc)
     guard = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'ledger_commands_no_update'").fetchone()
     if guard is not None:
         conn.execute("DROP TRIGGER ledger_commands_no_update")

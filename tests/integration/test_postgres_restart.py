@@ -28,7 +28,7 @@ from ledger.settings import Settings
 from ledger.store import open_store
 from tests.integration.conftest import START
 from tests.integration.scenario import credit_code_for
-from tests.support.private_postgres import PrivatePostgres, worker_offset
+from tests.support.private_postgres import PrivatePostgres, private_postgres
 
 pytestmark = pytest.mark.postgres
 
@@ -38,15 +38,8 @@ PER_THREAD = 40
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[PrivatePostgres]:
-    server = PrivatePostgres(25440 + worker_offset())
-    server.start()
-    try:
+    with private_postgres(25440) as server:
         yield server
-    finally:
-        try:
-            server.stop()
-        finally:
-            server.remove()
 
 
 def fresh_database(cluster: PrivatePostgres, name: str) -> str:

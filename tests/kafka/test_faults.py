@@ -27,7 +27,7 @@ from tests.kafka.support import (
     run_plan,
     wait_until,
 )
-from tests.support.private_postgres import PrivatePostgres, worker_offset
+from tests.support.private_postgres import private_postgres, worker_offset
 
 pytestmark = pytest.mark.kafka
 
@@ -160,17 +160,10 @@ def applied(url: str, group: str) -> int:
     return int(row[0])
 
 
-@pytest.fixture
-def private_postgres():
-    server = PrivatePostgres(25432 + worker_offset())
-    server.start()
-    try:
+@pytest.fixture(name="private_postgres")
+def private_postgres_fixture():
+    with private_postgres(25432) as server:
         yield server
-    finally:
-        try:
-            server.stop()
-        finally:
-            server.remove()
 
 
 def test_postgres_restarted_under_the_relay(private_postgres, kafka_bootstrap, topic_prefix) -> None:
