@@ -156,6 +156,26 @@ class _CountingReads:
         return getattr(self.store, name)
 
 
+def _cold_command(url: str, command_id: str, n: int, *, snapshots: bool) -> tuple[float, int, int]:
+    """The first command on the long provider in a fresh App: its seconds, the events it read,
+    and the App's snapshot interval (with ``snapshots=False`` the App takes none and reads none)."""
+    from bench.throughput import make_app
+
+    app = make_app(url, clients=2, group_commit=False, projections=False, max_batch=1, max_wait_ms=0)
+    try:
+        assert app.ledger.snapshots is not None
+        every = app.ledger.snapshots.every
+        if not snapshots:
+            app.ledger.snapshots = None
+        counting = _CountingReads(app.ledger.store)
+        app.ledger.store = counting  # type: ignore[assignment]
+        started = time.perf_counter()
+        app.ledger.execute(_change(command_id, LONG, n))
+        return time.perf_counter() - started, counting.events, every
+    finally:
+        app.close()
+
+
 def long_history(args: argparse.Namespace) -> dict[str, Any]:
     from bench.throughput import fresh_schema, make_app
     from ledger.aggregates import Provider
@@ -163,31 +183,9 @@ def long_history(args: argparse.Namespace) -> dict[str, Any]:
     with fresh_schema(args.database_url) as (_, url):
         _build_long_history(url, args.history)
         # the first command of a fresh App, without snapshots (the whole history is folded) …
-        app = make_app(url, clients=2, group_commit=False, projections=False, max_batch=1, max_wait_ms=0)
-        try:
-            assert app.ledger.snapshots is not None
-            app.ledger.snapshots = None
-            counting = _CountingReads(app.ledger.store)
-            app.ledger.store = counting  # type: ignore[assignment]
-            started = time.perf_counter()
-            app.ledger.execute(_change("cold-unsnapshotted", LONG, -2))
-            cold_fold = time.perf_counter() - started
-            read_fold = counting.events
-        finally:
-            app.close()
+        cold_fold, read_fold, _ = _cold_command(url, "cold-unsnapshotted", -2, snapshots=False)
         # … and with them (the default): the snapshot and the events after it
-        app = make_app(url, clients=2, group_commit=False, projections=False, max_batch=1, max_wait_ms=0)
-        try:
-            assert app.ledger.snapshots is not None
-            every = app.ledger.snapshots.every
-            counting = _CountingReads(app.ledger.store)
-            app.ledger.store = counting  # type: ignore[assignment]
-            started = time.perf_counter()
-            app.ledger.execute(_change("cold-0", LONG, -1))
-            cold = time.perf_counter() - started
-            read_cold = counting.events
-        finally:
-            app.close()
+        cold, read_cold, every = _cold_command(url, "cold-0", -1, snapshots=True)
         app = make_app(url, clients=2, group_commit=False, projections=True, max_batch=1, max_wait_ms=0)
         ledger = app.ledger
         try:
