@@ -50,7 +50,8 @@ log = logging.getLogger("ledger.snapshots")
 DEFAULT_EVERY = 500
 
 #: the shape of what is kept; snapshots of another format are ignored
-SNAPSHOT_FORMAT = 1
+#: (2: the Provider keeps only its late profile reports, not every profile change)
+SNAPSHOT_FORMAT = 2
 
 TABLE = "aggregate_snapshots"
 

@@ -108,6 +108,6 @@ def standing(provider: Provider) -> dict[str, Any]:
         ],
         "voided": dict(provider.voided),
         "profile": dict(provider.profile),
-        "late_profile_reports": [c for c in provider.profile_changes if c["days_late"] > 0],
+        "late_profile_reports": list(provider.late_profile_reports),
         "fees_withheld": [dict(f, effective_on=f["effective_on"].isoformat()) for f in provider.fees_withheld],
     }

@@ -34,6 +34,11 @@ OUT_OF_POOL = ("refused", "lapsed", "exited", *sorted(set(STATUS_AFTER_REMOVAL.v
 PROFILE_FIELDS = ("name", "address", "legal_representative", "business_scope", "registered_capital")
 
 
+def days_late(changed_on: date, reported_on: date) -> int:
+    """Days between a profile change and its report: more than 0 is a late report."""
+    return (reported_on - changed_on).days
+
+
 class Provider(LedgerAggregate):
     @staticmethod
     def create_id(provider_id: str, **_: Any):
@@ -65,7 +70,10 @@ class Provider(LedgerAggregate):
         self.sanctions: dict[str, dict] = {}
         self.voided: dict[str, str] = {}  # ref -> appeal ref
         self.excused: dict[str, list[str]] = {}  # rule id -> evidence refs it may not use again
-        self.profile_changes: list[dict] = []
+        #: the profile changes reported late (报告逾期): what findings and standing() cite; changes
+        #: reported on time are not kept here (they are rows of the read model ``rm_profile_changes``),
+        #: so a provider's state does not grow with its on-time reports
+        self.late_profile_reports: list[dict] = []
         self.fees_withheld: list[dict] = []
 
     # --- state helpers ------------------------------------------------------
@@ -194,9 +202,11 @@ class Provider(LedgerAggregate):
         self.profile[field] = new
         if field == "name":
             self.name = new
-        self.profile_changes.append(
-            {"ref": self.next_ref(), "field": field, "old": old, "new": new, "changed_on": changed_on, "reported_on": reported_on, "major": major, "days_late": (reported_on - changed_on).days}
-        )
+        late = days_late(changed_on, reported_on)
+        if late > 0:
+            self.late_profile_reports.append(
+                {"ref": self.next_ref(), "field": field, "old": old, "new": new, "changed_on": changed_on, "reported_on": reported_on, "major": major, "days_late": late}
+            )
 
     # --- grades ---------------------------------------------------------------
 

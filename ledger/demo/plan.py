@@ -77,7 +77,7 @@ def locate(ledger: Ledger, locator: Locator) -> str:
 
     - ``("rating", project_id, provider_id)``: the enterprise's rating of the provider;
     - ``("complaint", complaint_id)``: the complaint's latest event (its verification);
-    - ``("profile_change", provider_id, field, changed_on)``: a recorded profile change;
+    - ``("profile_change", provider_id, field, changed_on)``: a profile change reported late;
     - ``("finding_sanction", provider_id, summary)``: the sanction a finding imposed;
     - ``("fact_sanction", provider_id, fact_kind, project_id)``: the warning or order
       derived from a fact about a project;
@@ -94,7 +94,7 @@ def locate(ledger: Ledger, locator: Locator) -> str:
         return event_ref(complaint.id, complaint.version)
     provider = ledger.load(Provider, args[0])
     if kind == "profile_change":
-        for change in provider.profile_changes:
+        for change in provider.late_profile_reports:
             if change["field"] == args[1] and change["changed_on"].isoformat() == args[2]:
                 return change["ref"]
     elif kind == "finding_sanction":

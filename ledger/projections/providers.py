@@ -10,9 +10,9 @@ Kafka topic) can drive it.
 
 Two things keep a long history cheap:
 
-- the snapshot leaves out the profile changes reported on time (standing()
-  only lists the late ones); every change is a row of ``rm_profile_changes``,
-  written once. A provider with 10,000 profile changes does not re-encode them
+- the Provider keeps only the profile changes reported late (standing() lists
+  them); every change is a row of ``rm_profile_changes``, written once from its
+  event. A provider with 10,000 on-time profile changes does not re-encode them
   on every event;
 - the projection keeps the providers it folded in memory between batches and
   reuses one when ``rm_provider_state`` still holds the same version (one
@@ -29,7 +29,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger import wire
-from ledger.aggregates.provider import IN_POOL, Provider
+from ledger.aggregates.provider import IN_POOL, Provider, days_late
 from ledger.projections.db import Tx, dumps, iso, loads
 from ledger.rules.base import (
     BLACKLISTING,
@@ -76,17 +76,13 @@ PROFILE_CHANGE_COLUMNS = (
 CACHE_SIZE = 4096
 
 
-def encode_snapshot(provider: Provider) -> str:
-    """The snapshot, without the profile changes reported on time (they are in ``rm_profile_changes``)."""
-    if any(c["days_late"] <= 0 for c in provider.profile_changes):
-        trimmed = object.__new__(type(provider))  # a shallow copy: the provider itself is not changed
-        vars(trimmed).update(vars(provider), profile_changes=[c for c in provider.profile_changes if c["days_late"] > 0])
-        provider = trimmed
-    return wire.encode_snapshot(provider)
-
-
 def decode_snapshot(originator_id: UUID, version: int, state: str) -> Provider:
     provider: Provider = wire.decode_snapshot(originator_id, version, state)
+    state_of = vars(provider)
+    if "profile_changes" in state_of:
+        # a read model written before the Provider kept only its late reports: this projection
+        # already left the on-time ones out of its snapshots, so what is there is the late ones
+        state_of["late_profile_reports"] = [c for c in state_of.pop("profile_changes") if c["days_late"] > 0]
     return provider
 
 
@@ -275,11 +271,12 @@ class ProviderViewsProjection:
         if name == "provider.sanction-imposed.v1":
             entry.meta["sanctions"][event.ref] = [event.position, event.recorded_at_iso]
         elif name == "provider.profile-changed.v1":
-            change = provider.profile_changes[-1]
+            change = event.attributes
             entry.profile_changes.append(
                 (
-                    provider.provider_id, change["ref"], event.position, change["field"], dumps(change["old"]), dumps(change["new"]),
-                    iso(change["changed_on"]), iso(change["reported_on"]), 1 if change["major"] else 0, change["days_late"],
+                    provider.provider_id, event.ref, event.position, change["field"], dumps(change["old"]), dumps(change["new"]),
+                    iso(change["changed_on"]), iso(change["reported_on"]), 1 if change["major"] else 0,
+                    days_late(change["changed_on"], change["reported_on"]),
                 )
             )  # fmt: skip
         entry.dirty = True
@@ -331,7 +328,7 @@ class ProviderViewsProjection:
                     "provider_id": provider.provider_id,
                     "originator_id": str(provider.id),
                     "version": provider.version,
-                    "snapshot": encode_snapshot(provider),
+                    "snapshot": wire.encode_snapshot(provider),
                     "meta": dumps(entry.meta),
                 }
             )

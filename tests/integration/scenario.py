@@ -20,6 +20,7 @@ from ledger.deadlines import SweepResult, sweep
 from ledger.rules import credit_code
 from ledger.rules.base import ref_key
 from ledger.store.base import event_ref
+from ledger.wire import DecodedEvent
 
 #: a provider kind of each jurisdiction's rulebook
 KINDS = {
@@ -35,6 +36,12 @@ def credit_code_for(seed: str, division: str = "120116") -> str:
     """A valid 统一社会信用代码 (enterprise, registered by market regulation: 91…) derived from ``seed``."""
     digest = hashlib.sha256(seed.encode()).digest()
     return credit_code.complete("91" + division + "".join(credit_code.ALPHABET[b % 31] for b in digest[:9]))
+
+
+def profile_changes_in_log(store: Any, provider_id: str) -> list[dict[str, Any]]:
+    """A provider's profile changes as its events recorded them (the aggregate keeps only late ones)."""
+    events = (DecodedEvent.of(e) for e in store.read_aggregate(Provider.create_id(provider_id)))
+    return [e.attributes for e in events if e.name == "provider.profile-changed.v1"]
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 snapshot not growing with them, and in-memory providers never used past another projector's writes."""
 from __future__ import annotations
 
+import json
 from datetime import date
 
+from ledger import wire
 from ledger.aggregates import Provider
 from ledger.commands import models as m
 from ledger.projections import ProjectionRunner, ReadModelDB, ReadModels, store_source
@@ -71,3 +73,46 @@ def test_a_projector_rereads_a_provider_another_projector_moved(scenario, databa
     finally:
         for db in dbs:
             db.close()
+
+
+def test_the_provider_keeps_only_its_late_profile_reports(scenario):
+    """On-time reports are the read model's rows, not the aggregate's state: a provider's state (and
+    its snapshots) do not grow with them. A report one day late is late; on the day it is not."""
+    scenario.admit("TS-1", "tangshan")
+    change(scenario, "on the day", changed_on=date(2025, 2, 1), reported_on=date(2025, 2, 1))
+    one_day = change(scenario, "a day late", changed_on=date(2025, 2, 1), reported_on=date(2025, 2, 2))
+    change(scenario, "two days late", changed_on=date(2025, 2, 1), reported_on=date(2025, 2, 3))
+    provider = scenario.ledger.load(Provider, "TS-1")
+    assert [(c["new"], c["days_late"]) for c in provider.late_profile_reports] == [("a day late", 1), ("two days late", 2)]
+    [recorded] = scenario.ledger.store.read_all(after=one_day.positions[0] - 1, limit=1)
+    assert provider.late_profile_reports[0]["ref"] == recorded.ref
+    assert provider.profile["address"] == "two days late"
+    assert '"new":"on the day"' not in wire.encode_snapshot(provider)
+
+
+def test_a_read_model_written_when_the_provider_kept_every_profile_change_still_folds(scenario, database_url):
+    """Before, the aggregate's state was ``profile_changes`` (every change) and the read model's
+    snapshot kept the late ones of it: a projector that starts on such a snapshot reads it as the
+    late reports it holds."""
+    scenario.admit("TS-1", "tangshan")
+    change(scenario, "No. late", changed_on=date(2025, 1, 1), reported_on=date(2025, 2, 15))
+    db = ReadModelDB(database_url)
+    try:
+        ProjectionRunner(db, store_source(scenario.ledger.store), [ProviderViewsProjection()]).feed(list(scenario.ledger.store.read_all()))
+        with db.transaction() as tx:
+            table = tx.table("provider_state", 1)
+            [(snapshot,)] = tx.fetchall(f"SELECT snapshot FROM {table} WHERE provider_id = ?", ("TS-1",))
+            old = json.loads(snapshot)
+            old["state"]["profile_changes"] = old["state"].pop("late_profile_reports")
+            assert [c["days_late"] for c in old["state"]["profile_changes"]] == [45]
+            tx.execute(f"UPDATE {table} SET snapshot = ? WHERE provider_id = ?", (json.dumps(old), "TS-1"))
+        done = scenario.ledger.store.max_position()
+        change(scenario, "No. on time", changed_on=date(2025, 3, 1), reported_on=date(2025, 3, 1))
+        fresh = ProjectionRunner(db, store_source(scenario.ledger.store), [ProviderViewsProjection()])  # decodes the stored snapshot
+        fresh.feed(list(scenario.ledger.store.read_all(after=done)))
+        models = ReadModels(db)
+        [reported] = models.provider_standing("TS-1")["late_profile_reports"]
+        assert reported["new"] == "No. late"
+        assert_same_standing(scenario, models)
+    finally:
+        db.close()
