@@ -23,6 +23,7 @@ own, so a bug in this module cannot make a forged event look sound.
 """
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from collections.abc import Callable
@@ -32,6 +33,13 @@ from typing import Any
 from uuid import UUID
 
 import orjson
+from eventsourcing.domain import (
+    CanMutateAggregate,
+    DecoratedFuncCaller,
+    OriginatorIDError,
+    OriginatorVersionError,
+    decorated_funcs,
+)
 from eventsourcing.persistence import (
     DatetimeAsISO,
     DecimalAsStr,
@@ -379,6 +387,56 @@ class DecodedEvent:
     def domain_event(self) -> LedgerAggregate.Event:
         """:func:`decode`, from the attributes decoded once."""
         return domain_event(self.name, self.originator_id, self.originator_version, dict(self.attributes))
+
+    def mutate(self, aggregate: LedgerAggregate | None) -> LedgerAggregate:
+        """``self.domain_event().mutate(aggregate)``: the aggregate after this event (the same object,
+        changed, unless ``aggregate`` is None). Where that would only check the id and version, call the
+        event's ``@event`` method with the attributes it names and stamp version and ``modified_on``
+        (:func:`_direct_method`), it does exactly that without building the event."""
+        direct = _direct_method(EVENT_TYPES[self.name])
+        attributes = self.attributes
+        if direct is None or aggregate is None or "class_version" in attributes:
+            folded = self.domain_event().mutate(aggregate)
+            assert folded is not None  # an event's mutate returns the aggregate
+            return folded
+        if self.originator_id != aggregate.id:
+            raise OriginatorIDError(self.originator_id, aggregate.id)
+        if self.originator_version != aggregate.version + 1:
+            raise OriginatorVersionError(self.originator_version, aggregate.version + 1)
+        method, parameters = direct
+        method(aggregate, **{name: attributes[name] for name in parameters if name in attributes})
+        aggregate.version = self.originator_version
+        aggregate.modified_on = attributes["timestamp"]
+        return aggregate
+
+
+_DIRECT_METHODS: dict[type, tuple[Callable[..., None], frozenset[str]] | None] = {}
+
+
+def _direct_method(cls: type) -> tuple[Callable[..., None], frozenset[str]] | None:
+    """The ``@event`` method an event class applies and the names of its parameters, where the class's
+    ``mutate`` is eventsourcing's own (check id and version, ``apply``, stamp version and ``modified_on``)
+    and its ``apply`` only calls that method with the attributes the method names (the library's
+    ``DecoratedFuncCaller``, nothing overridden after it, no upcasting); None for any other class (a
+    ``Created`` event, an event with its own ``apply``): fold it through the event object. Cached per class."""
+    if cls in _DIRECT_METHODS:
+        return _DIRECT_METHODS[cls]
+    direct = None
+    method = decorated_funcs.get(cls)
+    after = cls.__mro__[cls.__mro__.index(DecoratedFuncCaller) + 1 :] if DecoratedFuncCaller in cls.__mro__ else ()
+    inherited_apply = next((c.__dict__["apply"] for c in after if "apply" in c.__dict__), None)
+    if (
+        inspect.isfunction(method)
+        and getattr(cls, "mutate", None) is CanMutateAggregate.mutate
+        and getattr(cls, "apply", None) is DecoratedFuncCaller.apply
+        and inherited_apply is CanMutateAggregate.apply
+        and getattr(cls, "class_version", 1) == 1
+    ):
+        parameters = frozenset(inspect.signature(method).parameters) - {"self"}
+        if not parameters & {"originator_id", "originator_version"}:  # the event object would supply those
+            direct = (method, parameters)
+    _DIRECT_METHODS[cls] = direct
+    return direct
 
 
 #: the transcodings' ``decode`` for string data, as C-level constructors where one is the same function

@@ -261,7 +261,7 @@ class ProviderViewsProjection:
         entry = entries.get(key) or self._load(tx, event.originator_id, key)
         if entry is not None and entry.provider.version >= event.originator_version:
             return  # already folded (the snapshot is ahead of this event)
-        provider: Provider = event.domain_event().mutate(entry.provider if entry else None)  # type: ignore[assignment]  # checks consecutive versions
+        provider: Provider = event.mutate(entry.provider if entry else None)  # type: ignore[assignment]  # checks consecutive versions
         if entry is None:
             entry = _Entry(provider, {"sanctions": {}}, event.position, event.recorded_at_iso, new=True)
         entry.provider = provider

@@ -8,6 +8,7 @@ event store. Rulebook events belong to no provider's timeline.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ledger import wire
@@ -34,100 +35,96 @@ def _cited(citation: dict | None) -> str:
     return f"{citation['short']} {citation['article']}" if citation else ""
 
 
+#: ``dict.get`` of an event's attributes
+Getter = Callable[[str], Any]
+
+
+def _provider_sanction_imposed(g: Getter) -> str:
+    how = "derived" if g("derived") else "on a finding"
+    deadline = f", rectify by {g('deadline')}" if g("deadline") else ""
+    return f"{g('sanction')} under {_article(g('citation'))} ({how}, evidence {len(g('evidence') or [])}){deadline}"
+
+
+def _provider_sanction_rescinded(g: Getter) -> str:
+    by = f" (appeal {_short(g('appeal_ref'))})" if g("appeal_ref") else ""
+    return f"sanction {_short(g('sanction_ref'))} rescinded{by}: {g('reason')}"
+
+
+def _project_registered(g: Getter) -> str:
+    providers = [p for p in [g("integrated_provider_id"), *(g("product_provider_ids") or [])] if p]
+    return f"project {g('project_id')} for {g('enterprise_name')} ({g('enterprise_id')}), providers {', '.join(providers)}"
+
+
+def _project_acceptance_decided(g: Getter) -> str:
+    level = f", level {g('level_after')}" if g("level_after") is not None else ""
+    return "acceptance " + ("passed" if g("passed") else "failed") + level
+
+
+def _project_payment_recorded(g: Getter) -> str:
+    cited = f" ({_cited(g('citation'))})" if g("citation") else ""
+    return f"payment {g('kind')} {g('amount')}" + (f" to {g('provider_id')}" if g("provider_id") else "") + cited
+
+
+def _project_withholding_reviewed(g: Getter) -> str:
+    outcome = f"fees withheld ({g('amount')}) lifted" if g("lifted") else f"fees withheld ({g('amount')}) stay"
+    return f"{outcome}: {g('reason')} ({_cited(g('citation'))})"
+
+
+def _complaint_filed(g: Getter) -> str:
+    return f"{g('nature') or 'complaint'} {g('complaint_id')} by {g('complainant_kind')} {g('complainant_name') or ''}: {g('subject')}".replace("  ", " ")
+
+
+#: event name -> its summary from the attributes' ``get`` (names not here summarise as themselves)
+SUMMARIES: dict[str, Callable[[Getter], str]] = {
+    "provider.applied.v1": lambda g: f"applied to the {g('jurisdiction')} pool as {g('kind')}: {g('name')}",
+    "provider.public-notice-opened.v1": lambda g: "public notice opened",
+    "provider.objection-raised.v1": lambda g: f"objection {g('objection_id')} raised by {g('raised_by')}: {g('grounds')}",
+    "provider.objection-resolved.v1": lambda g: f"objection {g('objection_id')} {'stands' if g('stands') else 'dismissed'}",
+    "provider.public-notice-closed.v1": lambda g: f"public notice closed, last day {g('last_day')} ({g('days')} days)",
+    "provider.admitted.v1": lambda g: "admitted to the pool" + (f" ({_article(g('citation'))})" if g("citation") else ""),
+    "provider.admission-refused.v1": lambda g: f"admission refused: {g('reason')}",
+    "provider.application-lapsed.v1": lambda g: f"application lapsed: {g('reason')}",
+    "provider.profile-changed.v1": lambda g: f"{g('field')} changed from {g('old')!r} to {g('new')!r} on {g('changed_on')}, reported {g('reported_on')}",
+    "provider.score-recorded.v1": lambda g: f"{g('year')} score {g('score')}: grade {g('grade')}",
+    "provider.evaluation-recorded.v1": lambda g: f"{g('year')} evaluation: {'qualified' if g('qualified') else 'unqualified'}",
+    "provider.stars-rated.v1": lambda g: f"star rating {g('rating_round')}: {g('stars')}★",
+    "provider.fact-noted.v1": lambda g: f"fact noted: {g('kind')} (from {_short(g('source_ref'))})",
+    "provider.finding-recorded.v1": lambda g: f"finding under {g('article')}: {g('summary')}",
+    "provider.sanction-imposed.v1": _provider_sanction_imposed,
+    "provider.rectification-completed.v1": lambda g: f"rectification of {_short(g('sanction_ref'))} completed",
+    "provider.rectification-refused.v1": lambda g: f"rectification of {_short(g('sanction_ref'))} refused",
+    "provider.rectification-overdue.v1": lambda g: f"rectification of {_short(g('sanction_ref'))} overdue (deadline {g('deadline')})",
+    "provider.evidence-voided.v1": lambda g: f"evidence voided by appeal {_short(g('appeal_ref'))}: {', '.join(_short(r) for r in g('refs') or [])}",
+    "provider.sanction-rescinded.v1": _provider_sanction_rescinded,
+    "provider.reinstated.v1": lambda g: f"reinstated: {g('reason')}",
+    "provider.exited.v1": lambda g: f"exited the pool: {g('reason')}",
+    "provider.fees-withheld.v1": lambda g: f"fees withheld ({g('amount')}): {g('reason')}",
+    "project.registered.v1": _project_registered,
+    "project.diagnosed.v1": lambda g: f"diagnosed: digital level {g('level_before')}",
+    "project.filing-submitted.v1": lambda g: "filing submitted",
+    "project.filing-decided.v1": lambda g: "filing " + ("approved" if g("approved") else "rejected"),
+    "project.major-change-recorded.v1": lambda g: f"major change: {g('description')}",
+    "project.implementation-started.v1": lambda g: "implementation started" + (" before the filing was approved" if g("before_approval") else ""),
+    "project.acceptance-decided.v1": _project_acceptance_decided,
+    "project.satisfaction-rated.v1": lambda g: f"{g('provider_id')} rated {g('rating')}",
+    "project.payment-recorded.v1": _project_payment_recorded,
+    "project.prepayment-recoverable.v1": lambda g: f"prepayment {g('amount')} recoverable by the enterprise ({_cited(g('citation'))})",
+    "project.withholding-reviewed.v1": _project_withholding_reviewed,
+    "complaint.filed.v1": _complaint_filed,
+    "complaint.filed.v2": _complaint_filed,
+    "complaint.answer-requested.v1": lambda g: f"answer requested by {g('deadline')}",
+    "complaint.answered.v1": lambda g: f"answered: {g('summary')}",
+    "complaint.answer-overdue.v1": lambda g: f"answer overdue (deadline {g('deadline')})",
+    "complaint.verified.v1": lambda g: "verified as true" if g("verdict") == "true" else "found unfounded",
+    "appeal.filed.v1": lambda g: f"appeal {g('appeal_id')} under {g('ground')} against {', '.join(_short(r) for r in g('evidence_refs') or [])}",
+    "appeal.decided.v1": lambda g: ("appeal upheld" if g("upheld") else "appeal dismissed") + (f": {g('reasons')}" if g("reasons") else ""),
+}
+
+
 def summarize(name: str, s: dict[str, Any]) -> str:
     """A short readable line for one event (``name``: the stable name, :func:`ledger.wire.event_type`)."""
-    g = s.get
-    match name:
-        case "provider.applied.v1":
-            return f"applied to the {g('jurisdiction')} pool as {g('kind')}: {g('name')}"
-        case "provider.public-notice-opened.v1":
-            return "public notice opened"
-        case "provider.objection-raised.v1":
-            return f"objection {g('objection_id')} raised by {g('raised_by')}: {g('grounds')}"
-        case "provider.objection-resolved.v1":
-            return f"objection {g('objection_id')} {'stands' if g('stands') else 'dismissed'}"
-        case "provider.public-notice-closed.v1":
-            return f"public notice closed, last day {g('last_day')} ({g('days')} days)"
-        case "provider.admitted.v1":
-            return "admitted to the pool" + (f" ({_article(g('citation'))})" if g("citation") else "")
-        case "provider.admission-refused.v1":
-            return f"admission refused: {g('reason')}"
-        case "provider.application-lapsed.v1":
-            return f"application lapsed: {g('reason')}"
-        case "provider.profile-changed.v1":
-            return f"{g('field')} changed from {g('old')!r} to {g('new')!r} on {g('changed_on')}, reported {g('reported_on')}"
-        case "provider.score-recorded.v1":
-            return f"{g('year')} score {g('score')}: grade {g('grade')}"
-        case "provider.evaluation-recorded.v1":
-            return f"{g('year')} evaluation: {'qualified' if g('qualified') else 'unqualified'}"
-        case "provider.stars-rated.v1":
-            return f"star rating {g('rating_round')}: {g('stars')}★"
-        case "provider.fact-noted.v1":
-            return f"fact noted: {g('kind')} (from {_short(g('source_ref'))})"
-        case "provider.finding-recorded.v1":
-            return f"finding under {g('article')}: {g('summary')}"
-        case "provider.sanction-imposed.v1":
-            how = "derived" if g("derived") else "on a finding"
-            deadline = f", rectify by {g('deadline')}" if g("deadline") else ""
-            return f"{g('sanction')} under {_article(g('citation'))} ({how}, evidence {len(g('evidence') or [])}){deadline}"
-        case "provider.rectification-completed.v1":
-            return f"rectification of {_short(g('sanction_ref'))} completed"
-        case "provider.rectification-refused.v1":
-            return f"rectification of {_short(g('sanction_ref'))} refused"
-        case "provider.rectification-overdue.v1":
-            return f"rectification of {_short(g('sanction_ref'))} overdue (deadline {g('deadline')})"
-        case "provider.evidence-voided.v1":
-            return f"evidence voided by appeal {_short(g('appeal_ref'))}: {', '.join(_short(r) for r in g('refs') or [])}"
-        case "provider.sanction-rescinded.v1":
-            by = f" (appeal {_short(g('appeal_ref'))})" if g("appeal_ref") else ""
-            return f"sanction {_short(g('sanction_ref'))} rescinded{by}: {g('reason')}"
-        case "provider.reinstated.v1":
-            return f"reinstated: {g('reason')}"
-        case "provider.exited.v1":
-            return f"exited the pool: {g('reason')}"
-        case "provider.fees-withheld.v1":
-            return f"fees withheld ({g('amount')}): {g('reason')}"
-        case "project.registered.v1":
-            providers = [p for p in [g("integrated_provider_id"), *(g("product_provider_ids") or [])] if p]
-            return f"project {g('project_id')} for {g('enterprise_name')} ({g('enterprise_id')}), providers {', '.join(providers)}"
-        case "project.diagnosed.v1":
-            return f"diagnosed: digital level {g('level_before')}"
-        case "project.filing-submitted.v1":
-            return "filing submitted"
-        case "project.filing-decided.v1":
-            return "filing " + ("approved" if g("approved") else "rejected")
-        case "project.major-change-recorded.v1":
-            return f"major change: {g('description')}"
-        case "project.implementation-started.v1":
-            return "implementation started" + (" before the filing was approved" if g("before_approval") else "")
-        case "project.acceptance-decided.v1":
-            level = f", level {g('level_after')}" if g("level_after") is not None else ""
-            return "acceptance " + ("passed" if g("passed") else "failed") + level
-        case "project.satisfaction-rated.v1":
-            return f"{g('provider_id')} rated {g('rating')}"
-        case "project.payment-recorded.v1":
-            cited = f" ({_cited(g('citation'))})" if g("citation") else ""
-            return f"payment {g('kind')} {g('amount')}" + (f" to {g('provider_id')}" if g("provider_id") else "") + cited
-        case "project.prepayment-recoverable.v1":
-            return f"prepayment {g('amount')} recoverable by the enterprise ({_cited(g('citation'))})"
-        case "project.withholding-reviewed.v1":
-            outcome = f"fees withheld ({g('amount')}) lifted" if g("lifted") else f"fees withheld ({g('amount')}) stay"
-            return f"{outcome}: {g('reason')} ({_cited(g('citation'))})"
-        case "complaint.filed.v1" | "complaint.filed.v2":
-            return f"{g('nature') or 'complaint'} {g('complaint_id')} by {g('complainant_kind')} {g('complainant_name') or ''}: {g('subject')}".replace("  ", " ")
-        case "complaint.answer-requested.v1":
-            return f"answer requested by {g('deadline')}"
-        case "complaint.answered.v1":
-            return f"answered: {g('summary')}"
-        case "complaint.answer-overdue.v1":
-            return f"answer overdue (deadline {g('deadline')})"
-        case "complaint.verified.v1":
-            return "verified as true" if g("verdict") == "true" else "found unfounded"
-        case "appeal.filed.v1":
-            return f"appeal {g('appeal_id')} under {g('ground')} against {', '.join(_short(r) for r in g('evidence_refs') or [])}"
-        case "appeal.decided.v1":
-            return ("appeal upheld" if g("upheld") else "appeal dismissed") + (f": {g('reasons')}" if g("reasons") else "")
-    return name
+    summary = SUMMARIES.get(name)
+    return name if summary is None else summary(s.get)
 
 
 def subject_of(name: str, state: dict[str, Any]) -> tuple[str, str, list[str]] | None:

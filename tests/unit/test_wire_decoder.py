@@ -85,6 +85,42 @@ def test_every_providers_snapshot_decodes_as_the_mapper_decoded_it(demo_ledger: 
         assert same(dict(sorted(vars(got).items())), dict(sorted(vars(provider).items())))  # a snapshot reorders the attributes
 
 
+def test_every_aggregate_of_the_demo_ledger_folds_by_decoded_event_as_by_the_mappers_events(demo_ledger: Ledger) -> None:
+    """``DecodedEvent.mutate`` (the projections' fold, calling the ``@event`` methods directly) leaves
+    every aggregate exactly as the library's ``mutate`` of the Mapper's events, after every event."""
+    by_aggregate: dict[UUID, list[Any]] = {}
+    for recorded in demo_ledger.store.read_all():
+        by_aggregate.setdefault(recorded.originator_id, []).append(recorded)
+    direct = 0
+    for events in by_aggregate.values():
+        expected: Any = None
+        got: Any = None
+        for recorded in events:
+            expected = library_event(recorded).mutate(expected)
+            decoded = wire.DecodedEvent.of(recorded)
+            direct += wire._direct_method(wire.EVENT_TYPES[decoded.name]) is not None and got is not None
+            got = decoded.mutate(got)
+            assert type(got) is type(expected), recorded.ref
+            assert same(vars(got), vars(expected)), recorded.ref
+    assert direct > 5000, "most events take the direct path"
+
+
+def test_the_direct_fold_refuses_an_event_out_of_sequence_or_of_another_aggregate(demo_ledger: Ledger) -> None:
+    from eventsourcing.domain import OriginatorIDError, OriginatorVersionError
+
+    originator_id = wire.aggregate_ids(demo_ledger.store, "provider")[0]
+    first, second, third = list(demo_ledger.store.read_aggregate(originator_id))[:3]
+    provider = wire.DecodedEvent.of(first).mutate(None)
+    assert wire._direct_method(wire.EVENT_TYPES[wire.event_type(third)]) is not None
+    with pytest.raises(OriginatorVersionError):
+        wire.DecodedEvent.of(third).mutate(provider)
+    other = next(i for i in wire.aggregate_ids(demo_ledger.store, "provider") if i != originator_id)
+    stranger = wire.DecodedEvent.of(second.__class__(**{**vars(second), "originator_id": other}))
+    with pytest.raises(OriginatorIDError):
+        stranger.mutate(provider)
+    assert provider.version == 1
+
+
 def test_an_older_class_version_is_upcast_as_the_mapper_does() -> None:
     from tests.unit.test_wire import _recorded
 
