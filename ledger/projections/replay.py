@@ -2,7 +2,8 @@
 
 1. Generation N is live (``projection_generation.live``, the ``rm_*`` views).
    Leftovers of an interrupted replay (any other generation) are dropped.
-2. Generation N + 1's tables are created empty (secondary indexes come last), and
+2. Generation N + 1's tables are created empty (secondary indexes, and on PostgreSQL the
+   primary keys of the append-only tables, come last: ``schema.APPEND_ONLY_KEYS``), and
    filled from the log as it was when the build began (positions 1 … top), with a
    rich progress bar. Live projectors keep updating generation N meanwhile.
    The build reads the log in one pass (``EventStore.scan``: one server-side cursor

@@ -97,8 +97,7 @@ TABLES: dict[str, str] = {
         recorded_by TEXT NOT NULL,
         effective_on TEXT,
         command_id TEXT NOT NULL,
-        summary TEXT NOT NULL,
-        PRIMARY KEY (provider_id, position)
+        summary TEXT NOT NULL
     """,
     # every profile change of a provider (kept out of provider_state's snapshot, which only
     # carries the late reports standing() lists, so that the snapshot does not grow with them)
@@ -112,8 +111,7 @@ TABLES: dict[str, str] = {
         changed_on TEXT NOT NULL,
         reported_on TEXT NOT NULL,
         major INTEGER NOT NULL,
-        days_late INTEGER NOT NULL,
-        PRIMARY KEY (provider_id, position)
+        days_late INTEGER NOT NULL
     """,
     # deadlines the scheduler's sweep looks for (``ReadModels.deadlines_due``): orders of providers
     # in the pool not yet recorded overdue or refused, and complaint answers not yet given
@@ -135,6 +133,16 @@ TABLES: dict[str, str] = {
         subject_id TEXT NOT NULL,
         provider_ids TEXT NOT NULL
     """,
+}
+
+#: the primary keys of the tables a replay's build only appends to (one row per event, never read
+#: back while building): on PostgreSQL the build creates them without it and adds it once they are
+#: full (:func:`create_indexes`), one sort instead of a B-tree insertion per row; the key is checked
+#: all the same (a duplicate fails the build, as it would fail the COPY). SQLite cannot add a primary
+#: key to a table: its tables always have it.
+APPEND_ONLY_KEYS: dict[str, str] = {
+    "timeline": "provider_id, position",
+    "profile_changes": "provider_id, position",
 }
 
 INDEXES: dict[str, tuple[str, ...]] = {
@@ -183,12 +191,16 @@ GLOBAL_TABLES = (
 
 def create_generation(tx: Tx, generation: int, tables: list[str], projections: list[str], *, indexes: bool = True) -> None:
     """The generation's tables (and tracking rows at 0); ``indexes=False`` leaves the secondary
-    indexes for :func:`create_indexes` (a replay fills the tables first, then indexes them once)."""
+    indexes, and on PostgreSQL the primary keys of :data:`APPEND_ONLY_KEYS`, for :func:`create_indexes`
+    (a replay fills the tables first, then indexes them once)."""
+    later = not indexes and tx.dialect == POSTGRES
     for name in tables:
         physical = tx.table(name, generation)
-        tx.execute(f"CREATE TABLE IF NOT EXISTS {physical} ({TABLES[name]})")
+        key = APPEND_ONLY_KEYS.get(name)
+        columns = TABLES[name] if key is None or later else f"{TABLES[name].rstrip()},\n        PRIMARY KEY ({key})\n"
+        tx.execute(f"CREATE TABLE IF NOT EXISTS {physical} ({columns})")
     if indexes:
-        create_indexes(tx, generation, tables)
+        create_indexes(tx, generation, tables, primary_keys=False)
     for projection in projections:
         tx.execute(
             "INSERT INTO projection_tracking (projection, generation, position) VALUES (?, ?, 0)"
@@ -197,9 +209,14 @@ def create_generation(tx: Tx, generation: int, tables: list[str], projections: l
         )
 
 
-def create_indexes(tx: Tx, generation: int, tables: list[str]) -> None:
+def create_indexes(tx: Tx, generation: int, tables: list[str], *, primary_keys: bool = True) -> None:
+    """The secondary indexes and, with ``primary_keys`` on PostgreSQL, the primary keys
+    :func:`create_generation` left out (``indexes=False``)."""
     for name in tables:
         physical = tx.table(name, generation)
+        key = APPEND_ONLY_KEYS.get(name)
+        if primary_keys and key is not None and tx.dialect == POSTGRES:
+            tx.execute(f"ALTER TABLE {physical} ADD PRIMARY KEY ({key})")
         for i, columns in enumerate(INDEXES.get(name, ())):
             tx.execute(f"CREATE INDEX IF NOT EXISTS {physical}_i{i} ON {physical} ({columns})")
 

@@ -59,6 +59,28 @@ def test_replay_rebuilds_models_equal_to_the_live_ones_and_switches(scenario, pr
     assert_registry_matches_store(scenario.ledger, models)
 
 
+def _indexes(db: ReadModelDB, generation: int) -> set[str]:
+    """Every index of a generation's tables, primary keys included (SQLite: and the tables' own SQL,
+    which holds them), as SQL without the generation."""
+    with db.transaction(write=False) as tx:
+        if tx.dialect == "sqlite":
+            rows = tx.fetchall("SELECT tbl_name, name, sql FROM sqlite_master WHERE type IN ('index', 'table')")
+        else:
+            rows = tx.fetchall("SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()")
+    suffix = f"_g{generation}"
+    return {f"{name}: {sql}".replace(suffix, "_g*") for table, name, sql in rows if sql and table.startswith("rm_") and table.endswith(suffix)}
+
+
+def test_the_replayed_generation_has_the_keys_and_indexes_of_a_generation_built_event_by_event(scenario, projected, models):
+    """The build leaves the append-only tables' primary keys and every secondary index until the
+    tables are full (PostgreSQL); what it switches to is indexed exactly like the live generation."""
+    mixed_scenario(scenario)
+    live = _indexes(projected.db, 1)
+    assert any("rm_timeline_g*_pkey" in index or "PRIMARY KEY (provider_id, position)" in index for index in live)
+    replay(scenario.ledger, show_progress=False, batch_size=16)
+    assert _indexes(projected.db, 2) == live
+
+
 def test_events_recorded_during_the_build_are_applied_in_the_switch(scenario, projected, models):
     mixed_scenario(scenario)
     job = Replay(scenario.ledger, batch_size=8)
