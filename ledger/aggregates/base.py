@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -26,7 +27,14 @@ class LedgerAggregate(Aggregate):
 
     def next_ref(self) -> str:
         """The reference of the event being applied (call inside an ``@event`` body)."""
-        return f"{self.id}/{self.version + 1}"
+        return f"{id_text(self.id)}/{self.version + 1}"
+
+
+@lru_cache(maxsize=65536)
+def id_text(originator_id: UUID) -> str:
+    """``str(originator_id)``, remembered: ``UUID.__str__`` formats in Python, and folding a long
+    history asks for the same aggregate's id at every event that makes a ref."""
+    return str(originator_id)
 
 
 def aggregate_id(kind: str, business_id: str) -> UUID:

@@ -245,12 +245,15 @@ class ProviderViewsProjection:
     name = "providers"
     tables: tuple[str, ...] = ("provider_state", "registry", "grades", "counters", "lists", "profile_changes", "rectification_deadlines")
 
-    def __init__(self, *, deferred: bool = False) -> None:
+    def __init__(self, *, deferred: bool = False, fresh: bool = False) -> None:
         #: originator id (text) -> the entry as last written (valid while rm_provider_state has its version)
         self._cache: OrderedDict[str, _Entry] = OrderedDict()
         #: a replay's build: providers are folded in memory across batches and written once, by
         #: :meth:`finish` (an interrupted build leaves a generation that is never made live)
         self.deferred = deferred
+        #: a replay's build process: the generation's tables hold no provider this projection did not
+        #: fold itself (they were empty, and it alone writes them), so a provider not in memory is new
+        self.fresh = fresh and deferred
         self._pending: dict[str, _Entry] = {}
 
     def apply(self, event: DecodedEvent, tx: Tx) -> None:
@@ -258,7 +261,7 @@ class ProviderViewsProjection:
             return
         key = event.originator_text
         entries: dict[str, _Entry] = self._pending if self.deferred else tx.scratch.setdefault(self.name, {})
-        entry = entries.get(key) or self._load(tx, event.originator_id, key)
+        entry = entries.get(key) or (None if self.fresh else self._load(tx, event.originator_id, key))
         if entry is not None and entry.provider.version >= event.originator_version:
             return  # already folded (the snapshot is ahead of this event)
         provider: Provider = event.mutate(entry.provider if entry else None)  # type: ignore[assignment]  # checks consecutive versions
