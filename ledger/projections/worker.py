@@ -15,6 +15,12 @@ timeout; a reader that does not care reads what is there. ``wait_for`` raises
 :class:`ProjectionLag` (one clear line, with the worker's last error if it has
 one) when the read models do not get there in time.
 
+A commit does not start a catch-up at once: the worker gathers what is committed for up to
+``gather`` seconds (default :data:`GATHER`) first, so that during a burst of commands it catches
+up in batches of many commands instead of one or two (each catch-up is a transaction of a dozen
+statements, whatever its size, run in the writers' interpreter). A caller of ``wait_for`` cuts the
+gathering short: it never waits for the gathering.
+
 A failing batch rolls back whole (``runner``): the worker logs it, waits a
 little longer each time (up to ``poll_interval``) and tries again; the commands
 are recorded either way.
@@ -33,6 +39,9 @@ log = logging.getLogger("ledger.projections")
 #: seconds a writer waits by default for the read models to reach its command
 DEFAULT_WAIT = 30.0
 
+#: seconds the worker gathers commits before catching up (unless someone waits for the read models)
+GATHER = 0.05
+
 
 class ProjectionLag(TimeoutError):
     """The read models did not reach a position in time."""
@@ -45,15 +54,18 @@ class ProjectionWorker:
         store: EventStore,
         *,
         poll_interval: float = 1.0,
+        gather: float = GATHER,
         name: str = "ledger-projections",
     ) -> None:
         self.runner = runner
         self.store = store
         self.poll_interval = poll_interval
+        self.gather = gather
         self.name = name
         self.last_error: BaseException | None = None
         self._cond = threading.Condition()
         self._signalled = False
+        self._waiters = 0  # callers inside wait_for: no gathering
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._position = self._tracked()
@@ -101,13 +113,17 @@ class ProjectionWorker:
         deadline = time.monotonic() + timeout
         with self._cond:
             self._signalled = True
+            self._waiters += 1
             self._cond.notify_all()
-            while self._position < position:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not self.running:
-                    raise ProjectionLag(self._lag_message(position, timeout))
-                self._cond.wait(remaining)
-            return self._position
+            try:
+                while self._position < position:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or not self.running:
+                        raise ProjectionLag(self._lag_message(position, timeout))
+                    self._cond.wait(remaining)
+                return self._position
+            finally:
+                self._waiters -= 1
 
     def stop(self, timeout: float = 10.0) -> None:
         with self._cond:
@@ -144,6 +160,8 @@ class ProjectionWorker:
             with self._cond:
                 if not self._signalled and not self._stopping:
                     self._cond.wait(backoff or self.poll_interval)
+                if self._signalled and not backoff:
+                    self._gather()
                 if self._stopping:
                     return
                 self._signalled = False
@@ -153,6 +171,15 @@ class ProjectionWorker:
             except Exception:
                 backoff = min(self.poll_interval, max(0.05, backoff * 2))
                 time.sleep(backoff)
+
+    def _gather(self) -> None:
+        """Let commits accumulate for up to ``gather`` seconds, unless someone waits (holding the lock)."""
+        deadline = time.monotonic() + self.gather
+        while not self._stopping and not self._waiters:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._cond.wait(remaining)
 
     def _lag_message(self, position: int, timeout: float) -> str:
         why = f"; last error: {self.last_error}" if self.last_error is not None else ""

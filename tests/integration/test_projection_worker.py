@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -39,6 +40,25 @@ def test_commands_do_not_run_the_projections_and_a_writer_waits_for_its_position
     assert threads and set(threads) == {"ledger-projections"}  # never the committing thread
     [row] = background.models.registry("tianjin")
     assert (row["provider_id"], row["status"]) == ("TJ-1", "removed")  # grade C under 60 (天津 第十一条)
+
+
+def test_the_worker_gathers_commits_and_a_writer_waiting_for_its_position_cuts_the_gathering_short(scenario, background, monkeypatch):
+    background.worker.gather = 60.0  # a gathering far longer than the wait below
+    time.sleep(0.2)  # a gathering begun before (with the default length) is over
+    before = background.worker.position
+    catch_ups: list[int] = []
+    catch_up = background.runner.catch_up
+    monkeypatch.setattr(background.runner, "catch_up", lambda *a, **k: catch_ups.append(catch_up(*a, **k)))
+    scenario.admit("TJ-1", "tianjin")
+    scenario.admit("TJ-2", "tianjin")
+    time.sleep(0.3)
+    assert catch_ups == []  # the commits signalled the worker: it is gathering them
+
+    started = time.monotonic()
+    background.wait_for(scenario.ledger.last_position, timeout=10)
+    assert time.monotonic() - started < 10
+    assert catch_ups == [scenario.ledger.last_position - before]  # both admissions' events in one catch-up
+    assert [r["provider_id"] for r in background.models.registry()] == ["TJ-1", "TJ-2"]
 
 
 def test_readers_that_do_not_wait_see_what_is_there(scenario, background):
