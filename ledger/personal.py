@@ -138,22 +138,29 @@ class PersonalDataVault:
     def store(self, sealed: Sealed) -> None:
         """Encrypt and keep the values (a retry of the same command writes the same holder again)."""
         with self.db.transaction() as tx:
-            if tx.fetchone("SELECT 1 FROM personal_erasures WHERE person_id = ?", (sealed.person_id,)):
+            found = tx.fetchone(
+                "SELECT (SELECT 1 FROM personal_erasures WHERE person_id = ?), (SELECT key_material FROM personal_keys WHERE person_id = ?)",
+                (sealed.person_id, sealed.person_id),
+            )
+            erased, key_material = found if found is not None else (None, None)
+            if erased:
                 return  # erased people stay erased: a late retry does not bring their data back
-            row = tx.fetchone("SELECT key_material FROM personal_keys WHERE person_id = ?", (sealed.person_id,))
-            if row is None:
+            if key_material is None:
                 key = AESGCM.generate_key(bit_length=256)
                 tx.execute("INSERT INTO personal_keys (person_id, key_material, created_at) VALUES (?, ?, ?)", (sealed.person_id, key.hex(), _now()))
             else:
-                key = bytes.fromhex(row[0])
+                key = bytes.fromhex(key_material)
             nonce = os.urandom(12)
             plaintext = _plaintext(sealed)
             ciphertext = AESGCM(key).encrypt(nonce, plaintext, sealed.holder.encode())
-            tx.execute("DELETE FROM personal_macs WHERE holder = ?", (sealed.holder,))
-            tx.execute("INSERT INTO personal_macs (holder, mac) VALUES (?, ?)", (sealed.holder, _mac(key, sealed)))
-            tx.execute("DELETE FROM personal_data WHERE holder = ?", (sealed.holder,))
             tx.execute(
-                "INSERT INTO personal_data (holder, person_id, nonce, ciphertext, sealed_at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO personal_macs (holder, mac) VALUES (?, ?) ON CONFLICT (holder) DO UPDATE SET mac = excluded.mac",
+                (sealed.holder, _mac(key, sealed)),
+            )
+            tx.execute(
+                "INSERT INTO personal_data (holder, person_id, nonce, ciphertext, sealed_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (holder) DO UPDATE SET person_id = excluded.person_id, nonce = excluded.nonce,"
+                " ciphertext = excluded.ciphertext, sealed_at = excluded.sealed_at",
                 (sealed.holder, sealed.person_id, nonce.hex(), ciphertext.hex(), _now()),
             )
 
