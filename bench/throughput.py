@@ -630,8 +630,9 @@ def profile(
     )
     if backend == "postgres":
         out.write(
-            f"SQL sent per command: {queries / commands:.1f} queries"
-            f" + {transaction_commands / commands:.1f} transaction commands (BEGIN, COMMIT, …)\n"
+            f"SQL sent per command: {queries / commands:.1f} execute calls (the append's two each carry several"
+            f" statements: BEGIN, lock, check; INSERT, COMMIT) + {transaction_commands / commands:.1f} transaction"
+            " commands of their own (BEGIN, COMMIT, … of the other transactions)\n"
         )
     out.write(
         f"under cProfile ({'CPU' if clock == 'cpu' else 'wall-clock'} time, inflated by the profiler):"
