@@ -117,14 +117,18 @@ def provider(i: int, providers: int) -> tuple[str, str]:
     return f"PV-{i}", JURISDICTIONS[i % len(JURISDICTIONS)]
 
 
-def workload(client: int, providers: int, seed: int) -> Iterator[m.Command]:
-    """An endless, deterministic stream of commands for one client."""
+def workload(client: int, providers: int, seed: int, share: int = 0, shares: int = 1) -> Iterator[m.Command]:
+    """An endless, deterministic stream of commands for one client, on the providers of one
+    ``share`` of ``shares`` (provider index modulo ``shares``; all of them by default)."""
     rng = random.Random(seed * 1000 + client)
+
+    def pick() -> int:
+        return rng.randrange(share, providers, shares)  # randrange(providers) when shares == 1
     cycle = 0
     while True:
         cycle += 1
         tag = f"{client}-{cycle}"
-        pid, j = provider(rng.randrange(providers), providers)
+        pid, j = provider(pick(), providers)
         project = f"PJ-{tag}"
 
         def cid(kind: str, tag: str = tag) -> str:
@@ -142,7 +146,7 @@ def workload(client: int, providers: int, seed: int) -> Iterator[m.Command]:
         rating = rng.choices(["满意", "基本满意", "不满意"], weights=[7, 2, 1])[0]
         yield m.RateSatisfaction(command_id=cid("rate"), project_id=project, provider_id=pid, rating=rating)
 
-        other, _ = provider(rng.randrange(providers), providers)
+        other, _ = provider(pick(), providers)
         complaint = f"C-{tag}"
         yield m.FileComplaint(
             command_id=cid("complain"), complaint_id=complaint, provider_id=other, complainant_kind="enterprise",
@@ -152,13 +156,13 @@ def workload(client: int, providers: int, seed: int) -> Iterator[m.Command]:
         verdict = "true" if rng.random() < 0.1 else "unfounded"
         yield m.VerifyComplaint(command_id=cid("verify"), complaint_id=complaint, verdict=verdict)
 
-        third, _ = provider(rng.randrange(providers), providers)
+        third, _ = provider(pick(), providers)
         yield m.RecordProfileChange(
             command_id=cid("profile"), provider_id=third, field="address", new_value=f"No. {tag}",
             changed_on=TODAY, reported_on=TODAY, major=False,
         )  # fmt: skip
         if cycle % 10 == 0:
-            fourth, j4 = provider(rng.randrange(providers), providers)
+            fourth, j4 = provider(pick(), providers)
             if j4 in MILD_FINDING:
                 yield m.RecordFinding(
                     command_id=cid("finding"), provider_id=fourth, article=MILD_FINDING[j4], summary="late report (benchmark)",
@@ -244,15 +248,17 @@ def set_up(ledger: Ledger, providers: int) -> None:
 def drive(
     ledger: Ledger, i: int, providers: int, seed: int, mine: Counts, refusals: Counter[str],
     stop: threading.Event, errors: list[BaseException], profiles: list[cProfile.Profile] | None = None,
+    partition: tuple[int, int] = (0, 1),
 ) -> None:  # fmt: skip
-    """One client: executes client ``i``'s workload until ``stop`` is set, counting into ``mine``."""
+    """One client: executes client ``i``'s workload (on the providers of ``partition``: share,
+    shares) until ``stop`` is set, counting into ``mine``."""
     abandoned: set[str] = set()  # projects whose registration was refused: a client gives up on them
     if profiles is not None:  # this thread's CPU time: not the time it waits for the database or the GIL
         profiler = cProfile.Profile(time.thread_time)
         profiles.append(profiler)
         profiler.enable()
     try:
-        for command in workload(i, providers, seed):
+        for command in workload(i, providers, seed, *partition):
             if stop.is_set():
                 return
             if getattr(command, "project_id", None) in abandoned:
@@ -349,9 +355,10 @@ def run_ledger(
 
 def _writer_process(
     database_url: str, variant: str, clients: list[int], providers: int, seed: int, max_batch: int, max_wait_ms: float,
-    projections: bool, warmup: float, seconds: float, barrier: Any, results: Any,
+    projections: bool, warmup: float, seconds: float, barrier: Any, results: Any, partition: tuple[int, int],
 ) -> None:  # fmt: skip
-    """One writer process: its own App (pool, aggregate cache, group committer) driving ``clients``."""
+    """One writer process: its own App (pool, aggregate cache, group committer) driving ``clients``
+    on the providers of ``partition``."""
     options = VARIANTS[variant]
     app = make_app(database_url, len(clients), options["group_commit"], projections, max_batch, max_wait_ms)
     ledger = app.ledger
@@ -360,7 +367,7 @@ def _writer_process(
     stop = threading.Event()
     errors: list[BaseException] = []
     threads = [
-        threading.Thread(target=drive, args=(ledger, i, providers, seed, mine, refusals, stop, errors), daemon=True)
+        threading.Thread(target=drive, args=(ledger, i, providers, seed, mine, refusals, stop, errors), kwargs={"partition": partition}, daemon=True)
         for i, mine in zip(clients, counts)
     ]
     try:
@@ -391,11 +398,14 @@ def _writer_process(
 
 def run_ledger_processes(
     database_url: str, variant: str, *, processes: int, clients: int, seconds: float, warmup: float,
-    providers: int, seed: int, max_batch: int, max_wait_ms: float, cpu_profile: bool = False,
+    providers: int, seed: int, max_batch: int, max_wait_ms: float, cpu_profile: bool = False, partitioned: bool = False,
 ) -> LedgerRun:  # fmt: skip
     """``clients`` clients spread over ``processes`` writer processes, each with its own App
     (group commit per process). The log's lock orders their transactions; the read models, when
-    the variant has them, are followed by the first process's worker only (the others record)."""
+    the variant has them, are followed by the first process's worker only (the others record).
+    ``partitioned``: process k's clients write only the providers whose index is k modulo
+    ``processes`` (as a router keyed by provider would send them), so each process's cache stays
+    warm and no two processes write one provider."""
     import multiprocessing
 
     if cpu_profile:
@@ -413,7 +423,8 @@ def run_ledger_processes(
         context.Process(
             target=_writer_process,
             args=(database_url, variant, [i for i in range(clients) if i % processes == k], providers, seed, max_batch,
-                  max_wait_ms, options["projections"] and k == 0, warmup, seconds, barrier, results),
+                  max_wait_ms, options["projections"] and k == 0, warmup, seconds, barrier, results,
+                  (k, processes) if partitioned else (0, 1)),
             daemon=True,
         )  # fmt: skip
         for k in range(processes)
@@ -448,7 +459,7 @@ def run_ledger_processes(
         committer["mean_group"] = committer["batches"] / committer["groups"] if committer["groups"] else 0.0
     busy = (end_ticks[0] - start_ticks[0]) / max(1, end_ticks[1] - start_ticks[1])
     return LedgerRun(
-        "postgres", f"{variant}×{processes}", clients, elapsed, totals["recorded"], totals["refused"], totals["gave_up"],
+        "postgres", f"{variant}×{processes}{'p' if partitioned else ''}", clients, elapsed, totals["recorded"], totals["refused"], totals["gave_up"],
         end_position - start_position, cpu_ms_per_command=sum(r["cpu"] for r in reports) * 1000 / max(1, totals["recorded"]),
         machine_busy=busy, refusals=dict(refusals.most_common(3)), committer=committer,
     )  # fmt: skip
@@ -661,6 +672,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"PostgreSQL ledger variants, of {', '.join(VARIANTS)} ('' for none)")  # fmt: skip
     parser.add_argument("--processes", type=int, default=1,
                         help="writer processes for the PostgreSQL variants (each its own App; clients spread over them)")  # fmt: skip
+    parser.add_argument("--partitioned", action="store_true",
+                        help="with --processes: each process writes only its share of the providers (variant name ends in 'p')")  # fmt: skip
     parser.add_argument("--sqlite-variants", default="single,group", help="SQLite ledger variants ('' for none)")
     parser.add_argument("--sqlite-seconds", type=float, default=None, help="measured seconds of the SQLite runs (default: half of --seconds)")
     parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench baseline")
@@ -708,7 +721,7 @@ def main(argv: list[str] | None = None) -> int:
     for variant in filter(None, args.variants.split(",")):
         with fresh_schema(args.database_url) as (_, url):
             if args.processes > 1:
-                run = run_ledger_processes(url, variant, processes=args.processes, seconds=args.seconds, **common)
+                run = run_ledger_processes(url, variant, processes=args.processes, seconds=args.seconds, partitioned=args.partitioned, **common)
             else:
                 run = run_ledger("postgres", url, variant, seconds=args.seconds, **common)
         runs.append(run)
