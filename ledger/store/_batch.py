@@ -60,7 +60,9 @@ def prepare(batch: CommandBatch) -> PreparedBatch:
     Raises ``ValueError``/``TypeError`` for a malformed batch (a bug in the caller,
     not a conflict).
     """
-    expected: dict[UUID, int] = {UUID(str(key)): int(value) for key, value in batch.expected_versions.items()}
+    expected: dict[UUID, int] = {
+        key if type(key) is UUID else UUID(str(key)): int(value) for key, value in batch.expected_versions.items()
+    }
     last_version: dict[UUID, int] = {}
     events: list[NewEvent] = []
     for event in batch.events:

@@ -36,6 +36,11 @@ from uuid import UUID
 
 GENESIS_HASH = "0" * 64
 
+#: the canonical rendering hashed by :func:`chain_hash` and :func:`command_hash` (what
+#: ``json.dumps(..., ensure_ascii=False, separators=(",", ":"))`` writes, without building an
+#: encoder per call)
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
 
 class ConcurrencyConflict(Exception):
     """Another command changed one of the aggregates since it was loaded."""
@@ -158,10 +163,8 @@ def command_hash(
     last_position: int | None,
 ) -> str:
     """SHA-256 over the previous command's hash and a canonical rendering of the command row."""
-    content = json.dumps(
-        [seq, command_id, command_type, recorded_by, recorded_at.isoformat(), payload_digest, first_position, last_position],
-        ensure_ascii=False,
-        separators=(",", ":"),
+    content = _CANONICAL.encode(
+        [seq, command_id, command_type, recorded_by, recorded_at.isoformat(), payload_digest, first_position, last_position]
     )
     return hashlib.sha256((prev_hash + content).encode("utf-8")).hexdigest()
 
@@ -211,7 +214,7 @@ def chain_hash(
     command_id: str,
 ) -> str:
     """SHA-256 over the previous hash and a canonical rendering of the event."""
-    content = json.dumps(
+    content = _CANONICAL.encode(
         [
             position,
             str(originator_id),
@@ -222,9 +225,7 @@ def chain_hash(
             effective_on.isoformat() if effective_on else None,
             recorded_by,
             command_id,
-        ],
-        ensure_ascii=False,
-        separators=(",", ":"),
+        ]
     )
     return hashlib.sha256((prev_hash + content).encode("utf-8")).hexdigest()
 
