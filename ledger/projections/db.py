@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -70,6 +71,18 @@ def _storable(params: Sequence[Any]) -> tuple[Any, ...]:
     return tuple(p.replace("\x00", "\ufffd") if isinstance(p, str) and "\x00" in p else p for p in params)
 
 
+@lru_cache(maxsize=256)
+def _copy_types(table: str, columns: tuple[str, ...]) -> list[str]:
+    """The PostgreSQL types of ``columns`` of a generation's table (``rm_timeline_g3``), for a binary
+    COPY: values go as they are (no text to escape and parse), so each must be of its column's type
+    (``str`` for TEXT, ``int`` for INTEGER and BIGINT, ``float`` for DOUBLE PRECISION, or None)."""
+    from ledger.projections.schema import column_types
+
+    name = table.removeprefix("rm_").rsplit("_g", 1)[0]
+    types = column_types(name)
+    return [types[column] for column in columns]
+
+
 class Tx:
     """One read-model transaction: run SQL, name generation tables, keep per-batch scratch state.
 
@@ -111,11 +124,14 @@ class Tx:
             self._conn.executemany(sql, [tuple(r) for r in rows])
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        """Many rows at once: ``COPY`` on PostgreSQL, one prepared ``executemany`` on SQLite."""
+        """Many rows at once: a binary ``COPY`` on PostgreSQL (typed by :func:`_copy_types`), one prepared
+        ``executemany`` on SQLite."""
         if not rows:
             return
         if self.dialect == POSTGRES:
-            with self._conn.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            types = _copy_types(table, tuple(columns))
+            with self._conn.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(types)
                 for row in rows if self.nul_free else map(_storable, rows):
                     copy.write_row(row)
         else:

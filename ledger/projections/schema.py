@@ -153,6 +153,24 @@ INDEXES: dict[str, tuple[str, ...]] = {
     "answer_deadlines": ("deadline",),
 }
 
+#: the PostgreSQL type of each column type :data:`TABLES` uses (binary COPY sends values as these)
+POSTGRES_TYPES = {"TEXT": "text", "INTEGER": "int4", "BIGINT": "int8", "DOUBLE PRECISION": "float8"}
+
+
+def column_types(name: str) -> dict[str, str]:
+    """A read model's columns and their PostgreSQL types (``{"provider_id": "text", "position": "int8"}``)."""
+    types = {}
+    for definition in TABLES[name].strip().split(",\n"):
+        column, _, rest = definition.strip().partition(" ")
+        if column == "PRIMARY":
+            continue
+        pg = next((pg for sql, pg in POSTGRES_TYPES.items() if rest.startswith(sql)), None)
+        if pg is None:
+            raise ValueError(f"{name}.{column}: no PostgreSQL type for {rest!r} in POSTGRES_TYPES")
+        types[column] = pg
+    return types
+
+
 #: the public read models: view name -> table
 VIEWS: dict[str, str] = {
     "rm_registry": "registry",

@@ -10,7 +10,7 @@ from ledger.commands import models as m
 from ledger.commands.handlers import HANDLERS
 from ledger.projections import ReadModelDB, ReadModels
 from ledger.projections.replay import Replay, replay
-from ledger.projections.schema import TABLES
+from ledger.projections.schema import TABLES, column_types
 from ledger.store import open_store
 from tests.integration.projection_support import (
     assert_caught_up,
@@ -79,6 +79,22 @@ def test_the_replayed_generation_has_the_keys_and_indexes_of_a_generation_built_
     assert any("rm_timeline_g*_pkey" in index or "PRIMARY KEY (provider_id, position)" in index for index in live)
     replay(scenario.ledger, show_progress=False, batch_size=16)
     assert _indexes(projected.db, 2) == live
+
+
+def test_binary_copy_sends_every_column_as_the_type_postgresql_created(projected):
+    """Rows go to PostgreSQL by binary COPY typed from ``schema.column_types``: every column of every
+    read model, with the type the server gave it."""
+    if projected.db.dialect != "postgres":
+        return
+    with projected.db.transaction(write=False) as tx:
+        for name in TABLES:
+            created = dict(
+                tx.fetchall(
+                    "SELECT column_name, udt_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ?",
+                    (tx.table(name, 1),),
+                )
+            )
+            assert column_types(name) == created, name
 
 
 def test_events_recorded_during_the_build_are_applied_in_the_switch(scenario, projected, models):
