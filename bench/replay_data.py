@@ -214,7 +214,8 @@ def replay_figure(args: argparse.Namespace) -> dict[str, Any]:
         else:
             events = generate(url, args.events, providers=max(50, args.events // 500))
             generated = f"generated in {time.perf_counter() - started:.0f} s"
-        scanned, scan_seconds, scan_cpu, scan_server = bare_scan(url)
+        # twice, the faster counts: the first may read the log from disk, the replay (after it) reads it from the cache
+        scanned, scan_seconds, scan_cpu, scan_server = min((bare_scan(url) for _ in range(2)), key=lambda scan: scan[1])
         replayed = run_replay(url)
     scan_rate = scanned / scan_seconds
     replay_rate = replayed["events"] / replayed["seconds"]
@@ -225,7 +226,7 @@ def replay_figure(args: argparse.Namespace) -> dict[str, Any]:
         return f"{seconds:.1f} s ({seconds / n * 1e6:.0f} µs/event)"
 
     rows = [
-        ("bare psycopg scan + `json.loads` (baseline), 1 process", f"{scan_rate:,.0f}", f"{scan_seconds:.1f} s",
+        ("bare psycopg scan + `json.loads` (baseline; the faster of two), 1 process", f"{scan_rate:,.0f}", f"{scan_seconds:.1f} s",
          per_event(scan_cpu, scanned), per_event(scan_server, scanned), "1", ""),
         (f"`ledger replay` (set-based build + switch), {processes} build processes", f"{replay_rate:,.0f}", f"{replayed['seconds']:.1f} s",
          per_event(replayed["cpu"], replayed["events"]), per_event(replayed["server_cpu"], replayed["events"]),
