@@ -61,6 +61,15 @@ def check_text(value: str) -> str:
 
 def normalise_id(value: str) -> str:
     """An id as the ledger keeps it: NFKC, checked for invisible and bidirectional-control characters."""
+    if value.isascii() and value.isprintable():
+        # Printable ASCII (U+0020..U+007E) is its own NFKC form and holds nothing the full check
+        # refuses: the common case, answered without a look-up per character.
+        return value
+    return normalise_id_fully(value)
+
+
+def normalise_id_fully(value: str) -> str:
+    """:func:`normalise_id` without its fast path for printable ASCII (the full check, every character)."""
     normalised = unicodedata.normalize("NFKC", value)
     for char in normalised:
         if unicodedata.category(char) in _ID_REFUSED_CATEGORIES or char in _INVISIBLE:

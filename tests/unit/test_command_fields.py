@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import random
 import unicodedata
 from decimal import Decimal
 from pathlib import Path
@@ -153,6 +154,33 @@ def test_invisible_and_bidi_characters_are_refused_in_ids(invisible: str) -> Non
         parse_command({"type": "AdmitProvider", "command_id": "a", "provider_id": f"TJ{invisible}-0001"})
     with pytest.raises(ValidationError):
         parse_command({"type": "AdmitProvider", "command_id": f"a{invisible}", "provider_id": "TJ-0001"})
+
+
+def _id_outcome(normalise, value: str) -> tuple[str, str]:
+    try:
+        return "kept", normalise(value)
+    except ValueError as refusal:
+        return "refused", str(refusal)
+
+
+#: Characters that make ids interesting: every ASCII one, blanks, controls, invisibles, bidi controls,
+#: fullwidth and compatibility forms, combining marks, surrogates, private use, unassigned, astral.
+_ID_CHARACTERS = [chr(c) for c in range(0x80)] + list(
+    "\u0085\u00a0\u00ad\u00e9\u0301\u061c\u115f\u1680\u180e\u2000\u2028\u2029\u200b\u200d\u202e\u2066\u2800"
+    "\u3000\u3164\ufe0f\ufeff\uff21\uff0d\uff10\uffa0\ufb01\u2460\u00bd\u212b\ud800\udfff\ue000\u0378"
+    "\U0001d400\U000e0001\U000e0100\U0010ffff 第十三条（四）"
+)
+
+
+def test_the_fast_path_for_ids_answers_exactly_as_the_full_check() -> None:
+    rng = random.Random(10)
+    values = ["", " ", "P" * fields.MAX_ID_CHARS, "P" * (fields.MAX_ID_CHARS + 1), "TJ-2023-001", " TJ ", "~!@#$%^&*()_+`{}|:<>?"]
+    values += [chr(c) for c in range(0x110000)]  # every code point alone
+    values += [f"TJ-{c}-0001" for c in _ID_CHARACTERS]
+    values += ["".join(rng.choices(_ID_CHARACTERS, k=rng.randint(1, 12))) for _ in range(20_000)]
+    values += ["".join(rng.choices(_ID_CHARACTERS[0x20:0x7F], k=rng.randint(1, 60))) for _ in range(5_000)]
+    for value in values:
+        assert _id_outcome(fields.normalise_id, value) == _id_outcome(fields.normalise_id_fully, value), repr(value)
 
 
 def test_article_keys_are_not_normalised() -> None:
