@@ -37,6 +37,9 @@ def id_text(originator_id: UUID) -> str:
     return str(originator_id)
 
 
+@lru_cache(maxsize=65536)
 def aggregate_id(kind: str, business_id: str) -> UUID:
-    """Aggregates are addressed by the bureau's own identifiers (e.g. ``TJ-2023-001``)."""
+    """Aggregates are addressed by the bureau's own identifiers (e.g. ``TJ-2023-001``). Remembered:
+    ``uuid5`` hashes and builds a ``UUID`` in Python at every look-up of a command, and a ``UUID``
+    cannot change (its attributes are read-only), so handing out the same one again is safe."""
     return uuid5(NAMESPACE_URL, f"ledger:{kind}:{business_id}")
