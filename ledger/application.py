@@ -95,26 +95,45 @@ class UnitOfWork:
         cache: AggregateCache | None = None,
         unreserved: UnreservedApplications | None = None,
         snapshots: SnapshotStore | None = None,
+        *,
+        presume_new: bool = False,
     ) -> None:
         self._store = store
         self._cache = cache
         self._unreserved = unreserved
         self._snapshots = snapshots
+        self._presume_new = presume_new
         self._aggregates: dict[UUID, LedgerAggregate | None] = {}
         self.versions: dict[UUID, int] = {}
         #: aggregates the current command has looked at (found, missed or added)
         self.seen: set[UUID] = set()
+        #: aggregates :meth:`find_new` took to be absent without reading the store
+        self.presumed: set[UUID] = set()
 
     def find(self, cls: type[A], business_id: str) -> A | None:
+        return self._find(cls, business_id, presume_absent=False)
+
+    def find_new(self, cls: type[A], business_id: str) -> A | None:
+        """:meth:`find` for a command that creates the aggregate. With ``presume_new``, an id the
+        cache does not know is taken to be absent without reading the store: the batch expects
+        version 0, so an aggregate that exists after all is a :class:`ConcurrencyConflict` at the
+        append, and the command is decided again with ``presume_new`` off (as is one that
+        fails: its refusal is then the one the store's state gives)."""
+        return self._find(cls, business_id, presume_absent=self._presume_new)
+
+    def _find(self, cls: type[A], business_id: str, *, presume_absent: bool) -> A | None:
         agg_id = cls.create_id(business_id)
         self.seen.add(agg_id)
-        if agg_id not in self._aggregates:
+        if agg_id in self._aggregates:
+            aggregate = self._aggregates[agg_id]
+        else:
             hit, aggregate = self._cache.take(agg_id) if self._cache is not None else (False, None)
-            if not hit:
+            if not hit and presume_absent:
+                self.presumed.add(agg_id)
+            elif not hit:
                 aggregate = self._read(cls, agg_id)
             self._aggregates[agg_id] = aggregate
             self.versions[agg_id] = aggregate.version if aggregate else 0
-        aggregate = self._aggregates[agg_id]
         if aggregate is not None and not isinstance(aggregate, cls):
             raise DomainError(f"{business_id} is a {type(aggregate).__name__}, not a {cls.__name__}")
         return aggregate
@@ -164,8 +183,8 @@ class UnitOfWork:
         return [aggregate for aggregate in self._aggregates.values() if aggregate is not None]
 
     def absent(self) -> list[UUID]:
-        """The ids looked up and not found (nor added)."""
-        return [agg_id for agg_id, aggregate in self._aggregates.items() if aggregate is None]
+        """The ids looked up and not found (nor added); not those presumed absent unread."""
+        return [agg_id for agg_id, aggregate in self._aggregates.items() if aggregate is None and agg_id not in self.presumed]
 
     def release(self, cache: AggregateCache, *, recorded: bool) -> None:
         """Put the aggregates back in ``cache``: all of them after their batch was recorded,
@@ -335,12 +354,17 @@ class Ledger:
         command, sealed = self._seal(command)
         committer = self.committer
         with committer.session() if committer is not None else nullcontext():
-            for _ in range(MAX_ATTEMPTS):
-                uow = UnitOfWork(self.store, self.aggregates, self.unreserved, self.snapshots)
+            presume_new = True  # only the first decision (UnitOfWork.find_new)
+            conflicts = 0
+            while conflicts < MAX_ATTEMPTS:
+                uow = UnitOfWork(self.store, self.aggregates, self.unreserved, self.snapshots, presume_new=presume_new)
+                presume_new = False
                 try:
                     batch, names = self._decide(command, uow)
                 except Exception:
                     uow.release(self.aggregates, recorded=False)
+                    if uow.presumed:
+                        continue  # decided again on what the store has: the refusal is the one it gives
                     # a command recorded before is a duplicate, even if it would be refused now;
                     # the store's write transaction finds every other duplicate (no check up front)
                     previous = self.store.command_result(command.command_id)
@@ -353,12 +377,16 @@ class Ledger:
                     try:
                         result = self.store.append(batch)
                     except ConcurrencyConflict:
-                        continue  # the taken aggregates are dropped: the next attempt reads the store
+                        # the taken aggregates are dropped: the next attempt reads the store (a conflict
+                        # of a presumption is not a concurrent writer's)
+                        conflicts += 0 if uow.presumed else 1
+                        continue
                     self._recorded(uow, result)
                     self._notify()
                 else:
                     outcome = committer.submit(batch)  # the group's after_commit listeners have run
                     if isinstance(outcome, ConcurrencyConflict):
+                        conflicts += 0 if uow.presumed else 1
                         continue
                     result = outcome
                     self._recorded(uow, result)

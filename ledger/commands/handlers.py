@@ -354,7 +354,7 @@ def withhold_fees(c: m.WithholdFees, ctx: Context) -> None:
 
 
 def register_project(c: m.RegisterProject, ctx: Context) -> None:
-    if ctx.uow.find(Project, c.project_id) is not None:
+    if ctx.uow.find_new(Project, c.project_id) is not None:
         raise DomainError(f"project {c.project_id} is already registered")
     provider_ids = ([c.integrated_provider_id] if c.integrated_provider_id else []) + list(c.product_provider_ids)
     if not provider_ids:
@@ -517,7 +517,7 @@ def record_payment(c: m.RecordPayment, ctx: Context) -> None:
 
 
 def file_complaint(c: m.FileComplaint, ctx: Context) -> None:
-    if ctx.uow.find(Complaint, c.complaint_id) is not None:
+    if ctx.uow.find_new(Complaint, c.complaint_id) is not None:
         raise DomainError(f"complaint {c.complaint_id} is already filed")
     provider = _provider(ctx, c.provider_id)
     pack = ctx.pack(provider.jurisdiction)

@@ -5,11 +5,11 @@ from datetime import date
 
 import pytest
 
-from ledger.aggregates import DomainError, Provider
+from ledger.aggregates import Complaint, DomainError, Project, Provider
 from ledger.application import Ledger
 from ledger.commands import models as m
 from ledger.commands.handlers import HANDLERS
-from ledger.store import ConcurrencyConflict, open_store
+from ledger.store import CommandIdReused, ConcurrencyConflict, open_store
 from tests.integration.scenario import Scenario, credit_code_for
 
 
@@ -19,10 +19,12 @@ class CountingStore:
     def __init__(self, store) -> None:
         self._store = store
         self.reads = 0
+        self.read_ids: list = []
         self.conflicts = 0
 
     def read_aggregate(self, originator_id, *args, **kwargs):
         self.reads += 1
+        self.read_ids.append(originator_id)
         return self._store.read_aggregate(originator_id, *args, **kwargs)
 
     def append(self, batch):
@@ -127,3 +129,64 @@ def test_cache_is_bounded(database_url, clock):
         assert len(ledger.aggregates) == 2
     finally:
         ledger.close()
+
+
+# -- a command that creates a project or a complaint does not read it first ----------------------
+
+
+def _register(writer: Scenario, project_id: str, **fields) -> m.Command:
+    fields = {"jurisdiction": "tianjin", "enterprise_id": "E-1", "enterprise_name": "E-1 Co", "integrated_provider_id": "TJ-1", **fields}
+    return writer.command(m.RegisterProject, project_id=project_id, **fields)
+
+
+def test_registering_a_project_does_not_read_it_from_the_store(scenario, counted):
+    scenario.admit("TJ-1", "tianjin")
+    writer = Scenario(counted, scenario.clock)
+    counted.execute(_register(writer, "P-new"))
+    writer.run(
+        m.FileComplaint, complaint_id="C-new", provider_id="TJ-1", complainant_kind="enterprise",
+        complainant_name="E", contact="13800000000", subject="service not delivered", enterprise_id="E-1",
+    )  # fmt: skip
+
+    assert Project.create_id("P-new") not in counted.store.read_ids
+    assert Complaint.create_id("C-new") not in counted.store.read_ids
+    assert counted.store.conflicts == 0
+    assert scenario.ledger.load(Project, "P-new").version == 1
+
+
+@pytest.mark.parametrize("provider_id", ["TJ-1", "TJ-GONE"])
+def test_registering_a_project_that_exists_is_refused_as_before_by_a_writer_that_had_not_read_it(scenario, counted, provider_id):
+    """The other writer presumed the project new: the append finds it (a conflict), the command is
+    decided again on the stored project and refused for it (not for the unknown provider either)."""
+    scenario.admit("TJ-1", "tianjin")
+    scenario.ledger.execute(_register(scenario, "P-1"))
+    head = scenario.ledger.store.max_position()
+    writer = Scenario(counted, scenario.clock)
+    with pytest.raises(DomainError) as refused:
+        counted.execute(_register(writer, "P-1", enterprise_id="E-2", integrated_provider_id=provider_id))
+    assert str(refused.value) == "project P-1 is already registered"
+    assert scenario.ledger.store.max_position() == head  # nothing recorded
+
+
+def test_filing_a_complaint_that_exists_is_refused_as_before_by_a_writer_that_had_not_read_it(scenario, counted):
+    scenario.admit("TJ-1", "tianjin")
+    complaint_id = scenario.complaint("TJ-1")
+    writer = Scenario(counted, scenario.clock)
+    with pytest.raises(DomainError, match=f"^complaint {complaint_id} is already filed$"):
+        writer.run(
+            m.FileComplaint, complaint_id=complaint_id, provider_id="TJ-1", complainant_kind="public",
+            complainant_name="someone", contact="13800000000", subject="another subject",
+        )  # fmt: skip
+    assert counted.store.conflicts == 1  # the presumption met the stored complaint at the append
+
+
+def test_a_project_registration_retried_by_a_writer_that_had_not_read_it_is_a_duplicate(scenario, counted):
+    scenario.admit("TJ-1", "tianjin")
+    writer = Scenario(scenario.ledger, scenario.clock)
+    command = _register(writer, "P-1")
+    first = scenario.ledger.execute(command)
+
+    again = counted.execute(command)
+    assert again.duplicate and again.positions == first.positions
+    with pytest.raises(CommandIdReused):
+        counted.execute(command.model_copy(update={"enterprise_name": "another name"}))
