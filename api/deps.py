@@ -19,7 +19,10 @@ def get_app(request: Request) -> App:
 
 
 def get_views(request: Request) -> Views:
-    return request.app.state.ledger_app.views
+    """The read service as readers of a server need it: what the read models hold, without waiting
+    for other callers' writes (a writer that needs its effect sends ``Wait-For-Read-Models``)."""
+    ledger_app: App = request.app.state.ledger_app
+    return Views(ledger_app.ledger, ledger_app.projections, own_writes=False)
 
 
 def get_settings(request: Request) -> ApiSettings:

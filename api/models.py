@@ -85,6 +85,11 @@ class CommandAccepted(BaseModel):
     duplicate: bool = Field(description="true when this command id had been recorded before; nothing new was written")
     positions: list[int] = Field(description="log positions of the events recorded")
     events: list[str] = Field(description="names of the events recorded")
+    read_models_caught_up: bool | None = Field(
+        None,
+        description="with a Wait-For-Read-Models header: whether the read models had applied these positions when the answer was"
+        " sent (false: the command is recorded, the read models are still behind); absent without the header",
+    )
 
 
 class Problem(BaseModel):

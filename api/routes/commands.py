@@ -16,7 +16,7 @@ from fastapi import APIRouter, Header, Path, Response, status
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from api.auth import Principal, Role
-from api.deps import AppDep, PrincipalDep, may_act_in, roles
+from api.deps import AppDep, PrincipalDep, ViewsDep, may_act_in, roles
 from api.errors import Forbidden, Refused
 from api.models import CommandAccepted, Problem
 from ledger.aggregates import Provider
@@ -150,20 +150,35 @@ def _path_kind(name: str) -> Any:
     return c.Jurisdiction if name == "jurisdiction" else Id
 
 
+#: the header that asks a command's answer to wait until the read models show its effect (read your writes)
+WAIT_HEADER = "Wait-For-Read-Models"
+#: the longest a request may ask to wait, in seconds
+LONGEST_WAIT = 30.0
+
+
 def _endpoint(action: Action, body_type: type[BaseModel]) -> Any:
-    def endpoint(response: Response, app: AppDep, principal: PrincipalDep, body: Any, idempotency_key: Any = None, **path: str) -> CommandAccepted:
+    def endpoint(
+        response: Response, app: AppDep, views: ViewsDep, principal: PrincipalDep, body: Any, idempotency_key: Any = None, wait: float | None = None,
+        **path: str,
+    ) -> CommandAccepted:  # fmt: skip
         data = body.model_dump(exclude_unset=True)
         data.update(path, recorded_by=principal.sub, command_id=command_id_of(idempotency_key, data.get("command_id")))
         command = action.command.model_validate(data)  # the model's own validators too -> 422 naming the field
         authorize(principal, app, command, action)
+        if wait is not None and app.projections is None:
+            raise Refused("this server keeps no read models of its own: it cannot wait for them", field=WAIT_HEADER)
         result = app.ledger.execute(command)
         response.status_code = status.HTTP_200_OK if result.duplicate else status.HTTP_201_CREATED
-        return CommandAccepted(command_id=result.command_id, duplicate=result.duplicate, positions=list(result.positions), events=result.events)
+        return CommandAccepted(
+            command_id=result.command_id, duplicate=result.duplicate, positions=list(result.positions), events=result.events,
+            read_models_caught_up=None if wait is None else views.caught_up(max(result.positions, default=0), wait),
+        )  # fmt: skip
 
     path_type: dict[str, Any] = {name: Annotated[_path_kind(name), Path(description=f"the {name.replace('_', ' ')}")] for name in action.path_params}
     parameters = [
         inspect.Parameter("response", inspect.Parameter.KEYWORD_ONLY, annotation=Response),
         inspect.Parameter("app", inspect.Parameter.KEYWORD_ONLY, annotation=AppDep),
+        inspect.Parameter("views", inspect.Parameter.KEYWORD_ONLY, annotation=ViewsDep),
         # the role is checked before the body is read: a role that may not gets 401/403, not a 422
         inspect.Parameter("principal", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[Principal, roles(*sorted(action.roles))]),
         *(inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, annotation=t) for n, t in path_type.items()),
@@ -173,6 +188,19 @@ def _endpoint(action: Action, body_type: type[BaseModel]) -> Any:
             inspect.Parameter.KEYWORD_ONLY,
             default=None,
             annotation=Annotated[Id | None, Header(alias="Idempotency-Key", description="names the command; a retry with the same key writes nothing")],
+        ),
+        inspect.Parameter(
+            "wait",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[
+                float | None,
+                Header(
+                    alias=WAIT_HEADER, ge=0, le=LONGEST_WAIT,
+                    description="seconds (at most 30) to wait before answering until the read models show this command's effect,"
+                    " so that the next read sees it; the answer says whether they did (read_models_caught_up)",
+                ),
+            ],
         ),
     ]
     endpoint.__signature__ = inspect.Signature(parameters, return_annotation=CommandAccepted)  # type: ignore[attr-defined]

@@ -94,18 +94,38 @@ def _event_type(name: str) -> str:
 class Views:
     """Typed reads over one ledger (``App.views``)."""
 
-    def __init__(self, ledger: Ledger, read_models: InProcessProjections | ReadModels | None) -> None:
+    def __init__(self, ledger: Ledger, read_models: InProcessProjections | ReadModels | None, *, own_writes: bool = True) -> None:
         self.ledger = ledger
         self._read_models = read_models
+        #: wait, before each read, for the read models to hold what this process recorded (a CLI or a
+        #: script reading its own writes); off for a server, whose readers do not wait for the other
+        #: callers' writes (a writer that needs its effect asks its command to wait: ``caught_up``)
+        self.own_writes = own_writes
 
     # -- checks -----------------------------------------------------------------------------
 
     @property
     def models(self) -> ReadModels:
-        """The read models, holding at least what this ledger recorded (its own writes)."""
+        """The read models: with ``own_writes``, once they hold what this ledger recorded; without,
+        as they are."""
         if self._read_models is None:
             raise ViewError("this App was bootstrapped without read models (projections=False)")
+        if not self.own_writes and isinstance(self._read_models, InProcessProjections):
+            return self._read_models.models
         return read_models(self._read_models)
+
+    def caught_up(self, position: int, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the read models to apply ``position``; False if they
+        are still behind then (what was recorded stays recorded)."""
+        from ledger.projections.worker import ProjectionLag
+
+        if not isinstance(self._read_models, InProcessProjections):
+            raise ViewError("these read models are not followed in this process: it cannot wait for them")
+        try:
+            self._read_models.wait_for(position, timeout=timeout)
+        except ProjectionLag:
+            return False
+        return True
 
     @staticmethod
     def check_jurisdiction(jurisdiction: str | None) -> None:

@@ -93,6 +93,8 @@ def served(database_url: str) -> Iterator[Served]:
     app = bootstrap(Settings(database_url=database_url), clock=clock)
     seeded = seed(Scenario(app.ledger, clock))
     clock.set(date(2025, 6, 1))
+    assert app.projections is not None
+    app.projections.wait_for()  # the API's readers do not wait for writes: the seed is in the read models first
     with TestClient(create_app(app, SETTINGS), raise_server_exceptions=False) as client:
         yield Served(client, app, seeded, clock)
     app.close()
