@@ -99,8 +99,8 @@ TABLES: dict[str, str] = {
         command_id TEXT NOT NULL,
         summary TEXT NOT NULL
     """,
-    # every profile change of a provider (kept out of provider_state's snapshot, which only
-    # carries the late reports standing() lists, so that the snapshot does not grow with them)
+    # every profile change of a provider, from its event (the Provider itself, and so
+    # provider_state's snapshot, keeps only the late reports standing() lists)
     "profile_changes": """
         provider_id TEXT NOT NULL,
         ref TEXT NOT NULL,

@@ -378,7 +378,8 @@ def _earlier(command_id: str, row: tuple[Any, ...]) -> AppendResult:
 
 
 class _InsertRows:
-    """The events and command rows append_many writes, sent as one INSERT_MANY."""
+    """The events and command rows append_many writes, rendered as :data:`INSERT_MANY` statements (one
+    per :data:`INSERT_CHUNK` events or so) that travel with the commit."""
 
     def __init__(self) -> None:
         #: the INSERT statements rendered so far, values inlined
@@ -402,8 +403,8 @@ class _InsertRows:
         self.events += len(recorded)
         self.commands += 1
 
-    def send(self, cur: psycopg.ClientCursor) -> None:
-        """Render the rows gathered so far as one INSERT statement (sent with the commit)."""
+    def render(self, cur: psycopg.ClientCursor) -> None:
+        """Render the rows gathered so far as one INSERT statement, values inlined (sent with the commit)."""
         if self.commands:
             self.statements.append(
                 cur.mogrify(
@@ -583,9 +584,9 @@ class PostgresEventStore(EventStore):
                 recorded_commands[batch.command_id] = dataclasses.replace(result, duplicate=True)
                 rows.add(command, recorded)
                 if rows.events >= INSERT_CHUNK:
-                    rows.send(cur)
+                    rows.render(cur)
                 outcomes.append(result)
-            rows.send(cur)
+            rows.render(cur)
             # the second round trip: the INSERTs and the commit, one simple query (no parameters left)
             cur.execute("; ".join([*rows.statements, "COMMIT"]))
             return outcomes
