@@ -11,7 +11,11 @@ One run measures, with the same number of client connections:
    ``single`` (the default path: one transaction per command) and ``group``
    (``LEDGER_GROUP_COMMIT``: concurrent commands share transactions); a ``-raw``
    suffix (``single-raw``, ``group-raw``) runs without the in-process projections;
-3. the ledger on SQLite, the embedded default (``--sqlite-variants``), in a
+3. with ``--reference``, not the ledger: the same client threads doing only the bare minimum in
+   Python, one event-sized row inserted through psycopg per "command" (``bare-single``: a
+   transaction each; ``bare-group``: the threads' rows share transactions), to show how far a
+   Python client of this shape gets against pgbench on the same machine;
+4. the ledger on SQLite, the embedded default (``--sqlite-variants``), in a
    temporary directory.
 
 Every ledger variant starts from a fresh PostgreSQL schema (or SQLite file): the
@@ -212,7 +216,9 @@ class LedgerRun:
 
     def line(self) -> str:
         extra = ""
-        if self.committer:
+        if self.committer and self.backend == "reference":
+            extra = f"\n{'':23}{self.committer['groups']} transactions, {self.committer['mean_group']:.1f} rows each"
+        elif self.committer:
             c = self.committer
             extra = (
                 f"\n{'':23}groups {c['groups']}, {c['mean_group']:.1f} batches/group (largest {c['largest_group']}),"
@@ -465,6 +471,112 @@ def run_ledger_processes(
     )  # fmt: skip
 
 
+# --- the reference: the bare minimum in Python, not the ledger ---------------------------------------
+
+#: reference variants (``--reference``): the same client threads, each "command" one event-sized row
+#: inserted through psycopg and nothing else (no deciding, encoding, chaining, hashing, checks)
+REFERENCE_VARIANTS = ("bare-single", "bare-group")
+
+#: an event-sized row: the columns of ``ledger_events`` (the event's state is about this long in the mix)
+BARE_TABLE = """CREATE TABLE bare_events (
+    position BIGSERIAL PRIMARY KEY, originator_id UUID NOT NULL, originator_version INTEGER NOT NULL,
+    topic TEXT NOT NULL, state TEXT NOT NULL, recorded_at TIMESTAMPTZ NOT NULL, command_id TEXT NOT NULL
+)"""
+BARE_INSERT = (
+    "INSERT INTO bare_events (originator_id, originator_version, topic, state, recorded_at, command_id)"
+    " VALUES (%s, %s, %s, %s, %s, %s)"
+)
+BARE_STATE_CHARS = 300
+
+
+class _BareGroups:
+    """Leader and followers, as :class:`~ledger.group_commit.GroupCommitter` without its options: a
+    thread queues its row; whoever finds no group being written writes every queued row with one
+    multi-row INSERT (one statement, one transaction) and wakes their threads."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._queue: list[tuple[tuple, list[bool]]] = []
+        self._leading = False
+        self.groups = 0
+
+    def insert(self, conn: Any, row: tuple) -> None:
+        done = [False]
+        with self._cond:
+            self._queue.append((row, done))
+            while not done[0] and self._leading:
+                self._cond.wait()
+            if done[0]:
+                return
+            self._leading = True
+            group, self._queue = self._queue, []
+        try:  # one multi-row INSERT, autocommit: one statement, one transaction, one round trip
+            conn.execute(BARE_INSERT + ", (%s, %s, %s, %s, %s, %s)" * (len(group) - 1), [v for r, _ in group for v in r])
+        finally:
+            with self._cond:
+                self._leading = False
+                self.groups += 1
+                for _, flag in group:
+                    flag[0] = True
+                self._cond.notify_all()
+
+
+def run_reference(database_url: str, variant: str, *, clients: int, seconds: float, warmup: float) -> LedgerRun:
+    """``clients`` threads, each with its own connection, inserting one event-sized row per
+    "command" (``bare-single``: a transaction each, autocommit; ``bare-group``: rows queued by
+    the threads share transactions). A reference for what a Python client of this shape can do."""
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(BARE_TABLE)
+    groups = _BareGroups() if variant == "bare-group" else None
+    counts = [Counts() for _ in range(clients)]
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    state = "x" * BARE_STATE_CHARS
+    recorded_at = to_utc(TODAY)
+
+    def client(i: int) -> None:
+        try:
+            with psycopg.connect(database_url, autocommit=True) as conn:
+                n = 0
+                while not stop.is_set():
+                    n += 1
+                    row = (uuid.uuid4(), 1, "ledger.aggregates.project:Project.Registered", state, recorded_at, f"bare-{i}-{n}")
+                    if groups is None:
+                        conn.execute(BARE_INSERT, row)
+                    else:
+                        groups.insert(conn, row)
+                    counts[i].recorded += 1
+        except BaseException as error:
+            errors.append(error)
+            stop.set()
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    time.sleep(warmup)
+    start, start_groups = sum(c.recorded for c in counts), groups.groups if groups else 0
+    start_cpu, start_ticks = time.process_time(), cpu_ticks()
+    started = time.perf_counter()
+    time.sleep(seconds)
+    recorded = sum(c.recorded for c in counts) - start
+    elapsed = time.perf_counter() - started
+    end_cpu, end_ticks = time.process_time(), cpu_ticks()
+    written_groups = (groups.groups if groups else 0) - start_groups
+    stop.set()
+    for thread in threads:
+        thread.join(60)
+    if errors:
+        raise errors[0]
+    committer = {"groups": written_groups, "mean_group": recorded / written_groups} if groups and written_groups else {}
+    return LedgerRun(
+        "reference", variant, clients, elapsed, recorded, 0, 0, recorded,
+        cpu_ms_per_command=(end_cpu - start_cpu) * 1000 / max(1, recorded),
+        machine_busy=(end_ticks[0] - start_ticks[0]) / max(1, end_ticks[1] - start_ticks[1]), committer=committer,
+    )  # fmt: skip
+
+
 # --- PostgreSQL: schemas and pgbench ----------------------------------------------------------------
 
 
@@ -670,6 +782,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--providers", type=int, default=200, help="providers admitted before each run")
     parser.add_argument("--variants", default="single,group,single-raw,group-raw",
                         help=f"PostgreSQL ledger variants, of {', '.join(VARIANTS)} ('' for none)")  # fmt: skip
+    parser.add_argument("--reference", default="",
+                        help=f"reference variants, of {', '.join(REFERENCE_VARIANTS)}: the same client threads inserting one"
+                        " event-sized row per command through psycopg, no ledger ('' for none, the default)")  # fmt: skip
     parser.add_argument("--processes", type=int, default=1,
                         help="writer processes for the PostgreSQL variants (each its own App; clients spread over them)")  # fmt: skip
     parser.add_argument("--partitioned", action="store_true",
@@ -690,7 +805,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-clock", choices=("wall", "cpu"), default="wall",
                         help="profile wall-clock time (default) or this process's CPU time")  # fmt: skip
     args = parser.parse_args(argv)
-    pg_wanted = args.profile_backend == "postgres" if args.profile else bool(args.variants or not args.no_pgbench)
+    pg_wanted = args.profile_backend == "postgres" if args.profile else bool(args.variants or args.reference or not args.no_pgbench)
     if pg_wanted and not args.database_url:
         parser.error("--database-url (or LEDGER_BENCH_DATABASE_URL) is required for PostgreSQL runs")
 
@@ -726,6 +841,13 @@ def main(argv: list[str] | None = None) -> int:
                 run = run_ledger("postgres", url, variant, seconds=args.seconds, **common)
         runs.append(run)
         print(run.line(), flush=True)
+    for variant in filter(None, args.reference.split(",")):
+        if variant not in REFERENCE_VARIANTS:
+            parser.error(f"--reference: {variant!r} is not one of {', '.join(REFERENCE_VARIANTS)}")
+        with fresh_schema(args.database_url) as (_, url):
+            run = run_reference(url, variant, clients=args.clients, seconds=args.seconds, warmup=args.warmup)
+        runs.append(run)
+        print(run.line(), flush=True)
     for variant in filter(None, args.sqlite_variants.split(",")):
         with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
             run = run_ledger("sqlite", f"sqlite:///{tmp}/ledger.db", variant, seconds=args.sqlite_seconds or args.seconds / 2, **common)
@@ -736,10 +858,10 @@ def main(argv: list[str] | None = None) -> int:
     if pgbench:
         print()
         for run in runs:
-            if run.backend == "postgres":
+            if run.backend in ("postgres", "reference"):
                 ratio = run.per_second / pgbench["tps"]
                 print(f"ratio {run.variant:<11} ledger / pgbench = {run.per_second:.1f} / {pgbench['tps']:.1f} = {ratio:.3f}")
-        report["ratios"] = {r.variant: round(r.per_second / pgbench["tps"], 4) for r in runs if r.backend == "postgres"}
+        report["ratios"] = {r.variant: round(r.per_second / pgbench["tps"], 4) for r in runs if r.backend in ("postgres", "reference")}
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return 0
