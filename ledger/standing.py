@@ -32,13 +32,15 @@ def standing_label(provider: Provider) -> str:
     return provider.status
 
 
-def _fact_refs(provider: Provider, kind: str) -> list[str]:
-    return sorted((i.ref for i in provider.live_facts(kind)), key=ref_key)
+#: the kinds of facts standing() counts or lists
+_FACT_KINDS = (UNSATISFIED_RATING, SCORE, EVALUATION, STAR_RATING, COMPLAINT_VERIFIED)
 
 
 def standing(provider: Provider) -> dict[str, Any]:
     """Everything a bureau asks about one provider, as plain JSON-able values."""
-    unsatisfied = provider.live_facts(UNSATISFIED_RATING)
+    live = provider.live_facts_of(_FACT_KINDS)
+    unsatisfied = live[UNSATISFIED_RATING]
+    verified = live[COMPLAINT_VERIFIED]
     sanctions = sorted(provider.sanctions.values(), key=lambda s: (s["effective_on"], ref_key(s["ref"])))
     orders = [s for s in sanctions if s["sanction"] == RECTIFICATION_ORDER]
     warnings = [s for s in sanctions if s["sanction"] == WARNING]
@@ -69,9 +71,9 @@ def standing(provider: Provider) -> dict[str, Any]:
         "admitted_on": provider.admitted_on.isoformat() if provider.admitted_on else None,
         "version": provider.version,
         "grades": {
-            "scores": [dict(i.data, ref=i.ref) for i in sorted(provider.live_facts(SCORE), key=lambda i: i.data["year"])],
-            "evaluations": [dict(i.data, ref=i.ref) for i in sorted(provider.live_facts(EVALUATION), key=lambda i: i.data["year"])],
-            "stars": [dict(i.data, ref=i.ref) for i in sorted(provider.live_facts(STAR_RATING), key=lambda i: (i.effective_on, ref_key(i.ref)))],
+            "scores": [dict(i.data, ref=i.ref) for i in sorted(live[SCORE], key=lambda i: i.data["year"])],
+            "evaluations": [dict(i.data, ref=i.ref) for i in sorted(live[EVALUATION], key=lambda i: i.data["year"])],
+            "stars": [dict(i.data, ref=i.ref) for i in sorted(live[STAR_RATING], key=lambda i: (i.effective_on, ref_key(i.ref)))],
         },
         "counters": {
             "warnings": {"count": len(active(warnings)), "refs": [s["ref"] for s in active(warnings)]},
@@ -80,7 +82,7 @@ def standing(provider: Provider) -> dict[str, Any]:
                 "refs": [s["ref"] for s in active(orders)],
                 **{state: sum(1 for s in orders + warnings if order_state(s) == state) for state in ("open", "completed", "overdue", "refused")},
             },
-            "verified_complaints": {"count": len(provider.live_facts(COMPLAINT_VERIFIED)), "refs": _fact_refs(provider, COMPLAINT_VERIFIED)},
+            "verified_complaints": {"count": len(verified), "refs": sorted((i.ref for i in verified), key=ref_key)},
             "unsatisfied_ratings": {
                 "occurrences": len(unsatisfied),
                 "distinct_enterprises": len({i.enterprise_id for i in unsatisfied}),

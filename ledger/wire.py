@@ -140,6 +140,11 @@ _LEGACY_PREFIX: dict[str, str] = {
     "appeal": "ledger.aggregates.complaint:Appeal.",
     "rulebook": "ledger.aggregates.rulebook:Rulebook.",
 }
+#: aggregate -> the prefixes of its events' topics: its stable names' and its module-path topics'
+_TOPIC_PREFIXES: dict[str, tuple[str, ...]] = {
+    aggregate: (aggregate + ".", _LEGACY_PREFIX[aggregate]) if aggregate in _LEGACY_PREFIX else (aggregate + ".",)
+    for aggregate in AGGREGATES
+}
 
 
 class UnknownEventType(ValueError):
@@ -199,9 +204,7 @@ def aggregate_of(recorded_or_topic: RecordedEvent | str) -> str:
 
 def is_event_of(recorded: RecordedEvent | DecodedEvent, aggregate: str) -> bool:
     """Whether the event is one of ``aggregate``'s (``"provider"``); False for unknown topics."""
-    topic = recorded.topic
-    legacy = _LEGACY_PREFIX.get(aggregate)
-    return topic.startswith((aggregate + ".", legacy) if legacy else aggregate + ".")
+    return recorded.topic.startswith(_TOPIC_PREFIXES.get(aggregate) or (aggregate + ".",))
 
 
 def aggregate_ids(store: EventStore, aggregate: str) -> list[UUID]:

@@ -46,11 +46,26 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=_json_default)
+
+
 def dumps(value: Any) -> str:
-    """Deterministic JSON text (a replay must produce byte-identical rows)."""
-    if type(value) is str:
-        return _encode_str(value)  # what json.dumps does with a string (ensure_ascii=False), without the encoder
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=_json_default)
+    """Deterministic JSON text (a replay must produce byte-identical rows): ``json.dumps(value,
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=_json_default)``, through one
+    encoder made once. A replay writes several small values per provider (refs, grade details, most
+    of them empty): a string, an empty list or dict and a list of strings are written here, without
+    the encoder, as it writes them."""
+    t = type(value)
+    if t is str:
+        return _encode_str(value)
+    if t is list:
+        if not value:
+            return "[]"
+        if all(type(item) is str for item in value):
+            return "[" + ",".join(map(_encode_str, value)) + "]"
+    elif t is dict and not value:
+        return "{}"
+    return _ENCODER.encode(value)
 
 
 _encode_str = json.encoder.encode_basestring

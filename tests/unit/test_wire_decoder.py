@@ -224,3 +224,23 @@ def test_read_model_json_of_a_string_is_json_dumps_of_it_for_every_character() -
     for text in (every, "", "\ud800 lone", "a\"b\\c\x00\x1f\x7f\u2028"):
         assert dumps(text) == json.dumps(text, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     assert dumps({"b": 1, "a": [date(2025, 1, 2)]}) == '{"a":["2025-01-02"],"b":1}'
+
+
+def test_read_model_json_is_json_dumps_of_the_value() -> None:
+    from enum import StrEnum
+
+    from ledger.projections.db import _json_default, dumps
+
+    class Kind(StrEnum):
+        WARNING = "warning"
+
+    values: list[Any] = [
+        [], {}, [""], ["a", "中\"\\\x00\u2028"], ["a", 1], ["a", None], [["a"]], ["a", Kind.WARNING], [Kind.WARNING],
+        ("a", "b"), (), {"b": [], "a": {}}, {"pack_version": "2025.1"}, {"kinds": ["warning"]}, [date(2025, 1, 2), "x"],
+        {"z": 1.5, "y": 1e16, "x": float("nan"), "w": 10**30, "v": Decimal("1.10"), "u": uuid4(), "t": frozenset({"a"})},
+        0, 1.0, None, True, Kind.WARNING, [{"b": 1, "a": "\ud800"}],
+    ]
+    for value in values:
+        assert dumps(value) == json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=_json_default), value
+    with pytest.raises(TypeError, match="cannot encode object"):
+        dumps([object()])
