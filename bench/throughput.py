@@ -477,7 +477,7 @@ def run_ledger_processes(
 #: inserted through psycopg and nothing else (no deciding, encoding, chaining, hashing, checks)
 REFERENCE_VARIANTS = ("bare-single", "bare-group")
 
-#: an event-sized row: the columns of ``ledger_events`` (the event's state is about this long in the mix)
+#: an event-sized row: the columns of ``ledger_events``; a state of BARE_STATE_CHARS (the mix's average 250)
 BARE_TABLE = """CREATE TABLE bare_events (
     position BIGSERIAL PRIMARY KEY, originator_id UUID NOT NULL, originator_version INTEGER NOT NULL,
     topic TEXT NOT NULL, state TEXT NOT NULL, recorded_at TIMESTAMPTZ NOT NULL, command_id TEXT NOT NULL

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import timezone
@@ -41,7 +40,6 @@ from uuid import UUID
 
 import orjson
 import psycopg
-import psycopg.errors
 from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool
 
@@ -312,25 +310,6 @@ SELECT 2, NULL, e.hash, e.position, c.seq, c.hash, NULL, NULL FROM (SELECT 1) AS
   LEFT JOIN LATERAL (SELECT seq, hash FROM ledger_commands ORDER BY seq DESC LIMIT 1) AS c ON true
 """
 
-#: append_many's one round trip, when this store knows the heads it last wrote: one statement after
-#: the write lock (so with a snapshot taken once it is held) that fails, dividing by zero, unless
-#: nothing was written since — the heads of both chains are where this store left them — no command
-#: of the group was recorded, and every aggregate is at the version the group's first batch naming it
-#: expects. On that failure nothing is written and the append goes the two-round-trip way
-#: (:data:`LOCK_AND_CHECK`), which tells conflicts and duplicates apart. Plain SQL: no function the
-#: application role would need rights on.
-UNMOVED = """SELECT 1 / (
-    EXISTS (SELECT 1 FROM ledger_events WHERE position = %(position)s AND hash = %(hash)s)
-    AND NOT EXISTS (SELECT 1 FROM ledger_events WHERE position > %(position)s)
-    AND EXISTS (SELECT 1 FROM ledger_commands WHERE seq = %(seq)s AND hash = %(command_hash)s)
-    AND NOT EXISTS (SELECT 1 FROM ledger_commands WHERE seq > %(seq)s)
-    AND NOT EXISTS (SELECT 1 FROM ledger_commands
-                     WHERE command_id = ANY(ARRAY(SELECT json_array_elements_text(%(command_ids)s::json))))
-    AND NOT EXISTS (SELECT 1 FROM json_each_text(%(versions)s::json) AS v(id, version)
-                     WHERE COALESCE((SELECT max(e.originator_version) FROM ledger_events e
-                                      WHERE e.originator_id = v.id::uuid), 0) <> v.version::int)
-)::int"""
-
 #: append_many: the events and command rows of many batches in one statement. The rows travel as
 #: two JSON documents (orjson on the client, PostgreSQL's parser on the server) rather than as 22
 #: typed arrays: psycopg adapts an array element by element in Python (finding each element's type,
@@ -472,10 +451,6 @@ class PostgresEventStore(EventStore):
             name="ledger-event-store",
         )
         self._pool.open(wait=True, timeout=timeout)
-        #: appends take turns (:meth:`append_many`)
-        self._appending = threading.Lock()
-        #: the heads of the event chain and of the command chain as this store's last append left them
-        self._heads: tuple[_batch.Head, _batch.Head] | None = None
 
     # -- schema ----------------------------------------------------------------------
 
@@ -543,129 +518,78 @@ class PostgresEventStore(EventStore):
     ) -> list[AppendResult | ConcurrencyConflict]:
         """Group commit in a constant number of round trips, however many batches.
 
-        Under the write lock nothing else changes the log, so the batches are checked in order in
-        Python, each against the log as the batches before it in the group left it, exactly as if
-        each were checked and written in a savepoint of its own. A conflicting or duplicate batch
-        writes nothing; the others are written with a few multi-row statements, sent together with
-        the commit. The values are inlined by psycopg's client-side binding: every statement through
-        psycopg's extended protocol cost about 0.1 ms of client CPU, more than the server spends on it.
-
-        One round trip when this store knows the heads it last wrote (:meth:`_append_on_heads`):
-        ``BEGIN``, the lock, a check that nothing moved (:data:`UNMOVED`), the INSERTs and
-        ``COMMIT`` in one simple query. Otherwise, or when that check fails (another process
-        wrote, an aggregate moved, a command was recorded before), two (:meth:`_append_checked`):
-        ``BEGIN``, the lock and a query of everything the checks need (:data:`LOCK_AND_CHECK`);
-        the INSERTs and ``COMMIT``. A process's appends take turns (a lock in Python: they would
-        queue behind the write lock anyway), so its own appends never move its heads under it.
+        Under the write lock nothing else changes the log, so one query fetches everything the
+        checks need (commands already recorded, current versions); the batches are then checked
+        in order in Python, each against the log as the batches before it in the group left it,
+        exactly as if each were checked and written in a savepoint of its own. A conflicting or
+        duplicate batch writes nothing; the others are written with a few multi-row statements,
+        sent together with the commit. Two round trips, each one simple query: ``BEGIN``, the lock
+        and the check (:data:`LOCK_AND_CHECK`); the INSERTs and ``COMMIT``. The values are inlined
+        by psycopg's client-side binding: every statement through psycopg's extended protocol cost
+        about 0.1 ms of client CPU, more than the server spends on it.
         """
         prepared = [_batch.prepare(batch) for batch in batches]
         if not prepared:
             return []
-        with self._appending, self._pool.connection() as conn, _rolled_back_unless_committed(conn):
-            heads, self._heads = self._heads, None  # known again once this append has committed
+        with self._pool.connection() as conn, _rolled_back_unless_committed(conn):
             cur = psycopg.ClientCursor(conn)
-            if heads is not None:
-                try:
-                    return self._append_on_heads(cur, prepared, atomic, heads)
-                except psycopg.errors.DivisionByZero:  # UNMOVED: the log moved; nothing was written
-                    return self._append_checked(cur, prepared, atomic, rollback=True)
-            return self._append_checked(cur, prepared, atomic)
-
-    def _append_on_heads(
-        self, cur: psycopg.ClientCursor, prepared: list[_batch.PreparedBatch], atomic: bool, heads: tuple[_batch.Head, _batch.Head]
-    ) -> list[AppendResult | ConcurrencyConflict]:
-        """One round trip, assuming the log is as this store left it (:data:`UNMOVED` checks that on
-        the server, under the lock, and raises ``DivisionByZero`` if it is not)."""
-        versions: dict[str, int] = {}
-        for item in prepared:
-            for originator_id, version in item.expected.items():
-                versions.setdefault(str(originator_id), version)
-        log_head, command_head = heads
-        check = cur.mogrify(UNMOVED, {
-            "position": log_head.position, "hash": log_head.hash, "seq": command_head.position,
-            "command_hash": command_head.hash,
-            "command_ids": orjson.dumps(list({item.batch.command_id for item in prepared})).decode(),
-            "versions": orjson.dumps(versions).decode(),
-        })  # fmt: skip
-        current = {UUID(originator_id): version for originator_id, version in versions.items() if version}
-        outcomes, statements, after = self._plan(cur, prepared, atomic, {}, current, heads)
-        cur.execute("; ".join(["BEGIN", WRITE_LOCK, check, *statements, "COMMIT"]))
-        self._heads = after
-        return outcomes
-
-    def _append_checked(
-        self, cur: psycopg.ClientCursor, prepared: list[_batch.PreparedBatch], atomic: bool, rollback: bool = False
-    ) -> list[AppendResult | ConcurrencyConflict]:
-        """Two round trips: read under the lock what the checks need, then write and commit;
-        ``rollback``: the first ends the transaction a failed :data:`UNMOVED` left open."""
-        ids = {originator_id for item in prepared for originator_id in item.expected}
-        cur.execute(("ROLLBACK; " if rollback else "") + LOCK_AND_CHECK, {
-            "command_ids": orjson.dumps(list({item.batch.command_id for item in prepared})).decode(),
-            "ids": orjson.dumps(list(ids)).decode(),
-        })  # fmt: skip
-        for _ in range(3 if rollback else 2):  # past the results of ROLLBACK, BEGIN and the lock
+            ids = {originator_id for item in prepared for originator_id in item.expected}
+            cur.execute(LOCK_AND_CHECK, {
+                "command_ids": orjson.dumps(list({item.batch.command_id for item in prepared})).decode(),
+                "ids": orjson.dumps(list(ids)).decode(),
+            })  # fmt: skip
+            cur.nextset()  # past BEGIN's and the lock's results
             cur.nextset()
-        recorded_commands: dict[str, AppendResult] = {}
-        current: dict[UUID, int] = {}
-        log_head = command_head = _batch.Head(0, GENESIS_HASH)
-        for kind, originator_id, text, first, *rest in cur.fetchall():
-            if kind == 0:
-                recorded_commands[text] = _earlier(text, (first, *rest))
-            elif kind == 1:
-                if first is not None:
-                    current[originator_id] = first
-            else:
-                last, command_hash = rest[:2]
-                if first is not None:
-                    log_head = _batch.Head(first, text)
-                if last is not None:
-                    command_head = _batch.Head(last, command_hash)
-        outcomes, statements, after = self._plan(cur, prepared, atomic, recorded_commands, current, (log_head, command_head))
-        # the second round trip: the INSERTs and the commit, one simple query (no parameters left)
-        cur.execute("; ".join([*statements, "COMMIT"]))
-        self._heads = after
-        return outcomes
+            recorded_commands: dict[str, AppendResult] = {}
+            current: dict[UUID, int] = {}
+            log_head = command_head = _batch.Head(0, GENESIS_HASH)
+            for kind, originator_id, text, first, *rest in cur.fetchall():
+                if kind == 0:
+                    recorded_commands[text] = _earlier(text, (first, *rest))
+                elif kind == 1:
+                    if first is not None:
+                        current[originator_id] = first
+                else:
+                    last, command_hash = rest[:2]
+                    if first is not None:
+                        log_head = _batch.Head(first, text)
+                    if last is not None:
+                        command_head = _batch.Head(last, command_hash)
 
-    def _plan(
-        self, cur: psycopg.ClientCursor, prepared: list[_batch.PreparedBatch], atomic: bool,
-        recorded_commands: dict[str, AppendResult], current: dict[UUID, int], heads: tuple[_batch.Head, _batch.Head],
-    ) -> tuple[list[AppendResult | ConcurrencyConflict], list[str], tuple[_batch.Head, _batch.Head]]:  # fmt: skip
-        """Check each batch against the log as the batches before it left it and chain the ones that
-        pass after ``heads``: their outcomes, the INSERT statements that write them, and the heads
-        after them (what this store remembers once the statements are committed)."""
-        log_head, command_head = heads
-        outcomes: list[AppendResult | ConcurrencyConflict] = []
-        rows = _InsertRows()
-        for item in prepared:
-            batch = item.batch
-            if batch.command_id in recorded_commands:
-                # raises CommandIdReused (nothing is written) if the payload differs
-                outcomes.append(recorded_commands[batch.command_id].check_retry(batch.command_id, batch.payload_digest))
-                continue
-            conflict = _batch.find_conflict(item.expected, current)
-            if conflict is not None:
-                if atomic:
-                    raise conflict  # nothing was written; the transaction rolls back
-                outcomes.append(conflict)
-                continue
-            recorded = _batch.chain(item, log_head)
-            if recorded:
-                log_head = _batch.Head(recorded[-1].position, recorded[-1].hash)
-            command = _batch.chain_command(batch, recorded, command_head)
-            command_head = _batch.Head(command.seq, command.hash)
-            for event in recorded:
-                current[event.originator_id] = event.originator_version
-            result = AppendResult(
-                batch.command_id, tuple(e.position for e in recorded), payload_digest=command.payload_digest,
-                command_type=command.command_type, recorded_at=command.recorded_at,
-            )  # fmt: skip
-            recorded_commands[batch.command_id] = dataclasses.replace(result, duplicate=True)
-            rows.add(command, recorded)
-            if rows.events >= INSERT_CHUNK:
-                rows.render(cur)
-            outcomes.append(result)
-        rows.render(cur)
-        return outcomes, rows.statements, (log_head, command_head)
+            outcomes: list[AppendResult | ConcurrencyConflict] = []
+            rows = _InsertRows()
+            for item in prepared:
+                batch = item.batch
+                if batch.command_id in recorded_commands:
+                    # raises CommandIdReused (nothing is written) if the payload differs
+                    outcomes.append(recorded_commands[batch.command_id].check_retry(batch.command_id, batch.payload_digest))
+                    continue
+                conflict = _batch.find_conflict(item.expected, current)
+                if conflict is not None:
+                    if atomic:
+                        raise conflict  # nothing was written; the transaction rolls back
+                    outcomes.append(conflict)
+                    continue
+                recorded = _batch.chain(item, log_head)
+                if recorded:
+                    log_head = _batch.Head(recorded[-1].position, recorded[-1].hash)
+                command = _batch.chain_command(batch, recorded, command_head)
+                command_head = _batch.Head(command.seq, command.hash)
+                for event in recorded:
+                    current[event.originator_id] = event.originator_version
+                result = AppendResult(
+                    batch.command_id, tuple(e.position for e in recorded), payload_digest=command.payload_digest,
+                    command_type=command.command_type, recorded_at=command.recorded_at,
+                )  # fmt: skip
+                recorded_commands[batch.command_id] = dataclasses.replace(result, duplicate=True)
+                rows.add(command, recorded)
+                if rows.events >= INSERT_CHUNK:
+                    rows.render(cur)
+                outcomes.append(result)
+            rows.render(cur)
+            # the second round trip: the INSERTs and the commit, one simple query (no parameters left)
+            cur.execute("; ".join([*rows.statements, "COMMIT"]))
+            return outcomes
 
     # -- reading ---------------------------------------------------------------------
 

@@ -400,40 +400,6 @@ class TestPostgresEventStore(DatabaseEventStoreContract):
         with postgres_schema(postgres_base_url()) as url:
             yield url
 
-    def test_an_append_on_the_heads_it_last_wrote_sees_what_moved_since(self, database_url: str) -> None:
-        """A store appends in one round trip on the heads it last wrote, the server checking that
-        nothing moved; when another writer wrote, an aggregate moved or the command was recorded
-        before, it checks the log again: stale versions are refused, a retry is a duplicate, and
-        the log stays gap-free and chained across both writers."""
-        mine, theirs = open_store(database_url), open_store(database_url)
-        try:
-            a, b = uuid4(), uuid4()
-            assert mine.append(batch("m-1", [event(a, 1)])).positions == (1,)
-            assert mine.append(batch("m-2", [event(b, 1)])).positions == (2,)
-            assert theirs.append(batch("t-1", [event(a, 2)], {a: 1})).positions == (3,)
-            with pytest.raises(ConcurrencyConflict):
-                mine.append(batch("m-3", [event(a, 2)], {a: 1}))  # the other writer moved a
-            assert mine.append(batch("m-4", [event(a, 3)], {a: 2})).positions == (4,)
-            with pytest.raises(ConcurrencyConflict):
-                mine.append(batch("m-5", [event(a, 3)], {a: 2}))  # its own last append moved a
-            with pytest.raises(ConcurrencyConflict):
-                mine.append(batch("m-6", [event(b, 1)], {a: 3, b: 0}))  # a creation of an aggregate that exists
-            with pytest.raises(ConcurrencyConflict):
-                mine.append(batch("m-7", [event(uuid4(), 1)], {a: 1}))  # an aggregate read, not written, moved
-            retried = mine.append(batch("m-1", [event(a, 1)]))
-            assert retried.duplicate and retried.positions == (1,)
-            group = mine.append_many([batch("m-8", [event(b, 2)], {b: 1}), batch("m-9", [event(b, 2)], {b: 1})])
-            assert isinstance(group[0], AppendResult) and group[0].positions == (5,)
-            assert isinstance(group[1], ConcurrencyConflict)  # the batch before it in the group moved b
-            assert theirs.append(batch("t-2", [event(b, 3)], {b: 2})).positions == (6,)
-            assert mine.append(batch("m-10", [event(a, 4)], {a: 3})).positions == (7,)
-            assert positions(mine) == list(range(1, 8))
-            assert [c.command_id for c in mine.read_commands()] == ["m-1", "m-2", "t-1", "m-4", "m-8", "t-2", "m-10"]
-            assert verify_store(mine).ok
-        finally:
-            mine.close()
-            theirs.close()
-
 
 class TestMemoryEventStore(EventStoreContract):
     """The in-memory double the fast rule tests run on keeps the same contract."""
