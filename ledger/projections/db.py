@@ -87,13 +87,12 @@ def _storable(params: Sequence[Any]) -> tuple[Any, ...]:
 
 
 @lru_cache(maxsize=256)
-def _copy_types(table: str, columns: tuple[str, ...]) -> list[str]:
-    """The PostgreSQL types of ``columns`` of a generation's table (``rm_timeline_g3``), for a binary
-    COPY: values go as they are (no text to escape and parse), so each must be of its column's type
-    (``str`` for TEXT, ``int`` for INTEGER and BIGINT, ``float`` for DOUBLE PRECISION, or None)."""
+def _copy_types(name: str, columns: tuple[str, ...]) -> list[str]:
+    """The PostgreSQL types of ``columns`` of a read model (``timeline``), for a binary COPY: values go
+    as they are (no text to escape and parse), so each must be of its column's type (``str`` for
+    TEXT, ``int`` for INTEGER and BIGINT, ``float`` for DOUBLE PRECISION, or None)."""
     from ledger.projections.schema import column_types
 
-    name = table.removeprefix("rm_").rsplit("_g", 1)[0]
     types = column_types(name)
     return [types[column] for column in columns]
 
@@ -138,13 +137,14 @@ class Tx:
         else:
             self._conn.executemany(sql, [tuple(r) for r in rows])
 
-    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        """Many rows at once: a binary ``COPY`` on PostgreSQL (typed by :func:`_copy_types`), one prepared
-        ``executemany`` on SQLite."""
+    def insert_rows(self, name: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Many rows at once into read model ``name``'s table of this transaction's generation: a binary
+        ``COPY`` on PostgreSQL (typed by :func:`_copy_types`), one prepared ``executemany`` on SQLite."""
         if not rows:
             return
+        table = self.table(name)
         if self.dialect == POSTGRES:
-            types = _copy_types(table, tuple(columns))
+            types = _copy_types(name, tuple(columns))
             with self._conn.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
                 copy.set_types(types)
                 for row in rows if self.nul_free else map(_storable, rows):

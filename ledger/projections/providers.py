@@ -233,10 +233,10 @@ def _grade(pid: str, jurisdiction: str, scheme: str, period: str, grade: str, sc
     }
 
 
-def _insert(tx: Tx, table: str, rows: list[dict[str, Any]]) -> None:
+def _insert(tx: Tx, name: str, rows: list[dict[str, Any]]) -> None:
     if rows:
         columns = list(rows[0])
-        tx.insert_rows(table, columns, [[r[c] for c in columns] for r in rows])
+        tx.insert_rows(name, columns, [[r[c] for c in columns] for r in rows])
 
 
 class ProviderViewsProjection:
@@ -347,7 +347,7 @@ class ProviderViewsProjection:
         for name in ("provider_state", "registry", "grades", "counters", "lists", "rectification_deadlines"):
             tx.delete_keys(tx.table(name), "provider_id", known)
         for name, rows_of_table in tables.items():
-            _insert(tx, tx.table(name), rows_of_table)
-        tx.insert_rows(tx.table("profile_changes"), PROFILE_CHANGE_COLUMNS, profile_changes)
+            _insert(tx, name, rows_of_table)
+        tx.insert_rows("profile_changes", PROFILE_CHANGE_COLUMNS, profile_changes)
         for entry in entries:
             entry.new = False

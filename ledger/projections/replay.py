@@ -41,6 +41,7 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -138,13 +139,13 @@ class Replay:
             disable=not show_progress,
         )
         shares = self.processes if self.db.dialect == POSTGRES and all(p.name in BY_NAME for p in self.runner.projections) else 1
-        with progress:
-            task = progress.add_task("replay", total=top, generation=self.building)
-            if shares > 1:
-                self.built = self._build_in_processes(top, shares, lambda done: progress.update(task, completed=done))
-            else:
+        task = progress.add_task("replay", total=top, generation=self.building)
+        if shares > 1:
+            self.built = self._build_in_processes(top, shares, progress, task)
+        else:
+            with progress:
                 self.built = fold_share(self.store, self.db, self.runner.projections, self.building, top, 0, 1, self.batch_size, lambda n: progress.advance(task, n))
-            progress.update(task, completed=top)
+                progress.update(task, completed=top)
         with self.db.transaction() as tx:
             tx.generation = self.building
             self._finish(tx)
@@ -155,9 +156,14 @@ class Replay:
             create_indexes(tx, self.building, list(TABLES))
         return self.built
 
-    def _build_in_processes(self, top: int, shares: int, done: Any) -> int:
-        """One process per share of the aggregates; returns the events they read together."""
-        context = multiprocessing.get_context("spawn")
+    def _build_in_processes(self, top: int, shares: int, progress: Progress, task: TaskID) -> int:
+        """One process per share of the aggregates; returns the events they read together.
+
+        The processes are forked (not spawned: a spawned one would import the ledger again, about
+        a second of CPU each) before the progress display starts its thread. A child uses nothing
+        of this process but the arguments: it opens its own connections, and leaves with
+        ``os._exit`` (multiprocessing's), which never closes the ones it inherited."""
+        context = multiprocessing.get_context("fork")
         counter = context.Value("q", 0)
         names = self.runner.names
         processes = [
@@ -171,9 +177,11 @@ class Replay:
         for process in processes:
             process.start()
         try:
-            while any(process.is_alive() for process in processes):
-                done(counter.value)
-                time.sleep(0.2)
+            with progress:
+                while any(process.is_alive() for process in processes):
+                    progress.update(task, completed=counter.value)
+                    time.sleep(0.2)
+                progress.update(task, completed=top)
         finally:
             for process in processes:
                 process.join()
@@ -181,7 +189,6 @@ class Replay:
         if failed:
             raise RuntimeError(f"replay: {', '.join(failed)} failed (see its error above); the live read models are unchanged")
         read: int = counter.value
-        done(read)
         return read
 
     def _finish(self, tx: Any) -> None:

@@ -207,11 +207,11 @@ class TimelineProjection:
     def flush(self, tx: Tx) -> None:
         rows = tx.scratch.get(self.name)
         if rows:
-            tx.insert_rows(tx.table("subjects"), SUBJECT_COLUMNS, rows["subjects"])
-            tx.insert_rows(tx.table("timeline"), TIMELINE_COLUMNS, rows["timeline"])
+            tx.insert_rows("subjects", SUBJECT_COLUMNS, rows["subjects"])
+            tx.insert_rows("timeline", TIMELINE_COLUMNS, rows["timeline"])
             answers = rows["answers"]
             tx.delete_keys(tx.table("answer_deadlines"), "complaint_id", list(answers))
-            tx.insert_rows(tx.table("answer_deadlines"), ANSWER_COLUMNS, [row for row in answers.values() if row is not None])
+            tx.insert_rows("answer_deadlines", ANSWER_COLUMNS, [row for row in answers.values() if row is not None])
             rows["subjects"], rows["timeline"], rows["answers"] = [], [], {}
 
     def _remember(self, key: str, subject: tuple[str, str, list[str]] | None) -> None:

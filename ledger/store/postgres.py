@@ -336,18 +336,24 @@ SELECT {COMMAND_COLUMNS} FROM json_to_recordset(%(commands)s::json) AS c(
 INSERT_CHUNK = 2000
 
 READ_CHUNK = 1000
-#: rows a scan's server-side cursor fetches per round trip
+#: rows a scan receives per chunk of its stream
 SCAN_CHUNK = 5000
-#: a scan's columns as text, written by the server exactly as ``str(UUID)``, ``datetime.isoformat()``
-#: (in UTC: microseconds only when there are some) and ``date.isoformat()`` write them
+#: a scan's session: instants written in UTC and dates as ISO (``effective_on::text``), no JIT (compiling
+#: costs more than it saves on these expressions), no parallel workers, and an index scan in position
+#: order rather than a sort: the planner estimates a share's filter at a few rows where it keeps half
+#: the log, and would sort it (on disk, beyond ``work_mem``)
+SCAN_SETTINGS = {"timezone": "UTC", "datestyle": "ISO", "jit": "off", "max_parallel_workers_per_gather": "0", "enable_sort": "off"}
+#: a scan's columns as text, written by the server (in :data:`SCAN_SETTINGS`' session) exactly as
+#: ``str(UUID)``, ``datetime.isoformat()`` (microseconds only when there are some) and ``date.isoformat()``
+#: write them
 SCAN_AS_TEXT = {
     "originator_id": "originator_id::text",
     "recorded_at": (
-        "to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
-        " || CASE WHEN extract(microseconds FROM recorded_at)::bigint %% 1000000 = 0 THEN ''"
-        " ELSE to_char(recorded_at AT TIME ZONE 'UTC', '.US') END || '+00:00'"
+        "CASE WHEN recorded_at = date_trunc('second', recorded_at)"
+        " THEN to_char(recorded_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"')"
+        " ELSE to_char(recorded_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"') END"
     ),
-    "effective_on": "to_char(effective_on, 'YYYY-MM-DD')",
+    "effective_on": "effective_on::text",
 }
 
 
@@ -617,18 +623,18 @@ class PostgresEventStore(EventStore):
         )
 
     def scan(self, upto: int, share: int = 0, shares: int = 1) -> Iterator[tuple]:
-        """One server-side cursor over the log, on a connection of its own; the server picks the
+        """One query streamed in chunks (libpq's chunked rows mode: no cursor to FETCH from, which the
+        server would copy into a tuple store first) on a connection of its own; the server picks the
         share and writes ids and instants as text (:data:`SCAN_AS_TEXT`)."""
         where = "position <= %s"
         params: tuple[int, ...] = (upto,)
         if shares > 1:
             where += " AND get_byte(uuid_send(originator_id), 15) %% %s = %s"
             params += (shares, share)
-        with psycopg.connect(self.database_url) as conn, conn.cursor(name="ledger_scan") as cursor:
-            cursor.itersize = SCAN_CHUNK
+        with psycopg.connect(self.database_url) as conn, conn.cursor() as cursor:
+            cursor.execute("SELECT " + ", ".join("set_config(%s, %s, false)" for _ in SCAN_SETTINGS), [v for item in SCAN_SETTINGS.items() for v in item])
             columns = ", ".join(SCAN_AS_TEXT.get(c, c) for c in SCAN_COLUMNS)
-            cursor.execute(f"SELECT {columns} FROM ledger_events WHERE {where} ORDER BY position", params)
-            yield from cursor
+            yield from cursor.stream(f"SELECT {columns} FROM ledger_events WHERE {where} ORDER BY position", params, size=SCAN_CHUNK)
 
     def read_refs(self, refs: Iterable[str]) -> dict[str, RecordedEvent]:
         wanted = _batch.parse_refs(refs)

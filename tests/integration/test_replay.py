@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from rich.console import Console
 
 from ledger.application import Ledger
@@ -111,6 +112,24 @@ def test_events_recorded_during_the_build_are_applied_in_the_switch(scenario, pr
     assert result.position == scenario.ledger.store.max_position()
     assert models.dump() == live
     assert_caught_up(projected)
+
+
+def test_a_failed_build_process_fails_the_replay_and_leaves_the_live_models(scenario, projected, models, capfd):
+    if projected.db.dialect != "postgres":
+        pytest.skip("SQLite builds in the replaying process")
+    mixed_scenario(scenario)
+    live = models.dump()
+    job = Replay(scenario.ledger, batch_size=8, processes=2)
+    assert job.prepare() == 2
+    with projected.db.transaction() as tx:  # every share writes its providers' state: none can
+        tx.execute("DROP TABLE rm_provider_state_g2")
+    with pytest.raises(RuntimeError, match=r"^replay: replay-share-0, replay-share-1 failed \(see its error above\); the live read models are unchanged$"):
+        job.build(show_progress=False)
+    assert "rm_provider_state_g2" in capfd.readouterr().err  # each process's own error
+    assert models.dump() == live
+    result = replay(scenario.ledger, show_progress=False)  # the next replay drops what the failed one left, builds anew
+    assert (result.previous_generation, result.generation) == (1, 2)
+    assert models.dump() == live
 
 
 def test_an_interrupted_replay_is_cleaned_up_by_the_next(scenario, projected, models):
