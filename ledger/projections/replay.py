@@ -6,14 +6,16 @@
    primary keys of the append-only tables, come last: ``schema.APPEND_ONLY_KEYS``), and
    filled from the log as it was when the build began (positions 1 … top), with a
    rich progress bar. Live projectors keep updating generation N meanwhile.
-   The build reads the log in one pass (``EventStore.scan``: one server-side cursor
-   on PostgreSQL), decodes each event once for both projections, folds providers in
+   The build reads the log in one pass (``EventStore.scan``: one query streamed
+   in chunks on PostgreSQL), decodes each event once for both projections, folds providers in
    memory over the whole log (written once, at the end) and writes timeline rows per
    batch of 5,000 events, set-based (COPY; SQLite: executemany), one transaction each.
    On PostgreSQL the log is split by aggregate (``share_of``: the last byte of the
    originator id) between one process per core: every read model is a fold per
    aggregate, so the shares' rows are disjoint and together are what one process
-   would write. The tracking rows are set to ``top`` once every share is written.
+   would write (the processes are forked: nothing to import again). Their commits do not wait for
+   the WAL flush (``synchronous_commit = off``): the generation's keys, tracking rows and switch
+   commit after them, and wait for it. The tracking rows are set to ``top`` once every share is written.
    Peak memory grows with the providers' state (see BENCHMARKS.md).
 3. The switch is one transaction: lock the generation pointer exclusively
    (waiting for any live batch to end; new ones wait for the switch), apply
@@ -47,7 +49,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from ledger.projections.db import POSTGRES, ReadModelDB
+from ledger.projections.db import POSTGRES, ReadModelDB, Tx
 from ledger.projections.providers import ProviderViewsProjection
 from ledger.projections.runner import Projection, ProjectionRunner, store_source
 from ledger.projections.schema import (
@@ -247,7 +249,7 @@ def fold_share(
         if not batch:
             break
         with db.transaction() as tx:
-            tx.generation = generation
+            _building(tx, generation)
             for row in batch:
                 _, text, _, topic, state, _, _, recorded_by, command_id = row
                 originator_id = ids.get(text)
@@ -265,13 +267,22 @@ def fold_share(
         if progress is not None:
             progress(len(batch))
     with db.transaction() as tx:
-        tx.generation = generation
+        _building(tx, generation)
         tx.nul_free = nul_free
         for projection in projections:
             finish = getattr(projection, "finish", None)
             if finish is not None:
                 finish(tx)
     return read
+
+
+def _building(tx: Tx, generation: int) -> None:
+    """A build transaction writes into ``generation``; on PostgreSQL its commit does not wait for the
+    WAL to reach the disk: the generation is not live until the switch, whose own commit waits
+    for every WAL record before it (a crash before it leaves a generation the next replay drops)."""
+    tx.generation = generation
+    if tx.dialect == POSTGRES:
+        tx.execute("SET LOCAL synchronous_commit = off")
 
 
 def _fold_share_process(
