@@ -50,7 +50,7 @@ def cases(seeded) -> list[Case]:
         Case("GET", "/v1/events", EVERYONE, params={"after": 0, "follow": False}),
         Case("GET", "/v1/complaints/{complaint_id}/complainant", REG, f"/v1/complaints/{seeded.complaint}/complainant"),
     ]
-    post = [
+    post: list[tuple[str, set[str], str | None, dict[str, Any]]] = [
         ("/v1/providers", REG, None, {"provider_id": "TS-9", "jurisdiction": "tangshan", "name": "新", "credit_code": credit_code_for("TS-9"), "kind": "数字化服务商"}),
         ("/v1/providers/{provider_id}/public-notice", REG, "TS-2", {}),
         ("/v1/providers/{provider_id}/public-notice/closure", REG, "TS-2", {"last_day": "2025-05-01"}),

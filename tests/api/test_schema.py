@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from typing import cast
 
 import pytest
 import schemathesis
+from _pytest.mark import ParameterSet
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode, checks
 
@@ -35,10 +37,10 @@ def api_schema(tmp_path_factory) -> Iterator[tuple[object, App]]:
 CHECKS = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance, checks.response_headers_conformance, checks.response_schema_conformance]
 
 
-def operations() -> list[object]:
+def operations() -> list[ParameterSet]:
     """Every operation with valid input, and with invalid input where it takes any."""
-    document = create_app(None, SETTINGS).openapi()
-    out = []
+    document = create_app(cast(App, None), SETTINGS).openapi()
+    out: list[ParameterSet] = []
     for path, item in document["paths"].items():
         for method, operation in item.items():
             out.append(pytest.param(f"{method.upper()} {path}", GenerationMode.POSITIVE, id=f"{method.upper()} {path} valid"))

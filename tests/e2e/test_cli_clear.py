@@ -139,7 +139,7 @@ def test_every_data_command_speaks_json(small, tmp_path):
 
 def test_every_option_and_argument_has_help():
     missing = []
-    for name, command in typer.main.get_command(app).commands.items():  # type: ignore[attr-defined]
+    for name, command in typer.main.get_command(app).commands.items():
         assert command.help, name
         for param in command.params:
             if isinstance(param, (Option, Argument)) and param.name != "help" and not getattr(param, "help", None):

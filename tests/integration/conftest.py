@@ -1,6 +1,7 @@
 """A real ledger per test, on each backend ``database_url`` (tests/conftest.py) provides."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 
 import pytest
@@ -65,7 +66,7 @@ def bare_scenario(bare_ledger: Ledger, clock: ManualClock) -> Scenario:
 # --- read models attached in process (projection tests) ---
 
 @pytest.fixture
-def projected(ledger: Ledger) -> InProcessProjections:
+def projected(ledger: Ledger) -> Iterator[InProcessProjections]:
     """The ledger's read models, kept up to date after each commit."""
     attached = attach_in_process(ledger)
     yield attached

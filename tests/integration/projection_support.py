@@ -26,6 +26,7 @@ def assert_registry_matches_store(ledger: Ledger, models: ReadModels) -> None:
     for row in rows:
         expected = loads(dumps(standing(ledger.load(Provider, row["provider_id"]))))  # as JSON: some values are dates
         got = models.provider_standing(row["provider_id"])
+        assert got is not None, row["provider_id"]
         assert {k: got[k] for k in expected} == expected
         assert (row["status"], row["standing"]) == (expected["status"], expected["standing"])
 

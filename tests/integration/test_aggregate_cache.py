@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import cast
 
 import pytest
 
@@ -9,7 +10,7 @@ from ledger.aggregates import Complaint, DomainError, Project, Provider
 from ledger.application import Ledger
 from ledger.commands import models as m
 from ledger.commands.handlers import HANDLERS
-from ledger.store import CommandIdReused, ConcurrencyConflict, open_store
+from ledger.store import CommandIdReused, ConcurrencyConflict, EventStore, open_store
 from tests.integration.scenario import Scenario, credit_code_for
 
 
@@ -41,7 +42,7 @@ class CountingStore:
 @pytest.fixture
 def counted(ledger: Ledger) -> Ledger:
     """A second ledger on the same store, counting its reads (its cache starts empty)."""
-    return Ledger(CountingStore(ledger.store), clock=ledger.clock, handlers=HANDLERS)
+    return Ledger(cast(EventStore, CountingStore(ledger.store)), clock=ledger.clock, handlers=HANDLERS)
 
 
 def test_a_second_command_on_a_provider_reads_nothing_from_the_store(scenario, counted):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import date, timedelta
+from typing import cast
 
 import pytest
 
@@ -12,7 +13,7 @@ from ledger.application import MAX_ATTEMPTS, BatchError, CommandConflict, Ledger
 from ledger.commands import models as m
 from ledger.commands.handlers import HANDLERS
 from ledger.rules.base import COMPLAINT_VERIFIED
-from ledger.store import ConcurrencyConflict
+from ledger.store import ConcurrencyConflict, EventStore
 from tests.integration.scenario import credit_code_for
 
 WAIT = 10  # seconds a thread waits for the other before the test fails
@@ -56,7 +57,7 @@ def race(ledger: Ledger, commands: dict[str, m.Command]) -> tuple[dict[str, obje
         assert turn[threading.current_thread().name].wait(WAIT)
 
     store = InterceptedStore(ledger.store, before_append)
-    racing = Ledger(store, clock=ledger.clock, handlers=HANDLERS)
+    racing = Ledger(cast(EventStore, store), clock=ledger.clock, handlers=HANDLERS)
     outcomes: dict[str, object] = {}
 
     def run(name: str) -> None:

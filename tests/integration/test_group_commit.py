@@ -95,7 +95,9 @@ def in_one_group(ledger: Ledger, gated: GatedStore, plug: m.Command, commands: l
 
     clients = threading.Thread(target=run)
     clients.start()
-    wait_until(lambda: ledger.committer.pending == queued)
+    committer = ledger.committer
+    assert committer is not None
+    wait_until(lambda: committer.pending == queued)
     gated.release()
     clients.join(WAIT * 3)
     plugged.join(WAIT)

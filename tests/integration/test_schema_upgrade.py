@@ -96,11 +96,11 @@ def build_version_1(database_url: str) -> tuple[list[RecordedEvent], list[tuple[
                 f"INSERT INTO ledger_commands VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})",
                 (command_id, "Old", "old-version", when.isoformat(), payload, first, position if events else None),
             )
-        for e in recorded:
+        for r in recorded:
             raw.execute(
                 f"INSERT INTO ledger_events VALUES ({', '.join([p] * 11)})",
-                (e.position, str(e.originator_id), e.originator_version, e.topic, e.state, e.recorded_at.isoformat(),
-                 e.effective_on.isoformat() if e.effective_on else None, e.recorded_by, e.command_id, e.prev_hash, e.hash),
+                (r.position, str(r.originator_id), r.originator_version, r.topic, r.state, r.recorded_at.isoformat(),
+                 r.effective_on.isoformat() if r.effective_on else None, r.recorded_by, r.command_id, r.prev_hash, r.hash),
             )  # fmt: skip
     finally:
         raw.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date
+from typing import cast
 from uuid import UUID, uuid4
 
 import pytest
@@ -15,7 +16,7 @@ from ledger.commands import models as m
 from ledger.commands.handlers import HANDLERS
 from ledger.projections.db import ReadModelDB
 from ledger.snapshots import TABLE, SnapshotStore, digest
-from ledger.store import open_store
+from ledger.store import EventStore, open_store
 from tests.integration.scenario import Scenario, profile_changes_in_log
 
 EVERY = 10
@@ -46,7 +47,7 @@ def change(provider_id: str, value: str) -> m.RecordProfileChange:
 
 def fresh(ledger: Ledger, every: int = EVERY) -> Ledger:
     """Another ledger on the same database, as a new process would start: empty cache, counting reads."""
-    fresh_ledger = Ledger(CountingStore(open_store(ledger.store.database_url)), clock=ledger.clock, handlers=HANDLERS)
+    fresh_ledger = Ledger(cast(EventStore, CountingStore(open_store(ledger.store.database_url))), clock=ledger.clock, handlers=HANDLERS)
     fresh_ledger.snapshots = SnapshotStore(ledger.store.database_url, every)
     return fresh_ledger
 

@@ -90,7 +90,9 @@ READ_MODELS = ("registry", "grades", "counters", "lists", "timeline", "provider_
 def read_model_rows(db: ReadModelDB) -> dict[str, list[tuple]]:
     """Every row of the live read models, sorted; a provider snapshot without the instant it was taken."""
     with db.transaction(write=False) as tx:
-        live = int(tx.fetchone("SELECT live FROM projection_generation WHERE id = 1")[0])
+        generation = tx.fetchone("SELECT live FROM projection_generation WHERE id = 1")
+        assert generation is not None
+        live = int(generation[0])
         tx.generation = live
         rows = {name: sorted(tuple(r) for r in tx.fetchall(f"SELECT * FROM {tx.table(name)}")) for name in READ_MODELS}
     rows["provider_state"] = [

@@ -8,7 +8,7 @@ import sys
 import pytest
 import yaml
 from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
+from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from ledger import asyncapi, cloudevent, wire
@@ -38,7 +38,7 @@ def test_the_document_describes_every_event_type_with_its_key() -> None:
 
 
 def validator_for(event_type: str, document: dict) -> Draft202012Validator:
-    registry = Registry().with_resource(DOCUMENT_URI, Resource(contents=document, specification=DRAFT202012))
+    registry = Registry().with_resource(DOCUMENT_URI, DRAFT202012.create_resource(document))
     return Draft202012Validator({"$ref": f"{DOCUMENT_URI}#/components/messages/{event_type}/payload"}, registry=registry)
 
 

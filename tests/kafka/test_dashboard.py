@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from consumers.dashboard import follow
+from consumers.dashboard import JurisdictionCounts, follow
 from ledger import deadlines
 from ledger.aggregates import Provider
 from ledger.relay import Relay, topic_name
@@ -31,7 +31,7 @@ def test_live_counts_of_one_jurisdiction(complete_demo_url, kafka_bootstrap, top
     assert expected_articles and len(expected_status) > 1
 
     stop = threading.Event()
-    latest = {}
+    latest: dict[str, JurisdictionCounts] = {}
     thread = threading.Thread(
         target=follow, args=(kafka_bootstrap, topic, jurisdiction, stop), kwargs={"on_change": lambda c: latest.update(counts=c)}, daemon=True
     )

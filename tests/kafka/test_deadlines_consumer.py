@@ -8,7 +8,7 @@ import pytest
 from consumers.deadlines import DeadlineConsumer
 from ledger import deadlines
 from ledger.aggregates import Provider
-from ledger.clock import business_date
+from ledger.clock import ManualClock, business_date
 from ledger.relay import Relay, topic_name
 from tests.kafka.support import demo_ledger, run_plan
 
@@ -47,6 +47,7 @@ def test_the_consumer_sweeps_what_the_ledger_would_one_command_per_provider(post
         expected = consumer.schedule.due(as_of)
         assert provider_id in expected
         if business_date(ledger.clock.now()) < as_of:
+            assert isinstance(ledger.clock, ManualClock)
             ledger.clock.set(as_of)
         result = consumer.sweep(ledger, as_of)
         assert sorted(result.results) == sorted(expected)  # one command per provider due

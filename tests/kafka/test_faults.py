@@ -157,6 +157,7 @@ def applied(url: str, group: str) -> int:
                 row = tx.fetchone('SELECT coalesce(sum("offset" + 1), 0) FROM kafka_consumer_offsets WHERE group_id = ?', (group,))
         except psycopg.errors.UndefinedTable:  # the consumer has not created its table yet
             return 0
+    assert row is not None
     return int(row[0])
 
 

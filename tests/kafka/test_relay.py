@@ -28,7 +28,7 @@ def assert_complete_and_ordered(messages, store) -> None:
     log = list(store.read_all())
     first_seen: dict[str, int] = {}
     partition_of: dict[str, int] = {}
-    last_position = defaultdict(int)
+    last_position: defaultdict[int, int] = defaultdict(int)
     for m in messages:
         e = m.value
         partition_of.setdefault(str(e.aggregateid), m.partition)
@@ -112,7 +112,8 @@ def test_a_new_relay_resumes_after_the_acknowledged_position(postgres_url, kafka
     published = first.lag().acknowledged
     first.close()
     run_plan(ledger, plan[half:])
-    assert relay_status(postgres_url, topic).events == ledger.store.max_position() - published > 0
+    lag = relay_status(postgres_url, topic)
+    assert lag is not None and lag.events == ledger.store.max_position() - published > 0
     second = Relay(ledger.store, kafka_bootstrap, topic, batch_size=100)  # a fresh process: keys from the log
     second.run(until_caught_up=True)
     second.close()
@@ -143,6 +144,7 @@ def test_status_reports_the_lag_in_events_and_seconds(postgres_url, kafka_bootst
     relay.publish_batch()
     relay.close()
     lag = relay_status(postgres_url, topic)
+    assert lag is not None
     oldest = next(iter(ledger.store.read_all(after=5, limit=1)))
     assert (lag.acknowledged, lag.events) == (5, ledger.store.max_position() - 5)
     assert lag.seconds > 0 and abs(lag.seconds - (lag_now() - oldest.recorded_at).total_seconds()) < 60

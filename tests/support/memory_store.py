@@ -80,7 +80,7 @@ class MemoryEventStore(EventStore):
     def append_many(self, batches: Sequence[CommandBatch], atomic: bool = False):
         with self._lock:
             saved = (list(self._events), dict(self._commands), list(self._command_chain))
-            out = []
+            out: list[AppendResult | ConcurrencyConflict] = []
             for batch in batches:
                 try:
                     out.append(self._append(batch))

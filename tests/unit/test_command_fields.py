@@ -12,6 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from ledger.commands import fields
+from ledger.commands import models as m
 from ledger.commands.importing import read_import
 from ledger.commands.models import ALL_COMMANDS, Command, parse_command
 from ledger.demo import demo_plan
@@ -19,7 +20,7 @@ from ledger.demo import demo_plan
 REF = "0" * 8 + "-0000-0000-0000-" + "0" * 12 + "/1"
 
 #: commands the small demo plan does not produce
-EXTRA = [
+EXTRA: list[dict[str, Any]] = [
     {"type": "CompleteRectification", "command_id": "c1", "provider_id": "TJ-1", "sanction_ref": REF},
     {"type": "RecordRectificationRefusal", "command_id": "c2", "provider_id": "TJ-1", "sanction_ref": REF},
     {"type": "WithdrawFromPool", "command_id": "c3", "provider_id": "TJ-1", "reason": "自愿退出"},
@@ -130,6 +131,7 @@ def test_control_characters_are_refused_in_every_string_of_every_command(samples
 
 def test_line_breaks_and_tabs_stay_allowed_in_free_text() -> None:
     command = parse_command({"type": "RefuseAdmission", "command_id": "r", "provider_id": "P", "reason": "一\n二\t三\r\n"})
+    assert isinstance(command, m.RefuseAdmission)
     assert command.reason == "一\n二\t三\r\n"
 
 
@@ -143,6 +145,7 @@ def test_line_breaks_and_tabs_stay_allowed_in_free_text() -> None:
 )
 def test_look_alike_ids_are_one_id(variant: str) -> None:
     command = parse_command({"type": "AdmitProvider", "command_id": "a", "provider_id": variant})
+    assert isinstance(command, m.AdmitProvider)
     assert command.provider_id == unicodedata.normalize("NFC", "TJ-É1")
 
 
@@ -187,6 +190,7 @@ def test_article_keys_are_not_normalised() -> None:
     command = parse_command(
         {"type": "RecordFinding", "command_id": "f", "provider_id": "P", "article": "第十三条（四）", "summary": "s"}
     )
+    assert isinstance(command, m.RecordFinding)
     assert command.article == "第十三条（四）"  # fullwidth brackets are the rulebook's own
 
 

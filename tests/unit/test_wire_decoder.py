@@ -185,7 +185,7 @@ def test_every_registered_transcoding_revives_as_its_own_decode() -> None:
         "date_iso": ["2025-01-02", "20250102"],
         "decimal_str": ["12.50", "-0", "1E+3", "NaN"],
     }
-    assert set(wire._REVIVERS) == set(wire._mapper.transcoder.names) == set(samples)
+    assert set(wire._REVIVERS) == set(wire._json_transcoder.names) == set(samples)
     for name, texts in samples.items():
         for text in texts:
             obj = _transcoded(name, text)
