@@ -85,10 +85,10 @@ def bootstrap(
         handlers=HANDLERS if handlers is None else handlers,
         group_commit=group_commit,
     )
-    ledger.personal = PersonalDataVault(settings.database_url)
-    if settings.snapshot_every != 0:  # a negative interval is refused (ValueError), not taken as off
-        ledger.snapshots = SnapshotStore(settings.database_url, settings.snapshot_every)
-    try:
+    try:  # whatever fails after the store opened closes what was opened (no pool left to the collector)
+        ledger.personal = PersonalDataVault(settings.database_url)
+        if settings.snapshot_every != 0:  # a negative interval is refused (ValueError), not taken as off
+            ledger.snapshots = SnapshotStore(settings.database_url, settings.snapshot_every)
         attached = attach_in_process(ledger, background=settings.projection_worker) if projections else None
     except BaseException:
         ledger.close()

@@ -260,3 +260,18 @@ def test_a_snapshot_that_cannot_be_written_leaves_the_command_recorded(scenario,
     assert not snapshotting.snapshots.writable
     assert scenario.provider("TS-1").version == 3 * EVERY
     assert verify_store(snapshotting.store).ok
+
+
+def test_an_app_that_fails_to_start_closes_the_store_it_opened(database_url):
+    """A refused setting found after the store opened (a negative snapshot interval) leaves no
+    store open behind it: the error is raised and the store is closed, not left to the collector."""
+    from ledger.bootstrap import bootstrap
+    from ledger.settings import Settings
+
+    store = open_store(database_url)
+    with pytest.raises(ValueError, match="negative"):
+        bootstrap(Settings(database_url=database_url, snapshot_every=-1), store=store)
+    with pytest.raises(Exception, match="closed"):
+        store.max_position()
+    with bootstrap(Settings(database_url=database_url, snapshot_every=0), projections=False) as app:
+        assert app.ledger.snapshots is None and app.ledger.store.max_position() == 0
