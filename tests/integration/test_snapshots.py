@@ -12,9 +12,11 @@ import pytest
 from ledger.aggregates import Provider
 from ledger.application import Ledger
 from ledger.audit.verify import verify_store
+from ledger.bootstrap import bootstrap
 from ledger.commands import models as m
 from ledger.commands.handlers import HANDLERS
 from ledger.projections.db import ReadModelDB
+from ledger.settings import Settings
 from ledger.snapshots import TABLE, SnapshotStore, digest
 from ledger.store import EventStore, open_store
 from tests.integration.scenario import Scenario, profile_changes_in_log
@@ -265,9 +267,6 @@ def test_a_snapshot_that_cannot_be_written_leaves_the_command_recorded(scenario,
 def test_an_app_that_fails_to_start_closes_the_store_it_opened(database_url):
     """A refused setting found after the store opened (a negative snapshot interval) leaves no
     store open behind it: the error is raised and the store is closed, not left to the collector."""
-    from ledger.bootstrap import bootstrap
-    from ledger.settings import Settings
-
     store = open_store(database_url)
     with pytest.raises(ValueError, match="negative"):
         bootstrap(Settings(database_url=database_url, snapshot_every=-1), store=store)
