@@ -20,7 +20,7 @@ from ledger import wire
 from ledger.aggregates import Complaint, DomainError, Provider
 from ledger.application import CommandResult, Ledger
 from ledger.clock import business_date
-from ledger.commands.handlers import answer_deadline_passed, rectifications_due
+from ledger.commands.handlers import answer_deadline_passed
 from ledger.commands.models import RecordPassedDeadlines
 from ledger.store.base import event_ref
 
@@ -66,7 +66,7 @@ def due_among(complaints: Iterable[Complaint], providers: Iterable[Provider], as
         if answer_deadline_passed(complaint, as_of):
             found[complaint.provider_id].append(complaint.complaint_id)
     for provider in providers:
-        if provider.in_pool and rectifications_due(provider, as_of):
+        if provider.in_pool and provider.rectifications_due(as_of):
             found.setdefault(provider.provider_id, [])
     return dict(found)
 

@@ -135,6 +135,19 @@ class Provider(LedgerAggregate):
             if s["sanction"] in WITH_DEADLINE and s["completed_on"] is None and s["deadline"] is not None
         ]
 
+    def rectifications_due(self, as_of: date) -> list[dict]:
+        """Warnings and orders whose deadline passed before ``as_of`` and are not yet recorded overdue
+        or refused, oldest deadline first."""
+        due = [
+            s
+            for s in self.active_sanctions()
+            if s["sanction"] in WITH_DEADLINE and s["deadline"] is not None and s["deadline"] < as_of
+            and s["overdue_on"] is None and s["refused_on"] is None
+            # still open, or completed only after its deadline (柳州 第十四条（四）未按时完成整改的)
+            and (s["completed_on"] is None or s["completed_on"] > s["deadline"])
+        ]  # fmt: skip
+        return sorted(due, key=lambda s: s["deadline"])
+
     def active_removals(self) -> list[dict]:
         return [s for s in self.active_sanctions() if s["sanction"] in STATUS_AFTER_REMOVAL]
 

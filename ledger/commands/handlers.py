@@ -723,7 +723,7 @@ def record_passed_deadlines(c: m.RecordPassedDeadlines, ctx: Context) -> None:
             _answer_overdue(ctx, complaint)
     if not provider.in_pool:
         return  # an order on a provider out of the pool is moot until it is reinstated
-    due = rectifications_due(provider, as_of)
+    due = provider.rectifications_due(as_of)
     for order in due:
         provider.record_overdue(sanction_ref=order["ref"], deadline=order["deadline"], effective_on=order["deadline"] + timedelta(days=1))
     if due:
@@ -736,19 +736,6 @@ def answer_deadline_passed(complaint: Complaint, as_of: date) -> bool:
     return bool(
         deadline and deadline < as_of and complaint.answered_on is None and not complaint.answer_overdue and complaint.verdict is None
     )
-
-
-def rectifications_due(provider: Provider, as_of: date) -> list[dict]:
-    """The provider's orders whose deadline passed before ``as_of`` and are not yet recorded overdue, oldest first."""
-    due = [
-        s
-        for s in provider.active_sanctions()
-        if s["sanction"] in WITH_DEADLINE and s["deadline"] is not None and s["deadline"] < as_of
-        and s["overdue_on"] is None and s["refused_on"] is None
-        # still open, or completed only after its deadline (柳州 第十四条（四）未按时完成整改的)
-        and (s["completed_on"] is None or s["completed_on"] > s["deadline"])
-    ]  # fmt: skip
-    return sorted(due, key=lambda s: s["deadline"])
 
 
 #: command type -> its handler; bootstrap injects it into the service layer

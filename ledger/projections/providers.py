@@ -72,6 +72,9 @@ PROFILE_CHANGE_COLUMNS = (
     "provider_id", "ref", "position", "field", "old_value", "new_value", "changed_on", "reported_on", "major", "days_late",
 )  # fmt: skip
 
+#: the scratch key of a transaction's profile-change rows not written yet (PROFILE_CHANGE_COLUMNS)
+PROFILE_CHANGES = "providers.profile_changes"
+
 #: providers kept in memory between batches by one projection instance
 CACHE_SIZE = 4096
 
@@ -94,7 +97,6 @@ class _Entry:
     last_recorded_at: str
     dirty: bool = False
     new: bool = False
-    profile_changes: list[tuple[Any, ...]] = field(default_factory=list)  # rows not written yet (PROFILE_CHANGE_COLUMNS)
 
 
 @dataclass
@@ -140,9 +142,7 @@ def provider_rows(provider: Provider, meta: dict[str, Any], last_position: int, 
     }
     rows = ProviderRows(registry)
     if provider.status in IN_POOL:  # the sweep leaves orders of providers out of the pool alone
-        from ledger.commands.handlers import rectifications_due
-
-        for order in rectifications_due(provider, date.max):  # every order still to be recorded overdue
+        for order in provider.rectifications_due(date.max):  # every order still to be recorded overdue
             rows.deadlines.append({"provider_id": pid, "sanction_ref": order["ref"], "deadline": iso(order["deadline"])})
 
     def fact_on(ref: str) -> str:
@@ -275,7 +275,7 @@ class ProviderViewsProjection:
             entry.meta["sanctions"][event.ref] = [event.position, event.recorded_at_iso]
         elif name == "provider.profile-changed.v1":
             change = event.attributes
-            entry.profile_changes.append(
+            tx.scratch.setdefault(PROFILE_CHANGES, []).append(
                 (
                     provider.provider_id, event.ref, event.position, change["field"], dumps(change["old"]), dumps(change["new"]),
                     iso(change["changed_on"]), iso(change["reported_on"]), 1 if change["major"] else 0,
@@ -286,8 +286,10 @@ class ProviderViewsProjection:
         entries[key] = entry
 
     def flush(self, tx: Tx) -> None:
+        # a profile change is a row of its own, written with the batch of its event (a deferred fold too)
+        tx.insert_rows("profile_changes", PROFILE_CHANGE_COLUMNS, tx.scratch.pop(PROFILE_CHANGES, []))
         if self.deferred:
-            return  # written by finish()
+            return  # the providers are written by finish()
         entries: dict[str, _Entry] = tx.scratch.get(self.name, {})
         self._write(tx, [entry for entry in entries.values() if entry.dirty])
         for key, entry in entries.items():
@@ -323,7 +325,6 @@ class ProviderViewsProjection:
         if not entries:
             return
         tables: dict[str, list[dict[str, Any]]] = {name: [] for name in self.tables if name != "profile_changes"}
-        profile_changes: list[tuple[Any, ...]] = []
         for entry in entries:
             provider = entry.provider
             tables["provider_state"].append(
@@ -341,13 +342,10 @@ class ProviderViewsProjection:
             tables["counters"] += rows.counters
             tables["lists"] += rows.lists
             tables["rectification_deadlines"] += rows.deadlines
-            profile_changes += entry.profile_changes
-            entry.profile_changes = []
         known = [entry.provider.provider_id for entry in entries if not entry.new]
         for name in ("provider_state", "registry", "grades", "counters", "lists", "rectification_deadlines"):
             tx.delete_keys(tx.table(name), "provider_id", known)
         for name, rows_of_table in tables.items():
             _insert(tx, name, rows_of_table)
-        tx.insert_rows("profile_changes", PROFILE_CHANGE_COLUMNS, profile_changes)
         for entry in entries:
             entry.new = False
