@@ -536,9 +536,68 @@ _SNAPSHOT_CLASS: type = resolve_topic(_SNAPSHOT_TOPIC)
 
 
 def encode_snapshot(aggregate: LedgerAggregate) -> str:
-    """An aggregate's state, for a read model to resume from without a fold."""
+    """An aggregate's state, for a read model to resume from without a fold: the text of
+    ``_mapper.to_stored_event(Snapshot.take(aggregate)).state`` (the mapper has no compressor or
+    cipher), from the transcoder's JSON encoder directly — a provider's state is tens of kilobytes,
+    mostly Chinese text, not worth encoding to UTF-8 and decoding back."""
     snapshot = LedgerAggregate.Snapshot.take(aggregate)
-    return _mapper.to_stored_event(snapshot).state.decode("utf-8")
+    state = dict(vars(snapshot))
+    del state["originator_id"], state["originator_version"]
+    class_version = getattr(type(snapshot), "class_version", 1)
+    if class_version > 1:
+        state["class_version"] = class_version
+    return encode_state(state)
+
+
+def encode_state(state: dict[str, Any]) -> str:
+    """JSON text of a state that :func:`decode_json` decodes to what the transcoder's text decodes
+    to, not necessarily the same text (read models and snapshots keep such states; events never
+    take this path: their text is hashed). ``orjson`` writes it once :func:`_plain` has turned it
+    into plain JSON values, transcodings applied as the transcoder's ``default`` applies them;
+    wherever the two encoders could differ in value — a non-finite float (orjson writes ``null``),
+    a key that is not a string, a subclass of a JSON type, an integer beyond 64 bits, a lone
+    surrogate — the transcoder writes it instead. Floats may be written in another form
+    (``1e16`` for ``1e+16``), never another value."""
+    try:
+        return orjson.dumps(_plain(state)).decode("utf-8")
+    except (_NotPlain, orjson.JSONEncodeError):
+        text: str = _json_transcoder.encoder.encode(state)
+        return text
+
+
+class _NotPlain(Exception):
+    """A value :func:`encode_state` leaves to the transcoder."""
+
+
+_TRANSCODINGS = _json_transcoder.types
+_INFINITY = float("inf")
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as plain JSON values for ``orjson`` (dicts, lists, strings, ints, floats, booleans,
+    None; tuples become lists): a new structure, ``value`` is left as it was. Raises
+    :class:`_NotPlain` where the transcoder should write it (see :func:`encode_state`)."""
+    t = type(value)
+    if t is str or t is int or t is bool or value is None:
+        return value
+    if t is dict:
+        plain = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _NotPlain  # json writes 1 as "1", orjson refuses it
+            u = type(item)
+            plain[key] = item if u is str or u is int or u is bool or item is None else _plain(item)
+        return plain
+    if t is list or t is tuple:
+        return [item if type(item) is str else _plain(item) for item in value]
+    if t is float:
+        if value != value or value == _INFINITY or value == -_INFINITY:
+            raise _NotPlain  # json writes NaN, orjson null
+        return value
+    transcoding = _TRANSCODINGS.get(t)  # by exact type, as the transcoder's default looks it up
+    if transcoding is None:
+        raise _NotPlain  # a subclass of a JSON type, or a type the transcoder refuses: it decides
+    return {"_type_": transcoding.name, "_data_": _plain(transcoding.encode(value))}
 
 
 def decode_snapshot(originator_id: UUID, version: int, state: str, cls: type[LedgerAggregate] | None = None) -> Any:
