@@ -578,18 +578,23 @@ def _plain(value: Any) -> Any:
     None; tuples become lists): a new structure, ``value`` is left as it was. Raises
     :class:`_NotPlain` where the transcoder should write it (see :func:`encode_state`)."""
     t = type(value)
-    if t is str or t is int or t is bool or value is None:
-        return value
     if t is dict:
         plain = {}
         for key, item in value.items():
             if type(key) is not str:
                 raise _NotPlain  # json writes 1 as "1", orjson refuses it
             u = type(item)
-            plain[key] = item if u is str or u is int or u is bool or item is None else _plain(item)
+            if u is str or u is int or u is bool or item is None:
+                plain[key] = item
+            elif u is date:  # the commonest transcoding, inline
+                plain[key] = {"_type_": DateAsISO.name, "_data_": item.isoformat()}
+            else:
+                plain[key] = _plain(item)
         return plain
     if t is list or t is tuple:
         return [item if type(item) is str else _plain(item) for item in value]
+    if t is str or t is int or t is bool or value is None:
+        return value
     if t is float:
         if value != value or value == _INFINITY or value == -_INFINITY:
             raise _NotPlain  # json writes NaN, orjson null
@@ -597,7 +602,8 @@ def _plain(value: Any) -> Any:
     transcoding = _TRANSCODINGS.get(t)  # by exact type, as the transcoder's default looks it up
     if transcoding is None:
         raise _NotPlain  # a subclass of a JSON type, or a type the transcoder refuses: it decides
-    return {"_type_": transcoding.name, "_data_": _plain(transcoding.encode(value))}
+    data = transcoding.encode(value)
+    return {"_type_": transcoding.name, "_data_": data if type(data) is str else _plain(data)}
 
 
 def decode_snapshot(originator_id: UUID, version: int, state: str, cls: type[LedgerAggregate] | None = None) -> Any:
