@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import cast
 
 import pytest
 
@@ -10,39 +9,15 @@ from ledger.aggregates import Complaint, DomainError, Project, Provider
 from ledger.application import Ledger
 from ledger.commands import models as m
 from ledger.commands.handlers import HANDLERS
-from ledger.store import CommandIdReused, ConcurrencyConflict, EventStore, open_store
+from ledger.store import CommandIdReused, open_store
 from tests.integration.scenario import Scenario, credit_code_for
-
-
-class CountingStore:
-    """The real store, counting aggregate reads and appends refused for a conflict."""
-
-    def __init__(self, store) -> None:
-        self._store = store
-        self.reads = 0
-        self.read_ids: list = []
-        self.conflicts = 0
-
-    def read_aggregate(self, originator_id, *args, **kwargs):
-        self.reads += 1
-        self.read_ids.append(originator_id)
-        return self._store.read_aggregate(originator_id, *args, **kwargs)
-
-    def append(self, batch):
-        try:
-            return self._store.append(batch)
-        except ConcurrencyConflict:
-            self.conflicts += 1
-            raise
-
-    def __getattr__(self, name):
-        return getattr(self._store, name)
+from tests.support.counting_store import CountingStore
 
 
 @pytest.fixture
 def counted(ledger: Ledger) -> Ledger:
     """A second ledger on the same store, counting its reads (its cache starts empty)."""
-    return Ledger(cast(EventStore, CountingStore(ledger.store)), clock=ledger.clock, handlers=HANDLERS)
+    return Ledger(CountingStore(ledger.store).as_store(), clock=ledger.clock, handlers=HANDLERS)
 
 
 def test_a_second_command_on_a_provider_reads_nothing_from_the_store(scenario, counted):

@@ -2,9 +2,7 @@
 the snapshot over the log (``ledger.snapshots``)."""
 from __future__ import annotations
 
-from collections import Counter
 from datetime import date
-from typing import cast
 from uuid import UUID, uuid4
 
 import pytest
@@ -18,26 +16,11 @@ from ledger.commands.handlers import HANDLERS
 from ledger.projections.db import ReadModelDB
 from ledger.settings import Settings
 from ledger.snapshots import TABLE, SnapshotStore, digest
-from ledger.store import EventStore, open_store
+from ledger.store import open_store
 from tests.integration.scenario import Scenario, profile_changes_in_log
+from tests.support.counting_store import CountingStore
 
 EVERY = 10
-
-
-class CountingStore:
-    """The real store, counting the events ``read_aggregate`` returns, per aggregate."""
-
-    def __init__(self, store) -> None:
-        self._store = store
-        self.events_read: Counter[UUID] = Counter()
-
-    def read_aggregate(self, originator_id, from_version=1):
-        events = self._store.read_aggregate(originator_id, from_version)
-        self.events_read[originator_id] += len(events)
-        return events
-
-    def __getattr__(self, name):
-        return getattr(self._store, name)
 
 
 def change(provider_id: str, value: str) -> m.RecordProfileChange:
@@ -49,7 +32,7 @@ def change(provider_id: str, value: str) -> m.RecordProfileChange:
 
 def fresh(ledger: Ledger, every: int = EVERY) -> Ledger:
     """Another ledger on the same database, as a new process would start: empty cache, counting reads."""
-    fresh_ledger = Ledger(cast(EventStore, CountingStore(open_store(ledger.store.database_url))), clock=ledger.clock, handlers=HANDLERS)
+    fresh_ledger = Ledger(CountingStore(open_store(ledger.store.database_url)).as_store(), clock=ledger.clock, handlers=HANDLERS)
     fresh_ledger.snapshots = SnapshotStore(ledger.store.database_url, every)
     return fresh_ledger
 
