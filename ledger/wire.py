@@ -57,6 +57,7 @@ from eventsourcing.utils import get_topic, resolve_topic
 from ledger.aggregates import Appeal, Complaint, Entity, Project, Provider, Rulebook
 from ledger.aggregates.base import LedgerAggregate
 from ledger.clock import business_date
+from ledger.plain_json import NotPlain, walker
 from ledger.store.base import EventStore, NewEvent, RecordedEvent
 
 #: Version of the encoding of an event's attributes and of the envelope around them
@@ -550,60 +551,30 @@ def encode_snapshot(aggregate: LedgerAggregate) -> str:
 
 
 def encode_state(state: dict[str, Any]) -> str:
-    """JSON text of a state that :func:`decode_json` decodes to what the transcoder's text decodes
-    to, not necessarily the same text (read models and snapshots keep such states; events never
-    take this path: their text is hashed). ``orjson`` writes it once :func:`_plain` has turned it
-    into plain JSON values, transcodings applied as the transcoder's ``default`` applies them;
-    wherever the two encoders could differ in value — a non-finite float (orjson writes ``null``),
-    a key that is not a string, a subclass of a JSON type, an integer beyond 64 bits, a lone
-    surrogate — the transcoder writes it instead. Floats may be written in another form
-    (``1e16`` for ``1e+16``), never another value."""
+    """The transcoder's JSON text of a state (a snapshot's), written by ``orjson`` once it is plain
+    JSON values, transcodings applied as the transcoder's ``default`` applies them; wherever
+    ``orjson`` could write it otherwise (:mod:`ledger.plain_json`), by the transcoder. Events do
+    not take this path (their text is hashed: one encoder, the library's)."""
     try:
         return orjson.dumps(_plain(state)).decode("utf-8")
-    except (_NotPlain, orjson.JSONEncodeError):
+    except (NotPlain, orjson.JSONEncodeError):
         text: str = _json_transcoder.encoder.encode(state)
         return text
 
 
-class _NotPlain(Exception):
-    """A value :func:`encode_state` leaves to the transcoder."""
-
-
 _TRANSCODINGS = _json_transcoder.types
-_INFINITY = float("inf")
 
 
-def _plain(value: Any) -> Any:
-    """``value`` as plain JSON values for ``orjson`` (dicts, lists, strings, ints, floats, booleans,
-    None; tuples become lists): a new structure, ``value`` is left as it was. Raises
-    :class:`_NotPlain` where the transcoder should write it (see :func:`encode_state`)."""
-    t = type(value)
-    if t is dict:
-        plain = {}
-        for key, item in value.items():
-            if type(key) is not str:
-                raise _NotPlain  # json writes 1 as "1", orjson refuses it
-            u = type(item)
-            if u is str or u is int or u is bool or item is None:
-                plain[key] = item
-            elif u is date:  # the commonest transcoding, inline
-                plain[key] = {"_type_": DateAsISO.name, "_data_": item.isoformat()}
-            else:
-                plain[key] = _plain(item)
-        return plain
-    if t is list or t is tuple:
-        return [item if type(item) is str else _plain(item) for item in value]
-    if t is str or t is int or t is bool or value is None:
-        return value
-    if t is float:
-        if value != value or value == _INFINITY or value == -_INFINITY:
-            raise _NotPlain  # json writes NaN, orjson null
-        return value
-    transcoding = _TRANSCODINGS.get(t)  # by exact type, as the transcoder's default looks it up
+def _transcoding_of(value: Any) -> dict[str, Any]:
+    """A value the transcoder's ``default`` writes, as it writes it (looked up by exact type)."""
+    transcoding = _TRANSCODINGS.get(type(value))
     if transcoding is None:
-        raise _NotPlain  # a subclass of a JSON type, or a type the transcoder refuses: it decides
+        raise NotPlain  # a subclass of a JSON type, or a type the transcoder refuses: it decides
     data = transcoding.encode(value)
     return {"_type_": transcoding.name, "_data_": data if type(data) is str else _plain(data)}
+
+
+_plain = walker(_transcoding_of)
 
 
 def decode_snapshot(originator_id: UUID, version: int, state: str, cls: type[LedgerAggregate] | None = None) -> Any:

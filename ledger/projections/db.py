@@ -21,6 +21,9 @@ from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
+import orjson
+
+from ledger.plain_json import NotPlain, walker
 from ledger.redaction import redact
 from ledger.store.sqlite import database_path
 
@@ -51,10 +54,11 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",",
 
 def dumps(value: Any) -> str:
     """Deterministic JSON text (a replay must produce byte-identical rows): ``json.dumps(value,
-    ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=_json_default)``, through one
-    encoder made once. A replay writes several small values per provider (refs, grade details, most
-    of them empty): a string, an empty list or dict and a list of strings are written here, without
-    the encoder, as it writes them."""
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=_json_default)``. A replay
+    writes several small values per provider (refs, grade details, most of them empty): a string,
+    an empty list or dict and a list of strings are written here as the encoder writes them; a
+    larger value (a provider's standing, full of dates) by ``orjson`` where it writes the same
+    text (:mod:`ledger.plain_json`), else by one encoder made once."""
     t = type(value)
     if t is str:
         return _encode_str(value)
@@ -65,7 +69,25 @@ def dumps(value: Any) -> str:
             return "[" + ",".join(map(_encode_str, value)) + "]"
     elif t is dict and not value:
         return "{}"
-    return _ENCODER.encode(value)
+    try:
+        return orjson.dumps(_plain(value), option=orjson.OPT_SORT_KEYS).decode("utf-8")
+    except (NotPlain, orjson.JSONEncodeError):
+        return _ENCODER.encode(value)
+
+
+def _plain_leaf(value: Any) -> Any:
+    """What :func:`_json_default` makes of a value, by exact type (anything else: ``json`` decides)."""
+    t = type(value)
+    if t is date or t is datetime:
+        return value.isoformat()
+    if t is UUID or t is Decimal:
+        return str(value)
+    if t is set or t is frozenset:
+        return _plain(list(value))
+    raise NotPlain
+
+
+_plain = walker(_plain_leaf)
 
 
 _encode_str = json.encoder.encode_basestring
