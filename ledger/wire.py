@@ -388,6 +388,21 @@ class DecodedEvent:
             self._attributes = decode_json(self.state)
         return self._attributes
 
+    def attributes_read_lazily(self) -> dict[str, Any] | LazyAttributes:
+        """The attributes, for a reader of a few of them (``get`` and ``[]``): :attr:`attributes`
+        where they are decoded already, else each attribute decoded when first read (the text
+        parsed once, the transcodings of that attribute alone applied). What it reads is what
+        :attr:`attributes` holds; an attribute it never reads is never checked."""
+        if self._attributes is not None:
+            return self._attributes
+        try:
+            parsed = orjson.loads(self.state)
+        except orjson.JSONDecodeError:
+            return self.attributes
+        if type(parsed) is not dict or (len(parsed) == 2 and "_type_" in parsed and "_data_" in parsed):
+            return self.attributes  # not an object of attributes: decode_json decides what it is
+        return LazyAttributes(self, parsed)
+
     def domain_event(self) -> LedgerAggregate.Event:
         """:func:`decode`, from the attributes decoded once."""
         return domain_event(self.name, self.originator_id, self.originator_version, dict(self.attributes))
@@ -412,6 +427,36 @@ class DecodedEvent:
         aggregate.version = self.originator_version
         aggregate.modified_on = attributes["timestamp"]
         return aggregate
+
+
+class LazyAttributes:
+    """An event's attributes as orjson parsed them, each decoded (:func:`decode_json`'s transcodings
+    and checks) when first read; where an attribute is beyond orjson (:func:`_check_float`), the
+    event's :attr:`DecodedEvent.attributes` answer instead."""
+
+    __slots__ = ("_event", "_parsed", "_decoded")
+
+    def __init__(self, event: DecodedEvent, parsed: dict[str, Any]) -> None:
+        self._event = event
+        self._parsed = parsed
+        self._decoded: dict[str, Any] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        decoded = self._decoded
+        if key in decoded:
+            return decoded[key]
+        value = self._parsed[key]
+        t = type(value)
+        if t is dict or t is list or t is float:
+            try:
+                value = _revive_any(value, True)
+            except _BeyondOrjson:
+                value = self._event.attributes[key]  # json parses the text again, as decode_json does
+        decoded[key] = value
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self._parsed else default
 
 
 _DIRECT_METHODS: dict[type, tuple[Callable[..., None], frozenset[str]] | None] = {}

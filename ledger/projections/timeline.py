@@ -121,13 +121,13 @@ SUMMARIES: dict[str, Callable[[Getter], str]] = {
 }
 
 
-def summarize(name: str, s: dict[str, Any]) -> str:
+def summarize(name: str, s: dict[str, Any] | wire.LazyAttributes) -> str:
     """A short readable line for one event (``name``: the stable name, :func:`ledger.wire.event_type`)."""
     summary = SUMMARIES.get(name)
     return name if summary is None else summary(s.get)
 
 
-def subject_of(name: str, state: dict[str, Any]) -> tuple[str, str, list[str]] | None:
+def subject_of(name: str, state: dict[str, Any] | wire.LazyAttributes) -> tuple[str, str, list[str]] | None:
     """(aggregate, business id, provider ids) from an aggregate's first event."""
     match name:
         case "provider.applied.v1":
@@ -177,7 +177,7 @@ class TimelineProjection:
         rows = tx.scratch.get(self.name)
         if rows is None:
             rows = tx.scratch[self.name] = {"timeline": [], "subjects": [], "answers": {}}
-        state = event.attributes
+        state = event.attributes_read_lazily()  # a few attributes: the summary's, the subject's
         key = event.originator_text
         if event.originator_version == 1:
             subject = subject_of(name, state)

@@ -311,3 +311,39 @@ def test_encode_state_refuses_what_the_transcoder_refuses() -> None:
         wire.encode_state({"v": [object()]})
     with pytest.raises(TypeError, match="not serializable"):
         wire.encode_state({"v": {1, 2}})
+
+
+def test_attributes_read_lazily_are_the_attributes_and_summarise_alike(demo_ledger: Ledger) -> None:
+    from ledger.projections.timeline import summarize
+
+    for recorded in demo_ledger.store.read_all():
+        full = wire.decode_json(recorded.state)
+        lazy = wire.DecodedEvent.of(recorded).attributes_read_lazily()
+        assert isinstance(lazy, wire.LazyAttributes)
+        assert summarize(wire.event_type(recorded), lazy) == summarize(wire.event_type(recorded), full)
+        for key in full:
+            assert same(lazy[key], full[key]) and lazy[key] is lazy[key], key  # decoded once
+        assert lazy.get("no such attribute") is None and lazy.get("no such attribute", 1) == 1
+        with pytest.raises(KeyError):
+            lazy["no such attribute"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a":NaN,"b":1}',  # orjson refuses the text: decoded whole
+        '{"big":123456789012345678901234567890,"on":{"_type_":"date_iso","_data_":"2025-01-02"}}',  # beyond orjson
+        '{"in":[[{"deep":-9223372036854775809}]],"x":1.5}',
+        '{"_type_":"date_iso","_data_":"2025-01-02"}',  # not an object of attributes
+        '{"on":{"_type_":"date_iso","_data_":"2025-01-02","extra":1},"ids":[{"_type_":"uuid_hex","_data_":"' + uuid4().hex + '"}]}',
+    ],
+)
+def test_attributes_read_lazily_where_orjson_and_json_differ(text: str) -> None:
+    event = wire.DecodedEvent(1, uuid4(), 1, "provider.admitted.v1", text, datetime(2025, 1, 1).astimezone(), None, "me", "c1")
+    full = wire.decode_json(text)
+    lazy = event.attributes_read_lazily()
+    if not isinstance(full, dict):
+        assert same(lazy, full)
+        return
+    for key in full:
+        assert same(lazy[key], full[key]), key
