@@ -612,6 +612,8 @@ _TRANSCODINGS = _json_transcoder.types
 
 def _transcoding_of(value: Any) -> dict[str, Any]:
     """A value the transcoder's ``default`` writes, as it writes it (looked up by exact type)."""
+    if type(value) is date:  # the commonest, inline (DateAsISO.encode)
+        return {"_type_": DateAsISO.name, "_data_": value.isoformat()}
     transcoding = _TRANSCODINGS.get(type(value))
     if transcoding is None:
         raise NotPlain  # a subclass of a JSON type, or a type the transcoder refuses: it decides
