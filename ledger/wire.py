@@ -584,8 +584,8 @@ _SNAPSHOT_CLASS: type = resolve_topic(_SNAPSHOT_TOPIC)
 def encode_snapshot(aggregate: LedgerAggregate) -> str:
     """An aggregate's state, for a read model to resume from without a fold: the text of
     ``_mapper.to_stored_event(Snapshot.take(aggregate)).state`` (the mapper has no compressor or
-    cipher), from the transcoder's JSON encoder directly — a provider's state is tens of kilobytes,
-    mostly Chinese text, not worth encoding to UTF-8 and decoding back."""
+    cipher), written by :func:`encode_state` — a provider's state is tens of kilobytes of dates and
+    Chinese text, not worth a Python call per date nor a round trip through UTF-8 bytes."""
     snapshot = LedgerAggregate.Snapshot.take(aggregate)
     state = dict(vars(snapshot))
     del state["originator_id"], state["originator_version"]
