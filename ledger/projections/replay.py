@@ -15,7 +15,9 @@
    aggregate, so the shares' rows are disjoint and together are what one process
    would write (the processes are forked: nothing to import again). Their commits do not wait for
    the WAL flush (``synchronous_commit = off``): the generation's keys, tracking rows and switch
-   commit after them, and wait for it. The tracking rows are set to ``top`` once every share is written.
+   commit after them, and wait for it. Once every process has written its last batch, the keys of the
+   append-only tables (the timeline, profile changes) are built while the processes write their
+   providers. The tracking rows are set to ``top`` once every share is written.
    Peak memory grows with the providers' state (see BENCHMARKS.md).
 3. The switch is one transaction: lock the generation pointer exclusively
    (waiting for any live batch to end; new ones wait for the switch), apply
@@ -53,6 +55,7 @@ from ledger.projections.db import POSTGRES, ReadModelDB, Tx
 from ledger.projections.providers import ProviderViewsProjection
 from ledger.projections.runner import Projection, ProjectionRunner, store_source
 from ledger.projections.schema import (
+    APPEND_ONLY_KEYS,
     TABLES,
     create_generation,
     create_indexes,
@@ -142,8 +145,10 @@ class Replay:
         )
         shares = self.processes if self.db.dialect == POSTGRES and all(p.name in BY_NAME for p in self.runner.projections) else 1
         task = progress.add_task("replay", total=top, generation=self.building)
+        tables = list(TABLES)
         if shares > 1:
             self.built = self._build_in_processes(top, shares, progress, task)
+            tables = [name for name in tables if name not in APPEND_ONLY_KEYS]  # keyed while the processes wrote their providers
         else:
             with progress:
                 self.built = fold_share(self.store, self.db, self.runner.projections, self.building, top, 0, 1, self.batch_size, lambda n: progress.advance(task, n))
@@ -155,8 +160,18 @@ class Replay:
                 tx.execute("UPDATE projection_tracking SET position = ? WHERE projection = ? AND generation = ?", (top, name, self.building))
             if tx.dialect == POSTGRES:  # the keys and indexes of full tables: sorts, in memory where they fit
                 tx.execute(f"SET LOCAL maintenance_work_mem = '{INDEX_MEMORY}'")
-            create_indexes(tx, self.building, list(TABLES))
+            create_indexes(tx, self.building, tables)
         return self.built
+
+    def _key_append_only_tables(self) -> None:
+        """The primary keys of the append-only tables (the timeline, profile changes), in a
+        transaction of their own: once every build process has written its last batch, nothing
+        writes those tables before the switch, and the processes are still writing their
+        providers (``finish``, seconds) — the server sorts beside them instead of after them."""
+        names = [name for name in TABLES if name in APPEND_ONLY_KEYS]
+        with self.db.transaction() as tx:
+            tx.execute(f"SET LOCAL maintenance_work_mem = '{INDEX_MEMORY}'")
+            create_indexes(tx, self.building, names)
 
     def _build_in_processes(self, top: int, shares: int, progress: Progress, task: TaskID) -> int:
         """One process per share of the aggregates; returns the events they read together.
@@ -167,21 +182,26 @@ class Replay:
         ``os._exit`` (multiprocessing's), which never closes the ones it inherited."""
         context = multiprocessing.get_context("fork")
         counter = context.Value("q", 0)
+        batches_written = context.Value("i", 0)  # processes past their last batch (writing their providers)
         names = self.runner.names
         processes = [
             context.Process(
                 target=_fold_share_process,
-                args=(self.store.database_url, self.db.database_url, names, self.building, top, share, shares, self.batch_size, counter),
+                args=(self.store.database_url, self.db.database_url, names, self.building, top, share, shares, self.batch_size, counter, batches_written),
                 name=f"replay-share-{share}",
             )
             for share in range(shares)
         ]
         for process in processes:
             process.start()
+        keyed = False
         try:
             with progress:
                 while any(process.is_alive() for process in processes):
                     progress.update(task, completed=counter.value)
+                    if not keyed and batches_written.value == shares:
+                        self._key_append_only_tables()
+                        keyed = True
                     time.sleep(0.2)
                 progress.update(task, completed=top)
         finally:
@@ -190,6 +210,8 @@ class Replay:
         failed = [process.name for process in processes if process.exitcode != 0]
         if failed:
             raise RuntimeError(f"replay: {', '.join(failed)} failed (see its error above); the live read models are unchanged")
+        if not keyed:  # the processes ended between two looks
+            self._key_append_only_tables()
         read: int = counter.value
         return read
 
@@ -236,10 +258,12 @@ BY_NAME: dict[str, Callable[[], Projection]] = {
 def fold_share(
     store: EventStore, db: ReadModelDB, projections: Sequence[Projection], generation: int, top: int,
     share: int, shares: int, batch_size: int, progress: Callable[[int], None] | None = None,
+    batches_written: Callable[[], None] | None = None,
 ) -> int:  # fmt: skip
     """Fold the events 1 … ``top`` of one share of the aggregates into ``generation``'s tables,
     then write what the projections deferred (``finish``); returns the events read. Batches of
-    ``batch_size`` events, one transaction each. Tracking rows are left alone."""
+    ``batch_size`` events, one transaction each; ``batches_written`` is called after the last
+    one, before ``finish``. Tracking rows are left alone."""
     rows = store.scan(top, share, shares)
     ids: dict[str, UUID] = {}  # one UUID per aggregate
     nul_free = True  # NUL can only reach a read model from an event: JSON escapes it as \u0000
@@ -266,6 +290,8 @@ def fold_share(
         read += len(batch)
         if progress is not None:
             progress(len(batch))
+    if batches_written is not None:
+        batches_written()
     with db.transaction() as tx:
         _building(tx, generation)
         tx.nul_free = nul_free
@@ -286,8 +312,9 @@ def _building(tx: Tx, generation: int) -> None:
 
 
 def _fold_share_process(
-    store_url: str, db_url: str, names: list[str], generation: int, top: int, share: int, shares: int, batch_size: int, counter: Any
-) -> None:
+    store_url: str, db_url: str, names: list[str], generation: int, top: int, share: int, shares: int, batch_size: int,
+    counter: Any, batches_written: Any,
+) -> None:  # fmt: skip
     """A process of a parallel replay: fold its share into the new generation."""
     from ledger.store import open_store
 
@@ -302,7 +329,11 @@ def _fold_share_process(
             with counter.get_lock():
                 counter.value += n
 
-        fold_share(store, db, projections, generation, top, share, shares, batch_size, advance)
+        def written() -> None:
+            with batches_written.get_lock():
+                batches_written.value += 1
+
+        fold_share(store, db, projections, generation, top, share, shares, batch_size, advance, written)
     finally:
         db.close()
         store.close()
