@@ -571,8 +571,31 @@ def _revive_list(values: list[Any], orjson_parsed: bool) -> list[Any]:
 
 
 def encode_json(value: Any) -> str:
-    """JSON text with the ledger's transcoder (the inverse of :func:`decode_json`)."""
-    return _mapper.transcoder.encode(value).decode("utf-8")
+    """The ledger's transcoder's JSON text of ``value`` (the inverse of :func:`decode_json`): the
+    text of ``_json_transcoder.encode(value)``, written by ``orjson`` once ``value`` is plain JSON
+    values with the transcodings applied as the transcoder's ``default`` applies them; wherever
+    ``orjson`` could write another text (:mod:`ledger.plain_json`), by the transcoder itself. The
+    same text, byte for byte: a provider's state is tens of kilobytes of dates, each a Python
+    call in the transcoder's ``json``. (A new event's state is written by the library's
+    ``Mapper``, :func:`encode`.)"""
+    try:
+        return orjson.dumps(_plain(value)).decode("utf-8")
+    except (NotPlain, orjson.JSONEncodeError):
+        return _json_transcoder.encode(value).decode("utf-8")
+
+
+def _transcoding_of(value: Any) -> Any:
+    """A value the transcoder's ``default`` writes, as plain values (a date inline: the commonest)."""
+    if type(value) is date:
+        return {"_type_": DateAsISO.name, "_data_": value.isoformat()}
+    try:
+        transcoded = _json_transcoder.encoder.default(value)  # by exact type, as the transcoder looks it up
+    except TranscodingNotRegisteredError:
+        raise NotPlain from None  # a subclass of a JSON type (json writes it), or a type it refuses
+    return _plain(transcoded)
+
+
+_plain = walker(_transcoding_of)
 
 
 # -- snapshots (read models only: never stored in the log) ---------------------------------
@@ -584,44 +607,14 @@ _SNAPSHOT_CLASS: type = resolve_topic(_SNAPSHOT_TOPIC)
 def encode_snapshot(aggregate: LedgerAggregate) -> str:
     """An aggregate's state, for a read model to resume from without a fold: the text of
     ``_mapper.to_stored_event(Snapshot.take(aggregate)).state`` (the mapper has no compressor or
-    cipher), written by :func:`encode_state` — a provider's state is tens of kilobytes of dates and
-    Chinese text, not worth a Python call per date nor a round trip through UTF-8 bytes."""
+    cipher), written by :func:`encode_json`."""
     snapshot = LedgerAggregate.Snapshot.take(aggregate)
     state = dict(vars(snapshot))
     del state["originator_id"], state["originator_version"]
     class_version = getattr(type(snapshot), "class_version", 1)
     if class_version > 1:
         state["class_version"] = class_version
-    return encode_state(state)
-
-
-def encode_state(state: dict[str, Any]) -> str:
-    """The transcoder's JSON text of a state (a snapshot's), written by ``orjson`` once it is plain
-    JSON values, transcodings applied as the transcoder's ``default`` applies them; wherever
-    ``orjson`` could write it otherwise (:mod:`ledger.plain_json`), by the transcoder. Events do
-    not take this path (their text is hashed: one encoder, the library's)."""
-    try:
-        return orjson.dumps(_plain(state)).decode("utf-8")
-    except (NotPlain, orjson.JSONEncodeError):
-        text: str = _json_transcoder.encoder.encode(state)
-        return text
-
-
-_TRANSCODINGS = _json_transcoder.types
-
-
-def _transcoding_of(value: Any) -> dict[str, Any]:
-    """A value the transcoder's ``default`` writes, as it writes it (looked up by exact type)."""
-    if type(value) is date:  # the commonest, inline (DateAsISO.encode)
-        return {"_type_": DateAsISO.name, "_data_": value.isoformat()}
-    transcoding = _TRANSCODINGS.get(type(value))
-    if transcoding is None:
-        raise NotPlain  # a subclass of a JSON type, or a type the transcoder refuses: it decides
-    data = transcoding.encode(value)
-    return {"_type_": transcoding.name, "_data_": data if type(data) is str else _plain(data)}
-
-
-_plain = walker(_transcoding_of)
+    return encode_json(state)
 
 
 def decode_snapshot(originator_id: UUID, version: int, state: str, cls: type[LedgerAggregate] | None = None) -> Any:

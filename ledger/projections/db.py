@@ -76,15 +76,19 @@ def dumps(value: Any) -> str:
 
 
 def _plain_leaf(value: Any) -> Any:
-    """What :func:`_json_default` makes of a value, by exact type (anything else: ``json`` decides)."""
-    t = type(value)
-    if t is date or t is datetime:
+    """What ``json`` makes of a value it asks :func:`_json_default` about, as plain values (a date
+    inline: the commonest)."""
+    if type(value) is date:
         return value.isoformat()
-    if t is UUID or t is Decimal:
-        return str(value)
-    if t is set or t is frozenset:
-        return _plain(list(value))
-    raise NotPlain
+    if isinstance(value, _JSON_TYPES):
+        raise NotPlain  # a subclass of a JSON type: json writes it itself, never asking the default
+    try:
+        return _plain(_json_default(value))
+    except TypeError:
+        raise NotPlain from None  # json raises it
+
+
+_JSON_TYPES = (str, int, float, list, tuple, dict)
 
 
 _plain = walker(_plain_leaf)
