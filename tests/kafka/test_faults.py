@@ -10,7 +10,9 @@ import os
 import signal
 import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -126,7 +128,7 @@ def test_consumer_sigkilled_mid_batch(complete_demo_url, kafka_bootstrap, topic_
                 "--instance-id", "member-1"]  # static membership: the restart takes the partitions back at once
         process = consumers_process(*args)
         try:
-            wait_until(lambda: applied(fed_url, group) > 30 or process.poll() is not None, 120, "the consumer to apply some batches")
+            _wait_for_consumer(process, lambda: applied(fed_url, group) > 30, "the consumer to apply some batches")
             assert process.poll() is None, f"the consumer exited: {log_of(process)}"
             process.send_signal(signal.SIGKILL)
             process.wait(10)
@@ -136,7 +138,7 @@ def test_consumer_sigkilled_mid_batch(complete_demo_url, kafka_bootstrap, topic_
         assert applied(fed_url, group) < head, "the consumer was not killed mid-stream"
         process = consumers_process(*args)  # the same member again
         try:
-            wait_until(lambda: applied(fed_url, group) >= head or process.poll() is not None, 120, "the restarted consumer to finish")
+            _wait_for_consumer(process, lambda: applied(fed_url, group) >= head, "the restarted consumer to finish")
             assert process.poll() is None, f"the consumer exited: {log_of(process)}"
         finally:
             process.send_signal(signal.SIGTERM)
@@ -145,6 +147,16 @@ def test_consumer_sigkilled_mid_batch(complete_demo_url, kafka_bootstrap, topic_
 
         with ReadModelDB(fed_url) as db:
             assert read_model_rows(db) == replayed_rows(postgres_url, replay_url)
+
+
+def _wait_for_consumer(process: Any, done: Callable[[], bool], what: str) -> None:
+    """Until ``done()`` or the consumer exits (120 s); a timeout names what the consumer logged."""
+    from tests.kafka.support import log_of
+
+    try:
+        wait_until(lambda: done() or process.poll() is not None, 120, what)
+    except AssertionError as error:
+        raise AssertionError(f"{error}; the consumer's log:\n{log_of(process)}") from None
 
 
 def applied(url: str, group: str) -> int:
