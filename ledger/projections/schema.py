@@ -14,6 +14,7 @@ updated in the same transaction as the tables it tracks.
 from __future__ import annotations
 
 import logging
+import re
 
 from ledger.projections.db import POSTGRES, SQLITE, Tx
 
@@ -153,6 +154,13 @@ INDEXES: dict[str, tuple[str, ...]] = {
     "answer_deadlines": ("deadline",),
 }
 
+#: columns holding tens of kilobytes of JSON a row (a provider's snapshot: 39 kB on average in the
+#: replay benchmark; its standing: 16 kB): on PostgreSQL built with lz4 (14 and later, Debian's
+#: packages) they are created ``COMPRESSION lz4``. The server compresses every such value it stores
+#: (TOAST); its default, pglz, costs it about 2.6 times the CPU (BENCHMARKS.md). Tables that exist
+#: keep their compression; a replay creates new ones.
+LARGE_COLUMNS: dict[str, tuple[str, ...]] = {"provider_state": ("snapshot",), "registry": ("standing_json",)}
+
 #: the PostgreSQL type of each column type :data:`TABLES` uses (binary COPY sends values as these)
 POSTGRES_TYPES = {"TEXT": "text", "INTEGER": "int4", "BIGINT": "int8", "DOUBLE PRECISION": "float8"}
 
@@ -212,10 +220,11 @@ def create_generation(tx: Tx, generation: int, tables: list[str], projections: l
     indexes, and on PostgreSQL the primary keys of :data:`APPEND_ONLY_KEYS`, for :func:`create_indexes`
     (a replay fills the tables first, then indexes them once)."""
     later = not indexes and tx.dialect == POSTGRES
+    lz4 = tx.dialect == POSTGRES and has_lz4(tx)
     for name in tables:
         physical = tx.table(name, generation)
         key = APPEND_ONLY_KEYS.get(name)
-        columns = TABLES[name] if key is None or later else f"{TABLES[name].rstrip()},\n        PRIMARY KEY ({key})\n"
+        columns = _columns(name, lz4) if key is None or later else f"{_columns(name, lz4).rstrip()},\n        PRIMARY KEY ({key})\n"
         tx.execute(f"CREATE TABLE IF NOT EXISTS {physical} ({columns})")
     if indexes:
         create_indexes(tx, generation, tables, primary_keys=False)
@@ -225,6 +234,22 @@ def create_generation(tx: Tx, generation: int, tables: list[str], projections: l
             " ON CONFLICT (projection, generation) DO NOTHING",
             (projection, generation),
         )
+
+
+def has_lz4(tx: Tx) -> bool:
+    """Whether this PostgreSQL server can compress values with lz4 (False before 14, or without it)."""
+    row = tx.fetchone("SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")
+    return bool(row and row[0])
+
+
+def _columns(name: str, lz4: bool) -> str:
+    """The column definitions of read model ``name``, its :data:`LARGE_COLUMNS` ``COMPRESSION lz4`` with ``lz4``."""
+    columns = TABLES[name]
+    for column in LARGE_COLUMNS.get(name, ()) if lz4 else ():
+        columns, found = re.subn(rf"^(\s*{column} TEXT)\b", r"\1 COMPRESSION lz4", columns, flags=re.MULTILINE)
+        if found != 1:
+            raise ValueError(f"{name}.{column}: not one TEXT column of TABLES")
+    return columns
 
 
 def create_indexes(tx: Tx, generation: int, tables: list[str], *, primary_keys: bool = True) -> None:

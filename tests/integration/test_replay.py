@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+from datetime import date
 
 import pytest
 from rich.console import Console
@@ -11,7 +12,7 @@ from ledger.commands import models as m
 from ledger.commands.handlers import HANDLERS
 from ledger.projections import ReadModelDB, ReadModels
 from ledger.projections.replay import Replay, replay
-from ledger.projections.schema import TABLES, column_types
+from ledger.projections.schema import LARGE_COLUMNS, TABLES, column_types, has_lz4
 from ledger.store import open_store
 from tests.integration.projection_support import (
     assert_caught_up,
@@ -96,6 +97,42 @@ def test_binary_copy_sends_every_column_as_the_type_postgresql_created(projected
                 )
             )
             assert column_types(name) == created, name
+
+
+def test_large_json_columns_are_compressed_with_lz4_in_every_generation(scenario, projected, models):
+    """A provider's snapshot and standing (tens of kilobytes each) are stored lz4-compressed on a
+    PostgreSQL server that has it, in the first generation and in a replayed one; every other
+    column keeps the server's default."""
+    if projected.db.dialect != "postgres":
+        pytest.skip("a PostgreSQL column setting")
+    mixed_scenario(scenario)
+    for n in range(30):  # late reports, each in the snapshot and the standing: both large enough to be compressed
+        scenario.run(m.RecordProfileChange, provider_id="PR-1", field="address", new_value=f"No. {n}", changed_on=date(2025, 1, 1), reported_on=date(2025, 3, 1))
+
+    def compression(generation: int) -> dict[str, str]:
+        with projected.db.transaction(write=False) as tx:
+            if not has_lz4(tx):
+                pytest.skip("this PostgreSQL server has no lz4")
+            return {
+                f"{name}.{column}": method
+                for name in TABLES
+                for column, method in tx.fetchall(
+                    "SELECT attname, attcompression FROM pg_attribute WHERE attrelid = ?::regclass AND attnum > 0 AND NOT attisdropped",
+                    (tx.table(name, generation),),
+                )
+                if method
+            }
+
+    expected = {f"{name}.{column}": "l" for name, columns in LARGE_COLUMNS.items() for column in columns}
+    assert compression(1) == expected
+    replay(scenario.ledger, show_progress=False, batch_size=16)
+    assert compression(2) == expected
+    with projected.db.transaction(write=False) as tx:
+        stored = tx.fetchall(
+            "SELECT DISTINCT pg_column_compression(standing_json), pg_column_compression(snapshot) FROM rm_registry"
+            f" JOIN {tx.table('provider_state', 2)} USING (provider_id) WHERE provider_id = 'PR-1'"
+        )
+    assert stored == [("lz4", "lz4")]
 
 
 def test_events_recorded_during_the_build_are_applied_in_the_switch(scenario, projected, models):
