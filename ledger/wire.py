@@ -412,21 +412,28 @@ class DecodedEvent:
         changed, unless ``aggregate`` is None). Where that would only check the id and version, call the
         event's ``@event`` method with the attributes it names and stamp version and ``modified_on``
         (:func:`_direct_method`), it does exactly that without building the event."""
-        direct = _direct_method(EVENT_TYPES[self.name])
+        name = self.name
+        try:
+            direct = _DIRECT_BY_NAME[name]
+        except KeyError:
+            direct = _DIRECT_BY_NAME[name] = _direct_method(EVENT_TYPES[name])
         attributes = self.attributes
         if direct is None or aggregate is None or "class_version" in attributes:
             folded = self.domain_event().mutate(aggregate)
             assert folded is not None  # an event's mutate returns the aggregate
             return folded
-        if self.originator_id != aggregate.id:
+        if self.originator_id is not aggregate.id and self.originator_id != aggregate.id:  # a bulk reader keeps one UUID per aggregate
             raise OriginatorIDError(self.originator_id, aggregate.id)
         if self.originator_version != aggregate.version + 1:
             raise OriginatorVersionError(self.originator_version, aggregate.version + 1)
         method, parameters = direct
-        method(aggregate, **{name: attributes[name] for name in parameters if name in attributes})
+        method(aggregate, **{key: value for key, value in attributes.items() if key in parameters})
         aggregate.version = self.originator_version
         aggregate.modified_on = attributes["timestamp"]
         return aggregate
+
+
+_ABSENT = object()
 
 
 class LazyAttributes:
@@ -442,24 +449,30 @@ class LazyAttributes:
         self._decoded: dict[str, Any] = {}
 
     def __getitem__(self, key: str) -> Any:
-        decoded = self._decoded
-        if key in decoded:
-            return decoded[key]
         value = self._parsed[key]
         t = type(value)
-        if t is dict or t is list or t is float:
+        if t is dict or t is list or t is float:  # the others are what decode_json leaves them
+            decoded = self._decoded
+            if key in decoded:
+                return decoded[key]
             try:
                 value = _revive_any(value, True)
             except _BeyondOrjson:
                 value = self._event.attributes[key]  # json parses the text again, as decode_json does
-        decoded[key] = value
+            decoded[key] = value
         return value
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self[key] if key in self._parsed else default
+        value = self._parsed.get(key, _ABSENT)
+        if value is _ABSENT:
+            return default
+        t = type(value)
+        return self[key] if t is dict or t is list or t is float else value
 
 
 _DIRECT_METHODS: dict[type, tuple[Callable[..., None], frozenset[str]] | None] = {}
+#: the same, by the event's stable name (what :meth:`DecodedEvent.mutate` looks up, once an event)
+_DIRECT_BY_NAME: dict[str, tuple[Callable[..., None], frozenset[str]] | None] = {}
 
 
 def _direct_method(cls: type) -> tuple[Callable[..., None], frozenset[str]] | None:

@@ -198,11 +198,14 @@ class TimelineProjection:
         if name in ANSWER_EVENTS:  # the complaint's answer deadline: open until answered, overdue or verified
             opened = name == "complaint.answer-requested.v1"
             rows["answers"][subject_id] = (subject_id, provider_ids[0], iso(state["deadline"])) if opened else None
-        common = (event.ref, aggregate, subject_id, name, event.recorded_at_iso, event.recorded_by,
-                  event.effective_on_iso, event.command_id, summarize(name, state))  # fmt: skip
-        position, timeline = event.position, rows["timeline"]
-        for pid in provider_ids:
-            timeline.append((pid, position, *common))
+        if not provider_ids:
+            return  # a project naming no provider belongs to no timeline
+        first = (provider_ids[0], event.position, event.ref, aggregate, subject_id, name, event.recorded_at_iso,
+                 event.recorded_by, event.effective_on_iso, event.command_id, summarize(name, state))  # fmt: skip
+        timeline = rows["timeline"]
+        timeline.append(first)
+        for pid in provider_ids[1:]:  # a project's product providers: the same row in each timeline
+            timeline.append((pid, *first[1:]))
 
     def flush(self, tx: Tx) -> None:
         rows = tx.scratch.get(self.name)
