@@ -19,6 +19,8 @@ with a table, the command that produced it, the machine and the load average whe
   scores, facts) written straight into the log with COPY, then ``ledger replay`` (set-based build)
   vs the baseline: a bare psycopg scan of the same rows decoding each event's JSON; events/s of
   each, and replay's peak memory (``ru_maxrss`` of a child process running only the replay).
+  ``--rounds`` back-to-back pairs (scan, then replay) after a scan not counted; the pair of the
+  median ratio is the figure, every pair is listed.
 - **reads**: ``provider_standing`` (what ``ledger provider X`` shows) from the read models on the
   10,000-event provider, in process, p50/p99 of ``--reads`` calls, vs folding the aggregate.
 - **startup**: ``ledger --help`` vs ``python -c pass``, median of 7 process starts each.
@@ -396,6 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cold-runs", type=int, default=7, help="fresh Apps timed on each provider (the cold figures)")
     parser.add_argument("--reads", type=int, default=1000, help="reads timed")
     parser.add_argument("--events", type=int, default=1_000_000, help="events replayed")
+    parser.add_argument("--rounds", type=int, default=3, help="replay: back-to-back pairs of a bare scan and a replay (the median counts)")
     parser.add_argument("--data-schema", default="", help="replay: keep the generated log in this schema and reuse it next time")
     parser.add_argument("--no-write", action="store_true", help="print, do not update BENCHMARKS.md")
     from bench.api_latency import arguments as api_arguments

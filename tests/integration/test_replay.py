@@ -87,7 +87,7 @@ def test_binary_copy_sends_every_column_as_the_type_postgresql_created(projected
     """Rows go to PostgreSQL by binary COPY typed from ``schema.column_types``: every column of every
     read model, with the type the server gave it."""
     if projected.db.dialect != "postgres":
-        return
+        pytest.skip("SQLite takes rows by executemany, untyped")
     with projected.db.transaction(write=False) as tx:
         for name in TABLES:
             created = dict(
