@@ -245,7 +245,7 @@ class ProviderViewsProjection:
     name = "providers"
     tables: tuple[str, ...] = ("provider_state", "registry", "grades", "counters", "lists", "profile_changes", "rectification_deadlines")
 
-    def __init__(self, *, deferred: bool = False, fresh: bool = False) -> None:
+    def __init__(self, *, deferred: bool = False, fresh: bool = False, by_aggregate: bool = False) -> None:
         #: originator id (text) -> the entry as last written (valid while rm_provider_state has its version)
         self._cache: OrderedDict[str, _Entry] = OrderedDict()
         #: a replay's build: providers are folded in memory across batches and written once, by
@@ -254,7 +254,12 @@ class ProviderViewsProjection:
         #: a replay's build process: the generation's tables hold no provider this projection did not
         #: fold itself (they were empty, and it alone writes them), so a provider not in memory is new
         self.fresh = fresh and deferred
+        #: a fresh build fed each aggregate's events together (``EventStore.scan(by_aggregate=True)``):
+        #: a provider is complete once another provider's event came, and is written with the batch
+        #: then and dropped (its state is still in the CPU's caches; memory holds one provider, not all)
+        self.by_aggregate = by_aggregate and self.fresh
         self._pending: dict[str, _Entry] = {}
+        self._last = ""  # the provider of the last event applied
 
     def apply(self, event: DecodedEvent, tx: Tx) -> None:
         if not wire.is_event_of(event, "provider"):
@@ -284,10 +289,16 @@ class ProviderViewsProjection:
             )  # fmt: skip
         entry.dirty = True
         entries[key] = entry
+        self._last = key
 
     def flush(self, tx: Tx) -> None:
         # a profile change is a row of its own, written with the batch of its event (a deferred fold too)
         tx.insert_rows("profile_changes", PROFILE_CHANGE_COLUMNS, tx.scratch.pop(PROFILE_CHANGES, []))
+        if self.by_aggregate:  # every provider but the last is complete
+            complete = [key for key in self._pending if key != self._last]
+            self._write(tx, [self._pending[key] for key in complete])
+            for key in complete:
+                del self._pending[key]
         if self.deferred:
             return  # the providers are written by finish()
         entries: dict[str, _Entry] = tx.scratch.get(self.name, {})

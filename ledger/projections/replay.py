@@ -8,17 +8,21 @@
    rich progress bar. Live projectors keep updating generation N meanwhile.
    The build reads the log in one pass (``EventStore.scan``: one query streamed
    in chunks on PostgreSQL), decodes each event once for both projections, folds providers in
-   memory over the whole log (written once, at the end) and writes timeline rows per
-   batch of 5,000 events, set-based (COPY; SQLite: executemany), one transaction each.
-   On PostgreSQL the log is split by aggregate (``share_of``: the last byte of the
-   originator id) between one process per core: every read model is a fold per
-   aggregate, so the shares' rows are disjoint and together are what one process
-   would write (the processes are forked: nothing to import again). Their commits do not wait for
+   memory and writes timeline rows per batch of 5,000 events, set-based (COPY; SQLite:
+   executemany), one transaction each.
+   On PostgreSQL the log is split by aggregate (``share_of``: a range of originator ids) between
+   one process per core: every read model is a fold per aggregate, so the shares' rows are
+   disjoint and together are what one process would write (the processes are forked: nothing to
+   import again). Each process reads its share aggregate by aggregate (the log's
+   ``(originator_id, originator_version)`` index), so a provider is complete, written and dropped
+   as soon as the next one begins: its state is still in the CPU's caches, and a process holds
+   one provider's state, not its share's. Their commits do not wait for
    the WAL flush (``synchronous_commit = off``): the generation's keys, tracking rows and switch
    commit after them, and wait for it. Once every process has written its last batch, the keys of the
    append-only tables (the timeline, profile changes) are built while the processes write their
-   providers. The tracking rows are set to ``top`` once every share is written.
-   Peak memory grows with the providers' state (see BENCHMARKS.md).
+   last providers. The tracking rows are set to ``top`` once every share is written.
+   In one process (SQLite), the log is read in position order and the providers are held in
+   memory until the end: peak memory grows with their state (see BENCHMARKS.md).
 3. The switch is one transaction: lock the generation pointer exclusively
    (waiting for any live batch to end; new ones wait for the switch), apply
    the events recorded since step 2 to N + 1, point ``live`` and the views at
@@ -250,7 +254,8 @@ class Replay:
 
 #: the projections a replay's processes can build, by name (each process makes its own)
 BY_NAME: dict[str, Callable[[], Projection]] = {
-    "providers": lambda: ProviderViewsProjection(deferred=True, fresh=True),  # alone on an empty generation
+    # alone on an empty generation, fed aggregate by aggregate: each provider written once complete
+    "providers": lambda: ProviderViewsProjection(deferred=True, fresh=True, by_aggregate=True),
     "timeline": TimelineProjection,
 }
 
@@ -258,13 +263,14 @@ BY_NAME: dict[str, Callable[[], Projection]] = {
 def fold_share(
     store: EventStore, db: ReadModelDB, projections: Sequence[Projection], generation: int, top: int,
     share: int, shares: int, batch_size: int, progress: Callable[[int], None] | None = None,
-    batches_written: Callable[[], None] | None = None,
+    batches_written: Callable[[], None] | None = None, *, by_aggregate: bool = False,
 ) -> int:  # fmt: skip
     """Fold the events 1 … ``top`` of one share of the aggregates into ``generation``'s tables,
     then write what the projections deferred (``finish``); returns the events read. Batches of
     ``batch_size`` events, one transaction each; ``batches_written`` is called after the last
-    one, before ``finish``. Tracking rows are left alone."""
-    rows = store.scan(top, share, shares)
+    one, before ``finish``. Tracking rows are left alone. ``by_aggregate``: the share is read
+    aggregate by aggregate (:meth:`EventStore.scan`), as the projections of :data:`BY_NAME` expect."""
+    rows = store.scan(top, share, shares, by_aggregate=by_aggregate)
     ids: dict[str, UUID] = {}  # one UUID per aggregate
     nul_free = True  # NUL can only reach a read model from an event: JSON escapes it as \u0000
     read = 0
@@ -333,7 +339,7 @@ def _fold_share_process(
             with batches_written.get_lock():
                 batches_written.value += 1
 
-        fold_share(store, db, projections, generation, top, share, shares, batch_size, advance, written)
+        fold_share(store, db, projections, generation, top, share, shares, batch_size, advance, written, by_aggregate=True)
     finally:
         db.close()
         store.close()

@@ -191,10 +191,21 @@ SCAN_COLUMNS = (
 
 
 def share_of(originator_id: UUID | str, shares: int) -> int:
-    """Which of ``shares`` disjoint sets of aggregates an aggregate is in: the last byte of its id
-    modulo ``shares`` (every store splits alike; PostgreSQL computes it in the query)."""
-    last = originator_id.bytes[15] if isinstance(originator_id, UUID) else int(originator_id[-2:], 16)
-    return last % shares
+    """Which of ``shares`` disjoint sets of aggregates an aggregate is in: its id's place among all
+    ids, in ``shares`` equal ranges (every store splits alike; PostgreSQL reads a range of its
+    index, :func:`share_range`). Ids are hashes (UUID 5): the ranges hold about as many aggregates."""
+    value = originator_id.int if isinstance(originator_id, UUID) else int(originator_id.replace("-", ""), 16)
+    return value * shares >> 128
+
+
+def share_range(share: int, shares: int) -> tuple[UUID, UUID | None]:
+    """The ids of :func:`share_of`'s ``share``: from the first (inclusive) to the second (exclusive;
+    None for the last share, which ends with the largest id)."""
+
+    def start(k: int) -> UUID:
+        return UUID(int=-(-(k << 128) // shares))  # the smallest id with id * shares >= k * 2**128
+
+    return start(share), start(share + 1) if share + 1 < shares else None
 
 
 def event_ref(originator_id: UUID | str, originator_version: int) -> str:
@@ -268,16 +279,22 @@ class EventStore(ABC):
     def read_all(self, after: int = 0, limit: int | None = None) -> Iterator[RecordedEvent]:
         """The log in position order, from ``after + 1``."""
 
-    def scan(self, upto: int, share: int = 0, shares: int = 1) -> Iterator[tuple]:
+    def scan(self, upto: int, share: int = 0, shares: int = 1, *, by_aggregate: bool = False) -> Iterator[tuple]:
         """The events at positions 1 … ``upto`` of the aggregates in ``share`` (of ``shares``
         disjoint sets, :func:`share_of`), in position order, as tuples of :data:`SCAN_COLUMNS`,
         ids and instants as text: the originator id as ``str(UUID)`` writes it, ``recorded_at``
-        and ``effective_on`` as ``isoformat()`` writes them (``recorded_at`` in UTC).
+        and ``effective_on`` as ``isoformat()`` writes them (``recorded_at`` in UTC). With
+        ``by_aggregate``, each aggregate's events together in version order, aggregates by id.
 
         One pass over the log for a bulk reader (a replay): no hashes, no ``RecordedEvent``
         objects, and ``shares`` readers together read each event once. This default goes
-        through :meth:`read_all`; the stores read their tables directly.
+        through :meth:`read_all` (and sorts in memory ``by_aggregate``); the stores read their
+        tables directly.
         """
+        rows = self._scan_in_position_order(upto, share, shares)
+        yield from sorted(rows, key=lambda row: (UUID(row[1]).int, row[2])) if by_aggregate else rows
+
+    def _scan_in_position_order(self, upto: int, share: int, shares: int) -> Iterator[tuple]:
         for e in self.read_all(limit=upto):
             if e.position > upto:
                 return

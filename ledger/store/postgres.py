@@ -55,6 +55,7 @@ from ledger.store.base import (
     RecordedCommand,
     RecordedEvent,
     chain_command_rows,
+    share_range,
 )
 
 #: Key of the advisory lock that serialises concurrent creation of the schema.
@@ -622,19 +623,23 @@ class PostgresEventStore(EventStore):
             READ_CHUNK,
         )
 
-    def scan(self, upto: int, share: int = 0, shares: int = 1) -> Iterator[tuple]:
+    def scan(self, upto: int, share: int = 0, shares: int = 1, *, by_aggregate: bool = False) -> Iterator[tuple]:
         """One query streamed in chunks (libpq's chunked rows mode: no cursor to FETCH from, which the
-        server would copy into a tuple store first) on a connection of its own; the server picks the
-        share and writes ids and instants as text (:data:`SCAN_AS_TEXT`)."""
+        server would copy into a tuple store first) on a connection of its own; the server reads the
+        share's range of ids (:func:`share_range`) and writes ids and instants as text
+        (:data:`SCAN_AS_TEXT`). In position order by the log's key, ``by_aggregate`` by its
+        ``(originator_id, originator_version)`` index."""
         where = "position <= %s"
-        params: tuple[int, ...] = (upto,)
+        params: tuple[Any, ...] = (upto,)
         if shares > 1:
-            where += " AND get_byte(uuid_send(originator_id), 15) %% %s = %s"
-            params += (shares, share)
+            start, end = share_range(share, shares)
+            where += " AND ledger_events.originator_id >= %s" + (" AND ledger_events.originator_id < %s" if end is not None else "")
+            params += (start,) if end is None else (start, end)
+        order = "ledger_events.originator_id, ledger_events.originator_version" if by_aggregate else "position"
         with psycopg.connect(self.database_url) as conn, conn.cursor() as cursor:
             cursor.execute("SELECT " + ", ".join("set_config(%s, %s, false)" for _ in SCAN_SETTINGS), [v for item in SCAN_SETTINGS.items() for v in item])
             columns = ", ".join(SCAN_AS_TEXT.get(c, c) for c in SCAN_COLUMNS)
-            yield from cursor.stream(f"SELECT {columns} FROM ledger_events WHERE {where} ORDER BY position", params, size=SCAN_CHUNK)
+            yield from cursor.stream(f"SELECT {columns} FROM ledger_events WHERE {where} ORDER BY {order}", params, size=SCAN_CHUNK)
 
     def read_refs(self, refs: Iterable[str]) -> dict[str, RecordedEvent]:
         wanted = _batch.parse_refs(refs)

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 from ledger.redaction import redact
@@ -432,23 +432,29 @@ class SQLiteEventStore(EventStore):
             READ_CHUNK,
         )
 
-    def scan(self, upto: int, share: int = 0, shares: int = 1) -> Iterator[tuple]:
-        """Pages of the log, as tuples (no long-lived cursor: SQLite writers go on meanwhile)."""
+    def scan(self, upto: int, share: int = 0, shares: int = 1, *, by_aggregate: bool = False) -> Iterator[tuple]:
+        """Pages of the log, as tuples (no long-lived cursor: SQLite writers go on meanwhile); by
+        position, or ``by_aggregate`` by ``(originator_id, originator_version)`` (ids are held as
+        their lowercase text, which sorts as the ids do)."""
         columns = ", ".join(SCAN_COLUMNS)
-        last = 0
-        while last < upto:
-            rows = (
-                self._connection()
-                .execute(f"SELECT {columns} FROM ledger_events WHERE position > ? AND position <= ? ORDER BY position LIMIT ?", (last, upto, SCAN_CHUNK))
-                .fetchall()
-            )
+        if by_aggregate:
+            query = f"SELECT {columns} FROM ledger_events WHERE (originator_id, originator_version) > (?, ?) AND position <= ? ORDER BY originator_id, originator_version LIMIT ?"
+            after: tuple[Any, ...] = ("", 0)
+        else:
+            query = f"SELECT {columns} FROM ledger_events WHERE position > ? AND position <= ? ORDER BY position LIMIT ?"
+            after = (0,)
+        while True:
+            rows = self._connection().execute(query, (*after, upto, SCAN_CHUNK)).fetchall()
             if not rows:
                 return
-            last = rows[-1][0]
+            last = rows[-1]
+            after = (last[1], last[2]) if by_aggregate else (last[0],)
             for position, originator_id, version, topic, state, recorded_at, effective_on, recorded_by, command_id in rows:
                 if shares == 1 or share_of(originator_id, shares) == share:
                     on = date.fromisoformat(effective_on).isoformat() if effective_on is not None else None
                     yield (position, originator_id, version, topic, state, _utc(recorded_at).isoformat(), on, recorded_by, command_id)
+            if len(rows) < SCAN_CHUNK:
+                return
 
     def read_refs(self, refs: Iterable[str]) -> dict[str, RecordedEvent]:
         wanted = _batch.parse_refs(refs)

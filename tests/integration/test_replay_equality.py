@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -23,7 +23,7 @@ from ledger.projections import ReadModelDB, attach_in_process
 from ledger.projections.replay import Replay
 from ledger.projections.schema import TABLES
 from ledger.store import EventStore, open_store
-from ledger.store.base import SCAN_COLUMNS, share_of
+from ledger.store.base import SCAN_COLUMNS, share_of, share_range
 from tests.conftest import BACKENDS, postgres_base_url, postgres_schema
 from tests.integration.store_helpers import batch, event
 
@@ -111,13 +111,16 @@ def _record(store: EventStore) -> list[Any]:
         event(ids[3], 1, recorded_at=datetime(999, 1, 2, 3, 4, 5, tzinfo=timezone.utc), effective_on=date(999, 1, 2)),
         event(ids[4], 1, recorded_at=at + timedelta(seconds=59, microseconds=999999)),
         event(ids[5], 1, recorded_at=at),
+        event(ids[1], 2, recorded_at=at),  # aggregates interleaved: their order differs from the log's
+        event(ids[0], 3, recorded_at=at),
     ]
     for i, e in enumerate(events):
         store.append(batch(f"c-{i}", [e]))
     return list(store.read_all())
 
 
-def test_scan_gives_the_log_with_ids_and_instants_as_their_python_text(store: EventStore) -> None:
+def test_scan_gives_the_log_with_ids_and_instants_as_their_python_text(store: EventStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ledger.store.sqlite.SCAN_CHUNK", 2)  # SQLite reads pages: several here
     recorded = _record(store)
     expected = [
         (e.position, str(e.originator_id), e.originator_version, e.topic, e.state, e.recorded_at.isoformat(),
@@ -135,3 +138,23 @@ def test_scan_gives_the_log_with_ids_and_instants_as_their_python_text(store: Ev
             assert part == sorted(part)  # in position order
             assert all(share_of(row[1], shares) == share for row in part)
             assert all(share_of(e.originator_id, shares) == share for e in recorded if str(e.originator_id) in {r[1] for r in part})
+    by_id = sorted(expected, key=lambda row: (UUID(row[1]).int, row[2]))
+    assert list(store.scan(len(recorded), by_aggregate=True)) == by_id  # each aggregate together, in version order
+    assert list(EventStore.scan(store, len(recorded), by_aggregate=True)) == by_id
+    assert list(store.scan(3, by_aggregate=True)) == sorted(expected[:3], key=lambda row: (UUID(row[1]).int, row[2]))
+    for shares in (2, 3):
+        parts = [list(store.scan(len(recorded), share, shares, by_aggregate=True)) for share in range(shares)]
+        assert [row for part in parts for row in part] == by_id  # the shares are ranges of ids, in order
+
+
+def test_a_share_is_a_range_of_ids() -> None:
+    """``share_of`` and ``share_range`` agree at every boundary, for the ids' whole range."""
+    for shares in (1, 2, 3, 7, 16):
+        for share in range(shares):
+            start, end = share_range(share, shares)
+            assert share_of(start, shares) == share and share_of(str(start), shares) == share
+            assert share == 0 or share_of(UUID(int=start.int - 1), shares) == share - 1
+            if end is None:
+                assert share == shares - 1 and share_of(UUID(int=2**128 - 1), shares) == share
+            else:
+                assert share_of(UUID(int=end.int - 1), shares) == share and share_of(end, shares) == share + 1
