@@ -267,6 +267,8 @@ class ProviderViewsProjection:
         key = event.originator_text
         entries: dict[str, _Entry] = self._pending if self.deferred else tx.scratch.setdefault(self.name, {})
         entry = entries.get(key) or (None if self.fresh else self._load(tx, event.originator_id, key))
+        if entry is None and self.by_aggregate and event.originator_version != 1:
+            raise RuntimeError(f"provider event {event.ref} after its provider was written: this build is fed aggregate by aggregate")
         if entry is not None and entry.provider.version >= event.originator_version:
             return  # already folded (the snapshot is ahead of this event)
         provider: Provider = event.mutate(entry.provider if entry else None)  # type: ignore[assignment]  # checks consecutive versions

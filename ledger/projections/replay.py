@@ -36,7 +36,7 @@ import gc
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
@@ -271,6 +271,16 @@ def fold_share(
     one, before ``finish``. Tracking rows are left alone. ``by_aggregate``: the share is read
     aggregate by aggregate (:meth:`EventStore.scan`), as the projections of :data:`BY_NAME` expect."""
     rows = store.scan(top, share, shares, by_aggregate=by_aggregate)
+    try:
+        return _fold(rows, db, projections, generation, batch_size, progress, batches_written)
+    finally:
+        rows.close()  # the scan's query and connection, at once if the fold failed
+
+
+def _fold(
+    rows: Iterator[tuple], db: ReadModelDB, projections: Sequence[Projection], generation: int, batch_size: int,
+    progress: Callable[[int], None] | None, batches_written: Callable[[], None] | None,
+) -> int:  # fmt: skip
     ids: dict[str, UUID] = {}  # one UUID per aggregate
     nul_free = True  # NUL can only reach a read model from an event: JSON escapes it as \u0000
     read = 0

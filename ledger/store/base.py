@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -279,7 +279,7 @@ class EventStore(ABC):
     def read_all(self, after: int = 0, limit: int | None = None) -> Iterator[RecordedEvent]:
         """The log in position order, from ``after + 1``."""
 
-    def scan(self, upto: int, share: int = 0, shares: int = 1, *, by_aggregate: bool = False) -> Iterator[tuple]:
+    def scan(self, upto: int, share: int = 0, shares: int = 1, *, by_aggregate: bool = False) -> Generator[tuple, None, None]:
         """The events at positions 1 … ``upto`` of the aggregates in ``share`` (of ``shares``
         disjoint sets, :func:`share_of`), in position order, as tuples of :data:`SCAN_COLUMNS`,
         ids and instants as text: the originator id as ``str(UUID)`` writes it, ``recorded_at``
@@ -294,7 +294,7 @@ class EventStore(ABC):
         rows = self._scan_in_position_order(upto, share, shares)
         yield from sorted(rows, key=lambda row: (UUID(row[1]).int, row[2])) if by_aggregate else rows
 
-    def _scan_in_position_order(self, upto: int, share: int, shares: int) -> Iterator[tuple]:
+    def _scan_in_position_order(self, upto: int, share: int, shares: int) -> Generator[tuple, None, None]:
         for e in self.read_all(limit=upto):
             if e.position > upto:
                 return

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import timezone
 from typing import Any
@@ -623,7 +623,7 @@ class PostgresEventStore(EventStore):
             READ_CHUNK,
         )
 
-    def scan(self, upto: int, share: int = 0, shares: int = 1, *, by_aggregate: bool = False) -> Iterator[tuple]:
+    def scan(self, upto: int, share: int = 0, shares: int = 1, *, by_aggregate: bool = False) -> Generator[tuple, None, None]:
         """One query streamed in chunks (libpq's chunked rows mode: no cursor to FETCH from, which the
         server would copy into a tuple store first) on a connection of its own; the server reads the
         share's range of ids (:func:`share_range`) and writes ids and instants as text

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
@@ -432,7 +432,7 @@ class SQLiteEventStore(EventStore):
             READ_CHUNK,
         )
 
-    def scan(self, upto: int, share: int = 0, shares: int = 1, *, by_aggregate: bool = False) -> Iterator[tuple]:
+    def scan(self, upto: int, share: int = 0, shares: int = 1, *, by_aggregate: bool = False) -> Generator[tuple, None, None]:
         """Pages of the log, as tuples (no long-lived cursor: SQLite writers go on meanwhile); by
         position, or ``by_aggregate`` by ``(originator_id, originator_version)`` (ids are held as
         their lowercase text, which sorts as the ids do)."""

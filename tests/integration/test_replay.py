@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 from datetime import date
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -11,8 +12,8 @@ from ledger.application import Ledger
 from ledger.commands import models as m
 from ledger.commands.handlers import HANDLERS
 from ledger.projections import ReadModelDB, ReadModels
-from ledger.projections.replay import Replay, replay
-from ledger.projections.schema import LARGE_COLUMNS, TABLES, column_types, has_lz4
+from ledger.projections.replay import BY_NAME, Replay, fold_share, replay
+from ledger.projections.schema import LARGE_COLUMNS, TABLES, column_types, create_indexes, has_lz4
 from ledger.store import open_store
 from tests.integration.projection_support import (
     assert_caught_up,
@@ -167,6 +168,41 @@ def test_a_failed_build_process_fails_the_replay_and_leaves_the_live_models(scen
     result = replay(scenario.ledger, show_progress=False)  # the next replay drops what the failed one left, builds anew
     assert (result.previous_generation, result.generation) == (1, 2)
     assert models.dump() == live
+
+
+def test_a_build_fed_aggregate_by_aggregate_holds_one_provider_and_writes_the_same_rows(scenario, projected, models):
+    """A build process reads its share aggregate by aggregate: each provider is written once the next
+    begins and dropped, so at most one is held between batches; the rows are the live ones. Fed in
+    position order instead, such a build fails rather than writing a provider twice."""
+    mixed_scenario(scenario)
+    live = models.dump()
+    store = scenario.ledger.store
+    job = Replay(scenario.ledger, batch_size=4, processes=1)
+    generation = job.prepare()
+    projections = [BY_NAME[name]() for name in job.runner.names]
+    providers = projections[0]
+    held: list[int] = []
+    flush = providers.flush
+
+    def counting_flush(tx: Any) -> None:
+        flush(tx)
+        held.append(len(providers._pending))
+
+    providers.flush = counting_flush
+    top = store.max_position()
+    assert fold_share(store, projected.db, projections, generation, top, 0, 1, 4, by_aggregate=True) == top
+    assert max(held) == 1 and len(held) >= top // 4
+    with projected.db.transaction() as tx:
+        for name in job.runner.names:
+            tx.execute("UPDATE projection_tracking SET position = ? WHERE projection = ? AND generation = ?", (top, name, generation))
+        create_indexes(tx, generation, list(TABLES))
+    job.switch()
+    assert models.dump() == live
+
+    job = Replay(scenario.ledger, batch_size=4, processes=1)
+    generation = job.prepare()
+    with pytest.raises(RuntimeError, match=r"^provider event [0-9a-f-]+/[0-9]+ after its provider was written: this build is fed aggregate by aggregate$"):
+        fold_share(store, projected.db, [BY_NAME[name]() for name in job.runner.names], generation, top, 0, 1, 4)
 
 
 def test_an_interrupted_replay_is_cleaned_up_by_the_next(scenario, projected, models):
