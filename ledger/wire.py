@@ -23,6 +23,7 @@ own, so a bug in this module cannot make a forged event look sound.
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import re
@@ -412,11 +413,7 @@ class DecodedEvent:
         changed, unless ``aggregate`` is None). Where that would only check the id and version, call the
         event's ``@event`` method with the attributes it names and stamp version and ``modified_on``
         (:func:`_direct_method`), it does exactly that without building the event."""
-        name = self.name
-        try:
-            direct = _DIRECT_BY_NAME[name]
-        except KeyError:
-            direct = _DIRECT_BY_NAME[name] = _direct_method(EVENT_TYPES[name])
+        direct = _direct_method(EVENT_TYPES[self.name])
         attributes = self.attributes
         if direct is None or aggregate is None or "class_version" in attributes:
             folded = self.domain_event().mutate(aggregate)
@@ -470,19 +467,15 @@ class LazyAttributes:
         return self[key] if t is dict or t is list or t is float else value
 
 
-_DIRECT_METHODS: dict[type, tuple[Callable[..., None], frozenset[str]] | None] = {}
-#: the same, by the event's stable name (what :meth:`DecodedEvent.mutate` looks up, once an event)
-_DIRECT_BY_NAME: dict[str, tuple[Callable[..., None], frozenset[str]] | None] = {}
 
 
+@functools.cache
 def _direct_method(cls: type) -> tuple[Callable[..., None], frozenset[str]] | None:
     """The ``@event`` method an event class applies and the names of its parameters, where the class's
     ``mutate`` is eventsourcing's own (check id and version, ``apply``, stamp version and ``modified_on``)
     and its ``apply`` only calls that method with the attributes the method names (the library's
     ``DecoratedFuncCaller``, nothing overridden after it, no upcasting); None for any other class (a
     ``Created`` event, an event with its own ``apply``): fold it through the event object. Cached per class."""
-    if cls in _DIRECT_METHODS:
-        return _DIRECT_METHODS[cls]
     direct = None
     method = decorated_funcs.get(cls)
     after = cls.__mro__[cls.__mro__.index(DecoratedFuncCaller) + 1 :] if DecoratedFuncCaller in cls.__mro__ else ()
@@ -497,7 +490,6 @@ def _direct_method(cls: type) -> tuple[Callable[..., None], frozenset[str]] | No
         parameters = frozenset(inspect.signature(method).parameters) - {"self"}
         if not parameters & {"originator_id", "originator_version"}:  # the event object would supply those
             direct = (method, parameters)
-    _DIRECT_METHODS[cls] = direct
     return direct
 
 
