@@ -152,7 +152,7 @@ class Replay:
         tables = list(TABLES)
         if shares > 1:
             self.built = self._build_in_processes(top, shares, progress, task)
-            tables = [name for name in tables if name not in APPEND_ONLY_KEYS]  # keyed while the processes wrote their providers
+            tables = [name for name in tables if name not in APPEND_ONLY_KEYS]  # keyed as the processes ended
         else:
             with progress:
                 self.built = fold_share(self.store, self.db, self.runner.projections, self.building, top, 0, 1, self.batch_size, lambda n: progress.advance(task, n))
@@ -162,20 +162,16 @@ class Replay:
             self._finish(tx)
             for name in self.runner.names:
                 tx.execute("UPDATE projection_tracking SET position = ? WHERE projection = ? AND generation = ?", (top, name, self.building))
-            if tx.dialect == POSTGRES:  # the keys and indexes of full tables: sorts, in memory where they fit
-                tx.execute(f"SET LOCAL maintenance_work_mem = '{INDEX_MEMORY}'")
-            create_indexes(tx, self.building, tables)
+            _index_full_tables(tx, self.building, tables)
         return self.built
 
     def _key_append_only_tables(self) -> None:
         """The primary keys of the append-only tables (the timeline, profile changes), in a
         transaction of their own: once every build process has written its last batch, nothing
-        writes those tables before the switch, and the processes are still writing their
-        providers (``finish``, seconds) — the server sorts beside them instead of after them."""
-        names = [name for name in TABLES if name in APPEND_ONLY_KEYS]
+        writes those tables before the switch; the server sorts while the processes write their
+        last providers and end."""
         with self.db.transaction() as tx:
-            tx.execute(f"SET LOCAL maintenance_work_mem = '{INDEX_MEMORY}'")
-            create_indexes(tx, self.building, names)
+            _index_full_tables(tx, self.building, [name for name in TABLES if name in APPEND_ONLY_KEYS])
 
     def _build_in_processes(self, top: int, shares: int, progress: Progress, task: TaskID) -> int:
         """One process per share of the aggregates; returns the events they read together.
@@ -316,6 +312,14 @@ def _fold(
             if finish is not None:
                 finish(tx)
     return read
+
+
+def _index_full_tables(tx: Tx, generation: int, tables: list[str]) -> None:
+    """:func:`create_indexes` on tables the build has filled: on PostgreSQL their keys and indexes are
+    sorts, given :data:`INDEX_MEMORY` to sort in memory where they fit."""
+    if tx.dialect == POSTGRES:
+        tx.execute(f"SET LOCAL maintenance_work_mem = '{INDEX_MEMORY}'")
+    create_indexes(tx, generation, tables)
 
 
 def _building(tx: Tx, generation: int) -> None:
