@@ -753,8 +753,8 @@ def profile(
     )
     if backend == "postgres":
         out.write(
-            f"SQL sent per command: {queries / commands:.1f} execute calls (the append's two each carry several"
-            f" statements: BEGIN, lock, check; INSERT, COMMIT) + {transaction_commands / commands:.1f} transaction"
+            f"SQL sent per command: {queries / commands:.1f} execute calls (the append is one: ledger_append,"
+            f" its own transaction) + {transaction_commands / commands:.1f} transaction"
             " commands of their own (BEGIN, COMMIT, … of the other transactions)\n"
         )
     out.write(

@@ -163,7 +163,7 @@ def chain_command(batch: CommandBatch, recorded: list[RecordedEvent], head: Head
     )
 
 
-def command_recorded_at(recorded: list[RecordedEvent]) -> datetime:
+def command_recorded_at(recorded: Sequence[NewEvent | RecordedEvent]) -> datetime:
     """A command row is stamped with its first event's time, or now for a no-op command."""
     return recorded[0].recorded_at if recorded else datetime.now(timezone.utc)
 

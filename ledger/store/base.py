@@ -31,7 +31,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 GENESIS_HASH = "0" * 64
@@ -162,11 +162,22 @@ def command_hash(
     first_position: int | None,
     last_position: int | None,
 ) -> str:
-    """SHA-256 over the previous command's hash and a canonical rendering of the command row."""
-    content = _CANONICAL.encode(
-        [seq, command_id, command_type, recorded_by, recorded_at.isoformat(), payload_digest, first_position, last_position]
-    )
+    """SHA-256 over the previous command's hash and a canonical rendering of the command row:
+    ``[seq,command_id,command_type,recorded_by,recorded_at,payload_digest,first_position,last_position]``
+    (:data:`_CANONICAL`), built around :func:`command_hash_middle` as PostgreSQL's ``ledger_append``
+    builds it."""
+    middle = command_hash_middle(command_id, command_type, recorded_by, recorded_at, payload_digest)
+    content = f"[{seq},{middle},{_json_int(first_position)},{_json_int(last_position)}]"
     return hashlib.sha256((prev_hash + content).encode("utf-8")).hexdigest()
+
+
+def command_hash_middle(command_id: str, command_type: str, recorded_by: str, recorded_at: datetime, payload_digest: str) -> str:
+    """The part of a command row's canonical rendering that does not depend on its place in the chain."""
+    return _CANONICAL.encode([command_id, command_type, recorded_by, recorded_at.isoformat(), payload_digest])[1:-1]
+
+
+def _json_int(value: int | None) -> str:
+    return "null" if value is None else str(int(value))
 
 
 def chain_command_rows(rows: Iterable[tuple[Any, ...]], utc: Callable[[Any], datetime]) -> list[tuple[str, int, str, str, str]]:
@@ -224,10 +235,27 @@ def chain_hash(
     recorded_by: str,
     command_id: str,
 ) -> str:
-    """SHA-256 over the previous hash and a canonical rendering of the event."""
-    content = _CANONICAL.encode(
+    """SHA-256 over the previous hash and a canonical rendering of the event:
+    ``[position,originator_id,originator_version,topic,state,recorded_at,effective_on,recorded_by,command_id]``
+    (:data:`_CANONICAL`), the position followed by :func:`event_hash_tail`, as PostgreSQL's
+    ``ledger_append`` builds it."""
+    tail = event_hash_tail(originator_id, originator_version, topic, state, recorded_at, effective_on, recorded_by, command_id)
+    return hashlib.sha256(f"{prev_hash}[{int(position)},{tail}".encode()).hexdigest()
+
+
+def event_hash_tail(
+    originator_id: UUID | str,
+    originator_version: int,
+    topic: str,
+    state: str,
+    recorded_at: datetime,
+    effective_on: date | None,
+    recorded_by: str,
+    command_id: str,
+) -> str:
+    """The part of an event's canonical rendering after its position (which only the log's head decides)."""
+    return _CANONICAL.encode(
         [
-            position,
             str(originator_id),
             originator_version,
             topic,
@@ -237,12 +265,16 @@ def chain_hash(
             recorded_by,
             command_id,
         ]
-    )
-    return hashlib.sha256((prev_hash + content).encode("utf-8")).hexdigest()
+    )[1:]
 
 
 class EventStore(ABC):
     """The ledger's log. Implementations: SQLite (embedded) and PostgreSQL."""
+
+    #: how many :meth:`append_many` calls group commit may usefully have under way at once: 1 where the
+    #: write lock is held across the client's own work (SQLite), more where the server holds it only
+    #: while it writes (PostgreSQL's ``ledger_append``), so the next group is decided and sent meanwhile
+    groups_in_flight: ClassVar[int] = 1
 
     database_url: str
 

@@ -146,6 +146,7 @@ def _grant(conn: psycopg.Connection, schema: str, owner: str, app_role: str) -> 
         conn.execute(sql.SQL("GRANT SELECT, INSERT ON TABLE ledger_events, ledger_commands TO {}").format(app))
         conn.execute(sql.SQL("GRANT SELECT ON TABLE ledger_meta TO {}").format(app))
         conn.execute(sql.SQL("REVOKE ALL ON FUNCTION ledger_refuse_change() FROM {}").format(app))
+        conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION ledger_append(jsonb, boolean) TO {}").format(app))  # how it appends
         theirs = conn.execute(
             "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
             " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm')"

@@ -1,18 +1,21 @@
 """The PostgreSQL event store (psycopg 3 with a connection pool).
 
-Position assignment is serialised by a transaction-scoped advisory lock
-(``pg_advisory_xact_lock`` on a key derived from the ``ledger_events`` table's
-oid, so each ledger schema has its own) taken at the start of every write
-transaction and held until it commits or rolls back. A writer reads the head of
-the log only once it holds the lock (the head query is a later statement, with a
-later snapshot), and PostgreSQL releases the lock only after the commit is
-visible, so transactions commit in position order and a reader tailing with
-``read_all(after=last)`` never sees a later position before an earlier one. (A
-sequence would hand out positions that can commit out of order.) The lock
-blocks no reader, and needs no right on the table: the application role only
-INSERTs and SELECTs (:mod:`ledger.store.migrate`). Every writer of the log goes
-through this store; a writer that skipped the lock could not create a gap (the
-primary key on ``position`` refuses a second event at a position), only fail.
+Every write is one call of the server's ``ledger_append`` (:data:`APPEND_FUNCTION`),
+a statement that is its own transaction. Position assignment is serialised by a
+transaction-scoped advisory lock (``pg_advisory_xact_lock`` on a key derived from
+the ``ledger_events`` table's oid, so each ledger schema has its own) that the
+function takes first and that is held until the call commits or rolls back. It
+reads the head of the log only once it holds the lock (the head query is a later
+statement, with a later snapshot), and PostgreSQL releases the lock only after
+the commit is visible, so transactions commit in position order and a reader
+tailing with ``read_all(after=last)`` never sees a later position before an
+earlier one. (A sequence would hand out positions that can commit out of order.)
+The lock is held only while the server runs the call — never across a client's
+round trips — blocks no reader, and needs no right on the table: the
+application role only INSERTs and SELECTs and executes ``ledger_append``
+(:mod:`ledger.store.migrate`). A writer that skipped the function could not
+create a gap (the primary key on ``position`` refuses a second event at a
+position), only fail — or write a wrong hash, which verification names.
 
 Tables, the trigger function and the triggers are created in the first schema of
 the connection's ``search_path`` (unqualified names), so a URL carrying
@@ -33,14 +36,12 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Generator, Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
 from datetime import timezone
 from typing import Any
 from uuid import UUID
 
 import orjson
 import psycopg
-from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool
 
 from ledger.redaction import redact
@@ -50,11 +51,14 @@ from ledger.store.base import (
     SCAN_COLUMNS,
     AppendResult,
     CommandBatch,
+    CommandIdReused,
     ConcurrencyConflict,
     EventStore,
     RecordedCommand,
     RecordedEvent,
     chain_command_rows,
+    command_hash_middle,
+    event_hash_tail,
     share_range,
 )
 
@@ -116,11 +120,155 @@ ON CONFLICT DO NOTHING;
 """
 
 #: the version of the log's schema this code writes. 1: events and unchained command rows, no
-#: ledger_meta (before issue 9); 2: chained command rows (payload_digest, seq, prev_hash, hash), ledger_meta.
-SCHEMA_VERSION = 2
+#: ledger_meta (before issue 9); 2: chained command rows (payload_digest, seq, prev_hash, hash), ledger_meta;
+#: 3: appends through the server's ``ledger_append`` (:data:`APPEND_FUNCTION`).
+SCHEMA_VERSION = 3
 
 #: the write lock: an advisory lock held to the end of the transaction, keyed by this ledger's event table
-WRITE_LOCK = "SELECT pg_advisory_xact_lock((x'1ED6E5'::bigint << 32) | 'ledger_events'::regclass::oid::bigint)"
+WRITE_LOCK = "pg_advisory_xact_lock((x'1ED6E5'::bigint << 32) | 'ledger_events'::regclass::oid::bigint)"
+
+#: SQLSTATE ``ledger_append`` raises for a command id already recorded for a different command
+COMMAND_ID_REUSED = "LD001"
+#: SQLSTATE ``ledger_append`` raises, called ``atomic``, for a batch whose aggregate moved (its DETAIL:
+#: ``[aggregate, expected, actual]``)
+ATOMIC_CONFLICT = "LD002"
+
+#: Appending, on the server: one call takes the write lock, checks each batch in order against the log
+#: as the batches before it left it (a command id recorded before: its earlier row; an aggregate that
+#: moved: a conflict, nothing of that batch written), gives positions from the head on and chains
+#: events and command rows, and inserts them. Called as one statement outside a transaction block,
+#: it is its own transaction: the lock is held only while the server runs it, never across a client's
+#: round trips. The hashes are :func:`~ledger.store.base.chain_hash` and
+#: :func:`~ledger.store.base.command_hash`, byte for byte: the client sends each event's rendering
+#: after its position (``tail``, :func:`~ledger.store.base.event_hash_tail`) and each command's middle
+#: (:func:`~ledger.store.base.command_hash_middle`); the server adds only the numbers only it knows.
+#: ``batches``: ``[{id, type, by, payload, digest, at, middle, expected: [[id, version]…], events:
+#: [{aggregate, version, topic, state, at, on, tail}…]}…]``. One row per batch, in order: outcome 1
+#: recorded, 0 recorded before (its earlier row), 2 a conflict (the aggregate, expected, actual).
+#: ``atomic``: a conflict fails the whole call instead, and nothing is written.
+APPEND_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION ledger_append(batches jsonb, atomic boolean) RETURNS TABLE (
+    outcome integer, from_position bigint, to_position bigint, recorded_digest text, recorded_type text,
+    recorded_when timestamptz, conflict_id uuid, conflict_expected integer, conflict_actual integer
+) LANGUAGE plpgsql AS $$
+DECLARE
+    b jsonb;
+    e jsonb;
+    x jsonb;
+    head_position bigint;
+    head_hash text;
+    command_seq bigint;
+    command_chain text;
+    earlier record;
+    current_version integer;
+    moved boolean;
+    digest text;
+    first_written bigint;
+    last_written bigint;
+    stamp timestamptz;
+BEGIN
+    PERFORM {WRITE_LOCK};
+    SELECT l.position, l.hash INTO head_position, head_hash FROM ledger_events l ORDER BY l.position DESC LIMIT 1;
+    IF NOT FOUND THEN
+        head_position := 0;
+        head_hash := '{GENESIS_HASH}';
+    END IF;
+    SELECT c.seq, c.hash INTO command_seq, command_chain FROM ledger_commands c ORDER BY c.seq DESC LIMIT 1;
+    IF NOT FOUND THEN
+        command_seq := 0;
+        command_chain := '{GENESIS_HASH}';
+    END IF;
+    FOR b IN SELECT value FROM jsonb_array_elements(batches) LOOP
+        outcome := NULL; from_position := NULL; to_position := NULL; recorded_digest := NULL; recorded_type := NULL;
+        recorded_when := NULL; conflict_id := NULL; conflict_expected := NULL; conflict_actual := NULL;
+        SELECT c.first_position, c.last_position, c.payload_digest, c.command_type, c.recorded_at INTO earlier
+          FROM ledger_commands c WHERE c.command_id = b->>'id';
+        IF FOUND THEN
+            IF earlier.payload_digest <> b->>'digest' THEN
+                RAISE EXCEPTION 'command id % was already used for a different command', b->>'id'
+                    USING ERRCODE = '{COMMAND_ID_REUSED}';
+            END IF;
+            outcome := 0; from_position := earlier.first_position; to_position := earlier.last_position;
+            recorded_digest := earlier.payload_digest; recorded_type := earlier.command_type; recorded_when := earlier.recorded_at;
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        moved := false;
+        FOR x IN SELECT value FROM jsonb_array_elements(b->'expected') LOOP
+            SELECT coalesce(max(l.originator_version), 0) INTO current_version
+              FROM ledger_events l WHERE l.originator_id = (x->>0)::uuid;
+            IF current_version <> (x->>1)::integer THEN
+                IF atomic THEN
+                    RAISE EXCEPTION 'aggregate % is at version %, the command expected %', x->>0, current_version, x->>1
+                        USING ERRCODE = '{ATOMIC_CONFLICT}', DETAIL = jsonb_build_array(x->0, x->1, current_version)::text;
+                END IF;
+                outcome := 2; conflict_id := (x->>0)::uuid; conflict_expected := (x->>1)::integer; conflict_actual := current_version;
+                RETURN NEXT;
+                moved := true;
+                EXIT;
+            END IF;
+        END LOOP;
+        CONTINUE WHEN moved;
+        first_written := NULL;
+        last_written := NULL;
+        FOR e IN SELECT value FROM jsonb_array_elements(b->'events') LOOP
+            head_position := head_position + 1;
+            digest := encode(sha256(convert_to(head_hash || '[' || head_position || ',' || (e->>'tail'), 'UTF8')), 'hex');
+            INSERT INTO ledger_events (position, originator_id, originator_version, topic, state, recorded_at,
+                                       effective_on, recorded_by, command_id, prev_hash, hash)
+            VALUES (head_position, (e->>'aggregate')::uuid, (e->>'version')::integer, e->>'topic', e->>'state',
+                    (e->>'at')::timestamptz, (e->>'on')::date, b->>'by', b->>'id', head_hash, digest);
+            head_hash := digest;
+            first_written := coalesce(first_written, head_position);
+            last_written := head_position;
+        END LOOP;
+        command_seq := command_seq + 1;
+        stamp := (b->>'at')::timestamptz;
+        digest := encode(sha256(convert_to(command_chain || '[' || command_seq || ',' || (b->>'middle') || ','
+                  || coalesce(first_written::text, 'null') || ',' || coalesce(last_written::text, 'null') || ']', 'UTF8')), 'hex');
+        INSERT INTO ledger_commands (seq, command_id, command_type, recorded_by, recorded_at, payload, payload_digest,
+                                     first_position, last_position, prev_hash, hash)
+        VALUES (command_seq, b->>'id', b->>'type', b->>'by', stamp, b->>'payload', b->>'digest',
+                first_written, last_written, command_chain, digest);
+        command_chain := digest;
+        outcome := 1; from_position := first_written; to_position := last_written;
+        recorded_digest := b->>'digest'; recorded_type := b->>'type'; recorded_when := stamp;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+"""
+
+#: the body of ledger_append() as created (compared, blanks aside, by protection_problems)
+APPEND_BODY = APPEND_FUNCTION.split("AS $$", 1)[1].split("$$;", 1)[0]
+
+#: append_many's one statement (outside a transaction block: its own transaction)
+APPEND = "SELECT * FROM ledger_append(%s::jsonb, %s)"
+
+
+def _append_document(item: _batch.PreparedBatch) -> dict[str, Any]:
+    """One batch as ``ledger_append`` takes it (:data:`APPEND_FUNCTION`)."""
+    batch = item.batch
+    command_id, recorded_by, digest = batch.command_id, batch.recorded_by, batch.payload_digest
+    texts = (command_id, batch.command_type, recorded_by, batch.payload)
+    if any("\x00" in text for text in texts) or any("\x00" in e.state or "\x00" in e.topic for e in item.events):
+        # refused here, by name, rather than as a JSON escape the server cannot convert
+        raise ValueError(f"command {command_id!r}: PostgreSQL text fields cannot contain NUL (0x00) bytes")
+    events = []
+    for e in item.events:
+        tail = event_hash_tail(
+            e.originator_id, e.originator_version, e.topic, e.state, e.recorded_at, e.effective_on, recorded_by, command_id
+        )  # fmt: skip
+        events.append({
+            "aggregate": e.originator_id, "version": e.originator_version, "topic": e.topic, "state": e.state,
+            "at": e.recorded_at, "on": e.effective_on, "tail": tail,
+        })  # fmt: skip
+    recorded_at = _batch.command_recorded_at(item.events)
+    return {
+        "id": command_id, "type": batch.command_type, "by": recorded_by, "payload": batch.payload, "digest": digest,
+        "at": recorded_at, "middle": command_hash_middle(command_id, batch.command_type, recorded_by, recorded_at, digest),
+        "expected": list(item.expected.items()), "events": events,
+    }  # fmt: skip
 
 #: what opening needs to know about the log in the connection's schema, before touching it
 FOUND = """
@@ -133,7 +281,9 @@ SELECT current_user, current_schema(),
        EXISTS (SELECT 1 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
                 WHERE n.nspname = current_schema() AND c.relname = 'ledger_commands' AND a.attname = 'seq' AND NOT a.attisdropped),
        (SELECT has_table_privilege(c.oid, 'SELECT') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = current_schema() AND c.relname = 'ledger_events')
+         WHERE n.nspname = current_schema() AND c.relname = 'ledger_events'),
+       EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                WHERE n.nspname = current_schema() AND p.proname = 'ledger_append')
 """
 
 
@@ -160,14 +310,18 @@ class Found:
     owns_log: bool
     chained: bool
     may_read: bool
+    appends_on_server: bool
 
     @property
     def version(self) -> int:
-        """0: no log; 1: made before the command chain; 2: current (:data:`SCHEMA_VERSION`)."""
+        """0: no log; 1: made before the command chain; 2: before ``ledger_append``; 3: current
+        (:data:`SCHEMA_VERSION`)."""
         if not self.tables:
             return 0
         if "ledger_commands" in self.tables and not self.chained:
             return 1
+        if not self.appends_on_server:
+            return 2
         return SCHEMA_VERSION
 
     @property
@@ -179,8 +333,8 @@ class Found:
 def found(conn: psycopg.Connection) -> Found:
     row = conn.execute(FOUND).fetchone()
     assert row is not None
-    role, schema, owns_schema, tables, owns_log, chained, may_read = row
-    return Found(role, schema, bool(owns_schema), frozenset(tables), bool(owns_log), bool(chained), bool(may_read))
+    role, schema, owns_schema, tables, owns_log, chained, may_read, appends = row
+    return Found(role, schema, bool(owns_schema), frozenset(tables), bool(owns_log), bool(chained), bool(may_read), bool(appends))
 
 
 def migrate_schema(conn: psycopg.Connection) -> str:
@@ -196,10 +350,13 @@ def migrate_schema(conn: psycopg.Connection) -> str:
             conn.execute(RECORD_IDENTITIES)
             for _, definition in TRIGGERS.values():
                 conn.execute(definition)
+            conn.execute(APPEND_FUNCTION)
             return "created"
         if version == 1:
             _upgrade_from_1(conn)
-            return "upgraded from version 1"
+        if version in (1, 2):
+            conn.execute(APPEND_FUNCTION)  # 2 -> 3: no table changes
+            return f"upgraded from version {version}"
         return "up to date"
 
 
@@ -258,6 +415,12 @@ SELECT t.tgname, t.tgenabled, p.proname, p.prosrc
    AND NOT t.tgisinternal
 """
 
+#: the source of ledger_append() in the connection's schema
+APPEND_SOURCE = """
+SELECT p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname = current_schema() AND p.proname = 'ledger_append'
+"""
+
 TABLE_IDENTITIES = """
 SELECT t.name, to_regclass(t.name)::oid::text, m.value
   FROM unnest(%s::text[]) AS t(name) LEFT JOIN ledger_meta m ON m.key = t.name
@@ -292,49 +455,6 @@ EARLIER_COMMAND = (
     "SELECT first_position, last_position, payload_digest, command_type, recorded_at"
     " FROM ledger_commands WHERE command_id = %s"
 )
-
-#: append_many's first round trip, one simple query of three statements: the transaction, the write
-#: lock, and (a later statement, so with a snapshot taken once the lock is held) everything the checks
-#: need: the rows of the commands already recorded, the current version of each aggregate the group
-#: reads or writes, and the heads of the event chain and of the command chain. The ids travel as JSON
-#: arrays (one orjson call) rather than as arrays psycopg would quote element by element.
-LOCK_AND_CHECK = f"""BEGIN; {WRITE_LOCK};
-SELECT 0, NULL::uuid, c.command_id, c.first_position, c.last_position, c.payload_digest, c.command_type, c.recorded_at
-  FROM ledger_commands c WHERE c.command_id = ANY(ARRAY(SELECT json_array_elements_text(%(command_ids)s::json)))
-UNION ALL
-SELECT 1, ids.id, NULL,
-       (SELECT max(e.originator_version) FROM ledger_events e WHERE e.originator_id = ids.id), NULL, NULL, NULL, NULL
-  FROM (SELECT id::uuid FROM json_array_elements_text(%(ids)s::json) AS j(id)) AS ids
-UNION ALL
-SELECT 2, NULL, e.hash, e.position, c.seq, c.hash, NULL, NULL FROM (SELECT 1) AS one
-  LEFT JOIN LATERAL (SELECT position, hash FROM ledger_events ORDER BY position DESC LIMIT 1) AS e ON true
-  LEFT JOIN LATERAL (SELECT seq, hash FROM ledger_commands ORDER BY seq DESC LIMIT 1) AS c ON true
-"""
-
-#: append_many: the events and command rows of many batches in one statement. The rows travel as
-#: two JSON documents (orjson on the client, PostgreSQL's parser on the server) rather than as 22
-#: typed arrays: psycopg adapts an array element by element in Python (finding each element's type,
-#: escaping it), which cost about as much client CPU as the rest of a command. ``json_to_recordset``
-#: gives back exactly the values sent (the timestamps with their microseconds and offset, the state
-#: text as written), so what is stored is what was hashed.
-INSERT_MANY = f"""
-WITH inserted AS (
-    INSERT INTO ledger_events ({EVENT_COLUMNS})
-    SELECT {EVENT_COLUMNS} FROM json_to_recordset(%(events)s::json) AS e(
-        position bigint, originator_id uuid, originator_version int, topic text, state text,
-        recorded_at timestamptz, effective_on date, recorded_by text, command_id text, prev_hash text, hash text
-    )
-    RETURNING 1
-)
-INSERT INTO ledger_commands ({COMMAND_COLUMNS})
-SELECT {COMMAND_COLUMNS} FROM json_to_recordset(%(commands)s::json) AS c(
-    seq bigint, command_id text, command_type text, recorded_by text, recorded_at timestamptz, payload text,
-    payload_digest text, first_position bigint, last_position bigint, prev_hash text, hash text
-)
-"""
-
-#: append_many sends its rows in statements of about this many events (all in one transaction).
-INSERT_CHUNK = 2000
 
 READ_CHUNK = 1000
 #: rows a scan receives per chunk of its stream
@@ -384,63 +504,16 @@ def _earlier(command_id: str, row: tuple[Any, ...]) -> AppendResult:
     )  # fmt: skip
 
 
-class _InsertRows:
-    """The events and command rows append_many writes, rendered as :data:`INSERT_MANY` statements (one
-    per :data:`INSERT_CHUNK` events or so) that travel with the commit."""
-
-    def __init__(self) -> None:
-        #: the INSERT statements rendered so far, values inlined
-        self.statements: list[str] = []
-        self._clear()
-
-    def _clear(self) -> None:
-        self.event_rows: list[RecordedEvent] = []
-        self.command_rows: list[RecordedCommand] = []
-        self.events = 0
-        self.commands = 0
-
-    def add(self, command: RecordedCommand, recorded: list[RecordedEvent]) -> None:
-        texts = (command.command_id, command.command_type, command.recorded_by, command.payload)
-        if any("\x00" in text for text in texts) or any("\x00" in e.state or "\x00" in e.topic for e in recorded):
-            # refused here, by name, rather than as a JSON escape the server cannot convert
-            raise ValueError(f"command {command.command_id!r}: PostgreSQL text fields cannot contain NUL (0x00) bytes")
-        # orjson renders dataclasses, UUIDs, dates and aware datetimes (ISO 8601, microseconds, offset) natively
-        self.event_rows.extend(recorded)
-        self.command_rows.append(command)
-        self.events += len(recorded)
-        self.commands += 1
-
-    def render(self, cur: psycopg.ClientCursor) -> None:
-        """Render the rows gathered so far as one INSERT statement, values inlined (sent with the commit)."""
-        if self.commands:
-            self.statements.append(
-                cur.mogrify(
-                    INSERT_MANY,
-                    {"events": orjson.dumps(self.event_rows).decode(), "commands": orjson.dumps(self.command_rows).decode()},
-                )
-            )
-            self._clear()
-
-
-@contextmanager
-def _rolled_back_unless_committed(conn: psycopg.Connection) -> Iterator[None]:
-    """append_many opens and commits its transaction itself (``BEGIN`` and ``COMMIT`` travel inside
-    its two simple queries, not as round trips of their own): on any exception, roll back what is open."""
-    try:
-        yield
-    except BaseException:
-        if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
-            with suppress(psycopg.Error):
-                conn.execute("ROLLBACK")
-        raise
-
-
 def _configure(conn: psycopg.Connection) -> None:
     conn.execute("SET TIME ZONE 'UTC'")
 
 
 class PostgresEventStore(EventStore):
     """Event store in PostgreSQL; safe for concurrent use from threads and processes."""
+
+    #: the server holds the write lock only inside ``ledger_append``: while one group is written, the next
+    #: may be sent (BENCHMARKS.md, 3 December: 1, 2, 4 and 8 within this machine's noise of each other)
+    groups_in_flight = 2
 
     def __init__(self, database_url: str, pool_size: int = 4, *, timeout: float = 30.0) -> None:
         self.database_url = database_url
@@ -496,6 +569,8 @@ class PostgresEventStore(EventStore):
             if not self._meta(conn):
                 problems.append("table ledger_meta is missing: it was dropped")
             found = {name: (enabled, function, body) for name, enabled, function, body in conn.execute(PROTECTIONS)}
+            appender = conn.execute(APPEND_SOURCE).fetchone()
+        appender = appender[0] if appender else None
         for name in TRIGGERS:
             if name not in found:
                 problems.append(f"protection removed: trigger {name} is missing")
@@ -505,6 +580,10 @@ class PostgresEventStore(EventStore):
                 problems.append(f"protection disabled: trigger {name} is switched off")
             if function != "ledger_refuse_change" or " ".join(body.split()) != " ".join(REFUSE_CHANGE_BODY.split()):
                 problems.append(f"protection redefined: trigger {name} no longer runs the ledger's refusal")
+        if appender is None:
+            problems.append("function ledger_append is missing: appends fail until the owner runs `ledger migrate`")
+        elif " ".join(appender.split()) != " ".join(APPEND_BODY.split()):
+            problems.append("function ledger_append redefined: it is not the ledger's append (its lock, checks or chaining)")
         return problems
 
     @staticmethod
@@ -515,88 +594,63 @@ class PostgresEventStore(EventStore):
     # -- writing ---------------------------------------------------------------------
 
     def append(self, batch: CommandBatch) -> AppendResult:
-        """One batch is a group of one: the same two round trips (check, insert with the commit)."""
-        [outcome] = self.append_many([batch], atomic=True)  # a conflict is raised, nothing written
+        """One batch is a group of one (a conflict is raised; nothing of the batch is written)."""
+        [outcome] = self.append_many([batch], atomic=True)
         assert isinstance(outcome, AppendResult)
         return outcome
 
     def append_many(
         self, batches: Sequence[CommandBatch], atomic: bool = False
     ) -> list[AppendResult | ConcurrencyConflict]:
-        """Group commit in a constant number of round trips, however many batches.
-
-        Under the write lock nothing else changes the log, so one query fetches everything the
-        checks need (commands already recorded, current versions); the batches are then checked
-        in order in Python, each against the log as the batches before it in the group left it,
-        exactly as if each were checked and written in a savepoint of its own. A conflicting or
-        duplicate batch writes nothing; the others are written with a few multi-row statements,
-        sent together with the commit. Two round trips, each one simple query: ``BEGIN``, the lock
-        and the check (:data:`LOCK_AND_CHECK`); the INSERTs and ``COMMIT``. The values are inlined
-        by psycopg's client-side binding: every statement through psycopg's extended protocol cost
-        about 0.1 ms of client CPU, more than the server spends on it.
-        """
+        """Group commit in one round trip, however many batches: one call of the server's
+        ``ledger_append`` (:data:`APPEND_FUNCTION`), its own transaction. The server takes the write
+        lock, checks the batches in order (each against the log as the batches before it left it,
+        exactly as if each were checked and written alone), chains and writes them, and commits; the
+        lock is never held while this process decides, encodes or waits for its interpreter. A
+        conflicting or duplicate batch writes nothing; the others are written. A command id
+        recorded before for a different command fails the whole call (nothing is written) with
+        :class:`~ledger.store.CommandIdReused`. The call is a simple query with its one argument
+        inlined by psycopg's client-side binding: psycopg's extended protocol cost about 0.1 ms of
+        client CPU a statement, more than the server spends on it."""
         prepared = [_batch.prepare(batch) for batch in batches]
         if not prepared:
             return []
-        with self._pool.connection() as conn, _rolled_back_unless_committed(conn):
-            cur = psycopg.ClientCursor(conn)
-            ids = {originator_id for item in prepared for originator_id in item.expected}
-            cur.execute(LOCK_AND_CHECK, {
-                "command_ids": orjson.dumps(list({item.batch.command_id for item in prepared})).decode(),
-                "ids": orjson.dumps(list(ids)).decode(),
-            })  # fmt: skip
-            cur.nextset()  # past BEGIN's and the lock's results
-            cur.nextset()
-            recorded_commands: dict[str, AppendResult] = {}
-            current: dict[UUID, int] = {}
-            log_head = command_head = _batch.Head(0, GENESIS_HASH)
-            for kind, originator_id, text, first, *rest in cur.fetchall():
-                if kind == 0:
-                    recorded_commands[text] = _earlier(text, (first, *rest))
-                elif kind == 1:
-                    if first is not None:
-                        current[originator_id] = first
-                else:
-                    last, command_hash = rest[:2]
-                    if first is not None:
-                        log_head = _batch.Head(first, text)
-                    if last is not None:
-                        command_head = _batch.Head(last, command_hash)
+        document = orjson.dumps([_append_document(item) for item in prepared]).decode()
+        try:
+            with self._pool.connection() as conn:
+                rows = psycopg.ClientCursor(conn).execute(APPEND, (document, atomic)).fetchall()
+        except psycopg.Error as error:
+            if error.sqlstate == ATOMIC_CONFLICT:
+                moved, expected, actual = orjson.loads(error.diag.message_detail or "null")
+                raise ConcurrencyConflict(UUID(moved), expected, actual) from None
+            if error.sqlstate == COMMAND_ID_REUSED:
+                raise self._reused(prepared) from None
+            raise
+        outcomes: list[AppendResult | ConcurrencyConflict] = []
+        for item, (outcome, first, last, digest, command_type, recorded_at, moved, expected, actual) in zip(prepared, rows, strict=True):
+            command_id = item.batch.command_id
+            if outcome == 2:
+                outcomes.append(ConcurrencyConflict(moved, expected, actual))
+                continue
+            outcomes.append(AppendResult(
+                command_id, _batch.positions_of(first, last), duplicate=outcome == 0, payload_digest=digest,
+                command_type=command_type, recorded_at=recorded_at.astimezone(timezone.utc),
+            ))  # fmt: skip
+        return outcomes
 
-            outcomes: list[AppendResult | ConcurrencyConflict] = []
-            rows = _InsertRows()
-            for item in prepared:
-                batch = item.batch
-                if batch.command_id in recorded_commands:
-                    # raises CommandIdReused (nothing is written) if the payload differs
-                    outcomes.append(recorded_commands[batch.command_id].check_retry(batch.command_id, batch.payload_digest))
-                    continue
-                conflict = _batch.find_conflict(item.expected, current)
-                if conflict is not None:
-                    if atomic:
-                        raise conflict  # nothing was written; the transaction rolls back
-                    outcomes.append(conflict)
-                    continue
-                recorded = _batch.chain(item, log_head)
-                if recorded:
-                    log_head = _batch.Head(recorded[-1].position, recorded[-1].hash)
-                command = _batch.chain_command(batch, recorded, command_head)
-                command_head = _batch.Head(command.seq, command.hash)
-                for event in recorded:
-                    current[event.originator_id] = event.originator_version
-                result = AppendResult(
-                    batch.command_id, tuple(e.position for e in recorded), payload_digest=command.payload_digest,
-                    command_type=command.command_type, recorded_at=command.recorded_at,
-                )  # fmt: skip
-                recorded_commands[batch.command_id] = dataclasses.replace(result, duplicate=True)
-                rows.add(command, recorded)
-                if rows.events >= INSERT_CHUNK:
-                    rows.render(cur)
-                outcomes.append(result)
-            rows.render(cur)
-            # the second round trip: the INSERTs and the commit, one simple query (no parameters left)
-            cur.execute("; ".join([*rows.statements, "COMMIT"]))
-            return outcomes
+    def _reused(self, prepared: Sequence[_batch.PreparedBatch]) -> CommandIdReused:
+        """The refusal ``ledger_append`` raised: the first batch whose command id was recorded for
+        another command, before this call or earlier in it."""
+        seen: dict[str, str] = {}
+        for item in prepared:
+            batch = item.batch
+            earlier = self.command_result(batch.command_id)
+            if earlier is not None and earlier.payload_digest != batch.payload_digest:
+                return CommandIdReused(batch.command_id, earlier)
+            if batch.command_id in seen and seen[batch.command_id] != batch.payload_digest:
+                return CommandIdReused(batch.command_id, AppendResult(batch.command_id, (), duplicate=True, payload_digest=seen[batch.command_id]))
+            seen.setdefault(batch.command_id, batch.payload_digest)
+        raise AssertionError("ledger_append refused a command id that no batch reuses")
 
     # -- reading ---------------------------------------------------------------------
 

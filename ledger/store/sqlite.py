@@ -129,8 +129,9 @@ SCAN_CHUNK = 5000
 IN_CHUNK = 400
 
 
-#: the version of the log's schema this code writes (as :data:`ledger.store.postgres.SCHEMA_VERSION`):
-#: 1 had unchained command rows and no replace guards; 2 chains the command rows.
+#: the version of the log's schema this code writes (numbered as :data:`ledger.store.postgres.SCHEMA_VERSION`,
+#: whose 3 only adds PostgreSQL's server-side append): 1 had unchained command rows and no replace
+#: guards; 2 chains the command rows.
 SCHEMA_VERSION = 2
 
 

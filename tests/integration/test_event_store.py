@@ -13,7 +13,7 @@ import pytest
 
 from ledger.audit import verify_store
 from ledger.store import GENESIS_HASH, AppendResult, ConcurrencyConflict, EventStore, chain_hash, open_store
-from ledger.store.base import event_ref
+from ledger.store.base import command_hash, event_ref
 from tests.conftest import postgres_base_url, postgres_schema
 from tests.integration.store_helpers import (
     append_with_retry,
@@ -74,6 +74,35 @@ class EventStoreContract:
         assert store.read_aggregate(b) == [recorded[1]]
         assert store.read_aggregate(uuid4()) == []
         assert store.max_position() == 3
+
+    def test_both_chains_hash_any_text_exactly_as_chain_hash_and_command_hash(self, store: EventStore) -> None:
+        # PostgreSQL completes the hashes on the server around renderings sent by the client: quotes,
+        # backslashes, control characters, non-BMP characters and JSON-looking text must hash alike
+        awkward = ['"', "\\", "\n\t\r\b\f", "\x01\x1f\x7f", "唐山 第十三条（二）", "😀\u2028\u2029", "</script>", '{"a":[1,"b"]}', ""]
+        a = uuid4()
+        for i, text in enumerate(awkward):
+            when = datetime(2025, 3, 1, 9, 0, i, i * 1000 if i % 2 else 0, tzinfo=timezone(timedelta(hours=8)))
+            new = [event(a, i + 1, topic=f"tests.{text}:T", state=text, recorded_at=when, effective_on=None if i % 3 else date(2024, 2, 29))]
+            store.append(batch(f"cmd {text} {i}", new, recorded_by=f"by {text}"))
+        store.append(batch("noop \u00e9", []))
+        prev = GENESIS_HASH
+        for e in store.read_all():
+            assert (e.prev_hash, e.hash) == (prev, chain_hash(
+                prev, e.position, e.originator_id, e.originator_version, e.topic, e.state,
+                e.recorded_at, e.effective_on, e.recorded_by, e.command_id,
+            ))  # fmt: skip
+            prev = e.hash
+        prev = GENESIS_HASH
+        commands = list(store.read_commands())
+        assert [c.seq for c in commands] == list(range(1, len(awkward) + 2))
+        for c in commands:
+            assert (c.prev_hash, c.hash) == (prev, command_hash(
+                prev, c.seq, c.command_id, c.command_type, c.recorded_by, c.recorded_at, c.payload_digest,
+                c.first_position, c.last_position,
+            ))  # fmt: skip
+            prev = c.hash
+        assert commands[-1].first_position is None and commands[-1].last_position is None
+        assert verify_store(store).ok
 
     def test_a_batch_without_effective_dates(self, store: EventStore) -> None:
         a = uuid4()

@@ -132,6 +132,13 @@ REFUSED = [
     FUNCTION_NO_OP,
     "DROP FUNCTION ledger_refuse_change() CASCADE",
     "ALTER FUNCTION ledger_refuse_change() RENAME TO forged",
+    # the append function: replaced, it could chain or lock otherwise (the role may only execute it)
+    "CREATE OR REPLACE FUNCTION ledger_append(batches jsonb, atomic boolean) RETURNS TABLE (outcome integer,"
+    " from_position bigint, to_position bigint, recorded_digest text, recorded_type text, recorded_when timestamptz,"
+    " conflict_id uuid, conflict_expected integer, conflict_actual integer) LANGUAGE sql AS $$ SELECT 1, 1::bigint,"
+    " 1::bigint, '', '', now(), NULL::uuid, 0, 0 $$",
+    "DROP FUNCTION ledger_append(jsonb, boolean)",
+    "ALTER FUNCTION ledger_append(jsonb, boolean) RENAME TO forged",
     "SET session_replication_role = replica",
 ]
 
@@ -216,8 +223,8 @@ def test_migrate_refuses_an_app_role_with_the_owners_rights(postgres_url: str) -
 def test_ledger_migrate_on_the_command_line(postgres_url: str) -> None:
     result = ledger_cli("migrate", "-d", postgres_url, "--app-role", app_role())
     assert result.returncode == 0, result.stderr
-    assert "schema created (version 2)" in result.stdout and f"role {app_role()} may read and append" in result.stdout
+    assert "schema created (version 3)" in result.stdout and f"role {app_role()} may read and append" in result.stdout
     again = ledger_cli("migrate", "-d", postgres_url, "--app-role", app_role())
-    assert again.returncode == 0 and "schema up to date (version 2)" in again.stdout
+    assert again.returncode == 0 and "schema up to date (version 3)" in again.stdout
     refused = ledger_cli("migrate", "-d", as_app(postgres_url), "--app-role", app_role())
     assert refused.returncode == 1 and "does not own" in refused.stderr and "Traceback" not in refused.stderr

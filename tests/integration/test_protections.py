@@ -223,3 +223,30 @@ def test_verify_export_checks_the_digest(store: EventStore, tmp_path: Path) -> N
     export_events(store, export)
     report = verify_export_against_digest(export, other)
     assert not report.ok and report.first_bad_position == 5 and "rewritten" in report.reason
+
+
+@pytest.mark.postgres
+def test_a_missing_or_redefined_append_function_is_named(postgres_url: str) -> None:
+    from ledger.store.postgres import APPEND_FUNCTION
+
+    store = open_store(postgres_url)
+    try:
+        build(store)
+        import psycopg
+
+        with psycopg.connect(postgres_url, autocommit=True) as raw:
+            # the same function without its write lock: it would still chain, but not serialise writers
+            unlocked = APPEND_FUNCTION.replace("PERFORM pg_advisory_xact_lock(", "PERFORM abs(", 1)
+            assert unlocked != APPEND_FUNCTION
+            raw.execute(unlocked)
+            assert store.protection_problems() == [
+                "function ledger_append redefined: it is not the ledger's append (its lock, checks or chaining)"
+            ]
+            raw.execute("DROP FUNCTION ledger_append(jsonb, boolean)")
+            assert store.protection_problems() == [
+                "function ledger_append is missing: appends fail until the owner runs `ledger migrate`"
+            ]
+            raw.execute(APPEND_FUNCTION)
+        assert store.protection_problems() == []
+    finally:
+        store.close()

@@ -172,3 +172,41 @@ def test_migrate_on_sqlite_refuses_an_app_role(tmp_path: Path) -> None:
     with pytest.raises(MigrationError, match="SQLite has no roles"):
         migrate(f"sqlite:///{tmp_path / 'l.db'}", "ledger_app")
     assert not (tmp_path / "l.db").exists()
+
+
+@pytest.mark.postgres
+def test_a_version_2_postgres_ledger_gains_its_server_append(postgres_url: str) -> None:
+    """Version 2 appended from the client; version 3 through ``ledger_append``. The application role
+    cannot add the function and is told to run ``ledger migrate``; the upgrade touches no row."""
+    from tests.support.roles import app_role, as_app
+
+    store = open_store(postgres_url)
+    a = uuid4()
+    for c in range(3):
+        store.append(batch(f"c-{c}", [event(a, c + 1)]))
+    store.close()
+    assert migrate(postgres_url, app_role()).schema == "up to date"
+    raw = RawDatabase(postgres_url)
+    raw.execute("DROP FUNCTION ledger_append(jsonb, boolean)")  # as version 2 left it
+    raw.close()
+    with pytest.raises(SchemaNotReady, match=r"older version \(schema 2; this version needs 3\)"):
+        open_store(as_app(postgres_url))
+    store = open_store(postgres_url)  # its owner opening it upgrades it
+    try:
+        assert store.protection_problems() == []
+        assert migrate(postgres_url, app_role()).schema == "up to date"
+    finally:
+        store.close()
+    raw = RawDatabase(postgres_url)
+    raw.execute("DROP FUNCTION ledger_append(jsonb, boolean)")
+    raw.close()
+    report = migrate(postgres_url, app_role())
+    assert report.schema == "upgraded from version 2" and report.problems == []
+    app_store = open_store(as_app(postgres_url))
+    try:
+        events = list(app_store.read_all())
+        app_store.append(batch("c-3", [event(a, 4)]))
+        assert list(app_store.read_all())[:3] == events and app_store.max_position() == 4
+        assert verify_store(app_store).ok and integrity_problems(app_store, read_models=False) == []
+    finally:
+        app_store.close()
