@@ -13,18 +13,14 @@ flush) for the whole group.
 
 Leader and followers
 --------------------
-There is no committer thread. A thread that submits a batch queues it; if fewer
-groups than the store's ``groups_in_flight`` are being gathered or written, it
-becomes a *leader*: it takes up to ``max_batch`` queued batches (its own among
-them, in arrival order), writes them with ``append_many``, and wakes their
-threads with their outcomes. The others (*followers*) sleep until their batch is
-done, or until a leader's place is free and their batch is still queued, and
-then lead themselves. While groups are being written, the next one fills up
-behind them, so under load groups form by themselves. SQLite holds its write
-lock across the client's work, so one group at a time; PostgreSQL's
-``ledger_append`` holds it only on the server, so a second group is sent while
-the first is written, and the server orders them (the log stays gap-free, each
-batch checked against the log as the groups before it left it).
+There is no committer thread. A thread that submits a batch queues it; if no
+group is being gathered or written, it becomes the *leader*: it takes up to
+``max_batch`` queued batches (its own among them, in arrival order), writes them
+with ``append_many``, and wakes their threads with their outcomes. The others
+(*followers*) sleep until their batch is done, or until leadership is free and
+their batch is still queued, and then lead themselves. While one group is being
+written, the next one fills up behind it, so under load groups form by
+themselves.
 
 Before taking its group the leader may wait up to ``max_wait_ms`` for more
 batches, but only while some thread has entered :meth:`GroupCommitter.session`
@@ -149,7 +145,7 @@ class GroupCommitter:
         self.on_commit = on_commit
         self._cond = threading.Condition(threading.Lock())
         self._queue: list[_Slot] = []
-        self._leaders = 0  # threads gathering or writing a group: at most store.groups_in_flight
+        self._leading = False  # a leader is gathering or writing a group
         self._deciding = 0  # threads inside session() that have no batch submitted
         self._local = threading.local()  # .in_session: the thread is inside session()
         self._committed_seq = 0  # groups committed that on_commit must serve
@@ -212,15 +208,15 @@ class GroupCommitter:
     def _await(self, slot: _Slot) -> Outcome:
         while True:
             with self._cond:
-                while not slot.done and (slot.taken or self._leaders >= self.store.groups_in_flight):
+                while not slot.done and (slot.taken or self._leading):
                     self._cond.wait()
                 if slot.done:
                     break
-                self._leaders += 1
+                self._leading = True
                 try:
                     group = self._gather()  # holds this slot, unless more than max_batch are ahead of it
                 except BaseException:
-                    self._leaders -= 1
+                    self._leading = False
                     self._cond.notify_all()
                     raise
             self._lead(group)
@@ -277,7 +273,7 @@ class GroupCommitter:
             interrupted = error
             outcomes = [error] * len(group)  # type: ignore[list-item]  # re-raised below, never returned
         with self._cond:
-            self._leaders -= 1
+            self._leading = False
             self.groups += 1
             self.batches += len(group)
             self.largest_group = max(self.largest_group, len(group))

@@ -31,7 +31,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, ClassVar
+from typing import Any
 from uuid import UUID
 
 GENESIS_HASH = "0" * 64
@@ -270,11 +270,6 @@ def event_hash_tail(
 
 class EventStore(ABC):
     """The ledger's log. Implementations: SQLite (embedded) and PostgreSQL."""
-
-    #: how many :meth:`append_many` calls group commit may usefully have under way at once: 1 where the
-    #: write lock is held across the client's own work (SQLite), more where the server holds it only
-    #: while it writes (PostgreSQL's ``ledger_append``), so the next group is decided and sent meanwhile
-    groups_in_flight: ClassVar[int] = 1
 
     database_url: str
 

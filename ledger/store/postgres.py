@@ -511,10 +511,6 @@ def _configure(conn: psycopg.Connection) -> None:
 class PostgresEventStore(EventStore):
     """Event store in PostgreSQL; safe for concurrent use from threads and processes."""
 
-    #: the server holds the write lock only inside ``ledger_append``: while one group is written, the next
-    #: may be sent (BENCHMARKS.md, 3 December: 1, 2, 4 and 8 within this machine's noise of each other)
-    groups_in_flight = 2
-
     def __init__(self, database_url: str, pool_size: int = 4, *, timeout: float = 30.0) -> None:
         self.database_url = database_url
         # Connect once directly: a bad URL or a server that is down fails here with a clear error.
