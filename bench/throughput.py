@@ -193,6 +193,28 @@ def cpu_ticks() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
+def server_cpu() -> dict[int, float]:
+    """CPU seconds (user + system) of every PostgreSQL process this machine shows, by pid (the
+    benchmark's server is local; empty where there is no /proc)."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    found: dict[int, float] = {}
+    for entry in Path("/proc").glob("[0-9]*/stat") if Path("/proc").is_dir() else ():
+        try:
+            raw = entry.read_text()
+        except OSError:
+            continue
+        if raw[raw.index("(") + 1:raw.rindex(")")].startswith("postgres"):
+            fields = raw.rsplit(")", 1)[1].split()
+            found[int(entry.parent.name)] = (int(fields[11]) + int(fields[12])) / tick
+    return found
+
+
+def server_cpu_since(start: dict[int, float]) -> float:
+    """The PostgreSQL processes' CPU seconds since ``start`` (a process begun since counts whole;
+    one ended since is missed: the pool's connections live through a run)."""
+    return sum(cpu - start.get(pid, 0.0) for pid, cpu in server_cpu().items())
+
+
 @dataclass
 class LedgerRun:
     backend: str
@@ -207,6 +229,8 @@ class LedgerRun:
     cpu_ms_per_command: float = 0.0
     #: how busy the machine's CPUs were during the run (all processes, the database included)
     machine_busy: float = 0.0
+    #: CPU time of the PostgreSQL processes per recorded command (0 for SQLite)
+    server_ms_per_command: float = 0.0
     refusals: dict = field(default_factory=dict)
     committer: dict = field(default_factory=dict)
 
@@ -229,7 +253,9 @@ class LedgerRun:
         return (
             f"{self.backend:<10} {self.variant:<11} {self.per_second:8.1f} commands/s"
             f"  ({self.recorded} recorded, {self.refused} refused, {self.gave_up} gave up, {self.events} events;"
-            f" {self.cpu_ms_per_command:.2f} ms Python CPU/command, machine CPU {self.machine_busy:.0%} busy){extra}"
+            f" {self.cpu_ms_per_command:.2f} ms Python CPU/command"
+            + (f" + {self.server_ms_per_command:.2f} ms server" if self.server_ms_per_command else "")
+            + f", machine CPU {self.machine_busy:.0%} busy){extra}"
         )
 
 
@@ -313,13 +339,13 @@ def run_ledger(
         start_counts = [Counts(**asdict(c)) for c in counts]
         start_stats = ledger.committer.stats() if ledger.committer else {}
         start_position = ledger.store.max_position()
-        start_cpu, start_ticks = time.process_time(), cpu_ticks()
+        start_cpu, start_ticks, start_server = time.process_time(), cpu_ticks(), server_cpu()
         started = time.perf_counter()
         time.sleep(seconds)
         end_counts = [Counts(**asdict(c)) for c in counts]
         end_stats = ledger.committer.stats() if ledger.committer else {}
         elapsed = time.perf_counter() - started
-        end_cpu, end_ticks = time.process_time(), cpu_ticks()
+        end_cpu, end_ticks, server = time.process_time(), cpu_ticks(), server_cpu_since(start_server)
         end_position = ledger.store.max_position()
         stop.set()
         for thread in threads:
@@ -349,6 +375,7 @@ def run_ledger(
         return LedgerRun(
             backend, variant, clients, elapsed, recorded, delta("refused"), delta("gave_up"), end_position - start_position,
             cpu_ms_per_command=(end_cpu - start_cpu) * 1000 / max(1, recorded), machine_busy=busy,
+            server_ms_per_command=server * 1000 / max(1, recorded) if backend == "postgres" else 0.0,
             refusals=dict(refusals.most_common(3)), committer=stats,
         )  # fmt: skip
     finally:
@@ -441,11 +468,11 @@ def run_ledger_processes(
     try:
         barrier.wait(timeout=300)
         time.sleep(warmup)
-        start_position, start_ticks = store.max_position(), cpu_ticks()
+        start_position, start_ticks, start_server = store.max_position(), cpu_ticks(), server_cpu()
         started = time.perf_counter()
         time.sleep(seconds)
         elapsed = time.perf_counter() - started
-        end_position, end_ticks = store.max_position(), cpu_ticks()
+        end_position, end_ticks, server = store.max_position(), cpu_ticks(), server_cpu_since(start_server)
         reports = [results.get(timeout=300) for _ in workers]
     finally:
         store.close()
@@ -467,7 +494,8 @@ def run_ledger_processes(
     return LedgerRun(
         "postgres", f"{variant}×{processes}{'p' if partitioned else ''}", clients, elapsed, totals["recorded"], totals["refused"], totals["gave_up"],
         end_position - start_position, cpu_ms_per_command=sum(r["cpu"] for r in reports) * 1000 / max(1, totals["recorded"]),
-        machine_busy=busy, refusals=dict(refusals.most_common(3)), committer=committer,
+        machine_busy=busy, server_ms_per_command=server * 1000 / max(1, totals["recorded"]),
+        refusals=dict(refusals.most_common(3)), committer=committer,
     )  # fmt: skip
 
 
