@@ -242,7 +242,10 @@ $$;
 #: the body of ledger_append() as created (compared, blanks aside, by protection_problems)
 APPEND_BODY = APPEND_FUNCTION.split("AS $$", 1)[1].split("$$;", 1)[0]
 
-#: append_many's one statement (outside a transaction block: its own transaction)
+#: append_many's one statement (outside a transaction block: its own transaction), prepared on each
+#: pooled connection: the server no longer parses, analyses and plans it — and lexes the document —
+#: on every call (one call in a loop, 3 December: server CPU 0.307 -> 0.250 and 0.407 -> 0.357 ms a
+#: call, client 0.089 -> 0.071 and 0.116 -> 0.089 ms, against the same call inlined as a simple query)
 APPEND = "SELECT * FROM ledger_append(%s::jsonb, %s)"
 
 
@@ -605,16 +608,14 @@ class PostgresEventStore(EventStore):
         lock is never held while this process decides, encodes or waits for its interpreter. A
         conflicting or duplicate batch writes nothing; the others are written. A command id
         recorded before for a different command fails the whole call (nothing is written) with
-        :class:`~ledger.store.CommandIdReused`. The call is a simple query with its one argument
-        inlined by psycopg's client-side binding: psycopg's extended protocol cost about 0.1 ms of
-        client CPU a statement, more than the server spends on it."""
+        :class:`~ledger.store.CommandIdReused`. The call is a prepared statement (:data:`APPEND`)."""
         prepared = [_batch.prepare(batch) for batch in batches]
         if not prepared:
             return []
         document = orjson.dumps([_append_document(item) for item in prepared]).decode()
         try:
             with self._pool.connection() as conn:
-                rows = psycopg.ClientCursor(conn).execute(APPEND, (document, atomic)).fetchall()
+                rows = conn.execute(APPEND, (document, atomic), prepare=True).fetchall()
         except psycopg.Error as error:
             if error.sqlstate == ATOMIC_CONFLICT:
                 moved, expected, actual = orjson.loads(error.diag.message_detail or "null")
