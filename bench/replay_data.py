@@ -21,10 +21,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from bench.figures import ROOT, report
+from bench.throughput import process_cpu
 
 JURISDICTIONS = ("tangshan", "tianjin", "xinxiang", "province", "liuzhou")
 KINDS = {"tianjin": "云服务商", "xinxiang": "数字化服务商", "province": "系统解决方案服务商", "tangshan": "数字化服务商", "liuzhou": "集成服务商"}
@@ -129,24 +129,15 @@ def bare_scan(url: str) -> tuple[int, float, float, float]:
     n = 0
     with psycopg.connect(url) as conn:
         backend = conn.info.backend_pid
-        server_before = _process_cpu(backend)
+        server_before = process_cpu(backend)
         with conn.cursor(name="scan") as cur:
             cur.itersize = 5000
             cur.execute(f"SELECT {', '.join(COLUMNS)} FROM ledger_events ORDER BY position")
             for row in cur:
                 json.loads(row[4])
                 n += 1
-        server = _process_cpu(backend) - server_before
+        server = process_cpu(backend) - server_before
     return n, time.perf_counter() - started, time.process_time() - cpu, server
-
-
-def _process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) of a process of this machine so far; 0.0 if it is not here."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 CHILD = """
@@ -200,7 +191,7 @@ def _backend_cpu_while(url: str, child: subprocess.Popen[str]) -> float:
     with psycopg.connect(url, autocommit=True) as conn:
         while child.poll() is None:
             for (pid,) in conn.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", (REPLAY_APPLICATION,)):
-                seen[pid] = max(seen.get(pid, 0.0), _process_cpu(pid))
+                seen[pid] = max(seen.get(pid, 0.0), process_cpu(pid))
             time.sleep(0.1)
     return sum(seen.values())
 

@@ -193,19 +193,26 @@ def cpu_ticks() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process of this machine so far; 0.0 if it is not here."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def server_cpu() -> dict[int, float]:
     """CPU seconds (user + system) of every PostgreSQL process this machine shows, by pid (the
     benchmark's server is local; empty where there is no /proc)."""
-    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     found: dict[int, float] = {}
-    for entry in Path("/proc").glob("[0-9]*/stat") if Path("/proc").is_dir() else ():
+    for entry in Path("/proc").glob("[0-9]*/comm"):
         try:
-            raw = entry.read_text()
+            name = entry.read_text()
         except OSError:
             continue
-        if raw[raw.index("(") + 1:raw.rindex(")")].startswith("postgres"):
-            fields = raw.rsplit(")", 1)[1].split()
-            found[int(entry.parent.name)] = (int(fields[11]) + int(fields[12])) / tick
+        if name.startswith("postgres"):
+            found[int(entry.parent.name)] = process_cpu(int(entry.parent.name))
     return found
 
 
