@@ -37,7 +37,7 @@ import dataclasses
 import re
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from datetime import timezone
-from typing import Any
+from typing import Any, NoReturn
 from uuid import UUID
 
 import orjson
@@ -51,7 +51,6 @@ from ledger.store.base import (
     SCAN_COLUMNS,
     AppendResult,
     CommandBatch,
-    CommandIdReused,
     ConcurrencyConflict,
     EventStore,
     RecordedCommand,
@@ -621,7 +620,7 @@ class PostgresEventStore(EventStore):
                 moved, expected, actual = orjson.loads(error.diag.message_detail or "null")
                 raise ConcurrencyConflict(UUID(moved), expected, actual) from None
             if error.sqlstate == COMMAND_ID_REUSED:
-                raise self._reused(prepared) from None
+                self._refuse_reused(prepared)
             raise
         outcomes: list[AppendResult | ConcurrencyConflict] = []
         for item, (outcome, first, last, digest, command_type, recorded_at, moved, expected, actual) in zip(prepared, rows, strict=True):
@@ -635,18 +634,17 @@ class PostgresEventStore(EventStore):
             ))  # fmt: skip
         return outcomes
 
-    def _reused(self, prepared: Sequence[_batch.PreparedBatch]) -> CommandIdReused:
-        """The refusal ``ledger_append`` raised: the first batch whose command id was recorded for
-        another command, before this call or earlier in it."""
-        seen: dict[str, str] = {}
+    def _refuse_reused(self, prepared: Sequence[_batch.PreparedBatch]) -> NoReturn:
+        """Raise the refusal ``ledger_append`` made: :class:`~ledger.store.CommandIdReused`, by
+        :meth:`~ledger.store.AppendResult.check_retry`, for the first batch whose command id was
+        recorded for another command, before this call or earlier in it."""
+        earlier_in_call: dict[str, AppendResult] = {}
         for item in prepared:
             batch = item.batch
-            earlier = self.command_result(batch.command_id)
-            if earlier is not None and earlier.payload_digest != batch.payload_digest:
-                return CommandIdReused(batch.command_id, earlier)
-            if batch.command_id in seen and seen[batch.command_id] != batch.payload_digest:
-                return CommandIdReused(batch.command_id, AppendResult(batch.command_id, (), duplicate=True, payload_digest=seen[batch.command_id]))
-            seen.setdefault(batch.command_id, batch.payload_digest)
+            earlier = self.command_result(batch.command_id) or earlier_in_call.get(batch.command_id)
+            if earlier is not None:
+                earlier.check_retry(batch.command_id, batch.payload_digest)
+            earlier_in_call.setdefault(batch.command_id, AppendResult(batch.command_id, (), duplicate=True, payload_digest=batch.payload_digest))
         raise AssertionError("ledger_append refused a command id that no batch reuses")
 
     # -- reading ---------------------------------------------------------------------
