@@ -3,7 +3,8 @@
 1. Generation N is live (``projection_generation.live``, the ``rm_*`` views).
    Leftovers of an interrupted replay (any other generation) are dropped.
 2. Generation N + 1's tables are created empty (secondary indexes, and on PostgreSQL the
-   primary keys of the append-only tables, come last: ``schema.APPEND_ONLY_KEYS``), and
+   primary keys of the append-only tables, come last: ``schema.APPEND_ONLY_KEYS``; on
+   PostgreSQL autovacuum leaves them alone until the switch), and
    filled from the log as it was when the build began (positions 1 … top), with a
    rich progress bar. Live projectors keep updating generation N meanwhile.
    The build reads the log in one pass (``EventStore.scan``: one query streamed
@@ -25,8 +26,8 @@
    memory until the end: peak memory grows with their state (see BENCHMARKS.md).
 3. The switch is one transaction: lock the generation pointer exclusively
    (waiting for any live batch to end; new ones wait for the switch), apply
-   the events recorded since step 2 to N + 1, point ``live`` and the views at
-   N + 1, drop generation N. Readers see N or N + 1, never a mix.
+   the events recorded since step 2 to N + 1, give N + 1's tables back to autovacuum, point
+   ``live`` and the views at N + 1, drop generation N. Readers see N or N + 1, never a mix.
 
 Run one replay at a time (a second one would drop the first's generation).
 """
@@ -67,6 +68,7 @@ from ledger.projections.schema import (
     generations,
     lock_live,
     point_views,
+    resume_autovacuum,
 )
 from ledger.projections.timeline import TimelineProjection
 from ledger.store.base import EventStore
@@ -234,6 +236,7 @@ class Replay:
                 if read < self.batch_size:
                     break
             self._finish(tx)
+            resume_autovacuum(tx, self.building)
             tx.execute("UPDATE projection_generation SET live = ?, switched_at = ? WHERE id = 1", (self.building, _now()))
             point_views(tx, self.building)
             drop_generation(tx, self.live)

@@ -221,11 +221,16 @@ def create_generation(tx: Tx, generation: int, tables: list[str], projections: l
     (a replay fills the tables first, then indexes them once)."""
     later = not indexes and tx.dialect == POSTGRES
     lz4 = tx.dialect == POSTGRES and has_lz4(tx)
+    # a generation being built is left alone by autovacuum until the switch (resume_autovacuum): its
+    # tables only grow, nothing reads them, and a vacuum started on the timeline while the build
+    # writes it held up the build's ADD PRIMARY KEY until the server cancelled the vacuum, a
+    # deadlock_timeout (1 s) for each table (BENCHMARKS.md, replay)
+    options = " WITH (autovacuum_enabled = false)" if later else ""
     for name in tables:
         physical = tx.table(name, generation)
         key = APPEND_ONLY_KEYS.get(name)
         columns = _columns(name, lz4) if key is None or later else f"{_columns(name, lz4).rstrip()},\n        PRIMARY KEY ({key})\n"
-        tx.execute(f"CREATE TABLE IF NOT EXISTS {physical} ({columns})")
+        tx.execute(f"CREATE TABLE IF NOT EXISTS {physical} ({columns}){options}")
     if indexes:
         create_indexes(tx, generation, tables, primary_keys=False)
     for projection in projections:
@@ -262,6 +267,15 @@ def create_indexes(tx: Tx, generation: int, tables: list[str], *, primary_keys: 
             tx.execute(f"ALTER TABLE {physical} ADD PRIMARY KEY ({key})")
         for i, columns in enumerate(INDEXES.get(name, ())):
             tx.execute(f"CREATE INDEX IF NOT EXISTS {physical}_i{i} ON {physical} ({columns})")
+
+
+def resume_autovacuum(tx: Tx, generation: int) -> None:
+    """Give a built generation's tables back to autovacuum (PostgreSQL; :func:`create_generation`
+    with ``indexes=False`` created them without it). It vacuums and analyses them after the switch,
+    as it does any table that grew."""
+    if tx.dialect == POSTGRES:
+        for name in TABLES:
+            tx.execute(f"ALTER TABLE {tx.table(name, generation)} RESET (autovacuum_enabled)")
 
 
 def drop_generation(tx: Tx, generation: int) -> None:

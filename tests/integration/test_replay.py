@@ -84,6 +84,37 @@ def test_the_replayed_generation_has_the_keys_and_indexes_of_a_generation_built_
     assert _indexes(projected.db, 2) == live
 
 
+def _autovacuum_off(db: ReadModelDB, generation: int) -> set[str]:
+    """The generation's tables that autovacuum is told to leave alone."""
+    with db.transaction(write=False) as tx:
+        return {
+            name
+            for name in TABLES
+            if "autovacuum_enabled=false" in (tx.fetchone("SELECT reloptions FROM pg_class WHERE oid = ?::regclass", (tx.table(name, generation),))[0] or [])  # type: ignore[index]
+        }
+
+
+def test_autovacuum_leaves_a_generation_alone_while_it_is_built_and_takes_it_after_the_switch(scenario, projected, models):
+    """A vacuum of the timeline started during the build held up its primary key until the server
+    cancelled the vacuum (a second a table): the tables being built are created without autovacuum,
+    and the switch gives them back to it; the live generation never loses it."""
+    if projected.db.dialect != "postgres":
+        pytest.skip("a PostgreSQL table setting")
+    mixed_scenario(scenario)
+    assert _autovacuum_off(projected.db, 1) == set()
+    job = Replay(scenario.ledger)
+    try:
+        assert job.prepare() == 2
+        assert _autovacuum_off(projected.db, 2) == set(TABLES)
+        job.build(show_progress=False)
+        assert _autovacuum_off(projected.db, 2) == set(TABLES)
+        assert _autovacuum_off(projected.db, 1) == set()
+        job.switch()
+    finally:
+        job.close()
+    assert _autovacuum_off(projected.db, 2) == set()
+
+
 def test_binary_copy_sends_every_column_as_the_type_postgresql_created(projected):
     """Rows go to PostgreSQL by binary COPY typed from ``schema.column_types``: every column of every
     read model, with the type the server gave it."""
