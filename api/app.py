@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from api import errors
 from api.routes import commands, ops, personal, queries, reports
@@ -17,6 +18,8 @@ from ledger.bootstrap import App
 
 REQUESTS = Counter("ledger_api_requests_total", "HTTP requests answered", ["method", "route", "status"])
 LATENCY = Histogram("ledger_api_request_seconds", "HTTP request latency", ["method", "route"])
+#: with ``ledger serve --workers N``: one series per live worker process (its ``pid`` label)
+STARTED = Gauge("ledger_api_worker_started_seconds", "when this API process started (Unix time)", multiprocess_mode="liveall")
 
 #: the dashboard and every asset it loads (the chart library is vendored: no CDN)
 STATIC = Path(__file__).parent / "static"
@@ -29,9 +32,20 @@ Dates say their axis: `effective_*` is when a fact took effect, `recorded_*` / `
 """
 
 
-def create_app(ledger_app: App, settings: ApiSettings | None = None) -> FastAPI:
-    """``ledger_app`` is the bootstrap App: ``.ledger`` executes commands, ``.views`` answers every read."""
-    app = FastAPI(title="Compliance ledger API", version="1", description=DESCRIPTION, docs_url="/docs", redoc_url=None)
+def create_app(ledger_app: App, settings: ApiSettings | None = None, *, close_ledger: bool = False) -> FastAPI:
+    """``ledger_app`` is the bootstrap App: ``.ledger`` executes commands, ``.views`` answers every read.
+    ``close_ledger``: the application closes it when the server stops (a worker process's own App)."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        STARTED.set(time.time())
+        try:
+            yield
+        finally:
+            if close_ledger:
+                ledger_app.close()
+
+    app = FastAPI(title="Compliance ledger API", version="1", description=DESCRIPTION, docs_url="/docs", redoc_url=None, lifespan=lifespan)
     app.state.ledger_app = ledger_app
     app.state.settings = settings or ApiSettings()
     errors.install(app)

@@ -877,11 +877,14 @@ def serve(
     database_url: DatabaseOption = None,
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, envvar="LEDGER_API_WORKERS", help="worker processes (PostgreSQL only): each decides and writes commands on its own core")
+    ] = 1,
 ) -> None:
     """Serve the HTTP API and the dashboard over the ledger (OpenAPI at /docs)."""
     from api.serve import serve as run
 
-    run(settings_for(database_url).database_url, host=host, port=port, fail=fail)
+    run(settings_for(database_url).database_url, host=host, port=port, fail=fail, workers=workers)
 
 
 @app.command()

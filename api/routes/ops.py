@@ -1,15 +1,17 @@
 """Health (the process answers), readiness (the database, and Kafka where configured), Prometheus metrics."""
 from __future__ import annotations
 
+import os
 import socket
 from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
 from api.deps import AppDep, SettingsDep
 from api.models import Health, Readiness
+from api.serve import METRICS_DIR_VARIABLE
 
 router = APIRouter(tags=["operations"])
 
@@ -46,4 +48,9 @@ def ready(app: AppDep, settings: SettingsDep) -> Any:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
 def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    """This process's metrics; with ``ledger serve --workers N``, every worker's together."""
+    registry = REGISTRY
+    if os.environ.get(METRICS_DIR_VARIABLE):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
