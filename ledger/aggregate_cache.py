@@ -55,6 +55,12 @@ class AggregateCache:
             self.hits += 1
             return True, self._entries.pop(aggregate_id)
 
+    def peek(self, aggregate_id: UUID) -> LedgerAggregate | None:
+        """The aggregate as last recorded, left in the cache, or None (not kept, or taken by a
+        command): for what never changes once an aggregate is created (its jurisdiction)."""
+        with self._lock:
+            return self._entries.get(aggregate_id)
+
     def put(self, aggregates: Iterable[LedgerAggregate], absent: Iterable[UUID] = ()) -> None:
         """Keep recorded aggregates (never replacing a newer version) and ids known to be absent."""
         with self._lock:

@@ -561,6 +561,15 @@ class Ledger:
     def find(self, cls: type[A], business_id: str) -> A | None:
         return UnitOfWork(self.store, snapshots=self.snapshots).find(cls, business_id)
 
+    def jurisdiction_of(self, cls: type[A], business_id: str) -> str:
+        """The jurisdiction an aggregate belongs to — fixed by its first event — from the
+        aggregates kept in memory when they hold it (nothing read), else as :meth:`load` reads it
+        (``NotFound`` if there is none)."""
+        kept = self.aggregates.peek(cls.create_id(business_id))
+        aggregate = kept if isinstance(kept, cls) else self.load(cls, business_id)
+        jurisdiction: str = aggregate.jurisdiction  # type: ignore[attr-defined]  # every aggregate a command is scoped by has one
+        return jurisdiction
+
     def pack(self, jurisdiction: str) -> RulePack:
         now = self.clock.now()
         return Context(UnitOfWork(self.store), business_date(now), now).pack(jurisdiction)

@@ -121,7 +121,7 @@ def jurisdiction_of(app: Any, command: c.Command, action: Action) -> str:
     for param, cls in SCOPES.items():
         business_id = getattr(command, param, None)
         if business_id is not None:
-            return app.ledger.load(cls, business_id).jurisdiction  # NotFound -> 404
+            return str(app.ledger.jurisdiction_of(cls, business_id))  # NotFound -> 404
     raise Forbidden(f"{action.command.__name__} names no jurisdiction")
 
 

@@ -166,3 +166,24 @@ def test_a_project_registration_retried_by_a_writer_that_had_not_read_it_is_a_du
     assert again.duplicate and again.positions == first.positions
     with pytest.raises(CommandIdReused):
         counted.execute(command.model_copy(update={"enterprise_name": "another name"}))
+
+
+def test_the_jurisdiction_of_a_kept_aggregate_is_read_from_memory_and_of_another_from_the_store(scenario, counted):
+    """The API checks a regulator's jurisdiction before every command: the aggregate a command
+    names is usually kept in memory, its jurisdiction fixed since its first event; it is not
+    taken out of the cache for that (the command then takes it)."""
+    from ledger.application import NotFound
+
+    scenario.admit("TJ-1", "tianjin")
+    scenario.admit("TS-1", "tangshan")
+    assert counted.jurisdiction_of(Provider, "TJ-1") == "tianjin"  # not kept: read
+    assert counted.store.reads == 1
+    Scenario(counted, scenario.clock).run(m.RecordScore, provider_id="TJ-1", year=2024, score=80)
+    reads = counted.store.reads
+    assert [counted.jurisdiction_of(Provider, "TJ-1") for _ in range(3)] == ["tianjin"] * 3
+    assert counted.store.reads == reads  # kept since the score: nothing read
+    hit, kept = counted.aggregates.take(Provider.create_id("TJ-1"))
+    assert hit and kept is not None  # still there for the next command
+    assert counted.jurisdiction_of(Provider, "TS-1") == "tangshan"
+    with pytest.raises(NotFound):
+        counted.jurisdiction_of(Provider, "NO-SUCH")
