@@ -104,7 +104,7 @@ def measure(database_url: str, ids: list[str], workers: int, connections: int, r
     port = free_port()
     env = {**os.environ, "LEDGER_API_JWT_SECRET": secret, **env_extra}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    command = [sys.executable, "-m", "ledger", "serve", "-d", database_url, "--port", str(port), "--workers", str(workers)]
+    command = [sys.executable, "-m", "ledger", "serve", "-d", database_url, "--port", str(port), *(["--workers", str(workers)] if workers > 1 else [])]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -117,7 +117,7 @@ def measure(database_url: str, ids: list[str], workers: int, connections: int, r
             except httpx.HTTPError:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the server ({' '.join(command[3:5])} --workers {workers}) did not start")
+                raise SystemExit(f"the server (ledger serve --workers {workers}) did not start")
             time.sleep(0.2)
         asyncio.run(_send(base, _requests(ids, tokens, max(200, connections * 10), f"{label}-warm", 1), connections))
         timed = _requests(ids, tokens, requests, label, 2)

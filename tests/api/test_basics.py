@@ -159,3 +159,36 @@ def test_the_timeline_filters_on_the_recorded_axis(served):
     assert answer.status_code == 422 and answer.json()["field"] == "recorded_to"
     answer = served.client.get("/v1/providers/TS-2/timeline", params={"recorded_from": "yesterday"}, headers=auditor)
     assert answer.status_code == 422 and "recorded_from" in answer.text
+
+
+def test_every_request_is_counted_and_timed_by_its_route_and_status(served, monkeypatch):
+    """The metrics middleware: by route template (``unmatched`` for no route), by the status the
+    response started with, a request that failed inside the application as the 500 it got."""
+    from prometheus_client import REGISTRY
+
+    from ledger.views import Views
+
+    timeline = "/v1/providers/{provider_id}/timeline"
+
+    def count(route: str, status: str, method: str = "GET") -> float:
+        return REGISTRY.get_sample_value("ledger_api_requests_total", {"method": method, "route": route, "status": status}) or 0.0
+
+    def timed(route: str) -> float:
+        return REGISTRY.get_sample_value("ledger_api_request_seconds_count", {"method": "GET", "route": route}) or 0.0
+
+    before = {key: count(*key) for key in [(timeline, "200"), (timeline, "500"), ("unmatched", "404"), ("/health", "200")]}
+    timed_before = timed(timeline)
+    auditor = headers("auditor")
+    assert served.client.get("/v1/providers/TS-2/timeline", headers=auditor).status_code == 200
+    assert served.client.get("/v1/providers/TS-1/timeline", headers=auditor).status_code == 200
+    assert served.client.get("/no/such/route").status_code == 404
+    assert served.client.get("/health").status_code == 200
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the read model is gone")
+
+    monkeypatch.setattr(Views, "timeline", broken)
+    assert served.client.get("/v1/providers/TS-2/timeline", headers=auditor).status_code == 500
+    after = {key: count(*key) for key in before}
+    assert {key: after[key] - before[key] for key in before} == {(timeline, "200"): 2, (timeline, "500"): 1, ("unmatched", "404"): 1, ("/health", "200"): 1}
+    assert timed(timeline) - timed_before == 3
