@@ -97,9 +97,14 @@ class UnitOfWork:
         snapshots: SnapshotStore | None = None,
         *,
         presume_new: bool = False,
+        claims: bool = False,
     ) -> None:
         self._store = store
         self._cache = cache
+        #: take turns with this process's other commands on each aggregate named (``AggregateCache.claim``)
+        self._claims = claims and cache is not None
+        #: the aggregates this unit of work claimed: let go by :meth:`let_go`
+        self.claimed: list[UUID] = []
         self._unreserved = unreserved
         self._snapshots = snapshots
         self._presume_new = presume_new
@@ -127,6 +132,8 @@ class UnitOfWork:
         if agg_id in self._aggregates:
             aggregate = self._aggregates[agg_id]
         else:
+            if self._claims and cls is not Rulebook and self._cache is not None and self._cache.claim(agg_id):
+                self.claimed.append(agg_id)
             hit, aggregate = self._cache.take(agg_id) if self._cache is not None else (False, None)
             if not hit and presume_absent:
                 self.presumed.add(agg_id)
@@ -193,6 +200,12 @@ class UnitOfWork:
         if not recorded:
             aggregates = [a for a in aggregates if not a.pending_events and a.version == self.versions.get(a.id)]
         cache.put(aggregates, self.absent())
+
+    def let_go(self) -> None:
+        """End this unit of work's claims (after its aggregates went back to the cache, or not)."""
+        if self.claimed and self._cache is not None:
+            self._cache.let_go(self.claimed)
+            self.claimed = []
 
     def mark_saved(self) -> None:
         """After a batch is staged, later commands expect the aggregates' new versions."""
@@ -357,47 +370,58 @@ class Ledger:
             presume_new = True  # only the first decision (UnitOfWork.find_new)
             conflicts = 0
             while conflicts < MAX_ATTEMPTS:
-                uow = UnitOfWork(self.store, self.aggregates, self.unreserved, self.snapshots, presume_new=presume_new)
+                uow = UnitOfWork(self.store, self.aggregates, self.unreserved, self.snapshots, presume_new=presume_new, claims=True)
                 presume_new = False
                 try:
-                    batch, names = self._decide(command, uow)
-                except Exception:
-                    uow.release(self.aggregates, recorded=False)
-                    if uow.presumed:
-                        continue  # decided again on what the store has: the refusal is the one it gives
-                    # a command recorded before is a duplicate, even if it would be refused now;
-                    # the store's write transaction finds every other duplicate (no check up front)
-                    previous = self.store.command_result(command.command_id)
-                    if previous is not None:  # unless the id was used for another command: that is refused
-                        previous.check_retry(command.command_id, payload_digest(command.canonical_json()))
-                        self._check_personal_retry(command.command_id, sealed, previous)
-                        return CommandResult(command.command_id, previous.positions, duplicate=True)
-                    raise
-                if committer is None:
-                    try:
-                        result = self.store.append(batch)
-                    except ConcurrencyConflict:
-                        # the taken aggregates are dropped: the next attempt reads the store (a conflict
-                        # of a presumption is not a concurrent writer's)
-                        conflicts += 0 if uow.presumed else 1
-                        continue
-                    self._recorded(uow, result)
-                    self._notify()
-                else:
-                    outcome = committer.submit(batch)  # the group's after_commit listeners have run
-                    if isinstance(outcome, ConcurrencyConflict):
-                        conflicts += 0 if uow.presumed else 1
-                        continue
-                    result = outcome
-                    self._recorded(uow, result)
-                if result.duplicate:
-                    self._check_personal_retry(command.command_id, sealed, result)
-                else:  # a retry never replaces what the first recording kept
-                    self._keep(sealed)
-                return CommandResult(command.command_id, result.positions, result.duplicate, [] if result.duplicate else names)
+                    outcome = self._attempt(command, sealed, uow, committer)
+                finally:
+                    uow.let_go()  # after its aggregates went back to the cache: the next command's turn
+                if outcome is None:  # decided again
+                    continue
+                if isinstance(outcome, ConcurrencyConflict):
+                    conflicts += 0 if uow.presumed else 1  # a conflict of a presumption is not a concurrent writer's
+                    continue
+                return outcome
         raise CommandConflict(
             f"command {command.command_id} conflicted with concurrent writers {MAX_ATTEMPTS} times; not recorded"
         )
+
+    def _attempt(self, command: Command, sealed: Sealed | None, uow: UnitOfWork, committer: GroupCommitter | None) -> CommandResult | ConcurrencyConflict | None:
+        """One decision and append of :meth:`execute`: its result; the conflict that refused its
+        batch (the taken aggregates are dropped: the next attempt reads the store); or None, to
+        be decided again on what the store has (a refusal that rested on a presumption)."""
+        try:
+            batch, names = self._decide(command, uow)
+        except Exception:
+            uow.release(self.aggregates, recorded=False)
+            if uow.presumed:
+                return None  # decided again on what the store has: the refusal is the one it gives
+            # a command recorded before is a duplicate, even if it would be refused now;
+            # the store's write transaction finds every other duplicate (no check up front)
+            previous = self.store.command_result(command.command_id)
+            if previous is not None:  # unless the id was used for another command: that is refused
+                previous.check_retry(command.command_id, payload_digest(command.canonical_json()))
+                self._check_personal_retry(command.command_id, sealed, previous)
+                return CommandResult(command.command_id, previous.positions, duplicate=True)
+            raise
+        if committer is None:
+            try:
+                result = self.store.append(batch)
+            except ConcurrencyConflict as conflict:
+                return conflict
+            self._recorded(uow, result)
+            self._notify()
+        else:
+            outcome = committer.submit(batch)  # the group's after_commit listeners have run
+            if isinstance(outcome, ConcurrencyConflict):
+                return outcome
+            result = outcome
+            self._recorded(uow, result)
+        if result.duplicate:
+            self._check_personal_retry(command.command_id, sealed, result)
+        else:  # a retry never replaces what the first recording kept
+            self._keep(sealed)
+        return CommandResult(command.command_id, result.positions, result.duplicate, [] if result.duplicate else names)
 
     def execute_all(self, commands: Sequence[Command], on_progress: Callable[[int], None] | None = None) -> list[CommandResult]:
         """Apply commands in order as one transaction: all are recorded or none.

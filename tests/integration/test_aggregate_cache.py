@@ -187,3 +187,53 @@ def test_the_jurisdiction_of_a_kept_aggregate_is_read_from_memory_and_of_another
     assert counted.jurisdiction_of(Provider, "TS-1") == "tangshan"
     with pytest.raises(NotFound):
         counted.jurisdiction_of(Provider, "NO-SUCH")
+
+
+def test_commands_take_turns_on_an_aggregate_and_a_turn_waited_for_too_long_is_given_up():
+    """``claim``: a second claim on an aggregate waits until the first is let go; one that waits
+    longer than its timeout goes on unclaimed (False) — two commands claiming two aggregates in
+    opposite orders cannot block each other for longer than that."""
+    import threading
+    import time
+    from uuid import uuid4
+
+    from ledger.aggregate_cache import AggregateCache
+
+    cache, x, y = AggregateCache(), uuid4(), uuid4()
+    assert cache.claim(x) and cache.claim(y)  # different aggregates: no wait
+    turns: list[tuple[str, float]] = []
+    started = time.monotonic()
+
+    def second() -> None:
+        turns.append(("claimed" if cache.claim(x, timeout=10) else "gave up", time.monotonic() - started))
+
+    waiter = threading.Thread(target=second)
+    waiter.start()
+    time.sleep(0.2)
+    assert turns == []  # still waiting for its turn
+    cache.let_go([x])
+    waiter.join(10)
+    assert [t for t, _ in turns] == ["claimed"] and turns[0][1] >= 0.2
+    assert (cache.waits, cache.unclaimed) == (1, 0)
+
+    before = time.monotonic()
+    assert cache.claim(y, timeout=0.1) is False  # y is still claimed: given up after the timeout
+    assert 0.1 <= time.monotonic() - before < 5
+    assert (cache.waits, cache.unclaimed) == (2, 1)
+    cache.let_go([x, y])
+    assert cache.claim(x, timeout=0) and cache.claim(y, timeout=0)
+
+
+def test_a_failed_or_conflicting_command_lets_go_of_its_turn(scenario, counted):
+    """Every attempt lets go of what it claimed, whether it recorded, was refused or conflicted:
+    the next command on the provider does not wait for a turn nobody holds."""
+    scenario.admit("TJ-1", "tianjin")
+    writer = Scenario(counted, scenario.clock)
+    writer.run(m.RecordScore, provider_id="TJ-1", year=2024, score=80)
+    with pytest.raises(DomainError):
+        writer.run(m.RecordProfileChange, provider_id="NO-SUCH", field="address", new_value="x", changed_on=date(2025, 1, 1), reported_on=date(2025, 1, 1))
+    scenario.run(m.RecordScore, provider_id="TJ-1", year=2025, score=90)  # another writer: counted's copy is stale
+    writer.run(m.RecordProfileChange, provider_id="TJ-1", field="address", new_value="No. 3", changed_on=date(2025, 2, 1), reported_on=date(2025, 2, 1))
+    assert counted.store.conflicts == 1  # decided again on the store's state
+    provider_id = Provider.create_id("TJ-1")
+    assert counted.aggregates.claim(provider_id, timeout=0) and counted.aggregates.waits == 0

@@ -189,10 +189,12 @@ def test_many_threads_record_every_command_once_in_shared_transactions(scenario)
     assert committer.pending == 0
 
 
-def test_commands_racing_on_one_provider_are_retried_and_the_removal_is_derived_once(scenario):
+def test_commands_racing_on_one_provider_take_turns_and_the_removal_is_derived_once(scenario):
     """天津 第十二条（四）: eight threads verify eight complaints against the same provider at once.
-    Every batch after the first in a group conflicts and is decided again on fresh state; the
-    removal is derived exactly once, at the third verified complaint."""
+    They take turns on the provider (``AggregateCache.claim``): each decides on the provider as
+    the one before it recorded it, none conflicts; the removal is derived exactly once, at the
+    third verified complaint. (Before turns, every batch after the first in a group conflicted
+    and was decided again on fresh state.)"""
     scenario.admit("TJ-1", "tianjin")
     complaints = [scenario.complaint("TJ-1") for _ in range(8)]
     ledger = grouped_ledger(scenario)
@@ -212,7 +214,8 @@ def test_commands_racing_on_one_provider_are_retried_and_the_removal_is_derived_
 
     results = [outcomes[i] for i in range(len(complaints))]
     assert all(isinstance(r, CommandResult) and not r.duplicate for r in results), results
-    assert ledger.committer.conflicts > 0
+    assert ledger.committer.conflicts == 0 and gave_up == []
+    assert ledger.aggregates.waits > 0 and ledger.aggregates.unclaimed == 0  # they waited for their turns
     derived = [r for r in results if "provider.sanction-imposed.v1" in r.events]
     assert len(derived) == 1
     assert all(r.events[:2] == ["complaint.verified.v1", "provider.fact-noted.v1"] for r in results)
