@@ -44,6 +44,8 @@ log = logging.getLogger("ledger.application")
 A = TypeVar("A", bound=LedgerAggregate)
 
 MAX_ATTEMPTS = 5
+#: jurisdictions of aggregates remembered by ``Ledger.jurisdiction_of`` (then forgotten all at once)
+JURISDICTIONS_KEPT = 100_000
 
 
 class NotFound(DomainError):
@@ -344,6 +346,8 @@ class Ledger:
         self.operator = operator
         #: aggregates as last recorded, so that commands do not refold them (:mod:`ledger.aggregate_cache`)
         self.aggregates = AggregateCache(cache_size)
+        #: aggregate id -> its jurisdiction, as :meth:`jurisdiction_of` found it (it never changes)
+        self._jurisdictions: dict[UUID, str] = {}
         #: the highest position this ledger recorded: what a reader of its own writes waits for
         self.last_position = 0
         self._position_lock = threading.Lock()
@@ -586,13 +590,21 @@ class Ledger:
         return UnitOfWork(self.store, snapshots=self.snapshots).find(cls, business_id)
 
     def jurisdiction_of(self, cls: type[A], business_id: str) -> str:
-        """The jurisdiction an aggregate belongs to — fixed by its first event — from the
-        aggregates kept in memory when they hold it (nothing read), else as :meth:`load` reads it
-        (``NotFound`` if there is none)."""
-        kept = self.aggregates.peek(cls.create_id(business_id))
-        aggregate = kept if isinstance(kept, cls) else self.load(cls, business_id)
-        jurisdiction: str = aggregate.jurisdiction  # type: ignore[attr-defined]  # every aggregate a command is scoped by has one
-        return jurisdiction
+        """The jurisdiction an aggregate belongs to (``NotFound`` if there is none). It is fixed by
+        the aggregate's first event, so once known it is remembered; else it is read from the
+        aggregate kept in memory, else as :meth:`load` reads it. (A provider many commands change
+        at once is mostly taken by one of them, not in the cache: each check read it from the
+        store, 56 % of the server's time in that case, BENCHMARKS.md.)"""
+        agg_id = cls.create_id(business_id)
+        known = self._jurisdictions.get(agg_id)
+        if known is None:
+            kept = self.aggregates.peek(agg_id)
+            aggregate = kept if isinstance(kept, cls) else self.load(cls, business_id)
+            known = str(aggregate.jurisdiction)  # type: ignore[attr-defined]  # every aggregate a command is scoped by has one
+            if len(self._jurisdictions) >= JURISDICTIONS_KEPT:
+                self._jurisdictions.clear()
+            self._jurisdictions[agg_id] = known
+        return known
 
     def pack(self, jurisdiction: str) -> RulePack:
         now = self.clock.now()

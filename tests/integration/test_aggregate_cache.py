@@ -187,6 +187,12 @@ def test_the_jurisdiction_of_a_kept_aggregate_is_read_from_memory_and_of_another
     assert counted.jurisdiction_of(Provider, "TS-1") == "tangshan"
     with pytest.raises(NotFound):
         counted.jurisdiction_of(Provider, "NO-SUCH")
+    reads = counted.store.reads
+    hit, taken = counted.aggregates.take(Provider.create_id("TS-1"))  # as a command on it would
+    assert not hit and taken is None  # not kept: it was read, not put in the cache
+    assert counted.jurisdiction_of(Provider, "TS-1") == "tangshan"
+    assert counted.jurisdiction_of(Provider, "TJ-1") == "tianjin"
+    assert counted.store.reads == reads  # known since the first check: it never changes
 
 
 def test_commands_take_turns_on_an_aggregate_and_a_turn_waited_for_too_long_is_given_up():
