@@ -12,6 +12,7 @@ the server's processes (the uvicorn parent and its workers), the PostgreSQL proc
 load generator itself, which shares the machine's cores with them.
 
     python -m bench.api_commands --database-url "$LEDGER_TEST_POSTGRES_URL" --workers 1,2 --connections 16 --requests 2000 --rounds 2
+    python -m bench.api_commands --database-url "$LEDGER_TEST_POSTGRES_URL" --providers 3 --one-provider --requests 300 --pgbench-seconds 0
 """
 from __future__ import annotations
 
@@ -153,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=2000, help="commands timed per server")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--group-commit", action="store_true", help="the servers run with LEDGER_GROUP_COMMIT=true")
+    parser.add_argument("--one-provider", action="store_true", help="every command changes the same provider (a hot aggregate)")
     parser.add_argument("--pgbench-seconds", type=float, default=10.0, help="0: no pgbench")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args(argv)
@@ -163,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[dict[str, Any]] = []
     with fresh_schema(args.database_url) as (_, url):
         built = build(url, args.providers, projects=0, workers=2)
-        ids = provider_ids(args.providers)
+        ids = provider_ids(args.providers)[: 1 if args.one_provider else None]
         for round_ in range(args.rounds):
             for workers in counts:
                 run = measure(url, ids, workers, args.connections, args.requests, f"r{round_}w{workers}", env_extra)
@@ -172,7 +174,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(run), flush=True)
                 runs.append(run)
     pgbench = run_pgbench(args.database_url, args.connections, args.pgbench_seconds, 2) if args.pgbench_seconds > 0 else None
-    result = {"providers": args.providers, "connections": args.connections, "group_commit": args.group_commit, "build": built, "runs": runs, "pgbench": pgbench}
+    result = {
+        "providers": args.providers, "one_provider": args.one_provider, "connections": args.connections, "group_commit": args.group_commit,
+        "build": built, "runs": runs, "pgbench": pgbench,
+    }  # fmt: skip
     for workers in counts:
         rates = [r["commands_per_s"] for r in runs if r["workers"] == workers]
         line = f"--workers {workers}: {', '.join(f'{x:,.0f}' for x in rates)} commands/s"

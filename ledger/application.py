@@ -14,7 +14,9 @@ raises does not change.
 from __future__ import annotations
 
 import logging
+import random
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -44,6 +46,12 @@ log = logging.getLogger("ledger.application")
 A = TypeVar("A", bound=LedgerAggregate)
 
 MAX_ATTEMPTS = 5
+#: after the n-th conflict with another writer, a command waits a random time of at most
+#: min(CONFLICT_WAIT_CAP, CONFLICT_WAIT * 2 ** (n - 1)) seconds before deciding again, so that
+#: writers that collided do not collide again at once (another process's, which the turns of
+#: ``AggregateCache.claim`` do not order)
+CONFLICT_WAIT = 0.005
+CONFLICT_WAIT_CAP = 0.1
 #: jurisdictions of aggregates remembered by ``Ledger.jurisdiction_of`` (then forgotten all at once)
 JURISDICTIONS_KEPT = 100_000
 
@@ -383,7 +391,10 @@ class Ledger:
                 if outcome is None:  # decided again
                     continue
                 if isinstance(outcome, ConcurrencyConflict):
-                    conflicts += 0 if uow.presumed else 1  # a conflict of a presumption is not a concurrent writer's
+                    if not uow.presumed:  # a conflict of a presumption is not a concurrent writer's
+                        conflicts += 1
+                        if conflicts < MAX_ATTEMPTS:
+                            time.sleep(random.uniform(0, min(CONFLICT_WAIT_CAP, CONFLICT_WAIT * 2 ** (conflicts - 1))))
                     continue
                 return outcome
         raise CommandConflict(

@@ -239,7 +239,14 @@ def test_a_command_is_checked_against_what_it_read(scenario):
     assert scenario.ledger.find(Project, "P-1") is None
 
 
-def test_a_command_that_keeps_conflicting_is_reported_and_not_recorded(scenario):
+def test_a_command_that_keeps_conflicting_is_reported_and_not_recorded(scenario, monkeypatch):
+    """Between attempts the command waits a random time (here: its bound), longer after each
+    conflict and never after the last; then it is refused, nothing recorded."""
+    import ledger.application as application
+
+    waits: list[float] = []
+    monkeypatch.setattr(application.random, "uniform", lambda low, high: high)
+    monkeypatch.setattr(application.time, "sleep", waits.append)
     scenario.admit("TS-1", "tangshan")
     competitor = scenario.ledger
 
@@ -259,6 +266,7 @@ def test_a_command_that_keeps_conflicting_is_reported_and_not_recorded(scenario)
         Ledger(store, clock=scenario.clock, handlers=HANDLERS).execute(finding)
 
     assert len(store.conflicts) == MAX_ATTEMPTS
+    assert waits == [min(application.CONFLICT_WAIT_CAP, application.CONFLICT_WAIT * 2**n) for n in range(MAX_ATTEMPTS - 1)] == [0.005, 0.01, 0.02, 0.04]
     assert scenario.ledger.store.command_result(finding.command_id) is None
     assert versions(scenario.ledger, Provider, "TS-1") == list(range(1, len(recorded) + MAX_ATTEMPTS + 1))
     assert scenario.sanctions("TS-1") == []
