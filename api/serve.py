@@ -38,6 +38,7 @@ def serve(database_url: str, *, host: str, port: int, fail: Callable[[str], Any]
     from api.app import create_app
     from api.settings import ApiSettings
     from ledger.bootstrap import bootstrap
+    from ledger.redaction import describe_failure, redact
     from ledger.settings import Settings
 
     try:
@@ -50,11 +51,11 @@ def serve(database_url: str, *, host: str, port: int, fail: Callable[[str], Any]
         fail(f"--workers {workers}: worker processes need a PostgreSQL ledger; an SQLite ledger is served by one process")
         return
     if database_url.startswith("sqlite:///") and not Path(database_url.removeprefix("sqlite:///")).exists():
-        fail(f"no ledger at {database_url} (run `ledger demo` or give -d)")
+        fail(f"no ledger at {redact(database_url)} (run `ledger demo` or give -d)")
     try:
         ledger_app = bootstrap(Settings(database_url=database_url))
     except Exception as error:
-        fail(f"cannot open the ledger at {database_url}: {error}")
+        fail(f"cannot open the ledger at {redact(database_url)}: {describe_failure(error)}")
         return
     if workers == 1:
         try:

@@ -114,6 +114,22 @@ def test_a_failed_open_never_prints_the_password(url: str) -> None:
     assert "***" in line
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql://ledger:{SECRET}@127.0.0.1:1/ledger",  # nothing listens there
+        f"postgresql://ledger:{SECRET}@127.0.0.1:notaport/ledger",  # the driver quotes the connection string back
+        f"postgresql:///ledger?password={SECRET}&host=127.0.0.1&port=1",
+    ],
+)
+def test_a_server_that_cannot_open_its_ledger_never_prints_the_password(url: str, workers: str) -> None:
+    result = run("serve", "-d", url, "--port", "1", "--workers", workers)
+    line = one_clear_line(result, "cannot open the ledger at")
+    assert SECRET not in result.stdout + result.stderr
+    assert "***" in line
+
+
 def test_redact_hides_every_form_of_password() -> None:
     for text in (
         f"postgresql://ledger:{SECRET}@db:5432/x",
