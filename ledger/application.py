@@ -36,7 +36,7 @@ from ledger.personal import PersonalDataVault, Sealed, seal_command
 from ledger.rules import PACKS
 from ledger.rules.base import RulePack
 from ledger.rules.engine import reconcile
-from ledger.snapshots import SNAPSHOT_FORMAT, Snapshot, SnapshotStore, usable
+from ledger.snapshots import REREAD_TAIL, SNAPSHOT_FORMAT, Snapshot, SnapshotStore, usable
 from ledger.snapshots import digest as snapshot_digest
 from ledger.store import AppendResult, CommandBatch, CommandIdReused, ConcurrencyConflict, EventStore
 from ledger.store.base import RecordedEvent, event_ref, payload_digest
@@ -124,6 +124,8 @@ class UnitOfWork:
         self.seen: set[UUID] = set()
         #: aggregates :meth:`find_new` took to be absent without reading the store
         self.presumed: set[UUID] = set()
+        #: aggregate id -> the events folded when it was read from the store (after its snapshot)
+        self.folded: dict[UUID, int] = {}
 
     def find(self, cls: type[A], business_id: str) -> A | None:
         return self._find(cls, business_id, presume_absent=False)
@@ -165,10 +167,13 @@ class UnitOfWork:
             tail = self._store.read_aggregate(agg_id, from_version=snapshot.version)
             aggregate = _from_snapshot(cls, snapshot, tail)
             if aggregate is not None:
+                self.folded[agg_id] = len(tail) - 1  # the first is the snapshot's own event, checked
                 return aggregate
             snapshots.ignored += 1
             log.warning("snapshot of %s at version %d does not match the log: ignored, whole history folded", agg_id, snapshot.version)
-        return fold(wire.decode(e) for e in self._store.read_aggregate(agg_id))
+        history = self._store.read_aggregate(agg_id)
+        self.folded[agg_id] = len(history)
+        return fold(wire.decode(e) for e in history)
 
     def get(self, cls: type[A], business_id: str) -> A:
         aggregate = self.find(cls, business_id)
@@ -569,11 +574,16 @@ class Ledger:
 
     def _snapshot(self, uow: UnitOfWork) -> None:
         """After a batch is recorded (before its aggregates go back to the cache, where another
-        command could take them): a snapshot of each that is ``every`` events past its last one."""
+        command could take them): a snapshot of each that is ``every`` events past its last one, or
+        that this command had to read from the store folding :data:`~ledger.snapshots.REREAD_TAIL`
+        events or more (the next process, or this one after a conflict, reads it again)."""
         snapshots = self.snapshots
         if snapshots is None or snapshots.every == 0:
             return
-        due = [a for a in uow.loaded() if not a.pending_events and snapshots.due(a.id, a.version)]
+        due = [
+            a for a in uow.loaded()
+            if not a.pending_events and (snapshots.due(a.id, a.version) or (snapshots.writable and uow.folded.get(a.id, 0) >= REREAD_TAIL))
+        ]  # fmt: skip
         if not due:
             return
         refs = {a.id: event_ref(a.id, a.version) for a in due}

@@ -5,7 +5,8 @@ that starts cold (a CLI command, a restarted API worker, another writer process)
 and fold a provider's whole history on its first command — 10,000 events, hundreds of
 milliseconds. So every ``every`` events (setting ``LEDGER_SNAPSHOT_EVERY``, 0: off) the ledger
 keeps the aggregate's state as of a version in ``aggregate_snapshots``, and a load reads that
-snapshot and only the events after it.
+snapshot and only the events after it. A command that had to fold :data:`REREAD_TAIL` events or
+more when it read an aggregate from the store keeps one too, once it has recorded.
 
 A snapshot is a cache, never a record:
 
@@ -48,6 +49,12 @@ log = logging.getLogger("ledger.snapshots")
 
 #: events between two snapshots of an aggregate, by default
 DEFAULT_EVERY = 500
+#: a command that had to read an aggregate from the store folding this many events or more after
+#: its snapshot keeps a new one once it has recorded: the next cold process, or this one after a
+#: conflict with another writer process (which drops its copy), reads a short tail. Two workers
+#: changing one provider re-read it on each conflict, its whole tail since the last of the
+#: snapshots taken every ``every`` events (BENCHMARKS.md, commands over HTTP)
+REREAD_TAIL = 64
 
 #: the shape of what is kept; snapshots of another format are ignored
 #: (2: the Provider keeps only its late profile reports, not every profile change)

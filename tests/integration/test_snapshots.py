@@ -257,3 +257,35 @@ def test_an_app_that_fails_to_start_closes_the_store_it_opened(database_url):
         store.max_position()
     with bootstrap(Settings(database_url=database_url, snapshot_every=0), projections=False) as app:
         assert app.ledger.snapshots is None and app.ledger.store.max_position() == 0
+
+
+def test_a_command_that_folded_a_long_tail_keeps_a_snapshot_and_one_that_folded_a_short_one_does_not(scenario, ledger):
+    """Snapshots every 1,000 events, so none is due by count here. A fresh ledger's command reads
+    a provider of REREAD_TAIL events (just at the threshold) from the store: once recorded, it keeps
+    a snapshot, and the next fresh ledger folds only the events after it. A provider one event short
+    of the threshold (REREAD_TAIL - 1 folded) gets none."""
+    from ledger.snapshots import REREAD_TAIL
+
+    scenario.admit("TJ-1", "tianjin")
+    scenario.admit("TJ-2", "tianjin")
+    long = grow(scenario, "TJ-1", REREAD_TAIL)
+    short = grow(scenario, "TJ-2", REREAD_TAIL - 1)  # recorded by a ledger that keeps no snapshots
+
+    first = fresh(ledger, every=1000)
+    first.execute(change("TJ-1", "after a long read"))
+    first.execute(change("TJ-2", "after a short read"))
+    assert first.store.events_read[long.id] == REREAD_TAIL and first.store.events_read[short.id] == REREAD_TAIL - 1
+    rows = snapshot_rows(ledger.store.database_url)
+    assert set(rows) == {str(long.id)} and rows[str(long.id)][0] == REREAD_TAIL + 1  # as recorded by the command
+
+    second = fresh(ledger, every=1000)
+    second.execute(change("TJ-1", "read from the snapshot"))
+    assert second.store.events_read[long.id] == 1  # the snapshot's own event (its hash checked), nothing to fold
+    assert scenario.provider("TJ-1").version == REREAD_TAIL + 2
+    assert snapshot_rows(ledger.store.database_url)[str(long.id)][0] == REREAD_TAIL + 1  # a short tail: none kept
+
+    at = grow(scenario, "TJ-1", 2 * REREAD_TAIL + 1).version  # REREAD_TAIL events after the snapshot
+    third = fresh(ledger, every=1000)
+    third.execute(change("TJ-1", "after a long tail"))
+    assert third.store.events_read[long.id] == REREAD_TAIL + 1  # the snapshot's event, then the tail
+    assert snapshot_rows(ledger.store.database_url)[str(long.id)][0] == at + 1
