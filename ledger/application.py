@@ -36,7 +36,7 @@ from ledger.personal import PersonalDataVault, Sealed, seal_command
 from ledger.rules import PACKS
 from ledger.rules.base import RulePack
 from ledger.rules.engine import reconcile
-from ledger.snapshots import REREAD_TAIL, SNAPSHOT_FORMAT, Snapshot, SnapshotStore, usable
+from ledger.snapshots import SNAPSHOT_FORMAT, Snapshot, SnapshotStore, usable
 from ledger.snapshots import digest as snapshot_digest
 from ledger.store import AppendResult, CommandBatch, CommandIdReused, ConcurrencyConflict, EventStore
 from ledger.store.base import RecordedEvent, event_ref, payload_digest
@@ -580,10 +580,7 @@ class Ledger:
         snapshots = self.snapshots
         if snapshots is None or snapshots.every == 0:
             return
-        due = [
-            a for a in uow.loaded()
-            if not a.pending_events and (snapshots.due(a.id, a.version) or (snapshots.writable and uow.folded.get(a.id, 0) >= REREAD_TAIL))
-        ]  # fmt: skip
+        due = [a for a in uow.loaded() if not a.pending_events and snapshots.due(a.id, a.version, uow.folded.get(a.id, 0))]
         if not due:
             return
         refs = {a.id: event_ref(a.id, a.version) for a in due}

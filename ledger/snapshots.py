@@ -153,9 +153,12 @@ class SnapshotStore:
         version, event_hash, fmt, state, state_digest = row
         return Snapshot(originator_id, version, event_hash, fmt, state, state_digest)
 
-    def due(self, originator_id: UUID, version: int) -> bool:
-        """Whether an aggregate at ``version`` is ``every`` events or more past its last snapshot."""
-        return self.every > 0 and self.writable and version - self.known().get(originator_id, 0) >= self.every
+    def due(self, originator_id: UUID, version: int, folded: int = 0) -> bool:
+        """Whether an aggregate at ``version`` is ``every`` events or more past its last snapshot, or
+        was read from the store folding ``folded`` >= :data:`REREAD_TAIL` events."""
+        if self.every <= 0 or not self.writable:
+            return False
+        return folded >= REREAD_TAIL or version - self.known().get(originator_id, 0) >= self.every
 
     def write(self, snapshot: Snapshot) -> None:
         """Keep ``snapshot`` unless a newer one is there (writers in other processes may race)."""
