@@ -62,6 +62,8 @@ SCHEMA = (
     )""",
 )
 MARKER = "sealed:"
+#: person ids per lookup of :meth:`PersonalDataVault.store` (SQLite's bound parameters are limited)
+PEOPLE_PER_QUERY = 500
 
 
 @dataclass(frozen=True)
@@ -135,33 +137,42 @@ class PersonalDataVault:
             self._db = db
         return self._db
 
-    def store(self, sealed: Sealed) -> None:
-        """Encrypt and keep the values (a retry of the same command writes the same holder again)."""
+    def store(self, *sealed: Sealed) -> None:
+        """Encrypt and keep the values, all in one transaction of a few statements however many
+        (an import keeps every complaint's at once; a retry of the same command writes the same
+        holder again)."""
+        if not sealed:
+            return
+        people = list(dict.fromkeys(one.person_id for one in sealed))
         with self.db.transaction() as tx:
-            found = tx.fetchone(
-                "SELECT (SELECT 1 FROM personal_erasures WHERE person_id = ?), (SELECT key_material FROM personal_keys WHERE person_id = ?)",
-                (sealed.person_id, sealed.person_id),
-            )
-            erased, key_material = found if found is not None else (None, None)
-            if erased:
-                return  # erased people stay erased: a late retry does not bring their data back
-            if key_material is None:
-                key = AESGCM.generate_key(bit_length=256)
-                tx.execute("INSERT INTO personal_keys (person_id, key_material, created_at) VALUES (?, ?, ?)", (sealed.person_id, key.hex(), _now()))
-            else:
-                key = bytes.fromhex(key_material)
-            nonce = os.urandom(12)
-            plaintext = _plaintext(sealed)
-            ciphertext = AESGCM(key).encrypt(nonce, plaintext, sealed.holder.encode())
-            tx.execute(
-                "INSERT INTO personal_macs (holder, mac) VALUES (?, ?) ON CONFLICT (holder) DO UPDATE SET mac = excluded.mac",
-                (sealed.holder, _mac(key, sealed)),
-            )
-            tx.execute(
+            erased: set[str] = set()
+            keys: dict[str, bytes] = {}
+            for start in range(0, len(people), PEOPLE_PER_QUERY):
+                chunk = people[start:start + PEOPLE_PER_QUERY]
+                marks = ", ".join("?" * len(chunk))
+                erased.update(p for (p,) in tx.fetchall(f"SELECT person_id FROM personal_erasures WHERE person_id IN ({marks})", chunk))
+                keys.update((p, bytes.fromhex(k)) for p, k in tx.fetchall(f"SELECT person_id, key_material FROM personal_keys WHERE person_id IN ({marks})", chunk))
+            new_keys: list[tuple[str, str, str]] = []
+            macs: list[tuple[str, str]] = []
+            values: list[tuple[str, str, str, str, str]] = []
+            for one in sealed:
+                if one.person_id in erased:
+                    continue  # erased people stay erased: a late retry does not bring their data back
+                key = keys.get(one.person_id)
+                if key is None:
+                    key = keys[one.person_id] = AESGCM.generate_key(bit_length=256)
+                    new_keys.append((one.person_id, key.hex(), _now()))
+                nonce = os.urandom(12)
+                ciphertext = AESGCM(key).encrypt(nonce, _plaintext(one), one.holder.encode())
+                macs.append((one.holder, _mac(key, one)))
+                values.append((one.holder, one.person_id, nonce.hex(), ciphertext.hex(), _now()))
+            tx.executemany("INSERT INTO personal_keys (person_id, key_material, created_at) VALUES (?, ?, ?)", new_keys)
+            tx.executemany("INSERT INTO personal_macs (holder, mac) VALUES (?, ?) ON CONFLICT (holder) DO UPDATE SET mac = excluded.mac", macs)
+            tx.executemany(
                 "INSERT INTO personal_data (holder, person_id, nonce, ciphertext, sealed_at) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (holder) DO UPDATE SET person_id = excluded.person_id, nonce = excluded.nonce,"
                 " ciphertext = excluded.ciphertext, sealed_at = excluded.sealed_at",
-                (sealed.holder, sealed.person_id, nonce.hex(), ciphertext.hex(), _now()),
+                values,
             )
 
     def same_as_kept(self, sealed: Sealed) -> bool | None:

@@ -340,6 +340,16 @@ class EventStore(ABC):
     def command_result(self, command_id: str) -> AppendResult | None:
         """What an already recorded command appended (with its payload digest), or None."""
 
+    def command_results(self, command_ids: Iterable[str]) -> dict[str, AppendResult]:
+        """:meth:`command_result` of many commands at once (an import checks each of its commands):
+        the ids already recorded, each with what it appended. The stores read them in a few queries."""
+        found = {}
+        for command_id in dict.fromkeys(command_ids):
+            result = self.command_result(command_id)
+            if result is not None:
+                found[command_id] = result
+        return found
+
     @abstractmethod
     def read_commands(self, after: int = 0) -> Iterator[RecordedCommand]:
         """The command chain in ``seq`` order, from ``after + 1``."""

@@ -459,6 +459,8 @@ EARLIER_COMMAND = (
 )
 
 READ_CHUNK = 1000
+#: command ids per query of :meth:`PostgresEventStore.command_results`
+IDS_CHUNK = 10_000
 #: rows a scan receives per chunk of its stream
 SCAN_CHUNK = 5000
 #: a scan's session: instants written in UTC and dates as ISO (``effective_on::text``), no JIT (compiling
@@ -709,6 +711,18 @@ class PostgresEventStore(EventStore):
     def command_result(self, command_id: str) -> AppendResult | None:
         rows = self._fetchall(EARLIER_COMMAND, (command_id,))
         return _earlier(command_id, rows[0]) if rows else None
+
+    def command_results(self, command_ids: Iterable[str]) -> dict[str, AppendResult]:
+        ids = list(dict.fromkeys(command_ids))
+        found: dict[str, AppendResult] = {}
+        for start in range(0, len(ids), IDS_CHUNK):
+            rows = self._fetchall(
+                "SELECT command_id, first_position, last_position, payload_digest, command_type, recorded_at"
+                " FROM ledger_commands WHERE command_id = ANY(%s::text[])",
+                (ids[start:start + IDS_CHUNK],),
+            )
+            found.update((command_id, _earlier(command_id, tuple(rest))) for command_id, *rest in rows)
+        return found
 
     def read_commands(self, after: int = 0) -> Iterator[RecordedCommand]:
         last = after

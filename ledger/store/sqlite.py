@@ -482,6 +482,19 @@ class SQLiteEventStore(EventStore):
         row = self._connection().execute(EARLIER_COMMAND, (command_id,)).fetchone()
         return None if row is None else _earlier(command_id, row)
 
+    def command_results(self, command_ids: Iterable[str]) -> dict[str, AppendResult]:
+        ids = list(dict.fromkeys(command_ids))
+        conn = self._connection()
+        found: dict[str, AppendResult] = {}
+        for chunk in _chunks(ids, IN_CHUNK):
+            rows = conn.execute(
+                "SELECT command_id, first_position, last_position, payload_digest, command_type, recorded_at"
+                f" FROM ledger_commands WHERE command_id IN ({','.join('?' for _ in chunk)})",
+                list(chunk),
+            )
+            found.update((command_id, _earlier(command_id, tuple(rest))) for command_id, *rest in rows)
+        return found
+
     def read_commands(self, after: int = 0) -> Iterator[RecordedCommand]:
         last = after
         while True:
