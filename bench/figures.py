@@ -24,6 +24,9 @@ with a table, the command that produced it, the machine and the load average whe
 - **reads**: ``provider_standing`` (what ``ledger provider X`` shows) from the read models on the
   10,000-event provider, in process, p50/p99 of ``--reads`` calls, vs folding the aggregate.
 - **startup**: ``ledger --help`` vs ``python -c pass``, median of 7 process starts each.
+- **import** (not in ``all``): ``bench.import_scale`` — ``ledger import`` of files of ``--sizes``
+  commands, each into a fresh ledger (``--database-url ""``: SQLite files); the time per command at
+  each size against the smallest size's (1.0: it does not grow with the file), CPU and peak memory.
 - **api** (not in ``all``): ``bench.api_latency`` — registry and timeline page p50/p99 at
   ``--connections`` over ``--providers`` providers, each next to the same server's bare ``/health``;
   the section is ``api-<backend>-<providers>``. ``--database-url ""`` builds on a fresh SQLite file.
@@ -389,9 +392,35 @@ def api_figure(args: argparse.Namespace) -> dict[str, Any]:
 CHUNK_NOTE = "250 providers per transaction"
 
 
+def import_figure(args: argparse.Namespace) -> dict[str, Any]:
+    from bench.import_scale import run
+
+    result = run(args)
+    runs = result["results"]
+    base = runs[0]["seconds"] / runs[0]["commands"]
+    rows = [
+        (f"{r['commands']:,}" + (" (baseline)" if i == 0 else ""), f"{r['seconds']:.1f} s", f"{r['commands'] / r['seconds']:,.0f}",
+         f"{r['seconds'] / r['commands'] * 1e6:,.0f} µs", f"{r['cpu'] / r['commands'] * 1e6:,.0f} µs", f"{r['peak_mib']:,.0f} MiB",
+         f"{r['seconds'] / r['commands'] / base:.2f}")
+        for i, r in enumerate(runs)
+    ]  # fmt: skip
+    notes = [
+        f"`python -m ledger import FILE --json` in a process of its own, each file into a fresh ledger on {result['backend']}"
+        f" ({'a new schema each' if result['backend'] == 'postgresql' else 'a new file each'}): start-up, reading and checking the file,"
+        " deciding every command, the one transaction that records them (an import is whole or nothing), the personal data kept and"
+        f" the wait for the read models. The files: {result['providers']} providers admitted, then the mix of `bench.throughput`"
+        " kept valid to the end (see `bench/import_scale.py`). The last column is the figure: the time per command at each size"
+        " divided by the smallest size's, measured in the same run (1.00: the time per command does not grow with the file)."
+    ]
+    title = f"`ledger import` of growing files, {result['backend']}"
+    header = ("commands in the file", "wall-clock", "commands/s", "per command", "CPU per command", "peak memory", "per command ÷ baseline")
+    report(f"import-{result['backend']}", title, rows, header, notes, args)
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.figures", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("figure", choices=["long-history", "replay", "reads", "startup", "api", "all"])
+    parser.add_argument("figure", choices=["long-history", "replay", "reads", "startup", "api", "import", "all"])
     parser.add_argument("--database-url", default=os.environ.get("LEDGER_TEST_POSTGRES_URL", ""))
     parser.add_argument("--history", type=int, default=10_000, help="events of the long provider")
     parser.add_argument("--commands", type=int, default=200, help="commands timed on each provider")
@@ -400,15 +429,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=1_000_000, help="events replayed")
     parser.add_argument("--rounds", type=int, default=3, help="replay: back-to-back pairs of a bare scan and a replay (the median counts)")
     parser.add_argument("--data-schema", default="", help="replay: keep the generated log in this schema and reuse it next time")
+    parser.add_argument("--sizes", default="5000,20000,60000", help="import: commands per file, one import each")
+    parser.add_argument("--import-providers", type=int, default=200, help="import: providers admitted at the start of each file")
     parser.add_argument("--no-write", action="store_true", help="print, do not update BENCHMARKS.md")
     from bench.api_latency import arguments as api_arguments
 
     api_arguments(parser)
     args = parser.parse_args(argv)
-    if args.figure not in ("startup", "api") and not args.database_url:
+    if args.figure not in ("startup", "api", "import") and not args.database_url:
         parser.error("--database-url (or LEDGER_TEST_POSTGRES_URL) is required")
     if args.figure == "api":
         api_figure(args)
+        return 0
+    if args.figure == "import":
+        import_figure(args)
         return 0
     figures = {"long-history": long_history, "replay": replay_figure, "reads": reads, "startup": startup}
     for name, run in figures.items():

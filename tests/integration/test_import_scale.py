@@ -4,6 +4,7 @@ are not read from the store; the command ids and the personal data are read and 
 statements at a time, not one round trip each. Refusals stay the ones a single command gets."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -168,3 +169,32 @@ def test_an_import_keeps_every_complaint_s_personal_data_in_one_transaction(data
         assert vault.reveal("complaint:C-3") is None  # erased people stay erased
     finally:
         ledger.close()
+
+
+def test_an_import_in_several_calls_of_the_append_is_still_one_transaction(store: EventStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL sends more than ``APPEND_CHUNK`` batches as a call per chunk within one transaction:
+    each call sees what the calls before it wrote (versions, command ids, the chain), and a refusal
+    in the last chunk leaves nothing of the first ones."""
+    from uuid import uuid4
+
+    from ledger.audit import verify_store
+    from ledger.store import CommandBatch, CommandIdReused, ConcurrencyConflict
+
+    monkeypatch.setattr("ledger.store.postgres.APPEND_CHUNK", 2)
+    a, b = uuid4(), uuid4()
+    results = store.append_many([
+        batch("one", [event(a, 1)]), batch("two", [event(a, 2), event(b, 1)]), batch("three", [event(b, 2)]),
+        batch("one", [event(a, 1)]),  # the same command again, two calls after the first: a duplicate
+        batch("four", [event(a, 3)]),
+    ], atomic=True)  # fmt: skip
+    assert [r.positions for r in results] == [(1,), (2, 3), (4,), (1,), (5,)]  # type: ignore[union-attr]
+    assert [r.duplicate for r in results] == [False, False, False, True, False]  # type: ignore[union-attr]
+    assert verify_store(store).ok and verify_store(store).checked == 5
+    with pytest.raises(ConcurrencyConflict):  # b is at version 2: the last chunk's batch expected it new
+        store.append_many([batch("five", [event(a, 4)]), batch("six", [event(a, 5)]), batch("seven", [event(b, 1)])], atomic=True)
+    with pytest.raises(CommandIdReused):
+        reused = CommandBatch("two", "TestCommand", "tester", json.dumps({"command_id": "two", "other": 1}), [event(uuid4(), 1)])
+        store.append_many([batch("five", [event(a, 4)]), batch("six", [event(a, 5)]), reused], atomic=True)
+    assert store.max_position() == 5 and store.command_result("five") is None
+    grouped = store.append_many([batch("five", [event(a, 4)]), batch("six", [event(b, 1)]), batch("seven", [event(a, 5)])])
+    assert isinstance(grouped[1], ConcurrencyConflict) and [r.positions for r in (grouped[0], grouped[2])] == [(6,), (7,)]  # type: ignore[union-attr]
