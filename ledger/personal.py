@@ -149,9 +149,17 @@ class PersonalDataVault:
             keys: dict[str, bytes] = {}
             for start in range(0, len(people), PEOPLE_PER_QUERY):
                 chunk = people[start:start + PEOPLE_PER_QUERY]
-                marks = ", ".join("?" * len(chunk))
-                erased.update(p for (p,) in tx.fetchall(f"SELECT person_id FROM personal_erasures WHERE person_id IN ({marks})", chunk))
-                keys.update((p, bytes.fromhex(k)) for p, k in tx.fetchall(f"SELECT person_id, key_material FROM personal_keys WHERE person_id IN ({marks})", chunk))
+                found = tx.fetchall(
+                    "SELECT v.column1, (SELECT 1 FROM personal_erasures e WHERE e.person_id = v.column1),"
+                    " (SELECT k.key_material FROM personal_keys k WHERE k.person_id = v.column1)"
+                    f" FROM (VALUES {', '.join(['(?)'] * len(chunk))}) AS v",
+                    chunk,
+                )
+                for person_id, was_erased, key_material in found:
+                    if was_erased:
+                        erased.add(person_id)
+                    elif key_material is not None:
+                        keys[person_id] = bytes.fromhex(key_material)
             new_keys: list[tuple[str, str, str]] = []
             macs: list[tuple[str, str]] = []
             values: list[tuple[str, str, str, str, str]] = []

@@ -157,6 +157,9 @@ class Tx:
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
+        if len(rows) == 1:  # psycopg runs executemany in a pipeline: for one row, a plain statement costs less
+            self.execute(sql, rows[0])
+            return
         if self.dialect == POSTGRES:
             with self._conn.cursor() as cursor:
                 cursor.executemany(self._sql(sql), [_storable(r) for r in rows])
