@@ -39,7 +39,7 @@ CreditCode = Annotated[
 
 
 class Command(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     command_id: Id
     recorded_by: Name | None = Field(default=None, description="who records the command; defaults to the operator")
@@ -372,7 +372,7 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
 )  # fmt: skip
 
 AnyCommand = Annotated[Union[ALL_COMMANDS], Field(discriminator="type")]  # type: ignore[valid-type]
-COMMAND_ADAPTER: TypeAdapter = TypeAdapter(AnyCommand)
+COMMAND_ADAPTER: TypeAdapter = TypeAdapter(AnyCommand, config=ConfigDict(defer_build=True))
 
 
 def parse_command(data: dict | str | bytes) -> Command:
