@@ -343,7 +343,7 @@ class EventStore(ABC):
     def command_results(self, command_ids: Iterable[str]) -> dict[str, AppendResult]:
         """:meth:`command_result` of many commands at once (an import checks each of its commands):
         the ids already recorded, each with what it appended. The stores read them in a few queries."""
-        found = {}
+        found: dict[str, AppendResult] = {}
         for command_id in dict.fromkeys(command_ids):
             result = self.command_result(command_id)
             if result is not None:

@@ -272,6 +272,7 @@ def _append_document(item: _batch.PreparedBatch) -> dict[str, Any]:
         "expected": list(item.expected.items()), "events": events,
     }  # fmt: skip
 
+
 def _append_call(items: Sequence[_batch.PreparedBatch]) -> str:
     """The document of one call of ``ledger_append``."""
     return orjson.dumps([_append_document(item) for item in items]).decode()
