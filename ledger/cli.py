@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -237,7 +237,9 @@ def demo(
     with opened(url, create=True, clock=ManualClock(plan[0][0])) as ledger_app:
         with progress_bar() as bar:
             task = bar.add_task("recording the demo ledger", total=len(plan))
-            summary = run_demo(ledger_app.ledger, plan, progress=lambda done, total: bar.update(task, completed=done))
+            summary = run_demo(
+                ledger_app.ledger, plan, progress=lambda done, total: bar.update(task, completed=done), due=due_from_read_models(ledger_app)
+            )
         if as_json:
             emit_json({"database_url": redact(url), "events": ledger_app.store.max_position(), "commands": summary.commands,
                        "registry": registry_summary(ledger_app.ledger)})  # fmt: skip
@@ -512,6 +514,23 @@ def whatif(
 # -- writes on a schedule, maintenance --------------------------------------------------------------
 
 
+def due_from_read_models(ledger_app: App) -> Callable[[date], dict[str, list[str]]] | None:
+    """What a deadline sweep finds due on a day, from the read models once they hold the whole log
+    so far (not from every aggregate; each command checks again); None if they lack the deadlines
+    (read models added to a ledger that had events, until a replay)."""
+    projections = ledger_app.projections
+    assert projections is not None
+    models = projections.models
+    if {"rectification_deadlines", "answer_deadlines"} & set(models.incomplete()):
+        return None
+
+    def due(as_of: date) -> dict[str, list[str]]:
+        projections.wait_for(ledger_app.store.max_position())
+        return models.deadlines_due(as_of)
+
+    return due
+
+
 @app.command()
 def deadlines(
     now: Annotated[datetime, typer.Option("--now", formats=["%Y-%m-%d"], help="record every deadline passed by this date (not after today)")],
@@ -523,13 +542,8 @@ def deadlines(
 
     as_of: date = now.date()
     with opened(database_url) as ledger_app:
-        projections = ledger_app.projections
-        assert projections is not None
-        projections.wait_for(ledger_app.store.max_position())  # the read models hold the whole log so far
-        # what is due comes from the read models (not from every aggregate); each command checks again
-        models = projections.models
-        filled = not {"rectification_deadlines", "answer_deadlines"} & set(models.incomplete())
-        result = sweep(ledger_app.ledger, as_of, todo=models.deadlines_due(as_of) if filled else None)  # else: every aggregate
+        due = due_from_read_models(ledger_app)
+        result = sweep(ledger_app.ledger, as_of, todo=due(as_of) if due is not None else None)  # else: every aggregate
     if as_json:
         emit_json({"as_of": as_of.isoformat(), "deadlines": result.deadlines, "sanctions": result.sanctions,
                    "providers": {p: r.events for p, r in result.results.items()}})  # fmt: skip

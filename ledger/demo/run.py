@@ -5,12 +5,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from ledger import wire
 from ledger.aggregates import Provider
 from ledger.application import Ledger
-from ledger.clock import ManualClock
+from ledger.clock import ManualClock, business_date
 from ledger.commands import models as m
 from ledger.deadlines import sweep
 from ledger.demo.data import CONFIG
@@ -48,12 +49,19 @@ def _recorder(command: m.Command) -> str:
     return CONFIG[jurisdiction].bureau if jurisdiction in CONFIG else SCHEDULER
 
 
-def run_demo(ledger: Ledger, plan: Sequence[PlanEntry], progress: Callable[[int, int], None] | None = None) -> DemoSummary:
+def run_demo(
+    ledger: Ledger,
+    plan: Sequence[PlanEntry],
+    progress: Callable[[int, int], None] | None = None,
+    due: Callable[[date], dict[str, list[str]]] | None = None,
+) -> DemoSummary:
     """Execute every entry of the plan at its instant (the ledger's ManualClock is moved there).
 
     Every command must succeed: the first that fails raises :class:`DemoError` naming
     it, with the domain's error as its cause. Run on an empty ledger whose clock starts
-    at or before ``DEMO_START``.
+    at or before ``DEMO_START``. ``due`` says what a deadline sweep finds due on a day
+    (``ReadModels.deadlines_due`` once the read models hold the log, as ``ledger deadlines``
+    does); without it each sweep folds every provider and complaint (:func:`ledger.deadlines.due`).
     """
     clock = ledger.clock
     if not isinstance(clock, ManualClock):
@@ -70,7 +78,8 @@ def run_demo(ledger: Ledger, plan: Sequence[PlanEntry], progress: Callable[[int,
             raise DemoError(f"{label}: {error}; start the ManualClock at or before {DEMO_START}") from error
         if isinstance(entry, DeadlineSweep):
             try:
-                swept = sweep(ledger, sweep_id=entry.command_id, recorded_by=SCHEDULER)
+                todo = due(business_date(when)) if due is not None else None
+                swept = sweep(ledger, sweep_id=entry.command_id, recorded_by=SCHEDULER, todo=todo)
             except Exception as error:
                 raise DemoError(f"{label}: the deadline sweep {entry.command_id} failed: {error}") from error
             events += sum(len(r.positions) for r in swept.results.values())

@@ -111,3 +111,30 @@ def test_deadline_read_models_added_to_a_ledger_with_events_are_marked_until_a_r
         models.db.close()
     finally:
         db.close()
+
+
+def test_the_demo_swept_from_the_read_models_records_the_ledger_it_records_from_the_aggregates(database_url, tmp_path):
+    """``ledger demo`` takes what each of its deadline sweeps finds due from the read models, as
+    ``ledger deadlines`` does, instead of folding every provider and complaint each time (1.7 s of
+    a 12.5 s demo): the ledger it records is the same, event for event and command for command
+    (the heads of both hash chains; on SQLite and PostgreSQL against SQLite from the aggregates)."""
+    from ledger.audit import verify_store
+    from ledger.bootstrap import bootstrap
+    from ledger.cli import due_from_read_models
+    from ledger.clock import ManualClock
+    from ledger.demo import demo_plan, run_demo
+    from ledger.settings import Settings
+
+    plan = demo_plan(providers=60)  # its sweeps record answer and rectification deadlines both
+    recorded = []
+    for from_read_models in (True, False):
+        url = database_url if from_read_models else f"sqlite:///{tmp_path / 'aggregates.db'}"
+        with bootstrap(Settings(database_url=url), clock=ManualClock(plan[0][0])) as app:
+            due = due_from_read_models(app)
+            assert due is not None
+            summary = run_demo(app.ledger, plan, due=due if from_read_models else None)
+            chain = verify_store(app.store)
+            commands = [c.hash for c in app.store.read_commands()]
+        recorded.append((chain.ok, chain.head_position, chain.head_hash, len(commands), commands[-1], summary.by_command))
+    assert recorded[0] == recorded[1]
+    assert recorded[0][5]["RecordPassedDeadlines"] > 0  # the sweeps found deadlines passed and recorded them
