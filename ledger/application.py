@@ -204,11 +204,8 @@ class UnitOfWork:
         looked at them. Only these can hold its events: a unit of work that decides a whole import
         (:meth:`Ledger.execute_all`) holds every aggregate of the file, and going through all of them
         for each command made an import quadratic (20,000 commands: 85 % of its time)."""
-        if len(self.seen) == len(self._order):  # one command's unit of work: all of them, in order
-            found = list(self._aggregates.values())
-        else:
-            found = [self._aggregates[i] for i in sorted((i for i in self.seen if i in self._order), key=self._order.__getitem__)]
-        return [aggregate for aggregate in found if aggregate is not None]
+        ids = sorted((i for i in self.seen if i in self._order), key=self._order.__getitem__)
+        return [aggregate for aggregate in map(self._aggregates.__getitem__, ids) if aggregate is not None]
 
     def collect(self) -> list[Any]:
         """The events the current command's aggregates hold, taken out of them."""
@@ -471,21 +468,23 @@ class Ledger:
         """
         sealed_commands = [self._seal(command) for command in commands]
         commands = [command for command, _ in sealed_commands]
-        with_personal = [command.command_id for command, sealed in sealed_commands if sealed is not None]
-        recorded_before = self.store.command_results(with_personal) if with_personal and self.personal is not None else {}
+        command_ids = [command.command_id for command in commands]
+        recorded_before = self.store.command_results(command_ids)
         for index, (command, sealed) in enumerate(sealed_commands):  # before anything is written
-            previous = recorded_before.get(command.command_id) if sealed is not None else None
+            previous = recorded_before.get(command.command_id) if sealed is not None and self.personal is not None else None
             if previous is not None:
                 try:
                     self._check_personal_retry(command.command_id, sealed, previous)
                 except CommandIdReused as reused:
                     raise BatchError(index, command, reused) from reused
         for attempt in range(1, MAX_ATTEMPTS + 1):
+            if attempt > 1:  # after a conflict: a concurrent writer may have recorded some of them since
+                recorded_before = self.store.command_results(command_ids)
             # the first decision presumes that ids the cache does not know are new (UnitOfWork.find_new):
             # an import creates thousands, and each would be a read of the store
-            decided = self._decide_all(commands, on_progress if attempt == 1 else None, presume_new=attempt == 1)
+            decided = self._decide_all(commands, recorded_before, on_progress if attempt == 1 else None, presume_new=attempt == 1)
             if decided is None:  # a refusal that rested on a presumption: decided again on what the store has
-                decided = self._decide_all(commands, on_progress, presume_new=False)
+                decided = self._decide_all(commands, recorded_before, on_progress, presume_new=False)
             assert decided is not None
             uow, batches, names = decided
             try:
@@ -517,15 +516,20 @@ class Ledger:
         return out
 
     def _decide_all(
-        self, commands: Sequence[Command], on_progress: Callable[[int], None] | None, *, presume_new: bool
+        self,
+        commands: Sequence[Command],
+        recorded_before: Mapping[str, AppendResult],
+        on_progress: Callable[[int], None] | None,
+        *,
+        presume_new: bool,
     ) -> tuple[UnitOfWork, list[CommandBatch], list[list[str]]] | None:
-        """Each command decided on the state the earlier ones leave: the unit of work and the batches
-        to append; None if a command was refused while ids were presumed new (decide again without)."""
+        """Each command decided on the state the earlier ones leave (``recorded_before``: the commands
+        of the batch the store already holds): the unit of work and the batches to append; None if a
+        command was refused while ids were presumed new (decide again without)."""
         uow = UnitOfWork(self.store, self.aggregates, self.unreserved, self.snapshots, presume_new=presume_new)
         batches: list[CommandBatch] = []
         names: list[list[str]] = []
         seen: dict[str, tuple[int, str]] = {}  # command id -> (index, payload digest) of its first use
-        recorded_before = self.store.command_results(command.command_id for command in commands)
         for index, command in enumerate(commands):
             digest = payload_digest(command.canonical_json())
             first = seen.setdefault(command.command_id, (index, digest))
