@@ -219,6 +219,10 @@ def share_range(share: int, shares: int) -> tuple[UUID, UUID | None]:
     return start(share), start(share + 1) if share + 1 < shares else None
 
 
+#: what a recorded command's row tells a retry (``_earlier`` in each store reads them in this order)
+EARLIER_COLUMNS = "first_position, last_position, payload_digest, command_type, recorded_at"
+
+
 def event_ref(originator_id: UUID | str, originator_version: int) -> str:
     return f"{originator_id}/{originator_version}"
 

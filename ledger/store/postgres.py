@@ -47,6 +47,7 @@ from psycopg_pool import ConnectionPool
 from ledger.redaction import redact
 from ledger.store import _batch
 from ledger.store.base import (
+    EARLIER_COLUMNS,
     GENESIS_HASH,
     SCAN_COLUMNS,
     AppendResult,
@@ -464,10 +465,7 @@ COMMAND_COLUMNS = (
 )
 
 #: what a retry is checked against
-EARLIER_COMMAND = (
-    "SELECT first_position, last_position, payload_digest, command_type, recorded_at"
-    " FROM ledger_commands WHERE command_id = %s"
-)
+EARLIER_COMMAND = f"SELECT {EARLIER_COLUMNS} FROM ledger_commands WHERE command_id = %s"
 
 READ_CHUNK = 1000
 #: command ids per query of :meth:`PostgresEventStore.command_results`
@@ -735,7 +733,7 @@ class PostgresEventStore(EventStore):
         found: dict[str, AppendResult] = {}
         for start in range(0, len(ids), IDS_CHUNK):
             rows = self._fetchall(
-                "SELECT command_id, first_position, last_position, payload_digest, command_type, recorded_at"
+                f"SELECT command_id, {EARLIER_COLUMNS}"
                 " FROM ledger_commands WHERE command_id = ANY(%s::text[])",
                 (ids[start:start + IDS_CHUNK],),
             )

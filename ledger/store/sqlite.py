@@ -19,6 +19,7 @@ from uuid import UUID
 from ledger.redaction import redact
 from ledger.store import _batch
 from ledger.store.base import (
+    EARLIER_COLUMNS,
     GENESIS_HASH,
     SCAN_COLUMNS,
     AppendResult,
@@ -117,10 +118,7 @@ COMMAND_COLUMNS = (
 )
 INSERT_COMMAND = f"INSERT INTO ledger_commands ({COMMAND_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 #: what a retry is checked against
-EARLIER_COMMAND = (
-    "SELECT first_position, last_position, payload_digest, command_type, recorded_at"
-    " FROM ledger_commands WHERE command_id = ?"
-)
+EARLIER_COMMAND = f"SELECT {EARLIER_COLUMNS} FROM ledger_commands WHERE command_id = ?"
 
 #: Rows fetched per query by read_all, and ids/refs per IN list.
 READ_CHUNK = 500
@@ -488,7 +486,7 @@ class SQLiteEventStore(EventStore):
         found: dict[str, AppendResult] = {}
         for chunk in _chunks(ids, IN_CHUNK):
             rows = conn.execute(
-                "SELECT command_id, first_position, last_position, payload_digest, command_type, recorded_at"
+                f"SELECT command_id, {EARLIER_COLUMNS}"
                 f" FROM ledger_commands WHERE command_id IN ({','.join('?' for _ in chunk)})",
                 list(chunk),
             )
