@@ -61,16 +61,19 @@ def fresh_ledger(database_url: str, workdir: Path, size: int) -> Iterator[str]:
 
 
 def run_one(file: Path, url: str) -> dict[str, float]:
-    started = time.perf_counter()
-    child = subprocess.Popen(
-        [sys.executable, "-m", "ledger", "import", str(file), "--database-url", url, "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - started
-    out, err = child.communicate()
-    if status != 0:
-        raise SystemExit(f"ledger import of {file} failed: {err.decode(errors='replace').strip().splitlines()[-1:]}")
+    # the child's output goes to a file, not a pipe: wait4 reaps it before anything reads, and a
+    # child that filled a pipe would wait for a reader for ever
+    with tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        child = subprocess.Popen(
+            [sys.executable, "-m", "ledger", "import", str(file), "--database-url", url, "--json"],
+            stdout=subprocess.DEVNULL, stderr=err,
+        )  # fmt: skip
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+        if status != 0:
+            err.seek(0)
+            raise SystemExit(f"ledger import of {file} failed: {err.read().decode(errors='replace').strip().splitlines()[-1:]}")
     return {"seconds": seconds, "cpu": usage.ru_utime + usage.ru_stime, "peak_mib": usage.ru_maxrss / 1024}
 
 
