@@ -418,9 +418,15 @@ def import_figure(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def registry_as_of_figure(args: argparse.Namespace) -> dict[str, Any]:
+    from bench.replay_data import registry_as_of_figure as run
+
+    return run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.figures", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("figure", choices=["long-history", "replay", "reads", "startup", "api", "import", "all"])
+    parser.add_argument("figure", choices=["long-history", "replay", "registry-as-of", "reads", "startup", "api", "import", "all"])
     parser.add_argument("--database-url", default=os.environ.get("LEDGER_TEST_POSTGRES_URL", ""))
     parser.add_argument("--history", type=int, default=10_000, help="events of the long provider")
     parser.add_argument("--commands", type=int, default=200, help="commands timed on each provider")
@@ -429,6 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=1_000_000, help="events replayed")
     parser.add_argument("--rounds", type=int, default=3, help="replay: back-to-back pairs of a bare scan and a replay (the median counts)")
     parser.add_argument("--data-schema", default="", help="replay: keep the generated log in this schema and reuse it next time")
+    parser.add_argument("--as-of-calls", type=int, default=20, help="registry-as-of: calls timed per window")
     parser.add_argument("--sizes", default="5000,20000,60000", help="import: commands per file, one import each")
     parser.add_argument("--import-providers", type=int, default=200, help="import: providers admitted at the start of each file")
     parser.add_argument("--no-write", action="store_true", help="print, do not update BENCHMARKS.md")
@@ -444,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.figure == "import":
         import_figure(args)
         return 0
-    figures = {"long-history": long_history, "replay": replay_figure, "reads": reads, "startup": startup}
+    figures = {"long-history": long_history, "replay": replay_figure, "registry-as-of": registry_as_of_figure, "reads": reads, "startup": startup}
     for name, run in figures.items():
         if args.figure in (name, "all"):
             run(args)

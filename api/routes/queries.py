@@ -105,6 +105,27 @@ def registry(
     return slice_page(pool, paging)
 
 
+@router.get(
+    "/registry/as-of", response_model=v.RegistryAsOf, responses=_ERRORS, openapi_extra=TOKEN_OPTIONAL,
+    summary="The registry as of a past instant or date, on either time axis or both",
+)  # fmt: skip
+def registry_as_of(
+    views: ViewsDep,
+    principal: PrincipalDep,
+    jurisdiction: Jurisdiction | None = None,
+    known_at: Annotated[DayOrInstant | None, Query(description="as the ledger knew it then (recorded axis; a date means the end of that day, Asia/Shanghai)")] = None,
+    effective_at: Annotated[date | None, Query(description="as in effect on that date (effective axis)")] = None,
+) -> Any:
+    """Every provider's line as of the window. Who sees what is as in `/registry`: auditors every
+    provider, a regulator every provider of its own jurisdiction (the default there), everyone
+    else the providers that were in the pool then."""
+    if principal.role is Role.regulator and jurisdiction is None:
+        jurisdiction = principal.jurisdiction
+    full = principal.role is Role.auditor or (principal.role is Role.regulator and jurisdiction == principal.jurisdiction)
+    as_of = views.registry_as_of(jurisdiction, known_at, effective_at)
+    return as_of if full else as_of.model_copy(update={"items": [e for e in as_of.items if e.standing in IN_POOL]})
+
+
 @router.get("/lists", response_model=Page[v.ListEntry], responses=_ERRORS, summary="The published lists, each entry with its article", openapi_extra=TOKEN_OPTIONAL)
 def lists(views: ViewsDep, paging: PagingDep, kind: ListKind | None = None, jurisdiction: Jurisdiction | None = None) -> Any:
     """Blacklist, gray list, disqualified and removed, as a bureau publishes them (rescinded entries are gone). Public."""

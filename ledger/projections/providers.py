@@ -74,6 +74,12 @@ PROFILE_CHANGE_COLUMNS = (
 
 #: the scratch key of a transaction's profile-change rows not written yet (PROFILE_CHANGE_COLUMNS)
 PROFILE_CHANGES = "providers.profile_changes"
+#: likewise for rm_registry_history and rm_registry_out_of_order (see :meth:`ProviderViewsProjection.apply`)
+REGISTRY_HISTORY = "providers.registry_history"
+OUT_OF_ORDER = "providers.registry_out_of_order"
+OUT_OF_ORDER_COLUMNS = ("provider_id", "position", "recorded_at", "effective_on", "recorded_before", "effective_before")
+#: the tables a provider's events only ever add rows to, each row written with the batch of its event
+APPENDED = ("profile_changes", "registry_history", "registry_out_of_order")
 
 #: providers kept in memory between batches by one projection instance
 CACHE_SIZE = 4096
@@ -97,6 +103,11 @@ class _Entry:
     last_recorded_at: str
     dirty: bool = False
     new: bool = False
+    #: the provider's registry line (:func:`registry_line`) after the last event applied, and the latest
+    #: instant recorded and effective date ('' for none) of its events so far (kept in the meta)
+    line: tuple[Any, ...] | None = None
+    recorded_max: str = ""
+    effective_max: str = ""
 
 
 @dataclass
@@ -110,14 +121,43 @@ class ProviderRows:
     deadlines: list[dict[str, Any]] = field(default_factory=list)
 
 
-def standing_since(provider: Provider) -> date:
+def standing_since(provider: Provider, label: str | None = None) -> date:
     """When the registry label began: the status date, or the oldest open order behind warned/rectifying."""
-    label = standing_label(provider)
+    label = standing_label(provider) if label is None else label
     kind = {"rectifying": RECTIFICATION_ORDER, "warned": WARNING}.get(label)
     if kind is None or provider.status not in IN_POOL:
         return provider.status_since
     opened = [s["effective_on"] for s in provider.open_rectifications() if s["sanction"] == kind]
     return max(provider.status_since, min(opened)) if opened else provider.status_since
+
+
+#: a provider's line in the registry (``rm_registry``'s columns of the same names), as of a state: what
+#: ``rm_registry_history`` keeps each time it changes, and what the registry as of a past instant lists
+LINE_COLUMNS = ("jurisdiction", "name", "kind", "status", "standing", "status_since", "standing_since", "applied_on", "admitted_on")
+
+
+def registry_line(provider: Provider) -> tuple[Any, ...]:
+    """The provider's :data:`LINE_COLUMNS` in that order, dates as dates (pure). The projection
+    computes it after every provider event, so a provider without sanctions (whose label is its
+    status, since its status date) is not asked for its open orders."""
+    status = provider.status
+    if provider.sanctions and status in IN_POOL:
+        label = standing_label(provider)
+        since = standing_since(provider, label)
+    else:
+        label, since = status, provider.status_since
+    return (
+        provider.jurisdiction, provider.name, provider.kind, status, label, provider.status_since, since,
+        provider.applied_on, provider.admitted_on,
+    )  # fmt: skip
+
+
+def line_text(line: tuple[Any, ...]) -> dict[str, Any]:
+    """A :func:`registry_line` as the read models write it: column -> value, dates in ISO form."""
+    return dict(zip(LINE_COLUMNS, (*line[:5], *(iso(day) for day in line[5:])), strict=True))
+
+
+HISTORY_COLUMNS = ("provider_id", "position", "recorded_max", "effective_max", *LINE_COLUMNS)
 
 
 def provider_rows(provider: Provider, meta: dict[str, Any], last_position: int, last_recorded_at: str) -> ProviderRows:
@@ -126,15 +166,7 @@ def provider_rows(provider: Provider, meta: dict[str, Any], last_position: int, 
     pid, jurisdiction = provider.provider_id, provider.jurisdiction
     registry = {
         "provider_id": pid,
-        "jurisdiction": jurisdiction,
-        "name": provider.name,
-        "kind": provider.kind,
-        "status": provider.status,
-        "standing": s["standing"],
-        "status_since": iso(provider.status_since),
-        "standing_since": iso(standing_since(provider)),
-        "applied_on": iso(provider.applied_on),
-        "admitted_on": iso(provider.admitted_on),
+        **line_text(registry_line(provider)),
         "version": provider.version,
         "last_position": last_position,
         "last_recorded_at": last_recorded_at,
@@ -243,7 +275,10 @@ class ProviderViewsProjection:
     """Registry, grades, counters and lists, folded from Provider events."""
 
     name = "providers"
-    tables: tuple[str, ...] = ("provider_state", "registry", "grades", "counters", "lists", "profile_changes", "rectification_deadlines")
+    tables: tuple[str, ...] = (
+        "provider_state", "registry", "grades", "counters", "lists", "profile_changes", "rectification_deadlines",
+        "registry_history", "registry_out_of_order",
+    )  # fmt: skip
 
     def __init__(self, *, deferred: bool = False, fresh: bool = False, by_aggregate: bool = False) -> None:
         #: originator id (text) -> the entry as last written (valid while rm_provider_state has its version)
@@ -289,13 +324,38 @@ class ProviderViewsProjection:
                     days_late(change["changed_on"], change["reported_on"]),
                 )
             )  # fmt: skip
+        self._registry_past(entry, event, tx)
         entry.dirty = True
         entries[key] = entry
         self._last = key
 
+    @staticmethod
+    def _registry_past(entry: _Entry, event: DecodedEvent, tx: Tx) -> None:
+        """What the registry as of a past window needs (``ReadModels.registry_as_of``): a row of
+        rm_registry_history when the event changed the provider's line, and a row of
+        rm_registry_out_of_order when it was recorded, or takes effect, before an earlier event of
+        the provider."""
+        recorded, effective = event.recorded_at_iso, event.effective_on_iso or ""
+        recorded_before, effective_before = entry.recorded_max, entry.effective_max
+        if recorded < recorded_before or effective < effective_before:
+            rows = (entry.provider.provider_id, event.position, recorded, effective, recorded_before, effective_before)
+            tx.scratch.setdefault(OUT_OF_ORDER, []).append(rows)
+        if recorded > recorded_before:
+            entry.recorded_max = recorded
+        if effective > effective_before:
+            entry.effective_max = effective
+        line = registry_line(entry.provider)
+        if line != entry.line:
+            row = (entry.provider.provider_id, event.position, entry.recorded_max, entry.effective_max, *line_text(line).values())
+            tx.scratch.setdefault(REGISTRY_HISTORY, []).append(row)
+            entry.line = line
+
     def flush(self, tx: Tx) -> None:
-        # a profile change is a row of its own, written with the batch of its event (a deferred fold too)
+        # a profile change is a row of its own, written with the batch of its event (a deferred fold too);
+        # so are the registry's past lines and its events out of order
         tx.insert_rows("profile_changes", PROFILE_CHANGE_COLUMNS, tx.scratch.pop(PROFILE_CHANGES, []))
+        tx.insert_rows("registry_history", HISTORY_COLUMNS, tx.scratch.pop(REGISTRY_HISTORY, []))
+        tx.insert_rows("registry_out_of_order", OUT_OF_ORDER_COLUMNS, tx.scratch.pop(OUT_OF_ORDER, []))
         if self.by_aggregate:  # every provider but the last is complete
             complete = [key for key in self._pending if key != self._last]
             self._write(tx, [self._pending[key] for key in complete])
@@ -330,14 +390,16 @@ class ProviderViewsProjection:
         provider = decode_snapshot(originator_id, int(version), snapshot)
         registry = tx.fetchone(f"SELECT last_position, last_recorded_at FROM {tx.table('registry')} WHERE provider_id = ?", (provider.provider_id,))
         position, recorded_at = registry if registry else (0, "")
-        return _Entry(provider, loads(meta), int(position), recorded_at)
+        meta_of = loads(meta)
+        maxima = {"recorded_max": meta_of.pop("recorded_max", ""), "effective_max": meta_of.pop("effective_max", "")}
+        return _Entry(provider, meta_of, int(position), recorded_at, line=registry_line(provider), **maxima)
 
     def _write(self, tx: Tx, entries: list[_Entry]) -> None:
         """Every changed provider's rows, set-based: one DELETE and one COPY/INSERT per table
         for the whole batch, however many providers it touched."""
         if not entries:
             return
-        tables: dict[str, list[dict[str, Any]]] = {name: [] for name in self.tables if name != "profile_changes"}
+        tables: dict[str, list[dict[str, Any]]] = {name: [] for name in self.tables if name not in APPENDED}
         for entry in entries:
             provider = entry.provider
             tables["provider_state"].append(
@@ -346,7 +408,7 @@ class ProviderViewsProjection:
                     "originator_id": str(provider.id),
                     "version": provider.version,
                     "snapshot": wire.encode_snapshot(provider),
-                    "meta": dumps(entry.meta),
+                    "meta": dumps({**entry.meta, "recorded_max": entry.recorded_max, "effective_max": entry.effective_max}),
                 }
             )
             rows = provider_rows(provider, entry.meta, entry.last_position, entry.last_recorded_at)

@@ -5,7 +5,7 @@ from datetime import date
 from typing import Any
 
 from ledger.projections.db import ReadModelDB, loads
-from ledger.projections.providers import LIST_KINDS
+from ledger.projections.providers import LINE_COLUMNS, LIST_KINDS
 
 _JSON_COLUMNS = {"standing_json", "detail", "refs", "source_refs", "params", "evidence", "consequences"}
 
@@ -86,6 +86,51 @@ class ReadModels:
     def profile_changes(self, provider_id: str) -> list[dict[str, Any]]:
         """Every profile change of a provider in log order (old and new values as JSON text)."""
         return self._rows("SELECT * FROM rm_profile_changes WHERE provider_id = ? ORDER BY position", (provider_id,))
+
+    def registry_as_of(self, known_at: str | None, effective_at: str | None, jurisdiction: str | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+        """The registry as of a window (``known_at``: an instant as the read models write it, the
+        events recorded by then; ``effective_at``: a date, the events that took effect by then), from
+        rm_registry_history, for every provider whose events inside the window are its first n: the
+        line after the nth, the last row within both bounds (both maxima grow with the position).
+        Returns those lines (in registry order) and the ids of the providers that an event out of
+        order (rm_registry_out_of_order) puts inside the window after one left out: their lines
+        must be folded from their events (``history.registry_as_of`` does). A window holds event
+        *w* after a left-out one exactly when *w* is inside it and an earlier event was recorded
+        after ``known_at`` or takes effect after ``effective_at``; if *w* came in order, that
+        earlier event would put *w* outside too."""
+        inside, inside_params, left_out, left_out_params = [], [], [], []
+        for bound, latest, at, before in (
+            (known_at, "recorded_max", "recorded_at", "recorded_before"),
+            (effective_at, "effective_max", "effective_on", "effective_before"),
+        ):
+            if bound is not None:
+                inside.append((latest, at))
+                inside_params.append(bound)
+                left_out.append(f"{before} > ?")
+                left_out_params.append(bound)
+        last = (
+            "SELECT provider_id, MAX(position) AS position FROM rm_registry_history"
+            f"{_where([f'{latest} <= ?' for latest, _ in inside])} GROUP BY provider_id"
+        )
+        columns = ", ".join(f"h.{c}" for c in ("provider_id", *LINE_COLUMNS))
+        sql = f"SELECT {columns} FROM rm_registry_history h JOIN ({last}) l ON l.provider_id = h.provider_id AND l.position = h.position"
+        params: list[Any] = list(inside_params)
+        if jurisdiction is not None:
+            sql += " WHERE h.jurisdiction = ?"
+            params.append(jurisdiction)
+        with self.db.transaction(write=False) as tx:
+            lines = tx.dicts(f"{sql} ORDER BY h.jurisdiction, h.provider_id", params)
+            out_of_order: list[str] = []
+            if left_out:
+                clauses = [f"{at} <= ?" for _, at in inside] + [f"({' OR '.join(left_out)})"]
+                out_of_order = [
+                    r[0] for r in tx.fetchall(
+                        f"SELECT DISTINCT provider_id FROM rm_registry_out_of_order{_where(clauses)} ORDER BY provider_id",
+                        [*inside_params, *left_out_params],
+                    )
+                ]  # fmt: skip
+        folded = set(out_of_order)
+        return [line for line in lines if line["provider_id"] not in folded], out_of_order
 
     def incomplete(self) -> list[str]:
         """Read models added to this ledger after events were applied, empty until a replay."""

@@ -20,6 +20,18 @@ from ledger.projections.db import POSTGRES, SQLITE, Tx
 
 log = logging.getLogger("ledger.projections")
 
+#: a provider's line in the registry (``providers.LINE_COLUMNS``): rm_registry's and rm_registry_history's
+_LINE = """
+        jurisdiction TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        standing TEXT NOT NULL,
+        status_since TEXT NOT NULL,
+        standing_since TEXT NOT NULL,
+        applied_on TEXT NOT NULL,
+        admitted_on TEXT"""
+
 #: table -> column definitions; ``{t}`` is the physical table name
 TABLES: dict[str, str] = {
     # per provider: the Provider aggregate's snapshot (eventsourcing Snapshot state, same JSON transcoder)
@@ -30,17 +42,8 @@ TABLES: dict[str, str] = {
         snapshot TEXT NOT NULL,
         meta TEXT NOT NULL
     """,
-    "registry": """
-        provider_id TEXT PRIMARY KEY,
-        jurisdiction TEXT NOT NULL,
-        name TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        status TEXT NOT NULL,
-        standing TEXT NOT NULL,
-        status_since TEXT NOT NULL,
-        standing_since TEXT NOT NULL,
-        applied_on TEXT NOT NULL,
-        admitted_on TEXT,
+    "registry": f"""
+        provider_id TEXT PRIMARY KEY,{_LINE},
         version INTEGER NOT NULL,
         last_position BIGINT NOT NULL,
         last_recorded_at TEXT NOT NULL,
@@ -114,6 +117,27 @@ TABLES: dict[str, str] = {
         major INTEGER NOT NULL,
         days_late INTEGER NOT NULL
     """,
+    # the registry's past (``ReadModels.registry_as_of``): a provider's line (``providers.LINE_COLUMNS``)
+    # each time an event changed it, with the latest instant recorded and the latest effective date
+    # ('' for none) among the provider's events up to it: the line as of a window is the last row
+    # whose two are inside it, unless the provider is in registry_out_of_order for that window
+    "registry_history": f"""
+        provider_id TEXT NOT NULL,
+        position BIGINT NOT NULL,
+        recorded_max TEXT NOT NULL,
+        effective_max TEXT NOT NULL,{_LINE}
+    """,
+    # a provider event recorded before, or taking effect before ('' for no date), an earlier event of
+    # the provider: a window holding it may leave out an earlier one, so its events inside that window
+    # are not the first n of the provider's and the line as of it is folded from them instead
+    "registry_out_of_order": """
+        provider_id TEXT NOT NULL,
+        position BIGINT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        effective_on TEXT NOT NULL,
+        recorded_before TEXT NOT NULL,
+        effective_before TEXT NOT NULL
+    """,
     # deadlines the scheduler's sweep looks for (``ReadModels.deadlines_due``): orders of providers
     # in the pool not yet recorded overdue or refused, and complaint answers not yet given
     "rectification_deadlines": """
@@ -144,6 +168,8 @@ TABLES: dict[str, str] = {
 APPEND_ONLY_KEYS: dict[str, str] = {
     "timeline": "provider_id, position",
     "profile_changes": "provider_id, position",
+    "registry_history": "provider_id, position",
+    "registry_out_of_order": "provider_id, position",
 }
 
 INDEXES: dict[str, tuple[str, ...]] = {
@@ -187,6 +213,8 @@ VIEWS: dict[str, str] = {
     "rm_lists": "lists",
     "rm_timeline": "timeline",
     "rm_profile_changes": "profile_changes",
+    "rm_registry_history": "registry_history",
+    "rm_registry_out_of_order": "registry_out_of_order",
     "rm_rectification_deadlines": "rectification_deadlines",
     "rm_answer_deadlines": "answer_deadlines",
 }

@@ -308,7 +308,7 @@ class Views:
         """The registry as recorded by ``known_at`` and/or as in effect on ``effective_at``."""
         self.check_jurisdiction(jurisdiction)
         as_of = self._as_of(known_at, effective_at)
-        rows = registry_as_of(self.ledger, known_at=known_at, effective_at=effective_at, jurisdiction=jurisdiction)
+        rows = registry_as_of(self.ledger, known_at=known_at, effective_at=effective_at, jurisdiction=jurisdiction, models=self.models)
         return RegistryAsOf(as_of=as_of, view=as_of.describe(), items=[RegistryEntry.model_validate(r) for r in rows])
 
     def explain(self, provider_or_ref: str) -> Explanation:

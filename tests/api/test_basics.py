@@ -192,3 +192,24 @@ def test_every_request_is_counted_and_timed_by_its_route_and_status(served, monk
     after = {key: count(*key) for key in before}
     assert {key: after[key] - before[key] for key in before} == {(timeline, "200"): 2, (timeline, "500"): 1, ("unmatched", "404"): 1, ("/health", "200"): 1}
     assert timed(timeline) - timed_before == 3
+
+
+def test_the_registry_as_of_a_window_shows_each_reader_what_the_registry_does(served):
+    get = served.client.get
+    window = {"known_at": "2025-06-01", "effective_at": "2025-05-01"}
+
+    def standings(who: str, **params: str) -> dict[str, str]:
+        answer = get("/v1/registry/as-of", params={**window, **params}, headers=headers(who))
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["as_of"]["effective_at"] == "2025-05-01"
+        return {e["provider_id"]: e["standing"] for e in answer.json()["items"]}
+
+    assert standings("auditor") == {"TS-1": "blacklisted", "TS-2": "in_pool", "XX-1": "in_pool"}
+    assert standings("regulator") == {"TS-1": "blacklisted", "TS-2": "in_pool"}  # its own jurisdiction, by default
+    assert standings("public") == standings("provider") == {"TS-2": "in_pool", "XX-1": "in_pool"}  # the pool only
+    assert standings("other_regulator", jurisdiction="tangshan") == {"TS-2": "in_pool"}
+    assert standings("auditor", known_at="2025-02-27", effective_at="2025-05-01") == {}  # the seed was recorded on 2025-03-01
+    answer = get("/v1/registry/as-of", headers=headers("auditor"))
+    assert answer.status_code == 422 and answer.json()["field"] == "known_at"
+    answer = get("/v1/registry/as-of", params={"effective_at": "2025-06-02"}, headers=headers("auditor"))
+    assert answer.status_code == 422 and answer.json()["field"] == "effective_at"

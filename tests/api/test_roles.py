@@ -34,6 +34,7 @@ def cases(seeded) -> list[Case]:
         Case("GET", "/ready", EVERYONE),
         Case("GET", "/metrics", EVERYONE),
         Case("GET", "/v1/registry", EVERYONE, params={"jurisdiction": "tangshan"}),
+        Case("GET", "/v1/registry/as-of", EVERYONE, params={"effective_at": "2025-03-01"}),
         Case("GET", "/v1/lists", EVERYONE),
         Case("GET", "/v1/providers/{provider_id}", READERS_OF_TS1, "/v1/providers/TS-1"),
         Case("GET", "/v1/providers/{provider_id}/grades", READERS_OF_TS1, "/v1/providers/TS-1/grades"),

@@ -1,0 +1,122 @@
+"""The registry as of a window from the read models (rm_registry_history, rm_registry_out_of_order)
+equals the registry folded from every provider's events, on every window the log distinguishes:
+each instant recorded (and the microsecond before it), each business day, each effective date
+(and the day before it), and both axes at once."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from ledger.commands import models as m
+from ledger.projections import history
+from ledger.projections.history import registry_as_of
+from tests.integration.projection_support import mixed_scenario
+
+
+def _backdated_after_later_facts(scenario) -> date:
+    """XX-9: admitted on day 0, a finding effective day 10, then (recorded on day 20) a rating
+    back-dated to day 5 — a window effective on days 5..9 holds the rating and leaves out the
+    finding. Returns day 0."""
+    start = scenario.today
+    scenario.admit("XX-9", "xinxiang")
+    scenario.on(start + timedelta(days=10))
+    scenario.finding("XX-9", "第十五条（三）")
+    scenario.on(start + timedelta(days=20))
+    scenario.run(
+        m.RecordStarRating, provider_id="XX-9", rating_round="2025-R9", stars=3, basis={"enterprises": 4},
+        effective_on=start + timedelta(days=5),
+    )  # fmt: skip
+    return start
+
+
+def _removed_back_dated(scenario, start: date) -> None:
+    """TJ-8 (the pattern of test_history): admitted on day 0, a 2024 score on day 25, then on day 40
+    three complaints verified back-dated to days 21..23, which derive its removal on day 23."""
+    scenario.admit("TJ-8", "tianjin")
+    scenario.on(start + timedelta(days=25))
+    scenario.run(m.RecordScore, provider_id="TJ-8", year=2024, score=85)
+    scenario.on(start + timedelta(days=40))
+    for day in (21, 22, 23):
+        scenario.verified_complaint("TJ-8", on=start + timedelta(days=day))
+    assert scenario.provider("TJ-8").status == "removed"
+
+
+@pytest.fixture
+def windows(scenario, projected):
+    mixed_scenario(scenario)
+    start = _backdated_after_later_facts(scenario)
+    _removed_back_dated(scenario, start)
+    projected.models  # noqa: B018  (caught up after every commit)
+    events = list(scenario.ledger.store.read_all())
+    instants = sorted({e.recorded_at for e in events})
+    known = sorted({*instants, *(t - timedelta(microseconds=1) for t in instants)})
+    days = sorted({t.date() for t in instants} | {t.date() - timedelta(days=1) for t in instants})
+    effective = sorted({e.effective_on for e in events if e.effective_on} | {e.effective_on - timedelta(days=1) for e in events if e.effective_on})
+    return known, days, effective, start
+
+
+def _both(scenario, models, **window):
+    return registry_as_of(scenario.ledger, models=models, **window), registry_as_of(scenario.ledger, **window)
+
+
+def test_every_window_reads_what_the_fold_finds(scenario, projected, windows, monkeypatch):
+    known, days, effective, start = windows
+    folded: list[str] = []
+    fold = history.fold_as_of
+
+    def counting(events, known_at=None, effective_at=None):
+        out = fold(events, known_at, effective_at)
+        folded.append(out.provider.provider_id if out.provider else "")
+        return out
+
+    monkeypatch.setattr(history, "fold_as_of", counting)
+    models = projected.models
+    checked, ever_folded = 0, set()
+    for window in (
+        *({"known_at": t} for t in known),
+        *({"known_at": d} for d in days),
+        *({"effective_at": d} for d in effective),
+        *({"known_at": k, "effective_at": d} for k in days for d in effective),
+        *({"known_at": d, "effective_at": d, "jurisdiction": "xinxiang"} for d in days),
+    ):
+        folded.clear()
+        from_models = registry_as_of(scenario.ledger, models=models, **window)
+        folds, folded_ids = len(folded), list(folded)
+        folded.clear()
+        assert from_models == registry_as_of(scenario.ledger, **window), window
+        assert folds <= 1, (window, folds)  # no window has two providers' events out of order
+        ever_folded |= set(folded_ids)
+        checked += 1
+    assert checked > 150
+    # XX-9's rating back-dated before its finding; TJ-8's complaints before its 2024 score
+    assert ever_folded == {"XX-9", "TJ-8"}
+    # the window that needs the fold, and one that does not
+    folded.clear()
+    lines = {r["provider_id"]: r for r in registry_as_of(scenario.ledger, models=models, effective_at=start + timedelta(days=7))}
+    assert folded == ["XX-9"] and lines["XX-9"]["standing"] == "in_pool"
+    folded.clear()
+    lines = {r["provider_id"]: r for r in registry_as_of(scenario.ledger, models=models, effective_at=start + timedelta(days=10))}
+    assert folded == [] and lines["XX-9"]["standing"] != "in_pool"
+
+
+def test_a_row_each_time_a_line_changes(scenario, projected, raw_db):
+    scenario.admit("TJ-7", "tianjin")
+    scenario.on(date(2025, 3, 5))
+    scenario.run(m.RecordScore, provider_id="TJ-7", year=2024, score=85)  # the line stays as it was
+    scenario.finding("TJ-7", "第十二条（五）")
+    projected.models  # noqa: B018
+    rows = raw_db.execute("SELECT position, status, standing FROM rm_registry_history WHERE provider_id = 'TJ-7' ORDER BY position")
+    timeline = raw_db.execute("SELECT position, event_name FROM rm_timeline WHERE provider_id = 'TJ-7' ORDER BY position")
+    changing = ("provider.applied.v1", "provider.public-notice-opened.v1", "provider.admitted.v1", "provider.sanction-imposed.v1")
+    assert [r[0] for r in rows] == [p for p, name in timeline if name in changing]  # not the notice's close, the score, the finding
+    assert [(r[1], r[2]) for r in rows] == [("applied", "applied"), ("under_notice", "under_notice"), ("in_pool", "in_pool"), ("removed", "removed")]
+    assert raw_db.execute("SELECT count(*) FROM rm_registry_out_of_order WHERE provider_id = 'TJ-7'") == [(0,)]
+
+
+def test_read_models_added_to_a_ledger_with_events_are_not_trusted_before_a_replay(scenario, projected, raw_db, monkeypatch):
+    mixed_scenario(scenario)
+    models = projected.models
+    raw_db.execute("INSERT INTO projection_incomplete (table_name) VALUES ('registry_history')")
+    monkeypatch.setattr(models, "registry_as_of", lambda *a, **k: pytest.fail("read the incomplete history"))
+    assert registry_as_of(scenario.ledger, models=models, effective_at=date(2025, 4, 1))
