@@ -11,6 +11,7 @@ import pytest
 from ledger.commands import models as m
 from ledger.projections import history
 from ledger.projections.history import registry_as_of
+from ledger.projections.providers import ProviderViewsProjection
 from tests.integration.projection_support import mixed_scenario
 
 
@@ -114,9 +115,42 @@ def test_a_row_each_time_a_line_changes(scenario, projected, raw_db):
     assert raw_db.execute("SELECT count(*) FROM rm_registry_out_of_order WHERE provider_id = 'TJ-7'") == [(0,)]
 
 
-def test_read_models_added_to_a_ledger_with_events_are_not_trusted_before_a_replay(scenario, projected, raw_db, monkeypatch):
+def test_on_a_ledger_upgraded_the_history_is_read_only_once_a_replay_filled_it(scenario, database_url, monkeypatch):
+    """A version without these read models projected the ledger; the newer one opens it: the
+    registry as of a window folds every provider until ``ledger replay``, then reads the history."""
+    from ledger.projections import ReadModelDB, ReadModels
+    from ledger.projections import schema as schema_module
+    from ledger.projections.replay import replay
+    from ledger.projections.runner import ProjectionRunner, store_source
+
     mixed_scenario(scenario)
-    models = projected.models
-    raw_db.execute("INSERT INTO projection_incomplete (table_name) VALUES ('registry_history')")
-    monkeypatch.setattr(models, "registry_as_of", lambda *a, **k: pytest.fail("read the incomplete history"))
-    assert registry_as_of(scenario.ledger, models=models, effective_at=date(2025, 4, 1))
+    start = _backdated_after_later_facts(scenario)
+    new = ("registry_history", "registry_out_of_order")
+    older = ReadModelDB(database_url)
+    try:
+        monkeypatch.setattr(schema_module, "TABLES", {k: v for k, v in schema_module.TABLES.items() if k not in new})
+        monkeypatch.setattr(schema_module, "VIEWS", {k: v for k, v in schema_module.VIEWS.items() if v not in new})
+        monkeypatch.setattr(schema_module, "APPEND_ONLY_KEYS", {k: v for k, v in schema_module.APPEND_ONLY_KEYS.items() if k not in new})
+        monkeypatch.setattr(ProviderViewsProjection, "tables", tuple(t for t in ProviderViewsProjection.tables if t not in new))
+        monkeypatch.setattr(ProviderViewsProjection, "_registry_past", staticmethod(lambda entry, event, tx: None))
+        ProjectionRunner(older, store_source(scenario.ledger.store)).catch_up()
+        monkeypatch.undo()
+    finally:
+        older.close()
+    models = ReadModels(ReadModelDB(database_url))  # the newer version opens the same ledger
+    try:
+        ProjectionRunner(models.db, store_source(scenario.ledger.store)).catch_up()
+        assert models.incomplete() == list(new)
+        read = models.registry_as_of
+        calls: list[tuple] = []
+        monkeypatch.setattr(models, "registry_as_of", lambda *args: calls.append(args) or read(*args))
+        windows = [{"effective_at": start + timedelta(days=day)} for day in (4, 5, 7, 10)] + [{"known_at": start}]
+        folded = [registry_as_of(scenario.ledger, **w) for w in windows]
+        assert [registry_as_of(scenario.ledger, models=models, **w) for w in windows] == folded
+        assert calls == []  # every provider folded
+        replay(scenario.ledger.store, models.db, show_progress=False)
+        assert models.incomplete() == []
+        assert [registry_as_of(scenario.ledger, models=models, **w) for w in windows] == folded
+        assert len(calls) == len(windows)
+    finally:
+        models.db.close()
