@@ -247,8 +247,12 @@ class ReadModelDB:
         return conn
 
     @contextmanager
-    def transaction(self, *, write: bool = True) -> Iterator[Tx]:
-        """A transaction that commits when the block ends and rolls back if it raises."""
+    def transaction(self, *, write: bool = True, pipelined: bool = False) -> Iterator[Tx]:
+        """A transaction that commits when the block ends and rolls back if it raises.
+
+        ``pipelined`` (PostgreSQL): the statements go in pipeline mode, so that those whose results
+        are not read travel together, with the ``COMMIT``, in one round trip (reading a result
+        waits for everything sent before it)."""
         if self._closed:
             raise RuntimeError("the read-model database is closed")
         if self.dialect == SQLITE:
@@ -266,7 +270,12 @@ class ReadModelDB:
             with self._pool.connection() as conn:  # type: ignore[assignment]  # commits on success, rolls back on error
                 if not write:
                     conn.execute("SET TRANSACTION READ ONLY")
-                yield Tx(conn, POSTGRES)
+                if not pipelined:
+                    yield Tx(conn, POSTGRES)
+                    return
+                with conn.pipeline():
+                    yield Tx(conn, POSTGRES)
+                    conn.commit()  # queued behind the statements: one round trip for them all
 
     def close(self) -> None:
         with self._lock:

@@ -1,0 +1,80 @@
+"""A pipelined read-model transaction (PostgreSQL): the statements whose results are not read go
+together with the COMMIT, and it commits, or rolls back, exactly as a plain one does. The
+personal-data vault keeps a complaint's data in three round trips (it took six)."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from ledger.personal import PersonalDataVault, Sealed
+from ledger.projections.db import ReadModelDB
+
+
+def _rows(url: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT k, v FROM kv ORDER BY k").fetchall()
+
+
+@pytest.fixture
+def db(postgres_url):
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT NOT NULL)")
+    opened = ReadModelDB(postgres_url, pool_size=1)
+    yield opened
+    opened.close()
+
+
+def test_it_commits_what_it_wrote_and_reads_in_between(db, postgres_url):
+    with db.transaction(pipelined=True) as tx:
+        tx.execute("INSERT INTO kv VALUES (?, ?)", ("a", "1"))
+        assert tx.fetchall("SELECT v FROM kv WHERE k = ?", ("a",)) == [("1",)]  # its own write, read in the block
+        tx.executemany("INSERT INTO kv VALUES (?, ?)", [("b", "2"), ("c", "3")])
+        tx.execute("INSERT INTO kv VALUES (?, ?)", ("d", "4"))
+    assert _rows(postgres_url) == [("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")]
+
+
+def test_it_keeps_nothing_when_the_block_raises_or_a_statement_fails(db, postgres_url):
+    with pytest.raises(RuntimeError, match="^the caller gave up$"), db.transaction(pipelined=True) as tx:
+        tx.execute("INSERT INTO kv VALUES (?, ?)", ("a", "1"))
+        raise RuntimeError("the caller gave up")
+    with pytest.raises(psycopg.errors.UniqueViolation), db.transaction(pipelined=True) as tx:
+        tx.execute("INSERT INTO kv VALUES (?, ?)", ("b", "2"))
+        tx.execute("INSERT INTO kv VALUES (?, ?)", ("b", "again"))  # fails at the COMMIT's round trip
+    assert _rows(postgres_url) == []
+    with db.transaction(pipelined=True) as tx:  # the connection went back to the pool usable
+        tx.execute("INSERT INTO kv VALUES (?, ?)", ("c", "3"))
+    assert _rows(postgres_url) == [("c", "3")]
+
+
+def _round_trips(vault: PersonalDataVault, *sealed: Sealed) -> int:
+    """ReadyForQuery messages (one per round trip that ends in a sync) while the vault keeps ``sealed``."""
+    pool = vault.db._pool
+    assert pool is not None
+    conn = pool.getconn()
+    with tempfile.TemporaryDirectory() as tmp:
+        trace = Path(tmp) / "trace"
+        with trace.open("w") as out:
+            conn.pgconn.trace(out.fileno())
+            pool.putconn(conn)
+            try:
+                vault.store(*sealed)
+            finally:
+                conn.pgconn.untrace()
+        return trace.read_text().count("ReadyForQuery")
+
+
+def test_the_vault_keeps_a_complaint_in_three_round_trips(postgres_url):
+    vault = PersonalDataVault(postgres_url)
+    try:
+        vault.db._pool.close()  # type: ignore[union-attr]
+        vault._db = ReadModelDB(postgres_url, pool_size=1)  # one connection: the one traced
+        first = Sealed("person-1", "complaint:C-1", {"complainant_name": "张三", "contact": "13800000000"})
+        assert _round_trips(vault, first) == 3  # BEGIN; the lookup; the INSERTs and the COMMIT
+        again = Sealed("person-1", "complaint:C-2", {"complainant_name": "张三", "contact": "13800000000"})
+        assert _round_trips(vault, again) == 3  # a known person: the same, without a new key
+        assert vault.reveal("complaint:C-2").values == again.values  # type: ignore[union-attr]
+    finally:
+        vault.close()
