@@ -267,15 +267,15 @@ class ReadModelDB:
                 raise
         else:
             assert self._pool is not None
-            with self._pool.connection() as conn:  # type: ignore[assignment]  # commits on success, rolls back on error
+            with self._pool.connection() as pg:  # commits on success, rolls back on error
                 if not write:
-                    conn.execute("SET TRANSACTION READ ONLY")
+                    pg.execute("SET TRANSACTION READ ONLY")
                 if not pipelined:
-                    yield Tx(conn, POSTGRES)
+                    yield Tx(pg, POSTGRES)
                     return
-                with conn.pipeline():
-                    yield Tx(conn, POSTGRES)
-                    conn.commit()  # queued behind the statements: one round trip for them all
+                with pg.pipeline():
+                    yield Tx(pg, POSTGRES)
+                    pg.commit()  # queued behind the statements: one round trip for them all
 
     def close(self) -> None:
         with self._lock:

@@ -69,12 +69,13 @@ def _round_trips(vault: PersonalDataVault, *sealed: Sealed) -> int:
 def test_the_vault_keeps_a_complaint_in_three_round_trips(postgres_url):
     vault = PersonalDataVault(postgres_url)
     try:
-        vault.db._pool.close()  # type: ignore[union-attr]
+        vault.db.close()
         vault._db = ReadModelDB(postgres_url, pool_size=1)  # one connection: the one traced
         first = Sealed("person-1", "complaint:C-1", {"complainant_name": "张三", "contact": "13800000000"})
         assert _round_trips(vault, first) == 3  # BEGIN; the lookup; the INSERTs and the COMMIT
         again = Sealed("person-1", "complaint:C-2", {"complainant_name": "张三", "contact": "13800000000"})
         assert _round_trips(vault, again) == 3  # a known person: the same, without a new key
-        assert vault.reveal("complaint:C-2").values == again.values  # type: ignore[union-attr]
+        revealed = vault.reveal("complaint:C-2")
+        assert revealed is not None and revealed.values == again.values
     finally:
         vault.close()
