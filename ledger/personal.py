@@ -27,6 +27,7 @@ import hashlib
 import hmac
 import json
 import os
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -124,18 +125,26 @@ class PersonalDataVault:
     def __init__(self, database_url: str) -> None:
         self.database_url = database_url
         self._db: ReadModelDB | None = None
+        self._lock = threading.Lock()
 
     @property
     def db(self) -> ReadModelDB:
-        """Connected, and the tables made, on first use: opening a ledger to read it writes nothing."""
-        if self._db is None:
-            db = ReadModelDB(self.database_url)
-            with db.transaction() as tx:
-                lock_schema(tx)  # writer processes starting together would race on CREATE TABLE IF NOT EXISTS
-                for statement in SCHEMA:
-                    tx.execute(statement)
-            self._db = db
-        return self._db
+        """Connected, and the tables made, on first use: opening a ledger to read it writes nothing.
+        One for all threads (writers' first complaints come together: each made its own pool, and
+        the ones not kept were never closed)."""
+        with self._lock:
+            if self._db is None:
+                db = ReadModelDB(self.database_url)
+                try:
+                    with db.transaction() as tx:
+                        lock_schema(tx)  # writer processes starting together would race on CREATE TABLE IF NOT EXISTS
+                        for statement in SCHEMA:
+                            tx.execute(statement)
+                except BaseException:
+                    db.close()
+                    raise
+                self._db = db
+            return self._db
 
     def store(self, *sealed: Sealed) -> None:
         """Encrypt and keep the values, all in one transaction of a few statements however many

@@ -62,3 +62,42 @@ def test_once_the_key_is_destroyed_a_retry_is_taken_as_its_payload_says(sealed_s
     assert ledger.personal.erase("complainant:C-1", "个人信息保护法 第四十七条")
     assert ledger.execute(_filing(contact="13900000000")).duplicate  # nothing left to compare: nothing is stored either
     assert ledger.personal.reveal("complaint:C-1").values is None
+
+
+def test_writers_first_complaints_together_share_one_connection_pool(database_url, monkeypatch):
+    """The vault connects on first use; eight threads storing their first complaint at once make one
+    pool between them (each made its own, and the ones not kept were never closed)."""
+    import threading
+
+    from ledger import personal
+    from ledger.personal import Sealed
+
+    made: list[object] = []
+    real = personal.ReadModelDB
+
+    def counted(*args, **kwargs):
+        db = real(*args, **kwargs)
+        made.append(db)
+        return db
+
+    monkeypatch.setattr(personal, "ReadModelDB", counted)
+    vault = PersonalDataVault(database_url)
+    start, errors = threading.Barrier(8), []
+
+    def first_complaint(i: int) -> None:
+        try:
+            start.wait()
+            vault.store(Sealed(f"person-{i}", f"complaint:C-{i}", {"complainant_name": NAME, "contact": CONTACT}))
+        except Exception as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=first_complaint, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert errors == [] and len(made) == 1
+        assert all(vault.reveal(f"complaint:C-{i}").values["contact"] == CONTACT for i in range(8))
+    finally:
+        vault.close()
