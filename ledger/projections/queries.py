@@ -163,6 +163,8 @@ class ReadModels:
             "rm_lists": "sanction_ref",
             "rm_timeline": "provider_id, position",
             "rm_profile_changes": "provider_id, position",
+            "rm_registry_history": "provider_id, position",
+            "rm_registry_out_of_order": "provider_id, position",
             "rm_rectification_deadlines": "provider_id, sanction_ref",
             "rm_answer_deadlines": "complaint_id",
         }
