@@ -36,7 +36,7 @@ def _period(start: date, end: date) -> None:
 
 def standings(views: Views, jurisdiction: str) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
     """Every provider's standing and grades in the jurisdiction, as the report's pure functions take them."""
-    found = [views.provider(r.provider_id) for r in every(lambda cursor: views.registry(jurisdiction, cursor=cursor, limit=MAX_LIMIT))]
+    found = views.providers(jurisdiction)
     return [s.model_dump(mode="json") for s in found], {s.provider_id: [g.model_dump(mode="json") for g in s.grades] for s in found}
 
 

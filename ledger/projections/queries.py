@@ -83,6 +83,27 @@ class ReadModels:
         rows = self._rows("SELECT * FROM rm_counters WHERE provider_id = ? ORDER BY counter", (provider_id,))
         return {r["counter"]: {k: r[k] for k in ("value", "refs", "source_refs", "detail")} for r in rows}
 
+    def standings(self, jurisdiction: str) -> list[dict[str, Any]]:
+        """Every provider of a jurisdiction as :meth:`provider_standing`, :meth:`grades` and
+        :meth:`counters` give it (``standing``, ``standing_since``, ``grades``, ``counters``), by
+        provider id: three queries for them all, not three per provider."""
+        with self.db.transaction(write=False) as tx:
+            found = tx.dicts("SELECT provider_id, standing_json, standing_since FROM rm_registry WHERE jurisdiction = ? ORDER BY provider_id", (jurisdiction,))
+            grades = tx.dicts("SELECT * FROM rm_grades WHERE jurisdiction = ? ORDER BY provider_id, scheme, period, effective_on, ref", (jurisdiction,))
+            counters = tx.dicts("SELECT * FROM rm_counters WHERE jurisdiction = ? ORDER BY provider_id, counter", (jurisdiction,))
+        grades_of: dict[str, list[dict[str, Any]]] = {}
+        for row in grades:
+            grades_of.setdefault(row["provider_id"], []).append(_decode(row))
+        counters_of: dict[str, dict[str, dict[str, Any]]] = {}
+        for row in counters:
+            r = _decode(row)
+            counters_of.setdefault(r["provider_id"], {})[r["counter"]] = {k: r[k] for k in ("value", "refs", "source_refs", "detail")}
+        return [
+            {"standing": loads(row["standing_json"]), "standing_since": row["standing_since"],
+             "grades": grades_of.get(row["provider_id"], []), "counters": counters_of.get(row["provider_id"], {})}
+            for row in found
+        ]  # fmt: skip
+
     def profile_changes(self, provider_id: str) -> list[dict[str, Any]]:
         """Every profile change of a provider in log order (old and new values as JSON text)."""
         return self._rows("SELECT * FROM rm_profile_changes WHERE provider_id = ? ORDER BY position", (provider_id,))

@@ -182,6 +182,18 @@ class Views:
         standing = loads(row["standing_json"])
         return self._standing(standing, row["standing_since"], self.grades(provider_id), self.counters(provider_id))
 
+    def providers(self, jurisdiction: str) -> list[ProviderStanding]:
+        """Every provider of a jurisdiction as :meth:`provider` gives it, by provider id (a report's
+        input): read together, not provider by provider."""
+        self.check_jurisdiction(jurisdiction)
+        return [
+            self._standing(
+                s["standing"], s["standing_since"], [Grade.model_validate(g) for g in s["grades"]],
+                [CounterValue.model_validate({"name": name, **value}) for name, value in s["counters"].items()],
+            )
+            for s in self.models.standings(jurisdiction)
+        ]  # fmt: skip
+
     def grades(self, provider_id: str) -> list[Grade]:
         """Letter grades by year (天津), stars by round (新乡), qualified/unqualified by year (省指南)."""
         rows = self.models.grades(provider_id)

@@ -161,3 +161,13 @@ def test_the_timeline_filters_on_the_recorded_axis_just_before_at_and_just_after
     with pytest.raises(InvalidQuery, match="effective_to 2025-02-28 is before effective_from 2025-03-01") as refused:
         views.timeline("TS-1", effective_from=date(2025, 3, 1), effective_to=date(2025, 2, 28))
     assert refused.value.field == "effective_to"
+
+
+def test_a_jurisdictions_providers_read_together_are_each_providers_standing(views):
+    for jurisdiction in ("tianjin", "tangshan", "xinxiang", "province", "liuzhou"):
+        ids = [e.provider_id for e in views.registry(jurisdiction, limit=1000).items]
+        assert views.providers(jurisdiction) == [views.provider(pid) for pid in ids]
+    assert [len(views.providers(j)) for j in ("tianjin", "tangshan")] == [2, 1]
+    assert any(p.grades for p in views.providers("tianjin")) and all(p.counters for p in views.providers("tianjin"))
+    with pytest.raises(InvalidQuery):
+        views.providers("atlantis")
