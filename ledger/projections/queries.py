@@ -144,11 +144,12 @@ class ReadModels:
             out_of_order: list[str] = []
             if left_out:
                 clauses = [f"{at} <= ?" for _, at in inside] + [f"({' OR '.join(left_out)})"]
+                params = [*inside_params, *left_out_params]
+                if jurisdiction is not None:  # a provider's jurisdiction never changes
+                    clauses.append("provider_id IN (SELECT provider_id FROM rm_registry WHERE jurisdiction = ?)")
+                    params.append(jurisdiction)
                 out_of_order = [
-                    r[0] for r in tx.fetchall(
-                        f"SELECT DISTINCT provider_id FROM rm_registry_out_of_order{_where(clauses)} ORDER BY provider_id",
-                        [*inside_params, *left_out_params],
-                    )
+                    r[0] for r in tx.fetchall(f"SELECT DISTINCT provider_id FROM rm_registry_out_of_order{_where(clauses)} ORDER BY provider_id", params)
                 ]  # fmt: skip
         folded = set(out_of_order)
         return [line for line in lines if line["provider_id"] not in folded], out_of_order

@@ -80,6 +80,7 @@ def test_every_window_reads_what_the_fold_finds(scenario, projected, windows, mo
         *({"effective_at": d} for d in effective),
         *({"known_at": k, "effective_at": d} for k in days for d in effective),
         *({"known_at": d, "effective_at": d, "jurisdiction": "xinxiang"} for d in days),
+        *({"effective_at": d, "jurisdiction": "tianjin"} for d in effective),
     ):
         folded.clear()
         from_models = registry_as_of(scenario.ledger, models=models, **window)
@@ -99,6 +100,9 @@ def test_every_window_reads_what_the_fold_finds(scenario, projected, windows, mo
     folded.clear()
     lines = {r["provider_id"]: r for r in registry_as_of(scenario.ledger, models=models, effective_at=start + timedelta(days=10))}
     assert folded == [] and lines["XX-9"]["standing"] != "in_pool"
+    folded.clear()  # a provider of another jurisdiction is not folded
+    assert "XX-9" not in {r["provider_id"] for r in registry_as_of(scenario.ledger, models=models, effective_at=start + timedelta(days=7), jurisdiction="tianjin")}
+    assert folded == []
 
 
 def test_a_row_each_time_a_line_changes(scenario, projected, raw_db):
