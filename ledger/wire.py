@@ -223,16 +223,22 @@ def aggregate_ids(store: EventStore, aggregate: str) -> list[UUID]:
 
 
 def encode(domain_event: LedgerAggregate.Event) -> NewEvent:
-    """A domain event as the store records it, named by its registered name."""
-    topic = name_of(type(domain_event))
-    stored = _mapper.to_stored_event(domain_event)
+    """A domain event as the store records it, named by its registered name. Its state is the text
+    the library's ``Mapper.to_stored_event`` writes (the event's attributes but its originator's id
+    and version, with its class version above 1), by :func:`encode_json`: byte for byte the same,
+    a third of the time."""
+    state = dict(vars(domain_event))
+    originator_id, originator_version = state.pop("originator_id"), state.pop("originator_version")
+    class_version = getattr(type(domain_event), "class_version", 1)
+    if class_version > 1:
+        state["class_version"] = class_version
     effective_on: Any = getattr(domain_event, "effective_on", None)
     recorded_at = domain_event.timestamp
     return NewEvent(
-        originator_id=UUID(str(stored.originator_id)),
-        originator_version=stored.originator_version,
-        topic=topic,
-        state=stored.state.decode("utf-8"),
+        originator_id=originator_id if type(originator_id) is UUID else UUID(str(originator_id)),
+        originator_version=originator_version,
+        topic=name_of(type(domain_event)),
+        state=encode_json(state),
         recorded_at=recorded_at,
         effective_on=effective_on if isinstance(effective_on, date) else business_date(recorded_at),
     )
@@ -581,8 +587,7 @@ def encode_json(value: Any) -> str:
     values with the transcodings applied as the transcoder's ``default`` applies them; wherever
     ``orjson`` could write another text (:mod:`ledger.plain_json`), by the transcoder itself. The
     same text, byte for byte: a provider's state is tens of kilobytes of dates, each a Python
-    call in the transcoder's ``json``. (A new event's state is written by the library's
-    ``Mapper``, :func:`encode`.)"""
+    call in the transcoder's ``json``. A new event's state too (:func:`encode`)."""
     try:
         return orjson.dumps(_plain(value)).decode("utf-8")
     except (NotPlain, orjson.JSONEncodeError):
