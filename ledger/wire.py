@@ -224,21 +224,16 @@ def aggregate_ids(store: EventStore, aggregate: str) -> list[UUID]:
 
 def encode(domain_event: LedgerAggregate.Event) -> NewEvent:
     """A domain event as the store records it, named by its registered name. Its state is the text
-    the library's ``Mapper.to_stored_event`` writes (the event's attributes but its originator's id
-    and version, with its class version above 1), by :func:`encode_json`: byte for byte the same,
-    a third of the time."""
-    state = dict(vars(domain_event))
-    originator_id, originator_version = state.pop("originator_id"), state.pop("originator_version")
-    class_version = getattr(type(domain_event), "class_version", 1)
-    if class_version > 1:
-        state["class_version"] = class_version
+    the library's ``Mapper.to_stored_event`` writes, by :func:`stored_state`: byte for byte the
+    same, in a third of the time."""
+    originator_id = domain_event.originator_id
     effective_on: Any = getattr(domain_event, "effective_on", None)
     recorded_at = domain_event.timestamp
     return NewEvent(
         originator_id=originator_id if type(originator_id) is UUID else UUID(str(originator_id)),
-        originator_version=originator_version,
+        originator_version=domain_event.originator_version,
         topic=name_of(type(domain_event)),
-        state=encode_json(state),
+        state=stored_state(domain_event),
         recorded_at=recorded_at,
         effective_on=effective_on if isinstance(effective_on, date) else business_date(recorded_at),
     )
@@ -594,6 +589,18 @@ def encode_json(value: Any) -> str:
         return _json_transcoder.encode(value).decode("utf-8")
 
 
+def stored_state(event: Any) -> str:
+    """The text of ``_mapper.to_stored_event(event).state`` (the mapper has no compressor or cipher),
+    by :func:`encode_json`: the event's attributes but its originator's id and version, with its
+    class version where it is above 1."""
+    state = dict(vars(event))
+    del state["originator_id"], state["originator_version"]
+    class_version = getattr(type(event), "class_version", 1)
+    if class_version > 1:
+        state["class_version"] = class_version
+    return encode_json(state)
+
+
 def _transcoding_of(value: Any) -> Any:
     """A value the transcoder's ``default`` writes, as plain values (a date inline: the commonest)."""
     if type(value) is date:
@@ -618,13 +625,7 @@ def encode_snapshot(aggregate: LedgerAggregate) -> str:
     """An aggregate's state, for a read model to resume from without a fold: the text of
     ``_mapper.to_stored_event(Snapshot.take(aggregate)).state`` (the mapper has no compressor or
     cipher), written by :func:`encode_json`."""
-    snapshot = LedgerAggregate.Snapshot.take(aggregate)
-    state = dict(vars(snapshot))
-    del state["originator_id"], state["originator_version"]
-    class_version = getattr(type(snapshot), "class_version", 1)
-    if class_version > 1:
-        state["class_version"] = class_version
-    return encode_json(state)
+    return stored_state(LedgerAggregate.Snapshot.take(aggregate))
 
 
 def decode_snapshot(originator_id: UUID, version: int, state: str, cls: type[LedgerAggregate] | None = None) -> Any:
