@@ -14,7 +14,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, Query
 from pydantic import BeforeValidator
 
-from api.auth import Role
+from api.auth import Principal, Role
 from api.deps import TOKEN_OPTIONAL, AppDep, Auditor, PrincipalDep, ViewsDep, may_read_provider
 from api.errors import Forbidden
 from api.models import ListKind, Page, Paging, Problem, ProjectRating, ProjectView
@@ -79,6 +79,14 @@ def slice_page(rows: list[T], paging: Paging) -> Page[T]:
     return Page[T](items=items, total=len(rows), limit=paging.limit, offset=paging.offset, next_offset=after if after < len(rows) else None)
 
 
+def registry_scope(principal: Principal, jurisdiction: str | None) -> tuple[str | None, bool]:
+    """The jurisdiction a registry read covers (a regulator's own by default) and whether the reader
+    sees every provider in it (an auditor; a regulator in its own) or only the pool."""
+    if principal.role is Role.regulator and jurisdiction is None:
+        jurisdiction = principal.jurisdiction
+    return jurisdiction, principal.role is Role.auditor or (principal.role is Role.regulator and jurisdiction == principal.jurisdiction)
+
+
 @router.get("/registry", response_model=Page[v.RegistryEntry], responses=_ERRORS, summary="The registry, filtered and paged", openapi_extra=TOKEN_OPTIONAL)
 def registry(
     views: ViewsDep,
@@ -91,15 +99,13 @@ def registry(
 ) -> Any:
     """Auditors see every provider; a regulator every provider of its own jurisdiction (the default there);
     everyone else, and a regulator elsewhere, the pool only."""
-    if principal.role is Role.regulator and jurisdiction is None:
-        jurisdiction = principal.jurisdiction
-    full = principal.role is Role.auditor or (principal.role is Role.regulator and jurisdiction == principal.jurisdiction)
+    covered, full = registry_scope(principal, jurisdiction)
     if not full and standing is not None and standing not in IN_POOL:
         raise Forbidden(f"only the pool ({', '.join(IN_POOL)}) is public; standing {standing!r} needs an auditor's or the regulator's token")
     if full:
-        return offset_page(views.registry(jurisdiction, standing, kind, grade, offset=paging.offset, limit=paging.limit))
+        return offset_page(views.registry(covered, standing, kind, grade, offset=paging.offset, limit=paging.limit))
     pool = [
-        r for r in every(lambda cursor: views.registry(jurisdiction, standing, kind, grade, cursor=cursor, limit=MAX_LIMIT))
+        r for r in every(lambda cursor: views.registry(covered, standing, kind, grade, cursor=cursor, limit=MAX_LIMIT))
         if r.standing in IN_POOL
     ]  # fmt: skip
     return slice_page(pool, paging)
@@ -119,10 +125,8 @@ def registry_as_of(
     """Every provider's line as of the window. Who sees what is as in `/registry`: auditors every
     provider, a regulator every provider of its own jurisdiction (the default there), everyone
     else the providers that were in the pool then."""
-    if principal.role is Role.regulator and jurisdiction is None:
-        jurisdiction = principal.jurisdiction
-    full = principal.role is Role.auditor or (principal.role is Role.regulator and jurisdiction == principal.jurisdiction)
-    as_of = views.registry_as_of(jurisdiction, known_at, effective_at)
+    covered, full = registry_scope(principal, jurisdiction)
+    as_of = views.registry_as_of(covered, known_at, effective_at)
     return as_of if full else as_of.model_copy(update={"items": [e for e in as_of.items if e.standing in IN_POOL]})
 
 

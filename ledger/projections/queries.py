@@ -21,6 +21,11 @@ def _decode(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _counted(row: dict[str, Any]) -> dict[str, Any]:
+    """A counter's row (decoded) as :meth:`ReadModels.counters` gives it."""
+    return {k: row[k] for k in ("value", "refs", "source_refs", "detail")}
+
+
 class ReadModels:
     """Queries over the read models (no event store access)."""
 
@@ -81,7 +86,7 @@ class ReadModels:
     def counters(self, provider_id: str) -> dict[str, dict[str, Any]]:
         """counter name -> {value, refs, source_refs, detail}; empty if the provider is unknown."""
         rows = self._rows("SELECT * FROM rm_counters WHERE provider_id = ? ORDER BY counter", (provider_id,))
-        return {r["counter"]: {k: r[k] for k in ("value", "refs", "source_refs", "detail")} for r in rows}
+        return {r["counter"]: _counted(r) for r in rows}
 
     def standings(self, jurisdiction: str) -> list[dict[str, Any]]:
         """Every provider of a jurisdiction as :meth:`provider_standing`, :meth:`grades` and
@@ -97,7 +102,7 @@ class ReadModels:
         counters_of: dict[str, dict[str, dict[str, Any]]] = {}
         for row in counters:
             r = _decode(row)
-            counters_of.setdefault(r["provider_id"], {})[r["counter"]] = {k: r[k] for k in ("value", "refs", "source_refs", "detail")}
+            counters_of.setdefault(r["provider_id"], {})[r["counter"]] = _counted(r)
         return [
             {"standing": loads(row["standing_json"]), "standing_since": row["standing_since"],
              "grades": grades_of.get(row["provider_id"], []), "counters": counters_of.get(row["provider_id"], {})}

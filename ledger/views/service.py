@@ -187,26 +187,23 @@ class Views:
         input): read together, not provider by provider."""
         self.check_jurisdiction(jurisdiction)
         return [
-            self._standing(
-                s["standing"], s["standing_since"], [Grade.model_validate(g) for g in s["grades"]],
-                [CounterValue.model_validate({"name": name, **value}) for name, value in s["counters"].items()],
-            )
+            self._standing(s["standing"], s["standing_since"], _grades(s["grades"]), _counters(s["counters"]))
             for s in self.models.standings(jurisdiction)
-        ]  # fmt: skip
+        ]
 
     def grades(self, provider_id: str) -> list[Grade]:
         """Letter grades by year (天津), stars by round (新乡), qualified/unqualified by year (省指南)."""
         rows = self.models.grades(provider_id)
         if not rows:
             self._registry_row(provider_id)  # NotFound for an unknown provider
-        return [Grade.model_validate(r) for r in rows]
+        return _grades(rows)
 
     def counters(self, provider_id: str) -> list[CounterValue]:
         """What the rulebooks count for the provider, each with the events counted."""
         rows = self.models.counters(provider_id)
         if not rows:
             self._registry_row(provider_id)
-        return [CounterValue.model_validate({"name": name, **value}) for name, value in rows.items()]
+        return _counters(rows)
 
     def lists(
         self,
@@ -377,6 +374,14 @@ class Views:
     def _standing(s: dict[str, Any], standing_since: Any, grades: list[Grade], counters: list[CounterValue]) -> ProviderStanding:
         data = {k: v for k, v in s.items() if k not in ("grades", "counters")}
         return ProviderStanding.model_validate({**data, "standing_since": standing_since, "grades": grades, "counters": counters})
+
+
+def _grades(rows: list[dict[str, Any]]) -> list[Grade]:
+    return [Grade.model_validate(r) for r in rows]
+
+
+def _counters(rows: dict[str, dict[str, Any]]) -> list[CounterValue]:
+    return [CounterValue.model_validate({"name": name, **value}) for name, value in rows.items()]
 
 
 def verify_result(report: VerifyReport, *, digest_checked: bool = False) -> VerifyResult:
