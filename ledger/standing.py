@@ -23,7 +23,7 @@ from ledger.rules.base import (
 
 def standing_label(provider: Provider) -> str:
     """The registry label: the pool status, or warned / rectifying for a member with an open order."""
-    if provider.status in IN_POOL:
+    if provider.sanctions and provider.status in IN_POOL:  # no sanction, no open order
         open_orders = provider.open_rectifications()
         if any(s["sanction"] == RECTIFICATION_ORDER for s in open_orders):
             return "rectifying"

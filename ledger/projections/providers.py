@@ -121,10 +121,14 @@ class ProviderRows:
     deadlines: list[dict[str, Any]] = field(default_factory=list)
 
 
+#: the kind of open order behind each label that has one
+_ORDER_BEHIND = {"rectifying": RECTIFICATION_ORDER, "warned": WARNING}
+
+
 def standing_since(provider: Provider, label: str | None = None) -> date:
     """When the registry label began: the status date, or the oldest open order behind warned/rectifying."""
     label = standing_label(provider) if label is None else label
-    kind = {"rectifying": RECTIFICATION_ORDER, "warned": WARNING}.get(label)
+    kind = _ORDER_BEHIND.get(label)
     if kind is None or provider.status not in IN_POOL:
         return provider.status_since
     opened = [s["effective_on"] for s in provider.open_rectifications() if s["sanction"] == kind]
@@ -137,18 +141,12 @@ LINE_COLUMNS = ("jurisdiction", "name", "kind", "status", "standing", "status_si
 
 
 def registry_line(provider: Provider) -> tuple[Any, ...]:
-    """The provider's :data:`LINE_COLUMNS` in that order, dates as dates (pure). The projection
-    computes it after every provider event, so a provider without sanctions (whose label is its
-    status, since its status date) is not asked for its open orders."""
-    status = provider.status
-    if provider.sanctions and status in IN_POOL:
-        label = standing_label(provider)
-        since = standing_since(provider, label)
-    else:
-        label, since = status, provider.status_since
+    """The provider's :data:`LINE_COLUMNS` in that order, dates as dates (pure; the projection
+    computes it after every provider event)."""
+    label = standing_label(provider)
     return (
-        provider.jurisdiction, provider.name, provider.kind, status, label, provider.status_since, since,
-        provider.applied_on, provider.admitted_on,
+        provider.jurisdiction, provider.name, provider.kind, provider.status, label, provider.status_since,
+        standing_since(provider, label), provider.applied_on, provider.admitted_on,
     )  # fmt: skip
 
 
