@@ -18,6 +18,12 @@ key of an aggregate is decided by its first event; the relay remembers it, and
 after a restart looks up the first events of the aggregates it meets again
 (one ``read_refs`` per batch).
 
+Work: the log is read and each event's message (its key and CloudEvent bytes) built by
+:class:`MessageBuilder` in a process of its own (the builder), the next batch while the relay
+sends the one before: kafka-python's ``send`` and its I/O thread need the relay's interpreter,
+and reading and building were most of the rest of it (BENCHMARKS.md). The builder only reads;
+if it dies, the relay starts another and goes on from the acknowledged position.
+
 Topic: ``ledger.events.v<N>`` with N the contract's version
 (:data:`ledger.wire.FORMAT_VERSION`); a new contract is published beside the old
 one, never into it. Messages are CloudEvents in structured mode
@@ -26,34 +32,41 @@ one, never into it. Messages are CloudEvents in structured mode
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 from typing import Any
 from uuid import UUID
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError, TopicAlreadyExistsError
-from kafka.serializer import Serializer
 
 from ledger import wire
 from ledger.cloudevent import (
     CONTENT_TYPE,
-    CloudEvent,
     Subject,
     envelope_dict,
     subject_of_first,
     to_json,
 )
 from ledger.projections.db import ReadModelDB
+from ledger.redaction import describe_failure
 from ledger.store.base import EventStore, RecordedEvent, event_ref
 
 log = logging.getLogger("ledger.relay")
 
 BATCH_SIZE = 1000
 PARTITIONS = 6
+#: how the builder process is started: forked from a server process started once (not from the
+#: relay, whose producer and pools run threads), with this module imported there beforehand
+BUILDER_START = "forkserver"
 
 POSITION_TABLE = """
 CREATE TABLE IF NOT EXISTS kafka_relay (
@@ -69,17 +82,85 @@ def topic_name(prefix: str = "") -> str:
     return f"{prefix}ledger.events.v{wire.FORMAT_VERSION}"
 
 
-class KeySerializer(Serializer):
-    def serialize(self, topic: str, headers: Any, data: str) -> bytes:
-        return data.encode("utf-8")
+@dataclass(frozen=True)
+class Built:
+    """A batch of the log as the relay sends it, from :class:`MessageBuilder`."""
+
+    last_position: int  # the batch's last event (``after`` when the batch is empty)
+    messages: list[tuple[bytes, bytes]]  # (key, CloudEvent JSON) of each event, in log order
 
 
-class CloudEventSerializer(Serializer):
-    """Structured mode: the whole envelope is the value (a :class:`CloudEvent` or its
-    :func:`~ledger.cloudevent.envelope_dict`); the content type is also a header."""
+class MessageBuilder:
+    """Reads the log after a position and builds each event's message: the key (the provider its
+    aggregate bears on, :func:`~ledger.cloudevent.subject_of_first`) and the envelope's JSON
+    (:func:`~ledger.cloudevent.envelope_dict`). The key of an aggregate is decided by its first
+    event; the builder remembers it, and looks up the first events of aggregates first met after
+    it (one ``read_refs`` per batch: after a restart, or when the relay resumes)."""
 
-    def serialize(self, topic: str, headers: Any, data: CloudEvent | dict[str, Any]) -> bytes:
-        return data.to_json() if isinstance(data, CloudEvent) else to_json(data)
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self._subjects: dict[UUID, Subject] = {}
+
+    def batch(self, after: int, limit: int) -> Built:
+        events = list(self.store.read_all(after=after, limit=limit))
+        self._resolve_subjects(events)
+        messages = []
+        for event in events:
+            subject = self._subjects[event.originator_id]
+            messages.append((subject.partition_key.encode(), to_json(envelope_dict(event, subject))))
+        return Built(events[-1].position if events else after, messages)
+
+    def _resolve_subjects(self, events: Sequence[RecordedEvent]) -> None:
+        missing: set[UUID] = set()
+        for event in events:
+            if event.originator_id in self._subjects:
+                continue
+            if event.originator_version == 1:
+                self._subjects[event.originator_id] = subject_of_first(wire.event_type(event), wire.decode_state(event))
+            else:
+                missing.add(event.originator_id)
+        if missing:
+            firsts = self.store.read_refs(event_ref(originator_id, 1) for originator_id in missing)
+            for first in firsts.values():
+                self._subjects[first.originator_id] = subject_of_first(wire.event_type(first), wire.decode_state(first))
+
+
+#: the builder process's own builder (one ledger per relay)
+_builder: MessageBuilder | None = None
+
+
+def _follow_the_relay(relay_alive: Connection) -> None:
+    """In the builder process, first: end it when the relay ends, however it ends (SIGKILL too).
+    The relay holds the other end of ``relay_alive`` and never writes to it: the read returns, at
+    end of file, when the relay's process is gone (a pool's worker waits for work forever)."""
+
+    def watch() -> None:
+        try:
+            relay_alive.recv_bytes()
+        except (EOFError, OSError):
+            pass
+        os._exit(0)
+
+    threading.Thread(target=watch, name="ledger-relay-watch", daemon=True).start()
+
+
+def _build(database_url: str, after: int, limit: int) -> Built:
+    """In the builder process: the batch after ``after`` (the ledger opened on first use; never created)."""
+    global _builder
+    if _builder is None:
+        from ledger.store import open_store
+
+        require_ledger(database_url)
+        _builder = MessageBuilder(open_store(database_url))
+    return _builder.batch(after, limit)
+
+
+def _close_builder() -> None:
+    """In the builder process: close the ledger before the process ends."""
+    global _builder
+    if _builder is not None:
+        _builder.store.close()
+        _builder = None
 
 
 @dataclass(frozen=True)
@@ -210,22 +291,19 @@ class Relay:
             "enable_idempotence": True,
         }
         self.positions = RelayPositions.open(store.database_url)
-        self._subjects: dict[UUID, Subject] = {}
         self._producer: KafkaProducer | None = None
+        self._builder: ProcessPoolExecutor | None = None
+        self._watched: Connection  # the builder's end of a pipe: end of file once the relay's end is closed
+        self._alive: Connection  # the relay's end, never written to
+        self._topic_ready = False
         self.published = 0
         self.failures = 0
 
-    # -- the producer --------------------------------------------------------------------
+    # -- the producer and the builder --------------------------------------------------------
 
     def _connect(self) -> KafkaProducer:
         if self._producer is None:
-            self._producer = KafkaProducer(
-                bootstrap_servers=self.bootstrap_servers,
-                client_id="ledger-relay",
-                key_serializer=KeySerializer(),
-                value_serializer=CloudEventSerializer(),
-                **self.producer_config,
-            )
+            self._producer = KafkaProducer(bootstrap_servers=self.bootstrap_servers, client_id="ledger-relay", **self.producer_config)
         return self._producer
 
     def _disconnect(self) -> None:
@@ -235,6 +313,27 @@ class Relay:
                 producer.close(timeout=1)
             except Exception:  # closing a producer whose broker is gone: nothing to save
                 log.debug("closing the producer failed", exc_info=True)
+
+    def _build(self, after: int) -> Future[Built]:
+        """The batch after ``after``, built in the builder process (started on first use)."""
+        if self._builder is None:
+            context = multiprocessing.get_context(BUILDER_START)
+            if BUILDER_START == "forkserver":
+                context.set_forkserver_preload([__name__])
+            self._watched, self._alive = context.Pipe(duplex=False)
+            self._builder = ProcessPoolExecutor(1, mp_context=context, initializer=_follow_the_relay, initargs=(self._watched,))
+        return self._builder.submit(_build, self.store.database_url, after, self.batch_size)
+
+    def _stop_builder(self) -> None:
+        builder, self._builder = self._builder, None
+        if builder is not None:
+            try:
+                builder.submit(_close_builder).result(timeout=10)
+            except Exception:  # a builder that died or hangs: its process ends with the pool
+                log.debug("closing the builder's ledger failed", exc_info=True)
+            builder.shutdown(wait=True, cancel_futures=True)
+            self._alive.close()
+            self._watched.close()
 
     def ensure_topic(self) -> None:
         """Create the topic (``partitions`` partitions) unless it exists."""
@@ -249,35 +348,23 @@ class Relay:
                     pass
         finally:
             admin.close()
+        self._topic_ready = True
 
-    # -- keys ----------------------------------------------------------------------------
-
-    def _resolve_subjects(self, events: Sequence[RecordedEvent]) -> None:
-        missing: set[UUID] = set()
-        for event in events:
-            if event.originator_id in self._subjects:
-                continue
-            if event.originator_version == 1:
-                self._subjects[event.originator_id] = subject_of_first(wire.event_type(event), wire.decode_state(event))
-            else:
-                missing.add(event.originator_id)
-        if missing:
-            firsts = self.store.read_refs(event_ref(originator_id, 1) for originator_id in missing)
-            for first in firsts.values():
-                self._subjects[first.originator_id] = subject_of_first(wire.event_type(first), wire.decode_state(first))
+    def start(self) -> None:
+        """Everything publishing needs before the first batch: the topic, the producer and its metadata,
+        the builder process (:meth:`run` does this itself; a caller may do it beforehand)."""
+        if not self._topic_ready:
+            self.ensure_topic()
+        self._connect().partitions_for(self.topic)
+        self._build(self.store.max_position()).result()
 
     # -- publishing ------------------------------------------------------------------------
 
-    def _send(self, events: Sequence[RecordedEvent]) -> _InFlight:
-        """Hand one batch to the producer (it sends in the background); nothing is recorded yet."""
-        self._resolve_subjects(events)
-        producer = self._connect()
-        headers = [("content-type", CONTENT_TYPE.encode())]
-        futures = []
-        for event in events:
-            body = envelope_dict(event, self._subjects[event.originator_id])
-            futures.append(producer.send(self.topic, key=body["partitionkey"], value=body, headers=headers))
-        return _InFlight(events[-1].position, len(events), futures)
+    def _send(self, built: Built) -> _InFlight:
+        """Hand one built batch to the producer (it sends in the background); nothing is recorded yet."""
+        send, topic, headers = self._connect().send, self.topic, [("content-type", CONTENT_TYPE.encode())]
+        futures = [send(topic, key=key, value=value, headers=headers) for key, value in built.messages]
+        return _InFlight(built.last_position, len(futures), futures)
 
     def _settle(self, batch: _InFlight) -> None:
         """Wait until the broker acknowledged every message of ``batch`` (and of every batch before it),
@@ -294,10 +381,10 @@ class Relay:
         Raises on a broker or database failure; nothing is recorded then, and
         the next call sends the batch again.
         """
-        events = list(self.store.read_all(after=self.positions.get(self.topic), limit=self.batch_size))
-        if not events:
+        built = self._build(self.positions.get(self.topic)).result()
+        if not built.messages:
             return 0
-        batch = self._send(events)
+        batch = self._send(built)
         self._settle(batch)
         return batch.count
 
@@ -313,32 +400,34 @@ class Relay:
     ) -> int:
         """Publish until ``stop`` is set (or, with ``until_caught_up``, until the log is published).
 
-        Up to ``pipeline`` batches are in flight at once: the next batch is read and
-        handed to the producer while the broker acknowledges the one before, and a
+        Up to ``pipeline`` batches are in flight at once: the next batch is built
+        and handed to the producer while the broker acknowledges the one before, and a
         batch's position is recorded only once it *and every batch before it* is
         acknowledged (they are settled in order), so the recorded position never
-        runs ahead of an unacknowledged event. A broker outage or a database failure
-        drops whatever is in flight, is logged and retried with backoff, from the
-        acknowledged position. Returns the events published.
+        runs ahead of an unacknowledged event. A broker outage, a database failure or
+        the builder process's death drops whatever is in flight, is logged and retried
+        with backoff, from the acknowledged position. Returns the events published.
         """
         stop = stop or threading.Event()
         backoff = 0.1
         total = 0
-        topic_ready = False
-        cursor: int | None = None  # the last position handed to the producer
+        cursor: int | None = None  # the last position handed to the producer (or being built)
+        next_batch: Future[Built] | None = None  # the batch after ``cursor``, being built
         in_flight: deque[_InFlight] = deque()
         while not stop.is_set():
             try:
-                if not topic_ready:
+                if not self._topic_ready:
                     self.ensure_topic()
-                    topic_ready = True
                 if cursor is None:
                     cursor = self.positions.get(self.topic)
-                events = list(self.store.read_all(after=cursor, limit=self.batch_size))
-                if events:
-                    in_flight.append(self._send(events))
-                    cursor = events[-1].position
-                more = len(events) == self.batch_size
+                built = (next_batch or self._build(cursor)).result()
+                next_batch = None
+                more = len(built.messages) == self.batch_size
+                if more:
+                    next_batch = self._build(built.last_position)  # built while this one is sent
+                if built.messages:
+                    in_flight.append(self._send(built))
+                    cursor = built.last_position
                 settled = 0
                 while in_flight and (len(in_flight) >= pipeline or not more):
                     batch = in_flight.popleft()
@@ -346,16 +435,17 @@ class Relay:
                     settled += batch.count
                 backoff = 0.1
             except Exception as error:
-                broker = isinstance(error, (KafkaError, OSError, TimeoutError))
-                if not broker and not _is_database_error(error):
+                failed = _failure_of(error)
+                if failed is None:
                     raise
                 self.failures += 1
-                log.warning("relay: the %s failed (%s); retrying from the acknowledged position in %.1fs",
-                            "broker" if broker else "database", error, backoff)  # fmt: skip
+                log.warning("relay: the %s failed (%s); retrying from the acknowledged position in %.1fs", failed, describe_failure(error), backoff)
                 in_flight.clear()
-                cursor = None
-                if broker:
+                cursor, next_batch = None, None
+                if failed == "broker":
                     self._disconnect()
+                if failed == "builder process":
+                    self._stop_builder()
                 stop.wait(backoff)
                 backoff = min(max_backoff, backoff * 2)
                 continue
@@ -372,12 +462,24 @@ class Relay:
         return lag(self.store, self.positions, self.topic)
 
     def close(self) -> None:
-        if self._producer is not None:
-            try:
+        try:
+            self._stop_builder()
+            if self._producer is not None:
                 self._producer.close(timeout=5)
-            finally:
-                self._producer = None
-        self.positions.close()
+        finally:
+            self._producer = None
+            self.positions.close()
+
+
+def _failure_of(error: BaseException) -> str | None:
+    """What failed, for a failure the relay retries (None: anything else, raised)."""
+    if isinstance(error, (KafkaError, OSError, TimeoutError)):
+        return "broker"
+    if _is_database_error(error):
+        return "database"
+    if isinstance(error, BrokenProcessPool):
+        return "builder process"
+    return None
 
 
 def _is_database_error(error: BaseException) -> bool:

@@ -266,16 +266,28 @@ class ReadModelDB:
                     conn.execute("ROLLBACK")
                 raise
         else:
+            import psycopg
+
             assert self._pool is not None
-            with self._pool.connection() as pg:  # commits on success, rolls back on error
-                if not write:
-                    pg.execute("SET TRANSACTION READ ONLY")
-                if not pipelined:
-                    yield Tx(pg, POSTGRES)
+            for attempt in (1, 2):
+                with self._pool.connection() as pg:  # commits on success, rolls back on error
+                    if not write:
+                        try:
+                            pg.execute("SET TRANSACTION READ ONLY")
+                        except psycopg.OperationalError:
+                            # the server closed the pooled connection since it was last used (a
+                            # restart): the pool drops it, and the transaction begins on another,
+                            # once, before anything of the caller's ran
+                            if attempt == 2 or not pg.broken:
+                                raise
+                            continue
+                    if not pipelined:
+                        yield Tx(pg, POSTGRES)
+                        return
+                    with pg.pipeline():
+                        yield Tx(pg, POSTGRES)
+                        pg.commit()  # queued behind the statements: one round trip for them all
                     return
-                with pg.pipeline():
-                    yield Tx(pg, POSTGRES)
-                    pg.commit()  # queued behind the statements: one round trip for them all
 
     def close(self) -> None:
         with self._lock:

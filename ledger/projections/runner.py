@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from ledger.projections.db import POSTGRES, ReadModelDB, Tx
 from ledger.projections.schema import TABLES, ensure_schema, lock_live
+from ledger.redaction import describe_failure
 from ledger.store.base import EventStore, RecordedEvent
 from ledger.wire import DecodedEvent
 
@@ -241,7 +242,8 @@ class InProcessProjections:
             self.last_error = None
         except Exception as error:  # the command is recorded; the projections catch up next time
             self.last_error = error
-            log.exception("projections could not catch up; they will retry after the next commit")
+            log.warning("projections could not catch up (%s); they will retry after the next commit", describe_failure(error))
+            log.debug("projections could not catch up", exc_info=True)  # the traceback, for a developer
 
     def wait_for(self, position: int | None = None, timeout: float | None = None) -> None:
         """Return once the read models have applied ``position`` (default: the last one this

@@ -32,6 +32,7 @@ import threading
 import time
 
 from ledger.projections.runner import ProjectionRunner
+from ledger.redaction import describe_failure
 from ledger.store.base import EventStore
 
 log = logging.getLogger("ledger.projections")
@@ -148,7 +149,8 @@ class ProjectionWorker:
             self.last_error = None
         except Exception as error:  # the commands are recorded; the next round retries
             self.last_error = error
-            log.exception("projections could not catch up; retrying")
+            log.warning("projections could not catch up (%s); retrying", describe_failure(error))
+            log.debug("projections could not catch up", exc_info=True)  # the traceback, for a developer
             raise
         with self._cond:
             self._position = max(self._position, position)

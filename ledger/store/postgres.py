@@ -668,6 +668,15 @@ class PostgresEventStore(EventStore):
     # -- reading ---------------------------------------------------------------------
 
     def _fetchall(self, query: str, params: Any = None) -> list[tuple[Any, ...]]:
+        """One read statement; sent again, once, on another connection if the server had closed the
+        pooled one (a restart since it was last used: the pool drops a broken connection when it is
+        given back). A read changes nothing, so sending it twice is safe; a server still down fails again."""
+        with self._pool.connection() as conn:
+            try:
+                return conn.execute(query, params).fetchall()
+            except psycopg.OperationalError:
+                if not conn.broken:
+                    raise
         with self._pool.connection() as conn:
             return conn.execute(query, params).fetchall()
 

@@ -160,3 +160,39 @@ def test_a_restart_during_a_cli_import(cluster: PrivatePostgres, tmp_path: Path)
                            capture_output=True, text=True, timeout=120)  # fmt: skip
     assert again.returncode == 0, again.stderr
     assert_whole_and_gap_free(url, len(commands))
+
+
+def test_reads_after_a_restart_begin_again_on_a_new_connection(cluster: PrivatePostgres) -> None:
+    """A pooled connection the server closed (a restart since it was last used) is found by a read's
+    first statement and dropped; the read goes on, once, on a new connection. A server that is down
+    is reported once the pool's timeout has passed."""
+    from ledger.projections.db import ReadModelDB
+
+    url = fresh_database(cluster, "restart_reads")
+    app = bootstrap(Settings(database_url=url), clock=ManualClock(START), projections=False)
+    app.ledger.execute(application("TJ-READ-001", 1))
+    app.close()
+    store = open_store(url, timeout=2.0)
+    models = ReadModelDB(url, pool_size=1)
+    stopped = False
+    try:
+        def reads() -> tuple[int, int]:
+            with models.transaction(write=False) as tx:
+                row = tx.fetchone("SELECT count(*) FROM ledger_events")
+            assert row is not None
+            return row[0], store.max_position()
+
+        before = reads()
+        assert before[0] == before[1] > 0
+        cluster.restart("fast")
+        assert reads() == before  # each pool held one connection, closed by the restart
+        assert reads() == before
+        cluster.stop()
+        stopped = True
+        with pytest.raises(psycopg.OperationalError):  # the pool's timeout: a new connection is refused
+            store.max_position()
+    finally:
+        if stopped:
+            cluster.start()
+        models.close()
+        store.close()

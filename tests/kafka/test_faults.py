@@ -98,9 +98,12 @@ def test_relay_sigkilled_mid_batch(complete_demo_url, kafka_bootstrap, topic_pre
     positions = RelayPositions.open(postgres_url)
     try:
         wait_until(lambda: positions.get(topic) >= 100, 60, "the relay to publish some batches")
+        helpers = descendants(process.pid)
+        assert len(helpers) >= 2, "no builder process"  # the forkserver and the builder it forked
         process.send_signal(signal.SIGKILL)
         process.wait(10)
         assert 0 < positions.get(topic) < head, "the relay was not killed mid-stream"
+        wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in helpers), 30, "the relay's helper processes to end with it")
     finally:
         if process.poll() is None:
             process.kill()
@@ -109,6 +112,42 @@ def test_relay_sigkilled_mid_batch(complete_demo_url, kafka_bootstrap, topic_pre
     _, err = rerun.communicate(timeout=120)
     assert rerun.returncode == 0, err
     consume_and_compare(kafka_bootstrap, topic, postgres_url, postgres_base_url(), f"{topic_prefix}verify")
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes below ``pid`` (Linux: /proc/PID/task/TID/children)."""
+    found = []
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in map(int, children.read_text().split()):
+            found += [child, *descendants(child)]
+    return found
+
+
+def test_the_builder_process_killed_mid_stream(postgres_url, kafka_bootstrap, topic_prefix) -> None:
+    """The process that reads the log and builds the messages dies (SIGKILL): the relay starts another
+    and goes on from the acknowledged position; nothing is missing."""
+    ledger, plan = demo_ledger(postgres_url)
+    run_plan(ledger, plan)
+    topic = topic_name(topic_prefix)
+    relay = Relay(ledger.store, kafka_bootstrap, topic, batch_size=10)
+    stop = threading.Event()
+    thread = threading.Thread(target=relay.run, args=(stop,), kwargs={"poll_interval": 0.05, "max_backoff": 0.5}, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: relay.published >= 100, 60, "the relay to publish some batches")
+        assert relay._builder is not None
+        (builder,) = relay._builder._processes
+        os.kill(builder, signal.SIGKILL)
+        wait_until(lambda: relay.failures > 0, 30, "the relay to notice the builder died")
+        assert relay.lag().events > 0, "the builder was not killed mid-stream"
+        wait_until(lambda: relay.lag().events == 0, 90, "the relay to publish everything with a new builder")
+        assert relay._builder is not None and list(relay._builder._processes) != [builder]
+    finally:
+        stop.set()
+        thread.join(30)
+        relay.close()
+    consume_and_compare(kafka_bootstrap, topic, postgres_url, postgres_base_url(), f"{topic_prefix}verify")
+    ledger.close()
 
 
 def test_consumer_sigkilled_mid_batch(complete_demo_url, kafka_bootstrap, topic_prefix) -> None:
