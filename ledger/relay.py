@@ -86,6 +86,7 @@ def topic_name(prefix: str = "") -> str:
 class Built:
     """A batch of the log as the relay sends it, from :class:`MessageBuilder`."""
 
+    after: int  # the position the batch follows
     last_position: int  # the batch's last event (``after`` when the batch is empty)
     messages: list[tuple[bytes, bytes]]  # (key, CloudEvent JSON) of each event, in log order
 
@@ -100,6 +101,7 @@ class MessageBuilder:
     def __init__(self, store: EventStore) -> None:
         self.store = store
         self._subjects: dict[UUID, Subject] = {}
+        self.last_position = 0  # of the last batch built
 
     def batch(self, after: int, limit: int) -> Built:
         events = list(self.store.read_all(after=after, limit=limit))
@@ -108,7 +110,8 @@ class MessageBuilder:
         for event in events:
             subject = self._subjects[event.originator_id]
             messages.append((subject.partition_key.encode(), to_json(envelope_dict(event, subject))))
-        return Built(events[-1].position if events else after, messages)
+        self.last_position = events[-1].position if events else after
+        return Built(after, self.last_position, messages)
 
     def _resolve_subjects(self, events: Sequence[RecordedEvent]) -> None:
         missing: set[UUID] = set()
@@ -144,15 +147,16 @@ def _follow_the_relay(relay_alive: Connection) -> None:
     threading.Thread(target=watch, name="ledger-relay-watch", daemon=True).start()
 
 
-def _build(database_url: str, after: int, limit: int) -> Built:
-    """In the builder process: the batch after ``after`` (the ledger opened on first use; never created)."""
+def _build(database_url: str, after: int | None, limit: int) -> Built:
+    """In the builder process: the batch after ``after``, or (None) after the last one it built; the
+    ledger is opened on first use, never created."""
     global _builder
     if _builder is None:
         from ledger.store import open_store
 
         require_ledger(database_url)
         _builder = MessageBuilder(open_store(database_url))
-    return _builder.batch(after, limit)
+    return _builder.batch(_builder.last_position if after is None else after, limit)
 
 
 def _close_builder() -> None:
@@ -314,8 +318,9 @@ class Relay:
             except Exception:  # closing a producer whose broker is gone: nothing to save
                 log.debug("closing the producer failed", exc_info=True)
 
-    def _build(self, after: int) -> Future[Built]:
-        """The batch after ``after``, built in the builder process (started on first use)."""
+    def _build(self, after: int | None) -> Future[Built]:
+        """The batch after ``after`` (None: after the batch the builder built last), built in the
+        builder process (started on first use). The builder takes one request at a time, in order."""
         if self._builder is None:
             context = multiprocessing.get_context(BUILDER_START)
             if BUILDER_START == "forkserver":
@@ -411,8 +416,8 @@ class Relay:
         stop = stop or threading.Event()
         backoff = 0.1
         total = 0
-        cursor: int | None = None  # the last position handed to the producer (or being built)
-        next_batch: Future[Built] | None = None  # the batch after ``cursor``, being built
+        cursor: int | None = None  # the last position handed to the producer
+        building: deque[Future[Built]] = deque()  # the batches after ``cursor``, in order, being built
         in_flight: deque[_InFlight] = deque()
         while not stop.is_set():
             try:
@@ -420,11 +425,13 @@ class Relay:
                     self.ensure_topic()
                 if cursor is None:
                     cursor = self.positions.get(self.topic)
-                built = (next_batch or self._build(cursor)).result()
-                next_batch = None
+                built = (building.popleft() if building else self._build(cursor)).result()
+                if built.after != cursor:  # never, as the builder continues where it ended: a gap is never risked
+                    building.clear()
+                    continue
                 more = len(built.messages) == self.batch_size
-                if more:
-                    next_batch = self._build(built.last_position)  # built while this one is sent
+                while more and len(building) < pipeline:  # the next batches are built while this one is sent
+                    building.append(self._build(None))
                 if built.messages:
                     in_flight.append(self._send(built))
                     cursor = built.last_position
@@ -441,7 +448,8 @@ class Relay:
                 self.failures += 1
                 log.warning("relay: the %s failed (%s); retrying from the acknowledged position in %.1fs", failed, describe_failure(error), backoff)
                 in_flight.clear()
-                cursor, next_batch = None, None
+                cursor = None
+                building.clear()
                 if failed == "broker":
                     self._disconnect()
                 if failed == "builder process":
