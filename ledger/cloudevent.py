@@ -49,7 +49,7 @@ from eventsourcing.utils import get_topic
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from ledger import wire
-from ledger.store.base import RecordedEvent
+from ledger.store.base import RecordedEvent, text_row
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/cloudevents+json"
@@ -145,34 +145,43 @@ def _untag(value: Any) -> Any:
 
 
 def envelope_dict(event: RecordedEvent, subject: Subject) -> dict[str, Any]:
-    """The envelope of a stored event as JSON-ready data (what :meth:`CloudEvent.to_json` writes).
+    """The envelope of a stored event as JSON-ready data (what :meth:`CloudEvent.to_json` writes):
+    :func:`envelope_of_row` of the event as :meth:`EventStore.read_rows <ledger.store.base.EventStore.read_rows>`
+    gives it."""
+    return envelope_of_row(text_row(event), subject)
+
+
+def envelope_of_row(row: tuple, subject: Subject) -> dict[str, Any]:
+    """The envelope of an event given as a tuple of :data:`~ledger.store.base.ROW_COLUMNS` (ids and
+    instants as text, as the relay reads them), as JSON-ready data.
 
     Built straight from the stored JSON, which is already the published form of a
     free-form attribute; a declared scalar only loses its type tag. The relay
     publishes this without building a model (it is its hot path); :func:`envelope`
     is the same as a validated :class:`CloudEvent`.
     """
-    event_type = wire.event_type(event)
+    position, aggregate_id, version, topic, state, recorded_at, effective_on, recorded_by, command_id, event_hash = row
+    event_type = wire.event_type(topic)
     free = _free_form(event_type)
-    data = {k: (v if k in free else _untag(v)) for k, v in orjson.loads(event.state).items() if k not in _NOT_DATA}
+    data = {k: (v if k in free else _untag(v)) for k, v in orjson.loads(state).items() if k not in _NOT_DATA}
     body: dict[str, Any] = {
         "specversion": SPEC_VERSION,
-        "id": event.ref,
+        "id": f"{aggregate_id}/{version}",
         "type": event_type,
         "source": f"/ledger/{subject.jurisdiction}",
         "subject": f"{subject.aggregate}/{subject.business_id}",
-        "time": event.recorded_at.isoformat(),
+        "time": recorded_at,
         "datacontenttype": DATA_CONTENT_TYPE,
         "partitionkey": subject.partition_key,
-        "logposition": event.position,
-        "aggregateid": str(event.originator_id),
-        "aggregateversion": event.originator_version,
-        "causationid": event.command_id,
-        "recordedby": event.recorded_by,
-        "eventhash": event.hash,
+        "logposition": position,
+        "aggregateid": aggregate_id,
+        "aggregateversion": version,
+        "causationid": command_id,
+        "recordedby": recorded_by,
+        "eventhash": event_hash,
     }
-    if event.effective_on is not None:
-        body["effectiveon"] = event.effective_on.isoformat()
+    if effective_on is not None:
+        body["effectiveon"] = effective_on
     citation = _citation_text(data.get("citation"))
     if citation is not None:
         body["citation"] = citation

@@ -43,7 +43,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from typing import Any
-from uuid import UUID
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError, TopicAlreadyExistsError
@@ -52,13 +51,13 @@ from ledger import wire
 from ledger.cloudevent import (
     CONTENT_TYPE,
     Subject,
-    envelope_dict,
+    envelope_of_row,
     subject_of_first,
     to_json,
 )
 from ledger.projections.db import ReadModelDB
 from ledger.redaction import describe_failure
-from ledger.store.base import EventStore, RecordedEvent, event_ref
+from ledger.store.base import EventStore, event_ref
 
 log = logging.getLogger("ledger.relay")
 
@@ -94,38 +93,39 @@ class Built:
 class MessageBuilder:
     """Reads the log after a position and builds each event's message: the key (the provider its
     aggregate bears on, :func:`~ledger.cloudevent.subject_of_first`) and the envelope's JSON
-    (:func:`~ledger.cloudevent.envelope_dict`). The key of an aggregate is decided by its first
-    event; the builder remembers it, and looks up the first events of aggregates first met after
-    it (one ``read_refs`` per batch: after a restart, or when the relay resumes)."""
+    (:func:`~ledger.cloudevent.envelope_of_row`, from the rows of
+    :meth:`~ledger.store.base.EventStore.read_rows`). The key of an aggregate is decided by its
+    first event; the builder remembers it, and looks up the first events of aggregates first met
+    after it (one ``read_refs`` per batch: after a restart, or when the relay resumes)."""
 
     def __init__(self, store: EventStore) -> None:
         self.store = store
-        self._subjects: dict[UUID, Subject] = {}
+        self._subjects: dict[str, Subject] = {}  # by aggregate id (text)
         self.last_position = 0  # of the last batch built
 
     def batch(self, after: int, limit: int) -> Built:
-        events = list(self.store.read_all(after=after, limit=limit))
-        self._resolve_subjects(events)
+        rows = self.store.read_rows(after, limit)  # ids and instants as the envelope writes them
+        self._resolve_subjects(rows)
         messages = []
-        for event in events:
-            subject = self._subjects[event.originator_id]
-            messages.append((subject.partition_key.encode(), to_json(envelope_dict(event, subject))))
-        self.last_position = events[-1].position if events else after
+        for row in rows:
+            subject = self._subjects[row[1]]
+            messages.append((subject.partition_key.encode(), to_json(envelope_of_row(row, subject))))
+        self.last_position = rows[-1][0] if rows else after
         return Built(after, self.last_position, messages)
 
-    def _resolve_subjects(self, events: Sequence[RecordedEvent]) -> None:
-        missing: set[UUID] = set()
-        for event in events:
-            if event.originator_id in self._subjects:
+    def _resolve_subjects(self, rows: Sequence[tuple]) -> None:
+        missing: set[str] = set()
+        for _, aggregate_id, version, topic, state, *_ in rows:
+            if aggregate_id in self._subjects:
                 continue
-            if event.originator_version == 1:
-                self._subjects[event.originator_id] = subject_of_first(wire.event_type(event), wire.decode_state(event))
+            if version == 1:
+                self._subjects[aggregate_id] = subject_of_first(wire.event_type(topic), wire.decode_json(state))
             else:
-                missing.add(event.originator_id)
+                missing.add(aggregate_id)
         if missing:
-            firsts = self.store.read_refs(event_ref(originator_id, 1) for originator_id in missing)
+            firsts = self.store.read_refs(event_ref(aggregate_id, 1) for aggregate_id in missing)
             for first in firsts.values():
-                self._subjects[first.originator_id] = subject_of_first(wire.event_type(first), wire.decode_state(first))
+                self._subjects[str(first.originator_id)] = subject_of_first(wire.event_type(first), wire.decode_state(first))
 
 
 #: the builder process's own builder (one ledger per relay)

@@ -199,6 +199,15 @@ def chain_command_rows(rows: Iterable[tuple[Any, ...]], utc: Callable[[Any], dat
 SCAN_COLUMNS = (
     "position", "originator_id", "originator_version", "topic", "state", "recorded_at", "effective_on", "recorded_by", "command_id",
 )  # fmt: skip
+#: the columns of :meth:`EventStore.read_rows`: a scan's, and the event's hash
+ROW_COLUMNS = (*SCAN_COLUMNS, "hash")
+
+
+def text_row(e: RecordedEvent) -> tuple:
+    """An event as a tuple of :data:`ROW_COLUMNS`, ids and instants as text (as ``str(UUID)`` and
+    ``isoformat()`` write them): what :meth:`EventStore.read_rows` gives."""
+    on = e.effective_on.isoformat() if e.effective_on is not None else None
+    return (e.position, str(e.originator_id), e.originator_version, e.topic, e.state, e.recorded_at.isoformat(), on, e.recorded_by, e.command_id, e.hash)
 
 
 def share_of(originator_id: UUID | str, shares: int) -> int:
@@ -330,8 +339,14 @@ class EventStore(ABC):
             if e.position > upto:
                 return
             if shares == 1 or share_of(e.originator_id, shares) == share:
-                on = e.effective_on.isoformat() if e.effective_on is not None else None
-                yield (e.position, str(e.originator_id), e.originator_version, e.topic, e.state, e.recorded_at.isoformat(), on, e.recorded_by, e.command_id)
+                yield text_row(e)[:-1]
+
+    def read_rows(self, after: int, limit: int) -> list[tuple]:
+        """The log in position order from ``after + 1``, at most ``limit`` events, as tuples of
+        :data:`ROW_COLUMNS` (:func:`text_row`): for a reader that writes the events out again (the
+        relay's messages), no ``RecordedEvent`` built and no id or instant parsed to be formatted
+        back. This default goes through :meth:`read_all`; the stores read their tables directly."""
+        return [text_row(e) for e in self.read_all(after=after, limit=limit)]
 
     @abstractmethod
     def read_refs(self, refs: Iterable[str]) -> dict[str, RecordedEvent]:

@@ -49,6 +49,7 @@ from ledger.store import _batch
 from ledger.store.base import (
     EARLIER_COLUMNS,
     GENESIS_HASH,
+    ROW_COLUMNS,
     SCAN_COLUMNS,
     AppendResult,
     CommandBatch,
@@ -518,7 +519,7 @@ def _earlier(command_id: str, row: tuple[Any, ...]) -> AppendResult:
 
 
 def _configure(conn: psycopg.Connection) -> None:
-    conn.execute("SET TIME ZONE 'UTC'")
+    conn.execute("SET TIME ZONE 'UTC'; SET DateStyle TO ISO")  # instants and dates as SCAN_AS_TEXT writes them
 
 
 class PostgresEventStore(EventStore):
@@ -716,6 +717,10 @@ class PostgresEventStore(EventStore):
             cursor.execute("SELECT " + ", ".join("set_config(%s, %s, false)" for _ in SCAN_SETTINGS), [v for item in SCAN_SETTINGS.items() for v in item])
             columns = ", ".join(SCAN_AS_TEXT.get(c, c) for c in SCAN_COLUMNS)
             yield from cursor.stream(f"SELECT {columns} FROM ledger_events WHERE {where} ORDER BY {order}", params, size=SCAN_CHUNK)
+
+    def read_rows(self, after: int, limit: int) -> list[tuple]:
+        columns = ", ".join(SCAN_AS_TEXT.get(c, c) for c in ROW_COLUMNS)  # the pool's sessions are in UTC, ISO dates
+        return self._fetchall(f"SELECT {columns} FROM ledger_events WHERE position > %s ORDER BY position LIMIT %s", (after, limit))
 
     def read_refs(self, refs: Iterable[str]) -> dict[str, RecordedEvent]:
         wanted = _batch.parse_refs(refs)

@@ -21,6 +21,7 @@ from ledger.store import _batch
 from ledger.store.base import (
     EARLIER_COLUMNS,
     GENESIS_HASH,
+    ROW_COLUMNS,
     SCAN_COLUMNS,
     AppendResult,
     CommandBatch,
@@ -171,6 +172,14 @@ def database_path(database_url: str) -> Path:
 def _utc(text: str) -> datetime:
     when = datetime.fromisoformat(text)
     return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+
+
+def _text_row(row: tuple) -> tuple:
+    """A row of :data:`SCAN_COLUMNS` (or :data:`ROW_COLUMNS`) as the scan gives it: the instant in UTC
+    as ``isoformat()`` writes it, the date as ``date.isoformat()`` does (ids are held as that text)."""
+    position, originator_id, version, topic, state, recorded_at, effective_on, *rest = row
+    on = date.fromisoformat(effective_on).isoformat() if effective_on is not None else None
+    return (position, originator_id, version, topic, state, _utc(recorded_at).isoformat(), on, *rest)
 
 
 def _event(row: sqlite3.Row | tuple) -> RecordedEvent:
@@ -448,12 +457,15 @@ class SQLiteEventStore(EventStore):
                 return
             last = rows[-1]
             after = (last[1], last[2]) if by_aggregate else (last[0],)
-            for position, originator_id, version, topic, state, recorded_at, effective_on, recorded_by, command_id in rows:
-                if shares == 1 or share_of(originator_id, shares) == share:
-                    on = date.fromisoformat(effective_on).isoformat() if effective_on is not None else None
-                    yield (position, originator_id, version, topic, state, _utc(recorded_at).isoformat(), on, recorded_by, command_id)
+            for row in rows:
+                if shares == 1 or share_of(row[1], shares) == share:
+                    yield _text_row(row)
             if len(rows) < SCAN_CHUNK:
                 return
+
+    def read_rows(self, after: int, limit: int) -> list[tuple]:
+        query = f"SELECT {', '.join(ROW_COLUMNS)} FROM ledger_events WHERE position > ? ORDER BY position LIMIT ?"
+        return [_text_row(row) for row in self._connection().execute(query, (after, limit))]
 
     def read_refs(self, refs: Iterable[str]) -> dict[str, RecordedEvent]:
         wanted = _batch.parse_refs(refs)

@@ -23,7 +23,7 @@ from ledger.projections import ReadModelDB, attach_in_process
 from ledger.projections.replay import Replay
 from ledger.projections.schema import TABLES
 from ledger.store import EventStore, open_store
-from ledger.store.base import SCAN_COLUMNS, share_of, share_range
+from ledger.store.base import ROW_COLUMNS, SCAN_COLUMNS, share_of, share_range, text_row
 from tests.conftest import BACKENDS, postgres_base_url, postgres_schema
 from tests.integration.store_helpers import batch, event
 
@@ -129,6 +129,11 @@ def test_scan_gives_the_log_with_ids_and_instants_as_their_python_text(store: Ev
     ]  # fmt: skip
     assert len(SCAN_COLUMNS) == len(expected[0])
     assert list(store.scan(len(recorded))) == expected
+    with_hashes = [(*row, e.hash) for row, e in zip(expected, recorded)]  # read_rows: the relay's pages
+    assert len(ROW_COLUMNS) == len(with_hashes[0]) and [text_row(e) for e in recorded] == with_hashes
+    for read in (store.read_rows, lambda after, limit: EventStore.read_rows(store, after, limit)):  # the store's, the default
+        assert read(0, len(recorded) + 5) == with_hashes
+        assert read(2, 3) == with_hashes[2:5] and read(len(recorded), 10) == []
     assert list(store.scan(3)) == expected[:3]
     assert list(EventStore.scan(store, len(recorded))) == expected  # the default, through read_all
     for shares in (2, 3):
