@@ -266,7 +266,11 @@ def relay_status(database_url: str, topic: str | None = None) -> Lag | None:
 
 
 class Relay:
-    """Publishes the log of ``store`` to ``topic``; see the module docstring for the guarantees."""
+    """Publishes the log of ``store`` to ``topic``; see the module docstring for the guarantees.
+
+    The builder process is started as :mod:`multiprocessing` starts one (forkserver), which runs the
+    main module again: a script that runs a relay keeps its work under ``if __name__ == "__main__":``
+    (``ledger relay``, the tests and the benchmarks do)."""
 
     def __init__(
         self,
