@@ -97,7 +97,22 @@ def test_a_restart_while_the_app_records_commands(cluster: PrivatePostgres) -> N
         deadline = time.monotonic() + 30
         while len(outcomes) < THREADS * PER_THREAD // 4 and time.monotonic() < deadline:
             time.sleep(0.01)
+        # hold the appends (they insert into the log: a lock SHARE mode refuses them) until one waits,
+        # so that the restart certainly meets a command in flight: a command that only read before it
+        # begins again on a new connection
+        blocker = psycopg.connect(url)
+        blocker.execute("LOCK TABLE ledger_events IN SHARE MODE")
+        waiting = None
+        while time.monotonic() < deadline:
+            waiting = blocker.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%%ledger_append%%'"
+            ).fetchone()
+            if waiting and waiting[0] > 0:
+                break
+            time.sleep(0.01)
+        assert waiting and waiting[0] > 0, "no append waited for the lock"
         cluster.restart("immediate")  # as a crash: in-flight transactions are lost, committed ones kept
+        blocker.close()
         for t in threads:
             t.join(60)
         failed = {command_id: line for command_id, line in outcomes.items() if line != "recorded"}
