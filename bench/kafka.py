@@ -195,8 +195,8 @@ def latency(database_url: str, read_models_url: str, bootstrap_servers: str, rat
         relay.close()
         consumer.close()
     if not consumer.target.visible:
-        raise SystemExit(f"nothing reached the read models: relay published {relay.published}, consumer applied {consumer.applied}"
-                         + "".join(f"; {failure}" for failure in failures))  # fmt: skip
+        raise SystemExit(f"nothing reached the read models: relay published {relay.published}, consumer applied {consumer.applied},"
+                         f" partitions assigned to it {sorted(consumer.assigned)}" + "".join(f"; {failure}" for failure in failures))  # fmt: skip
     delays = sorted((consumer.target.visible[p] - t) * 1000 for p, t in replied.items() if p in consumer.target.visible)
     return {
         "commands": count,
