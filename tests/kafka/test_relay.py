@@ -47,6 +47,8 @@ def test_every_event_is_published_once_in_log_order_keyed_by_its_provider(comple
     relay = Relay(store, kafka_bootstrap, topic, batch_size=200)
     try:
         assert relay.lag().events == store.max_position() > 500
+        relay.start()  # the topic, the producer's metadata and the builder process, before any batch
+        assert relay._builder is not None and len(relay._builder._processes) == 1 and relay.published == 0
         relay.run(until_caught_up=True)
         lag = relay.lag()
     finally:
