@@ -1,7 +1,7 @@
 """The relay: publishes the ledger's log to Kafka, in log order, without a gap.
 
-The log is the source of truth and is read with ``read_all(after=position)``,
-which never skips an event (``ledger.store.base``). The relay sends one batch,
+The log is the source of truth and is read with ``read_rows(after=position, …)``,
+which, as ``read_all``, never skips an event (``ledger.store.base``). The relay sends one batch,
 waits until the broker has acknowledged *every* message of it (idempotent
 producer, ``acks=all``), and only then stores the batch's last position in its
 own table of the ledger's database (``kafka_relay``, one row per topic). After
@@ -14,8 +14,8 @@ Order: every message of a provider goes to one partition, keyed by the
 provider whose standing the event bears on (its own events and those of its
 projects, complaints and appeals, :func:`ledger.cloudevent.subject_of_first`);
 the idempotent producer keeps the order of each partition across retries. The
-key of an aggregate is decided by its first event; the relay remembers it, and
-after a restart looks up the first events of the aggregates it meets again
+key of an aggregate is decided by its first event; the builder (below) remembers
+it, and after a restart looks up the first events of the aggregates it meets again
 (one ``read_refs`` per batch).
 
 Work: the log is read and each event's message (its key and CloudEvent bytes) built by
