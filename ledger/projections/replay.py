@@ -14,8 +14,8 @@
    On PostgreSQL the log is split by aggregate (``share_of``: a range of originator ids) between
    one process per core: every read model is a fold per aggregate, so the shares' rows are
    disjoint and together are what one process would write (the processes are forked: nothing to
-   import again). Each process reads its share aggregate by aggregate (the log's
-   ``(originator_id, originator_version)`` index), so a provider is complete, written and dropped
+   import again). Each process reads its share aggregate by aggregate (the share read
+   once and sorted by the server), so a provider is complete, written and dropped
    as soon as the next one begins: its state is still in the CPU's caches, and a process holds
    one provider's state, not its share's. Their commits do not wait for
    the WAL flush (``synchronous_commit = off``): the generation's keys, tracking rows and switch
