@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import io
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Any
 
@@ -183,6 +185,38 @@ def test_events_recorded_during_the_build_are_applied_in_the_switch(scenario, pr
     assert result.position == scenario.ledger.store.max_position()
     assert models.dump() == live
     assert_caught_up(projected)
+
+
+def test_the_switch_commits_before_the_old_generation_waits_to_be_dropped(scenario, projected, models):
+    """Another session on a table of the old generation (as a vacuum of it is, until the server cancels
+    it after deadlock_timeout) holds up the drop only: the new generation is live, and read, meanwhile."""
+    if projected.db.dialect != "postgres":
+        pytest.skip("a lock held by another session: PostgreSQL")
+    import psycopg
+
+    mixed_scenario(scenario)
+    live = models.dump()
+    job = Replay(scenario.ledger, batch_size=8)
+    assert job.prepare() == 2
+    job.build(show_progress=False)
+    with ThreadPoolExecutor(1) as pool, psycopg.connect(projected.db.database_url) as holder:  # the lock goes first
+        holder.execute("LOCK TABLE rm_timeline_g1 IN SHARE UPDATE EXCLUSIVE MODE")  # the lock a vacuum takes
+        switched = pool.submit(job.switch)
+        with psycopg.connect(projected.db.database_url, autocommit=True) as watcher:
+            deadline = time.monotonic() + 30
+            while not watcher.execute(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'rm_timeline_g1'::regclass"
+            ).fetchone()[0]:
+                assert not switched.done(), switched.result()
+                assert time.monotonic() < deadline, "the drop never waited for the old generation's table"
+                time.sleep(0.02)
+            assert watcher.execute("SELECT live FROM projection_generation").fetchone() == (2,)
+        assert models.dump() == live  # read from generation 2 while the drop waits
+        assert not switched.done()
+        holder.rollback()
+        result = switched.result(timeout=30)
+    assert (result.previous_generation, result.generation) == (1, 2)
+    assert _tables(projected.db) == {f"rm_{t}_g2" for t in TABLES}  # then generation 1 is gone
 
 
 def test_a_failed_build_process_fails_the_replay_and_leaves_the_live_models(scenario, projected, models, capfd):
