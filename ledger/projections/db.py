@@ -194,6 +194,20 @@ class Tx:
             chunk = keys[start:start + 500]
             self._conn.execute(f"DELETE FROM {table} WHERE {column} IN ({','.join('?' * len(chunk))})", chunk)
 
+    def delete_pairs(self, table: str, columns: tuple[str, str], pairs: Sequence[tuple[str, str]]) -> None:
+        """``DELETE FROM table WHERE (columns) IN pairs``, two text columns, in one statement on
+        PostgreSQL (one ``executemany`` on SQLite) however many pairs."""
+        if not pairs:
+            return
+        first, second = columns
+        if self.dialect == POSTGRES:
+            self._conn.execute(
+                f"DELETE FROM {table} WHERE ({first}, {second}) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
+                ([a for a, _ in pairs], [b for _, b in pairs]),
+            )
+            return
+        self._conn.executemany(f"DELETE FROM {table} WHERE {first} = ? AND {second} = ?", list(pairs))
+
     def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
         return self.execute(sql, params).fetchone()
 

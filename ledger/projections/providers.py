@@ -84,6 +84,12 @@ APPENDED = ("profile_changes", "registry_history", "registry_out_of_order")
 #: providers kept in memory between batches by one projection instance
 CACHE_SIZE = 4096
 
+#: the tables of which a provider has many rows, and the column that tells its rows apart (with
+#: ``provider_id``, the table's key; ``rm_lists``' alone): a provider folded on from the rows this
+#: projection last wrote has only the rows that changed deleted and written again, not all of them —
+#: a command adds a grade to a provider of fifty, changes a counter or two of its nine
+ROW_KEYS = {"grades": "ref", "counters": "counter", "lists": "sanction_ref", "rectification_deadlines": "sanction_ref"}
+
 
 def decode_snapshot(originator_id: UUID, version: int, state: str) -> Provider:
     provider: Provider = wire.decode_snapshot(originator_id, version, state)
@@ -108,6 +114,11 @@ class _Entry:
     line: tuple[Any, ...] | None = None
     recorded_max: str = ""
     effective_max: str = ""
+    #: the rows of each :data:`ROW_KEYS` table as last written for this provider, by their key (None:
+    #: not known, as for a provider read back from its snapshot: all its rows are written again)
+    written: dict[str, dict[Any, tuple[Any, ...]]] | None = None
+    #: the generation they were written to (a replay's switch makes another live)
+    generation: int = 0
 
 
 @dataclass
@@ -383,6 +394,8 @@ class ProviderViewsProjection:
             return None
         cached = self._cache.pop(key, None)
         if cached is not None and cached.provider.version == int(row[0]) and not cached.dirty:
+            if cached.generation != tx.generation:
+                cached.written = None  # its rows there are a replay's
             return cached  # as this projection last wrote it
         version, snapshot, meta = tx.fetchone(f"SELECT version, snapshot, meta FROM {table} WHERE originator_id = ?", (key,))  # type: ignore[misc]  # the row exists (above)
         provider = decode_snapshot(originator_id, int(version), snapshot)
@@ -416,9 +429,50 @@ class ProviderViewsProjection:
             tables["lists"] += rows.lists
             tables["rectification_deadlines"] += rows.deadlines
         known = [entry.provider.provider_id for entry in entries if not entry.new]
-        for name in ("provider_state", "registry", "grades", "counters", "lists", "rectification_deadlines"):
+        for name in ("provider_state", "registry"):
             tx.delete_keys(tx.table(name), "provider_id", known)
+        rewritten = [entry.provider.provider_id for entry in entries if not entry.new and entry.written is None]
+        for name in ROW_KEYS:
+            tx.delete_keys(tx.table(name), "provider_id", rewritten)
+        for name, (stale, fresh) in self._changed_rows(entries, tables).items():
+            if name == "lists":
+                tx.delete_keys(tx.table(name), "sanction_ref", [key for _, key in stale])
+            else:
+                tx.delete_pairs(tx.table(name), ("provider_id", ROW_KEYS[name]), stale)
+            tables[name] = fresh
         for name, rows_of_table in tables.items():
             _insert(tx, name, rows_of_table)
         for entry in entries:
             entry.new = False
+            entry.generation = tx.generation
+
+    def _changed_rows(
+        self, entries: list[_Entry], tables: dict[str, list[dict[str, Any]]]
+    ) -> dict[str, tuple[list[tuple[str, Any]], list[dict[str, Any]]]]:
+        """For each :data:`ROW_KEYS` table, the (provider, key) of the rows to delete and the rows to
+        write, given every provider's rows now (``tables``, in the order of ``entries``): a provider
+        whose rows as last written are known (:attr:`_Entry.written`) loses the rows that are gone or
+        changed and gets the changed and new ones; any other loses all of them (deleted by the caller,
+        unless new) and gets all. Remembers what is written (not in a deferred fold: written once)."""
+        changed: dict[str, tuple[list[tuple[str, Any]], list[dict[str, Any]]]] = {}
+        for name, key in ROW_KEYS.items():
+            stale: list[tuple[str, Any]] = []
+            fresh: list[dict[str, Any]] = []
+            rows_of: dict[str, list[dict[str, Any]]] = {}
+            for row in tables[name]:
+                rows_of.setdefault(row["provider_id"], []).append(row)
+            for entry in entries:
+                pid = entry.provider.provider_id
+                now = {row[key]: row for row in rows_of.get(pid, ())}
+                values = {k: tuple(row.values()) for k, row in now.items()}
+                before = entry.written.get(name) if entry.written is not None and not entry.new else None
+                if before is None:
+                    fresh += now.values()
+                else:
+                    stale += [(pid, k) for k, v in before.items() if values.get(k) != v]
+                    fresh += [row for k, row in now.items() if before.get(k) != values[k]]
+                if not self.deferred:
+                    entry.written = entry.written if entry.written is not None else {}
+                    entry.written[name] = values
+            changed[name] = (stale, fresh)
+        return changed

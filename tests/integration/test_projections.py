@@ -221,6 +221,52 @@ def test_provider_standing_is_the_standing_of_the_aggregate(scenario, models):
     assert models.provider_standing("XX-1")["standing_since"] == scenario.sanctions("XX-1")[0]["effective_on"].isoformat()
 
 
+def test_a_provider_folded_on_has_only_its_changed_rows_written_again(scenario, projected, models, monkeypatch):
+    """The projection remembers the rows it wrote for a provider: the next batch deletes and writes only
+    the rows that changed. After a replay's switch it writes all of them once (its rows are the replay's)."""
+    from ledger.projections.replay import replay
+
+    scenario.admit("TJ-1", "tianjin", on=date(2020, 6, 1))
+    for year in (2020, 2021, 2022):
+        scenario.run(m.RecordScore, provider_id="TJ-1", year=year, score=85, effective_on=date(year + 1, 1, 15))
+    written: list[tuple[str, int]] = []
+    deleted: list[tuple[str, int]] = []
+    insert_rows, delete_keys, delete_pairs = Tx.insert_rows, Tx.delete_keys, Tx.delete_pairs
+
+    def spy_insert(self, name, columns, rows):
+        written.append((name, len(rows)))
+        return insert_rows(self, name, columns, rows)
+
+    def spy_keys(self, table, column, keys):
+        deleted.append((table.rsplit("_g", 1)[0].removeprefix("rm_"), len(keys)))
+        return delete_keys(self, table, column, keys)
+
+    def spy_pairs(self, table, columns, pairs):
+        deleted.append((table.rsplit("_g", 1)[0].removeprefix("rm_"), len(pairs)))
+        return delete_pairs(self, table, columns, pairs)
+
+    monkeypatch.setattr(Tx, "insert_rows", spy_insert)
+    monkeypatch.setattr(Tx, "delete_keys", spy_keys)
+    monkeypatch.setattr(Tx, "delete_pairs", spy_pairs)
+
+    def rows(of: list[tuple[str, int]], table: str) -> int:
+        return sum(n for name, n in of if name == table)
+
+    scenario.run(m.RecordScore, provider_id="TJ-1", year=2023, score=79, effective_on=date(2024, 1, 15))
+    assert (rows(written, "grades"), rows(deleted, "grades")) == (1, 0)  # the new grade only, of four
+    assert rows(written, "counters") == rows(deleted, "counters") < 9  # the counters that changed, if any
+    assert (rows(written, "registry"), rows(written, "provider_state")) == (1, 1)
+    assert [g["period"] for g in models.grades("TJ-1")] == ["2020", "2021", "2022", "2023"]
+
+    replay(scenario.ledger, show_progress=False)
+    written.clear()
+    deleted.clear()
+    scenario.run(m.RecordScore, provider_id="TJ-1", year=2024, score=95, effective_on=date(2025, 1, 15))
+    assert (rows(written, "grades"), rows(written, "counters")) == (5, 9)  # the first batch after the switch: all of them
+    assert [g["period"] for g in models.grades("TJ-1")] == ["2020", "2021", "2022", "2023", "2024"]
+    assert_registry_matches_store(scenario.ledger, models)
+
+
 def test_the_hook_is_cheap_when_nothing_is_new(scenario, projected, monkeypatch):
     scenario.admit("TJ-1", "tianjin")
     calls = []
