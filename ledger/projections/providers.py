@@ -453,8 +453,11 @@ class ProviderViewsProjection:
         write, given every provider's rows now (``tables``, in the order of ``entries``): a provider
         whose rows as last written are known (:attr:`_Entry.written`) loses the rows that are gone or
         changed and gets the changed and new ones; any other loses all of them (deleted by the caller,
-        unless new) and gets all. Remembers what is written (not in a deferred fold: written once)."""
+        unless new) and gets all. Remembers what is written. Nothing in a deferred fold (each provider
+        written once): ``tables`` are written as they are."""
         changed: dict[str, tuple[list[tuple[str, Any]], list[dict[str, Any]]]] = {}
+        if self.deferred:  # written once, all of them
+            return changed
         for name, key in ROW_KEYS.items():
             stale: list[tuple[str, Any]] = []
             fresh: list[dict[str, Any]] = []
@@ -471,8 +474,7 @@ class ProviderViewsProjection:
                 else:
                     stale += [(pid, k) for k, v in before.items() if values.get(k) != v]
                     fresh += [row for k, row in now.items() if before.get(k) != values[k]]
-                if not self.deferred:
-                    entry.written = entry.written if entry.written is not None else {}
-                    entry.written[name] = values
+                entry.written = entry.written if entry.written is not None else {}
+                entry.written[name] = values
             changed[name] = (stale, fresh)
         return changed
