@@ -410,10 +410,13 @@ class ProviderViewsProjection:
     def _write(self, tx: Tx, entries: list[_Entry]) -> None:
         """Every changed provider's rows, set-based: one DELETE and one COPY/INSERT per table
         for the whole batch, however many providers it touched; of a provider's grades, counters,
-        list entries and deadlines, only those that changed (:meth:`_changed_rows`)."""
+        list entries and deadlines, only those that changed (:meth:`_changed`)."""
         if not entries:
             return
         tables: dict[str, list[dict[str, Any]]] = {name: [] for name in self.tables if name not in APPENDED}
+        stale: dict[str, list[tuple[str, Any]]] = {name: [] for name in ROW_KEYS}  # (provider, key) of rows gone or changed
+        known = [entry.provider.provider_id for entry in entries if not entry.new]
+        rewritten = [entry.provider.provider_id for entry in entries if not entry.new and entry.written is None]
         for entry in entries:
             provider = entry.provider
             tables["provider_state"].append(
@@ -427,57 +430,39 @@ class ProviderViewsProjection:
             )
             rows = provider_rows(provider, entry.meta, entry.last_position, entry.last_recorded_at)
             tables["registry"].append(rows.registry)
-            tables["grades"] += rows.grades
-            tables["counters"] += rows.counters
-            tables["lists"] += rows.lists
-            tables["rectification_deadlines"] += rows.deadlines
-        known = [entry.provider.provider_id for entry in entries if not entry.new]
+            for name, rows_of_table in (
+                ("grades", rows.grades), ("counters", rows.counters), ("lists", rows.lists), ("rectification_deadlines", rows.deadlines),
+            ):  # fmt: skip
+                tables[name] += self._changed(entry, name, rows_of_table, stale[name])
         for name in ("provider_state", "registry"):
             tx.delete_keys(tx.table(name), "provider_id", known)
-        rewritten = [entry.provider.provider_id for entry in entries if not entry.new and entry.written is None]
         for name in ROW_KEYS:
             tx.delete_keys(tx.table(name), "provider_id", rewritten)
-        for name, (stale, fresh) in self._changed_rows(entries, tables).items():
-            if name == "lists":
-                tx.delete_keys(tx.table(name), "sanction_ref", [key for _, key in stale])
-            else:
-                tx.delete_pairs(tx.table(name), ("provider_id", ROW_KEYS[name]), stale)
-            tables[name] = fresh
+        tx.delete_keys(tx.table("lists"), "sanction_ref", [key for _, key in stale.pop("lists")])
+        for name, pairs in stale.items():
+            tx.delete_pairs(tx.table(name), ("provider_id", ROW_KEYS[name]), pairs)
         for name, rows_of_table in tables.items():
             _insert(tx, name, rows_of_table)
         for entry in entries:
             entry.new = False
             entry.generation = tx.generation
 
-    def _changed_rows(
-        self, entries: list[_Entry], tables: dict[str, list[dict[str, Any]]]
-    ) -> dict[str, tuple[list[tuple[str, Any]], list[dict[str, Any]]]]:
-        """For each :data:`ROW_KEYS` table, the (provider, key) of the rows to delete and the rows to
-        write, given every provider's rows now (``tables``, in the order of ``entries``): a provider
-        whose rows as last written are known (:attr:`_Entry.written`) loses the rows that are gone or
-        changed and gets the changed and new ones; any other loses all of them (deleted by the caller,
-        unless new) and gets all. Remembers what is written. Nothing in a deferred fold (each provider
-        written once): ``tables`` are written as they are."""
-        changed: dict[str, tuple[list[tuple[str, Any]], list[dict[str, Any]]]] = {}
-        if self.deferred:  # written once, all of them
-            return changed
-        for name, key in ROW_KEYS.items():
-            stale: list[tuple[str, Any]] = []
-            fresh: list[dict[str, Any]] = []
-            rows_of: dict[str, list[dict[str, Any]]] = {}
-            for row in tables[name]:
-                rows_of.setdefault(row["provider_id"], []).append(row)
-            for entry in entries:
-                pid = entry.provider.provider_id
-                now = {row[key]: row for row in rows_of.get(pid, ())}
-                values = {k: tuple(row.values()) for k, row in now.items()}
-                before = entry.written.get(name) if entry.written is not None and not entry.new else None
-                if before is None:
-                    fresh += now.values()
-                else:
-                    stale += [(pid, k) for k, v in before.items() if values.get(k) != v]
-                    fresh += [row for k, row in now.items() if before.get(k) != values[k]]
-                entry.written = entry.written if entry.written is not None else {}
-                entry.written[name] = values
-            changed[name] = (stale, fresh)
-        return changed
+    def _changed(self, entry: _Entry, name: str, rows: list[dict[str, Any]], stale: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+        """The rows of :data:`ROW_KEYS` table ``name`` to write for ``entry``'s provider, given all of
+        them now; adds to ``stale`` the (provider, key) of its rows to delete. Where the rows as last
+        written are known (:attr:`_Entry.written`), the changed and new ones, the gone and changed
+        ones to delete; else all (the caller deletes them all first, unless the provider is new).
+        Remembers what is written, except in a deferred fold (each provider written once)."""
+        if self.deferred:
+            return rows
+        key = ROW_KEYS[name]
+        values = {row[key]: tuple(row.values()) for row in rows}
+        before = None if entry.new or entry.written is None else entry.written.get(name)
+        if entry.written is None:
+            entry.written = {}
+        entry.written[name] = values
+        if before is None:
+            return rows
+        pid = entry.provider.provider_id
+        stale += [(pid, k) for k, v in before.items() if values.get(k) != v]
+        return [row for row in rows if before.get(row[key]) != values[row[key]]]
