@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
@@ -38,7 +38,7 @@ from ledger.rules.base import RulePack
 from ledger.rules.engine import reconcile
 from ledger.snapshots import SNAPSHOT_FORMAT, Snapshot, SnapshotStore, usable
 from ledger.snapshots import digest as snapshot_digest
-from ledger.store import AppendResult, CommandBatch, CommandIdReused, ConcurrencyConflict, EventStore
+from ledger.store import AppendResult, CommandBatch, CommandIdReused, ConcurrencyConflict, EventStore, PersonalKeyConflict
 from ledger.store.base import RecordedEvent, event_ref, payload_digest
 
 log = logging.getLogger("ledger.application")
@@ -399,15 +399,19 @@ class Ledger:
         committer = self.committer
         with committer.session() if committer is not None else nullcontext():
             presume_new = True  # only the first decision (UnitOfWork.find_new)
+            look_up_keys = False  # the first sealing presumes the command's people new (PersonalDataVault.records)
             conflicts = 0
             while conflicts < MAX_ATTEMPTS:
                 uow = UnitOfWork(self.store, self.aggregates, self.unreserved, self.snapshots, presume_new=presume_new, claims=True)
                 presume_new = False
                 try:
-                    outcome = self._attempt(command, sealed, uow, committer)
+                    outcome = self._attempt(command, sealed, uow, committer, look_up_keys)
                 finally:
                     uow.let_go()  # after its aggregates went back to the cache: the next command's turn
                 if outcome is None:  # decided again
+                    continue
+                if isinstance(outcome, PersonalKeyConflict) and not look_up_keys:
+                    look_up_keys = True  # sealed again under the people's keys: not a concurrent writer's conflict
                     continue
                 if isinstance(outcome, ConcurrencyConflict):
                     if not uow.presumed:  # a conflict of a presumption is not a concurrent writer's
@@ -420,12 +424,18 @@ class Ledger:
             f"command {command.command_id} conflicted with concurrent writers {MAX_ATTEMPTS} times; not recorded"
         )
 
-    def _attempt(self, command: Command, sealed: Sealed | None, uow: UnitOfWork, committer: GroupCommitter | None) -> CommandResult | ConcurrencyConflict | None:
+    def _attempt(
+        self, command: Command, sealed: Sealed | None, uow: UnitOfWork, committer: GroupCommitter | None, look_up_keys: bool,
+    ) -> CommandResult | ConcurrencyConflict | None:  # fmt: skip
         """One decision and append of :meth:`execute`: its result; the conflict that refused its
         batch (the taken aggregates are dropped: the next attempt reads the store); or None, to
-        be decided again on what the store has (a refusal that rested on a presumption)."""
+        be decided again on what the store has (a refusal that rested on a presumption). The
+        command's personal values go with its batch, sealed under new keys or, ``look_up_keys``,
+        under the keys its people have (:meth:`~ledger.personal.PersonalDataVault.records`)."""
         try:
             batch, names = self._decide(command, uow)
+            if sealed is not None and self.personal is not None:
+                batch = replace(batch, personal=self.personal.records([sealed], look_up=look_up_keys))
         except Exception:
             uow.release(self.aggregates, recorded=False)
             if uow.presumed:
@@ -451,10 +461,8 @@ class Ledger:
                 return outcome
             result = outcome
             self._recorded(uow, result)
-        if result.duplicate:
+        if result.duplicate:  # its personal records were not kept: a retry never replaces what the first recording kept
             self._check_personal_retry(command.command_id, sealed, result)
-        else:  # a retry never replaces what the first recording kept
-            self._keep(sealed)
         return CommandResult(command.command_id, result.positions, result.duplicate, [] if result.duplicate else names)
 
     def execute_all(self, commands: Sequence[Command], on_progress: Callable[[int], None] | None = None) -> list[CommandResult]:
@@ -487,12 +495,16 @@ class Ledger:
                 decided = self._decide_all(commands, recorded_before, on_progress, presume_new=False)
             assert decided is not None
             uow, batches, names = decided
+            batches = self._with_personal(batches, [sealed for _, sealed in sealed_commands])
             try:
                 results = self.store.append_many(batches, atomic=True)
                 break
             except ConcurrencyConflict as conflict:
                 if attempt == MAX_ATTEMPTS:
-                    index = next(i for i, b in enumerate(batches) if conflict.originator_id in b.expected_versions)
+                    if isinstance(conflict, PersonalKeyConflict):
+                        index = next(i for i, b in enumerate(batches) if any(r.person_id in conflict.person_ids for r in b.personal))
+                    else:
+                        index = next(i for i, b in enumerate(batches) if conflict.originator_id in b.expected_versions)
                     raise BatchError(
                         index, commands[index],
                         CommandConflict(f"{conflict}; it changed under {MAX_ATTEMPTS} attempts by concurrent writers"),
@@ -500,8 +512,6 @@ class Ledger:
             except CommandIdReused as reused:  # recorded by a concurrent writer since it was checked
                 index = next(i for i, c in enumerate(commands) if c.command_id == reused.command_id)
                 raise BatchError(index, commands[index], reused) from reused
-        # a retry never replaces what was kept
-        self._keep(*(sealed for (_, sealed), result in zip(sealed_commands, results) if isinstance(result, AppendResult) and not result.duplicate))
         recorded = [result for result in results if isinstance(result, AppendResult)]
         if not any(result.duplicate and batch.events for result, batch in zip(recorded, batches)):
             self._snapshot(uow)
@@ -570,12 +580,21 @@ class Ledger:
         if sealed is not None and self.personal is not None and self.personal.same_as_kept(sealed) is False:
             raise CommandIdReused(command_id, previous)
 
-    def _keep(self, *sealed: Sealed | None) -> None:
-        """After the commands' events are recorded: their personal data, encrypted, beside the log
-        (one transaction)."""
-        kept = [s for s in sealed if s is not None]
-        if kept and self.personal is not None:
-            self.personal.store(*kept)
+    def _with_personal(self, batches: list[CommandBatch], sealed: Sequence[Sealed | None]) -> list[CommandBatch]:
+        """An import's batches, each with its command's personal values sealed under the keys its
+        people have (one lookup for all of them). The store keeps them with the batches it records:
+        not a duplicate's (a retry never replaces what the first recording kept)."""
+        wanted = [(index, one) for index, one in enumerate(sealed) if one is not None]
+        if not wanted or self.personal is None:
+            return batches
+        records = iter(self.personal.records([one for _, one in wanted], look_up=True))  # in order; none for the erased
+        record = next(records, None)
+        batches = list(batches)
+        for index, one in wanted:
+            if record is not None and (record.person_id, record.holder) == (one.person_id, one.holder):
+                batches[index] = replace(batches[index], personal=(record,))
+                record = next(records, None)
+        return batches
 
     def _decide(self, command: Command, uow: UnitOfWork) -> tuple[CommandBatch, list[str]]:
         handler = self.handlers.get(type(command))

@@ -9,9 +9,10 @@ key of the person's own, in tables beside the log but outside the chain.
 Destroying a person's key (``erase``) makes the values unreadable for good —
 crypto-shredding — while every event, and so ``ledger verify``, stays as it was.
 
-The values are written after the command's events are recorded: a refused or
-conflicting command leaves nothing behind. A crash between the two leaves a
-recorded complaint whose contact details read as missing, never the reverse.
+The values are written in the transaction that records the command's events,
+by the store (``CommandBatch.personal``): a refused or conflicting command leaves
+nothing behind, and a recorded one never lacks them (unless the person was
+erased). No transaction of the vault's own is spent on a command.
 
 A retry must repeat the command exactly, personal fields included — but the
 log's payload holds only markers, equal whatever the values were. So the vault
@@ -28,6 +29,7 @@ import hmac
 import json
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +38,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ledger.projections.db import ReadModelDB
 from ledger.projections.schema import lock_schema
+from ledger.store.base import PersonalRecord
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS personal_keys (
@@ -146,52 +149,53 @@ class PersonalDataVault:
                 self._db = db
             return self._db
 
-    def store(self, *sealed: Sealed) -> None:
-        """Encrypt and keep the values, all in one transaction of a few statements however many
-        (an import keeps every complaint's at once; a retry of the same command writes the same
-        holder again)."""
+    def records(self, sealed: Sequence[Sealed], *, look_up: bool) -> list[PersonalRecord]:
+        """The values of ``sealed``, encrypted, for the store to keep in the transaction that
+        records their commands (:class:`~ledger.store.PersonalRecord`); the vault's tables are made
+        first if they are missing.
+
+        ``look_up=False`` presumes every person new and gives each a new key, without reading
+        anything: a complaint's complainant is a person of its own, so a command's first attempt
+        needs no round trip. The store refuses a batch whose person has a key by then
+        (:class:`~ledger.store.PersonalKeyConflict`); it is sealed again with ``look_up=True``, which
+        reads the people's keys and erasures first (one query per :data:`PEOPLE_PER_QUERY`
+        people): a known person's values are encrypted under their key, and an erased person gets
+        no record (erased people stay erased; the store checks that again)."""
         if not sealed:
-            return
-        people = list(dict.fromkeys(one.person_id for one in sealed))
-        # pipelined: the lookup is one round trip, the INSERTs and the COMMIT another (six before)
-        with self.db.transaction(pipelined=True) as tx:
-            erased: set[str] = set()
-            keys: dict[str, bytes] = {}
-            for start in range(0, len(people), PEOPLE_PER_QUERY):
-                chunk = people[start:start + PEOPLE_PER_QUERY]
-                found = tx.fetchall(
-                    "SELECT v.column1, (SELECT 1 FROM personal_erasures e WHERE e.person_id = v.column1),"
-                    " (SELECT k.key_material FROM personal_keys k WHERE k.person_id = v.column1)"
-                    f" FROM (VALUES {', '.join(['(?)'] * len(chunk))}) AS v",
-                    chunk,
-                )
-                for person_id, was_erased, key_material in found:
-                    if was_erased:
-                        erased.add(person_id)
-                    elif key_material is not None:
-                        keys[person_id] = bytes.fromhex(key_material)
-            new_keys: list[tuple[str, str, str]] = []
-            macs: list[tuple[str, str]] = []
-            values: list[tuple[str, str, str, str, str]] = []
-            for one in sealed:
-                if one.person_id in erased:
-                    continue  # erased people stay erased: a late retry does not bring their data back
-                key = keys.get(one.person_id)
-                if key is None:
-                    key = keys[one.person_id] = AESGCM.generate_key(bit_length=256)
-                    new_keys.append((one.person_id, key.hex(), _now()))
-                nonce = os.urandom(12)
-                ciphertext = AESGCM(key).encrypt(nonce, _plaintext(one), one.holder.encode())
-                macs.append((one.holder, _mac(key, one)))
-                values.append((one.holder, one.person_id, nonce.hex(), ciphertext.hex(), _now()))
-            tx.executemany("INSERT INTO personal_keys (person_id, key_material, created_at) VALUES (?, ?, ?)", new_keys)
-            tx.executemany("INSERT INTO personal_macs (holder, mac) VALUES (?, ?) ON CONFLICT (holder) DO UPDATE SET mac = excluded.mac", macs)
-            tx.executemany(
-                "INSERT INTO personal_data (holder, person_id, nonce, ciphertext, sealed_at) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (holder) DO UPDATE SET person_id = excluded.person_id, nonce = excluded.nonce,"
-                " ciphertext = excluded.ciphertext, sealed_at = excluded.sealed_at",
-                values,
-            )
+            return []
+        db = self.db
+        erased: set[str] = set()
+        keys: dict[str, bytes] = {}
+        if look_up:
+            people = list(dict.fromkeys(one.person_id for one in sealed))
+            with db.transaction(write=False) as tx:
+                for start in range(0, len(people), PEOPLE_PER_QUERY):
+                    chunk = people[start:start + PEOPLE_PER_QUERY]
+                    found = tx.fetchall(
+                        "SELECT v.column1, (SELECT 1 FROM personal_erasures e WHERE e.person_id = v.column1),"
+                        " (SELECT k.key_material FROM personal_keys k WHERE k.person_id = v.column1)"
+                        f" FROM (VALUES {', '.join(['(?)'] * len(chunk))}) AS v",
+                        chunk,
+                    )
+                    for person_id, was_erased, key_material in found:
+                        if was_erased:
+                            erased.add(person_id)
+                        elif key_material is not None:
+                            keys[person_id] = bytes.fromhex(key_material)
+        out = []
+        for one in sealed:
+            if one.person_id in erased:
+                continue
+            key = keys.get(one.person_id)
+            if key is None:  # one new key per person, however many of their values this call seals
+                key = keys[one.person_id] = AESGCM.generate_key(bit_length=256)
+            nonce = os.urandom(12)
+            ciphertext = AESGCM(key).encrypt(nonce, _plaintext(one), one.holder.encode())
+            out.append(PersonalRecord(
+                person_id=one.person_id, holder=one.holder, key_material=key.hex(), nonce=nonce.hex(),
+                ciphertext=ciphertext.hex(), mac=_mac(key, one), sealed_at=_now(),
+            ))  # fmt: skip
+        return out
 
     def same_as_kept(self, sealed: Sealed) -> bool | None:
         """Whether ``sealed`` carries the values kept for its holder (compared by their MACs);

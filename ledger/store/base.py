@@ -54,6 +54,17 @@ class ConcurrencyConflict(Exception):
         self.actual = actual
 
 
+class PersonalKeyConflict(ConcurrencyConflict):
+    """A batch carried a new key for a person who has one in the personal-data vault by now: it
+    presumed them new (:meth:`ledger.personal.PersonalDataVault.records`). Nothing of the batch is
+    written; it is sealed again under the person's key and appended again. It names people, not an
+    aggregate: ``originator_id`` and the versions are not set."""
+
+    def __init__(self, person_ids: Sequence[str]) -> None:
+        Exception.__init__(self, f"{', '.join(person_ids)} already had a key in the personal-data vault")
+        self.person_ids = tuple(person_ids)
+
+
 class CommandIdReused(Exception):
     """A command id already recorded for a different command: a retry must repeat the command exactly."""
 
@@ -78,6 +89,23 @@ class NewEvent:
 
 
 @dataclass(frozen=True)
+class PersonalRecord:
+    """One holder's personal values, encrypted by :mod:`ledger.personal` (AES-256-GCM under the
+    person's key): the rows of ``personal_keys``, ``personal_data`` and ``personal_macs`` a store
+    writes when it records the batch that carries it. A store writes nothing of it for a person who
+    was erased (erased people stay erased), and refuses the batch with
+    :class:`PersonalKeyConflict` if the person has a key other than ``key_material``."""
+
+    person_id: str
+    holder: str
+    key_material: str  # hex: the person's key (a new one, unless the vault was asked for theirs)
+    nonce: str  # hex
+    ciphertext: str  # hex
+    mac: str  # HMAC-SHA256 of the values (what a retry is compared with)
+    sealed_at: str  # ISO 8601, UTC
+
+
+@dataclass(frozen=True)
 class CommandBatch:
     command_id: str
     command_type: str
@@ -86,6 +114,9 @@ class CommandBatch:
     events: Sequence[NewEvent]
     #: aggregate id -> version it had when loaded (0 for an aggregate the command creates)
     expected_versions: dict[UUID, int] = field(default_factory=dict)
+    #: personal values the command carried, encrypted, kept beside the log (outside the chain) in
+    #: the transaction that records the batch, and only if it records it
+    personal: Sequence[PersonalRecord] = ()
 
     @property
     def payload_digest(self) -> str:

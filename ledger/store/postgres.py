@@ -55,6 +55,7 @@ from ledger.store.base import (
     CommandBatch,
     ConcurrencyConflict,
     EventStore,
+    PersonalKeyConflict,
     RecordedCommand,
     RecordedEvent,
     chain_command_rows,
@@ -122,8 +123,9 @@ ON CONFLICT DO NOTHING;
 
 #: the version of the log's schema this code writes. 1: events and unchained command rows, no
 #: ledger_meta (before issue 9); 2: chained command rows (payload_digest, seq, prev_hash, hash), ledger_meta;
-#: 3: appends through the server's ``ledger_append`` (:data:`APPEND_FUNCTION`).
-SCHEMA_VERSION = 3
+#: 3: appends through the server's ``ledger_append`` (:data:`APPEND_FUNCTION`); 4: ``ledger_append``
+#: also keeps a batch's personal records (:data:`APPEND_PERSONAL_KEEP`).
+SCHEMA_VERSION = 4
 
 #: the write lock: an advisory lock held to the end of the transaction, keyed by this ledger's event table
 WRITE_LOCK = "pg_advisory_xact_lock((x'1ED6E5'::bigint << 32) | 'ledger_events'::regclass::oid::bigint)"
@@ -133,6 +135,46 @@ COMMAND_ID_REUSED = "LD001"
 #: SQLSTATE ``ledger_append`` raises, called ``atomic``, for a batch whose aggregate moved (its DETAIL:
 #: ``[aggregate, expected, actual]``)
 ATOMIC_CONFLICT = "LD002"
+
+#: SQLSTATE ``ledger_append`` raises, called ``atomic``, for a batch that carries a new key for a person
+#: who has one (its DETAIL: the person)
+PERSON_HAS_KEY = "LD003"
+
+#: ledger_append, per batch, after its versions are checked: which of its personal records to keep
+#: (not an erased person's); a person with another key than the record's refuses the batch
+APPEND_PERSONAL_CHECK = f"""
+        keep := '[]'::jsonb;
+        IF b ? 'personal' THEN
+            FOR p IN SELECT value FROM jsonb_array_elements(b->'personal') LOOP
+                CONTINUE WHEN EXISTS (SELECT 1 FROM personal_erasures r WHERE r.person_id = p->>'person');
+                SELECT k.key_material INTO kept_key FROM personal_keys k WHERE k.person_id = p->>'person';
+                IF FOUND AND kept_key <> p->>'key' THEN
+                    IF atomic THEN
+                        RAISE EXCEPTION 'person % already has a key in the personal-data vault', p->>'person'
+                            USING ERRCODE = '{PERSON_HAS_KEY}', DETAIL = p->>'person';
+                    END IF;
+                    outcome := 3;
+                    RETURN NEXT;
+                    moved := true;
+                    EXIT;
+                END IF;
+                keep := keep || jsonb_build_array(p);
+            END LOOP;
+            CONTINUE WHEN moved;
+        END IF;"""
+
+#: ledger_append, per batch, once its command row is written: its personal records kept
+APPEND_PERSONAL_KEEP = """
+        FOR p IN SELECT value FROM jsonb_array_elements(keep) LOOP
+            INSERT INTO personal_keys (person_id, key_material, created_at) VALUES (p->>'person', p->>'key', p->>'at')
+                ON CONFLICT (person_id) DO NOTHING;
+            INSERT INTO personal_data (holder, person_id, nonce, ciphertext, sealed_at)
+                VALUES (p->>'holder', p->>'person', p->>'nonce', p->>'ciphertext', p->>'at')
+                ON CONFLICT (holder) DO UPDATE SET person_id = excluded.person_id, nonce = excluded.nonce,
+                    ciphertext = excluded.ciphertext, sealed_at = excluded.sealed_at;
+            INSERT INTO personal_macs (holder, mac) VALUES (p->>'holder', p->>'mac')
+                ON CONFLICT (holder) DO UPDATE SET mac = excluded.mac;
+        END LOOP;"""
 
 #: Appending, on the server: one call takes the write lock, checks each batch in order against the log
 #: as the batches before it left it (a command id recorded before: its earlier row; an aggregate that
@@ -147,6 +189,10 @@ ATOMIC_CONFLICT = "LD002"
 #: [{aggregate, version, topic, state, at, on, tail}…]}…]``. One row per batch, in order: outcome 1
 #: recorded, 0 recorded before (its earlier row), 2 a conflict (the aggregate, expected, actual).
 #: ``atomic``: a conflict fails the whole call instead, and nothing is written.
+#: A batch's ``personal``: ``[{person, holder, key, nonce, ciphertext, mac, at}…]``
+#: (:class:`~ledger.store.PersonalRecord`), kept in the personal-data vault's tables with the batch
+#: (:data:`APPEND_PERSONAL_CHECK`, :data:`APPEND_PERSONAL_KEEP`); outcome 3: a person of the batch has
+#: another key by now (nothing of that batch written; ``atomic``: the call fails with :data:`PERSON_HAS_KEY`).
 APPEND_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION ledger_append(batches jsonb, atomic boolean) RETURNS TABLE (
     outcome integer, from_position bigint, to_position bigint, recorded_digest text, recorded_type text,
@@ -167,6 +213,9 @@ DECLARE
     first_written bigint;
     last_written bigint;
     stamp timestamptz;
+    p jsonb;
+    kept_key text;
+    keep jsonb;
 BEGIN
     PERFORM {WRITE_LOCK};
     SELECT l.position, l.hash INTO head_position, head_hash FROM ledger_events l ORDER BY l.position DESC LIMIT 1;
@@ -209,7 +258,7 @@ BEGIN
                 EXIT;
             END IF;
         END LOOP;
-        CONTINUE WHEN moved;
+        CONTINUE WHEN moved;{APPEND_PERSONAL_CHECK}
         first_written := NULL;
         last_written := NULL;
         FOR e IN SELECT value FROM jsonb_array_elements(b->'events') LOOP
@@ -231,7 +280,7 @@ BEGIN
                                      first_position, last_position, prev_hash, hash)
         VALUES (command_seq, b->>'id', b->>'type', b->>'by', stamp, b->>'payload', b->>'digest',
                 first_written, last_written, command_chain, digest);
-        command_chain := digest;
+        command_chain := digest;{APPEND_PERSONAL_KEEP}
         outcome := 1; from_position := first_written; to_position := last_written;
         recorded_digest := b->>'digest'; recorded_type := b->>'type'; recorded_when := stamp;
         RETURN NEXT;
@@ -268,11 +317,17 @@ def _append_document(item: _batch.PreparedBatch) -> dict[str, Any]:
             "at": e.recorded_at, "on": e.effective_on, "tail": tail,
         })  # fmt: skip
     recorded_at = _batch.command_recorded_at(item.events)
-    return {
+    document = {
         "id": command_id, "type": batch.command_type, "by": recorded_by, "payload": batch.payload, "digest": digest,
         "at": recorded_at, "middle": command_hash_middle(command_id, batch.command_type, recorded_by, recorded_at, digest),
         "expected": list(item.expected.items()), "events": events,
     }  # fmt: skip
+    if batch.personal:
+        document["personal"] = [{
+            "person": r.person_id, "holder": r.holder, "key": r.key_material, "nonce": r.nonce,
+            "ciphertext": r.ciphertext, "mac": r.mac, "at": r.sealed_at,
+        } for r in batch.personal]  # fmt: skip
+    return document
 
 
 def _append_call(items: Sequence[_batch.PreparedBatch]) -> str:
@@ -298,7 +353,9 @@ SELECT current_user, current_schema(),
        (SELECT has_table_privilege(c.oid, 'SELECT') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE n.nspname = current_schema() AND c.relname = 'ledger_events'),
        EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-                WHERE n.nspname = current_schema() AND p.proname = 'ledger_append')
+                WHERE n.nspname = current_schema() AND p.proname = 'ledger_append'),
+       EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                WHERE n.nspname = current_schema() AND p.proname = 'ledger_append' AND p.prosrc LIKE '%personal_keys%')
 """
 
 
@@ -326,17 +383,20 @@ class Found:
     chained: bool
     may_read: bool
     appends_on_server: bool
+    keeps_personal: bool
 
     @property
     def version(self) -> int:
-        """0: no log; 1: made before the command chain; 2: before ``ledger_append``; 3: current
-        (:data:`SCHEMA_VERSION`)."""
+        """0: no log; 1: made before the command chain; 2: before ``ledger_append``; 3: before it
+        kept personal records; 4: current (:data:`SCHEMA_VERSION`)."""
         if not self.tables:
             return 0
         if "ledger_commands" in self.tables and not self.chained:
             return 1
         if not self.appends_on_server:
             return 2
+        if not self.keeps_personal:
+            return 3
         return SCHEMA_VERSION
 
     @property
@@ -348,8 +408,11 @@ class Found:
 def found(conn: psycopg.Connection) -> Found:
     row = conn.execute(FOUND).fetchone()
     assert row is not None
-    role, schema, owns_schema, tables, owns_log, chained, may_read, appends = row
-    return Found(role, schema, bool(owns_schema), frozenset(tables), bool(owns_log), bool(chained), bool(may_read), bool(appends))
+    role, schema, owns_schema, tables, owns_log, chained, may_read, appends, keeps_personal = row
+    return Found(
+        role, schema, bool(owns_schema), frozenset(tables), bool(owns_log), bool(chained), bool(may_read), bool(appends),
+        bool(keeps_personal),
+    )  # fmt: skip
 
 
 def migrate_schema(conn: psycopg.Connection) -> str:
@@ -369,8 +432,8 @@ def migrate_schema(conn: psycopg.Connection) -> str:
             return "created"
         if version == 1:
             _upgrade_from_1(conn)
-        if version in (1, 2):
-            conn.execute(APPEND_FUNCTION)  # 2 -> 3: no table changes
+        if version in (1, 2, 3):
+            conn.execute(APPEND_FUNCTION)  # 2 -> 3, 3 -> 4: no table changes
             return f"upgraded from version {version}"
         return "up to date"
 
@@ -647,12 +710,17 @@ class PostgresEventStore(EventStore):
                 raise ConcurrencyConflict(UUID(moved), expected, actual) from None
             if error.sqlstate == COMMAND_ID_REUSED:
                 self._refuse_reused(prepared)
+            if error.sqlstate == PERSON_HAS_KEY:
+                raise PersonalKeyConflict([error.diag.message_detail or "a person"]) from None
             raise
         outcomes: list[AppendResult | ConcurrencyConflict] = []
         for item, (outcome, first, last, digest, command_type, recorded_at, moved, expected, actual) in zip(prepared, rows, strict=True):
             command_id = item.batch.command_id
             if outcome == 2:
                 outcomes.append(ConcurrencyConflict(moved, expected, actual))
+                continue
+            if outcome == 3:
+                outcomes.append(PersonalKeyConflict([r.person_id for r in item.batch.personal]))
                 continue
             outcomes.append(AppendResult(
                 command_id, _batch.positions_of(first, last), duplicate=outcome == 0, payload_digest=digest,

@@ -27,6 +27,8 @@ from ledger.store.base import (
     CommandBatch,
     ConcurrencyConflict,
     EventStore,
+    PersonalKeyConflict,
+    PersonalRecord,
     RecordedCommand,
     RecordedEvent,
     chain_command_rows,
@@ -120,6 +122,17 @@ COMMAND_COLUMNS = (
 INSERT_COMMAND = f"INSERT INTO ledger_commands ({COMMAND_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 #: what a retry is checked against
 EARLIER_COMMAND = f"SELECT {EARLIER_COLUMNS} FROM ledger_commands WHERE command_id = ?"
+#: a batch's personal records (CommandBatch.personal), kept with it in the personal-data vault's tables
+#: (ledger.personal, which makes them): a person's key, and a holder's values and their MAC
+PERSON_ERASED = "SELECT 1 FROM personal_erasures WHERE person_id = ?"
+PERSON_KEY = "SELECT key_material FROM personal_keys WHERE person_id = ?"
+KEEP_KEY = "INSERT INTO personal_keys (person_id, key_material, created_at) VALUES (?, ?, ?) ON CONFLICT (person_id) DO NOTHING"
+KEEP_DATA = (
+    "INSERT INTO personal_data (holder, person_id, nonce, ciphertext, sealed_at) VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT (holder) DO UPDATE SET person_id = excluded.person_id, nonce = excluded.nonce,"
+    " ciphertext = excluded.ciphertext, sealed_at = excluded.sealed_at"
+)
+KEEP_MAC = "INSERT INTO personal_macs (holder, mac) VALUES (?, ?) ON CONFLICT (holder) DO UPDATE SET mac = excluded.mac"
 
 #: Rows fetched per query by read_all, and ids/refs per IN list.
 READ_CHUNK = 500
@@ -205,6 +218,21 @@ def _command(row: sqlite3.Row | tuple) -> RecordedCommand:
     return RecordedCommand(
         seq, command_id, command_type, recorded_by, _utc(recorded_at), payload, digest, first, last, prev_hash, hash_
     )
+
+
+def _personal_to_keep(conn: sqlite3.Connection, records: Sequence[PersonalRecord]) -> list[PersonalRecord] | PersonalKeyConflict:
+    """The records of a batch to keep with it: not an erased person's; a conflict if a person has
+    a key other than the one their record was encrypted under (checked after the batches before it
+    in the transaction kept theirs)."""
+    keep = []
+    for record in records:
+        if conn.execute(PERSON_ERASED, (record.person_id,)).fetchone() is not None:
+            continue
+        kept = conn.execute(PERSON_KEY, (record.person_id,)).fetchone()
+        if kept is not None and kept[0] != record.key_material:
+            return PersonalKeyConflict([record.person_id])
+        keep.append(record)
+    return keep
 
 
 def _earlier(command_id: str, row: tuple) -> AppendResult:
@@ -357,6 +385,9 @@ class SQLiteEventStore(EventStore):
         conflict = _batch.find_conflict(prepared.expected, self._current_versions(conn, prepared.expected))
         if conflict is not None:
             return conflict, head
+        personal = _personal_to_keep(conn, batch.personal)
+        if isinstance(personal, PersonalKeyConflict):
+            return personal, head
         recorded = _batch.chain(prepared, head)
         conn.executemany(
             INSERT_EVENT,
@@ -378,6 +409,10 @@ class SQLiteEventStore(EventStore):
                 command.first_position, command.last_position, command.prev_hash, command.hash,
             ),
         )
+        for record in personal:
+            conn.execute(KEEP_KEY, (record.person_id, record.key_material, record.sealed_at))
+            conn.execute(KEEP_DATA, (record.holder, record.person_id, record.nonce, record.ciphertext, record.sealed_at))
+            conn.execute(KEEP_MAC, (record.holder, record.mac))
         if recorded:
             head = _batch.Head(recorded[-1].position, recorded[-1].hash)
         return AppendResult(

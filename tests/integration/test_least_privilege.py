@@ -223,8 +223,8 @@ def test_migrate_refuses_an_app_role_with_the_owners_rights(postgres_url: str) -
 def test_ledger_migrate_on_the_command_line(postgres_url: str) -> None:
     result = ledger_cli("migrate", "-d", postgres_url, "--app-role", app_role())
     assert result.returncode == 0, result.stderr
-    assert "schema created (version 3)" in result.stdout and f"role {app_role()} may read and append" in result.stdout
+    assert "schema created (version 4)" in result.stdout and f"role {app_role()} may read and append" in result.stdout
     again = ledger_cli("migrate", "-d", postgres_url, "--app-role", app_role())
-    assert again.returncode == 0 and "schema up to date (version 3)" in again.stdout
+    assert again.returncode == 0 and "schema up to date (version 4)" in again.stdout
     refused = ledger_cli("migrate", "-d", as_app(postgres_url), "--app-role", app_role())
     assert refused.returncode == 1 and "does not own" in refused.stderr and "Traceback" not in refused.stderr

@@ -1,15 +1,10 @@
 """A pipelined read-model transaction (PostgreSQL): the statements whose results are not read go
-together with the COMMIT, and it commits, or rolls back, exactly as a plain one does. The
-personal-data vault keeps a complaint's data in three round trips (it took six)."""
+together with the COMMIT, and it commits, or rolls back, exactly as a plain one does."""
 from __future__ import annotations
-
-import tempfile
-from pathlib import Path
 
 import psycopg
 import pytest
 
-from ledger.personal import PersonalDataVault, Sealed
 from ledger.projections.db import ReadModelDB
 
 
@@ -47,35 +42,3 @@ def test_it_keeps_nothing_when_the_block_raises_or_a_statement_fails(db, postgre
     with db.transaction(pipelined=True) as tx:  # the connection went back to the pool usable
         tx.execute("INSERT INTO kv VALUES (?, ?)", ("c", "3"))
     assert _rows(postgres_url) == [("c", "3")]
-
-
-def _round_trips(vault: PersonalDataVault, *sealed: Sealed) -> int:
-    """ReadyForQuery messages (one per round trip that ends in a sync) while the vault keeps ``sealed``."""
-    pool = vault.db._pool
-    assert pool is not None
-    conn = pool.getconn()
-    with tempfile.TemporaryDirectory() as tmp:
-        trace = Path(tmp) / "trace"
-        with trace.open("w") as out:
-            conn.pgconn.trace(out.fileno())
-            pool.putconn(conn)
-            try:
-                vault.store(*sealed)
-            finally:
-                conn.pgconn.untrace()
-        return trace.read_text().count("ReadyForQuery")
-
-
-def test_the_vault_keeps_a_complaint_in_three_round_trips(postgres_url):
-    vault = PersonalDataVault(postgres_url)
-    try:
-        vault.db.close()
-        vault._db = ReadModelDB(postgres_url, pool_size=1)  # one connection: the one traced
-        first = Sealed("person-1", "complaint:C-1", {"complainant_name": "张三", "contact": "13800000000"})
-        assert _round_trips(vault, first) == 3  # BEGIN; the lookup; the INSERTs and the COMMIT
-        again = Sealed("person-1", "complaint:C-2", {"complainant_name": "张三", "contact": "13800000000"})
-        assert _round_trips(vault, again) == 3  # a known person: the same, without a new key
-        revealed = vault.reveal("complaint:C-2")
-        assert revealed is not None and revealed.values == again.values
-    finally:
-        vault.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from uuid import uuid4
@@ -189,7 +190,7 @@ def test_a_version_2_postgres_ledger_gains_its_server_append(postgres_url: str) 
     raw = RawDatabase(postgres_url)
     raw.execute("DROP FUNCTION ledger_append(jsonb, boolean)")  # as version 2 left it
     raw.close()
-    with pytest.raises(SchemaNotReady, match=r"older version \(schema 2; this version needs 3\)"):
+    with pytest.raises(SchemaNotReady, match=r"older version \(schema 2; this version needs 4\)"):
         open_store(as_app(postgres_url))
     store = open_store(postgres_url)  # its owner opening it upgrades it
     try:
@@ -210,3 +211,40 @@ def test_a_version_2_postgres_ledger_gains_its_server_append(postgres_url: str) 
         assert verify_store(app_store).ok and integrity_problems(app_store, read_models=False) == []
     finally:
         app_store.close()
+
+
+@pytest.mark.postgres
+def test_a_version_3_postgres_ledger_gains_the_append_that_keeps_personal_records(postgres_url: str) -> None:
+    """Version 3's ``ledger_append`` did not keep a batch's personal records (the vault wrote them in a
+    transaction of its own, after). The application role is told to run ``ledger migrate``, which
+    replaces the function and touches no row; then a complaint's details are kept with its command."""
+    import psycopg
+
+    from ledger.personal import PersonalDataVault, Sealed
+    from ledger.store.postgres import APPEND_FUNCTION, APPEND_PERSONAL_CHECK, APPEND_PERSONAL_KEEP
+    from tests.support.roles import app_role, as_app
+
+    store = open_store(postgres_url)
+    a = uuid4()
+    for c in range(2):
+        store.append(batch(f"c-{c}", [event(a, c + 1)]))
+    store.close()
+    assert migrate(postgres_url, app_role()).schema == "up to date"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:  # as version 3 left it
+        conn.execute(APPEND_FUNCTION.replace(APPEND_PERSONAL_CHECK, "").replace(APPEND_PERSONAL_KEEP, ""))
+    with pytest.raises(SchemaNotReady, match=r"older version \(schema 3; this version needs 4\)"):
+        open_store(as_app(postgres_url))
+    report = migrate(postgres_url, app_role())
+    assert report.schema == "upgraded from version 3" and report.problems == []
+    app_store, vault = open_store(as_app(postgres_url)), PersonalDataVault(as_app(postgres_url))
+    try:
+        events = list(app_store.read_all())
+        records = vault.records([Sealed("p-1", "complaint:C-1", {"contact": "13912345678"})], look_up=False)
+        app_store.append(replace(batch("c-2", [event(a, 3)]), personal=tuple(records)))
+        assert list(app_store.read_all())[:2] == events and app_store.max_position() == 3
+        revealed = vault.reveal("complaint:C-1")
+        assert revealed is not None and revealed.values == {"contact": "13912345678"}
+        assert verify_store(app_store).ok and integrity_problems(app_store, read_models=False) == []
+    finally:
+        app_store.close()
+        vault.close()
