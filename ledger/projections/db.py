@@ -264,12 +264,8 @@ class ReadModelDB:
         return conn
 
     @contextmanager
-    def transaction(self, *, write: bool = True, pipelined: bool = False) -> Iterator[Tx]:
-        """A transaction that commits when the block ends and rolls back if it raises.
-
-        ``pipelined`` (PostgreSQL): the statements go in pipeline mode, so that those whose results
-        are not read travel together, with the ``COMMIT``, in one round trip (reading a result
-        waits for everything sent before it)."""
+    def transaction(self, *, write: bool = True) -> Iterator[Tx]:
+        """A transaction that commits when the block ends and rolls back if it raises."""
         if self._closed:
             raise RuntimeError("the read-model database is closed")
         if self.dialect == SQLITE:
@@ -298,12 +294,7 @@ class ReadModelDB:
                             if attempt == 2 or not pg.broken:
                                 raise
                             continue
-                    if not pipelined:
-                        yield Tx(pg, POSTGRES)
-                        return
-                    with pg.pipeline():
-                        yield Tx(pg, POSTGRES)
-                        pg.commit()  # queued behind the statements: one round trip for them all
+                    yield Tx(pg, POSTGRES)
                     return
 
     def close(self) -> None:
