@@ -40,6 +40,8 @@ CreditCode = Annotated[
 
 class Command(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+    #: fields kept out of the log (``ledger.personal``); none unless a command names them
+    PERSONAL_FIELDS: ClassVar[tuple[str, ...]] = ()
 
     command_id: Id
     recorded_by: Name | None = Field(default=None, description="who records the command; defaults to the operator")
