@@ -434,8 +434,6 @@ class Ledger:
         under the keys its people have (:meth:`~ledger.personal.PersonalDataVault.records`)."""
         try:
             batch, names = self._decide(command, uow)
-            if sealed is not None and self.personal is not None:
-                batch = replace(batch, personal=self.personal.records([sealed], look_up=look_up_keys))
         except Exception:
             uow.release(self.aggregates, recorded=False)
             if uow.presumed:
@@ -448,6 +446,12 @@ class Ledger:
                 self._check_personal_retry(command.command_id, sealed, previous)
                 return CommandResult(command.command_id, previous.positions, duplicate=True)
             raise
+        if sealed is not None and self.personal is not None:
+            try:
+                batch = replace(batch, personal=self.personal.records([sealed], look_up=look_up_keys))
+            except BaseException:  # the vault's database failed: not a decision, and nothing is recorded
+                uow.release(self.aggregates, recorded=False)
+                raise
         if committer is None:
             try:
                 result = self.store.append(batch)
