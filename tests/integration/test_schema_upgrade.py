@@ -12,7 +12,7 @@ import sys
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -175,18 +175,27 @@ def test_migrate_on_sqlite_refuses_an_app_role(tmp_path: Path) -> None:
     assert not (tmp_path / "l.db").exists()
 
 
+def _current_ledger_of_one_aggregate(postgres_url: str, commands: int) -> UUID:
+    """A current PostgreSQL ledger of ``commands`` commands on one aggregate (its id), the
+    application role's rights granted."""
+    from tests.support.roles import app_role
+
+    store = open_store(postgres_url)
+    a = uuid4()
+    for c in range(commands):
+        store.append(batch(f"c-{c}", [event(a, c + 1)]))
+    store.close()
+    assert migrate(postgres_url, app_role()).schema == "up to date"
+    return a
+
+
 @pytest.mark.postgres
 def test_a_version_2_postgres_ledger_gains_its_server_append(postgres_url: str) -> None:
     """Version 2 appended from the client; version 3 through ``ledger_append``. The application role
     cannot add the function and is told to run ``ledger migrate``; the upgrade touches no row."""
     from tests.support.roles import app_role, as_app
 
-    store = open_store(postgres_url)
-    a = uuid4()
-    for c in range(3):
-        store.append(batch(f"c-{c}", [event(a, c + 1)]))
-    store.close()
-    assert migrate(postgres_url, app_role()).schema == "up to date"
+    a = _current_ledger_of_one_aggregate(postgres_url, commands=3)
     raw = RawDatabase(postgres_url)
     raw.execute("DROP FUNCTION ledger_append(jsonb, boolean)")  # as version 2 left it
     raw.close()
@@ -224,12 +233,7 @@ def test_a_version_3_postgres_ledger_gains_the_append_that_keeps_personal_record
     from ledger.store.postgres import APPEND_FUNCTION, APPEND_PERSONAL_CHECK, APPEND_PERSONAL_KEEP
     from tests.support.roles import app_role, as_app
 
-    store = open_store(postgres_url)
-    a = uuid4()
-    for c in range(2):
-        store.append(batch(f"c-{c}", [event(a, c + 1)]))
-    store.close()
-    assert migrate(postgres_url, app_role()).schema == "up to date"
+    a = _current_ledger_of_one_aggregate(postgres_url, commands=2)
     with psycopg.connect(postgres_url, autocommit=True) as conn:  # as version 3 left it
         conn.execute(APPEND_FUNCTION.replace(APPEND_PERSONAL_CHECK, "").replace(APPEND_PERSONAL_KEEP, ""))
     with pytest.raises(SchemaNotReady, match=r"older version \(schema 3; this version needs 4\)"):
