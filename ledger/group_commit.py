@@ -21,7 +21,8 @@ with ``append_many``, and wakes their threads with their outcomes. The others
 their batch is first in the queue, and then lead themselves. Each thread is woken
 only for its own batch: when it is done, or when it is first in the queue as
 leadership comes free (waking every waiting thread at each step cost eight
-threads 69 µs of CPU a batch, against 14–22 µs now). While one group is being
+threads 57–67 µs of CPU a batch for the committer alone, against 24–31 µs now:
+``python -m bench.group_commit``, BENCHMARKS.md). While one group is being
 written, the next one fills up behind it, so under load groups form by
 themselves.
 
