@@ -91,16 +91,18 @@ def test_a_restart_while_the_app_records_commands(cluster: PrivatePostgres) -> N
                 outcomes[command.command_id] = outcome
 
     threads = [threading.Thread(target=writer, args=(t,)) for t in range(THREADS)]
+    # connected before the writers start: connecting took long enough for them to finish every
+    # command before the lock below was taken (seen once in a fresh clone's run)
+    blocker = psycopg.connect(url)
     try:
         for t in threads:
             t.start()
         deadline = time.monotonic() + 30
         while len(outcomes) < THREADS * PER_THREAD // 4 and time.monotonic() < deadline:
-            time.sleep(0.01)
+            time.sleep(0.001)
         # hold the appends (they insert into the log: a lock SHARE mode refuses them) until one waits,
         # so that the restart certainly meets a command in flight: a command that only read before it
         # begins again on a new connection
-        blocker = psycopg.connect(url)
         blocker.execute("LOCK TABLE ledger_events IN SHARE MODE")
         waiting = None
         while time.monotonic() < deadline:
@@ -130,6 +132,7 @@ def test_a_restart_while_the_app_records_commands(cluster: PrivatePostgres) -> N
                 if command.command_id in failed:
                     app.ledger.execute(command)
     finally:
+        blocker.close()  # closed already after the restart, unless the test failed before it
         app.close()
     assert_whole_and_gap_free(url, THREADS * PER_THREAD)
 
