@@ -91,22 +91,23 @@ def test_a_restart_while_the_app_records_commands(cluster: PrivatePostgres) -> N
                 outcomes[command.command_id] = outcome
 
     threads = [threading.Thread(target=writer, args=(t,)) for t in range(THREADS)]
-    # connected before the writers start: connecting took long enough for them to finish every
-    # command before the lock below was taken (seen once in a fresh clone's run)
     blocker = psycopg.connect(url)
+    # pg_stat_activity is read once per transaction: the blocker's (the lock's) would see the first
+    # poll's answer for good, so the waits are watched from a connection of its own, a statement each
+    watcher = psycopg.connect(url, autocommit=True)
     try:
         for t in threads:
             t.start()
         deadline = time.monotonic() + 30
         while len(outcomes) < THREADS * PER_THREAD // 4 and time.monotonic() < deadline:
-            time.sleep(0.001)
+            time.sleep(0.01)
         # hold the appends (they insert into the log: a lock SHARE mode refuses them) until one waits,
         # so that the restart certainly meets a command in flight: a command that only read before it
         # begins again on a new connection
         blocker.execute("LOCK TABLE ledger_events IN SHARE MODE")
         waiting = None
         while time.monotonic() < deadline:
-            waiting = blocker.execute(
+            waiting = watcher.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%%ledger_append%%'"
             ).fetchone()
             if waiting and waiting[0] > 0:
@@ -133,6 +134,7 @@ def test_a_restart_while_the_app_records_commands(cluster: PrivatePostgres) -> N
                     app.ledger.execute(command)
     finally:
         blocker.close()  # closed already after the restart, unless the test failed before it
+        watcher.close()
         app.close()
     assert_whole_and_gap_free(url, THREADS * PER_THREAD)
 
