@@ -352,10 +352,8 @@ SELECT current_user, current_schema(),
                 WHERE n.nspname = current_schema() AND c.relname = 'ledger_commands' AND a.attname = 'seq' AND NOT a.attisdropped),
        (SELECT has_table_privilege(c.oid, 'SELECT') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE n.nspname = current_schema() AND c.relname = 'ledger_events'),
-       EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-                WHERE n.nspname = current_schema() AND p.proname = 'ledger_append'),
-       EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-                WHERE n.nspname = current_schema() AND p.proname = 'ledger_append' AND p.prosrc LIKE '%personal_keys%')
+       (SELECT bool_or(p.prosrc LIKE '%personal_keys%') FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+         WHERE n.nspname = current_schema() AND p.proname = 'ledger_append')
 """
 
 
@@ -408,10 +406,10 @@ class Found:
 def found(conn: psycopg.Connection) -> Found:
     row = conn.execute(FOUND).fetchone()
     assert row is not None
-    role, schema, owns_schema, tables, owns_log, chained, may_read, appends, keeps_personal = row
+    role, schema, owns_schema, tables, owns_log, chained, may_read, keeps_personal = row  # keeps_personal: None without ledger_append
     return Found(
-        role, schema, bool(owns_schema), frozenset(tables), bool(owns_log), bool(chained), bool(may_read), bool(appends),
-        bool(keeps_personal),
+        role, schema, bool(owns_schema), frozenset(tables), bool(owns_log), bool(chained), bool(may_read),
+        keeps_personal is not None, bool(keeps_personal),
     )  # fmt: skip
 
 
