@@ -448,10 +448,11 @@ class Ledger:
             raise
         if sealed is not None and self.personal is not None:
             try:
-                batch = replace(batch, personal=self.personal.records([sealed], look_up=look_up_keys))
+                [record] = self.personal.records([sealed], look_up=look_up_keys)
             except BaseException:  # the vault's database failed: not a decision, and nothing is recorded
                 uow.release(self.aggregates, recorded=False)
                 raise
+            batch = replace(batch, personal=() if record is None else (record,))
         if committer is None:
             try:
                 result = self.store.append(batch)
@@ -591,13 +592,11 @@ class Ledger:
         wanted = [(index, one) for index, one in enumerate(sealed) if one is not None]
         if not wanted or self.personal is None:
             return batches
-        records = iter(self.personal.records([one for _, one in wanted], look_up=True))  # in order; none for the erased
-        record = next(records, None)
+        records = self.personal.records([one for _, one in wanted], look_up=True)  # None for an erased person
         batches = list(batches)
-        for index, one in wanted:
-            if record is not None and (record.person_id, record.holder) == (one.person_id, one.holder):
+        for (index, _), record in zip(wanted, records, strict=True):
+            if record is not None:
                 batches[index] = replace(batches[index], personal=(record,))
-                record = next(records, None)
         return batches
 
     def _decide(self, command: Command, uow: UnitOfWork) -> tuple[CommandBatch, list[str]]:

@@ -151,18 +151,18 @@ class PersonalDataVault:
                 self._db = db
             return self._db
 
-    def records(self, sealed: Sequence[Sealed], *, look_up: bool) -> list[PersonalRecord]:
+    def records(self, sealed: Sequence[Sealed], *, look_up: bool) -> list[PersonalRecord | None]:
         """The values of ``sealed``, encrypted, for the store to keep in the transaction that
-        records their commands (:class:`~ledger.store.PersonalRecord`); the vault's tables are made
-        first if they are missing.
+        records their commands (:class:`~ledger.store.PersonalRecord`), one for each of ``sealed``, in
+        its order; the vault's tables are made first if they are missing.
 
         ``look_up=False`` presumes every person new and gives each a new key, without reading
         anything: a complaint's complainant is a person of its own, so a command's first attempt
         needs no round trip. The store refuses a batch whose person has a key by then
         (:class:`~ledger.store.PersonalKeyConflict`); it is sealed again with ``look_up=True``, which
         reads the people's keys and erasures first (one query per :data:`PEOPLE_PER_QUERY`
-        people): a known person's values are encrypted under their key, and an erased person gets
-        no record (erased people stay erased; the store checks that again)."""
+        people): a known person's values are encrypted under their key, and an erased person's are
+        None (erased people stay erased; the store checks that again)."""
         if not sealed:
             return []
         db = self.db
@@ -184,9 +184,10 @@ class PersonalDataVault:
                             erased.add(person_id)
                         elif key_material is not None:
                             keys[person_id] = bytes.fromhex(key_material)
-        out = []
+        out: list[PersonalRecord | None] = []
         for one in sealed:
             if one.person_id in erased:
+                out.append(None)
                 continue
             key = keys.get(one.person_id)
             if key is None:  # one new key per person, however many of their values this call seals

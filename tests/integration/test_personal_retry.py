@@ -91,6 +91,7 @@ def test_writers_first_complaints_together_share_one_connection_pool(database_ur
         try:
             start.wait()
             [record] = vault.records([Sealed(f"person-{i}", f"complaint:C-{i}", {"complainant_name": NAME, "contact": CONTACT})], look_up=True)
+            assert record is not None
             sealed_records.append(record)
         except Exception as error:  # reported below
             errors.append(error)

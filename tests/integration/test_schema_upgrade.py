@@ -243,8 +243,9 @@ def test_a_version_3_postgres_ledger_gains_the_append_that_keeps_personal_record
     app_store, vault = open_store(as_app(postgres_url)), PersonalDataVault(as_app(postgres_url))
     try:
         events = list(app_store.read_all())
-        records = vault.records([Sealed("p-1", "complaint:C-1", {"contact": "13912345678"})], look_up=False)
-        app_store.append(replace(batch("c-2", [event(a, 3)]), personal=tuple(records)))
+        [record] = vault.records([Sealed("p-1", "complaint:C-1", {"contact": "13912345678"})], look_up=False)
+        assert record is not None
+        app_store.append(replace(batch("c-2", [event(a, 3)]), personal=(record,)))
         assert list(app_store.read_all())[:2] == events and app_store.max_position() == 3
         revealed = vault.reveal("complaint:C-1")
         assert revealed is not None and revealed.values == {"contact": "13912345678"}
