@@ -224,7 +224,9 @@ def test_postgres_restarted_under_the_relay(private_postgres, kafka_bootstrap, t
     half = len(plan) // 2
     run_plan(ledger, plan[:half])
     topic = topic_name(topic_prefix)
-    relay_store = open_store(url)
+    # a relay waiting for a pooled connection when the server goes gives up after the pool's timeout:
+    # at the default (30 s, as long as the wait below) whether it noticed in time was a coin's toss
+    relay_store = open_store(url, timeout=5)
     relay = Relay(relay_store, kafka_bootstrap, topic, batch_size=40)
     stop = threading.Event()
     thread = threading.Thread(target=relay.run, args=(stop,), kwargs={"poll_interval": 0.05, "max_backoff": 0.5}, daemon=True)
