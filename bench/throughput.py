@@ -829,7 +829,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench baseline")
     parser.add_argument("--pgbench-jobs", type=int, default=2)
     parser.add_argument("--max-batch", type=int, default=64, help="LEDGER_GROUP_COMMIT_MAX_BATCH")
-    parser.add_argument("--max-wait-ms", type=float, default=2.0, help="LEDGER_GROUP_COMMIT_MAX_WAIT_MS")
+    parser.add_argument("--max-wait-ms", type=float, default=Settings.model_fields["group_commit_max_wait_ms"].default, help="LEDGER_GROUP_COMMIT_MAX_WAIT_MS")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--profile", type=int, metavar="N", help="profile N commands in one thread instead (no pgbench)")

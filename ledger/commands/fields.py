@@ -94,8 +94,9 @@ def _nfkc_first(value: object) -> object:
 #: An identifier or short name: NFKC, 1–200 characters, no surrounding blanks, nothing invisible.
 Id = Annotated[
     str,
-    BeforeValidator(_nfkc_first),
     Field(min_length=1, max_length=MAX_ID_CHARS, pattern=r"^\S(.*\S)?$"),
+    BeforeValidator(_nfkc_first),  # wraps the checks above, so it runs first; after them, they would be
+    # checked by Python functions pydantic wraps around it instead of in the string's own schema
 ]
 #: A name, label or article key (``第十三条（四）``): like an id, but not normalised.
 Name = Annotated[

@@ -483,8 +483,9 @@ def test_bootstrap_turns_group_commit_on_from_settings(database_url, monkeypatch
 
     monkeypatch.setenv("LEDGER_GROUP_COMMIT", "true")
     monkeypatch.setenv("LEDGER_GROUP_COMMIT_MAX_BATCH", "16")
+    monkeypatch.setenv("LEDGER_GROUP_COMMIT_MAX_WAIT_MS", "0.5")
     with bootstrap(Settings(database_url=database_url), projections=False) as app:
         assert app.ledger.committer is not None
-        assert app.ledger.committer.options == GroupCommitOptions(max_batch=16, max_wait_ms=2.0)
+        assert app.ledger.committer.options == GroupCommitOptions(max_batch=16, max_wait_ms=0.5)
     with bootstrap(Settings(database_url=database_url, group_commit=False), projections=False) as app:
         assert app.ledger.committer is None
