@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--requests", type=int, default=2000, help="commands timed per server")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--group-commit", action="store_true", help="the servers run with LEDGER_GROUP_COMMIT=true")
+    parser.add_argument("--no-group-commit", action="store_true", help="the servers run with LEDGER_GROUP_COMMIT=false (group commit is the default)")
     parser.add_argument("--one-provider", action="store_true", help="every command changes the same provider (a hot aggregate)")
     parser.add_argument("--pgbench-seconds", type=float, default=10.0, help="0: no pgbench")
     parser.add_argument("--json", type=Path, help="write the figures here")
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.database_url.startswith("postgres"):
         parser.error("--database-url (or LEDGER_TEST_POSTGRES_URL) must be a PostgreSQL URL: worker processes need PostgreSQL")
     counts = [int(w) for w in args.workers.split(",")]
-    env_extra = {"LEDGER_GROUP_COMMIT": "true"} if args.group_commit else {}
+    env_extra = {"LEDGER_GROUP_COMMIT": "false"} if args.no_group_commit else {}
     runs: list[dict[str, Any]] = []
     with fresh_schema(args.database_url) as (_, url):
         built = build(url, args.providers, projects=0, workers=2)
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                 runs.append(run)
     pgbench = run_pgbench(args.database_url, args.connections, args.pgbench_seconds, 2) if args.pgbench_seconds > 0 else None
     result = {
-        "providers": args.providers, "one_provider": args.one_provider, "connections": args.connections, "group_commit": args.group_commit,
+        "providers": args.providers, "one_provider": args.one_provider, "connections": args.connections, "group_commit": not args.no_group_commit,
         "build": built, "runs": runs, "pgbench": pgbench,
     }  # fmt: skip
     for workers in counts:

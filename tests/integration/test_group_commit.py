@@ -477,15 +477,20 @@ def test_options_are_checked():
         GroupCommitOptions(max_wait_ms=-1)
 
 
-def test_bootstrap_turns_group_commit_on_from_settings(database_url, monkeypatch):
+def test_bootstrap_turns_group_commit_on_by_default_and_off_from_settings(database_url, monkeypatch):
     from ledger.bootstrap import bootstrap
     from ledger.settings import Settings
 
-    monkeypatch.setenv("LEDGER_GROUP_COMMIT", "true")
+    monkeypatch.delenv("LEDGER_GROUP_COMMIT", raising=False)
+    monkeypatch.delenv("LEDGER_GROUP_COMMIT_MAX_WAIT_MS", raising=False)
+    with bootstrap(Settings(database_url=database_url), projections=False) as app:
+        assert app.ledger.committer is not None
+        assert app.ledger.committer.options == GroupCommitOptions(max_batch=64, max_wait_ms=0.0)
     monkeypatch.setenv("LEDGER_GROUP_COMMIT_MAX_BATCH", "16")
     monkeypatch.setenv("LEDGER_GROUP_COMMIT_MAX_WAIT_MS", "0.5")
     with bootstrap(Settings(database_url=database_url), projections=False) as app:
         assert app.ledger.committer is not None
         assert app.ledger.committer.options == GroupCommitOptions(max_batch=16, max_wait_ms=0.5)
-    with bootstrap(Settings(database_url=database_url, group_commit=False), projections=False) as app:
+    monkeypatch.setenv("LEDGER_GROUP_COMMIT", "false")
+    with bootstrap(Settings(database_url=database_url), projections=False) as app:
         assert app.ledger.committer is None
