@@ -22,7 +22,8 @@ class Settings(BaseSettings):
     #: Group commit: commands executed concurrently (threads of one process) share one
     #: transaction (``ledger.group_commit``); a lone command is written at once, as without it.
     #: On by default: at 8 clients it recorded 16-39 % more commands a second on PostgreSQL and
-    #: 17-26 % more on SQLite, at less CPU a command (BENCHMARKS.md). False: a transaction a command.
+    #: 17-26 % more on SQLite, at less CPU a command; at 4 clients as many (BENCHMARKS.md).
+    #: False: a transaction a command.
     group_commit: bool = True
     #: The most commands recorded in one group-commit transaction.
     group_commit_max_batch: int = 64
