@@ -13,7 +13,13 @@ flush) for the whole group.
 
 Leader and followers
 --------------------
-There is no committer thread. A thread that submits a batch queues it; if no
+There is no committer thread. A thread that submits a batch first has the store
+prepare it (:meth:`~ledger.store.EventStore.prepare`: checked, and on PostgreSQL
+rendered as the call's document takes it), so that the leader, whom the other
+threads wait for, only joins what is prepared (in the throughput mix the gain is
+within the machine's noise: BENCHMARKS.md); a malformed batch is refused there, in
+its own thread, and never joins a group or makes it fall back. Then it queues the
+batch; if no
 group is being gathered or written, it becomes the *leader*: it takes up to
 ``max_batch`` queued batches (its own among them, in arrival order), writes them
 with ``append_many``, and wakes their threads with their outcomes. The others
@@ -52,8 +58,8 @@ Each batch gets what ``EventStore.append`` would have given it:
   ``OperationalError``/``InterfaceError`` of the driver), every batch of the
   group gets the error, as each would have alone; whether a commit that failed
   half-way took effect is then as unknown as without group commit (a retry of
-  the same command id is safe). Otherwise (a malformed batch, a value the
-  database refuses) the leader appends the group's batches again one by one
+  the same command id is safe). Otherwise (a batch the database refuses: a
+  command id reused for another command) the leader appends the group's batches again one by one
   with ``EventStore.append``, so that only the culprit gets its error.
 
 After commit
@@ -87,6 +93,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ledger.store import AppendResult, CommandBatch, ConcurrencyConflict, EventStore
+from ledger.store._batch import PreparedBatch
 
 Outcome = AppendResult | ConcurrencyConflict
 
@@ -121,7 +128,7 @@ class _Slot:
 
     __slots__ = ("batch", "done", "error", "outcome", "taken", "wake")
 
-    def __init__(self, batch: CommandBatch, lock: threading.Lock) -> None:
+    def __init__(self, batch: PreparedBatch, lock: threading.Lock) -> None:
         self.batch = batch
         self.wake = threading.Condition(lock)
         self.outcome: Outcome | None = None
@@ -201,11 +208,11 @@ class GroupCommitter:
         """Record ``batch`` in a group; returns its AppendResult or its ConcurrencyConflict.
 
         Raises what recording it raised (other than a conflict), or what ``on_commit`` raised
-        after it was recorded.
+        after it was recorded; a malformed batch's ``ValueError``/``TypeError`` before it is queued.
         """
         if getattr(self._local, "notifying", False):
             return self._submit_nested(batch)
-        slot = _Slot(batch, self._lock)
+        slot = _Slot(self.store.prepare(batch), self._lock)
         in_session = getattr(self._local, "in_session", False)
         with self._lock:
             self._queue.append(slot)
@@ -364,7 +371,7 @@ class GroupCommitter:
         if self._queue:
             self._queue[0].wake.notify()
 
-    def _write(self, batches: Sequence[CommandBatch]) -> list[Outcome | Exception]:
+    def _write(self, batches: Sequence[CommandBatch | PreparedBatch]) -> list[Outcome | Exception]:
         """One append_many; if a batch made it fail, each batch on its own so only the culprit fails."""
         try:
             return list(self.store.append_many(batches))
@@ -376,7 +383,7 @@ class GroupCommitter:
         outcomes: list[Outcome | Exception] = []
         for batch in batches:
             try:
-                outcomes.append(self.store.append(batch))
+                outcomes.append(self.store.append(batch.batch if isinstance(batch, PreparedBatch) else batch))
             except ConcurrencyConflict as conflict:
                 outcomes.append(conflict)
             except Exception as error:

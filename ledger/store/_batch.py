@@ -93,6 +93,11 @@ def prepare(batch: CommandBatch) -> PreparedBatch:
     return PreparedBatch(batch=batch, events=tuple(events), expected=expected)
 
 
+def prepared(batch: CommandBatch | PreparedBatch) -> PreparedBatch:
+    """``batch`` prepared: as it is if it already was (:meth:`~ledger.store.EventStore.prepare`)."""
+    return batch if isinstance(batch, PreparedBatch) else prepare(batch)
+
+
 def find_conflict(expected: Mapping[UUID, int], current: Mapping[UUID, int]) -> ConcurrencyConflict | None:
     """The first aggregate whose current version (0 if absent) is not the expected one."""
     for originator_id, version in expected.items():

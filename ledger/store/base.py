@@ -31,8 +31,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
+
+if TYPE_CHECKING:
+    from ledger.store._batch import PreparedBatch
 
 GENESIS_HASH = "0" * 64
 
@@ -327,11 +330,22 @@ class EventStore(ABC):
         payload; raises :class:`CommandIdReused` if with another.
         """
 
+    def prepare(self, batch: CommandBatch) -> PreparedBatch:
+        """Validate ``batch`` and do the part of appending it that needs no transaction (PostgreSQL:
+        render it as ``ledger_append`` takes it), ahead of :meth:`append_many`, which takes the
+        result in place of the batch. Group commit calls it in the thread that submits the batch,
+        so the group's leader, whose work the other threads wait for, does less. Raises
+        ``ValueError``/``TypeError`` for a malformed batch."""
+        from ledger.store import _batch  # _batch builds on this module
+
+        return _batch.prepare(batch)
+
     @abstractmethod
     def append_many(
-        self, batches: Sequence[CommandBatch], atomic: bool = False
+        self, batches: Sequence[CommandBatch | PreparedBatch], atomic: bool = False
     ) -> list[AppendResult | ConcurrencyConflict]:
-        """Group commit: several batches in one transaction, each all-or-nothing.
+        """Group commit: several batches in one transaction, each all-or-nothing (a batch may be
+        given as :meth:`prepare` returned it).
 
         A conflicting batch writes nothing and its slot in the result holds the
         :class:`ConcurrencyConflict`; the others are recorded. A batch sees the

@@ -330,9 +330,18 @@ def _append_document(item: _batch.PreparedBatch) -> dict[str, Any]:
     return document
 
 
+@dataclasses.dataclass(frozen=True)
+class EncodedBatch(_batch.PreparedBatch):
+    """A batch prepared and rendered ahead of its group's call (:meth:`PostgresEventStore.prepare`)."""
+
+    #: its element of the call's document (:func:`_append_document`, JSON)
+    document: bytes = b""
+
+
 def _append_call(items: Sequence[_batch.PreparedBatch]) -> str:
-    """The document of one call of ``ledger_append``."""
-    return orjson.dumps([_append_document(item) for item in items]).decode()
+    """The document of one call of ``ledger_append`` (each batch's element as rendered ahead, if it was)."""
+    elements = [item.document if isinstance(item, EncodedBatch) else orjson.dumps(_append_document(item)) for item in items]
+    return (b"[%b]" % b",".join(elements)).decode()
 
 
 #: batches per call of ``ledger_append``: more (an import of a whole file) are sent in calls of this
@@ -677,8 +686,13 @@ class PostgresEventStore(EventStore):
         assert isinstance(outcome, AppendResult)
         return outcome
 
+    def prepare(self, batch: CommandBatch) -> _batch.PreparedBatch:
+        """The batch checked and rendered as ``ledger_append`` takes it (:class:`EncodedBatch`)."""
+        item = _batch.prepare(batch)
+        return EncodedBatch(item.batch, item.events, item.expected, orjson.dumps(_append_document(item)))
+
     def append_many(
-        self, batches: Sequence[CommandBatch], atomic: bool = False
+        self, batches: Sequence[CommandBatch | _batch.PreparedBatch], atomic: bool = False
     ) -> list[AppendResult | ConcurrencyConflict]:
         """Group commit in one round trip: one call of the server's ``ledger_append``
         (:data:`APPEND_FUNCTION`), its own transaction (more than :data:`APPEND_CHUNK` batches, an
@@ -688,8 +702,9 @@ class PostgresEventStore(EventStore):
         lock is never held while this process decides, encodes or waits for its interpreter. A
         conflicting or duplicate batch writes nothing; the others are written. A command id
         recorded before for a different command fails the whole call (nothing is written) with
-        :class:`~ledger.store.CommandIdReused`. The call is a prepared statement (:data:`APPEND`)."""
-        prepared = [_batch.prepare(batch) for batch in batches]
+        :class:`~ledger.store.CommandIdReused`. The call is a prepared statement (:data:`APPEND`).
+        A batch given as :meth:`prepare` returned it is not rendered again."""
+        prepared = [_batch.prepared(batch) for batch in batches]
         if not prepared:
             return []
         try:

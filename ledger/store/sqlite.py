@@ -432,9 +432,9 @@ class SQLiteEventStore(EventStore):
         return self._write(work)
 
     def append_many(
-        self, batches: Sequence[CommandBatch], atomic: bool = False
+        self, batches: Sequence[CommandBatch | _batch.PreparedBatch], atomic: bool = False
     ) -> list[AppendResult | ConcurrencyConflict]:
-        prepared = [_batch.prepare(batch) for batch in batches]
+        prepared = [_batch.prepared(batch) for batch in batches]
         if not prepared:
             return []
 

@@ -219,6 +219,32 @@ class EventStoreContract:
         assert [e.command_id for e in store.read_aggregate(c)] == ["c3"]
         assert verify_store(store).ok
 
+    def test_batches_prepared_ahead_are_appended_as_the_batches_themselves(self, store: EventStore) -> None:
+        """``prepare`` (group commit calls it in the submitting thread) checks a batch and does what needs
+        no transaction; ``append_many`` takes its result in place of the batch, mixed with plain ones,
+        and records, conflicts and chains exactly as for the batches themselves."""
+        a, b, c = uuid4(), uuid4(), uuid4()
+        store.append(batch("c0", [event(a, 1)]))
+        with pytest.raises(ValueError):
+            store.prepare(batch("gap", [event(b, 1), event(b, 3)]))
+        results = store.append_many(
+            [
+                store.prepare(batch("c1", [event(b, 1), event(b, 2, effective_on=None)])),
+                store.prepare(batch("c2", [event(a, 1)], {a: 0})),  # a is at 1: conflicts
+                batch("c3", [event(c, 1)], {a: 1}),
+                store.prepare(batch("c1", [event(b, 1)])),  # c1 again, earlier in the call: a duplicate
+                store.prepare(batch("c4", [event(b, 3)], {b: 2})),
+            ]
+        )
+        assert results[0] == AppendResult("c1", (2, 3))
+        assert isinstance(results[1], ConcurrencyConflict) and (results[1].expected, results[1].actual) == (0, 1)
+        assert results[2] == AppendResult("c3", (4,))
+        assert results[3] == AppendResult("c1", (2, 3), duplicate=True)
+        assert results[4] == AppendResult("c4", (5,))
+        assert positions(store) == [1, 2, 3, 4, 5]
+        assert [e.command_id for e in store.read_aggregate(b)] == ["c1", "c1", "c4"]
+        assert verify_store(store).ok
+
     def test_append_many_duplicate_command_ids(self, store: EventStore) -> None:
         a, b = uuid4(), uuid4()
         store.append(batch("old", [event(a, 1)]))

@@ -17,7 +17,7 @@ from ledger.commands import models as m
 from ledger.commands.handlers import HANDLERS
 from ledger.group_commit import GroupCommitOptions, GroupCommitter
 from ledger.rules.base import COMPLAINT_VERIFIED
-from ledger.store import CommandBatch, ConcurrencyConflict, NewEvent
+from ledger.store import CommandBatch, CommandIdReused, ConcurrencyConflict, NewEvent
 from tests.integration.scenario import Scenario
 
 WAIT = 20  # seconds before a test that waits for threads fails
@@ -311,8 +311,9 @@ def test_a_refused_command_does_not_affect_the_others(scenario):
 
 
 def test_a_value_the_database_refuses_fails_its_command_alone(scenario, backend):
-    """PostgreSQL refuses NUL characters in text: the group's transaction fails, its batches are
-    appended again one by one, and only that command fails (SQLite stores the value)."""
+    """PostgreSQL refuses NUL characters in text: its store refuses that batch as it prepares it, in
+    the command's own thread, before the batch joins a group; the others are written together, with
+    no fallback (SQLite stores the value)."""
     for provider_id in ("TS-1", "TS-2", "TS-3", "TS-4"):
         scenario.admit(provider_id, "tangshan")
     gated = GatedStore(scenario.ledger.store)
@@ -320,16 +321,17 @@ def test_a_value_the_database_refuses_fails_its_command_alone(scenario, backend)
     refused = profile_change("TS-2", "No. 2").model_copy(update={"recorded_by": "clerk\x00"})  # not JSON: stored as is
     commands = [profile_change("TS-1", "No. 1"), refused, profile_change("TS-3", "No. 3")]
 
-    outcomes = in_one_group(ledger, gated, profile_change("TS-4", "plug"), commands, queued=3)
+    outcomes = in_one_group(ledger, gated, profile_change("TS-4", "plug"), commands, queued=2 if backend == "postgres" else 3)
 
-    assert gated.groups == [1, 3]
     assert isinstance(outcomes[0], CommandResult) and isinstance(outcomes[2], CommandResult)
+    assert ledger.committer.fallbacks == 0
     if backend == "postgres":
-        assert ledger.committer.fallbacks == 1
-        assert not isinstance(outcomes[1], CommandResult) and "NUL" in str(outcomes[1])
+        assert gated.groups == [1, 2]
+        assert isinstance(outcomes[1], ValueError) and "NUL" in str(outcomes[1])
         assert ledger.store.command_result(commands[1].command_id) is None
     else:
-        assert isinstance(outcomes[1], CommandResult) and ledger.committer.fallbacks == 0
+        assert gated.groups == [1, 3]
+        assert isinstance(outcomes[1], CommandResult)
     assert scenario.provider("TS-3").profile["address"] == "No. 3"
     assert_log_sound(ledger)
 
@@ -337,42 +339,67 @@ def test_a_value_the_database_refuses_fails_its_command_alone(scenario, backend)
 # --- the committer on its own ---------------------------------------------------------------------
 
 
-def batch(command_id: str, aggregate, version: int, *, gap: bool = False) -> CommandBatch:
+def batch(command_id: str, aggregate, version: int, *, gap: bool = False, payload: str = "{}") -> CommandBatch:
     """A batch writing one event to ``aggregate`` at ``version + 1`` (``+ 2`` with a gap: malformed)."""
     event = NewEvent(
         originator_id=aggregate, originator_version=version + (2 if gap else 1), topic="test.Event", state="{}",
         recorded_at=RECORDED_AT, effective_on=None,
     )  # fmt: skip
-    return CommandBatch(command_id, "Test", "tester", "{}", [event], {aggregate: version})
+    return CommandBatch(command_id, "Test", "tester", payload, [event], {aggregate: version})
 
 
-def test_a_batch_the_store_refuses_fails_alone(store):
-    """append_many refuses the whole group (a malformed batch); the batches are appended again one
-    by one, and only the malformed one gets the error."""
-    gated = GatedStore(store)
-    committer = GroupCommitter(gated)
-    plug, aggregates = uuid4(), [uuid4() for _ in range(3)]
-    submits = [batch("good-1", aggregates[0], 0), batch("bad", aggregates[1], 0, gap=True), batch("good-2", aggregates[2], 0)]
-    plugged = threading.Thread(target=committer.submit, args=(batch("plug", plug, 0),))
+def submit_behind_a_plug(committer: GroupCommitter, gated: GatedStore, submits: list[CommandBatch], queued: int) -> dict[int, object]:
+    """Submit a plug and hold its append; submit ``submits`` from threads of their own until ``queued``
+    of them wait behind it; then let everything through. Returns their outcomes (or errors) by index."""
+    plugged = threading.Thread(target=committer.submit, args=(batch("plug", uuid4(), 0),))
     plugged.start()
     assert gated.holding.wait(WAIT)
     outcomes: dict[int, object] = {}
-    clients = threading.Thread(target=lambda: outcomes.update(run_threads(lambda i: committer.submit(submits[i]), 3)))
+    clients = threading.Thread(target=lambda: outcomes.update(run_threads(lambda i: committer.submit(submits[i]), len(submits))))
     clients.start()
-    wait_until(lambda: committer.pending == 3)
+    wait_until(lambda: committer.pending == queued)
     gated.release()
     clients.join(WAIT)
     plugged.join(WAIT)
+    assert not clients.is_alive() and not plugged.is_alive()
+    return outcomes
+
+
+def test_a_malformed_batch_is_refused_in_its_own_thread_and_never_joins_a_group(store):
+    """The store prepares each batch in the thread that submits it: a malformed one gets its error
+    there, and the others are written together without it, with no fallback."""
+    gated = GatedStore(store)
+    committer = GroupCommitter(gated)
+    aggregates = [uuid4() for _ in range(3)]
+    submits = [batch("good-1", aggregates[0], 0), batch("bad", aggregates[1], 0, gap=True), batch("good-2", aggregates[2], 0)]
+
+    outcomes = submit_behind_a_plug(committer, gated, submits, queued=2)
+
+    assert gated.groups == [1, 2]
+    assert committer.fallbacks == 0
+    assert isinstance(outcomes[1], ValueError) and "versions must follow on without gaps" in str(outcomes[1])
+    assert sorted([outcomes[0].positions, outcomes[2].positions]) == [(2,), (3,)]
+    assert store.command_result("bad") is None
+    assert sorted(e.command_id for e in store.read_all()) == ["good-1", "good-2", "plug"]
+
+
+def test_a_batch_the_store_refuses_in_the_groups_transaction_fails_alone(store):
+    """append_many refuses the whole group (a command id recorded before for another command); the
+    batches are appended again one by one, and only that one gets the refusal."""
+    used = uuid4()
+    store.append(batch("used", used, 0))
+    gated = GatedStore(store)
+    committer = GroupCommitter(gated)
+    aggregates = [uuid4() for _ in range(2)]
+    submits = [batch("good-1", aggregates[0], 0), batch("used", used, 1, payload='{"other": 1}'), batch("good-2", aggregates[1], 0)]
+
+    outcomes = submit_behind_a_plug(committer, gated, submits, queued=3)
 
     assert gated.groups == [1, 3]
     assert committer.fallbacks == 1
-    assert isinstance(outcomes[1], ValueError) and "versions must follow on without gaps" in str(outcomes[1])
-    assert [outcomes[0].positions, outcomes[2].positions] == [(2,), (3,)]
-    assert store.command_result("bad") is None
-    assert [e.command_id for e in store.read_all()] == ["plug", "good-1", "good-2"]
-    # a conflict is returned, not raised
-    assert isinstance(committer.submit(batch("stale", aggregates[0], 0)), ConcurrencyConflict)
-    assert verify_store(store).ok
+    assert isinstance(outcomes[1], CommandIdReused)
+    assert sorted([outcomes[0].positions, outcomes[2].positions]) == [(3,), (4,)]
+    assert sorted(e.command_id for e in store.read_all()) == ["good-1", "good-2", "plug", "used"]
 
 
 @pytest.mark.parametrize("max_batch", [1, 2])

@@ -77,13 +77,13 @@ class MemoryEventStore(EventStore):
         with self._lock:
             return self._append(batch)
 
-    def append_many(self, batches: Sequence[CommandBatch], atomic: bool = False):
+    def append_many(self, batches: Sequence[CommandBatch | _batch.PreparedBatch], atomic: bool = False):
         with self._lock:
             saved = (list(self._events), dict(self._commands), list(self._command_chain))
             out: list[AppendResult | ConcurrencyConflict] = []
             for batch in batches:
                 try:
-                    out.append(self._append(batch))
+                    out.append(self._append(batch.batch if isinstance(batch, _batch.PreparedBatch) else batch))
                 except ConcurrencyConflict as conflict:
                     if atomic:
                         self._events, self._commands, self._command_chain = saved
