@@ -37,9 +37,9 @@ By default a leader takes what is queued and writes it at once. Given
 thread has entered :meth:`GroupCommitter.session` (``Ledger.execute`` does, for the
 whole command, retries included) and has not yet queued a batch: a thread that is
 still deciding. A lone client never waits. Waiting makes groups larger but keeps the
-database idle meanwhile; in the throughput mix it cost commands/s at every setting
-tried (8 clients, 2 ms: 1,682 / 1,893 commands/s against 2,419 / 2,179 without;
-BENCHMARKS.md).
+database idle meanwhile; in the throughput mix it cost commands/s at both settings
+tried, 0.5 and 2 ms (8 clients, 2 ms: 1,682 / 1,893 commands/s against 2,419 /
+2,179 without; BENCHMARKS.md).
 
 Outcomes
 --------
@@ -59,8 +59,9 @@ Each batch gets what ``EventStore.append`` would have given it:
   group gets the error, as each would have alone; whether a commit that failed
   half-way took effect is then as unknown as without group commit (a retry of
   the same command id is safe). Otherwise (a batch the database refuses: a
-  command id reused for another command) the leader appends the group's batches again one by one
-  with ``EventStore.append``, so that only the culprit gets its error.
+  command id reused for another command) the leader appends the group's
+  batches again one by one with ``EventStore.append``, so that only the culprit
+  gets its error.
 
 After commit
 ------------

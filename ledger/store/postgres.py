@@ -335,7 +335,7 @@ class EncodedBatch(_batch.PreparedBatch):
     """A batch prepared and rendered ahead of its group's call (:meth:`PostgresEventStore.prepare`)."""
 
     #: its element of the call's document (:func:`_append_document`, JSON)
-    document: bytes = b""
+    document: bytes
 
 
 def _append_call(items: Sequence[_batch.PreparedBatch]) -> str:
