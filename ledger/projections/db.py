@@ -112,6 +112,12 @@ def _storable(params: Sequence[Any]) -> tuple[Any, ...]:
     return tuple(p.replace("\x00", "\ufffd") if isinstance(p, str) and "\x00" in p else p for p in params)
 
 
+def may_hold_nul(topic: str, state: str, recorded_by: str, command_id: str) -> bool:
+    """Whether an event's texts may put NUL into a read model: the only way one gets there (the
+    state is JSON, which writes NUL as ``\\u0000``; the rows' other texts are the code's)."""
+    return "\\u0000" in state or "\x00" in topic or "\x00" in recorded_by or "\x00" in command_id
+
+
 @lru_cache(maxsize=256)
 def _copy_types(name: str, columns: tuple[str, ...]) -> list[str]:
     """The PostgreSQL types of ``columns`` of a read model (``timeline``), for a binary COPY: values go
@@ -193,6 +199,19 @@ class Tx:
         for start in range(0, len(keys), 500):
             chunk = keys[start:start + 500]
             self._conn.execute(f"DELETE FROM {table} WHERE {column} IN ({','.join('?' * len(chunk))})", chunk)
+
+    def select_keys(self, table: str, columns: str, column: str, keys: Sequence[Any]) -> list[tuple]:
+        """``SELECT columns FROM table WHERE column IN keys``, in a few statements however many keys."""
+        keys = list(keys)
+        if not keys:
+            return []
+        if self.dialect == POSTGRES:
+            return list(self._conn.execute(f"SELECT {columns} FROM {table} WHERE {column} = ANY(%s)", (keys,)).fetchall())
+        rows: list[tuple] = []
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            rows += self._conn.execute(f"SELECT {columns} FROM {table} WHERE {column} IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+        return rows
 
     def delete_pairs(self, table: str, columns: tuple[str, str], pairs: Sequence[tuple[str, str]]) -> None:
         """``DELETE FROM table WHERE (columns) IN pairs``, two text columns, in one statement on

@@ -61,7 +61,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from ledger.projections.db import POSTGRES, ReadModelDB, Tx
+from ledger.projections.db import POSTGRES, ReadModelDB, Tx, may_hold_nul
 from ledger.projections.providers import ProviderViewsProjection
 from ledger.projections.runner import Projection, ProjectionRunner, store_source
 from ledger.projections.schema import (
@@ -300,7 +300,7 @@ def _fold(
                 originator_id = ids.get(text)
                 if originator_id is None:
                     originator_id = ids[text] = UUID(text)
-                if nul_free and ("\\u0000" in state or "\x00" in topic or "\x00" in recorded_by or "\x00" in command_id):
+                if nul_free and may_hold_nul(topic, state, recorded_by, command_id):
                     nul_free = False
                 event = DecodedEvent.from_scan(row, originator_id)
                 for projection in projections:

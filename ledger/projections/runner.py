@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from itertools import islice
 from typing import Any, Protocol
 
-from ledger.projections.db import POSTGRES, ReadModelDB, Tx
+from ledger.projections.db import POSTGRES, ReadModelDB, Tx, may_hold_nul
 from ledger.projections.schema import TABLES, ensure_schema, lock_live
 from ledger.redaction import describe_failure
 from ledger.store.base import EventStore, RecordedEvent
@@ -89,6 +89,10 @@ class ProjectionRunner:
         self.projections = list(projections) if projections is not None else default_projections()
         self.batch_size = batch_size
         self._lock = threading.Lock()
+        #: no event this runner applied could have put NUL into a row (``db.may_hold_nul``), so rows
+        #: go to COPY as they are; once one could, every later row is checked (``db._storable``),
+        #: since the projections' memory may keep its texts for later batches
+        self._nul_free = True
         if not db.schema_ready:
             prepare(db, self.projections)
 
@@ -120,7 +124,13 @@ class ProjectionRunner:
         event (:class:`~ledger.wire.DecodedEvent`), and none sees an event's attributes after a
         later event was folded."""
         started = dict(positions)
+        for projection in self.projections:
+            prefetch = getattr(projection, "prefetch", None)  # optional: what it reads for the whole batch at once
+            if prefetch is not None:
+                prefetch(events, tx)
         for recorded in events:
+            if self._nul_free and may_hold_nul(recorded.topic, recorded.state, recorded.recorded_by, recorded.command_id):
+                self._nul_free = False
             event = DecodedEvent.of(recorded)
             for projection in self.projections:
                 position = positions[projection.name]
@@ -133,6 +143,7 @@ class ProjectionRunner:
                 projection.apply(event, tx)
                 positions[projection.name] = event.position
         applied = 0
+        tx.nul_free = self._nul_free
         for projection in self.projections:
             projection.flush(tx)
             position = positions[projection.name]

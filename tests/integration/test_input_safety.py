@@ -130,6 +130,30 @@ def test_an_event_holding_nul_never_stops_the_ledger_from_opening(database_url: 
             reopened.close()
 
 
+def test_a_provider_holding_nul_is_written_again_by_a_later_catch_up(database_url: str) -> None:
+    """The projection worker keeps a provider it folded in memory between catch-ups: a later command
+    on a provider whose events hold NUL (its events are NUL-free) rewrites its rows from that memory,
+    so they are still checked for NUL, and the read models keep up (PostgreSQL shows U+FFFD)."""
+    settings = Settings(database_url=database_url)
+    app = bootstrap(settings, clock=ManualClock(START))
+    try:
+        forged = m.SubmitApplication.model_construct(
+            command_id="apply-nul", provider_id="TJ-2", jurisdiction="tianjin", name="坏\x00名", kind="云服务商",
+            credit_code=credit_code_for("TJ-2"), profile={}, eligibility={}, type="SubmitApplication", recorded_by=None,
+            effective_on=None,
+        )  # fmt: skip
+        app.ledger.execute(forged)
+        read_models(app)  # caught up: the provider is in the worker's memory
+        result = app.ledger.execute(m.OpenPublicNotice(command_id="notice-2", provider_id="TJ-2"))
+        assert result.positions
+        read_models(app)  # a later catch-up, of NUL-free events only
+        [row] = [row for row in app.views.registry().items if row.provider_id == "TJ-2"]
+        assert row.name in ("坏\x00名", "坏\ufffd名")  # SQLite keeps it; PostgreSQL shows U+FFFD
+        assert app.projections is not None and app.projections.worker.last_error is None
+    finally:
+        app.close()
+
+
 # -- overlapping imports ----------------------------------------------------------------------
 
 

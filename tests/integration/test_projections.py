@@ -267,6 +267,37 @@ def test_a_provider_folded_on_has_only_its_changed_rows_written_again(scenario, 
     assert_registry_matches_store(scenario.ledger, models)
 
 
+def test_the_stored_versions_of_a_batchs_providers_are_read_in_one_statement(scenario, projected, models, monkeypatch):
+    """A catch-up checks the version rm_provider_state holds for every provider of its batch (the one
+    it keeps in memory may be stale: another process may have written it) with one statement, not one
+    per provider."""
+    providers = [f"TJ-{i}" for i in range(1, 6)]
+    for provider_id in providers:
+        scenario.admit(provider_id, "tianjin", on=date(2020, 6, 1))
+    selects: list[tuple[str, int]] = []
+    one_by_one: list[str] = []
+    select_keys, fetchone = Tx.select_keys, Tx.fetchone
+
+    def spy_select(self, table, columns, column, keys):
+        selects.append((table.rsplit("_g", 1)[0].removeprefix("rm_"), len(keys)))
+        return select_keys(self, table, columns, column, keys)
+
+    def spy_fetchone(self, sql, params=()):
+        if "provider_state" in sql:
+            one_by_one.append(sql)
+        return fetchone(self, sql, params)
+
+    monkeypatch.setattr(Tx, "select_keys", spy_select)
+    monkeypatch.setattr(Tx, "fetchone", spy_fetchone)
+    scenario.ledger.execute_all(
+        [scenario.command(m.RecordScore, provider_id=p, year=2021, score=90, effective_on=date(2022, 1, 15)) for p in providers]
+    )
+    assert_caught_up(projected)
+    assert selects == [("provider_state", len(providers))]
+    assert one_by_one == []  # each provider was in memory at the version stored
+    assert_registry_matches_store(scenario.ledger, models)
+
+
 def test_the_hook_is_cheap_when_nothing_is_new(scenario, projected, monkeypatch):
     scenario.admit("TJ-1", "tianjin")
     calls = []
