@@ -81,9 +81,18 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def settings_for(database_url: str | None) -> Settings:
+    """The settings (environment, ``.env``), with ``-d URL`` if given; a value they refuse fails in one
+    line naming its variable (``LEDGER_GROUP_COMMIT: Input should be a valid boolean…``)."""
+    from pydantic import ValidationError
+
     from ledger.settings import Settings
 
-    return Settings(database_url=database_url) if database_url else Settings()
+    try:
+        return Settings(database_url=database_url) if database_url else Settings()
+    except ValidationError as error:
+        problem = error.errors()[0]
+        name = "_".join(map(str, problem["loc"])).upper()
+        fail(f"LEDGER_{name}: {problem['msg']}")
 
 
 @contextmanager

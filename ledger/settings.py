@@ -1,6 +1,7 @@
 """Settings, read from the environment (prefix ``LEDGER_``) or a ``.env`` file."""
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,10 +27,10 @@ class Settings(BaseSettings):
     #: False: a transaction a command.
     group_commit: bool = True
     #: The most commands recorded in one group-commit transaction.
-    group_commit_max_batch: int = 64
+    group_commit_max_batch: int = Field(64, ge=1)
     #: How long a group's leader may wait for commands other threads are still deciding (0: it
     #: writes what is queued at once; waiting made groups larger and commands/s lower).
-    group_commit_max_wait_ms: float = 0.0
+    group_commit_max_wait_ms: float = Field(0.0, ge=0)
     #: Kafka brokers the relay publishes to and the consumers read from (``host:port,…``).
     kafka_bootstrap: str = "127.0.0.1:9092"
     #: Prefix of the topic names (``<prefix>ledger.events.v1``), e.g. a tenant or an environment.

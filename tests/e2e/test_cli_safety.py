@@ -83,6 +83,17 @@ def test_bad_bytes_and_duplicate_keys_are_reported_by_line(tmp_path: Path) -> No
     assert "line 1" not in result.stderr  # the byte-order mark at the start is fine
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [("LEDGER_GROUP_COMMIT", "maybe", "valid boolean"), ("LEDGER_GROUP_COMMIT_MAX_WAIT_MS", "-1", "greater than or equal to 0"),
+     ("LEDGER_POOL_SIZE", "many", "valid integer")],
+)  # fmt: skip
+def test_a_setting_refused_is_one_line_naming_its_variable(tmp_path: Path, variable: str, value: str, says: str) -> None:
+    result = run("registry", "tianjin", "-d", f"sqlite:///{tmp_path / 'none.db'}", env={variable: value})
+    one_clear_line(result, f"{variable}:", says)
+    assert not (tmp_path / "none.db").exists()
+
+
 def test_a_locked_sqlite_file_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "ledger.db"
     url = f"sqlite:///{path}"
