@@ -240,6 +240,8 @@ class LedgerRun:
     server_ms_per_command: float = 0.0
     refusals: dict = field(default_factory=dict)
     committer: dict = field(default_factory=dict)
+    #: the in-process projection worker's CPU time per event it read (0: no worker in this run)
+    worker_us_per_event: float = 0.0
 
     @property
     def per_second(self) -> float:
@@ -255,6 +257,8 @@ class LedgerRun:
                 f"\n{'':23}groups {c['groups']}, {c['mean_group']:.1f} batches/group (largest {c['largest_group']}),"
                 f" {c['conflicts']} conflicts, after_commit runs {c['notifications']}"
             )
+        if self.worker_us_per_event:
+            extra += f"\n{'':23}projection worker: {self.worker_us_per_event:.1f} µs of its thread's CPU an event"
         if self.refusals:
             extra += f"\n{'':23}refused: " + "; ".join(f"{n}× {why}" for why, n in self.refusals.items())
         return (
@@ -345,12 +349,15 @@ def run_ledger(
         time.sleep(warmup)
         start_counts = [Counts(**asdict(c)) for c in counts]
         start_stats = ledger.committer.stats() if ledger.committer else {}
+        worker = app.projections.worker if app.projections is not None else None
+        start_worker = (worker.cpu_seconds, worker.events_read) if worker is not None else (0.0, 0)
         start_position = ledger.store.max_position()
         start_cpu, start_ticks, start_server = time.process_time(), cpu_ticks(), server_cpu()
         started = time.perf_counter()
         time.sleep(seconds)
         end_counts = [Counts(**asdict(c)) for c in counts]
         end_stats = ledger.committer.stats() if ledger.committer else {}
+        end_worker = (worker.cpu_seconds, worker.events_read) if worker is not None else (0.0, 0)
         elapsed = time.perf_counter() - started
         end_cpu, end_ticks, server = time.process_time(), cpu_ticks(), server_cpu_since(start_server)
         end_position = ledger.store.max_position()
@@ -384,6 +391,7 @@ def run_ledger(
             cpu_ms_per_command=(end_cpu - start_cpu) * 1000 / max(1, recorded), machine_busy=busy,
             server_ms_per_command=server * 1000 / max(1, recorded) if backend == "postgres" else 0.0,
             refusals=dict(refusals.most_common(3)), committer=stats,
+            worker_us_per_event=(end_worker[0] - start_worker[0]) * 1e6 / max(1, end_worker[1] - start_worker[1]),
         )  # fmt: skip
     finally:
         app.close()

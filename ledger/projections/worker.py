@@ -70,6 +70,10 @@ class ProjectionWorker:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._position = self._tracked()
+        #: CPU time the worker's thread spent catching up, and the events it read meanwhile (what a
+        #: benchmark divides: ``python -m bench.throughput`` prints the CPU an event)
+        self.cpu_seconds = 0.0
+        self.events_read = 0
 
     # -- the caller's side ---------------------------------------------------------------
 
@@ -140,9 +144,12 @@ class ProjectionWorker:
         return min(self.runner.positions().values(), default=0)
 
     def _catch_up(self) -> None:
+        read, spent = 0, 0.0
         try:
             if self.store.max_position() > self._position:
-                self.runner.catch_up()
+                started = time.thread_time()
+                read = self.runner.catch_up()
+                spent = time.thread_time() - started
                 position = self._tracked()
             else:
                 position = self._position
@@ -154,6 +161,8 @@ class ProjectionWorker:
             raise
         with self._cond:
             self._position = max(self._position, position)
+            self.cpu_seconds += spent
+            self.events_read += read
             self._cond.notify_all()
 
     def _run(self) -> None:

@@ -42,6 +42,18 @@ def test_commands_do_not_run_the_projections_and_a_writer_waits_for_its_position
     assert (row["provider_id"], row["status"]) == ("TJ-1", "removed")  # grade C under 60 (天津 第十一条)
 
 
+def test_the_worker_counts_the_events_it_read_and_the_cpu_it_spent(scenario, background):
+    """What ``bench.throughput`` divides to print the worker's CPU an event."""
+    worker = background.worker
+    assert (worker.events_read, worker.cpu_seconds) == (0, 0.0)
+    before = scenario.ledger.store.max_position()  # caught up when the projections were attached
+    scenario.admit("TJ-1", "tianjin")
+    result = scenario.run(m.RecordScore, provider_id="TJ-1", year=2024, score=55)
+    background.wait_for(result.positions[-1], timeout=30)
+    assert worker.events_read == result.positions[-1] - before > 0
+    assert worker.cpu_seconds > 0
+
+
 def test_the_worker_gathers_commits_and_a_writer_waiting_for_its_position_cuts_the_gathering_short(scenario, background, monkeypatch):
     background.worker.gather = 60.0  # a gathering far longer than the wait below
     time.sleep(0.2)  # a gathering begun before (with the default length) is over
