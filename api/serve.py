@@ -39,13 +39,12 @@ def serve(database_url: str, *, host: str, port: int, fail: Callable[[str], Any]
     from api.settings import ApiSettings
     from ledger.bootstrap import bootstrap
     from ledger.redaction import describe_failure, redact
-    from ledger.settings import Settings
+    from ledger.settings import Settings, refused_setting
 
     try:
         settings = ApiSettings()
     except ValidationError as error:
-        problem = error.errors()[0]
-        fail(f"LEDGER_API_{str(problem['loc'][0]).upper()}: {problem['msg']}")
+        fail(refused_setting(error, ApiSettings))
         return
     if workers > 1 and not database_url.startswith("postgres"):
         fail(f"--workers {workers}: worker processes need a PostgreSQL ledger; an SQLite ledger is served by one process")

@@ -85,14 +85,12 @@ def settings_for(database_url: str | None) -> Settings:
     line naming its variable (``LEDGER_GROUP_COMMIT: Input should be a valid boolean…``)."""
     from pydantic import ValidationError
 
-    from ledger.settings import Settings
+    from ledger.settings import Settings, refused_setting
 
     try:
         return Settings(database_url=database_url) if database_url else Settings()
     except ValidationError as error:
-        problem = error.errors()[0]
-        name = "_".join(map(str, problem["loc"])).upper()
-        fail(f"LEDGER_{name}: {problem['msg']}")
+        fail(refused_setting(error, Settings))
 
 
 @contextmanager

@@ -1,8 +1,15 @@
 """Settings, read from the environment (prefix ``LEDGER_``) or a ``.env`` file."""
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def refused_setting(error: ValidationError, settings: type[BaseSettings]) -> str:
+    """One line naming the environment variable of the first value ``settings`` refused
+    (``LEDGER_GROUP_COMMIT: Input should be a valid boolean…``)."""
+    problem = error.errors()[0]
+    return f"{settings.model_config.get('env_prefix', '')}{str(problem['loc'][0]).upper()}: {problem['msg']}"
 
 
 class Settings(BaseSettings):

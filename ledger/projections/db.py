@@ -188,30 +188,26 @@ class Tx:
             marks = ", ".join("?" * len(columns))
             self._conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
-    def delete_keys(self, table: str, column: str, keys: Sequence[Any]) -> None:
-        """``DELETE FROM table WHERE column IN keys``, in a few statements however many keys."""
-        keys = list(keys)
-        if not keys:
-            return
-        if self.dialect == POSTGRES:
-            self._conn.execute(f"DELETE FROM {table} WHERE {column} = ANY(%s)", (keys,))
-            return
-        for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
-            self._conn.execute(f"DELETE FROM {table} WHERE {column} IN ({','.join('?' * len(chunk))})", chunk)
-
-    def select_keys(self, table: str, columns: str, column: str, keys: Sequence[Any]) -> list[tuple]:
-        """``SELECT columns FROM table WHERE column IN keys``, in a few statements however many keys."""
+    def _where_in(self, statement: str, column: str, keys: Sequence[Any]) -> list[Any]:
+        """``statement WHERE column IN keys`` in a few statements however many keys (one on
+        PostgreSQL, one per 500 keys on SQLite); their cursors, none for no keys."""
         keys = list(keys)
         if not keys:
             return []
         if self.dialect == POSTGRES:
-            return list(self._conn.execute(f"SELECT {columns} FROM {table} WHERE {column} = ANY(%s)", (keys,)).fetchall())
-        rows: list[tuple] = []
-        for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
-            rows += self._conn.execute(f"SELECT {columns} FROM {table} WHERE {column} IN ({','.join('?' * len(chunk))})", chunk).fetchall()
-        return rows
+            return [self._conn.execute(f"{statement} WHERE {column} = ANY(%s)", (keys,))]
+        return [
+            self._conn.execute(f"{statement} WHERE {column} IN ({','.join('?' * len(chunk))})", chunk)
+            for chunk in (keys[start:start + 500] for start in range(0, len(keys), 500))
+        ]
+
+    def delete_keys(self, table: str, column: str, keys: Sequence[Any]) -> None:
+        """``DELETE FROM table WHERE column IN keys``, in a few statements however many keys."""
+        self._where_in(f"DELETE FROM {table}", column, keys)
+
+    def select_keys(self, table: str, columns: str, column: str, keys: Sequence[Any]) -> list[tuple]:
+        """``SELECT columns FROM table WHERE column IN keys``, in a few statements however many keys."""
+        return [tuple(row) for cursor in self._where_in(f"SELECT {columns} FROM {table}", column, keys) for row in cursor.fetchall()]
 
     def delete_pairs(self, table: str, columns: tuple[str, str], pairs: Sequence[tuple[str, str]]) -> None:
         """``DELETE FROM table WHERE (columns) IN pairs``, two text columns, in one statement on
