@@ -36,12 +36,13 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Generator, Iterable, Iterator, Sequence
-from datetime import timezone
+from datetime import datetime, timezone
 from typing import Any, NoReturn
 from uuid import UUID
 
 import orjson
 import psycopg
+from psycopg import pq
 from psycopg_pool import ConnectionPool
 
 from ledger.redaction import redact
@@ -295,8 +296,64 @@ APPEND_BODY = APPEND_FUNCTION.split("AS $$", 1)[1].split("$$;", 1)[0]
 #: append_many's one statement (outside a transaction block: its own transaction), prepared on each
 #: pooled connection: the server no longer parses, analyses and plans it — and lexes the document —
 #: on every call (one call in a loop, 3 December: server CPU 0.307 -> 0.250 and 0.407 -> 0.357 ms a
-#: call, client 0.089 -> 0.071 and 0.116 -> 0.089 ms, against the same call inlined as a simple query)
-APPEND = "SELECT * FROM ledger_append(%s::jsonb, %s)"
+#: call, client 0.089 -> 0.071 and 0.116 -> 0.089 ms, against the same call inlined as a simple query).
+#: It is sent through libpq itself (:func:`_call_append`), under the name :data:`APPEND_NAME`.
+APPEND = b"SELECT * FROM ledger_append($1::jsonb, $2::boolean)"
+APPEND_NAME = b"ledger_append_call"
+#: SQLSTATE of a prepared statement the connection does not have: it is prepared then (on a new
+#: connection; or after psycopg deallocated every statement of the connection, as it does after a rollback)
+NO_SUCH_STATEMENT = b"26000"
+
+
+def _call_append(conn: psycopg.Connection, document: bytes, atomic: bool) -> list[tuple[Any, ...]]:
+    """One call of ``ledger_append``, the prepared :data:`APPEND`, through psycopg's libpq
+    interface (``psycopg.pq``) rather than a cursor: the group's leader sends it while the other
+    writers wait, and a cursor's execute — its adaptation, its generators, its result loaders —
+    cost 71-85 us of the interpreter a call against 32 us for the same round trip here
+    (BENCHMARKS.md); libpq releases the interpreter while it waits for the server, as psycopg does.
+    Outside a transaction block (a command, a group) it is the statement prepared on the
+    connection; within one (an import's chunks) an unnamed one, parsed for each chunk.
+    The rows as ``ledger_append`` returns them, typed; a refusal is the ``psycopg.errors``
+    exception psycopg raises for it, a lost connection :class:`psycopg.OperationalError` (the
+    connection is then broken: the pool drops it)."""
+    pgconn = conn.pgconn
+    params = [document, b"t" if atomic else b"f"]
+    if pgconn.transaction_status != pq.TransactionStatus.IDLE:  # within an import's transaction: not prepared
+        result = pgconn.exec_params(APPEND, params)  # (a failure there would abort the transaction)
+    else:
+        result = pgconn.exec_prepared(APPEND_NAME, params)
+        if result.error_field(pq.DiagnosticField.SQLSTATE) == NO_SUCH_STATEMENT:
+            _check(conn, pgconn.prepare(APPEND_NAME, APPEND))
+            result = pgconn.exec_prepared(APPEND_NAME, params)
+    _check(conn, result)
+    rows = []
+    for row in range(result.ntuples):
+        outcome, first, last, digest, command_type, recorded_at, moved, expected, actual = (
+            result.get_value(row, column) for column in range(9)
+        )
+        rows.append((
+            int(outcome or 0), _int(first), _int(last), _text(digest), _text(command_type),
+            datetime.fromisoformat(recorded_at.decode()) if recorded_at else None,  # UTC, ISO (_configure)
+            UUID(moved.decode()) if moved else None, _int(expected), _int(actual),
+        ))  # fmt: skip
+    return rows
+
+
+def _check(conn: psycopg.Connection, result: pq.abc.PGresult) -> None:
+    """Raise what psycopg would for a failed result."""
+    if result.status in (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK):
+        return
+    if conn.pgconn.status == pq.ConnStatus.BAD:
+        raise psycopg.OperationalError(pq.error_message(conn.pgconn, encoding=conn.info.encoding))
+    raise psycopg.errors.error_from_result(result, encoding=conn.info.encoding)
+
+
+def _int(value: bytes | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode()
 
 
 def _append_document(item: _batch.PreparedBatch) -> dict[str, Any]:
@@ -338,10 +395,10 @@ class EncodedBatch(_batch.PreparedBatch):
     document: bytes
 
 
-def _append_call(items: Sequence[_batch.PreparedBatch]) -> str:
+def _append_call(items: Sequence[_batch.PreparedBatch]) -> bytes:
     """The document of one call of ``ledger_append`` (each batch's element as rendered ahead, if it was)."""
     elements = [item.document if isinstance(item, EncodedBatch) else orjson.dumps(_append_document(item)) for item in items]
-    return (b"[%b]" % b",".join(elements)).decode()
+    return b"[%b]" % b",".join(elements)
 
 
 #: batches per call of ``ledger_append``: more (an import of a whole file) are sent in calls of this
@@ -710,13 +767,13 @@ class PostgresEventStore(EventStore):
         try:
             with self._pool.connection() as conn:
                 if len(prepared) <= APPEND_CHUNK:  # a command, a group: one call, its own transaction
-                    rows = conn.execute(APPEND, (_append_call(prepared), atomic), prepare=True).fetchall()
+                    rows = _call_append(conn, _append_call(prepared), atomic)
                 else:  # an import: one transaction of calls that each carry a chunk (bounded memory)
                     rows = []
                     with conn.transaction():
                         for start in range(0, len(prepared), APPEND_CHUNK):
                             chunk = _append_call(prepared[start:start + APPEND_CHUNK])
-                            rows += conn.execute(APPEND, (chunk, atomic), prepare=True).fetchall()
+                            rows += _call_append(conn, chunk, atomic)
         except psycopg.Error as error:
             if error.sqlstate == ATOMIC_CONFLICT:
                 moved, expected, actual = orjson.loads(error.diag.message_detail or "null")

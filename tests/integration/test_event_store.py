@@ -9,11 +9,13 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from uuid import UUID, uuid4
 
+import psycopg
 import pytest
 
 from ledger.audit import verify_store
 from ledger.store import GENESIS_HASH, AppendResult, ConcurrencyConflict, EventStore, chain_hash, open_store
 from ledger.store.base import command_hash, event_ref
+from ledger.store.postgres import PostgresEventStore
 from tests.conftest import postgres_base_url, postgres_schema
 from tests.integration.store_helpers import (
     append_with_retry,
@@ -454,6 +456,42 @@ class TestPostgresEventStore(DatabaseEventStoreContract):
     def database_url(self) -> Iterator[str]:
         with postgres_schema(postgres_base_url()) as url:
             yield url
+
+    # append_many sends ledger_append through libpq itself (ledger.store.postgres._call_append): what a
+    # cursor would have handled for it is tested here, on a pool of one connection
+
+    def test_an_append_prepares_its_statement_again_on_a_connection_that_lost_it(self, database_url: str) -> None:
+        store = PostgresEventStore(database_url, pool_size=1)
+        try:
+            a = uuid4()
+            assert store.append(batch("c1", [event(a, 1)], {a: 0})).positions == (1,)
+            with store._pool.connection() as conn:  # as psycopg does after a rollback on a connection it prepared on
+                conn.execute("DEALLOCATE ALL")
+                assert conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone() == (0,)
+            assert store.append(batch("c2", [event(a, 2)], {a: 1})).positions == (2,)
+            with store._pool.connection() as conn:
+                assert conn.execute("SELECT name FROM pg_prepared_statements").fetchall() == [("ledger_append_call",)]
+            [conflict] = store.append_many([batch("c3", [event(a, 2)], {a: 1})])  # its rows, typed as a cursor typed them
+            assert isinstance(conflict, ConcurrencyConflict)
+            assert (conflict.originator_id, conflict.expected, conflict.actual) == (a, 1, 2)
+            assert verify_store(store).ok
+        finally:
+            store.close()
+
+    def test_an_append_on_a_connection_the_server_closed_fails_and_the_next_one_reconnects(self, database_url: str, raw_db) -> None:
+        store = PostgresEventStore(database_url, pool_size=1)
+        try:
+            a = uuid4()
+            store.append(batch("c1", [event(a, 1)], {a: 0}))
+            with store._pool.connection() as conn:
+                pid = conn.info.backend_pid
+            raw_db.execute(f"SELECT pg_terminate_backend({pid})")
+            with pytest.raises(psycopg.OperationalError):
+                store.append(batch("c2", [event(a, 2)], {a: 1}))
+            assert store.append(batch("c2", [event(a, 2)], {a: 1})).positions == (2,)  # on a new connection
+            assert positions(store) == [1, 2]
+        finally:
+            store.close()
 
 
 class TestMemoryEventStore(EventStoreContract):
