@@ -787,7 +787,7 @@ def profile(
             if function == function_name and filename.endswith(file_suffix)
         )
 
-    queries = calls("execute", "psycopg/cursor.py")
+    queries = calls("execute", "psycopg/cursor.py") + calls("_call_append", "ledger/store/postgres.py")  # the append: through libpq
     transaction_commands = calls("_exec_command", "psycopg/_connection_base.py")  # BEGIN, COMMIT, SAVEPOINT …
     out = io.StringIO()
     out.write(
