@@ -103,9 +103,10 @@ def measure(database_url: str, ids: list[str], workers: int, connections: int, r
     settings = ApiSettings(jwt_secret=secret, _env_file=None)
     tokens = {j: mint_token(Principal(sub=f"bench-{j}", role="regulator", jurisdiction=j), settings, minutes=120) for j in JURISDICTIONS}
     port = free_port()
-    env = {**os.environ, "LEDGER_API_JWT_SECRET": secret, **env_extra}
+    # the URL, with its password, goes by the environment: never into a process list
+    env = {**os.environ, "LEDGER_API_JWT_SECRET": secret, "LEDGER_DATABASE_URL": database_url, **env_extra}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    command = [sys.executable, "-m", "ledger", "serve", "-d", database_url, "--port", str(port), *(["--workers", str(workers)] if workers > 1 else [])]
+    command = [sys.executable, "-m", "ledger", "serve", "--port", str(port), *(["--workers", str(workers)] if workers > 1 else [])]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -190,8 +190,8 @@ def serve_and_measure(database_url: str, ids: list[str], connections: int, reque
     settings = ApiSettings(jwt_secret=secret, _env_file=None)
     token = mint_token(Principal(sub="bench", role="auditor"), settings, minutes=120)
     port = free_port()
-    env = {**os.environ, "LEDGER_API_JWT_SECRET": secret}
-    server = subprocess.Popen([sys.executable, "-m", "ledger", "serve", "-d", database_url, "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "LEDGER_API_JWT_SECRET": secret, "LEDGER_DATABASE_URL": database_url}  # not in a process list
+    server = subprocess.Popen([sys.executable, "-m", "ledger", "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120

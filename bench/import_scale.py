@@ -66,8 +66,8 @@ def run_one(file: Path, url: str) -> dict[str, float]:
     with tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         child = subprocess.Popen(
-            [sys.executable, "-m", "ledger", "import", str(file), "--database-url", url, "--json"],
-            stdout=subprocess.DEVNULL, stderr=err,
+            [sys.executable, "-m", "ledger", "import", str(file), "--json"],  # the URL by the environment, not in a process list
+            stdout=subprocess.DEVNULL, stderr=err, env={**os.environ, "LEDGER_DATABASE_URL": url},
         )  # fmt: skip
         _, status, usage = os.wait4(child.pid, 0)
         seconds = time.perf_counter() - started
