@@ -313,6 +313,7 @@ def _call_append(conn: psycopg.Connection, document: bytes, atomic: bool) -> lis
     (BENCHMARKS.md); libpq releases the interpreter while it waits for the server, as psycopg does.
     Outside a transaction block (a command, a group) it is the statement prepared on the
     connection; within one (an import's chunks) an unnamed one, parsed for each chunk.
+    The document is UTF-8, as the pool's connections speak (:func:`_configure`).
     The rows as ``ledger_append`` returns them, typed; a refusal is the ``psycopg.errors``
     exception psycopg raises for it, a lost connection :class:`psycopg.OperationalError` (the
     connection is then broken: the pool drops it)."""
@@ -653,7 +654,9 @@ def _earlier(command_id: str, row: tuple[Any, ...]) -> AppendResult:
 
 
 def _configure(conn: psycopg.Connection) -> None:
-    conn.execute("SET TIME ZONE 'UTC'; SET DateStyle TO ISO")  # instants and dates as SCAN_AS_TEXT writes them
+    # instants and dates as SCAN_AS_TEXT writes them; text as UTF-8 whatever the database's encoding
+    # (GB18030, EUC_CN…: the server converts), as _call_append sends it and reads it back
+    conn.execute("SET TIME ZONE 'UTC'; SET DateStyle TO ISO; SET client_encoding TO 'UTF8'")
 
 
 class PostgresEventStore(EventStore):

@@ -219,3 +219,43 @@ def test_an_import_that_keeps_colliding_names_the_command(database_url: str) -> 
     finally:
         ledger.close()
         store._other.close()
+
+
+# -- a database of another encoding ------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_a_ledger_in_a_database_encoded_in_euc_cn_keeps_chinese_text_whole() -> None:
+    """A bureau's database may be in a Chinese encoding, not UTF-8: the ledger's connections speak
+    UTF-8 (the server converts), its appends included, which go through libpq itself."""
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    from ledger.audit import verify_store
+    from tests.conftest import postgres_base_url
+
+    base = postgres_base_url()
+    name = f"ledger_euc_cn_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(base, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name} ENCODING 'EUC_CN' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'")
+    url = urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
+    try:
+        app = bootstrap(Settings(database_url=url, operator="测试员"), clock=ManualClock(START))
+        try:
+            app.ledger.execute(apply("TJ-1", name="天津某科技有限公司"))
+            app.ledger.execute(m.RecordProfileChange(
+                command_id="rename", provider_id="TJ-1", field="name", new_value="天津新名字科技有限公司",
+                changed_on=START, reported_on=START, major=False,
+            ))  # fmt: skip
+            assert app.ledger.load(Provider, "TJ-1").name == "天津新名字科技有限公司"
+            assert verify_store(app.ledger.store).ok
+            recorded = list(app.ledger.store.read_all())
+            assert {e.recorded_by for e in recorded} == {"测试员"} and any("天津某科技有限公司" in e.state for e in recorded)
+            assert read_models(app.projections).registry("tianjin")[0]["name"] == "天津新名字科技有限公司"
+        finally:
+            app.close()
+    finally:
+        with psycopg.connect(base, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
