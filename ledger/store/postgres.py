@@ -35,14 +35,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Any, NoReturn
 from uuid import UUID
 
 import orjson
 import psycopg
-from psycopg import pq
+from psycopg import generators, pq
 from psycopg_pool import ConnectionPool
 
 from ledger.redaction import redact
@@ -309,23 +309,25 @@ def _call_append(conn: psycopg.Connection, document: bytes, atomic: bool) -> lis
     """One call of ``ledger_append``, the prepared :data:`APPEND`, through psycopg's libpq
     interface (``psycopg.pq``) rather than a cursor: the group's leader sends it while the other
     writers wait, and a cursor's execute — its adaptation, its generators, its result loaders —
-    cost 71-85 us of the interpreter a call against 32 us for the same round trip here
-    (BENCHMARKS.md); libpq releases the interpreter while it waits for the server, as psycopg does.
-    Outside a transaction block (a command, a group) it is the statement prepared on the
-    connection; within one (an import's chunks) an unnamed one, parsed for each chunk.
-    The document is UTF-8, as the pool's connections speak (:func:`_configure`).
+    cost 71-85 us of the interpreter a call against 37-44 us for the same round trip here
+    (BENCHMARKS.md). It is sent without blocking and waited for by psycopg (``Connection.wait``), as
+    a cursor's is: the interpreter is free meanwhile, and Ctrl-C cancels the call on the server
+    (libpq's own blocking call would let it wait for the server — a writer holding the log's
+    lock — whatever the user presses). Outside a transaction block (a command, a group) it is the
+    statement prepared on the connection; within one (an import's chunks) an unnamed one, parsed
+    for each chunk. The document is UTF-8, as the pool's connections speak (:func:`_configure`).
     The rows as ``ledger_append`` returns them, typed; a refusal is the ``psycopg.errors``
     exception psycopg raises for it, a lost connection :class:`psycopg.OperationalError` (the
     connection is then broken: the pool drops it)."""
     pgconn = conn.pgconn
     params = [document, b"t" if atomic else b"f"]
     if pgconn.transaction_status != pq.TransactionStatus.IDLE:  # within an import's transaction: not prepared
-        result = pgconn.exec_params(APPEND, params)  # (a failure there would abort the transaction)
+        result = _sent(conn, lambda: pgconn.send_query_params(APPEND, params))  # (a failure would abort it)
     else:
-        result = pgconn.exec_prepared(APPEND_NAME, params)
+        result = _sent(conn, lambda: pgconn.send_query_prepared(APPEND_NAME, params))
         if result.error_field(pq.DiagnosticField.SQLSTATE) == NO_SUCH_STATEMENT:
-            _check(conn, pgconn.prepare(APPEND_NAME, APPEND))
-            result = pgconn.exec_prepared(APPEND_NAME, params)
+            _check(conn, _sent(conn, lambda: pgconn.send_prepare(APPEND_NAME, APPEND)))
+            result = _sent(conn, lambda: pgconn.send_query_prepared(APPEND_NAME, params))
     _check(conn, result)
     rows = []
     for row in range(result.ntuples):
@@ -338,6 +340,12 @@ def _call_append(conn: psycopg.Connection, document: bytes, atomic: bool) -> lis
             UUID(moved.decode()) if moved else None, _int(expected), _int(actual),
         ))  # fmt: skip
     return rows
+
+
+def _sent(conn: psycopg.Connection, send: Callable[[], None]) -> pq.abc.PGresult:
+    """The result of one statement ``send`` puts on the connection, waited for as psycopg waits."""
+    send()
+    return conn.wait(generators.execute(conn.pgconn))[-1]
 
 
 def _check(conn: psycopg.Connection, result: pq.abc.PGresult) -> None:

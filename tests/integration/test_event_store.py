@@ -478,6 +478,44 @@ class TestPostgresEventStore(DatabaseEventStoreContract):
         finally:
             store.close()
 
+    def test_ctrl_c_stops_an_append_waiting_for_the_log_and_cancels_it_on_the_server(self, database_url: str, store: EventStore) -> None:
+        # another session holds the log's write lock (a long import, say): an append waits for it, and
+        # Ctrl-C must stop that wait at once, as it stops any psycopg query (the statement is cancelled)
+        import os
+        import subprocess
+        import sys
+        import time
+
+        from ledger.store.postgres import WRITE_LOCK
+
+        script = (
+            "import os, signal, threading, time, uuid\n"
+            "from ledger.store import open_store\n"
+            "from tests.integration.store_helpers import batch, event\n"
+            "store = open_store(os.environ['LEDGER_DATABASE_URL'])\n"
+            "a = uuid.uuid4()\n"
+            "threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT)).start()\n"
+            "started = time.monotonic()\n"
+            "try:\n"
+            "    store.append(batch('waits', [event(a, 1)], {a: 0}))\n"
+            "    print('appended', flush=True)\n"
+            "except KeyboardInterrupt:\n"
+            "    print(f'interrupted {time.monotonic() - started:.1f}', flush=True)\n"
+            "store.close()\n"
+        )
+        with psycopg.connect(database_url) as holder:  # a transaction holding the lock until it ends
+            holder.execute(f"SELECT {WRITE_LOCK}")
+            started = time.monotonic()
+            done = subprocess.run(
+                [sys.executable, "-c", script], env={**os.environ, "LEDGER_DATABASE_URL": database_url},
+                capture_output=True, text=True, timeout=20,
+            )  # fmt: skip
+            waited = time.monotonic() - started
+            holder.rollback()
+        assert done.stdout.startswith("interrupted"), done.stdout + done.stderr
+        assert waited < 15, f"the append waited {waited:.1f} s for the lock after Ctrl-C"
+        assert store.command_result("waits") is None and store.max_position() == 0  # cancelled: nothing written
+
     def test_an_append_on_a_connection_the_server_closed_fails_and_the_next_one_reconnects(self, database_url: str, raw_db) -> None:
         store = PostgresEventStore(database_url, pool_size=1)
         try:
