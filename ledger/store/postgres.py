@@ -349,12 +349,10 @@ def _sent(conn: psycopg.Connection, send: Callable[[], None]) -> pq.abc.PGresult
 
 
 def _check(conn: psycopg.Connection, result: pq.abc.PGresult) -> None:
-    """Raise what psycopg would for a failed result."""
-    if result.status in (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK):
-        return
-    if conn.pgconn.status == pq.ConnStatus.BAD:
-        raise psycopg.OperationalError(pq.error_message(conn.pgconn, encoding=conn.info.encoding))
-    raise psycopg.errors.error_from_result(result, encoding=conn.info.encoding)
+    """Raise what psycopg would for a failed result (a connection lost while waiting: ``Connection.wait``
+    raised already)."""
+    if result.status not in (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK):
+        raise psycopg.errors.error_from_result(result, encoding=conn.info.encoding)
 
 
 def _int(value: bytes | None) -> int | None:
