@@ -19,7 +19,7 @@ from ledger.rules.base import (
     UNSATISFIED_RATING,
     WITH_DEADLINE,
     Citation,
-    is_removal,
+    RulePack,
 )
 from ledger.store.base import event_ref
 
@@ -247,13 +247,7 @@ def record_finding(c: m.RecordFinding, ctx: Context) -> None:
         raise DomainError(f"{pack.short} has no finding article {c.article!r}; known: {', '.join(pack.findings)}")
     provider.require_in_pool(f"apply {article.citation.label}")
     on = ctx.effective(c, provider.begins)
-    if not pack.in_force(on):
-        window = (
-            "its date of effect has not been declared"
-            if pack.valid_from is None
-            else f"it is in force from {pack.valid_from} until {pack.valid_until or 'further notice'}"
-        )
-        raise DomainError(f"{pack.validity.label}: the rulebook is not in force on {on} ({window})")
+    _require_in_force(pack, on)
     deadline = None
     params: dict = {}
     if article.sanction in WITH_DEADLINE:
@@ -329,25 +323,51 @@ def withdraw_from_pool(c: m.WithdrawFromPool, ctx: Context) -> None:
 
 
 def withhold_fees(c: m.WithholdFees, ctx: Context) -> None:
-    """The regulator's decision to withhold or deduct an amount of fees (新乡 第十六条
-    "视情况不予支付或扣除部分服务费用": nothing is withheld automatically)."""
+    """The regulator's decision to withhold or deduct an amount of fees, under the one article of its
+    pack that names fees (:class:`~ledger.rules.base.FeeArticle`): 新乡 第十六条 "取消其服务商资格，视情况
+    不予支付或扣除部分服务费用" after a disqualification under 第十六条 (nothing is withheld
+    automatically); 唐山 第十四条 "服务商被清退或未通过验收的，不予支付服务费用" after a clearance under
+    第十三条, or for a project that failed acceptance. Tianjin, the province and Liuzhou name no
+    withholding: refused there. ``article`` is the fee article itself or the item the provider was
+    removed under; the withholding takes effect inside the pack's window, not before that removal
+    (or that failed acceptance) took effect."""
     provider = _provider(ctx, c.provider_id)
     pack = ctx.pack(provider.jurisdiction)
-    citation = None
-    if c.article is not None:
-        # any article of the pack: a finding's, or a counted rule's (新乡 第十六条（一） withholds fees)
-        known = {f.citation.article: (f.citation, f.sanction) for f in pack.findings.values()}
-        known.update({r.citation.article: (r.citation, r.sanction) for r in pack.rules})
-        known.update({key: (f.citation, f.sanction) for key, f in pack.findings.items()})
-        if c.article not in known:
-            raise DomainError(f"{pack.short} has no article {c.article!r}")
-        cited, sanction = known[c.article]
-        if is_removal(sanction) and not any(s["citation"]["article"] == cited.article for s in provider.active_removals()):
-            # fees withheld under a removal article follow that removal (新乡 第十六条 取消服务商资格，视情况不予支付…)
-            raise DomainError(f"{cited.label}: provider {c.provider_id} was not removed under it; withhold fees under the article it was")
-        citation = cited.as_dict()
-    on = ctx.effective(c, provider.begins)
-    provider.withhold_fees(project_id=c.project_id, amount=str(c.amount), citation=citation, reason=c.reason, effective_on=on)
+    fees = pack.fees
+    if fees is None:
+        raise DomainError(f"{pack.short} names no withholding of fees: none of its articles lets fees go unpaid or be deducted")
+    if c.article != fees.citation.article and not fees.follows(c.article):
+        raise DomainError(f"{pack.short} {c.article}: fees are withheld under {fees.citation.label} ({fees.citation.text}), not under {c.article!r}")
+    removals = [s for s in provider.active_removals() if fees.follows(s["citation"]["article"]) and c.article in (fees.citation.article, s["citation"]["article"])]
+    if not removals:
+        under = c.article if c.article != fees.citation.article else "/".join(fees.after_removal_under)
+        at_acceptance = " (a failed acceptance withholds them when it is recorded)" if fees.failed_acceptance else ""
+        raise DomainError(f"{pack.short} {c.article}: provider {c.provider_id} was not removed under {under}; {fees.citation.label} withholds fees only then{at_acceptance}")
+    if c.project_id is not None:
+        _project(ctx, c.project_id).require_provider(c.provider_id)
+    on = ctx.effective(c, provider.begins, (f"the removal it follows ({removals[0]['ref']}) took effect", removals[0]["effective_on"]))
+    _require_in_force(pack, on)
+    cited = fees.citation if c.article == fees.citation.article else _article_citation(pack, c.article)
+    provider.withhold_fees(project_id=c.project_id, amount=str(c.amount), citation=cited.as_dict(), reason=c.reason, effective_on=on)
+
+
+def _article_citation(pack: RulePack, article: str) -> Citation:
+    """The citation of one of the pack's articles: a finding's or a counted rule's."""
+    for cited in [f.citation for f in pack.findings.values()] + [r.citation for r in pack.rules]:
+        if cited.article == article:
+            return cited
+    raise DomainError(f"{pack.short} has no article {article!r}")
+
+
+def _require_in_force(pack: RulePack, on: date) -> None:
+    """Refuse what applies one of the pack's articles on a day it is not in force."""
+    if not pack.in_force(on):
+        window = (
+            "its date of effect has not been declared"
+            if pack.valid_from is None
+            else f"it is in force from {pack.valid_from} until {pack.valid_until or 'further notice'}"
+        )
+        raise DomainError(f"{pack.validity.label}: the rulebook is not in force on {on} ({window})")
 
 
 # --- projects --------------------------------------------------------------------
@@ -455,9 +475,9 @@ def record_acceptance(c: m.RecordAcceptance, ctx: Context) -> None:
     lead = project.provider_ids[0]
     if not c.passed:
         _note(ctx, lead, ACCEPTANCE_FAILED, source, project.enterprise_id, on, project_id=project.project_id)
-        if pack.unpaid_on_failed_acceptance is not None:
-            # 唐山 第十四条 未通过验收的，不予支付服务费用，试点企业有权追回该项目预付款项
-            citation = pack.unpaid_on_failed_acceptance.as_dict()
+        if pack.fees is not None and pack.fees.failed_acceptance and pack.in_force(on):
+            # 唐山 第十四条 未通过验收的，不予支付服务费用，试点企业有权追回该项目预付款项 (while the pack is in force)
+            citation = pack.fees.citation.as_dict()
             settled = project.paid("fee_paid") + project.paid("prepayment") + project.paid("fee_withheld")
             unpaid = max((project.planned_cost or Decimal(0)) - settled, Decimal(0))
             if unpaid > 0:
@@ -469,8 +489,8 @@ def record_acceptance(c: m.RecordAcceptance, ctx: Context) -> None:
         for provider_id, rating in project.ratings.items():
             if rating["rating"] == "不满意":  # rated before the acceptance: now it is 通过验收，但…不满意
                 _note(ctx, provider_id, ACCEPTANCE_PASSED, source, project.enterprise_id, on, project_id=project.project_id)
-        if pack.unpaid_on_failed_acceptance is not None and project.paid("fee_withheld") > 0 and not project.withholding_reviewed:
-            _review_withholding(ctx, project, pack.unpaid_on_failed_acceptance, lead, on)
+        if pack.fees is not None and pack.fees.failed_acceptance and project.paid("fee_withheld") > 0 and not project.withholding_reviewed:
+            _review_withholding(ctx, project, pack.fees.citation, lead, on)
     target = getattr(pack.params, "target_level", None)
     if pack.target_level_citation is not None and target is not None and c.level_after is not None and c.level_after < target:
         _note(ctx, lead, BELOW_TARGET_LEVEL, source, project.enterprise_id, on, project_id=project.project_id, level_after=c.level_after, target_level=target)
@@ -482,8 +502,9 @@ def _review_withholding(ctx: Context, project: Project, citation: Citation, lead
     provider has been cleared meanwhile (被清退), which withholds the fees on its own."""
     provider = _provider(ctx, lead)
     withheld = str(project.paid("fee_withheld"))
-    if provider.active_removals():
-        reason = f"provider {lead} is {provider.status} since {provider.status_since} (服务商被清退): the fees stay withheld"
+    cleared = [s for s in provider.active_removals() if s["effective_on"] <= on]  # cleared by the day of the pass, not later
+    if cleared:
+        reason = f"provider {lead} is {cleared[-1]['sanction']} since {cleared[-1]['effective_on']} (服务商被清退): the fees stay withheld"
         project.review_withholding(lifted=False, amount=withheld, prepayment_recoverable=project.prepayment_recoverable,
                                    provider_id=lead, reason=reason, citation=citation.as_dict(), effective_on=on)  # fmt: skip
         return

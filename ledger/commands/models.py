@@ -196,7 +196,8 @@ class WithholdFees(Command):
     project_id: Id | None = None
     amount: PositiveAmount
     reason: Text
-    article: Name | None = None
+    #: the article that names the withholding (新乡 第十六条, 唐山 第十四条), or the item the provider was removed under
+    article: Name
 
 
 # --- projects ----------------------------------------------------------------

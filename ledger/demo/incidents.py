@@ -143,7 +143,7 @@ class Incidents(Projects):
         for p in self.fates["ts_leak"]:  # 唐山 第十三条（四）
             self.finding(p, p.out, "第十三条（四）", "未经授权向第三方提供试点企业生产工艺数据，泄露企业商业秘密")  # type: ignore[arg-type]
             self.add(self.days(p.out, 10, 20), m.WithholdFees, provider_id=p.pid, project_id=p.projects[-1] if p.projects else None,  # type: ignore[arg-type]
-                     amount=_money(rng.uniform(80_000, 400_000)), reason="唐山 第十四条：服务商被清退，不予支付服务费用", article="第十三条（四）")  # fmt: skip
+                     amount=_money(rng.uniform(80_000, 400_000)), reason="唐山 第十四条：服务商被清退，不予支付服务费用", article="第十四条")  # fmt: skip
 
         lz_texts = {"第十二条（一）": "对接和进驻试点企业不及时，造成企业投诉", "第十二条（三）": "标准化产品报价高于同期市场均价",
                     "第十二条（五）": "以低于成本的报价排挤其他服务商"}  # fmt: skip

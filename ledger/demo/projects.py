@@ -253,7 +253,8 @@ class Projects(Admission):
             )  # fmt: skip
         elif p.role in ("xx_unsat2", "ts_unsat2"):
             reason = "新乡 第十六条：取消服务商资格，扣减未结算服务费用" if p.j == "xinxiang" else "唐山 第十三条、第十四条：取消资格并纳入黑名单，不予支付服务费用"
-            self.add(self.days(day, 10, 20), m.WithholdFees, provider_id=p.pid, project_id=p.projects[-1], amount=_money(self.rng.uniform(50_000, 300_000)), reason=reason)
+            article = "第十六条（一）" if p.j == "xinxiang" else "第十四条"  # disqualified by two warnings / 被清退 (第十三条（二）)
+            self.add(self.days(day, 10, 20), m.WithholdFees, provider_id=p.pid, project_id=p.projects[-1], amount=_money(self.rng.uniform(50_000, 300_000)), reason=reason, article=article)
 
     def appeal(self, p: _Prov, filed: date, ground: str, targets: tuple, upheld: bool, matter: str, reasons: str, purpose: str, docs: list[str],
                decide_in: tuple[int, int] = (20, 30)) -> date:  # fmt: skip

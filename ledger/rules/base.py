@@ -283,6 +283,22 @@ class PackParameters(BaseModel):
 
 
 @dataclass(frozen=True)
+class FeeArticle:
+    """The article under which fees go unpaid or are deducted, and what it follows: a removal under
+    one of ``after_removal_under`` (article prefixes: 新乡 第十六条 "取消其服务商资格，视情况不予支付或扣除
+    部分服务费用"), and with ``failed_acceptance`` a project that failed acceptance too (唐山 第十四条
+    "服务商被清退或未通过验收的，不予支付服务费用"), which the ledger records at the acceptance itself."""
+
+    citation: Citation
+    after_removal_under: tuple[str, ...]
+    failed_acceptance: bool = False
+
+    def follows(self, article: str) -> bool:
+        """Whether a removal under ``article`` is one this article's withholding follows."""
+        return article.startswith(self.after_removal_under)
+
+
+@dataclass(frozen=True)
 class RulePack:
     jurisdiction: str
     short: str
@@ -307,8 +323,9 @@ class RulePack:
     real_name_reports: Citation | None = None
     grade: Callable[[float, Any], str] | None = None  # (score, params) -> letter
     requires_notice: bool = False
-    #: citation of the rule that makes a failed acceptance unpaid (唐山 第十四条)
-    unpaid_on_failed_acceptance: Citation | None = None
+    #: the article that lets a provider's fees go unpaid or be deducted (新乡 第十六条, 唐山 第十四条);
+    #: None where the pack names no such thing (天津, 省指南, 柳州): no fees are withheld there
+    fees: FeeArticle | None = None
     #: the digital level a project must reach, where falling short is a counted fact
     target_level_citation: Citation | None = None
     #: (kind, eligibility facts, params) -> problems, each citing its article

@@ -9,6 +9,7 @@ from ledger.rules.base import (
     UNSATISFIED_RATING,
     AppealGround,
     CountRule,
+    FeeArticle,
     FindingArticle,
     PackParameters,
     RulePack,
@@ -115,7 +116,9 @@ PACK = RulePack(
         "第十六条（三）": AppealGround(c("第十六条（三）", "被清退、纳入黑名单认定理由存在异议的"), (BLACKLISTING,)),
         "第十六条（四）": AppealGround(c("第十六条（四）", "其他情况"), ("*",)),
     },
-    unpaid_on_failed_acceptance=c(
-        "第十四条", "服务商被清退或未通过验收的，不予支付服务费用，试点企业有权追回该项目预付款项。"
+    fees=FeeArticle(
+        c("第十四条", "服务商被清退或未通过验收的，不予支付服务费用，试点企业有权追回该项目预付款项。"),
+        after_removal_under=("第十三条",),  # 被清退: disqualified and blacklisted under 第十三条
+        failed_acceptance=True,
     ),
 )

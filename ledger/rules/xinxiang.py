@@ -20,6 +20,7 @@ from ledger.rules.base import (
     WARNING,
     AppealGround,
     CountRule,
+    FeeArticle,
     FindingArticle,
     Item,
     PackParameters,
@@ -171,6 +172,10 @@ PACK = RulePack(
     real_name_reports=c(
         "第十八条",
         "任何组织和个人可针对服务商相关信息真实性、准确性等方面存在的问题，向新乡市工业和信息化局实名举报，并提供佐证材料和联系方式。",
+    ),
+    fees=FeeArticle(
+        c("第十六条", "新乡市工业和信息化局将取消其服务商资格，视情况不予支付或扣除部分服务费用"),
+        after_removal_under=("第十六条",),  # not 第十八条's exit (退出服务商库): it names no fees
     ),
     requires_notice=True,
     notice_citation=c("第九条", "按照企业自愿申报、县（市、区）审查推荐、专家评审、专题会议研究和社会公示等程序"),

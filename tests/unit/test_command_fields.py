@@ -248,7 +248,7 @@ def test_mappings_are_bounded(size: int, refused: bool) -> None:
     ],
 )
 def test_amounts_are_finite_and_bounded(amount: str, refused: bool) -> None:
-    data = {"type": "WithholdFees", "command_id": "w", "provider_id": "P", "amount": amount, "reason": "r"}
+    data = {"type": "WithholdFees", "command_id": "w", "provider_id": "P", "amount": amount, "reason": "r", "article": "第十四条"}
     assert _refusal(data) is refused
     if not refused:
         assert parse_command(data).amount == Decimal(amount)  # type: ignore[attr-defined]
