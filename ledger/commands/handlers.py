@@ -338,6 +338,7 @@ def withhold_fees(c: m.WithholdFees, ctx: Context) -> None:
         raise DomainError(f"{pack.short} names no withholding of fees: none of its articles lets fees go unpaid or be deducted")
     if c.article != fees.citation.article and not fees.follows(c.article):
         raise DomainError(f"{pack.short} {c.article}: fees are withheld under {fees.citation.label} ({fees.citation.text}), not under {c.article!r}")
+    cited = fees.citation if c.article == fees.citation.article else _article_citation(pack, c.article)
     removals = [s for s in provider.active_removals() if fees.follows(s["citation"]["article"]) and c.article in (fees.citation.article, s["citation"]["article"])]
     if not removals:
         under = c.article if c.article != fees.citation.article else "/".join(fees.after_removal_under)
@@ -347,7 +348,6 @@ def withhold_fees(c: m.WithholdFees, ctx: Context) -> None:
         _project(ctx, c.project_id).require_provider(c.provider_id)
     on = ctx.effective(c, provider.begins, (f"the removal it follows ({removals[0]['ref']}) took effect", removals[0]["effective_on"]))
     _require_in_force(pack, on)
-    cited = fees.citation if c.article == fees.citation.article else _article_citation(pack, c.article)
     provider.withhold_fees(project_id=c.project_id, amount=str(c.amount), citation=cited.as_dict(), reason=c.reason, effective_on=on)
 
 

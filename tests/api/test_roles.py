@@ -68,7 +68,7 @@ def cases(seeded) -> list[Case]:
         ("/v1/providers/{provider_id}/rectifications/completion", REG, "TS-1", {"sanction_ref": seeded.blacklisting}),
         ("/v1/providers/{provider_id}/rectifications/refusal", REG, "TS-1", {"sanction_ref": seeded.blacklisting}),
         ("/v1/providers/{provider_id}/withdrawal", REG, "TS-2", {"reason": "r"}),
-        ("/v1/providers/{provider_id}/withheld-fees", REG, "TS-2", {"amount": "100", "reason": "r"}),
+        ("/v1/providers/{provider_id}/withheld-fees", REG, "TS-2", {"amount": "100", "reason": "r", "article": "第十四条"}),
         ("/v1/projects", REG, None, {"project_id": "P-new", "jurisdiction": "tangshan", "enterprise_id": "E-1", "enterprise_name": "E", "integrated_provider_id": "TS-2"}),
         ("/v1/projects/{project_id}/diagnosis", REG, p, {"level_before": 1}),
         ("/v1/projects/{project_id}/filing", REG, p, {"content": "c", "cost": "1"}),

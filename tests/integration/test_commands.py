@@ -327,8 +327,10 @@ def test_fees_withheld_may_cite_a_counted_rule_and_unknown_articles_are_refused(
     [withheld] = scenario.provider("XX-1").fees_withheld
     assert (withheld["amount"], withheld["citation"]["article"]) == ("12000", "第十六条（一）")
     recorded = scenario.ledger.store.max_position()
-    with pytest.raises(DomainError, match="no article"):
+    with pytest.raises(DomainError, match="fees are withheld under 新乡 第十六条 .*not under '第九十九条'"):
         scenario.run(m.WithholdFees, provider_id="XX-1", amount="1", reason="x", article="第九十九条")
+    with pytest.raises(DomainError, match="新乡 has no article '第十六条（九）'"):
+        scenario.run(m.WithholdFees, provider_id="XX-1", amount="1", reason="x", article="第十六条（九）")
     assert scenario.ledger.store.max_position() == recorded
 
 
