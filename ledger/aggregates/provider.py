@@ -90,6 +90,13 @@ class Provider(LedgerAggregate):
         return f"provider {self.provider_id} applied", self.applied_on
 
     @property
+    def joined_pool(self) -> tuple[str, date | None]:
+        """Nothing that concerns a provider of the pool (a score, a finding, a project it serves,
+        a withdrawal) takes effect before it was admitted: a sanction cannot remove a provider from
+        a pool it had not yet joined."""
+        return f"provider {self.provider_id} was admitted", self.admitted_on
+
+    @property
     def in_pool(self) -> bool:
         return self.status in IN_POOL
 

@@ -200,7 +200,7 @@ def record_score(c: m.RecordScore, ctx: Context) -> None:
     if pack.grade is None:
         raise DomainError(f"{pack.short} grades providers without scores; RecordScore is for 天津 第十一条")
     provider.require_in_pool("record a score")
-    on = ctx.effective(c, provider.begins)
+    on = ctx.effective(c, provider.joined_pool)
     _plausible_year(c.year, on)
     provider.record_score(year=c.year, score=c.score, grade=pack.grade(c.score, pack.params), pack_version=pack.version, effective_on=on)
     ctx.reconcile(provider, on)
@@ -211,7 +211,7 @@ def record_evaluation(c: m.RecordEvaluation, ctx: Context) -> None:
     if provider.jurisdiction != "province":
         raise DomainError("qualified/unqualified evaluations are the province's (省指南 四（三）)")
     provider.require_in_pool("record an evaluation")
-    on = ctx.effective(c, provider.begins)
+    on = ctx.effective(c, provider.joined_pool)
     _plausible_year(c.year, on)
     provider.record_evaluation(year=c.year, qualified=c.qualified, effective_on=on)
     ctx.reconcile(provider, on)
@@ -222,7 +222,7 @@ def record_star_rating(c: m.RecordStarRating, ctx: Context) -> None:
     if provider.jurisdiction != "xinxiang":
         raise DomainError("star ratings are Xinxiang's (新乡 第十四条)")
     provider.require_in_pool("rate stars")
-    provider.rate_stars(rating_round=c.rating_round, stars=c.stars, basis=dict(c.basis), effective_on=ctx.effective(c, provider.begins))
+    provider.rate_stars(rating_round=c.rating_round, stars=c.stars, basis=dict(c.basis), effective_on=ctx.effective(c, provider.joined_pool))
 
 
 def _plausible_year(year: int, on: date) -> None:
@@ -246,7 +246,7 @@ def record_finding(c: m.RecordFinding, ctx: Context) -> None:
     if article is None:
         raise DomainError(f"{pack.short} has no finding article {c.article!r}; known: {', '.join(pack.findings)}")
     provider.require_in_pool(f"apply {article.citation.label}")
-    on = ctx.effective(c, provider.begins)
+    on = ctx.effective(c, provider.joined_pool)
     _require_in_force(pack, on)
     deadline = None
     params: dict = {}
@@ -319,7 +319,7 @@ def withdraw_from_pool(c: m.WithdrawFromPool, ctx: Context) -> None:
     provider.require_in_pool("withdraw")
     pack = ctx.pack(provider.jurisdiction)
     citation = pack.voluntary_exit.as_dict() if pack.voluntary_exit else None
-    provider.exit_pool(reason=c.reason or "voluntary exit", citation=citation, effective_on=ctx.effective(c, provider.begins))
+    provider.exit_pool(reason=c.reason or "voluntary exit", citation=citation, effective_on=ctx.effective(c, provider.joined_pool))
 
 
 def withhold_fees(c: m.WithholdFees, ctx: Context) -> None:
@@ -384,7 +384,7 @@ def register_project(c: m.RegisterProject, ctx: Context) -> None:
         if provider.jurisdiction != c.jurisdiction:
             raise DomainError(f"provider {provider.provider_id} is in {provider.jurisdiction}'s pool, not {c.jurisdiction}'s")
         provider.require_in_pool(f"serve project {c.project_id}")
-    on = ctx.effective(c, *(p.begins for p in providers))
+    on = ctx.effective(c, *(p.joined_pool for p in providers))
     ctx.uow.add(
         Project(
             project_id=c.project_id,

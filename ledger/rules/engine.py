@@ -16,7 +16,7 @@ events it triggers on the aggregate:
 3. impose, earliest condition first, each decision that holds and is not yet
    recorded — only while the provider is in the pool, and only for conditions
    that became true inside the pack's validity window, counting only what took
-   effect from the pack's date of effect on.
+   effect from the pack's date of effect and from the provider's admission on.
 
 Dates come from the facts, never from the day they are recorded: a derived
 sanction takes effect on the day its condition became true, and its deadline
@@ -83,8 +83,11 @@ class SinceView:
 
 def pending_decisions(provider: Provider, pack: RulePack) -> list[Decision]:
     """Decisions that hold now and are not yet recorded (whatever the pool status and
-    validity), counting only what took effect from the pack's ``valid_from`` on."""
-    view = SinceView(ProviderView(provider), pack.valid_from)
+    validity), counting only what took effect from the pack's ``valid_from`` on and from the
+    provider's admission on: a provider is sanctioned as one of the pool, for what happened since it
+    joined it (nothing removes it from the pool before it was in it)."""
+    since = max((d for d in (pack.valid_from, provider.admitted_on) if d is not None), default=None)
+    view = SinceView(ProviderView(provider), since)
     active = provider.active_sanctions()
     recorded_keys = {s["key"] for s in active}
     recorded_rules = {s["rule_id"] for s in active}
