@@ -307,16 +307,18 @@ class Context:
     today: date
     now: datetime
 
-    def pack(self, jurisdiction: str) -> RulePack:
-        """The jurisdiction's pack with the validity and parameters its regulator declared."""
+    def pack(self, jurisdiction: str, on: date | None = None) -> RulePack:
+        """The jurisdiction's pack with the validity and parameters its regulator declared; with
+        ``on``, the parameters in force that day (:meth:`RulePack.as_of`)."""
         pack = PACKS[jurisdiction]
         rulebook = self.uow.find(Rulebook, jurisdiction)
         if rulebook is not None:
             if rulebook.validity_declared:
                 pack = pack.with_validity(rulebook.valid_from, rulebook.valid_until)
-            if rulebook.params:
-                pack = pack.with_params(**rulebook.params)
-        return pack
+            changes = rulebook.changes()
+            if changes:
+                pack = pack.with_param_changes(changes)
+        return pack if on is None else pack.as_of(on)
 
     def effective(self, command: Command, *not_before: tuple[str, date | None]) -> date:
         """The day the command's fact took effect (``effective_on``, default today).

@@ -21,6 +21,8 @@ class Rulebook(LedgerAggregate):
         self.valid_until: date | None = None
         self.validity_declared = False
         self.params: dict[str, Any] = {}
+        #: every ParametersSet, in the order recorded: {"effective_on", "params"} (the day it takes effect)
+        self.parameter_changes: list[dict[str, Any]] = []
 
     @event("ValidityDeclared")
     def declare_validity(self, valid_from: date | None, valid_until: date | None, reference: str, effective_on: date) -> None:
@@ -31,3 +33,13 @@ class Rulebook(LedgerAggregate):
     @event("ParametersSet")
     def set_parameters(self, params: dict, reference: str, effective_on: date) -> None:
         self.params.update(params)
+        # a state folded or snapshotted before the list existed: every earlier change is in ``params``
+        self.__dict__.setdefault("parameter_changes", []).append({"effective_on": effective_on, "params": dict(params)})
+
+    def changes(self) -> list[tuple[date, dict[str, Any]]]:
+        """(day of effect, values) of each parameter change; for a state from before they were kept
+        apart (a snapshot), its parameters as one change in force whatever the day."""
+        kept = self.__dict__.get("parameter_changes")
+        if kept is None:
+            return [(date.min, dict(self.params))] if self.params else []
+        return [(change["effective_on"], change["params"]) for change in kept]

@@ -44,7 +44,7 @@ def submit_application(c: m.SubmitApplication, ctx: Context) -> None:
         raise DomainError(f"{pack.short}: kind {c.kind!r} is not one of {', '.join(pack.provider_kinds)}")
     # where the text lists its kinds as examples (天津 第四条 "主要包括…等", 省指南 一（一） "主要包含"),
     # another kind is recorded as given
-    problems = pack.eligibility(c.kind, c.eligibility, pack.params)
+    problems = pack.eligibility(c.kind, c.eligibility, pack.as_of(c.effective_on or ctx.today).params)
     if problems:
         raise DomainError("not eligible: " + "; ".join(problems))
     on = ctx.effective(c)
@@ -123,7 +123,7 @@ def close_public_notice(c: m.ClosePublicNotice, ctx: Context) -> None:
     """天津 第十条: 公示期不少于7天，公示期满无异议的纳入资源池 — closing the notice decides admission."""
     provider = _provider(ctx, c.provider_id)
     notice = _open_notice(provider)
-    pack = ctx.pack(provider.jurisdiction)
+    pack = ctx.pack(provider.jurisdiction, notice["opened_on"])  # the length required when the notice opened
     days = (c.last_day - notice["opened_on"]).days + 1
     if days < 1:
         raise DomainError(f"last_day {c.last_day} is before the notice opened on {notice['opened_on']}")
@@ -202,7 +202,8 @@ def record_score(c: m.RecordScore, ctx: Context) -> None:
     provider.require_in_pool("record a score")
     on = ctx.effective(c, provider.joined_pool)
     _plausible_year(c.year, on)
-    provider.record_score(year=c.year, score=c.score, grade=pack.grade(c.score, pack.params), pack_version=pack.version, effective_on=on)
+    grade = pack.grade(c.score, pack.as_of(on).params)  # the bands in force on the score's day
+    provider.record_score(year=c.year, score=c.score, grade=grade, pack_version=pack.version, effective_on=on)
     ctx.reconcile(provider, on)
 
 
@@ -248,6 +249,7 @@ def record_finding(c: m.RecordFinding, ctx: Context) -> None:
     provider.require_in_pool(f"apply {article.citation.label}")
     on = ctx.effective(c, provider.joined_pool)
     _require_in_force(pack, on)
+    pack = pack.as_of(on)  # the periods in force on the day the order took effect
     deadline = None
     params: dict = {}
     if article.sanction in WITH_DEADLINE:
@@ -471,7 +473,7 @@ def record_acceptance(c: m.RecordAcceptance, ctx: Context) -> None:
     on = ctx.effective(c, project.begins, ("its implementation started", project.implementation_started_on))
     project.decide_acceptance(passed=c.passed, level_after=c.level_after, effective_on=on)
     source = _last_ref(project)
-    pack = ctx.pack(project.jurisdiction)
+    pack = ctx.pack(project.jurisdiction, on)
     lead = project.provider_ids[0]
     if not c.passed:
         _note(ctx, lead, ACCEPTANCE_FAILED, source, project.enterprise_id, on, project_id=project.project_id)
@@ -580,7 +582,7 @@ def _complaint(ctx: Context, complaint_id: str) -> Complaint:
 def request_answer(c: m.RequestAnswer, ctx: Context) -> None:
     complaint = _complaint(ctx, c.complaint_id)
     on = ctx.effective(c, complaint.begins)
-    params = ctx.pack(complaint.jurisdiction).params
+    params = ctx.pack(complaint.jurisdiction, on).params
     days = int(getattr(params, "report_answer_days", 15))
     deadline = c.deadline or params.period(on, days).due
     if deadline < on:

@@ -330,6 +330,12 @@ class RulePack:
     target_level_citation: Citation | None = None
     #: (kind, eligibility facts, params) -> problems, each citing its article
     eligibility: Callable[[str, Any, Any], list[str]] = lambda kind, facts, params: []
+    #: the regulator's parameter changes (``SetRulebookParameters``), by the day each takes effect:
+    #: (that day, the values it sets); ``params`` has every one applied, :meth:`as_of` those in force
+    #: on a day. None of them reaches back to what happened before its day (:meth:`param_periods`)
+    param_changes: tuple[tuple[date, Mapping[str, Any]], ...] = ()
+    #: the parameters before any change: the document's values
+    document_params: PackParameters | None = None
 
     @property
     def min_notice_days(self) -> int | None:
@@ -353,7 +359,51 @@ class RulePack:
         return replace(self, valid_from=valid_from, valid_until=valid_until)
 
     def with_params(self, **overrides: Any) -> RulePack:
+        """The pack with ``overrides`` in force whatever the day (a what-if, a test); a regulator's
+        changes, each from its own day, are :meth:`with_param_changes`."""
         return replace(self, params=self.params.model_copy(update=overrides))
+
+    def with_param_changes(self, changes: Iterable[tuple[date, Mapping[str, Any]]]) -> RulePack:
+        """The pack with the regulator's parameter changes, each in force from its day on (a change
+        dated earlier than another but recorded after it is ordered by its day)."""
+        ordered = tuple(sorted(changes, key=lambda change: change[0]))
+        document = self.document_params or self.params
+        params = document
+        for _, values in ordered:
+            params = params.model_copy(update=dict(values))
+        return replace(self, params=params, param_changes=ordered, document_params=document)
+
+    def as_of(self, day: date) -> RulePack:
+        """The pack with the parameters in force on ``day``: the document's values, changed by the
+        regulator's changes that took effect by then (dates come from the facts: a deadline, a grade,
+        a notice's length follow the parameters of the day they concern, not of the day entered)."""
+        if not self.param_changes or self.document_params is None:
+            return self
+        params = self.document_params
+        for since, values in self.param_changes:
+            if since <= day:
+                params = params.model_copy(update=dict(values))
+        return replace(self, params=params)
+
+    def param_periods(self, name: str) -> list[tuple[date | None, date | None, PackParameters]]:
+        """The periods in which parameter ``name`` kept one value: (from, until (exclusive), the
+        parameters in force from then), ``None`` for an open end. A counted rule counts, in each
+        period, what took effect in it, with its threshold then: a threshold the regulator changes
+        applies from the change's day on, as a revised article does, and never to a count of
+        facts before that day (not retroactive: 立法法 第一百零四条 不溯及既往)."""
+        if not self.param_changes or self.document_params is None:
+            return [(None, None, self.params)]
+        starts: list[date | None] = [None]
+        value = getattr(self.document_params, name, None)
+        for since, values in self.param_changes:
+            if name in values and values[name] != value:
+                value = values[name]
+                if starts[-1] == since:
+                    continue  # two changes of one day: the later one is the day's value
+                starts.append(since)
+        ends: list[date | None] = [*starts[1:], None]
+        document = self.document_params
+        return [(start, end, document if start is None else self.as_of(start).params) for start, end in zip(starts, ends)]
 
     def rule(self, rule_id: str) -> Rule:
         for rule in self.rules:

@@ -64,15 +64,21 @@ def reconcile(provider: Provider, pack: RulePack, on: date, appeal_ref: str | No
 
 class SinceView:
     """A provider's record as a pack counts it: nothing effective before the pack came into
-    force. Earlier facts stay on record, but the pack's rules do not reach back to them (a
-    count first met before the date of effect must not keep the rule from ever firing)."""
+    force (or before the provider joined the pool). Earlier facts stay on record, but the pack's
+    rules do not reach back to them (a count first met before the date of effect must not keep
+    the rule from ever firing). With ``until``, nothing effective on or after that day either
+    (the period of one threshold: :meth:`RulePack.param_periods`)."""
 
-    def __init__(self, view: View, since: date | None) -> None:
+    def __init__(self, view: View, since: date | None, until: date | None = None) -> None:
         self._view = view
         self._since = since
+        self._until = until
 
     def _after(self, items: list[Item]) -> list[Item]:
-        return items if self._since is None else [i for i in items if i.effective_on >= self._since]
+        since, until = self._since, self._until
+        if since is None and until is None:
+            return items
+        return [i for i in items if (since is None or i.effective_on >= since) and (until is None or i.effective_on < until)]
 
     def facts(self, kind: str) -> list[Item]:
         return self._after(self._view.facts(kind))
@@ -87,17 +93,21 @@ def pending_decisions(provider: Provider, pack: RulePack) -> list[Decision]:
     provider's admission on: a provider is sanctioned as one of the pool, for what happened since it
     joined it (nothing removes it from the pool before it was in it)."""
     since = max((d for d in (pack.valid_from, provider.admitted_on) if d is not None), default=None)
-    view = SinceView(ProviderView(provider), since)
+    record = ProviderView(provider)
     active = provider.active_sanctions()
     recorded_keys = {s["key"] for s in active}
     recorded_rules = {s["rule_id"] for s in active}
     found: list[Decision] = []
     for rule in pack.rules:
-        for decision in rule.decisions(view, pack.params, provider.excused.get(rule.id, ())):
-            one_shot = decision.key == rule.id
-            if decision.key in recorded_keys or (one_shot and rule.id in recorded_rules):
-                continue
-            found.append(decision)
+        param = getattr(rule, "param", "")
+        # a threshold the regulator changed counts, in each of its periods, what took effect then
+        for start, until, params in pack.param_periods(param) if param else [(None, None, pack.params)]:
+            view = SinceView(record, max((d for d in (since, start) if d is not None), default=None), until)
+            for decision in rule.decisions(view, params, provider.excused.get(rule.id, ())):
+                one_shot = decision.key == rule.id
+                if decision.key in recorded_keys or (one_shot and rule.id in recorded_rules) or decision in found:
+                    continue
+                found.append(decision)
     return sorted(found, key=lambda d: (d.condition_on, d.rule.id, [ref_key(r) for r in d.evidence]))
 
 
@@ -148,9 +158,10 @@ def impose(provider: Provider, pack: RulePack, decision: Decision) -> None:
     params = dict(decision.params)
     deadline = None
     if rule.deadline_param:
-        days = int(getattr(pack.params, rule.deadline_param))
+        in_force = pack.as_of(decision.condition_on).params  # the period of the day the order took effect
+        days = int(getattr(in_force, rule.deadline_param))
         params[rule.deadline_param] = days
-        period = pack.params.period(decision.condition_on, days)
+        period = in_force.period(decision.condition_on, days)
         params.update(period.params())
         deadline = period.due
     provider.impose(

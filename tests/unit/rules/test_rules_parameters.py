@@ -1,0 +1,73 @@
+"""A regulator's parameter change (SetRulebookParameters) takes effect from its own day, never earlier.
+
+Dates come from the facts: a threshold, a period or a grade band the regulator changes on a day
+applies to what happens from that day on — a fact entered after the change but dated before it is
+judged by the parameters in force on its day, and a count of facts before the change is not
+completed by the new threshold (a revised article counts from its date of effect, as a pack does
+from its own)."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from ledger.commands import models as m
+
+CHANGED = date(2025, 6, 1)
+ORDERS = ["第十二条（一）", "第十二条（二）", "第十二条（三）", "第十二条（五）"]
+
+
+@pytest.fixture
+def lowered(scenario):
+    """唐山 第十三条（一） 限期整改超过 2 次, lowered by the bureau to 超过 1 次 from 2025-06-01; today 2025-06-20."""
+    scenario.admit("TS-1", "tangshan", on=date(2025, 3, 1))
+    scenario.on(date(2025, 6, 20))
+    scenario.run(m.SetRulebookParameters, jurisdiction="tangshan", params={"rectification_orders": 1}, reference="notice", effective_on=CHANGED)
+    return scenario
+
+
+@pytest.mark.parametrize(
+    "before, after, blacklisted_on, threshold",
+    [
+        (2, 0, None, None),  # entered late: judged by 超过 2 次, in force in March
+        (3, 0, date(2025, 3, 3), 2),  # the third March order, under the document's number
+        (2, 1, None, None),  # one order since the change: not more than 1
+        (1, 2, date(2025, 6, 2), 1),  # the second order since the change
+        (0, 2, date(2025, 6, 2), 1),
+    ],
+)
+def test_a_lowered_threshold_applies_from_its_day_on_never_to_orders_before_it(lowered, before, after, blacklisted_on, threshold):
+    days = [date(2025, 3, 1 + i) for i in range(before)] + [CHANGED + timedelta(days=i) for i in range(after)]
+    refs = [lowered.finding("TS-1", ORDERS[i], on=day, deadline_days=10) for i, day in enumerate(days)]
+    blacklistings = [s for s in lowered.sanctions("TS-1") if s["sanction"] == "blacklisting"]
+    if blacklisted_on is None:
+        assert blacklistings == []
+        assert lowered.provider("TS-1").in_pool
+        return
+    [blacklisting] = blacklistings
+    assert (blacklisting["effective_on"], blacklisting["params"]) == (blacklisted_on, {"rectification_orders": threshold})
+    assert blacklisting["evidence"] == (refs[:3] if threshold == 2 else refs[before:])  # the March orders never count under 超过 1 次
+
+
+@pytest.mark.parametrize("order_on, deadline", [(CHANGED - timedelta(days=1), date(2025, 6, 30)), (CHANGED, date(2025, 6, 23))])
+def test_a_default_period_follows_the_day_the_order_took_effect(scenario, order_on, deadline):
+    """rectification_days 30 → 20 from 2025-06-01: an order of 2025-05-31, entered after the change,
+    keeps 30 days (due 2025-06-30); one of 2025-06-01 gets 20 (2025-06-21, a Saturday: due Monday 23)."""
+    scenario.admit("TS-1", "tangshan", on=date(2025, 3, 1))
+    scenario.on(date(2025, 6, 10))
+    scenario.run(m.SetRulebookParameters, jurisdiction="tangshan", params={"rectification_days": 20}, reference="notice", effective_on=CHANGED)
+    scenario.finding("TS-1", "第十二条（一）", on=order_on)
+    [order] = scenario.sanctions("TS-1")
+    assert order["deadline"] == deadline
+
+
+@pytest.mark.parametrize("scored_on, grade", [(CHANGED - timedelta(days=1), "C"), (CHANGED, "B")])
+def test_a_score_is_graded_by_the_bands_of_its_day(scenario, scored_on, grade):
+    """天津 第十一条 70 分以上为 B: lowered to 65 from 2025-06-01; a 67 dated the day before is C (removed)."""
+    scenario.admit("TJ-1", "tianjin", on=date(2025, 3, 1))
+    scenario.on(date(2025, 6, 10))
+    scenario.run(m.SetRulebookParameters, jurisdiction="tianjin", params={"grade_b_min": 65}, reference="notice", effective_on=CHANGED)
+    scenario.run(m.RecordScore, provider_id="TJ-1", year=2025, score=67, effective_on=scored_on)
+    [score] = [f for f in scenario.provider("TJ-1").facts.values() if f["kind"] == "score"]
+    assert score["data"]["grade"] == grade
+    assert scenario.provider("TJ-1").in_pool is (grade == "B")
