@@ -114,7 +114,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _rule_refusal(request: Request, error: DomainError) -> JSONResponse:
-        return problem(422, str(error), article=article_of(error))
+        return problem(422, str(error), article=article_of(error), field=error.field)
 
     for conflict in (CommandConflict, ConcurrencyConflict, *_reused_key_errors()):
 

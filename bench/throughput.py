@@ -169,7 +169,7 @@ def workload(client: int, providers: int, seed: int, share: int = 0, shares: int
             fourth, j4 = provider(pick(), providers)
             if j4 in MILD_FINDING:
                 yield m.RecordFinding(
-                    command_id=cid("finding"), provider_id=fourth, article=MILD_FINDING[j4], summary="late report (benchmark)",
+                    command_id=cid("finding"), provider_id=fourth, article=MILD_FINDING[j4], summary="late report (benchmark)", deadline_days=30,
                 )  # fmt: skip
 
 

@@ -336,10 +336,10 @@ class Context:
 def bounded(field_name: str, on: date, today: date, *not_before: tuple[str, date | None]) -> date:
     """``on``, if a fact may take effect that day: not in the future, not before what it concerns."""
     if on > today:
-        raise DomainError(f"{field_name} {on} is in the future (today is {today})")
+        raise DomainError(f"{field_name} {on} is in the future (today is {today})", field=field_name)
     for what, earliest in not_before:
         if earliest is not None and on < earliest:
-            raise DomainError(f"{field_name} {on} is before {what} ({earliest})")
+            raise DomainError(f"{field_name} {on} is before {what} ({earliest})", field=field_name)
     return on
 
 

@@ -11,7 +11,12 @@ from ledger.clock import current_time
 
 
 class DomainError(Exception):
-    """A command that the rules do not allow; the message says which rule."""
+    """A command that the rules do not allow; the message says which rule, and ``field`` the
+    command's field at fault where one is (the API answers it beside the message)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class LedgerAggregate(Aggregate):

@@ -253,7 +253,14 @@ def record_finding(c: m.RecordFinding, ctx: Context) -> None:
     deadline = None
     params: dict = {}
     if article.sanction in WITH_DEADLINE:
-        days = c.deadline_days or int(getattr(pack.params, article.deadline_param or "", 0) or 30)
+        # 限期整改: the period is the regulator's to set (唐山/柳州 第十二条 only cap it: 一般不超过30日)
+        if c.deadline_days is None:
+            raise DomainError(
+                f"deadline_days: {article.citation.label} orders rectification within a period (限期整改) that the "
+                "regulator sets; the finding must give it",
+                field="deadline_days",
+            )
+        days = c.deadline_days
         limit = pack.max_rectification_days
         if limit is not None and days > limit and not c.exceptional_reason:
             raise DomainError(

@@ -251,12 +251,12 @@ class ConsecutiveYearsRule(Rule):
 
 @dataclass(frozen=True)
 class FindingArticle:
-    """An article a regulator cites in a finding of fact, and the sanction it attaches."""
+    """An article a regulator cites in a finding of fact, and the sanction it attaches (a warning or
+    an order to rectify 限期: within the period the regulator's finding sets, ``deadline_days``)."""
 
     citation: Citation
     sanction: str
     consequences: tuple[str, ...] = ()
-    deadline_param: str | None = None
 
 
 @dataclass(frozen=True)

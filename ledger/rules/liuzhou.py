@@ -31,7 +31,9 @@ class LiuzhouParameters(PackParameters):
     unsatisfied_enterprises_for_gray_list: int = 10
     #: 第十四条（四）限期整改超过2次 (strict)
     rectification_orders: int = 2
-    #: 第十二条 整改期限一般不超过30日
+    #: 第十二条 整改期限一般不超过30日: a finding gives its own period (``deadline_days``); an order
+    #: the ledger derives (第十二条（四）（六）) has no finding to carry one, and gets this one, the
+    #: text's cap, which the bureau may change
     rectification_days: int = 30
     max_rectification_days: int = 30
     #: 第八条（四）/ 第十二条（四）数字化水平达到二级及以上
@@ -118,7 +120,7 @@ PACK = RulePack(
     ),
     findings={
         **{
-            article: FindingArticle(c(article, text), RECTIFICATION_ORDER, ("interview",), "rectification_days")
+            article: FindingArticle(c(article, text), RECTIFICATION_ORDER, ("interview",))
             for article, text in RECTIFICATION_ARTICLES.items()
         },
         **{article: FindingArticle(c(article, text), GRAY_LISTING, _gray) for article, text in GRAY_LIST_ARTICLES.items()},

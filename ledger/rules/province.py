@@ -27,9 +27,6 @@ SMART_EQUIPMENT = "智能装备服务商"
 class ProvinceParameters(PackParameters):
     #: 四（三）连续两年评价为不合格的服务商 … 清退出资源池
     consecutive_unqualified_years: int = 2
-    #: 四（一）给予限期整改: the guide names no period. 30 days is the ledger's default for a
-    #: finding that gives none (``deadline_days``), not the text's; the bureau sets the period.
-    rectification_days: int = 30
     #: 二（一）4 至少在省内三家及以上企业得到应用 (inclusive, distinct enterprises)
     smart_equipment_min_enterprises: int = 3
 
@@ -83,7 +80,7 @@ PACK = RulePack(
     # nobody by itself. (Until 2026-12 the ledger derived a clearance from an overdue order, as
     # rule "province.4.1.overdue"; clearances recorded so keep their meaning — NOTES.md.)
     findings={
-        "四（一）整改": FindingArticle(c("四（一）", _info), RECTIFICATION_ORDER, deadline_param="rectification_days"),
+        "四（一）整改": FindingArticle(c("四（一）", _info), RECTIFICATION_ORDER),
         "四（一）清退": FindingArticle(c("四（一）", _info), CLEARANCE),
         "四（四）": FindingArticle(
             c(

@@ -27,8 +27,7 @@ class TangshanParameters(PackParameters):
     rectification_orders: int = 2
     #: 第十三条（二）“不满意”次数达到 2 次 (inclusive, occurrences)
     unsatisfied_ratings: int = 2
-    #: 第十二条 整改期限一般不超过 30 日
-    rectification_days: int = 30
+    #: 第十二条 整改期限一般不超过 30 日 (a cap: each finding sets its period, ``deadline_days``)
     max_rectification_days: int = 30
     #: 第六条（一）达到二级及以上标准
     target_level: int = 2
@@ -97,8 +96,7 @@ PACK = RulePack(
     ),
     findings={
         **{
-            article: FindingArticle(c(article, text), RECTIFICATION_ORDER, deadline_param="rectification_days")
-            for article, text in RECTIFICATION_ARTICLES.items()
+            article: FindingArticle(c(article, text), RECTIFICATION_ORDER) for article, text in RECTIFICATION_ARTICLES.items()
         },
         **{
             article: FindingArticle(c(article, text), BLACKLISTING, _blacklisted)

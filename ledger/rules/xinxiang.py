@@ -39,7 +39,9 @@ c = cite("新乡", DOCUMENT)
 class XinxiangParameters(PackParameters):
     #: 第十六条（一）受到警告2次及以上的 (inclusive, occurrences)
     warnings_for_disqualification: int = 2
-    #: 第十五条 予以警告并限期整改: the document sets no number; the bureau sets the deadline
+    #: 第十五条 予以警告并限期整改: the document sets no number. A finding gives its own period
+    #: (``deadline_days``); a warning the ledger derives (第十五条（四）) has no finding to carry one,
+    #: and gets this one, the ledger's default, which the bureau may change
     warning_rectification_days: int = 30
     #: 第十八条 被举报服务商未按要求回复: days given to answer a report (set by the bureau)
     report_answer_days: int = 15
@@ -142,8 +144,7 @@ PACK = RulePack(
     ),
     findings={
         **{
-            article: FindingArticle(c(article, text), WARNING, deadline_param="warning_rectification_days")
-            for article, text in WARNING_ARTICLES.items()
+            article: FindingArticle(c(article, text), WARNING) for article, text in WARNING_ARTICLES.items()
         },
         "第十六条（三）": FindingArticle(
             c("第十六条（三）", "恶意诽谤、污蔑市中小企业数字化转型工作及相关工作人员，造成严重不良社会影响的"),

@@ -65,6 +65,10 @@ def test_bad_input_names_the_field_and_writes_nothing(served):
     assert answer.status_code == 422 and answer.json()["field"] == "deadline_days"
     answer = client.post("/v1/providers/TS-2/findings", json={"article": "第十二条（一）", "summary": "s"}, headers=headers("regulator"))
     assert answer.status_code == 422 and answer.json()["field"] == "Idempotency-Key"
+    answer = client.post("/v1/providers/TS-2/findings", json={"article": "第十二条（一）", "summary": "s"}, headers={**headers("regulator"), "Idempotency-Key": "k-3b"})
+    assert answer.status_code == 422 and answer.json()["field"] == "deadline_days" and answer.json()["article"] == "第十二条（一）"
+    answer = client.post("/v1/providers/TS-2/findings", json={"article": "第十二条（一）", "summary": "s", "deadline_days": 10, "effective_on": "2020-01-01"}, headers={**headers("regulator"), "Idempotency-Key": "k-3c"})
+    assert answer.status_code == 422 and answer.json()["field"] == "effective_on"
     answer = client.post("/v1/providers/TS-2/profile-changes", json={"field": "address", "new_value": "x", "changed_on": "2025-05-02", "reported_on": "2025-05-01"}, headers={**headers("regulator"), "Idempotency-Key": "k-4"})
     assert answer.status_code == 422 and answer.json()["field"] == "reported_on"
     assert served.events() == before
@@ -129,7 +133,7 @@ def test_the_timeline_filters_on_the_recorded_axis(served):
     (from the start / to the end of that day, Asia/Shanghai), both bounds included."""
     found = datetime(2025, 6, 1, 10, 0, 0, 500000, tzinfo=BUREAU_TZ)
     served.clock.set(found)
-    served.app.ledger.execute(m.RecordFinding(command_id="late-finding", provider_id="TS-2", article="第十二条（一）", summary="recorded later"))
+    served.app.ledger.execute(m.RecordFinding(command_id="late-finding", provider_id="TS-2", article="第十二条（一）", summary="recorded later", deadline_days=30))
     assert served.app.projections is not None
     served.app.projections.catch_up()
     auditor = headers("auditor")

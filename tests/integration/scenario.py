@@ -105,7 +105,10 @@ class Scenario:
         return self.provider(provider_id)
 
     def finding(self, provider_id: str, article: str, *, on: date | None = None, **fields: Any) -> str:
-        """A regulator's finding; returns the ref of the sanction it imposed."""
+        """A regulator's finding; returns the ref of the sanction it imposed. A warning or an order
+        is given 30 days to rectify unless ``deadline_days`` says otherwise (the period is the
+        regulator's to set: a removal ignores it)."""
+        fields.setdefault("deadline_days", 30)
         self.run(m.RecordFinding, provider_id=provider_id, article=article, summary=f"finding under {article}", effective_on=on, **fields)
         return [s for s in self.sanctions(provider_id, active=False) if not s["derived"]][-1]["ref"]
 

@@ -218,7 +218,7 @@ def test_a_command_is_checked_against_what_it_read(scenario):
     for article in ("第十二条（一）", "第十二条（二）"):
         scenario.finding("TS-1", article)
     commands = {
-        "A": scenario.command(m.RecordFinding, provider_id="TS-1", article="第十二条（三）", summary="third order"),
+        "A": scenario.command(m.RecordFinding, provider_id="TS-1", article="第十二条（三）", summary="third order", deadline_days=30),
         "B": scenario.command(
             m.RegisterProject,
             project_id="P-1",
@@ -259,7 +259,7 @@ def test_a_command_that_keeps_conflicting_is_reported_and_not_recorded(scenario,
         )  # fmt: skip
 
     store = InterceptedStore(scenario.ledger.store, someone_else_writes_first)
-    finding = scenario.command(m.RecordFinding, provider_id="TS-1", article="第十二条（一）", summary="late report")
+    finding = scenario.command(m.RecordFinding, provider_id="TS-1", article="第十二条（一）", summary="late report", deadline_days=30)
     recorded = versions(scenario.ledger, Provider, "TS-1")
 
     with pytest.raises(CommandConflict, match=f"conflicted with concurrent writers {MAX_ATTEMPTS} times; not recorded"):

@@ -49,16 +49,18 @@ def test_a_lowered_threshold_applies_from_its_day_on_never_to_orders_before_it(l
     assert blacklisting["evidence"] == (refs[:3] if threshold == 2 else refs[before:])  # the March orders never count under 超过 1 次
 
 
-@pytest.mark.parametrize("order_on, deadline", [(CHANGED - timedelta(days=1), date(2025, 6, 30)), (CHANGED, date(2025, 6, 23))])
-def test_a_default_period_follows_the_day_the_order_took_effect(scenario, order_on, deadline):
-    """rectification_days 30 → 20 from 2025-06-01: an order of 2025-05-31, entered after the change,
-    keeps 30 days (due 2025-06-30); one of 2025-06-01 gets 20 (2025-06-21, a Saturday: due Monday 23)."""
-    scenario.admit("TS-1", "tangshan", on=date(2025, 3, 1))
+@pytest.mark.parametrize("rated_on, deadline", [(CHANGED - timedelta(days=1), date(2025, 6, 30)), (CHANGED, date(2025, 6, 23))])
+def test_a_derived_warnings_period_follows_the_day_it_took_effect(scenario, rated_on, deadline):
+    """新乡 第十五条（四） 通过验收，但…“不满意”: the ledger derives the warning, with its default period
+    (warning_rectification_days), 30 → 20 from 2025-06-01. A rating of 2025-05-31, entered after the
+    change, keeps 30 days (due 2025-06-30); one of 2025-06-01 gets 20 (2025-06-21, a Saturday: due
+    Monday 23)."""
+    scenario.admit("XX-1", "xinxiang", on=date(2025, 3, 1))
     scenario.on(date(2025, 6, 10))
-    scenario.run(m.SetRulebookParameters, jurisdiction="tangshan", params={"rectification_days": 20}, reference="notice", effective_on=CHANGED)
-    scenario.finding("TS-1", "第十二条（一）", on=order_on)
-    [order] = scenario.sanctions("TS-1")
-    assert order["deadline"] == deadline
+    scenario.run(m.SetRulebookParameters, jurisdiction="xinxiang", params={"warning_rectification_days": 20}, reference="notice", effective_on=CHANGED)
+    scenario.unsatisfied("XX-1", "E-1", on=rated_on)
+    [warning] = scenario.sanctions("XX-1")
+    assert (warning["effective_on"], warning["deadline"]) == (rated_on, deadline)
 
 
 @pytest.mark.parametrize("scored_on, grade", [(CHANGED - timedelta(days=1), "C"), (CHANGED, "B")])

@@ -192,3 +192,31 @@ def test_a_ledger_begun_with_reservations_scans_no_application(scenario):
     fresh.execute(_apply(scenario, "TS-new"))
     fresh.execute(_apply(scenario, "TS-other", code=credit_code_for("TS-other")))
     assert fresh.unreserved.scanned == 0
+
+
+@pytest.mark.parametrize(
+    "jurisdiction, article, period",
+    [
+        ("tangshan", "第十二条（一）", True),  # 责令其限期整改，整改期限一般不超过30日: a cap, not a period
+        ("liuzhou", "第十二条（二）", True),
+        ("xinxiang", "第十五条（三）", True),  # 予以警告并限期整改
+        ("province", "四（一）整改", True),  # 给予限期整改
+        ("tangshan", "第十三条（四）", False),  # a blacklisting: no period
+    ],
+)
+def test_the_period_to_rectify_is_the_regulators_to_set(scenario, jurisdiction, article, period):
+    """限期整改: the texts leave the period to the bureau; a finding that orders rectification or warns
+    must give it (``deadline_days``), the ledger supplies none."""
+    scenario.admit("P-1", jurisdiction)
+    recorded = scenario.ledger.store.max_position()
+    if period:
+        with pytest.raises(DomainError, match=r"^deadline_days: .* orders rectification within a period \(限期整改\) that the regulator sets; the finding must give it$"):
+            scenario.finding("P-1", article, deadline_days=None)
+        assert scenario.ledger.store.max_position() == recorded
+        scenario.finding("P-1", article, deadline_days=1)
+        [order] = scenario.sanctions("P-1")
+        assert order["params"]["deadline_days"] == 1
+    else:
+        scenario.finding("P-1", article, deadline_days=None)
+        [blacklisting] = scenario.sanctions("P-1")
+        assert blacklisting["deadline"] is None
