@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ledger.rules.base import BLACKLISTING, CLEARANCE, DISQUALIFICATION, GRAY_LISTING, POOL_EXIT, RECTIFICATION_ORDER, REMOVAL, WARNING
+from ledger.rules.base import BLACKLISTING, CLEARANCE, DISQUALIFICATION, GRAY_LISTING, POOL_EXIT, RECTIFICATION_ORDER, REMOVAL, VOLUNTARY_EXIT, WARNING
 
 #: who signs a jurisdiction's announcements (the province's guide names no province: its department, generically)
 AUTHORITY = {
@@ -32,6 +32,7 @@ WORDING = {
     REMOVAL: "不再列入数字化转型服务商资源池",
     CLEARANCE: "予以清退",
     POOL_EXIT: "退出服务商库",
+    VOLUNTARY_EXIT: "主动退出，不再列入数字化转型服务商资源池",
     DISQUALIFICATION: "取消服务商资格",
     BLACKLISTING: "取消服务商资格，并纳入黑名单管理",
     GRAY_LISTING: "予以清退，并纳入灰名单管理",

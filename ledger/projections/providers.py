@@ -34,6 +34,7 @@ from uuid import UUID
 from ledger import wire
 from ledger.aggregates.provider import IN_POOL, Provider, days_late
 from ledger.projections.db import Tx, dumps, iso, loads
+from ledger.rules import PACKS
 from ledger.rules.base import (
     BLACKLISTING,
     CLEARANCE,
@@ -42,6 +43,7 @@ from ledger.rules.base import (
     POOL_EXIT,
     RECTIFICATION_ORDER,
     REMOVAL,
+    VOLUNTARY_EXIT,
     WARNING,
 )
 from ledger.standing import standing, standing_label
@@ -264,6 +266,30 @@ def provider_rows(provider: Provider, meta: dict[str, Any], last_position: int, 
                 "position": position,
             }
         )
+    exited = meta.get("exit")
+    if exited and exited["citation"] and provider.status == "exited" and PACKS[jurisdiction].voluntary_exit_announced:
+        # 天津 第十二条 "不再列入资源池，并向社会公示" heads （八） "主动退出资源池的": listed and announced with the removals
+        rows.lists.append(
+            {
+                "sanction_ref": exited["ref"],
+                "list_kind": "removed",
+                "provider_id": pid,
+                "provider_name": provider.name,
+                "jurisdiction": jurisdiction,
+                "sanction": VOLUNTARY_EXIT,
+                "article": f"{exited['citation']['short']} {exited['citation']['article']}",
+                "citation_text": exited["citation"]["text"],
+                "document": exited["citation"].get("document", ""),
+                "pack_version": PACKS[jurisdiction].version,
+                "derived": 0,
+                "params": dumps({}),
+                "evidence": dumps([]),
+                "consequences": dumps(["public_notice"]),
+                "effective_on": iso(provider.status_since),
+                "recorded_at": exited["recorded_at"],
+                "position": exited["position"],
+            }
+        )
     return rows
 
 
@@ -343,6 +369,8 @@ class ProviderViewsProjection:
         name = event.name
         if name == "provider.sanction-imposed.v1":
             entry.meta["sanctions"][event.ref] = [event.position, event.recorded_at_iso]
+        elif name == "provider.exited.v1":  # listed where the text announces it (天津 第十二条（八）)
+            entry.meta["exit"] = {"ref": event.ref, "position": event.position, "recorded_at": event.recorded_at_iso, "citation": event.attributes["citation"]}
         elif name == "provider.profile-changed.v1":
             change = event.attributes
             tx.scratch.setdefault(PROFILE_CHANGES, []).append(

@@ -26,6 +26,8 @@ RECTIFICATION_ORDER = "rectification_order"  # 限期整改 (约谈 in Liuzhou)
 REMOVAL = "removal"  # 不再列入资源池 (Tianjin)
 CLEARANCE = "clearance"  # 清退 (province)
 POOL_EXIT = "pool_exit"  # 退出服务商库 (Xinxiang 第十八条)
+#: not a sanction: a provider's own exit, listed and announced where the text says so (天津 第十二条（八）)
+VOLUNTARY_EXIT = "voluntary_exit"
 DISQUALIFICATION = "disqualification"  # 取消服务商资格
 BLACKLISTING = "blacklisting"  # 取消资格 + 黑名单 (Tangshan)
 GRAY_LISTING = "gray_listing"  # 清退 + 灰名单 (Liuzhou)
@@ -314,6 +316,9 @@ class RulePack:
     appeal_grounds: Mapping[str, AppealGround]
     notice_citation: Citation | None = None
     voluntary_exit: Citation | None = None
+    #: a voluntary exit is publicly announced and listed with the removals (天津 第十二条 "不再列入资源池，
+    #: 并向社会公示" heads its item （八） "主动退出资源池的")
+    voluntary_exit_announced: bool = False
     #: where the kinds are introduced as examples ("主要包括…等", "主要包含"): ``provider_kinds``
     #: are the known ones, suggested; another kind is accepted and recorded as given
     open_kinds: Citation | None = None

@@ -99,5 +99,6 @@ PACK = RulePack(
     grade=grade,
     eligibility=eligibility,
     voluntary_exit=c("第十二条（八）", "主动退出资源池的"),
+    voluntary_exit_announced=True,
     open_kinds=c("第四条", "本管理规范所称服务商主要包括数字化解决方案服务商、两化融合贯标咨询服务商、工业互联网服务商、云服务商等。"),
 )

@@ -456,3 +456,20 @@ def test_bootstrap_keeps_the_read_models_up_to_date(database_url, clock):
     with pytest.raises(RuntimeError, match="closed"):
         app.projections.models.registry()
     assert app.ledger.after_commit == []
+
+
+def test_a_voluntary_exit_is_listed_and_announced_where_the_text_says_so(scenario, models):
+    """天津 第十二条 "不再列入资源池，并向社会公示" heads （八） "主动退出资源池的": a Tianjin provider's own
+    exit is on the published list with the removals, to be announced; Liuzhou names no such thing."""
+    from api.reports import announcement
+
+    scenario.admit("TJ-1", "tianjin")
+    scenario.admit("LZ-1", "liuzhou")
+    scenario.on(scenario.today + timedelta(days=5))
+    for provider_id in ("TJ-1", "LZ-1"):
+        scenario.run(m.WithdrawFromPool, provider_id=provider_id, reason="业务调整", effective_on=scenario.today - timedelta(days=2))
+    [entry] = models.lists()
+    assert (entry["list_kind"], entry["provider_id"], entry["sanction"], entry["article"]) == ("removed", "TJ-1", "voluntary_exit", "天津 第十二条（八）")
+    assert (entry["citation_text"], str(entry["effective_on"])) == ("主动退出资源池的", str(scenario.today - timedelta(days=2)))
+    text = announcement({**entry, "effective_on": str(entry["effective_on"])}).text
+    assert "第十二条（八）“主动退出资源池的”的规定" in text and "主动退出，不再列入数字化转型服务商资源池" in text
