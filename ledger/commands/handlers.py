@@ -39,7 +39,7 @@ def submit_application(c: m.SubmitApplication, ctx: Context) -> None:
     pack = ctx.pack(c.jurisdiction)
     entity = ctx.uow.find(Entity, entity_key(c.jurisdiction, c.credit_code))
     applied_as = entity.provider_ids if entity is not None else ctx.uow.applications_before_reservations(c.jurisdiction, c.credit_code)
-    _may_apply_again(ctx, c.credit_code, applied_as)
+    _may_apply_again(ctx, c.credit_code, applied_as, c.kind, pack)
     if c.kind not in pack.provider_kinds and pack.open_kinds is None:
         raise DomainError(f"{pack.short}: kind {c.kind!r} is not one of {', '.join(pack.provider_kinds)}")
     # where the text lists its kinds as examples (天津 第四条 "主要包括…等", 省指南 一（一） "主要包含"),
@@ -67,10 +67,11 @@ def submit_application(c: m.SubmitApplication, ctx: Context) -> None:
         entity.reserve_again(provider_id=c.provider_id, effective_on=on)
 
 
-def _may_apply_again(ctx: Context, credit_code: str, earlier: list[str]) -> None:
-    """An entity (by its 统一社会信用代码) applies to a jurisdiction's pool once at a time, and not
-    while a removal, disqualification, blacklisting or gray-listing of it stands there; one
-    that left voluntarily (天津 第十二条（八） 主动退出), was refused or lapsed may apply again.
+def _may_apply_again(ctx: Context, credit_code: str, earlier: list[str], kind: str, pack: RulePack) -> None:
+    """An entity (by its 统一社会信用代码) applies to a jurisdiction's pool once at a time — in Tianjin
+    once at a time for each direction (kind) of the pool (天津 第九条 "可根据自身能力和条件申报资源池的
+    多个方向") — and not while a removal, disqualification, blacklisting or gray-listing of it stands
+    there; one that left voluntarily (天津 第十二条（八） 主动退出), was refused or lapsed may apply again.
 
     ``earlier``: the provider ids it applied under in the jurisdiction, oldest first (its
     :class:`~ledger.aggregates.Entity`); each is read for its current standing."""
@@ -84,8 +85,15 @@ def _may_apply_again(ctx: Context, credit_code: str, earlier: list[str]) -> None
                 f"{label}: entity {credit_code} is {provider.status} as provider {provider.provider_id} since "
                 f"{entry['effective_on']} ({entry['sanction']} {entry['ref']}); it may not apply again"
             )
-        if provider.status not in ("exited", "refused", "lapsed"):
+        if provider.status in ("exited", "refused", "lapsed"):
+            continue
+        if pack.several_directions is None:
             raise DomainError(f"entity {credit_code} has already applied as provider {provider.provider_id} ({provider.status})")
+        if provider.kind == kind:
+            raise DomainError(
+                f"{pack.several_directions.label}: entity {credit_code} has already applied for the direction {kind} as provider "
+                f"{provider.provider_id} ({provider.status}); another direction takes an application of its own"
+            )
 
 
 def open_public_notice(c: m.OpenPublicNotice, ctx: Context) -> None:

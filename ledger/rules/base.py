@@ -319,6 +319,9 @@ class RulePack:
     #: a voluntary exit is publicly announced and listed with the removals (天津 第十二条 "不再列入资源池，
     #: 并向社会公示" heads its item （八） "主动退出资源池的")
     voluntary_exit_announced: bool = False
+    #: an entity may apply for several directions (kinds) of the pool at once, one application each
+    #: (天津 第九条 "可根据自身能力和条件申报资源池的多个方向"); elsewhere one application at a time
+    several_directions: Citation | None = None
     #: where the kinds are introduced as examples ("主要包括…等", "主要包含"): ``provider_kinds``
     #: are the known ones, suggested; another kind is accepted and recorded as given
     open_kinds: Citation | None = None

@@ -100,5 +100,6 @@ PACK = RulePack(
     eligibility=eligibility,
     voluntary_exit=c("第十二条（八）", "主动退出资源池的"),
     voluntary_exit_announced=True,
+    several_directions=c("第九条", "服务商按自愿原则进行申报，可根据自身能力和条件申报资源池的多个方向。"),
     open_kinds=c("第四条", "本管理规范所称服务商主要包括数字化解决方案服务商、两化融合贯标咨询服务商、工业互联网服务商、云服务商等。"),
 )

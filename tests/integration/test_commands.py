@@ -174,7 +174,7 @@ def test_two_applications_with_one_credit_code_under_different_ids_record_one(sc
     assert conflicts == ["B"]
     assert outcomes["A"].events == ["provider.applied.v1", "entity.credit-code-reserved.v1"]
     assert isinstance(outcomes["B"], DomainError)
-    assert str(outcomes["B"]) == f"entity {code} has already applied as provider TJ-1 (applied)"
+    assert str(outcomes["B"]) == f"天津 第九条: entity {code} has already applied for the direction 云服务商 as provider TJ-1 (applied); another direction takes an application of its own"
     assert scenario.ledger.find(Provider, "TJ-2") is None
     assert scenario.ledger.store.command_result(apply["B"].command_id) is None
     assert scenario.ledger.load(Entity, entity_key("tianjin", code)).provider_ids == ["TJ-1"]

@@ -74,7 +74,7 @@ def test_applications_recorded_before_reservations_still_bar_their_entity(scenar
     assert result.events == ["provider.applied.v1", "entity.credit-code-reserved.v1"]
     reservation = new.ledger.load(Entity, entity_key("tianjin", exited))
     assert reservation.provider_ids == ["TJ-1", "TJ-2"]
-    with pytest.raises(DomainError, match=rf"^entity {exited} has already applied as provider TJ-2 \(applied\)$"):
+    with pytest.raises(DomainError, match=rf"^天津 第九条: entity {exited} has already applied for the direction 云服务商 as provider TJ-2 \(applied\)"):
         new.run(m.SubmitApplication, provider_id="TJ-3", jurisdiction="tianjin", name="TJ Ltd", credit_code=exited, kind="云服务商")
     assert new.ledger.unreserved.scanned == 3
 
@@ -82,6 +82,6 @@ def test_applications_recorded_before_reservations_still_bar_their_entity(scenar
     later = Ledger(store, clock=scenario.clock, handlers=HANDLERS)
     later.execute(new.command(m.SubmitApplication, provider_id="TS-1", jurisdiction="tangshan", name="TS Ltd", credit_code=credit_code_for("TS-1"), kind="数字化服务商"))
     assert later.unreserved.scanned == 3
-    with pytest.raises(DomainError, match=rf"^entity {exited} has already applied as provider TJ-2 \(applied\)$"):
+    with pytest.raises(DomainError, match=rf"^天津 第九条: entity {exited} has already applied for the direction 云服务商 as provider TJ-2 \(applied\)"):
         later.execute(new.command(m.SubmitApplication, provider_id="TJ-4", jurisdiction="tianjin", name="TJ Ltd", credit_code=exited, kind="云服务商"))
     assert verify_store(store).ok

@@ -50,7 +50,7 @@ def test_a_gray_listed_entity_is_refused_in_its_city_but_may_apply_elsewhere(sce
 def test_an_entity_that_left_voluntarily_may_apply_again(scenario):
     """天津 第十二条（八）主动退出资源池的: leaving is no sanction; a new application takes a new id."""
     scenario.admit("TJ-1", "tianjin", credit_code=CODE)
-    with pytest.raises(DomainError, match=rf"^entity {CODE} has already applied as provider TJ-1 \(in_pool\)$"):
+    with pytest.raises(DomainError, match=rf"^天津 第九条: entity {CODE} has already applied for the direction 云服务商 as provider TJ-1 \(in_pool\); another direction takes an application of its own$"):
         scenario.ledger.execute(_apply(scenario, "TJ-2", "tianjin", kind="云服务商"))
     scenario.run(m.WithdrawFromPool, provider_id="TJ-1", reason="业务调整")
     with pytest.raises(DomainError, match=r"^provider TJ-1 has already applied \(exited since 2025-03-01\); a new application takes a new provider id$"):
@@ -107,7 +107,7 @@ def test_each_application_of_an_entity_is_recorded_on_its_reservation(scenario):
     again = scenario.ledger.execute(_apply(scenario, "TJ-2", "tianjin", kind="云服务商"))
     assert again.events == ["provider.applied.v1", "entity.credit-code-reserved-again.v1"]
     assert scenario.ledger.load(Entity, entity_key("tianjin", CODE)).provider_ids == ["TJ-1", "TJ-2"]
-    with pytest.raises(DomainError, match=rf"^entity {CODE} has already applied as provider TJ-2 \(applied\)$"):
+    with pytest.raises(DomainError, match=rf"^天津 第九条: entity {CODE} has already applied for the direction 云服务商 as provider TJ-2 \(applied\)"):
         scenario.ledger.execute(_apply(scenario, "TJ-3", "tianjin", kind="云服务商"))
     assert scenario.ledger.load(Entity, entity_key("tianjin", CODE)).provider_ids == ["TJ-1", "TJ-2"]
     # another jurisdiction is another reservation
@@ -220,3 +220,23 @@ def test_the_period_to_rectify_is_the_regulators_to_set(scenario, jurisdiction, 
         scenario.finding("P-1", article, deadline_days=None)
         [blacklisting] = scenario.sanctions("P-1")
         assert blacklisting["deadline"] is None
+
+
+def test_a_tianjin_entity_may_apply_for_several_directions_one_application_each(scenario):
+    """天津 第九条 "可根据自身能力和条件申报资源池的多个方向": an entity in the pool as a cloud provider may
+    apply as an industrial-internet provider too, not twice for one direction; elsewhere (唐山) it
+    applies once at a time, whatever the kind; a removal still bars every direction."""
+    scenario.admit("TJ-1", "tianjin", credit_code=CODE)
+    scenario.ledger.execute(_apply(scenario, "TJ-2", "tianjin", kind="工业互联网服务商"))
+    with pytest.raises(DomainError, match=r"^天津 第九条: .* already applied for the direction 工业互联网服务商 as provider TJ-2 \(applied\)"):
+        scenario.ledger.execute(_apply(scenario, "TJ-3", "tianjin", kind="工业互联网服务商"))
+    assert [scenario.provider(p).kind for p in ("TJ-1", "TJ-2")] == ["云服务商", "工业互联网服务商"]
+
+    other = credit_code_for("TS-other")
+    scenario.admit("TS-1", "tangshan", credit_code=other)
+    with pytest.raises(DomainError, match=rf"^entity {other} has already applied as provider TS-1 \(in_pool\)$"):
+        scenario.ledger.execute(_apply(scenario, "TS-2", "tangshan", code=other))
+
+    scenario.finding("TJ-1", "第十二条（五）")  # 弄虚作假: the entity stands removed
+    with pytest.raises(DomainError, match=r"^天津 第十二条（五）: entity .* is removed as provider TJ-1 .*; it may not apply again$"):
+        scenario.ledger.execute(_apply(scenario, "TJ-4", "tianjin", kind="两化融合贯标咨询服务商"))
