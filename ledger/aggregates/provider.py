@@ -18,6 +18,8 @@ from eventsourcing.domain import event
 
 from ledger.aggregates.base import DomainError, LedgerAggregate, aggregate_id
 from ledger.rules.base import (
+    COMPLAINT_ANSWERED_IN_TIME,
+    COMPLAINT_UNANSWERED,
     EVALUATION,
     FINDING,
     RECTIFICATION_OVERDUE,
@@ -112,9 +114,24 @@ class Provider(LedgerAggregate):
         found: dict[str, list[Item]] = {kind: [] for kind in kinds}
         for f in self.facts.values():
             items = found.get(f["kind"])
-            if items is not None and f["ref"] not in self.voided and not self._rescinded(f.get("source_ref")):
+            if items is not None and f["ref"] not in self.voided and not self._rescinded(f.get("source_ref")) and not self._contradicted(f):
                 items.append(Item(f["ref"], f["kind"], f["effective_on"], f.get("enterprise_id"), f.get("data", {})))
         return found
+
+    def _contradicted(self, fact: dict) -> bool:
+        """Lateness the record now contradicts (dates come from the facts, entered late or not): an order
+        recorded overdue whose completion, entered afterwards, is dated by its deadline; a report recorded
+        unanswered whose answer, entered afterwards, is dated by its deadline. Such a fact stays on record
+        and counts toward nothing, so what was derived from it no longer holds (柳州 第十四条（四）
+        "未按时完成整改的", 新乡 第十六条（四） "在规定期限内仍未按照要求完成整改的", 第十八条 "未按要求回复")."""
+        kind = fact["kind"]
+        if kind == RECTIFICATION_OVERDUE:
+            order = self.sanctions.get(fact.get("source_ref") or "")
+            return order is not None and order["completed_on"] is not None and order["deadline"] is not None and order["completed_on"] <= order["deadline"]
+        if kind == COMPLAINT_UNANSWERED:
+            complaint_id = fact.get("data", {}).get("complaint_id")
+            return any(f["kind"] == COMPLAINT_ANSWERED_IN_TIME and f.get("data", {}).get("complaint_id") == complaint_id for f in self.facts.values())
+        return False
 
     def _rescinded(self, ref: str | None) -> bool:
         """A fact about a sanction (overdue, refused) stops counting once the sanction is rescinded."""

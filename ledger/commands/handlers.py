@@ -13,6 +13,7 @@ from ledger.rules.base import (
     ACCEPTANCE_FAILED,
     ACCEPTANCE_PASSED,
     BELOW_TARGET_LEVEL,
+    COMPLAINT_ANSWERED_IN_TIME,
     COMPLAINT_UNANSWERED,
     COMPLAINT_VERIFIED,
     IMPLEMENTED_BEFORE_FILING,
@@ -318,8 +319,15 @@ def _order(ctx: Context, provider_id: str, sanction_ref: str) -> Provider:
 
 
 def complete_rectification(c: m.CompleteRectification, ctx: Context) -> None:
+    """A completion takes its own date; entered after the order was recorded overdue but dated by its
+    deadline, it contradicts the overdue, and what was derived from that lateness is rescinded
+    (:meth:`Provider._contradicted <ledger.aggregates.provider.Provider._contradicted>`)."""
     provider = _order(ctx, c.provider_id, c.sanction_ref)
-    provider.complete_rectification(sanction_ref=c.sanction_ref, effective_on=_order_day(ctx, c, provider))
+    on = _order_day(ctx, c, provider)
+    provider.complete_rectification(sanction_ref=c.sanction_ref, effective_on=on)
+    order = provider.sanctions[c.sanction_ref]
+    if order["overdue_on"] is not None and order["deadline"] is not None and on <= order["deadline"]:
+        ctx.reconcile(provider, on)
 
 
 def record_rectification_refusal(c: m.RecordRectificationRefusal, ctx: Context) -> None:
@@ -615,6 +623,11 @@ def record_answer(c: m.RecordAnswer, ctx: Context) -> None:
         # whether or not the scheduler ran in between
         _answer_overdue(ctx, complaint)
     complaint.answer(summary=c.summary, effective_on=on)
+    if complaint.answer_overdue and complaint.answer_deadline is not None and on <= complaint.answer_deadline:
+        # recorded unanswered (the scheduler ran first), but the answer is dated by its deadline: the
+        # record contradicts the lateness, and what was derived from it no longer holds
+        _note(ctx, complaint.provider_id, COMPLAINT_ANSWERED_IN_TIME, _last_ref(complaint), complaint.enterprise_id, on,
+              complaint_id=complaint.complaint_id, deadline=complaint.answer_deadline)  # fmt: skip
 
 
 def _answer_overdue(ctx: Context, complaint: Complaint) -> None:

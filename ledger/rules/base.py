@@ -54,6 +54,8 @@ def is_removal(sanction: str) -> bool:
 
 COMPLAINT_VERIFIED = "complaint_verified"  # a complaint/report verified as true
 COMPLAINT_UNANSWERED = "complaint_unanswered"  # asked to answer a report, did not in time
+#: a report answered by its deadline, entered after it had been recorded unanswered: the record contradicts that
+COMPLAINT_ANSWERED_IN_TIME = "complaint_answered_in_time"
 UNSATISFIED_RATING = "unsatisfied_rating"  # an enterprise rated the provider 不满意
 IMPLEMENTED_BEFORE_FILING = "implemented_before_filing"
 BELOW_TARGET_LEVEL = "below_target_level"  # digital level after the project below target

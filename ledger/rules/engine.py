@@ -26,6 +26,7 @@ any later day shows them even when the appeal is entered long after.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from ledger.aggregates.provider import Provider, ProviderView
@@ -147,8 +148,18 @@ def _impose_new(provider: Provider, pack: RulePack) -> None:
         decisions = [d for d in pending_decisions(provider, pack) if pack.in_force(d.condition_on)]
         if not decisions:
             return
-        impose(provider, pack, decisions[0])
+        impose(provider, pack, _since_entry(provider, decisions[0]))
     raise RuntimeError("derivation did not settle")
+
+
+def _since_entry(provider: Provider, decision: Decision) -> Decision:
+    """A decision whose condition became true while the provider was out of the pool (before a
+    reinstatement) takes effect the day it came back, not earlier: nothing removes a provider, or
+    orders it to rectify, on a day it was not in the pool."""
+    entered = provider.status_since if provider.in_pool else None
+    if entered is not None and decision.condition_on < entered:
+        return replace(decision, condition_on=entered)
+    return decision
 
 
 def impose(provider: Provider, pack: RulePack, decision: Decision) -> None:

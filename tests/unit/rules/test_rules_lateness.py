@@ -1,0 +1,82 @@
+"""Lateness the record contradicts, and removals while out of the pool.
+
+Bureaus enter history late: the scheduler may record an order overdue (or a report unanswered) before
+the completion (or the answer) dated by its deadline is entered. Dates come from the facts: once the
+record shows the work done in time, the lateness counts toward nothing and what was derived from it
+is rescinded (柳州 第十四条（四） "未按时完成整改的", 新乡 第十六条（四） "在规定期限内仍未按照要求完成整改的",
+新乡 第十八条 "被举报服务商未按要求回复"). And a sanction whose condition became true while the provider
+was out of the pool takes effect no earlier than its reinstatement.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from ledger.commands import models as m
+
+
+@pytest.mark.parametrize("days_after_the_deadline, stands", [(-1, False), (0, False), (1, True)])
+def test_a_completion_dated_by_the_deadline_undoes_a_gray_listing_for_lateness(scenario, days_after_the_deadline, stands):
+    """柳州 第十四条（四） 未按时完成整改的: the sweep gray-lists the day after the deadline; the completion,
+    entered later, is dated the day before, on, or after the deadline."""
+    scenario.admit("LZ-1", "liuzhou", on=date(2025, 3, 1))
+    scenario.on(date(2025, 3, 3))
+    order = scenario.finding("LZ-1", "第十二条（一）", on=date(2025, 3, 3), deadline_days=10)
+    deadline = scenario.provider("LZ-1").sanctions[order]["deadline"]
+    scenario.passed_deadlines(deadline + timedelta(days=1))
+    [gray] = [s for s in scenario.sanctions("LZ-1") if s["sanction"] == "gray_listing"]
+    assert scenario.provider("LZ-1").status == "gray_listed"
+
+    scenario.on(deadline + timedelta(days=5))
+    scenario.run(m.CompleteRectification, provider_id="LZ-1", sanction_ref=order, effective_on=deadline + timedelta(days=days_after_the_deadline))
+
+    provider = scenario.provider("LZ-1")
+    if stands:
+        assert provider.status == "gray_listed" and provider.sanctions[gray["ref"]]["rescinded_on"] is None
+    else:
+        # as if never: rescinded, and back in the pool, from the day it took effect
+        assert provider.sanctions[gray["ref"]]["rescinded_on"] == gray["effective_on"]
+        assert (provider.status, provider.status_since) == ("reinstated", gray["effective_on"])
+        assert provider.sanctions[order]["overdue_on"] is not None  # the sweep's record stays
+
+
+@pytest.mark.parametrize("days_after_the_deadline, stands", [(0, False), (1, True)])
+def test_a_report_answered_by_its_deadline_undoes_the_exit_for_no_answer(scenario, days_after_the_deadline, stands):
+    """新乡 第十八条 被举报服务商未按要求回复…退出服务商库: an answer dated by the deadline, entered after
+    the sweep recorded the report unanswered."""
+    scenario.admit("XX-1", "xinxiang", on=date(2025, 3, 1))
+    scenario.on(date(2025, 3, 5))
+    complaint_id = scenario.report("XX-1", on=date(2025, 3, 5))
+    deadline = date(2025, 3, 12)
+    scenario.run(m.RequestAnswer, complaint_id=complaint_id, deadline=deadline, effective_on=date(2025, 3, 5))
+    scenario.passed_deadlines(deadline + timedelta(days=1))
+    [exit_] = [s for s in scenario.sanctions("XX-1") if s["sanction"] == "pool_exit"]
+    assert exit_["effective_on"] == deadline + timedelta(days=1)
+
+    scenario.on(date(2025, 3, 20))
+    scenario.run(m.RecordAnswer, complaint_id=complaint_id, summary="核实说明", effective_on=deadline + timedelta(days=days_after_the_deadline))
+
+    provider = scenario.provider("XX-1")
+    assert (provider.sanctions[exit_["ref"]]["rescinded_on"] is None) is stands
+    assert provider.in_pool is not stands
+
+
+def test_a_disqualification_met_while_out_of_the_pool_takes_effect_at_the_reinstatement(scenario):
+    """新乡 第十六条（一） 受到警告2次及以上的: W1 (a 不满意 after acceptance) and W2 disqualify on 3-15; a
+    不满意 of 4-01 is given while disqualified; the appeal voiding W1's rating is upheld on 5-01. The
+    warning of 4-01 and W2 disqualify again — from 5-01, the day the provider came back, not 4-01."""
+    scenario.on(date(2025, 6, 1))
+    scenario.admit("XX-1", "xinxiang", on=date(2025, 3, 1))
+    first = scenario.unsatisfied("XX-1", "E-1", on=date(2025, 3, 10))
+    project = scenario.project("XX-1", "E-3", on=date(2025, 3, 12))
+    scenario.finding("XX-1", "第十五条（三）", on=date(2025, 3, 15))
+    assert (scenario.provider("XX-1").status, scenario.provider("XX-1").status_since) == ("disqualified", date(2025, 3, 15))
+    scenario.rate(project, "XX-1", on=date(2025, 4, 1))
+
+    scenario.appeal("XX-1", "第十七条（二）", first.source, on=date(2025, 5, 1))
+
+    provider = scenario.provider("XX-1")
+    assert (provider.status, provider.status_since) == ("disqualified", date(2025, 5, 1))
+    imposed_after_appeal = [s for s in scenario.sanctions("XX-1") if s["rescinded_on"] is None and s["effective_on"] >= date(2025, 4, 1)]
+    assert [(s["sanction"], s["effective_on"]) for s in imposed_after_appeal] == [("warning", date(2025, 5, 1)), ("disqualification", date(2025, 5, 1))]
