@@ -605,11 +605,13 @@ def _complaint(ctx: Context, complaint_id: str) -> Complaint:
 def request_answer(c: m.RequestAnswer, ctx: Context) -> None:
     complaint = _complaint(ctx, c.complaint_id)
     on = ctx.effective(c, complaint.begins)
-    params = ctx.pack(complaint.jurisdiction, on).params
-    days = int(getattr(params, "report_answer_days", 15))
-    deadline = c.deadline or params.period(on, days).due
+    # 新乡 第十八条 "被举报服务商未按要求回复": the requirement, its time included, is the regulator's; no text
+    # names a period, so the request gives it: a day, or days counted as a period (民法典 第二百零一条、第二百零三条)
+    if (c.deadline is None) == (c.answer_days is None):
+        raise DomainError("deadline: the request sets when the answer is due: give deadline or answer_days (one of them)", field="deadline")
+    deadline = c.deadline or ctx.pack(complaint.jurisdiction, on).params.period(on, c.answer_days or 0).due
     if deadline < on:
-        raise DomainError(f"deadline {deadline} is before the request ({on})")
+        raise DomainError(f"deadline {deadline} is before the request ({on})", field="deadline")
     complaint.request_answer(deadline=deadline, effective_on=on)
 
 

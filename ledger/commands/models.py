@@ -300,7 +300,9 @@ class FileComplaint(Command):
 class RequestAnswer(Command):
     type: Literal["RequestAnswer"] = "RequestAnswer"
     complaint_id: Id
-    deadline: date | None = Field(default=None, description="defaults to the rulebook's answer period")
+    #: when the answer is due: the regulator's requirement (新乡 第十八条 按要求回复), as a day or as a period
+    deadline: date | None = Field(default=None, description="the day the answer is due (or give answer_days)")
+    answer_days: int | None = Field(default=None, ge=1, le=365, description="days to answer, counted as the civil code counts a period (or give deadline)")
 
 
 class RecordAnswer(Command):

@@ -30,8 +30,8 @@ class Admission(BuilderBase):
             self.add(day, m.DeclareRulebookValidity, priority=0, jurisdiction=j, valid_from=start, valid_until=until, reference=reference)
         self.add(
             day, m.SetRulebookParameters, priority=0, jurisdiction="xinxiang",
-            params={"warning_rectification_days": 30, "report_answer_days": 15},
-            reference="新乡市工业和信息化局：警告整改期限30日、举报回复期限15日（演示数据）",
+            params={"warning_rectification_days": 30},
+            reference="新乡市工业和信息化局：由本局认定的警告整改期限30日（演示数据）",
         )  # fmt: skip
 
     def providers(self) -> None:

@@ -39,7 +39,7 @@ class Incidents(Projects):
             real_name=real_name, subject=subject, evidence=rng.sample(EVIDENCE, rng.randint(1, 3)), enterprise_id=enterprise_id,
         )  # fmt: skip
         request = request or self.days(filed, 1, 4)
-        self.add(request, m.RequestAnswer, complaint_id=cid)
+        self.add(request, m.RequestAnswer, complaint_id=cid, answer_days=15)  # the bureau's request: 15 days
         if answer:
             self.add(self.days(request, 3, 12), m.RecordAnswer, complaint_id=cid, summary="服务商书面回复：已核查相关情况并提交整改说明")
         if verdict is not None:

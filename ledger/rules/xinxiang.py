@@ -43,8 +43,6 @@ class XinxiangParameters(PackParameters):
     #: (``deadline_days``); a warning the ledger derives (第十五条（四）) has no finding to carry one,
     #: and gets this one, the ledger's default, which the bureau may change
     warning_rectification_days: int = 30
-    #: 第十八条 被举报服务商未按要求回复: days given to answer a report (set by the bureau)
-    report_answer_days: int = 15
 
 
 def unsatisfied_after_acceptance(view: View) -> list[Item]:

@@ -79,7 +79,7 @@ def cases(seeded) -> list[Case]:
         ("/v1/projects/{project_id}/payments", REG, p, {"kind": "fee_paid", "amount": "10"}),
         ("/v1/projects/{project_id}/ratings", {"enterprise"}, p, {"provider_id": "TS-2", "rating": "满意"}),
         ("/v1/complaints", {"enterprise", "regulator"}, None, {"complaint_id": "C-new", "provider_id": "TS-2", "complainant_kind": "enterprise", "enterprise_id": "E-1", "subject": "s"}),
-        ("/v1/complaints/{complaint_id}/answer-request", REG, seeded.complaint, {}),
+        ("/v1/complaints/{complaint_id}/answer-request", REG, seeded.complaint, {"answer_days": 15}),
         ("/v1/complaints/{complaint_id}/answer", REG, seeded.complaint, {"summary": "s"}),
         ("/v1/complaints/{complaint_id}/verification", REG, seeded.complaint, {"verdict": "unfounded"}),
         ("/v1/appeals", {"provider"}, None, {"appeal_id": "A-new", "provider_id": "TS-1", "ground": "第十六条（二）", "evidence_refs": [seeded.ratings[1].source], "matter": "m", "reasons": "r", "purpose": "p"}),

@@ -105,11 +105,11 @@ def test_overdue_the_day_after_the_moved_deadline(scenario, holidays, days_after
 
 
 def test_a_report_answer_period_moves_past_a_holiday_too(scenario):
-    """新乡 第十八条: the 15 days to answer a report asked on 2025-09-16 end 10-01 → 10-09."""
+    """新乡 第十八条: 15 days to answer a report asked on 2025-09-16 end 10-01 → 10-09."""
     scenario.admit("XX-1", "xinxiang")
     scenario.on(date(2025, 9, 16))
     complaint_id = scenario.report("XX-1")
-    scenario.run(m.RequestAnswer, complaint_id=complaint_id)
+    scenario.run(m.RequestAnswer, complaint_id=complaint_id, answer_days=15)
     from ledger.aggregates import Complaint
 
     assert scenario.ledger.load(Complaint, complaint_id).answer_deadline == date(2025, 10, 9)

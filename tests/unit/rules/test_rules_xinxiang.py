@@ -374,3 +374,21 @@ def test_a_filing_stored_before_it_had_a_nature_keeps_its_meaning(scenario, juri
     assert "nature" not in cloudevent.data_model("complaint.filed.v1").model_fields
     event_type, data = cloudevent.upcast("complaint.filed.v1", {"jurisdiction": jurisdiction})
     assert (event_type, data["nature"]) == ("complaint.filed.v2", nature)
+
+
+@pytest.mark.parametrize("given, due", [({}, None), ({"deadline": date(2025, 3, 12), "answer_days": 10}, None), ({"answer_days": 10}, date(2025, 3, 11)), ({"deadline": date(2025, 3, 12)}, date(2025, 3, 12))])
+def test_the_request_to_answer_a_report_sets_its_own_time(scenario, given, due):
+    """第十八条 被举报服务商未按要求回复: the text names no period; the bureau's request gives one (a day, or
+    days counted from the day after the request: 2025-03-01 + 10 = 03-11), the ledger supplies none."""
+    from ledger.aggregates import Complaint
+
+    scenario.admit("XX-1", "xinxiang")
+    complaint_id = scenario.report("XX-1")
+    recorded = scenario.ledger.store.max_position()
+    if due is None:
+        with pytest.raises(DomainError, match=r"^deadline: the request sets when the answer is due: give deadline or answer_days \(one of them\)$"):
+            scenario.run(m.RequestAnswer, complaint_id=complaint_id, **given)
+        assert scenario.ledger.store.max_position() == recorded
+    else:
+        scenario.run(m.RequestAnswer, complaint_id=complaint_id, **given)
+        assert scenario.ledger.load(Complaint, complaint_id).answer_deadline == due
