@@ -29,6 +29,7 @@ from ledger.rules.base import (
     STATUS_AFTER_REMOVAL,
     WITH_DEADLINE,
     Item,
+    ref_key,
 )
 
 PRE_POOL = ("applied", "under_notice")
@@ -112,11 +113,26 @@ class Provider(LedgerAggregate):
     def live_facts_of(self, kinds: Iterable[str]) -> dict[str, list[Item]]:
         """:meth:`live_facts` of each of ``kinds``, in one pass over the facts."""
         found: dict[str, list[Item]] = {kind: [] for kind in kinds}
+        superseded = self._superseded() if SCORE in found or EVALUATION in found else set()
         for f in self.facts.values():
             items = found.get(f["kind"])
-            if items is not None and f["ref"] not in self.voided and not self._rescinded(f.get("source_ref")) and not self._contradicted(f):
+            if items is not None and f["ref"] not in self.voided and not self._rescinded(f.get("source_ref")) and not self._contradicted(f) and f["ref"] not in superseded:
                 items.append(Item(f["ref"], f["kind"], f["effective_on"], f.get("enterprise_id"), f.get("data", {})))
         return found
+
+    def _superseded(self) -> set[str]:
+        """Yearly scores and evaluations (天津 第十一条 每年…评价评级, 省指南 四（三） 连续两年评价为不合格)
+        that a later one of the same year replaced: a year has one verdict, the latest (by its date,
+        then as recorded); the earlier stays on record and counts toward nothing."""
+        latest: dict[tuple[str, int], dict] = {}
+        for f in self.facts.values():
+            if f["kind"] in (SCORE, EVALUATION):
+                key = (f["kind"], int(f["data"]["year"]))
+                held = latest.get(key)
+                if held is None or (f["effective_on"], ref_key(f["ref"])) >= (held["effective_on"], ref_key(held["ref"])):
+                    latest[key] = f
+        winners = {f["ref"] for f in latest.values()}
+        return {f["ref"] for f in self.facts.values() if f["kind"] in (SCORE, EVALUATION) and f["ref"] not in winners}
 
     def _contradicted(self, fact: dict) -> bool:
         """Lateness the record now contradicts (dates come from the facts, entered late or not): an order

@@ -145,3 +145,16 @@ def test_an_overdue_order_clears_nobody_by_itself(scenario, days_after_deadline)
     clearance = scenario.sanctions("PR-1")[-1]
     assert (clearance["sanction"], clearance["citation"]["article"], clearance["derived"]) == ("clearance", "四（一）", False)
     assert scenario.provider("PR-1").status == "removed"
+
+
+@pytest.mark.parametrize("re_evaluated, cleared", [(False, True), (True, False)])
+def test_a_years_later_evaluation_replaces_the_earlier_one(scenario, re_evaluated, cleared):
+    """四（三） 连续两年评价为不合格: a year has one verdict, the latest. 2025 unqualified, re-evaluated
+    qualified two weeks later, then 2026 unqualified: not two unqualified years in a row."""
+    scenario.admit("PR-1", "province", on=date(2025, 3, 1))
+    scenario.on(date(2027, 1, 20))
+    scenario.run(m.RecordEvaluation, provider_id="PR-1", year=2025, qualified=False, effective_on=date(2025, 12, 1))
+    if re_evaluated:
+        scenario.run(m.RecordEvaluation, provider_id="PR-1", year=2025, qualified=True, effective_on=date(2025, 12, 15))
+    scenario.run(m.RecordEvaluation, provider_id="PR-1", year=2026, qualified=False, effective_on=date(2026, 12, 1))
+    assert scenario.provider("PR-1").in_pool is not cleared
