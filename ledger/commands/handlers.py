@@ -609,6 +609,10 @@ def request_answer(c: m.RequestAnswer, ctx: Context) -> None:
     # names a period, so the request gives it: a day, or days counted as a period (民法典 第二百零一条、第二百零三条)
     if (c.deadline is None) == (c.answer_days is None):
         raise DomainError("deadline: the request sets when the answer is due: give deadline or answer_days (one of them)", field="deadline")
+    due = complaint.answer_deadline
+    if due is not None and (complaint.answer_overdue or on > due):
+        # a request may move a deadline still running, not undo one that passed unanswered
+        raise DomainError(f"complaint {c.complaint_id}'s answer was due {due}, which passed on {due + timedelta(days=1)} unanswered: a new request cannot undo that", field="effective_on")
     deadline = c.deadline or ctx.pack(complaint.jurisdiction, on).params.period(on, c.answer_days or 0).due
     if deadline < on:
         raise DomainError(f"deadline {deadline} is before the request ({on})", field="deadline")

@@ -342,7 +342,7 @@ class RulePack:
     eligibility: Callable[[str, Any, Any], list[str]] = lambda kind, facts, params: []
     #: the regulator's parameter changes (``SetRulebookParameters``), by the day each takes effect:
     #: (that day, the values it sets); ``params`` has every one applied, :meth:`as_of` those in force
-    #: on a day. None of them reaches back to what happened before its day (:meth:`param_periods`)
+    #: on a day. None of them reaches back to what happened before its day
     param_changes: tuple[tuple[date, Mapping[str, Any]], ...] = ()
     #: the parameters before any change: the document's values
     document_params: PackParameters | None = None
@@ -368,11 +368,6 @@ class RulePack:
     def with_validity(self, valid_from: date | None, valid_until: date | None) -> RulePack:
         return replace(self, valid_from=valid_from, valid_until=valid_until)
 
-    def with_params(self, **overrides: Any) -> RulePack:
-        """The pack with ``overrides`` in force whatever the day (a what-if, a test); a regulator's
-        changes, each from its own day, are :meth:`with_param_changes`."""
-        return replace(self, params=self.params.model_copy(update=overrides))
-
     def with_param_changes(self, changes: Iterable[tuple[date, Mapping[str, Any]]]) -> RulePack:
         """The pack with the regulator's parameter changes, each in force from its day on (a change
         dated earlier than another but recorded after it is ordered by its day)."""
@@ -395,25 +390,10 @@ class RulePack:
                 params = params.model_copy(update=dict(values))
         return replace(self, params=params)
 
-    def param_periods(self, name: str) -> list[tuple[date | None, date | None, PackParameters]]:
-        """The periods in which parameter ``name`` kept one value: (from, until (exclusive), the
-        parameters in force from then), ``None`` for an open end. A counted rule counts, in each
-        period, what took effect in it, with its threshold then: a threshold the regulator changes
-        applies from the change's day on, as a revised article does, and never to a count of
-        facts before that day (not retroactive: 立法法 第一百零四条 不溯及既往)."""
-        if not self.param_changes or self.document_params is None:
-            return [(None, None, self.params)]
-        starts: list[date | None] = [None]
-        value = getattr(self.document_params, name, None)
-        for since, values in self.param_changes:
-            if name in values and values[name] != value:
-                value = values[name]
-                if starts[-1] == since:
-                    continue  # two changes of one day: the later one is the day's value
-                starts.append(since)
-        ends: list[date | None] = [*starts[1:], None]
+    def changes_param(self, name: str) -> bool:
+        """Whether the regulator ever changed parameter ``name`` (to another value than the document's)."""
         document = self.document_params
-        return [(start, end, document if start is None else self.as_of(start).params) for start, end in zip(starts, ends)]
+        return document is not None and any(name in values and values[name] != getattr(document, name, None) for _, values in self.param_changes)
 
     def rule(self, rule_id: str) -> Rule:
         for rule in self.rules:

@@ -26,11 +26,12 @@ any later day shows them even when the appeal is entered long after.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date
 
 from ledger.aggregates.provider import Provider, ProviderView
-from ledger.rules.base import Decision, Item, RulePack, View, is_removal, ref_key
+from ledger.rules.base import Decision, Item, Rule, RulePack, View, is_removal, ref_key
 
 MAX_ROUNDS = 100
 
@@ -67,8 +68,8 @@ class SinceView:
     """A provider's record as a pack counts it: nothing effective before the pack came into
     force (or before the provider joined the pool). Earlier facts stay on record, but the pack's
     rules do not reach back to them (a count first met before the date of effect must not keep
-    the rule from ever firing). With ``until``, nothing effective on or after that day either
-    (the period of one threshold: :meth:`RulePack.param_periods`)."""
+    the rule from ever firing). With ``until``, nothing effective after that day either (the
+    record as it stood on a day: :func:`_judged_day_by_day`)."""
 
     def __init__(self, view: View, since: date | None, until: date | None = None) -> None:
         self._view = view
@@ -79,7 +80,7 @@ class SinceView:
         since, until = self._since, self._until
         if since is None and until is None:
             return items
-        return [i for i in items if (since is None or i.effective_on >= since) and (until is None or i.effective_on < until)]
+        return [i for i in items if (since is None or i.effective_on >= since) and (until is None or i.effective_on <= until)]
 
     def facts(self, kind: str) -> list[Item]:
         return self._after(self._view.facts(kind))
@@ -99,17 +100,39 @@ def pending_decisions(provider: Provider, pack: RulePack) -> list[Decision]:
     recorded_keys = {s["key"] for s in active}
     recorded_rules = {s["rule_id"] for s in active}
     found: list[Decision] = []
+    view = SinceView(record, since)
     for rule in pack.rules:
+        excused = provider.excused.get(rule.id, ())
         param = getattr(rule, "param", "")
-        # a threshold the regulator changed counts, in each of its periods, what took effect then
-        for start, until, params in pack.param_periods(param) if param else [(None, None, pack.params)]:
-            view = SinceView(record, max((d for d in (since, start) if d is not None), default=None), until)
-            for decision in rule.decisions(view, params, provider.excused.get(rule.id, ())):
-                one_shot = decision.key == rule.id
-                if decision.key in recorded_keys or (one_shot and rule.id in recorded_rules) or decision in found:
-                    continue
-                found.append(decision)
+        if param and pack.changes_param(param):
+            decisions = _judged_day_by_day(rule, record, since, pack, excused)
+        else:
+            decisions = rule.decisions(view, pack.params, excused)
+        for decision in decisions:
+            one_shot = decision.key == rule.id
+            if decision.key in recorded_keys or (one_shot and rule.id in recorded_rules):
+                continue
+            found.append(decision)
     return sorted(found, key=lambda d: (d.condition_on, d.rule.id, [ref_key(r) for r in d.evidence]))
+
+
+def _judged_day_by_day(rule: Rule, record: View, since: date | None, pack: RulePack, excused: Iterable[str]) -> list[Decision]:
+    """A counted rule whose threshold the regulator changed: the whole record counts, and each day an
+    item of the rule took effect is judged with the threshold in force that day (a change applies
+    from its day on and never reaches back: 立法法 第一百零四条 不溯及既往). The rule fires on the first
+    such day its count meets that day's threshold, citing what it counted up to that day."""
+    days = sorted({item.effective_on for item in rule._live(SinceView(record, since), excused)})
+    for day in days:
+        decisions = rule.decisions(SinceView(record, since, day), pack.as_of(day).params, excused)
+        if decisions:
+            first = decisions[0]
+            if first.condition_on == day:
+                return [first]
+            # met with that day's threshold by items of earlier days, on which it was not: that day's
+            # item completes the count, and is counted with them
+            counted = [i.ref for i in rule._live(SinceView(record, since, day), excused) if i.effective_on == day]
+            return [replace(first, condition_on=day, evidence=(*first.evidence, *(r for r in counted if r not in first.evidence)))]
+    return []
 
 
 def _rescind_stale(provider: Provider, pack: RulePack, on: date, appeal_ref: str | None) -> list[str]:

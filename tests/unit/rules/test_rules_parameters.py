@@ -2,9 +2,9 @@
 
 Dates come from the facts: a threshold, a period or a grade band the regulator changes on a day
 applies to what happens from that day on — a fact entered after the change but dated before it is
-judged by the parameters in force on its day, and a count of facts before the change is not
-completed by the new threshold (a revised article counts from its date of effect, as a pack does
-from its own)."""
+judged by the parameters in force on its day; a count is judged on each day with the threshold of
+that day, the whole record counting (a lowered threshold never dates a sanction before its own day,
+and earlier facts count with later ones)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -31,12 +31,17 @@ def lowered(scenario):
     [
         (2, 0, None, None),  # entered late: judged by 超过 2 次, in force in March
         (3, 0, date(2025, 3, 3), 2),  # the third March order, under the document's number
-        (2, 1, None, None),  # one order since the change: not more than 1
-        (1, 2, date(2025, 6, 2), 1),  # the second order since the change
+        (1, 0, None, None),
+        (1, 1, date(2025, 6, 1), 1),  # the June order makes two: more than 1, in force that day
+        (2, 1, date(2025, 6, 1), 1),  # the March orders count too; the June one completes the count
+        (0, 1, None, None),
         (0, 2, date(2025, 6, 2), 1),
     ],
 )
-def test_a_lowered_threshold_applies_from_its_day_on_never_to_orders_before_it(lowered, before, after, blacklisted_on, threshold):
+def test_a_lowered_threshold_judges_the_days_from_its_own_on(lowered, before, after, blacklisted_on, threshold):
+    """The whole record counts; each day is judged by the threshold in force that day. March's two
+    orders were not 超过 2 次 in March and never become a March blacklisting; an order after the change
+    is judged by 超过 1 次, counting the March ones with it."""
     days = [date(2025, 3, 1 + i) for i in range(before)] + [CHANGED + timedelta(days=i) for i in range(after)]
     refs = [lowered.finding("TS-1", ORDERS[i], on=day, deadline_days=10) for i, day in enumerate(days)]
     blacklistings = [s for s in lowered.sanctions("TS-1") if s["sanction"] == "blacklisting"]
@@ -46,7 +51,25 @@ def test_a_lowered_threshold_applies_from_its_day_on_never_to_orders_before_it(l
         return
     [blacklisting] = blacklistings
     assert (blacklisting["effective_on"], blacklisting["params"]) == (blacklisted_on, {"rectification_orders": threshold})
-    assert blacklisting["evidence"] == (refs[:3] if threshold == 2 else refs[before:])  # the March orders never count under 超过 1 次
+    assert blacklisting["evidence"] == refs
+
+
+@pytest.mark.parametrize("back_on, blacklisted_on", [(date(2025, 7, 1), date(2025, 7, 1)), (None, date(2025, 6, 2))])
+def test_a_threshold_set_back_to_the_documents_counts_on(lowered, back_on, blacklisted_on):
+    """超过 1 次 from June; set back to 超过 2 次 from July: one March order and one on 06-02 blacklist on
+    06-02 (more than 1 that day); set back first, a July order makes three, more than 2 on 07-01."""
+    if back_on is not None:
+        lowered.on(date(2025, 7, 5))
+        lowered.run(m.SetRulebookParameters, jurisdiction="tangshan", params={"rectification_orders": 2}, reference="notice", effective_on=back_on)
+    lowered.finding("TS-1", ORDERS[0], on=date(2025, 3, 1), deadline_days=10)
+    if back_on is None:
+        lowered.finding("TS-1", ORDERS[1], on=date(2025, 6, 2), deadline_days=10)
+    else:
+        lowered.finding("TS-1", ORDERS[1], on=date(2025, 5, 20), deadline_days=10)  # before any change: 2 orders, not more than 2
+        assert lowered.provider("TS-1").in_pool
+        lowered.finding("TS-1", ORDERS[2], on=date(2025, 7, 1), deadline_days=10)
+    [blacklisting] = [s for s in lowered.sanctions("TS-1") if s["sanction"] == "blacklisting"]
+    assert blacklisting["effective_on"] == blacklisted_on
 
 
 @pytest.mark.parametrize("rated_on, deadline", [(CHANGED - timedelta(days=1), date(2025, 6, 30)), (CHANGED, date(2025, 6, 23))])

@@ -392,3 +392,22 @@ def test_the_request_to_answer_a_report_sets_its_own_time(scenario, given, due):
     else:
         scenario.run(m.RequestAnswer, complaint_id=complaint_id, **given)
         assert scenario.ledger.load(Complaint, complaint_id).answer_deadline == due
+
+
+@pytest.mark.parametrize("asked_again_on, refused", [(date(2025, 3, 12), False), (date(2025, 3, 13), True)])
+def test_a_request_may_move_a_running_deadline_but_not_one_that_passed(scenario, asked_again_on, refused):
+    """第十八条 未按要求回复: the first request's deadline is 03-12. Asked again on the deadline day, the new
+    deadline stands; asked again the day after, the report was already unanswered: refused, and an
+    answer by the new date would not undo the exit."""
+    from ledger.aggregates import Complaint
+
+    scenario.admit("XX-1", "xinxiang")
+    complaint_id = scenario.report("XX-1")
+    scenario.run(m.RequestAnswer, complaint_id=complaint_id, deadline=date(2025, 3, 12))
+    scenario.on(asked_again_on)
+    if refused:
+        with pytest.raises(DomainError, match=r"answer was due 2025-03-12, which passed on 2025-03-13 unanswered: a new request cannot undo that$"):
+            scenario.run(m.RequestAnswer, complaint_id=complaint_id, deadline=date(2025, 3, 25), effective_on=asked_again_on)
+    else:
+        scenario.run(m.RequestAnswer, complaint_id=complaint_id, deadline=date(2025, 3, 25), effective_on=asked_again_on)
+    assert scenario.ledger.load(Complaint, complaint_id).answer_deadline == (date(2025, 3, 12) if refused else date(2025, 3, 25))
