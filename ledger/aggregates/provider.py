@@ -99,6 +99,16 @@ class Provider(LedgerAggregate):
         a pool it had not yet joined."""
         return f"provider {self.provider_id} was admitted", self.admitted_on
 
+    def out_of_pool_on(self, day: date) -> dict | None:
+        """The removal that kept the provider out of the pool on ``day`` (from the day it took effect
+        until it was rescinded), if one did; one rescinded from its own day never did."""
+        for s in self.sanctions.values():
+            if s["sanction"] in STATUS_AFTER_REMOVAL and s["effective_on"] <= day:
+                until = s["rescinded_on"]
+                if until is None or day < until:
+                    return s
+        return None
+
     @property
     def in_pool(self) -> bool:
         return self.status in IN_POOL
@@ -114,9 +124,10 @@ class Provider(LedgerAggregate):
         """:meth:`live_facts` of each of ``kinds``, in one pass over the facts."""
         found: dict[str, list[Item]] = {kind: [] for kind in kinds}
         superseded = self._superseded() if SCORE in found or EVALUATION in found else set()
+        answered = self._answered_in_time() if COMPLAINT_UNANSWERED in found else set()
         for f in self.facts.values():
             items = found.get(f["kind"])
-            if items is not None and f["ref"] not in self.voided and not self._rescinded(f.get("source_ref")) and not self._contradicted(f) and f["ref"] not in superseded:
+            if items is not None and f["ref"] not in self.voided and not self._rescinded(f.get("source_ref")) and not self._contradicted(f, answered) and f["ref"] not in superseded:
                 items.append(Item(f["ref"], f["kind"], f["effective_on"], f.get("enterprise_id"), f.get("data", {})))
         return found
 
@@ -134,7 +145,11 @@ class Provider(LedgerAggregate):
         winners = {f["ref"] for f in latest.values()}
         return {f["ref"] for f in self.facts.values() if f["kind"] in (SCORE, EVALUATION) and f["ref"] not in winners}
 
-    def _contradicted(self, fact: dict) -> bool:
+    def _answered_in_time(self) -> set[str]:
+        """The reports whose answer, entered after they were recorded unanswered, is dated by the deadline."""
+        return {f["data"].get("complaint_id") for f in self.facts.values() if f["kind"] == COMPLAINT_ANSWERED_IN_TIME}
+
+    def _contradicted(self, fact: dict, answered: set[str]) -> bool:
         """Lateness the record now contradicts (dates come from the facts, entered late or not): an order
         recorded overdue whose completion, entered afterwards, is dated by its deadline; a report recorded
         unanswered whose answer, entered afterwards, is dated by its deadline. Such a fact stays on record
@@ -145,8 +160,7 @@ class Provider(LedgerAggregate):
             order = self.sanctions.get(fact.get("source_ref") or "")
             return order is not None and order["completed_on"] is not None and order["deadline"] is not None and order["completed_on"] <= order["deadline"]
         if kind == COMPLAINT_UNANSWERED:
-            complaint_id = fact.get("data", {}).get("complaint_id")
-            return any(f["kind"] == COMPLAINT_ANSWERED_IN_TIME and f.get("data", {}).get("complaint_id") == complaint_id for f in self.facts.values())
+            return fact.get("data", {}).get("complaint_id") in answered
         return False
 
     def _rescinded(self, ref: str | None) -> bool:

@@ -32,9 +32,11 @@ class Rulebook(LedgerAggregate):
 
     @event("ParametersSet")
     def set_parameters(self, params: dict, reference: str, effective_on: date) -> None:
+        if "parameter_changes" not in self.__dict__:
+            # a state snapshotted before the list existed: its earlier changes, undated, stand from the start
+            self.parameter_changes = [{"effective_on": date.min, "params": dict(self.params)}] if self.params else []
         self.params.update(params)
-        # a state folded or snapshotted before the list existed: every earlier change is in ``params``
-        self.__dict__.setdefault("parameter_changes", []).append({"effective_on": effective_on, "params": dict(params)})
+        self.parameter_changes.append({"effective_on": effective_on, "params": dict(params)})
 
     def changes(self) -> list[tuple[date, dict[str, Any]]]:
         """(day of effect, values) of each parameter change; for a state from before they were kept

@@ -78,14 +78,7 @@ def _may_apply_again(ctx: Context, credit_code: str, earlier: list[str], kind: s
     :class:`~ledger.aggregates.Entity`); each is read for its current standing."""
     for provider_id in earlier:
         provider = ctx.uow.get(Provider, provider_id)
-        removals = provider.active_removals()
-        if removals:
-            entry = removals[-1]
-            label = f"{entry['citation']['short']} {entry['citation']['article']}"
-            raise DomainError(
-                f"{label}: entity {credit_code} is {provider.status} as provider {provider.provider_id} since "
-                f"{entry['effective_on']} ({entry['sanction']} {entry['ref']}); it may not apply again"
-            )
+        _not_removed(credit_code, provider, "it may not apply again")
         if provider.status in ("exited", "refused", "lapsed"):
             continue
         if pack.several_directions is None:
@@ -95,6 +88,28 @@ def _may_apply_again(ctx: Context, credit_code: str, earlier: list[str], kind: s
                 f"{pack.several_directions.label}: entity {credit_code} has already applied for the direction {kind} as provider "
                 f"{provider.provider_id} ({provider.status}); another direction takes an application of its own"
             )
+
+
+def _not_removed(credit_code: str, provider: Provider, then: str) -> None:
+    """Refuse while a removal of the entity, as ``provider``, stands (the error cites its list entry)."""
+    removals = provider.active_removals()
+    if removals:
+        entry = removals[-1]
+        label = f"{entry['citation']['short']} {entry['citation']['article']}"
+        raise DomainError(
+            f"{label}: entity {credit_code} is {provider.status} as provider {provider.provider_id} since "
+            f"{entry['effective_on']} ({entry['sanction']} {entry['ref']}); {then}"
+        )
+
+
+def _entity_not_removed(ctx: Context, applicant: Provider) -> None:
+    """An application still pending when its entity was removed under another provider id (天津 第九条:
+    another direction) is not admitted while that removal stands: the regulator refuses it."""
+    code = applicant.credit_code
+    entity = ctx.uow.find(Entity, entity_key(applicant.jurisdiction, code)) if code else None
+    for provider_id in entity.provider_ids if entity is not None else ():
+        if provider_id != applicant.provider_id:
+            _not_removed(str(code), ctx.uow.get(Provider, provider_id), f"provider {applicant.provider_id} cannot be admitted (RefuseAdmission)")
 
 
 def open_public_notice(c: m.OpenPublicNotice, ctx: Context) -> None:
@@ -154,6 +169,7 @@ def close_public_notice(c: m.ClosePublicNotice, ctx: Context) -> None:
     if standing:
         provider.refuse_admission(reason=f"objection(s) {', '.join(standing)} stand", citation=citation, effective_on=on)
     else:
+        _entity_not_removed(ctx, provider)
         provider.admit(citation=citation, effective_on=on)
 
 
@@ -165,6 +181,7 @@ def admit_provider(c: m.AdmitProvider, ctx: Context) -> None:
         raise DomainError(f"{label}: admission follows the public notice; close the notice instead")
     if provider.status != "applied":
         raise DomainError(f"provider {c.provider_id} is {provider.status}; only an applicant can be admitted")
+    _entity_not_removed(ctx, provider)
     provider.admit(citation=None, effective_on=ctx.effective(c, provider.begins))
 
 
@@ -209,7 +226,7 @@ def record_score(c: m.RecordScore, ctx: Context) -> None:
     if pack.grade is None:
         raise DomainError(f"{pack.short} grades providers without scores; RecordScore is for 天津 第十一条")
     provider.require_in_pool("record a score")
-    on = ctx.effective(c, provider.joined_pool)
+    on = _member_on(ctx, c, provider)
     _plausible_year(c.year, on)
     grade = pack.grade(c.score, pack.as_of(on).params)  # the bands in force on the score's day
     provider.record_score(year=c.year, score=c.score, grade=grade, pack_version=pack.version, effective_on=on)
@@ -221,7 +238,7 @@ def record_evaluation(c: m.RecordEvaluation, ctx: Context) -> None:
     if provider.jurisdiction != "province":
         raise DomainError("qualified/unqualified evaluations are the province's (省指南 四（三）)")
     provider.require_in_pool("record an evaluation")
-    on = ctx.effective(c, provider.joined_pool)
+    on = _member_on(ctx, c, provider)
     _plausible_year(c.year, on)
     provider.record_evaluation(year=c.year, qualified=c.qualified, effective_on=on)
     ctx.reconcile(provider, on)
@@ -232,7 +249,27 @@ def record_star_rating(c: m.RecordStarRating, ctx: Context) -> None:
     if provider.jurisdiction != "xinxiang":
         raise DomainError("star ratings are Xinxiang's (新乡 第十四条)")
     provider.require_in_pool("rate stars")
-    provider.rate_stars(rating_round=c.rating_round, stars=c.stars, basis=dict(c.basis), effective_on=ctx.effective(c, provider.joined_pool))
+    provider.rate_stars(rating_round=c.rating_round, stars=c.stars, basis=dict(c.basis), effective_on=_member_on(ctx, c, provider))
+
+
+def _member_on(ctx: Context, c: m.Command, provider: Provider) -> date:
+    """The day a fact about a member of the pool took effect: not before its admission, nor on a day a
+    removal kept it out of the pool (a sanction cannot remove it, nor a finding concern it as a member,
+    while it was not one)."""
+    on = ctx.effective(c, provider.joined_pool)
+    _in_pool_on(provider, on)
+    return on
+
+
+def _in_pool_on(provider: Provider, on: date) -> None:
+    removal = provider.out_of_pool_on(on)
+    if removal is not None:
+        until = f"until {removal['rescinded_on']}" if removal["rescinded_on"] is not None else "since"
+        raise DomainError(
+            f"effective_on {on}: provider {provider.provider_id} was out of the pool that day "
+            f"({removal['sanction']} {removal['ref']} from {removal['effective_on']}, {until})",
+            field="effective_on",
+        )
 
 
 def _plausible_year(year: int, on: date) -> None:
@@ -256,7 +293,7 @@ def record_finding(c: m.RecordFinding, ctx: Context) -> None:
     if article is None:
         raise DomainError(f"{pack.short} has no finding article {c.article!r}; known: {', '.join(pack.findings)}")
     provider.require_in_pool(f"apply {article.citation.label}")
-    on = ctx.effective(c, provider.joined_pool)
+    on = _member_on(ctx, c, provider)
     _require_in_force(pack, on)
     pack = pack.as_of(on)  # the periods in force on the day the order took effect
     deadline = None
@@ -344,7 +381,7 @@ def withdraw_from_pool(c: m.WithdrawFromPool, ctx: Context) -> None:
     provider.require_in_pool("withdraw")
     pack = ctx.pack(provider.jurisdiction)
     citation = pack.voluntary_exit.as_dict() if pack.voluntary_exit else None
-    provider.exit_pool(reason=c.reason or "voluntary exit", citation=citation, effective_on=ctx.effective(c, provider.joined_pool))
+    provider.exit_pool(reason=c.reason or "voluntary exit", citation=citation, effective_on=_member_on(ctx, c, provider))
 
 
 def withhold_fees(c: m.WithholdFees, ctx: Context) -> None:
@@ -410,6 +447,8 @@ def register_project(c: m.RegisterProject, ctx: Context) -> None:
             raise DomainError(f"provider {provider.provider_id} is in {provider.jurisdiction}'s pool, not {c.jurisdiction}'s")
         provider.require_in_pool(f"serve project {c.project_id}")
     on = ctx.effective(c, *(p.joined_pool for p in providers))
+    for provider in providers:
+        _in_pool_on(provider, on)
     ctx.uow.add(
         Project(
             project_id=c.project_id,

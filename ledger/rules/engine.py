@@ -168,20 +168,23 @@ def _impose_new(provider: Provider, pack: RulePack) -> None:
     for _ in range(MAX_ROUNDS):
         if not provider.in_pool:
             return
-        decisions = [d for d in pending_decisions(provider, pack) if pack.in_force(d.condition_on)]
+        moved = sorted((_when_in_pool(provider, d) for d in pending_decisions(provider, pack)), key=lambda d: d.condition_on)
+        decisions = [d for d in moved if pack.in_force(d.condition_on)]
         if not decisions:
             return
-        impose(provider, pack, _since_entry(provider, decisions[0]))
+        impose(provider, pack, decisions[0])
     raise RuntimeError("derivation did not settle")
 
 
-def _since_entry(provider: Provider, decision: Decision) -> Decision:
-    """A decision whose condition became true while the provider was out of the pool (before a
-    reinstatement) takes effect the day it came back, not earlier: nothing removes a provider, or
-    orders it to rectify, on a day it was not in the pool."""
-    entered = provider.status_since if provider.in_pool else None
-    if entered is not None and decision.condition_on < entered:
-        return replace(decision, condition_on=entered)
+def _when_in_pool(provider: Provider, decision: Decision) -> Decision:
+    """A decision whose condition became true while a removal kept the provider out of the pool
+    (a removal later rescinded, not from its own day) takes effect the day it came back, not
+    earlier: nothing removes a provider, or orders it to rectify, on a day it was not in the pool.
+    The pack's window is checked on that day."""
+    removal = provider.out_of_pool_on(decision.condition_on)
+    while removal is not None and removal["rescinded_on"] is not None:
+        decision = replace(decision, condition_on=removal["rescinded_on"])
+        removal = provider.out_of_pool_on(decision.condition_on)
     return decision
 
 

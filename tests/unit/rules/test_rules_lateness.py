@@ -13,6 +13,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from ledger.aggregates import DomainError
 from ledger.commands import models as m
 
 
@@ -80,3 +81,48 @@ def test_a_disqualification_met_while_out_of_the_pool_takes_effect_at_the_reinst
     assert (provider.status, provider.status_since) == ("disqualified", date(2025, 5, 1))
     imposed_after_appeal = [s for s in scenario.sanctions("XX-1") if s["rescinded_on"] is None and s["effective_on"] >= date(2025, 4, 1)]
     assert [(s["sanction"], s["effective_on"]) for s in imposed_after_appeal] == [("warning", date(2025, 5, 1)), ("disqualification", date(2025, 5, 1))]
+
+
+@pytest.fixture
+def reinstated(scenario):
+    """新乡: W1 (a 不满意 of 3-10) and W2 (3-15) disqualify on 3-15; the appeal voiding W1's rating is
+    upheld on 5-01: back in the pool from 5-01 (out of it 3-15 … 4-30). Today 6-01."""
+    scenario.on(date(2025, 6, 1))
+    scenario.admit("XX-1", "xinxiang", on=date(2025, 3, 1))
+    first = scenario.unsatisfied("XX-1", "E-1", on=date(2025, 3, 10))
+    scenario.finding("XX-1", "第十五条（三）", on=date(2025, 3, 15))
+    scenario.appeal("XX-1", "第十七条（二）", first.source, on=date(2025, 5, 1))
+    assert (scenario.provider("XX-1").status, scenario.provider("XX-1").status_since) == ("reinstated", date(2025, 5, 1))
+    return scenario
+
+
+@pytest.mark.parametrize("found_on, refused", [(date(2025, 3, 14), False), (date(2025, 3, 15), True), (date(2025, 4, 30), True), (date(2025, 5, 1), False)])
+def test_a_finding_may_not_concern_a_day_the_provider_was_out_of_the_pool(reinstated, found_on, refused):
+    """A finding dated inside 3-15 … 4-30, entered after the reinstatement, is refused naming the removal."""
+    if refused:
+        with pytest.raises(DomainError, match=rf"^effective_on {found_on}: provider XX-1 was out of the pool that day \(disqualification .* from 2025-03-15, until 2025-05-01\)$"):
+            reinstated.finding("XX-1", "第十六条（五）", on=found_on)
+        assert reinstated.provider("XX-1").in_pool
+    else:
+        reinstated.finding("XX-1", "第十六条（五）", on=found_on)
+        assert reinstated.provider("XX-1").status_since == found_on
+
+
+def test_a_condition_met_while_in_the_pool_keeps_its_day_after_a_reinstatement(reinstated):
+    """A 不满意 of 3-12 (in the pool then), entered after the reinstatement: its warning is dated 3-12,
+    with its own deadline; it was not met while out of the pool, so nothing moves it."""
+    project = reinstated.project("XX-1", "E-2", on=date(2025, 3, 5))
+    reinstated.rate(project, "XX-1", on=date(2025, 3, 12))
+    warnings = [s for s in reinstated.sanctions("XX-1") if s["sanction"] == "warning" and s["condition_on"] == date(2025, 3, 12)]
+    assert [w["effective_on"] for w in warnings] == [date(2025, 3, 12)]
+
+
+@pytest.mark.parametrize("valid_until, warned", [(date(2025, 4, 30), False), (date(2025, 5, 1), True)])
+def test_a_decision_moved_to_the_reinstatement_is_checked_against_the_window_that_day(reinstated, valid_until, warned):
+    """第二十条: a 不满意 given on 4-01, while disqualified, counts from the reinstatement of 5-01 — if
+    the rulebook is still in force on 5-01."""
+    project = reinstated.project("XX-1", "E-3", on=date(2025, 3, 12))
+    reinstated.run(m.DeclareRulebookValidity, jurisdiction="xinxiang", valid_from=date(2025, 1, 1), valid_until=valid_until, reference="notice")
+    reinstated.rate(project, "XX-1", on=date(2025, 4, 1))
+    moved = [s for s in reinstated.sanctions("XX-1") if s["effective_on"] == date(2025, 5, 1) and s["sanction"] == "warning"]
+    assert bool(moved) is warned

@@ -96,3 +96,16 @@ def test_a_score_is_graded_by_the_bands_of_its_day(scenario, scored_on, grade):
     [score] = [f for f in scenario.provider("TJ-1").facts.values() if f["kind"] == "score"]
     assert score["data"]["grade"] == grade
     assert scenario.provider("TJ-1").in_pool is (grade == "B")
+
+
+def test_a_rulebook_state_from_before_dated_changes_keeps_its_parameters_at_the_next_change():
+    """A snapshot taken before the Rulebook kept its changes apart holds only ``params``: those stand
+    from the start, and the next change is dated."""
+    from ledger.aggregates import Rulebook
+
+    rulebook = Rulebook(jurisdiction="tangshan", effective_on=date(2025, 1, 1))
+    rulebook.set_parameters(params={"rectification_orders": 1}, reference="old notice", effective_on=date(2025, 2, 1))
+    del rulebook.__dict__["parameter_changes"]  # as a state snapshotted before the list existed
+    assert rulebook.changes() == [(date.min, {"rectification_orders": 1})]
+    rulebook.set_parameters(params={"unsatisfied_ratings": 3}, reference="notice", effective_on=CHANGED)
+    assert rulebook.changes() == [(date.min, {"rectification_orders": 1}), (CHANGED, {"unsatisfied_ratings": 3})]

@@ -2,6 +2,8 @@
 introduced as examples ("主要包括…等", "主要包含")."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from ledger.aggregates import DomainError, Entity, Provider, Rulebook, entity_key
@@ -240,3 +242,18 @@ def test_a_tianjin_entity_may_apply_for_several_directions_one_application_each(
     scenario.finding("TJ-1", "第十二条（五）")  # 弄虚作假: the entity stands removed
     with pytest.raises(DomainError, match=r"^天津 第十二条（五）: entity .* is removed as provider TJ-1 .*; it may not apply again$"):
         scenario.ledger.execute(_apply(scenario, "TJ-4", "tianjin", kind="两化融合贯标咨询服务商"))
+
+
+def test_a_direction_still_pending_is_not_admitted_while_its_entity_stands_removed(scenario):
+    """天津 第九条 / 第十二条: TJ-2 applied for a second direction; TJ-1 is then removed (弄虚作假). TJ-2's
+    notice cannot close into an admission while that removal stands: the regulator refuses it."""
+    scenario.admit("TJ-1", "tianjin", credit_code=CODE)
+    scenario.ledger.execute(_apply(scenario, "TJ-2", "tianjin", kind="工业互联网服务商"))
+    scenario.run(m.OpenPublicNotice, provider_id="TJ-2")
+    scenario.finding("TJ-1", "第十二条（五）")
+    scenario.on(scenario.today + timedelta(days=8))
+    with pytest.raises(DomainError, match=r"^天津 第十二条（五）: entity .* is removed as provider TJ-1 .*; provider TJ-2 cannot be admitted \(RefuseAdmission\)$"):
+        scenario.run(m.ClosePublicNotice, provider_id="TJ-2", last_day=scenario.today - timedelta(days=1))
+    assert scenario.provider("TJ-2").status == "under_notice"
+    scenario.run(m.RefuseAdmission, provider_id="TJ-2", reason="主体已被移出资源池")
+    assert scenario.provider("TJ-2").status == "refused"
