@@ -90,9 +90,10 @@ def _may_apply_again(ctx: Context, credit_code: str, earlier: list[str], kind: s
             )
 
 
-def _not_removed(credit_code: str, provider: Provider, then: str) -> None:
-    """Refuse while a removal of the entity, as ``provider``, stands (the error cites its list entry)."""
-    removals = provider.active_removals()
+def _not_removed(credit_code: str, provider: Provider, then: str, on: date | None = None) -> None:
+    """Refuse while a removal of the entity, as ``provider``, stands (the error cites its list entry);
+    with ``on``, one that had taken effect by that day."""
+    removals = [r for r in provider.active_removals() if on is None or r["effective_on"] <= on]
     if removals:
         entry = removals[-1]
         label = f"{entry['citation']['short']} {entry['citation']['article']}"
@@ -102,14 +103,14 @@ def _not_removed(credit_code: str, provider: Provider, then: str) -> None:
         )
 
 
-def _entity_not_removed(ctx: Context, applicant: Provider) -> None:
+def _entity_not_removed(ctx: Context, applicant: Provider, on: date) -> None:
     """An application still pending when its entity was removed under another provider id (天津 第九条:
-    another direction) is not admitted while that removal stands: the regulator refuses it."""
+    another direction) is not admitted, on a day that removal stands: the regulator refuses it."""
     code = applicant.credit_code
     entity = ctx.uow.find(Entity, entity_key(applicant.jurisdiction, code)) if code else None
     for provider_id in entity.provider_ids if entity is not None else ():
         if provider_id != applicant.provider_id:
-            _not_removed(str(code), ctx.uow.get(Provider, provider_id), f"provider {applicant.provider_id} cannot be admitted (RefuseAdmission)")
+            _not_removed(str(code), ctx.uow.get(Provider, provider_id), f"provider {applicant.provider_id} cannot be admitted on {on} (RefuseAdmission)", on)
 
 
 def open_public_notice(c: m.OpenPublicNotice, ctx: Context) -> None:
@@ -169,7 +170,7 @@ def close_public_notice(c: m.ClosePublicNotice, ctx: Context) -> None:
     if standing:
         provider.refuse_admission(reason=f"objection(s) {', '.join(standing)} stand", citation=citation, effective_on=on)
     else:
-        _entity_not_removed(ctx, provider)
+        _entity_not_removed(ctx, provider, on)
         provider.admit(citation=citation, effective_on=on)
 
 
@@ -181,8 +182,9 @@ def admit_provider(c: m.AdmitProvider, ctx: Context) -> None:
         raise DomainError(f"{label}: admission follows the public notice; close the notice instead")
     if provider.status != "applied":
         raise DomainError(f"provider {c.provider_id} is {provider.status}; only an applicant can be admitted")
-    _entity_not_removed(ctx, provider)
-    provider.admit(citation=None, effective_on=ctx.effective(c, provider.begins))
+    on = ctx.effective(c, provider.begins)
+    _entity_not_removed(ctx, provider, on)
+    provider.admit(citation=None, effective_on=on)
 
 
 def _pending_applicant(ctx: Context, provider_id: str) -> Provider:
@@ -649,8 +651,9 @@ def request_answer(c: m.RequestAnswer, ctx: Context) -> None:
     if (c.deadline is None) == (c.answer_days is None):
         raise DomainError("deadline: the request sets when the answer is due: give deadline or answer_days (one of them)", field="deadline")
     due = complaint.answer_deadline
-    if due is not None and (complaint.answer_overdue or on > due):
-        # a request may move a deadline still running, not undo one that passed unanswered
+    if due is not None and on > due and complaint.answered_on is None and complaint.nature == "report":
+        # a request may move a deadline still running (dated by it: entered after the scheduler ran, it
+        # contradicts the lateness as a timely answer does), not undo one that passed unanswered
         raise DomainError(f"complaint {c.complaint_id}'s answer was due {due}, which passed on {due + timedelta(days=1)} unanswered: a new request cannot undo that", field="effective_on")
     deadline = c.deadline or ctx.pack(complaint.jurisdiction, on).params.period(on, c.answer_days or 0).due
     if deadline < on:

@@ -150,7 +150,7 @@ def _rescind_stale(provider: Provider, pack: RulePack, on: date, appeal_ref: str
                     break
                 continue
             rule = _rule(pack, sanction["rule_id"])
-            if rule is not None and not rule.still_holds(view, _params_of(pack, sanction), sanction["evidence"]):
+            if rule is not None and not _still_holds(rule, view, pack, sanction):
                 stale = (sanction, f"{rule.citation.label} no longer holds on the live evidence")
                 break
         if stale is None:
@@ -215,6 +215,20 @@ def impose(provider: Provider, pack: RulePack, decision: Decision) -> None:
         derived=True,
         effective_on=decision.condition_on,
     )
+
+
+def _still_holds(rule: Rule, view: View, pack: RulePack, sanction: dict) -> bool:
+    """Whether the live part of a derived sanction's evidence still fires its rule, with the parameters
+    it was derived with. For a threshold the regulator changed, derived day by day
+    (:func:`_judged_day_by_day`), the item of the day it fired must still be live too: without it, what
+    is left are earlier items, judged on their own days by their own threshold."""
+    if not rule.still_holds(view, _params_of(pack, sanction), sanction["evidence"]):
+        return False
+    param = getattr(rule, "param", "")
+    if not (param and pack.changes_param(param)):
+        return True
+    cited = set(sanction["evidence"])
+    return any(item.ref in cited and item.effective_on == sanction["condition_on"] for item in rule._live(view))
 
 
 def _params_of(pack: RulePack, sanction: dict):

@@ -109,3 +109,14 @@ def test_a_rulebook_state_from_before_dated_changes_keeps_its_parameters_at_the_
     assert rulebook.changes() == [(date.min, {"rectification_orders": 1})]
     rulebook.set_parameters(params={"unsatisfied_ratings": 3}, reference="notice", effective_on=CHANGED)
     assert rulebook.changes() == [(date.min, {"rectification_orders": 1}), (CHANGED, {"unsatisfied_ratings": 3})]
+
+
+def test_voiding_the_order_that_completed_a_count_under_a_lowered_threshold_rescinds_what_it_completed(lowered):
+    """超过 1 次 from June: orders of 03-01, 03-02 and 06-02 blacklist on 06-02. An appeal (唐山 第十六条（一）)
+    voids the June order: the two March orders were never more than 2 in March, so the blacklisting goes."""
+    refs = [lowered.finding("TS-1", ORDERS[i], on=day, deadline_days=10) for i, day in enumerate([date(2025, 3, 1), date(2025, 3, 2), date(2025, 6, 2)])]
+    [blacklisting] = [s for s in lowered.sanctions("TS-1") if s["sanction"] == "blacklisting"]
+    assert blacklisting["effective_on"] == date(2025, 6, 2)
+    lowered.appeal("TS-1", "第十六条（一）", refs[2], on=date(2025, 6, 15))
+    assert lowered.provider("TS-1").sanctions[blacklisting["ref"]]["rescinded_on"] == date(2025, 6, 15)
+    assert lowered.provider("TS-1").in_pool

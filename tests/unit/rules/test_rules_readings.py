@@ -252,8 +252,22 @@ def test_a_direction_still_pending_is_not_admitted_while_its_entity_stands_remov
     scenario.run(m.OpenPublicNotice, provider_id="TJ-2")
     scenario.finding("TJ-1", "第十二条（五）")
     scenario.on(scenario.today + timedelta(days=8))
-    with pytest.raises(DomainError, match=r"^天津 第十二条（五）: entity .* is removed as provider TJ-1 .*; provider TJ-2 cannot be admitted \(RefuseAdmission\)$"):
+    with pytest.raises(DomainError, match=r"^天津 第十二条（五）: entity .* is removed as provider TJ-1 .*; provider TJ-2 cannot be admitted on .* \(RefuseAdmission\)$"):
         scenario.run(m.ClosePublicNotice, provider_id="TJ-2", last_day=scenario.today - timedelta(days=1))
     assert scenario.provider("TJ-2").status == "under_notice"
     scenario.run(m.RefuseAdmission, provider_id="TJ-2", reason="主体已被移出资源池")
     assert scenario.provider("TJ-2").status == "refused"
+
+
+def test_an_admission_dated_before_the_entitys_removal_stands(scenario):
+    """Dates come from the facts: TJ-2's notice ended 03-08 and TJ-1 was removed from 03-15, entered
+    before the notice was closed: TJ-2 was admitted on 03-08, before the removal."""
+    from datetime import date
+
+    scenario.admit("TJ-1", "tianjin", credit_code=CODE)  # 2025-02-28
+    scenario.on(date(2025, 3, 17))
+    scenario.run(m.SubmitApplication, provider_id="TJ-2", jurisdiction="tianjin", name="TJ-2 Ltd", credit_code=CODE, kind="工业互联网服务商", effective_on=date(2025, 3, 1))
+    scenario.run(m.OpenPublicNotice, provider_id="TJ-2", effective_on=date(2025, 3, 2))
+    scenario.finding("TJ-1", "第十二条（五）", on=date(2025, 3, 15))
+    scenario.run(m.ClosePublicNotice, provider_id="TJ-2", last_day=date(2025, 3, 8))
+    assert (scenario.provider("TJ-2").status, scenario.provider("TJ-2").admitted_on) == ("in_pool", date(2025, 3, 8))

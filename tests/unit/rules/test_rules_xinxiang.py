@@ -411,3 +411,26 @@ def test_a_request_may_move_a_running_deadline_but_not_one_that_passed(scenario,
     else:
         scenario.run(m.RequestAnswer, complaint_id=complaint_id, deadline=date(2025, 3, 25), effective_on=asked_again_on)
     assert scenario.ledger.load(Complaint, complaint_id).answer_deadline == (date(2025, 3, 12) if refused else date(2025, 3, 25))
+
+
+def test_a_request_dated_by_the_running_deadline_may_move_it_even_entered_after_the_sweep(scenario):
+    """Asked again on 03-10 (the first deadline, 03-12, still running), entered after the sweep recorded
+    the report unanswered on 03-13: the new deadline stands, and an answer by it undoes the exit. A
+    complaint (投诉), or a report already answered, may be asked again whenever."""
+    from ledger.aggregates import Complaint
+
+    scenario.admit("XX-1", "xinxiang")
+    report = scenario.report("XX-1")
+    scenario.run(m.RequestAnswer, complaint_id=report, deadline=date(2025, 3, 12))
+    scenario.passed_deadlines(date(2025, 3, 13))
+    assert not scenario.provider("XX-1").in_pool
+    scenario.on(date(2025, 3, 20))
+    scenario.run(m.RequestAnswer, complaint_id=report, deadline=date(2025, 3, 25), effective_on=date(2025, 3, 10))
+    scenario.run(m.RecordAnswer, complaint_id=report, summary="核实说明", effective_on=date(2025, 3, 20))
+    assert scenario.provider("XX-1").in_pool
+    scenario.run(m.RequestAnswer, complaint_id=report, deadline=date(2025, 4, 5))  # answered: asking again is no undoing
+
+    complaint = scenario.complaint("XX-1", "enterprise", on=date(2025, 3, 1))
+    scenario.run(m.RequestAnswer, complaint_id=complaint, deadline=date(2025, 3, 5), effective_on=date(2025, 3, 1))
+    scenario.run(m.RequestAnswer, complaint_id=complaint, deadline=date(2025, 3, 30))
+    assert scenario.ledger.load(Complaint, complaint).answer_deadline == date(2025, 3, 30)
