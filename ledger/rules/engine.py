@@ -220,15 +220,15 @@ def impose(provider: Provider, pack: RulePack, decision: Decision) -> None:
 def _still_holds(rule: Rule, view: View, pack: RulePack, sanction: dict) -> bool:
     """Whether the live part of a derived sanction's evidence still fires its rule, with the parameters
     it was derived with. For a threshold the regulator changed, derived day by day
-    (:func:`_judged_day_by_day`), the item of the day it fired must still be live too: without it, what
-    is left are earlier items, judged on their own days by their own threshold."""
+    (:func:`_judged_day_by_day`), the item that completed the count (the last it cites) must still be
+    live too: without it, what is left are earlier items, judged on their own days by their own
+    threshold."""
     if not rule.still_holds(view, _params_of(pack, sanction), sanction["evidence"]):
         return False
     param = getattr(rule, "param", "")
-    if not (param and pack.changes_param(param)):
+    if not (param and pack.changes_param(param)) or not sanction["evidence"]:
         return True
-    cited = set(sanction["evidence"])
-    return any(item.ref in cited and item.effective_on == sanction["condition_on"] for item in rule._live(view))
+    return sanction["evidence"][-1] in {item.ref for item in rule._live(view)}
 
 
 def _params_of(pack: RulePack, sanction: dict):
