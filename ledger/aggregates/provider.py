@@ -131,6 +131,25 @@ class Provider(LedgerAggregate):
                 items.append(Item(f["ref"], f["kind"], f["effective_on"], f.get("enterprise_id"), f.get("data", {})))
         return found
 
+    def why_not_counted(self, ref: str) -> str | None:
+        """Why an item a sanction cites no longer counts, in a rescission's words; None while it does."""
+        if ref in self.voided:
+            return f"{ref} was voided by appeal {self.voided[ref]}"
+        fact = self.facts.get(ref)
+        if fact is None:
+            sanction = self.sanctions.get(ref)
+            return f"{ref} was rescinded on {sanction['rescinded_on']}" if sanction and sanction["rescinded_on"] is not None else None
+        if self._rescinded(fact.get("source_ref")):
+            return f"{ref} concerns {fact['source_ref']}, rescinded"
+        if self._contradicted(fact, self._answered_in_time()):
+            if fact["kind"] == RECTIFICATION_OVERDUE:
+                order = self.sanctions[fact["source_ref"]]
+                return f"{ref}: {fact['source_ref']} was completed on {order['completed_on']}, by its deadline {order['deadline']}"
+            return f"{ref}: complaint {fact['data'].get('complaint_id')} was answered by its deadline"
+        if ref in self._superseded():
+            return f"{ref}: a later verdict of {fact['data'].get('year')} replaced it"
+        return None
+
     def _superseded(self) -> set[str]:
         """Yearly scores and evaluations (天津 第十一条 每年…评价评级, 省指南 四（三） 连续两年评价为不合格)
         that a later one of the same year replaced: a year has one verdict, the latest (by its date,

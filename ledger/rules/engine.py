@@ -151,7 +151,8 @@ def _rescind_stale(provider: Provider, pack: RulePack, on: date, appeal_ref: str
                 continue
             rule = _rule(pack, sanction["rule_id"])
             if rule is not None and not _still_holds(rule, view, pack, sanction):
-                stale = (sanction, f"{rule.citation.label} no longer holds on the live evidence")
+                why = [w for w in (provider.why_not_counted(ref) for ref in sanction["evidence"]) if w]
+                stale = (sanction, f"{rule.citation.label} no longer holds on the live evidence" + (f": {'; '.join(why)}" if why else ""))
                 break
         if stale is None:
             return rescinded

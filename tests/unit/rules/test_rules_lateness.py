@@ -36,8 +36,12 @@ def test_a_completion_dated_by_the_deadline_undoes_a_gray_listing_for_lateness(s
     if stands:
         assert provider.status == "gray_listed" and provider.sanctions[gray["ref"]]["rescinded_on"] is None
     else:
-        # as if never: rescinded, and back in the pool, from the day it took effect
+        # as if never: rescinded, and back in the pool, from the day it took effect; the reason says why
         assert provider.sanctions[gray["ref"]]["rescinded_on"] == gray["effective_on"]
+        [rescission] = [e for e in scenario.ledger.store.read_aggregate(provider.id) if e.topic == "provider.sanction-rescinded.v1"]
+        from ledger.wire import decode_state
+
+        assert f"{order} was completed on {deadline + timedelta(days=days_after_the_deadline)}, by its deadline {deadline}" in decode_state(rescission)["reason"]
         assert (provider.status, provider.status_since) == ("reinstated", gray["effective_on"])
         assert provider.sanctions[order]["overdue_on"] is not None  # the sweep's record stays
 
