@@ -127,26 +127,42 @@ class Provider(LedgerAggregate):
         answered = self._answered_in_time() if COMPLAINT_UNANSWERED in found else set()
         for f in self.facts.values():
             items = found.get(f["kind"])
-            if items is not None and f["ref"] not in self.voided and not self._rescinded(f.get("source_ref")) and not self._contradicted(f, answered) and f["ref"] not in superseded:
+            if items is not None and self._not_counted(f, superseded, answered) is None:
                 items.append(Item(f["ref"], f["kind"], f["effective_on"], f.get("enterprise_id"), f.get("data", {})))
         return found
 
     def why_not_counted(self, ref: str) -> str | None:
-        """Why an item a sanction cites no longer counts, in a rescission's words; None while it does."""
+        """Why an item a sanction cites (a fact, or a sanction) no longer counts, in a rescission's
+        words; None while it does."""
+        fact = self.facts.get(ref)
+        if fact is not None:
+            return self._not_counted(fact, self._superseded(), self._answered_in_time())
         if ref in self.voided:
             return f"{ref} was voided by appeal {self.voided[ref]}"
-        fact = self.facts.get(ref)
-        if fact is None:
-            sanction = self.sanctions.get(ref)
-            return f"{ref} was rescinded on {sanction['rescinded_on']}" if sanction and sanction["rescinded_on"] is not None else None
-        if self._rescinded(fact.get("source_ref")):
-            return f"{ref} concerns {fact['source_ref']}, rescinded"
-        if self._contradicted(fact, self._answered_in_time()):
-            if fact["kind"] == RECTIFICATION_OVERDUE:
-                order = self.sanctions[fact["source_ref"]]
-                return f"{ref}: {fact['source_ref']} was completed on {order['completed_on']}, by its deadline {order['deadline']}"
-            return f"{ref}: complaint {fact['data'].get('complaint_id')} was answered by its deadline"
-        if ref in self._superseded():
+        sanction = self.sanctions.get(ref)
+        return f"{ref} was rescinded on {sanction['rescinded_on']}" if sanction and sanction["rescinded_on"] is not None else None
+
+    def _not_counted(self, fact: dict, superseded: set[str], answered: set[str]) -> str | None:
+        """Why a fact counts toward nothing, None if it counts: voided by an appeal; about a sanction
+        since rescinded (an overdue, a refusal); lateness the record now contradicts — an order recorded
+        overdue whose completion, entered afterwards, is dated by its deadline, a report recorded
+        unanswered whose answer, entered afterwards, is dated by its deadline (柳州 第十四条（四）
+        "未按时完成整改的", 新乡 第十六条（四） "在规定期限内仍未按照要求完成整改的", 第十八条 "未按要求回复");
+        or a yearly verdict a later one of its year replaced (``superseded``). It stays on record."""
+        ref, kind = fact["ref"], fact["kind"]
+        if ref in self.voided:
+            return f"{ref} was voided by appeal {self.voided[ref]}"
+        source = fact.get("source_ref")
+        about = self.sanctions.get(source) if source else None  # (_rescinded, inlined: once a fact on the hot path)
+        if about is not None and about["rescinded_on"] is not None:
+            return f"{ref} concerns {source}, rescinded"
+        if kind == RECTIFICATION_OVERDUE:
+            order = self.sanctions.get(source or "")
+            if order is not None and order["completed_on"] is not None and order["deadline"] is not None and order["completed_on"] <= order["deadline"]:
+                return f"{ref}: {source} was completed on {order['completed_on']}, by its deadline {order['deadline']}"
+        elif kind == COMPLAINT_UNANSWERED and fact.get("data", {}).get("complaint_id") in answered:
+            return f"{ref}: complaint {fact['data']['complaint_id']} was answered by its deadline"
+        if ref in superseded:
             return f"{ref}: a later verdict of {fact['data'].get('year')} replaced it"
         return None
 
@@ -167,20 +183,6 @@ class Provider(LedgerAggregate):
     def _answered_in_time(self) -> set[str]:
         """The reports whose answer, entered after they were recorded unanswered, is dated by the deadline."""
         return {f["data"].get("complaint_id") for f in self.facts.values() if f["kind"] == COMPLAINT_ANSWERED_IN_TIME}
-
-    def _contradicted(self, fact: dict, answered: set[str]) -> bool:
-        """Lateness the record now contradicts (dates come from the facts, entered late or not): an order
-        recorded overdue whose completion, entered afterwards, is dated by its deadline; a report recorded
-        unanswered whose answer, entered afterwards, is dated by its deadline. Such a fact stays on record
-        and counts toward nothing, so what was derived from it no longer holds (柳州 第十四条（四）
-        "未按时完成整改的", 新乡 第十六条（四） "在规定期限内仍未按照要求完成整改的", 第十八条 "未按要求回复")."""
-        kind = fact["kind"]
-        if kind == RECTIFICATION_OVERDUE:
-            order = self.sanctions.get(fact.get("source_ref") or "")
-            return order is not None and order["completed_on"] is not None and order["deadline"] is not None and order["completed_on"] <= order["deadline"]
-        if kind == COMPLAINT_UNANSWERED:
-            return fact.get("data", {}).get("complaint_id") in answered
-        return False
 
     def _rescinded(self, ref: str | None) -> bool:
         """A fact about a sanction (overdue, refused) stops counting once the sanction is rescinded."""

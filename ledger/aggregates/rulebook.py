@@ -32,9 +32,8 @@ class Rulebook(LedgerAggregate):
 
     @event("ParametersSet")
     def set_parameters(self, params: dict, reference: str, effective_on: date) -> None:
-        if "parameter_changes" not in self.__dict__:
-            # a state snapshotted before the list existed: its earlier changes, undated, stand from the start
-            self.parameter_changes = [{"effective_on": date.min, "params": dict(self.params)}] if self.params else []
+        if "parameter_changes" not in self.__dict__:  # a state snapshotted before the list existed (changes())
+            self.parameter_changes = [{"effective_on": on, "params": values} for on, values in self.changes()]
         self.params.update(params)
         self.parameter_changes.append({"effective_on": effective_on, "params": dict(params)})
 

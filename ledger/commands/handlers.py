@@ -360,7 +360,7 @@ def _order(ctx: Context, provider_id: str, sanction_ref: str) -> Provider:
 def complete_rectification(c: m.CompleteRectification, ctx: Context) -> None:
     """A completion takes its own date; entered after the order was recorded overdue but dated by its
     deadline, it contradicts the overdue, and what was derived from that lateness is rescinded
-    (:meth:`Provider._contradicted <ledger.aggregates.provider.Provider._contradicted>`)."""
+    (:meth:`Provider._not_counted <ledger.aggregates.provider.Provider._not_counted>`)."""
     provider = _order(ctx, c.provider_id, c.sanction_ref)
     on = _order_day(ctx, c, provider)
     provider.complete_rectification(sanction_ref=c.sanction_ref, effective_on=on)
@@ -391,10 +391,10 @@ def withhold_fees(c: m.WithholdFees, ctx: Context) -> None:
     pack that names fees (:class:`~ledger.rules.base.FeeArticle`): 新乡 第十六条 "取消其服务商资格，视情况
     不予支付或扣除部分服务费用" after a disqualification under 第十六条 (nothing is withheld
     automatically); 唐山 第十四条 "服务商被清退或未通过验收的，不予支付服务费用" after a clearance under
-    第十三条, or for a project that failed acceptance. Tianjin, the province and Liuzhou name no
-    withholding: refused there. ``article`` is the fee article itself or the item the provider was
-    removed under; the withholding takes effect inside the pack's window, not before that removal
-    (or that failed acceptance) took effect."""
+    第十三条 (a failed acceptance withholds a project's fees when it is recorded: :func:`record_acceptance`).
+    Tianjin, the province and Liuzhou name no withholding: refused there. ``article`` is the fee
+    article itself or the item the provider was removed under; the withholding takes effect inside
+    the pack's window, not before that removal took effect."""
     provider = _provider(ctx, c.provider_id)
     pack = ctx.pack(provider.jurisdiction)
     fees = pack.fees

@@ -121,8 +121,8 @@ def _judged_day_by_day(rule: Rule, record: View, since: date | None, pack: RuleP
     item of the rule took effect is judged with the threshold in force that day (a change applies
     from its day on and never reaches back: 立法法 第一百零四条 不溯及既往). The rule fires on the first
     such day its count meets that day's threshold, citing what it counted up to that day."""
-    days = sorted({item.effective_on for item in rule._live(SinceView(record, since), excused)})
-    for day in days:
+    items = rule._live(SinceView(record, since), excused)
+    for day in sorted({item.effective_on for item in items}):
         decisions = rule.decisions(SinceView(record, since, day), pack.as_of(day).params, excused)
         if decisions:
             first = decisions[0]
@@ -130,7 +130,7 @@ def _judged_day_by_day(rule: Rule, record: View, since: date | None, pack: RuleP
                 return [first]
             # met with that day's threshold by items of earlier days, on which it was not: that day's
             # item completes the count, and is counted with them
-            counted = [i.ref for i in rule._live(SinceView(record, since, day), excused) if i.effective_on == day]
+            counted = [i.ref for i in items if i.effective_on == day]
             return [replace(first, condition_on=day, evidence=(*first.evidence, *(r for r in counted if r not in first.evidence)))]
     return []
 
