@@ -17,6 +17,7 @@ from ledger.rules.base import (
     STATUS_AFTER_REMOVAL,
     UNSATISFIED_RATING,
     WARNING,
+    WITH_DEADLINE,
     ref_key,
 )
 
@@ -101,7 +102,7 @@ def standing(provider: Provider) -> dict[str, Any]:
                 "evidence": s["evidence"],
                 "effective_on": s["effective_on"].isoformat(),
                 "deadline": s["deadline"].isoformat() if s["deadline"] else None,
-                "state": order_state(s) if s["deadline"] else ("rescinded" if s["rescinded_on"] else "in_force"),
+                "state": order_state(s) if s["sanction"] in WITH_DEADLINE else ("rescinded" if s["rescinded_on"] else "in_force"),
                 "rescinded_on": s["rescinded_on"].isoformat() if s["rescinded_on"] else None,
                 "removes": s["sanction"] in STATUS_AFTER_REMOVAL,
                 "consequences": s["consequences"],

@@ -87,6 +87,7 @@ _REGISTRY: tuple[tuple[str, type[LedgerAggregate], str, str], ...] = (
     ("provider.finding-recorded.v1", Provider, "FindingRecorded", "ledger.aggregates.provider:Provider.FindingRecorded"),
     ("provider.sanction-imposed.v1", Provider, "SanctionImposed", "ledger.aggregates.provider:Provider.SanctionImposed"),
     ("provider.rectification-completed.v1", Provider, "RectificationCompleted", "ledger.aggregates.provider:Provider.RectificationCompleted"),
+    ("provider.rectification-period-set.v1", Provider, "RectificationPeriodSet", ""),  # added after the registry (2026-12)
     ("provider.rectification-refused.v1", Provider, "RectificationRefused", "ledger.aggregates.provider:Provider.RectificationRefused"),
     ("provider.rectification-overdue.v1", Provider, "RectificationOverdue", "ledger.aggregates.provider:Provider.RectificationOverdue"),
     ("provider.evidence-voided.v1", Provider, "EvidenceVoided", "ledger.aggregates.provider:Provider.EvidenceVoided"),

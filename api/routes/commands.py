@@ -61,6 +61,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("/providers/{provider_id}/star-ratings", c.RecordStarRating, "Record a star rating (新乡 第十四条)", tag="findings"),
     Action("/providers/{provider_id}/findings", c.RecordFinding, "Record a finding of fact citing an article", tag="findings"),
     Action("/providers/{provider_id}/rectifications/completion", c.CompleteRectification, "Record that an order was rectified", tag="findings"),
+    Action("/providers/{provider_id}/rectifications/period", c.SetRectificationPeriod, "Set the period to rectify a warning or order derived without one", tag="findings"),
     Action("/providers/{provider_id}/rectifications/refusal", c.RecordRectificationRefusal, "Record a refusal to rectify", tag="findings"),
     Action("/providers/{provider_id}/withdrawal", c.WithdrawFromPool, "Record a withdrawal from the pool"),
     Action("/providers/{provider_id}/withheld-fees", c.WithholdFees, "Record fees withheld", tag="findings"),

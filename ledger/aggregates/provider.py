@@ -203,12 +203,9 @@ class Provider(LedgerAggregate):
         ]
 
     def open_rectifications(self) -> list[dict]:
-        """Warnings and orders with a deadline that are neither completed nor rescinded."""
-        return [
-            s
-            for s in self.active_sanctions()
-            if s["sanction"] in WITH_DEADLINE and s["completed_on"] is None and s["deadline"] is not None
-        ]
+        """Warnings and orders that are neither completed nor rescinded (with their deadline, or one
+        derived while no period was set, awaiting the regulator's)."""
+        return [s for s in self.active_sanctions() if s["sanction"] in WITH_DEADLINE and s["completed_on"] is None]
 
     def rectifications_due(self, as_of: date) -> list[dict]:
         """Warnings and orders whose deadline passed before ``as_of`` and are not yet recorded overdue
@@ -383,6 +380,13 @@ class Provider(LedgerAggregate):
     @event("RectificationCompleted")
     def complete_rectification(self, sanction_ref: str, effective_on: date) -> None:
         self.sanctions[sanction_ref]["completed_on"] = effective_on
+
+    @event("RectificationPeriodSet")
+    def set_rectification_period(self, sanction_ref: str, deadline: date, params: dict, effective_on: date) -> None:
+        """The regulator's period for a warning or order the ledger derived without one."""
+        order = self.sanctions[sanction_ref]
+        order["deadline"] = deadline
+        order["params"] = {**order["params"], **params}
 
     @event("RectificationRefused")
     def refuse_rectification(self, sanction_ref: str, effective_on: date) -> None:

@@ -308,19 +308,7 @@ def record_finding(c: m.RecordFinding, ctx: Context) -> None:
                 "regulator sets; the finding must give it",
                 field="deadline_days",
             )
-        days = c.deadline_days
-        limit = pack.max_rectification_days
-        if limit is not None and days > limit and not c.exceptional_reason:
-            raise DomainError(
-                f"{article.citation.short} {article.citation.article.split('（')[0]}: 整改期限一般不超过{limit}日 — "
-                f"{days} days needs an exceptional_reason"
-            )
-        # the period runs from the day the order took effect, however late it is recorded
-        period = pack.params.period(on, days)
-        deadline = period.due
-        params = {"deadline_days": days, **period.params()}
-        if c.exceptional_reason:
-            params["exceptional_reason"] = c.exceptional_reason
+        deadline, params = _rectification_period(pack, article.citation.as_dict(), on, c.deadline_days, c.exceptional_reason)
     provider.record_finding(article=c.article, summary=c.summary, evidence=list(c.evidence), effective_on=on)
     finding_ref = f"{provider.id}/{provider.version}"
     provider.impose(
@@ -340,7 +328,57 @@ def record_finding(c: m.RecordFinding, ctx: Context) -> None:
     ctx.reconcile(provider, on)
 
 
-def _order_day(ctx: Context, c: m.CompleteRectification | m.RecordRectificationRefusal, provider: Provider) -> date:
+def _rectification_period(pack: RulePack, citation: dict, start: date, days: int, exceptional_reason: str | None) -> tuple[date, dict]:
+    """The deadline of a period of ``days`` to rectify running from ``start``, the day the order took
+    effect, however late it is recorded, and the parameters it is recorded with; beyond the pack's cap
+    (唐山/柳州 第十二条 "整改期限一般不超过30日") only with an exceptional reason."""
+    limit = pack.max_rectification_days
+    if limit is not None and days > limit and not exceptional_reason:
+        raise DomainError(
+            f"deadline_days: {citation['short']} {citation['article'].split('（')[0]}: 整改期限一般不超过{limit}日 — "
+            f"{days} days needs an exceptional_reason",
+            field="deadline_days",
+        )
+    period = pack.params.period(start, days)
+    params = {"deadline_days": days, **period.params()}
+    if exceptional_reason:
+        params["exceptional_reason"] = exceptional_reason
+    return period.due, params
+
+
+def set_rectification_period(c: m.SetRectificationPeriod, ctx: Context) -> None:
+    """The regulator's period for a warning or order the ledger derived while the bureau had set no
+    period for such orders (新乡 第十五条（四）, 柳州 第十二条（四）（六）; :func:`ledger.rules.engine.impose`).
+    It runs from the day the order took effect, capped as a finding's is, and is set once: not for an
+    order that has a period (a finding's, or the bureau's), nor one already refused; nor may it end
+    before the day the regulator sets it, which is not before the order took effect."""
+    provider = _order(ctx, c.provider_id, c.sanction_ref)
+    order = provider.sanctions[c.sanction_ref]
+    if order["deadline"] is not None:
+        raise DomainError(
+            f"sanction_ref: {c.sanction_ref} already has its period, due {order['deadline']}; "
+            "a period is set once, for a warning or order derived without one",
+            field="sanction_ref",
+        )
+    if order["refused_on"] is not None:
+        raise DomainError(f"sanction_ref: the provider refused to rectify {c.sanction_ref} on {order['refused_on']}", field="sanction_ref")
+    provider.require_in_pool("set a period to rectify")
+    on = _order_day(ctx, c, provider)
+    _in_pool_on(provider, on)
+    start = order["effective_on"]
+    deadline, params = _rectification_period(
+        ctx.pack(provider.jurisdiction, start), order["citation"], start, c.deadline_days, c.exceptional_reason
+    )
+    if deadline < on:
+        raise DomainError(
+            f"deadline_days: {c.deadline_days} days from {start}, when {c.sanction_ref} took effect, end on {deadline}, "
+            f"before the period is set (effective_on {on})",
+            field="deadline_days",
+        )
+    provider.set_rectification_period(sanction_ref=c.sanction_ref, deadline=deadline, params=params, effective_on=on)
+
+
+def _order_day(ctx: Context, c: m.CompleteRectification | m.SetRectificationPeriod | m.RecordRectificationRefusal, provider: Provider) -> date:
     """The day a completion or refusal took effect: not before the order it concerns."""
     return ctx.effective(c, _took_effect(provider, c.sanction_ref))
 
@@ -853,6 +891,7 @@ HANDLERS: dict[type[m.Command], Handler] = {
     m.RecordStarRating: record_star_rating,
     m.RecordFinding: record_finding,
     m.CompleteRectification: complete_rectification,
+    m.SetRectificationPeriod: set_rectification_period,
     m.RecordRectificationRefusal: record_rectification_refusal,
     m.WithdrawFromPool: withdraw_from_pool,
     m.WithholdFees: withhold_fees,

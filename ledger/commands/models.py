@@ -178,6 +178,18 @@ class CompleteRectification(Command):
     sanction_ref: Ref
 
 
+class SetRectificationPeriod(Command):
+    """The regulator's period for a warning or order to rectify that the ledger derived while the
+    bureau had set no period for such orders (新乡 第十五条（四）, 柳州 第十二条（四）（六）: "限期整改",
+    no number): ``deadline_days`` counted, as a finding's, from the day the order took effect."""
+
+    type: Literal["SetRectificationPeriod"] = "SetRectificationPeriod"
+    provider_id: Id
+    sanction_ref: Ref
+    deadline_days: int = Field(ge=1, le=365, description="days to rectify, counted from the day the order took effect")
+    exceptional_reason: Text | None = Field(default=None, description="why the period exceeds the rulebook's normal limit")
+
+
 class RecordRectificationRefusal(Command):
     type: Literal["RecordRectificationRefusal"] = "RecordRectificationRefusal"
     provider_id: Id
@@ -369,7 +381,7 @@ class RecordPassedDeadlines(Command):
 ALL_COMMANDS: tuple[type[Command], ...] = (
     SubmitApplication, OpenPublicNotice, RaiseObjection, ResolveObjection, ClosePublicNotice,
     AdmitProvider, RefuseAdmission, LapseApplication, RecordProfileChange, RecordScore,
-    RecordEvaluation, RecordStarRating, RecordFinding, CompleteRectification,
+    RecordEvaluation, RecordStarRating, RecordFinding, CompleteRectification, SetRectificationPeriod,
     RecordRectificationRefusal, WithdrawFromPool, WithholdFees, RegisterProject, RecordDiagnosis,
     SubmitFiling, DecideFiling, RecordMajorChange, StartImplementation, RecordAcceptance,
     RateSatisfaction, RecordPayment, FileComplaint, RequestAnswer, RecordAnswer, VerifyComplaint,

@@ -33,6 +33,11 @@ class Admission(BuilderBase):
             params={"warning_rectification_days": 30},
             reference="新乡市工业和信息化局：由本局认定的警告整改期限30日（演示数据）",
         )  # fmt: skip
+        self.add(
+            day, m.SetRulebookParameters, priority=0, jurisdiction="liuzhou",
+            params={"rectification_days": 30},
+            reference="柳州市工业和信息化局：由本局认定的限期整改期限30日（演示数据）",
+        )  # fmt: skip
 
     def providers(self) -> None:
         counts = {j: int(round(self.target * CONFIG[j].share)) for j in JURISDICTIONS}

@@ -92,6 +92,7 @@ SUMMARIES: dict[str, Callable[[Getter], str]] = {
     "provider.finding-recorded.v1": lambda g: f"finding under {g('article')}: {g('summary')}",
     "provider.sanction-imposed.v1": _provider_sanction_imposed,
     "provider.rectification-completed.v1": lambda g: f"rectification of {_short(g('sanction_ref'))} completed",
+    "provider.rectification-period-set.v1": lambda g: f"period to rectify {_short(g('sanction_ref'))} set: by {g('deadline')}",
     "provider.rectification-refused.v1": lambda g: f"rectification of {_short(g('sanction_ref'))} refused",
     "provider.rectification-overdue.v1": lambda g: f"rectification of {_short(g('sanction_ref'))} overdue (deadline {g('deadline')})",
     "provider.evidence-voided.v1": lambda g: f"evidence voided by appeal {_short(g('appeal_ref'))}: {', '.join(_short(r) for r in g('refs') or [])}",

@@ -190,18 +190,22 @@ def _when_in_pool(provider: Provider, decision: Decision) -> Decision:
 
 
 def impose(provider: Provider, pack: RulePack, decision: Decision) -> None:
-    """Record a derived sanction, effective the day its condition became true; a deadline
-    runs from that day (民法典 第二百零一条、第二百零三条, :mod:`ledger.rules.calendar`)."""
+    """Record a derived sanction, effective the day its condition became true. A warning or order
+    to rectify (限期整改) gets the period the bureau set for such orders (its parameter
+    ``rule.deadline_param``, as in force that day), running from that day (民法典 第二百零一条、
+    第二百零三条, :mod:`ledger.rules.calendar`); while the bureau has set none, it is recorded without
+    a deadline, and the regulator sets its period (:class:`~ledger.commands.models.SetRectificationPeriod`)."""
     rule = decision.rule
     params = dict(decision.params)
     deadline = None
     if rule.deadline_param:
         in_force = pack.as_of(decision.condition_on).params  # the period of the day the order took effect
-        days = int(getattr(in_force, rule.deadline_param))
-        params[rule.deadline_param] = days
-        period = in_force.period(decision.condition_on, days)
-        params.update(period.params())
-        deadline = period.due
+        days = getattr(in_force, rule.deadline_param)
+        if days is not None:
+            params[rule.deadline_param] = days
+            period = in_force.period(decision.condition_on, days)
+            params.update(period.params())
+            deadline = period.due
     provider.impose(
         sanction=rule.sanction,
         rule_id=rule.id,

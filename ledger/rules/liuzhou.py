@@ -1,6 +1,8 @@
 """柳州市中小企业数字化转型服务商管理办法（试行）(征求意见稿) — seeds/004_59cc401ff8b41f48.txt."""
 from __future__ import annotations
 
+from pydantic import Field
+
 from ledger.rules.base import (
     BELOW_TARGET_LEVEL,
     DISQUALIFICATION,
@@ -32,9 +34,10 @@ class LiuzhouParameters(PackParameters):
     #: 第十四条（四）限期整改超过2次 (strict)
     rectification_orders: int = 2
     #: 第十二条 整改期限一般不超过30日: a finding gives its own period (``deadline_days``); an order
-    #: the ledger derives (第十二条（四）（六）) has no finding to carry one, and gets this one, the
-    #: text's cap, which the bureau may change
-    rectification_days: int = 30
+    #: the ledger derives (第十二条（四）（六）) has no finding to carry one: it gets the period the
+    #: bureau sets here (``SetRulebookParameters``), or, while none is set, the one the regulator sets
+    #: for it (``SetRectificationPeriod``). The text's 30 days is a cap, not a period
+    rectification_days: int | None = Field(default=None, ge=1, le=365)
     max_rectification_days: int = 30
     #: 第八条（四）/ 第十二条（四）数字化水平达到二级及以上
     target_level: int = 2

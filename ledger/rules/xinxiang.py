@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from pydantic import Field
+
 from ledger.rules.base import (
     ACCEPTANCE_PASSED,
     COMPLAINT_UNANSWERED,
@@ -40,9 +42,10 @@ class XinxiangParameters(PackParameters):
     #: 第十六条（一）受到警告2次及以上的 (inclusive, occurrences)
     warnings_for_disqualification: int = 2
     #: 第十五条 予以警告并限期整改: the document sets no number. A finding gives its own period
-    #: (``deadline_days``); a warning the ledger derives (第十五条（四）) has no finding to carry one,
-    #: and gets this one, the ledger's default, which the bureau may change
-    warning_rectification_days: int = 30
+    #: (``deadline_days``); a warning the ledger derives (第十五条（四）) has no finding to carry one:
+    #: it gets the period the bureau sets here (``SetRulebookParameters``), or, while none is set,
+    #: the one the regulator sets for it (``SetRectificationPeriod``) — never one of the ledger's
+    warning_rectification_days: int | None = Field(default=None, ge=1, le=365)
 
 
 def unsatisfied_after_acceptance(view: View) -> list[Item]:

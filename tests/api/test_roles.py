@@ -66,6 +66,7 @@ def cases(seeded) -> list[Case]:
         ("/v1/providers/{provider_id}/star-ratings", REG, "TS-2", {"rating_round": "2025", "stars": 2}),
         ("/v1/providers/{provider_id}/findings", REG, "TS-2", {"article": "第十二条（一）", "summary": "s", "deadline_days": 10}),
         ("/v1/providers/{provider_id}/rectifications/completion", REG, "TS-1", {"sanction_ref": seeded.blacklisting}),
+        ("/v1/providers/{provider_id}/rectifications/period", REG, "TS-1", {"sanction_ref": seeded.blacklisting, "deadline_days": 10}),
         ("/v1/providers/{provider_id}/rectifications/refusal", REG, "TS-1", {"sanction_ref": seeded.blacklisting}),
         ("/v1/providers/{provider_id}/withdrawal", REG, "TS-2", {"reason": "r"}),
         ("/v1/providers/{provider_id}/withheld-fees", REG, "TS-2", {"amount": "100", "reason": "r", "article": "第十四条"}),

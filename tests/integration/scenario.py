@@ -112,6 +112,15 @@ class Scenario:
         self.run(m.RecordFinding, provider_id=provider_id, article=article, summary=f"finding under {article}", effective_on=on, **fields)
         return [s for s in self.sanctions(provider_id, active=False) if not s["derived"]][-1]["ref"]
 
+    def bureau_period(self, jurisdiction: str, days: int, *, on: date = date(2024, 1, 1)) -> None:
+        """The bureau's period, from ``on``, for the warnings or orders the ledger derives (新乡
+        ``warning_rectification_days``, 柳州 ``rectification_days``): without it they have none until
+        the regulator sets one (``SetRectificationPeriod``)."""
+        param = {"xinxiang": "warning_rectification_days", "liuzhou": "rectification_days"}[jurisdiction]
+        if on > self.today:
+            self.on(on)
+        self.run(m.SetRulebookParameters, jurisdiction=jurisdiction, params={param: days}, reference="the bureau's notice", effective_on=on)
+
     def passed_deadlines(self, as_of: date) -> SweepResult:
         """The scheduler runs on ``as_of``."""
         self.on(as_of)

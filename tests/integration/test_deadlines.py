@@ -138,3 +138,24 @@ def test_the_demo_swept_from_the_read_models_records_the_ledger_it_records_from_
         recorded.append((chain.ok, chain.head_position, chain.head_hash, len(commands), commands[-1], summary.by_command))
     assert recorded[0] == recorded[1]
     assert recorded[0][5]["RecordPassedDeadlines"] > 0  # the sweeps found deadlines passed and recorded them
+
+
+def test_an_order_derived_without_a_period_falls_due_once_the_regulator_sets_one(scenario):
+    """柳州 第十二条（四）: the bureau set no period for derived orders, so the order is not in the read
+    model the sweep reads until the regulator sets its period (30 days from 03-01: due 03-31); it is
+    due on 04-01, not on 03-31, and 第十四条（四） gray-lists from then."""
+    scenario.admit("LZ-1", "liuzhou")
+    scenario.project("LZ-1", "E-1", level_after=1)
+    [order] = scenario.sanctions("LZ-1")
+    assert order["deadline"] is None
+    scenario.on(scenario.today + timedelta(days=4))
+    assert due(scenario.ledger, scenario.today + timedelta(days=365)) == {}
+    scenario.run(m.SetRectificationPeriod, provider_id="LZ-1", sanction_ref=order["ref"], deadline_days=30)
+    deadline = scenario.provider("LZ-1").sanctions[order["ref"]]["deadline"]
+    assert deadline == order["effective_on"] + timedelta(days=30)
+    assert due(scenario.ledger, deadline) == {}
+    assert due(scenario.ledger, deadline + timedelta(days=1)) == {"LZ-1": []}
+    scenario.on(deadline + timedelta(days=1))
+    assert sorted(sweep(scenario.ledger).results) == ["LZ-1"]
+    gray = scenario.sanctions("LZ-1")[-1]
+    assert (gray["sanction"], gray["citation"]["article"], gray["effective_on"]) == ("gray_listing", "第十四条（四）", deadline + timedelta(days=1))

@@ -43,7 +43,9 @@ def test_a_backdated_order_is_due_from_the_day_it_took_effect(scenario, as_of, o
 
 
 def test_a_derived_order_runs_from_the_day_its_condition_was_met(scenario):
-    """柳州 第十二条（四）: acceptance below level 2 on 2025-03-03 (a Monday), recorded in May: due 04-02."""
+    """柳州 第十二条（四）: acceptance below level 2 on 2025-03-03 (a Monday), recorded in May: due 04-02,
+    within the bureau's 30 days."""
+    scenario.bureau_period("liuzhou", 30)
     scenario.admit("LZ-1", "liuzhou", on=date(2025, 2, 1))
     project_id = scenario.project("LZ-1", "E-1", accepted=False, on=date(2025, 2, 10))
     scenario.on(date(2025, 5, 6))

@@ -22,6 +22,7 @@ REF = "0" * 8 + "-0000-0000-0000-" + "0" * 12 + "/1"
 #: commands the small demo plan does not produce
 EXTRA: list[dict[str, Any]] = [
     {"type": "CompleteRectification", "command_id": "c1", "provider_id": "TJ-1", "sanction_ref": REF},
+    {"type": "SetRectificationPeriod", "command_id": "c6", "provider_id": "LZ-1", "sanction_ref": REF, "deadline_days": 20, "exceptional_reason": "r"},
     {"type": "RecordRectificationRefusal", "command_id": "c2", "provider_id": "TJ-1", "sanction_ref": REF},
     {"type": "WithdrawFromPool", "command_id": "c3", "provider_id": "TJ-1", "reason": "自愿退出"},
     {

@@ -44,11 +44,11 @@ def test_rectification_when_more_than_five_enterprises_are_unsatisfied(scenario,
             "sanction": "rectification_order",
             "article": "第十二条（六）",
             "pack_version": VERSION,
-            "params": {"unsatisfied_enterprises_for_rectification": 5, "rectification_days": 30},
+            "params": {"unsatisfied_enterprises_for_rectification": 5},
             "evidence": [n.fact for n in noted[:ordered_at]],
         }
         assert order["consequences"] == ["interview"]
-        assert order["deadline"] == scenario.today + timedelta(days=30)
+        assert order["deadline"] is None  # the bureau set no period: the regulator sets it (test_rules_periods.py)
         assert (provider.status, standing(provider)["standing"]) == ("in_pool", "rectifying")
     else:
         assert scenario.sanctions("LZ-1") == []
@@ -134,7 +134,7 @@ def test_rectification_when_below_level_two_after_the_project(scenario, level_af
             "sanction": "rectification_order",
             "article": "第十二条（四）",
             "pack_version": VERSION,
-            "params": {"rectification_days": 30},
+            "params": {},
             "evidence": [fact.ref],
         }
     else:
@@ -143,6 +143,7 @@ def test_rectification_when_below_level_two_after_the_project(scenario, level_af
 
 def test_gray_listed_when_not_rectified_on_time(scenario):
     """第十四条（四）未按时完成整改的."""
+    scenario.bureau_period("liuzhou", 30)
     scenario.admit("LZ-1", "liuzhou")
     scenario.project("LZ-1", "E-1", level_after=1)
     [order] = scenario.sanctions("LZ-1")
@@ -158,6 +159,7 @@ def test_gray_listed_when_not_rectified_on_time(scenario):
 @pytest.mark.parametrize("completed_after_deadline, gray_listed", [(0, False), (1, True)])
 def test_gray_listed_when_rectification_is_completed_late(scenario, completed_after_deadline, gray_listed):
     """第十四条（四）未按时完成整改的: completing after the deadline is not completing on time."""
+    scenario.bureau_period("liuzhou", 30)
     scenario.admit("LZ-1", "liuzhou")
     scenario.project("LZ-1", "E-1", level_after=1)
     [order] = scenario.sanctions("LZ-1")

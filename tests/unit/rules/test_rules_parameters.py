@@ -74,10 +74,11 @@ def test_a_threshold_set_back_to_the_documents_counts_on(lowered, back_on, black
 
 @pytest.mark.parametrize("rated_on, deadline", [(CHANGED - timedelta(days=1), date(2025, 6, 30)), (CHANGED, date(2025, 6, 23))])
 def test_a_derived_warnings_period_follows_the_day_it_took_effect(scenario, rated_on, deadline):
-    """新乡 第十五条（四） 通过验收，但…“不满意”: the ledger derives the warning, with its default period
+    """新乡 第十五条（四） 通过验收，但…“不满意”: the ledger derives the warning, with the bureau's period
     (warning_rectification_days), 30 → 20 from 2025-06-01. A rating of 2025-05-31, entered after the
     change, keeps 30 days (due 2025-06-30); one of 2025-06-01 gets 20 (2025-06-21, a Saturday: due
     Monday 23)."""
+    scenario.bureau_period("xinxiang", 30)
     scenario.admit("XX-1", "xinxiang", on=date(2025, 3, 1))
     scenario.on(date(2025, 6, 10))
     scenario.run(m.SetRulebookParameters, jurisdiction="xinxiang", params={"warning_rectification_days": 20}, reference="notice", effective_on=CHANGED)

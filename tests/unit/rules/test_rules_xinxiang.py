@@ -23,7 +23,9 @@ DISQUALIFIED = ["advisory_to_other_cities"]
 
 
 def test_unsatisfied_after_acceptance_is_warned(scenario):
-    """第十五条（四）服务商服务通过验收，但试点企业满意度评价为“不满意”的 → 警告并限期整改."""
+    """第十五条（四）服务商服务通过验收，但试点企业满意度评价为“不满意”的 → 警告并限期整改, within the
+    period the bureau set for such warnings."""
+    scenario.bureau_period("xinxiang", 30)
     scenario.admit("XX-1", "xinxiang")
     rating = scenario.unsatisfied("XX-1", "E-1", accepted=True)
 
@@ -90,7 +92,7 @@ def test_implementing_before_the_filing_is_approved_is_warned(scenario, filing, 
             "sanction": "warning",
             "article": "第十五条（四）",
             "pack_version": VERSION,
-            "params": {"warning_rectification_days": 30},
+            "params": {},  # no period: the bureau set none (see test_rules_periods.py)
             "evidence": [fact.ref],
         }
         assert warning["rule_id"] == "xinxiang.15.4.before_filing"
@@ -185,6 +187,7 @@ def test_an_overdue_warning_for_an_unsatisfied_rating_is_not_contract_work(scena
     """A 第十五条（四） warning for 不满意 (or for implementing before filing) that passes its
     deadline is on record as overdue, but 第十六条（四） is about contract work; a refusal or a
     finding is needed."""
+    scenario.bureau_period("xinxiang", 30)
     scenario.admit("XX-1", "xinxiang")
     scenario.unsatisfied("XX-1", "E-1")
     [warning] = scenario.sanctions("XX-1")
