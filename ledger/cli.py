@@ -56,12 +56,20 @@ DatabaseOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON (the models the HTTP API returns) instead of tables")]
 LimitOption = Annotated[int, typer.Option(min=1, max=1000, help="at most this many entries")]
 CursorOption = Annotated[str | None, typer.Option(help="continue after the page that printed this cursor")]
-#: a day (YYYY-MM-DD, Asia/Shanghai) or an instant on the recorded axis
-INSTANT_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"]
+def day_or_instant(value: str) -> datetime | date:
+    """A point on the recorded axis as given: ``2025-03-01`` is that day (the read service takes it as
+    the start or the end of the day, Asia/Shanghai), ``2025-03-01T00:00:00`` the instant at midnight —
+    as the HTTP API reads them."""
+    try:
+        return date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is neither a day (YYYY-MM-DD) nor an ISO instant (YYYY-MM-DDTHH:MM:SS[+08:00])") from None
+
+
 KnownAtOption = Annotated[
     datetime | None,
     typer.Option(
-        "--known-at", formats=INSTANT_FORMATS,
+        "--known-at", parser=day_or_instant,
         help="as recorded by then: YYYY-MM-DD means the end of that day in Asia/Shanghai, or an ISO instant",
     ),
 ]  # fmt: skip
@@ -193,13 +201,6 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
                 record.add_row(f"  {column}", value)
         say("")
         console.print(record)
-
-
-def known_instant(known_at: datetime | None) -> datetime | date | None:
-    """``--known-at 2024-11-30`` is the end of that day (a date); an instant stays an instant."""
-    if known_at is not None and known_at.tzinfo is None and known_at.time() == datetime.min.time():
-        return known_at.date()
-    return known_at
 
 
 def paged_hint(page: Page[Any], what: str) -> None:
@@ -365,7 +366,7 @@ def registry(
     """Every provider with its standing and since when; or as of a past date on either time axis."""
     with opened(database_url) as ledger_app:
         if known_at or effective_at:
-            as_of = ledger_app.views.registry_as_of(jurisdiction, known_instant(known_at), effective_at.date() if effective_at else None)
+            as_of = ledger_app.views.registry_as_of(jurisdiction, known_at, effective_at.date() if effective_at else None)
             render_registry_as_of(as_of, as_json)
             return
         page = ledger_app.views.registry(jurisdiction, standing, kind, grade, limit=limit, cursor=cursor)
@@ -440,8 +441,8 @@ def timeline(
     database_url: DatabaseOption = None,
     effective_from: Annotated[datetime | None, typer.Option("--effective-from", "--since", formats=["%Y-%m-%d"], help="only events effective on or after this date (effective axis)")] = None,
     effective_to: Annotated[datetime | None, typer.Option("--effective-to", "--until", formats=["%Y-%m-%d"], help="only events effective on or before this date (effective axis)")] = None,
-    recorded_from: Annotated[datetime | None, typer.Option(formats=INSTANT_FORMATS, help="only events recorded at or after this instant (recorded axis; a date is the start of that day, Asia/Shanghai)")] = None,
-    recorded_to: Annotated[datetime | None, typer.Option(formats=INSTANT_FORMATS, help="only events recorded at or before this instant (recorded axis; a date is the end of that day, Asia/Shanghai)")] = None,
+    recorded_from: Annotated[datetime | None, typer.Option(parser=day_or_instant, help="only events recorded at or after this instant (recorded axis; a date is the start of that day, Asia/Shanghai)")] = None,
+    recorded_to: Annotated[datetime | None, typer.Option(parser=day_or_instant, help="only events recorded at or before this instant (recorded axis; a date is the end of that day, Asia/Shanghai)")] = None,
     event_type: Annotated[str | None, typer.Option("--type", help="only this event type (provider.sanction-imposed.v1) or aggregate (project)")] = None,
     actor: Annotated[str | None, typer.Option(help="only events recorded by this actor")] = None,
     limit: LimitOption = 1000,
@@ -452,7 +453,7 @@ def timeline(
     with opened(database_url) as ledger_app:
         page = ledger_app.views.timeline(
             provider_id, effective_from.date() if effective_from else None, effective_to.date() if effective_to else None, event_type, actor,
-            recorded_from=known_instant(recorded_from), recorded_to=known_instant(recorded_to), cursor=cursor, limit=limit,
+            recorded_from=recorded_from, recorded_to=recorded_to, cursor=cursor, limit=limit,
         )  # fmt: skip
     if as_json:
         emit_json(page)
@@ -477,7 +478,7 @@ def history(
     if known_at is None and effective_at is None:
         fail("give --known-at and/or --effective-at")
     with opened(database_url) as ledger_app:
-        found: History = ledger_app.views.history(provider_id, known_instant(known_at), effective_at.date() if effective_at else None)
+        found: History = ledger_app.views.history(provider_id, known_at, effective_at.date() if effective_at else None)
     if as_json:
         emit_json(found)
         return

@@ -114,6 +114,26 @@ def test_tables_keep_every_value_whole_at_80_columns(small):
             assert value in text, (args, value)
 
 
+@pytest.mark.parametrize(
+    "given, known_at",
+    [
+        ("2025-04-01", "2025-04-01T15:59:59.999999Z"),  # a day: the end of it (Asia/Shanghai)
+        ("2025-04-01T00:00:00", "2025-03-31T16:00:00Z"),  # an instant at midnight stays that instant
+        ("2025-04-01T00:00:01", "2025-03-31T16:00:01Z"),
+        ("2025-04-01T00:00:00+00:00", "2025-04-01T00:00:00Z"),
+    ],
+)
+def test_a_day_and_the_instant_at_its_midnight_are_read_as_the_api_reads_them(small, given, known_at):
+    """``--known-at`` (and ``timeline --recorded-to``) take a day as the whole day and an instant as
+    itself, as ``GET …/history?known_at=`` does: midnight is not the end of the day."""
+    _, url = small
+    [provider_id, *_] = [e["provider_id"] for e in json_of("registry", "-d", url)["items"]]
+    assert json_of("history", provider_id, "-d", url, "--known-at", given)["as_of"]["known_at"] == known_at
+    timeline = json_of("timeline", provider_id, "-d", url)["items"]
+    first = timeline[0]["recorded_at"]  # recorded by the demo at a whole second
+    assert [e["recorded_at"] for e in json_of("timeline", provider_id, "-d", url, "--recorded-to", first)["items"]][-1:] == [first]
+
+
 def test_digest_verify_and_import_say_what_happened(small, tmp_path):
     _, url = small
     digest = tmp_path / "head.json"
