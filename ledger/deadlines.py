@@ -66,7 +66,7 @@ def due_among(complaints: Iterable[Complaint], providers: Iterable[Provider], as
         if answer_deadline_passed(complaint, as_of):
             found[complaint.provider_id].append(complaint.complaint_id)
     for provider in providers:
-        if provider.in_pool and provider.rectifications_due(as_of):
+        if provider.rectifications_due(as_of):  # none of a provider out of the pool since before its deadline
             found.setdefault(provider.provider_id, [])
     return dict(found)
 

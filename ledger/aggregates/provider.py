@@ -11,7 +11,7 @@ longer holds is rescinded by ``SanctionRescinded`` and ``Reinstated``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from eventsourcing.domain import event
@@ -112,6 +112,16 @@ class Provider(LedgerAggregate):
     @property
     def in_pool(self) -> bool:
         return self.status in IN_POOL
+
+    def in_pool_on(self, day: date) -> bool:
+        """Whether the provider was a member of the pool on ``day``: admitted by then, and neither out of
+        it by a removal (:meth:`out_of_pool_on`) nor gone by its own exit. What happened on such a day
+        counts as it would have had it been recorded then, whatever was recorded since."""
+        if self.admitted_on is None or day < self.admitted_on:
+            return False
+        if self.status == "exited" and day >= self.status_since:
+            return False
+        return self.out_of_pool_on(day) is None
 
     def _set_status(self, status: str, since: date) -> None:
         self.status = status
@@ -217,6 +227,9 @@ class Provider(LedgerAggregate):
             and s["overdue_on"] is None and s["refused_on"] is None
             # still open, or completed only after its deadline (柳州 第十四条（四）未按时完成整改的)
             and (s["completed_on"] is None or s["completed_on"] > s["deadline"])
+            # an order of a provider out of the pool is moot, unless its deadline passed while it was in
+            # the pool (a removal recorded before the sweep, dated after the deadline, does not undo that)
+            and (self.in_pool or self.in_pool_on(s["deadline"] + timedelta(days=1)))
         ]  # fmt: skip
         return sorted(due, key=lambda s: s["deadline"])
 
@@ -362,7 +375,17 @@ class Provider(LedgerAggregate):
             "rescinded_on": None,
         }
         if sanction in STATUS_AFTER_REMOVAL:
-            self._set_status(STATUS_AFTER_REMOVAL[sanction], effective_on)
+            status = STATUS_AFTER_REMOVAL[sanction]
+            if self._removed_after(effective_on, ref) is None:
+                self._set_status(status, effective_on)
+            elif self.status == status:  # dated before one already standing (facts entered late), to the same status
+                self.status_since = min(self.status_since, effective_on)
+            # else: the later removal's status stands
+
+    def _removed_after(self, day: date, but: str) -> dict | None:
+        """The latest removal other than ``but`` that stands (not rescinded) and took effect after ``day``."""
+        later = [s for s in self.active_removals() if s["ref"] != but and s["effective_on"] > day]
+        return max(later, key=lambda s: s["effective_on"]) if later else None
 
     def _open_order(self, sanction_ref: str) -> dict:
         order = self.sanctions.get(sanction_ref)
@@ -416,7 +439,11 @@ class Provider(LedgerAggregate):
 
     @event("SanctionRescinded")
     def rescind(self, sanction_ref: str, reason: str, appeal_ref: str | None, effective_on: date) -> None:
-        self.sanctions[sanction_ref]["rescinded_on"] = effective_on
+        sanction = self.sanctions[sanction_ref]
+        sanction["rescinded_on"] = effective_on
+        standing = self._removed_after(date.min, sanction_ref) if sanction["sanction"] in STATUS_AFTER_REMOVAL else None
+        if standing is not None:  # another removal still keeps the provider out: its status
+            self._set_status(STATUS_AFTER_REMOVAL[standing["sanction"]], standing["effective_on"])
 
     @event("Reinstated")
     def reinstate(self, reason: str, rescinded: list, effective_on: date) -> None:

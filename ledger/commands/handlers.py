@@ -227,8 +227,7 @@ def record_score(c: m.RecordScore, ctx: Context) -> None:
     pack = ctx.pack(provider.jurisdiction)
     if pack.grade is None:
         raise DomainError(f"{pack.short} grades providers without scores; RecordScore is for 天津 第十一条")
-    provider.require_in_pool("record a score")
-    on = _member_on(ctx, c, provider)
+    on = _member_on(ctx, c, provider, "record a score")
     _plausible_year(c.year, on)
     grade = pack.grade(c.score, pack.as_of(on).params)  # the bands in force on the score's day
     provider.record_score(year=c.year, score=c.score, grade=grade, pack_version=pack.version, effective_on=on)
@@ -239,8 +238,7 @@ def record_evaluation(c: m.RecordEvaluation, ctx: Context) -> None:
     provider = _provider(ctx, c.provider_id)
     if provider.jurisdiction != "province":
         raise DomainError("qualified/unqualified evaluations are the province's (省指南 四（三）)")
-    provider.require_in_pool("record an evaluation")
-    on = _member_on(ctx, c, provider)
+    on = _member_on(ctx, c, provider, "record an evaluation")
     _plausible_year(c.year, on)
     provider.record_evaluation(year=c.year, qualified=c.qualified, effective_on=on)
     ctx.reconcile(provider, on)
@@ -250,20 +248,31 @@ def record_star_rating(c: m.RecordStarRating, ctx: Context) -> None:
     provider = _provider(ctx, c.provider_id)
     if provider.jurisdiction != "xinxiang":
         raise DomainError("star ratings are Xinxiang's (新乡 第十四条)")
-    provider.require_in_pool("rate stars")
-    provider.rate_stars(rating_round=c.rating_round, stars=c.stars, basis=dict(c.basis), effective_on=_member_on(ctx, c, provider))
+    provider.rate_stars(rating_round=c.rating_round, stars=c.stars, basis=dict(c.basis), effective_on=_member_on(ctx, c, provider, "rate stars"))
 
 
-def _member_on(ctx: Context, c: m.Command, provider: Provider) -> date:
+def _member_on(ctx: Context, c: m.Command, provider: Provider, what: str) -> date:
     """The day a fact about a member of the pool took effect: not before its admission, nor on a day a
-    removal kept it out of the pool (a sanction cannot remove it, nor a finding concern it as a member,
-    while it was not one)."""
+    removal or its exit kept it out of the pool (a sanction cannot remove it, nor a finding concern it
+    as a member, while it was not one). A provider out of the pool now was a member on earlier days:
+    a fact of such a day, entered late, is recorded and counts as of its day."""
+    _require_admitted(provider, what)
     on = ctx.effective(c, provider.joined_pool)
     _in_pool_on(provider, on)
     return on
 
 
+def _require_admitted(provider: Provider, what: str) -> None:
+    if provider.admitted_on is None:
+        raise DomainError(f"provider {provider.provider_id} is {provider.status}, not in the pool: cannot {what}")
+
+
 def _in_pool_on(provider: Provider, on: date) -> None:
+    if provider.status == "exited" and on >= provider.status_since:
+        raise DomainError(
+            f"effective_on {on}: provider {provider.provider_id} had left the pool (exited on {provider.status_since})",
+            field="effective_on",
+        )
     removal = provider.out_of_pool_on(on)
     if removal is not None:
         until = f"until {removal['rescinded_on']}" if removal["rescinded_on"] is not None else "since"
@@ -294,8 +303,7 @@ def record_finding(c: m.RecordFinding, ctx: Context) -> None:
     article = pack.findings.get(c.article)
     if article is None:
         raise DomainError(f"{pack.short} has no finding article {c.article!r}; known: {', '.join(pack.findings)}")
-    provider.require_in_pool(f"apply {article.citation.label}")
-    on = _member_on(ctx, c, provider)
+    on = _member_on(ctx, c, provider, f"apply {article.citation.label}")
     _require_in_force(pack, on)
     pack = pack.as_of(on)  # the periods in force on the day the order took effect
     deadline = None
@@ -362,7 +370,6 @@ def set_rectification_period(c: m.SetRectificationPeriod, ctx: Context) -> None:
         )
     if order["refused_on"] is not None:
         raise DomainError(f"sanction_ref: the provider refused to rectify {c.sanction_ref} on {order['refused_on']}", field="sanction_ref")
-    provider.require_in_pool("set a period to rectify")
     on = _order_day(ctx, c, provider)
     _in_pool_on(provider, on)
     start = order["effective_on"]
@@ -421,7 +428,7 @@ def withdraw_from_pool(c: m.WithdrawFromPool, ctx: Context) -> None:
     provider.require_in_pool("withdraw")
     pack = ctx.pack(provider.jurisdiction)
     citation = pack.voluntary_exit.as_dict() if pack.voluntary_exit else None
-    provider.exit_pool(reason=c.reason or "voluntary exit", citation=citation, effective_on=_member_on(ctx, c, provider))
+    provider.exit_pool(reason=c.reason or "voluntary exit", citation=citation, effective_on=_member_on(ctx, c, provider, "withdraw"))
 
 
 def withhold_fees(c: m.WithholdFees, ctx: Context) -> None:
@@ -485,7 +492,7 @@ def register_project(c: m.RegisterProject, ctx: Context) -> None:
     for provider in providers:
         if provider.jurisdiction != c.jurisdiction:
             raise DomainError(f"provider {provider.provider_id} is in {provider.jurisdiction}'s pool, not {c.jurisdiction}'s")
-        provider.require_in_pool(f"serve project {c.project_id}")
+        _require_admitted(provider, f"serve project {c.project_id}")
     on = ctx.effective(c, *(p.joined_pool for p in providers))
     for provider in providers:
         _in_pool_on(provider, on)
@@ -858,9 +865,7 @@ def record_passed_deadlines(c: m.RecordPassedDeadlines, ctx: Context) -> None:
             raise DomainError(f"complaint {complaint_id} is against {complaint.provider_id}, not {c.provider_id}")
         if answer_deadline_passed(complaint, as_of):
             _answer_overdue(ctx, complaint)
-    if not provider.in_pool:
-        return  # an order on a provider out of the pool is moot until it is reinstated
-    due = provider.rectifications_due(as_of)
+    due = provider.rectifications_due(as_of)  # not an order of a provider out of the pool since before its deadline passed
     for order in due:
         provider.record_overdue(sanction_ref=order["ref"], deadline=order["deadline"], effective_on=order["deadline"] + timedelta(days=1))
     if due:

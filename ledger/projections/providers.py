@@ -191,9 +191,9 @@ def provider_rows(provider: Provider, meta: dict[str, Any], last_position: int, 
         "standing_json": dumps(s),
     }
     rows = ProviderRows(registry)
-    if provider.status in IN_POOL:  # the sweep leaves orders of providers out of the pool alone
-        for order in provider.rectifications_due(date.max):  # every order still to be recorded overdue
-            rows.deadlines.append({"provider_id": pid, "sanction_ref": order["ref"], "deadline": iso(order["deadline"])})
+    # every order still to be recorded overdue: not one of a provider out of the pool since before its deadline
+    for order in provider.rectifications_due(date.max):
+        rows.deadlines.append({"provider_id": pid, "sanction_ref": order["ref"], "deadline": iso(order["deadline"])})
 
     def fact_on(ref: str) -> str:
         on: date = provider.facts[ref]["effective_on"]

@@ -14,9 +14,11 @@ events it triggers on the aggregate:
    unless other live evidence still fires a removal rule, which is then recorded
    in place of the rescinded removal, with no reinstatement in between;
 3. impose, earliest condition first, each decision that holds and is not yet
-   recorded — only while the provider is in the pool, and only for conditions
-   that became true inside the pack's validity window, counting only what took
-   effect from the pack's date of effect and from the provider's admission on.
+   recorded — only for conditions that became true on a day the provider was in
+   the pool (whatever was recorded since: a removal entered first but dated later
+   does not keep out what the facts had decided before it) and inside the pack's
+   validity window, counting only what took effect from the pack's date of effect
+   and from the provider's admission on.
 
 Dates come from the facts, never from the day they are recorded: a derived
 sanction takes effect on the day its condition became true, and its deadline
@@ -167,10 +169,10 @@ def _rescind_stale(provider: Provider, pack: RulePack, on: date, appeal_ref: str
 
 def _impose_new(provider: Provider, pack: RulePack) -> None:
     for _ in range(MAX_ROUNDS):
-        if not provider.in_pool:
-            return
         moved = sorted((_when_in_pool(provider, d) for d in pending_decisions(provider, pack)), key=lambda d: d.condition_on)
-        decisions = [d for d in moved if pack.in_force(d.condition_on)]
+        # only what became true on a day the provider was in the pool, whatever was recorded since
+        # (a removal entered first but dated later does not keep out what the facts decided before it)
+        decisions = [d for d in moved if pack.in_force(d.condition_on) and provider.in_pool_on(d.condition_on)]
         if not decisions:
             return
         impose(provider, pack, decisions[0])

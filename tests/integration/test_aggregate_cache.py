@@ -43,7 +43,7 @@ def test_a_stale_entry_is_a_detected_conflict_and_the_retry_decides_on_fresh_sta
     scenario.run(m.WithdrawFromPool, provider_id="TJ-1", reason="moving on")  # the other writer
     version = scenario.provider("TJ-1").version
 
-    with pytest.raises(DomainError, match="not in the pool"):
+    with pytest.raises(DomainError, match="had left the pool"):
         writer.run(m.RecordScore, provider_id="TJ-1", year=2025, score=70)  # fmt: skip
 
     assert counted.store.conflicts == 1

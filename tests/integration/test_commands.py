@@ -235,7 +235,7 @@ def test_a_command_is_checked_against_what_it_read(scenario):
     assert scenario.provider("TS-1").status == "blacklisted"
     assert conflicts == ["B"]
     assert isinstance(outcomes["B"], DomainError)
-    assert "blacklisted, not in the pool: cannot serve project P-1" in str(outcomes["B"])
+    assert "provider TS-1 was out of the pool that day (blacklisting" in str(outcomes["B"])
     assert scenario.ledger.find(Project, "P-1") is None
 
 

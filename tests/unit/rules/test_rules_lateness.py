@@ -130,3 +130,93 @@ def test_a_decision_moved_to_the_reinstatement_is_checked_against_the_window_tha
     reinstated.rate(project, "XX-1", on=date(2025, 4, 1))
     moved = [s for s in reinstated.sanctions("XX-1") if s["effective_on"] == date(2025, 5, 1) and s["sanction"] == "warning"]
     assert bool(moved) is warned
+
+
+# --- the order facts are entered in: a removal entered first but dated later ---------------------------
+
+
+@pytest.mark.parametrize("removal_first", [True, False])
+def test_complaints_dated_before_a_removal_entered_first_remove_from_their_own_day(scenario, removal_first):
+    """天津 第十二条（四） 被企业或其他服务商投诉3次或以上并核实确认属实的: complaints verified on 3-01, 3-02 and
+    3-03 remove the provider from 3-03, whether the removal under 第十二条（1） dated 4-10 was entered
+    before them or not. Entered first, it stands beside the earlier removal (the status keeps its
+    name, since 3-03); entered last, it is refused: the provider was out of the pool on 4-10."""
+    scenario.admit("TJ-1", "tianjin", on=date(2025, 2, 20))
+    scenario.on(date(2025, 4, 20))
+
+    def complaints() -> None:
+        for day in (1, 2, 3):
+            scenario.verified_complaint("TJ-1", on=date(2025, 3, day))
+
+    if removal_first:
+        scenario.finding("TJ-1", "第十二条（1）", on=date(2025, 4, 10))
+        complaints()
+    else:
+        complaints()
+        with pytest.raises(DomainError, match=r"effective_on 2025-04-10: provider TJ-1 was out of the pool that day \(removal .* from 2025-03-03, since\)"):
+            scenario.finding("TJ-1", "第十二条（1）", on=date(2025, 4, 10))
+    removals = [(s["citation"]["article"], s["effective_on"]) for s in scenario.sanctions("TJ-1") if s["sanction"] == "removal"]
+    assert removals == ([("第十二条（1）", date(2025, 4, 10)), ("第十二条（四）", date(2025, 3, 3))] if removal_first else [("第十二条（四）", date(2025, 3, 3))])
+    provider = scenario.provider("TJ-1")
+    assert (provider.status, provider.status_since) == ("removed", date(2025, 3, 3))
+
+
+@pytest.mark.parametrize("verified_on, removed_on", [(date(2025, 4, 9), date(2025, 4, 9)), (date(2025, 4, 10), None)])
+def test_a_fact_entered_late_counts_only_on_a_day_the_provider_was_in_the_pool(scenario, verified_on, removed_on):
+    """The third complaint, entered after the 4-10 removal, dated the day before it removes from that
+    day; dated on it, it is on record but the count it completes was met while the provider was out of
+    the pool: nothing is derived."""
+    scenario.admit("TJ-1", "tianjin", on=date(2025, 2, 20))
+    scenario.on(date(2025, 4, 20))
+    scenario.finding("TJ-1", "第十二条（1）", on=date(2025, 4, 10))
+    for day in (date(2025, 3, 1), date(2025, 3, 2)):
+        scenario.verified_complaint("TJ-1", on=day)
+    scenario.verified_complaint("TJ-1", on=verified_on)
+    derived = [s["effective_on"] for s in scenario.sanctions("TJ-1") if s["citation"]["article"] == "第十二条（四）"]
+    assert derived == ([removed_on] if removed_on else [])
+
+
+@pytest.mark.parametrize("disqualified_on, overdue", [(date(2025, 3, 12), False), (date(2025, 3, 13), True), (date(2025, 4, 15), True)])
+def test_a_deadline_that_passed_while_in_the_pool_is_overdue_after_a_later_removal(scenario, disqualified_on, overdue):
+    """柳州: an order of 3-01 with 10 days is due 3-11, overdue from 3-12. A disqualification (第十五条) is
+    entered before the sweep of 4-20. Dated after 3-12, the order was overdue while the provider was in
+    the pool: recorded so, and 第十四条（四） 未按时完成整改的 gray-lists from 3-12, as a sweep run before
+    the disqualification would have. Dated 3-12, the provider was out of the pool the day the order
+    fell due: moot."""
+    scenario.admit("LZ-1", "liuzhou", on=date(2025, 2, 20))
+    scenario.on(date(2025, 3, 1))
+    scenario.finding("LZ-1", "第十二条（一）", on=date(2025, 3, 1), deadline_days=10)
+    scenario.on(date(2025, 4, 20))
+    scenario.finding("LZ-1", "第十五条", on=disqualified_on)
+    assert bool(scenario.passed_deadlines(date(2025, 4, 20)).results) is overdue
+    gray = [(s["citation"]["article"], s["effective_on"]) for s in scenario.sanctions("LZ-1") if s["sanction"] == "gray_listing"]
+    assert gray == ([("第十四条（四）", date(2025, 3, 12))] if overdue else [])
+    provider = scenario.provider("LZ-1")
+    assert (provider.status, provider.status_since) == ("disqualified", disqualified_on)  # the later removal's status stands
+
+
+def test_two_standing_removals_the_status_is_the_latest_until_it_is_rescinded():
+    """A removal dated before one already standing (facts entered late) keeps the later one's status;
+    rescinding the later one leaves the earlier one's, from its day; rescinding that one too leaves
+    nothing to say (the engine reinstates)."""
+    from ledger.aggregates import Provider
+
+    provider = Provider(provider_id="TS-1", jurisdiction="tangshan", name="n", kind="k", profile={}, eligibility={}, effective_on=date(2025, 2, 1))
+    provider.admit(citation=None, effective_on=date(2025, 2, 10))
+
+    def remove(sanction: str, on: date) -> str:
+        provider.impose(
+            sanction=sanction, rule_id="r", key=f"{sanction}@{on}", citation={"article": "a", "short": "s"}, pack_version="v",
+            params={}, evidence=[], condition_on=on, deadline=None, consequences=[], derived=False, effective_on=on,
+        )  # fmt: skip
+        return [s["ref"] for s in provider.sanctions.values() if s["key"] == f"{sanction}@{on}"][0]
+
+    later = remove("blacklisting", date(2025, 4, 10))
+    earlier = remove("clearance", date(2025, 3, 3))
+    assert (provider.status, provider.status_since) == ("blacklisted", date(2025, 4, 10))
+    assert not provider.in_pool_on(date(2025, 3, 3)) and provider.in_pool_on(date(2025, 3, 2))
+    provider.rescind(sanction_ref=later, reason="appeal", appeal_ref=None, effective_on=date(2025, 5, 1))
+    assert (provider.status, provider.status_since) == ("removed", date(2025, 3, 3))
+    provider.rescind(sanction_ref=earlier, reason="appeal", appeal_ref=None, effective_on=date(2025, 5, 2))
+    assert (provider.status, provider.status_since) == ("removed", date(2025, 3, 3))
+    assert provider.in_pool_on(date(2025, 5, 2)) and not provider.in_pool_on(date(2025, 5, 1))

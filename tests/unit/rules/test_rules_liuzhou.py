@@ -96,7 +96,7 @@ def test_gray_listed_when_ordered_to_rectify_more_than_twice(scenario, orders, g
             "evidence": refs,
         }
         assert provider.status == "gray_listed"
-        with pytest.raises(DomainError, match="gray_listed, not in the pool"):
+        with pytest.raises(DomainError, match=r"was out of the pool that day \(gray_listing"):
             scenario.finding("LZ-1", "第十二条（五）")
     else:
         assert provider.status == "in_pool"

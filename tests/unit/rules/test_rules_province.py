@@ -52,7 +52,7 @@ def test_an_evaluation_needs_a_provider_in_the_pool(scenario):
     scenario.admit("PR-1", "province")
     for year in (2024, 2025):
         scenario.run(m.RecordEvaluation, provider_id="PR-1", year=year, qualified=False)
-    with pytest.raises(DomainError, match="not in the pool"):
+    with pytest.raises(DomainError, match="was out of the pool that day"):
         scenario.run(m.RecordEvaluation, provider_id="PR-1", year=2025, qualified=False)
 
 
