@@ -145,7 +145,8 @@ def resolve_objection(c: m.ResolveObjection, ctx: Context) -> None:
 
 
 def close_public_notice(c: m.ClosePublicNotice, ctx: Context) -> None:
-    """天津 第十条: 公示期不少于7天，公示期满无异议的纳入资源池 — closing the notice decides admission."""
+    """天津 第十条: 公示期不少于7天，公示期满无异议的纳入资源池 — closing the notice decides admission, which
+    takes effect the day after the notice's last day (or later, as ``effective_on`` says)."""
     provider = _provider(ctx, c.provider_id)
     notice = _open_notice(provider)
     pack = ctx.pack(provider.jurisdiction, notice["opened_on"])  # the length required when the notice opened
@@ -163,7 +164,10 @@ def close_public_notice(c: m.ClosePublicNotice, ctx: Context) -> None:
     unresolved = [oid for oid, o in notice["objections"].items() if o["stands"] is None]
     if unresolved:
         raise DomainError(f"resolve objection(s) {', '.join(unresolved)} before closing the notice")
-    on = bounded("effective_on", c.effective_on or c.last_day, ctx.today, ("the public notice opened", notice["opened_on"]))
+    # 公示期满无异议的纳入: the admission (or the refusal) takes effect once the period is over, the day after
+    # its last day at the earliest — never while objections could still come in
+    after = c.last_day + timedelta(days=1)
+    on = bounded("effective_on", c.effective_on or after, ctx.today, (f"the public notice's last day ({c.last_day}) was over", after))
     provider.close_notice(last_day=c.last_day, days=days, effective_on=on)
     citation = pack.notice_citation.as_dict() if pack.notice_citation else None
     standing = [oid for oid, o in notice["objections"].items() if o["stands"]]

@@ -39,8 +39,9 @@ def _tables(db: ReadModelDB) -> set[str]:
 
 def test_replay_rebuilds_models_equal_to_the_live_ones_and_switches(scenario, projected, models):
     mixed_scenario(scenario)
-    # a rating entered late, taking effect before XX-1's finding: an event out of order (rm_registry_out_of_order)
-    scenario.run(m.RecordStarRating, provider_id="XX-1", rating_round="2025-R0", stars=3, basis={"enterprises": 4}, effective_on=date(2025, 2, 28))
+    # a complaint verified late, taking effect before XX-1's admission and finding (on record, counted toward
+    # nothing): an event out of order (rm_registry_out_of_order)
+    scenario.verified_complaint("XX-1", "public", on=date(2025, 2, 28))
     live = models.dump()
     assert all(live.values()), "every read model has rows"
     assert _tables(projected.db) == {f"rm_{t}_g1" for t in TABLES}

@@ -53,14 +53,14 @@ def test_a_project_or_a_withdrawal_takes_effect_no_earlier_than_the_admission(ad
 
 
 def test_a_score_takes_effect_no_earlier_than_the_admission(scenario):
-    """天津 第十条 公示期满无异议的纳入: admitted on the notice's last day, 2025-02-28."""
+    """天津 第十条 公示期满无异议的纳入: admitted the day after the notice's last day, 2025-03-01."""
     scenario.admit("TJ-1", "tianjin", on=ADMITTED)
     scenario.on(date(2025, 3, 20))
-    assert scenario.provider("TJ-1").admitted_on == date(2025, 2, 28)
-    with pytest.raises(DomainError, match=r"^effective_on 2025-02-27 is before provider TJ-1 was admitted \(2025-02-28\)$"):
-        scenario.run(m.RecordScore, provider_id="TJ-1", year=2024, score=55, effective_on=date(2025, 2, 27))
+    assert scenario.provider("TJ-1").admitted_on == date(2025, 3, 1)
+    with pytest.raises(DomainError, match=r"^effective_on 2025-02-28 is before provider TJ-1 was admitted \(2025-03-01\)$"):
+        scenario.run(m.RecordScore, provider_id="TJ-1", year=2024, score=55, effective_on=date(2025, 2, 28))
     assert scenario.provider("TJ-1").status == "in_pool"
-    scenario.run(m.RecordScore, provider_id="TJ-1", year=2024, score=55, effective_on=date(2025, 2, 28))
+    scenario.run(m.RecordScore, provider_id="TJ-1", year=2024, score=55, effective_on=date(2025, 3, 1))
     assert scenario.provider("TJ-1").status == "removed"
 
 
@@ -75,7 +75,7 @@ def test_complaints_verified_before_the_admission_are_not_counted(scenario):
     scenario.run(m.OpenPublicNotice, provider_id="TJ-1", effective_on=date(2025, 2, 6))
     scenario.run(m.ClosePublicNotice, provider_id="TJ-1", last_day=date(2025, 2, 12))
     assert scenario.provider("TJ-1").status == "in_pool"
-    assert scenario.provider("TJ-1").admitted_on == date(2025, 2, 12)
+    assert scenario.provider("TJ-1").admitted_on == date(2025, 2, 13)
 
     scenario.verified_complaint("TJ-1", on=date(2025, 2, 20))
     scenario.verified_complaint("TJ-1", on=date(2025, 2, 25))

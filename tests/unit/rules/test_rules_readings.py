@@ -261,13 +261,13 @@ def test_a_direction_still_pending_is_not_admitted_while_its_entity_stands_remov
 
 def test_an_admission_dated_before_the_entitys_removal_stands(scenario):
     """Dates come from the facts: TJ-2's notice ended 03-08 and TJ-1 was removed from 03-15, entered
-    before the notice was closed: TJ-2 was admitted on 03-08, before the removal."""
+    before the notice was closed: TJ-2 was admitted on 03-09, before the removal."""
     from datetime import date
 
-    scenario.admit("TJ-1", "tianjin", credit_code=CODE)  # 2025-02-28
+    scenario.admit("TJ-1", "tianjin", credit_code=CODE)  # 2025-03-01
     scenario.on(date(2025, 3, 17))
     scenario.run(m.SubmitApplication, provider_id="TJ-2", jurisdiction="tianjin", name="TJ-2 Ltd", credit_code=CODE, kind="工业互联网服务商", effective_on=date(2025, 3, 1))
     scenario.run(m.OpenPublicNotice, provider_id="TJ-2", effective_on=date(2025, 3, 2))
     scenario.finding("TJ-1", "第十二条（五）", on=date(2025, 3, 15))
     scenario.run(m.ClosePublicNotice, provider_id="TJ-2", last_day=date(2025, 3, 8))
-    assert (scenario.provider("TJ-2").status, scenario.provider("TJ-2").admitted_on) == ("in_pool", date(2025, 3, 8))
+    assert (scenario.provider("TJ-2").status, scenario.provider("TJ-2").admitted_on) == ("in_pool", date(2025, 3, 9))

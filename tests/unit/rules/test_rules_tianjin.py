@@ -94,6 +94,27 @@ def test_an_unfounded_complaint_does_not_count(scenario):
     assert scenario.sanctions("TJ-1") == []
 
 
+@pytest.mark.parametrize("admitted_after_the_last_day, accepted", [(0, False), (1, True), (2, True)])
+def test_admission_takes_effect_once_the_notice_is_over(scenario, admitted_after_the_last_day, accepted):
+    """第十条 公示期满无异议的纳入资源池: not on the notice's last day, while objections may still come in;
+    from the day after (the default), or later as the bureau's decision says."""
+    opened = scenario.today
+    scenario.run(m.SubmitApplication, provider_id="TJ-1", jurisdiction="tianjin", name="TJ-1 Ltd", credit_code=credit_code_for("TJ-1"), kind="云服务商")
+    scenario.run(m.OpenPublicNotice, provider_id="TJ-1")
+    last_day = opened + timedelta(days=6)
+    scenario.on(last_day + timedelta(days=5))
+    admitted_on = last_day + timedelta(days=admitted_after_the_last_day)
+    close = scenario.command(m.ClosePublicNotice, provider_id="TJ-1", last_day=last_day, effective_on=admitted_on)
+    if not accepted:
+        with pytest.raises(DomainError, match=rf"effective_on {last_day} is before the public notice's last day \({last_day}\) was over") as refused:
+            scenario.ledger.execute(close)
+        assert refused.value.field == "effective_on"
+        assert scenario.provider("TJ-1").status == "under_notice"
+    else:
+        scenario.ledger.execute(close)
+        assert scenario.provider("TJ-1").admitted_on == admitted_on
+
+
 @pytest.mark.parametrize("days, admitted", [(6, False), (7, True), (8, True)])
 def test_public_notice_lasts_at_least_seven_days(scenario, days, admitted):
     """第十条 公示期不少于7天，公示期满无异议的纳入资源池 (days counted inclusively)."""
@@ -108,7 +129,7 @@ def test_public_notice_lasts_at_least_seven_days(scenario, days, admitted):
         result = scenario.ledger.execute(close)
         assert result.events == ["provider.public-notice-closed.v1", "provider.admitted.v1"]
         provider = scenario.provider("TJ-1")
-        assert (provider.status, provider.admitted_on, provider.notice["days"]) == ("in_pool", last_day, days)
+        assert (provider.status, provider.admitted_on, provider.notice["days"]) == ("in_pool", last_day + timedelta(days=1), days)
     else:
         with pytest.raises(DomainError, match=r"天津 第十条.*at least 7 days.* is 6"):
             scenario.ledger.execute(close)
