@@ -47,23 +47,42 @@ def problem(status: int, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+#: how pydantic names the member of a union a value failed (``Count | Number``: ``constrained-int``)
+UNION_MEMBER = re.compile(r"(?:constrained|strict|lax-or-strict|function-(?:after|before|wrap|plain))(?:-\w+|\[.*\])")
+
+
 def _field(loc: tuple | list) -> str:
+    loc = list(loc)
+    while len(loc) > 1 and isinstance(loc[-1], str) and UNION_MEMBER.fullmatch(loc[-1]):
+        loc.pop()  # the field, not which of its types the value failed
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or ".".join(str(p) for p in loc)
 
 
+def _listed(error: dict[str, Any]) -> dict[str, Any]:
+    if error.get("type") == "json_invalid":  # loc is ("body", the character offset): the body is at fault
+        reason = (error.get("ctx") or {}).get("error")
+        offset = error["loc"][-1] if error.get("loc") else None
+        at = f" at character {offset}" if isinstance(offset, int) else ""
+        return {"field": "body", "message": f"not JSON ({reason}{at})" if reason else f"not JSON{at}"}
+    return {"field": _field(error["loc"]), "message": error["msg"]}
+
+
 def validation_problem(errors: list[dict[str, Any]]) -> JSONResponse:
-    listed = [{"field": _field(e["loc"]), "message": e["msg"]} for e in errors]
+    listed = [_listed(e) for e in errors]
     first = listed[0] if listed else {"field": None, "message": "invalid request"}
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in listed[:5])
     return problem(422, detail, field=first["field"], errors=listed)
 
 
 def article_of(error: Exception) -> str | None:
+    """The article a refusal rests on: the error's own, or the first its message cites — not one of
+    the alternatives it lists (``…has no finding article 'bogus'; known: 第十二条（一）, …`` names
+    none the request gave: no article)."""
     explicit = getattr(error, "article", None)
     if explicit:
         return str(explicit)
-    found = ARTICLE.search(str(error))
+    found = ARTICLE.search(str(error).split("; known:", 1)[0])
     return found.group(0) if found else None
 
 

@@ -5,17 +5,27 @@ pool size at the end of the period and month by month, admissions, removals by
 article, the latest grade and star distributions, warnings and rectification
 orders per month; and the text of the public announcement (公示) of each removal,
 ready to publish. Pure functions of the providers' standings: tested as such.
+
+A report for a past period agrees with the providers' history as of the days it covers
+(``/v1/providers/{id}/history?effective_at=…``), whenever it is asked: a sanction counts on a
+day D when it took effect by D and was not rescinded by then (:func:`in_force_on`; one
+rescinded later, an appeal upheld after the period, still counts for it; one rescinded from
+its own day never took effect and never counts). The period's totals are as of its last day,
+each month's figures as of the month's last day in the period. Grades are the ones history
+gives on the last day (the caller passes them so).
 """
 from __future__ import annotations
 
+import calendar
 import csv
 import io
 from collections import Counter
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from ledger.rules import PACKS
 from ledger.rules.base import BLACKLISTING, CLEARANCE, DISQUALIFICATION, GRAY_LISTING, POOL_EXIT, RECTIFICATION_ORDER, REMOVAL, VOLUNTARY_EXIT, WARNING
 
 #: who signs a jurisdiction's announcements (the province's guide names no province: its department, generically)
@@ -58,11 +68,13 @@ class Report(BaseModel):
     pool_size_by_month: list[MonthCount] = Field(description="providers in the pool at the end of each month")
     admissions: int
     admissions_by_month: list[MonthCount]
-    removals_by_article: dict[str, int] = Field(description="removals in force that took effect in the period, by article")
-    removals_by_month: dict[str, dict[str, int]] = Field(description="month -> article -> removals")
-    grade_distribution: dict[str, dict[str, int]] = Field(description="scheme -> latest grade by effective_to -> providers")
-    star_distribution: dict[str, int] = Field(description="新乡: latest stars by effective_to -> providers")
-    sanctions_by_month: list[MonthlySanctions] = Field(description="warnings and rectification orders imposed, by month")
+    removals_by_article: dict[str, int] = Field(
+        description="removals (and announced voluntary exits, 天津 第十二条（八）) that took effect in the period and were in force on effective_to, by article"
+    )
+    removals_by_month: dict[str, dict[str, int]] = Field(description="month -> article -> removals that took effect in the month and were in force at its end")
+    grade_distribution: dict[str, dict[str, int]] = Field(description="scheme -> latest grade by effective_to (as history gives it that day) -> providers")
+    star_distribution: dict[str, int] = Field(description="新乡: latest stars by effective_to (as history gives them that day) -> providers")
+    sanctions_by_month: list[MonthlySanctions] = Field(description="warnings and rectification orders imposed in each month and in force at its end")
 
 
 class Announcement(BaseModel):
@@ -86,9 +98,9 @@ def months(start: date, end: date) -> list[str]:
 
 
 def month_end(month: str) -> date:
+    """The last day of ``YYYY-MM`` (also of 9999-12: computed without the next month's first day)."""
     year, m = map(int, month.split("-"))
-    first_next = date(year + 1, 1, 1) if m == 12 else date(year, m + 1, 1)
-    return first_next - timedelta(days=1)
+    return date(year, m, calendar.monthrange(year, m)[1])
 
 
 def _maybe_day(value: Any) -> date | None:
@@ -104,25 +116,57 @@ def in_pool_on(standing: dict[str, Any], day: date) -> bool:
     admitted = _maybe_day(standing.get("admitted_on"))
     if admitted is None or admitted > day:
         return False
-    for s in standing["sanctions"]:
-        rescinded = _maybe_day(s.get("rescinded_on"))
-        if s["removes"] and _day(s["effective_on"]) <= day and (rescinded is None or rescinded > day):
-            return False
+    if any(s["removes"] and in_force_on(s, day) for s in standing["sanctions"]):
+        return False
     return not (standing["status"] == "exited" and _day(standing["status_since"]) <= day)
 
 
-def _removals(standing: dict[str, Any], start: date, end: date) -> list[dict[str, Any]]:
-    return [s for s in standing["sanctions"] if s["removes"] and s["rescinded_on"] is None and start <= _day(s["effective_on"]) <= end]
+def in_force_on(sanction: dict[str, Any], day: date) -> bool:
+    """Whether a sanction was in force on ``day``, as history on that day shows it: it took effect by
+    then and was not rescinded by then (a rescission after ``day`` does not reach back). One
+    rescinded from its own day (``rescinded_on == effective_on``) never took effect."""
+    effective = _day(sanction["effective_on"])
+    rescinded = _maybe_day(sanction.get("rescinded_on"))
+    if rescinded is not None and rescinded <= effective:
+        return False
+    return effective <= day and (rescinded is None or rescinded > day)
+
+
+def _imposed(standing: dict[str, Any], start: date, end: date, kinds: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+    """The sanctions (of ``kinds``) that took effect from ``start`` to ``end`` and were in force on ``end``."""
+    return [
+        s for s in standing["sanctions"]
+        if (kinds is None or s["sanction"] in kinds) and start <= _day(s["effective_on"]) <= end and in_force_on(s, end)
+    ]  # fmt: skip
+
+
+def _exit(standing: dict[str, Any], jurisdiction: str, start: date, end: date) -> tuple[str, date] | None:
+    """(article, day) of the provider's own exit from start to end where the rulebook announces it
+    with the removals (天津 第十二条（八） "主动退出资源池的"; ``rm_lists`` lists it so, and the
+    announcements publish it)."""
+    pack = PACKS.get(jurisdiction)
+    if pack is None or not pack.voluntary_exit_announced or pack.voluntary_exit is None or standing.get("status") != "exited":
+        return None
+    day = _day(standing["status_since"])
+    return (pack.voluntary_exit.label, day) if start <= day <= end else None
+
+
+def _removals(standing: dict[str, Any], jurisdiction: str, start: date, end: date) -> list[tuple[str, date]]:
+    """(article, day) of each removal that took effect from start to end and was in force on end,
+    and of an announced voluntary exit in that span."""
+    found = [(s["article"], _day(s["effective_on"])) for s in _imposed(standing, start, end) if s["removes"]]
+    exited = _exit(standing, jurisdiction, start, end)
+    return found + ([exited] if exited else [])
 
 
 def build_report(jurisdiction: str, start: date, end: date, standings: list[dict[str, Any]], grades: dict[str, list[dict[str, Any]]]) -> Report:
     period = months(start, end)
-    removals = [(st, s) for st in standings for s in _removals(st, start, end)]
-    by_month: dict[str, Counter[str]] = {m: Counter() for m in period}
-    for _, s in removals:
-        by_month[str(s["effective_on"])[:7]][s["article"]] += 1
+    # each month as of its last day in the period: the first month from start, the last to end
+    spans = {m: (max(start, date(int(m[:4]), int(m[5:]), 1)), min(month_end(m), end)) for m in period}
+    removals = [r for st in standings for r in _removals(st, jurisdiction, start, end)]
+    by_month = {m: Counter(article for st in standings for article, _ in _removals(st, jurisdiction, *span)) for m, span in spans.items()}
     admitted = [_day(st["admitted_on"]) for st in standings if st.get("admitted_on") and start <= _day(st["admitted_on"]) <= end]
-    imposed = [s for st in standings for s in st["sanctions"] if s["rescinded_on"] is None and start <= _day(s["effective_on"]) <= end]
+    imposed = {m: [s for st in standings for s in _imposed(st, *span, (WARNING, RECTIFICATION_ORDER))] for m, span in spans.items()}
     latest: dict[str, Counter[str]] = {}
     stars: Counter[str] = Counter()
     for rows in grades.values():
@@ -140,18 +184,18 @@ def build_report(jurisdiction: str, start: date, end: date, standings: list[dict
         effective_from=start,
         effective_to=end,
         pool_size=sum(1 for st in standings if in_pool_on(st, end)),
-        pool_size_by_month=[MonthCount(month=m, count=sum(1 for st in standings if in_pool_on(st, min(month_end(m), end)))) for m in period],
+        pool_size_by_month=[MonthCount(month=m, count=sum(1 for st in standings if in_pool_on(st, spans[m][1]))) for m in period],
         admissions=len(admitted),
         admissions_by_month=[MonthCount(month=m, count=sum(1 for d in admitted if d.isoformat()[:7] == m)) for m in period],
-        removals_by_article=dict(sorted(Counter(s["article"] for _, s in removals).items())),
+        removals_by_article=dict(sorted(Counter(article for article, _ in removals).items())),
         removals_by_month={m: dict(sorted(c.items())) for m, c in by_month.items()},
         grade_distribution={k: dict(sorted(v.items())) for k, v in sorted(latest.items())},
         star_distribution=dict(sorted(stars.items())),
         sanctions_by_month=[
             MonthlySanctions(
                 month=m,
-                warnings=sum(1 for s in imposed if s["sanction"] == WARNING and str(s["effective_on"])[:7] == m),
-                rectification_orders=sum(1 for s in imposed if s["sanction"] == RECTIFICATION_ORDER and str(s["effective_on"])[:7] == m),
+                warnings=sum(1 for s in imposed[m] if s["sanction"] == WARNING),
+                rectification_orders=sum(1 for s in imposed[m] if s["sanction"] == RECTIFICATION_ORDER),
             )
             for m in period
         ],

@@ -54,13 +54,27 @@ class ManualClock:
         self._now = self._now + timedelta(**delta)
 
 
-def to_utc(when: datetime | date) -> datetime:
-    """A date means the start of that day in the bureaus' calendar."""
+#: the first and the last instant a datetime holds in UTC: nothing is recorded before or after them
+EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
+LATEST = datetime.max.replace(tzinfo=timezone.utc)
+
+
+def to_utc(when: datetime | date, *, clamp: bool = False) -> datetime:
+    """A date means the start of that day in the bureaus' calendar.
+
+    A time in year 1 or 9999 may fall before :data:`EARLIEST` or after :data:`LATEST` once in UTC:
+    that is a ValueError, or with ``clamp`` (a bound of a query on the recorded axis, which
+    clamping leaves meaning the same) that first or last instant."""
     if not isinstance(when, datetime):
         when = datetime(when.year, when.month, when.day, tzinfo=BUREAU_TZ)
     if when.tzinfo is None:
         when = when.replace(tzinfo=BUREAU_TZ)
-    return when.astimezone(timezone.utc)
+    try:
+        return when.astimezone(timezone.utc)
+    except OverflowError:
+        if clamp:
+            return EARLIEST if when.year == 1 else LATEST
+        raise ValueError(f"{when.isoformat()} is outside the instants the ledger can hold (years 1 to 9999, UTC)") from None
 
 
 def business_date(when: datetime) -> date:

@@ -9,10 +9,11 @@ command: a retry with the same key is answered from the ledger and writes nothin
 from __future__ import annotations
 
 import inspect
+import json
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from api.auth import Principal, Role
@@ -105,6 +106,43 @@ def body_model(action: Action) -> type[BaseModel]:
     )
 
 
+class _Pairs(dict):
+    """A JSON object as parsed, with the keys it gave more than once."""
+
+    repeated: list[str]
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> _Pairs:
+    found = _Pairs(pairs)
+    keys = [key for key, _ in pairs]
+    found.repeated = sorted({key for key in keys if keys.count(key) > 1})
+    return found
+
+
+def _repeated_key(value: Any, at: str = "") -> str | None:
+    """The first key some object of the body gives twice, with its path (``params.x``)."""
+    if isinstance(value, _Pairs) and value.repeated:
+        return f"{at}{value.repeated[0]}"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, inner in items:
+        if (found := _repeated_key(inner, f"{at}{key}.")) is not None:
+            return found
+    return None
+
+
+async def unique_keys(request: Request) -> None:
+    """Refuse a body giving a key twice (``{"year": 2025, "year": 2026}``) rather than keep the
+    last, as ``ledger import`` does; FastAPI has parsed the JSON already (a body that is not JSON
+    never gets here)."""
+    raw = await request.body()
+    try:
+        parsed = json.loads(raw, object_pairs_hook=_pairs) if raw else None
+    except ValueError:  # not JSON: the body's validation says so
+        return
+    if (field := _repeated_key(parsed)) is not None:
+        raise Refused(f"{field}: the body gives this key more than once", field=field)
+
+
 def command_id_of(header: str | None, body: str | None) -> str:
     if header and body and header != body:
         raise Refused("Idempotency-Key and command_id differ; send one of them", field="command_id")
@@ -160,7 +198,7 @@ LONGEST_WAIT = 30.0
 def _endpoint(action: Action, body_type: type[BaseModel]) -> Any:
     def endpoint(
         response: Response, app: AppDep, views: ViewsDep, principal: PrincipalDep, body: Any, idempotency_key: Any = None, wait: float | None = None,
-        **path: str,
+        unique: None = None, **path: str,
     ) -> CommandAccepted:  # fmt: skip
         data = body.model_dump(exclude_unset=True)
         data.update(path, recorded_by=principal.sub, command_id=command_id_of(idempotency_key, data.get("command_id")))
@@ -184,6 +222,8 @@ def _endpoint(action: Action, body_type: type[BaseModel]) -> Any:
         inspect.Parameter("principal", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[Principal, roles(*sorted(action.roles))]),
         *(inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, annotation=t) for n, t in path_type.items()),
         inspect.Parameter("body", inspect.Parameter.KEYWORD_ONLY, annotation=body_type),
+        # after the role's check: a body giving a key twice is refused (422 naming it), not read last-wins
+        inspect.Parameter("unique", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[None, Depends(unique_keys)]),
         inspect.Parameter(
             "idempotency_key",
             inspect.Parameter.KEYWORD_ONLY,

@@ -15,6 +15,7 @@ from api.deps import TOKEN_OPTIONAL, AppDep, PrincipalDep, ReaderOfReports, Sett
 from api.errors import Refused
 from api.models import Page, Problem
 from api.routes.queries import every
+from ledger.clock import business_date
 from ledger.commands.models import Jurisdiction
 from ledger.views import Views
 from ledger.views.service import MAX_LIMIT
@@ -34,10 +35,17 @@ def _period(start: date, end: date) -> None:
         raise Refused("a period is at most twenty years", field="effective_to")
 
 
-def standings(views: Views, jurisdiction: str) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
-    """Every provider's standing and grades in the jurisdiction, as the report's pure functions take them."""
+def standings(views: Views, jurisdiction: str, as_of: date | None = None) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """Every provider's standing and grades in the jurisdiction, as the report's pure functions take them.
+
+    With ``as_of`` before today, the grades are those history gives on that day (a verdict replaced
+    or voided since still counts for it); nothing takes effect after today, so from today on they
+    are the live ones."""
     found = views.providers(jurisdiction)
-    return [s.model_dump(mode="json") for s in found], {s.provider_id: [g.model_dump(mode="json") for g in s.grades] for s in found}
+    grades = {s.provider_id: list(s.grades) for s in found}
+    if as_of is not None and as_of < business_date(views.ledger.clock.now()):
+        grades = views.grades_as_of(grades, as_of)
+    return [s.model_dump(mode="json") for s in found], {pid: [g.model_dump(mode="json") for g in rows] for pid, rows in grades.items()}
 
 
 @router.get(
@@ -57,7 +65,7 @@ def report(
     """Auditors, and the regulator of the jurisdiction."""
     may_act_in(principal, jurisdiction)
     _period(effective_from, effective_to)
-    found = reports.build_report(jurisdiction, effective_from, effective_to, *standings(views, jurisdiction))
+    found = reports.build_report(jurisdiction, effective_from, effective_to, *standings(views, jurisdiction, effective_to))
     name = f"report-{jurisdiction}-{effective_from}-{effective_to}"
     if format == "csv":
         return Response(reports.to_csv(found), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})

@@ -306,7 +306,7 @@ def record_finding(c: m.RecordFinding, ctx: Context) -> None:
     pack = ctx.pack(provider.jurisdiction)
     article = pack.findings.get(c.article)
     if article is None:
-        raise DomainError(f"{pack.short} has no finding article {c.article!r}; known: {', '.join(pack.findings)}")
+        raise DomainError(f"article: {pack.short} has no finding article {c.article!r}; known: {', '.join(pack.findings)}", field="article")
     on = _member_on(ctx, c, provider, f"apply {article.citation.label}")
     _require_in_force(pack, on)
     pack = pack.as_of(on)  # the periods in force on the day the order took effect
@@ -836,17 +836,26 @@ def _rulebook(ctx: Context, jurisdiction: str, on: date) -> Rulebook:
 
 def declare_rulebook_validity(c: m.DeclareRulebookValidity, ctx: Context) -> None:
     if c.valid_from and c.valid_until and c.valid_until < c.valid_from:
-        raise DomainError(f"valid_until {c.valid_until} is before valid_from {c.valid_from}")
+        raise DomainError(f"valid_until {c.valid_until} is before valid_from {c.valid_from}", field="valid_until")
     on = ctx.effective(c)
     _rulebook(ctx, c.jurisdiction, on).declare_validity(valid_from=c.valid_from, valid_until=c.valid_until, reference=c.reference, effective_on=on)
 
 
 def set_rulebook_parameters(c: m.SetRulebookParameters, ctx: Context) -> None:
+    from pydantic import ValidationError
+
     current = ctx.pack(c.jurisdiction).params
     try:
         type(current).model_validate({**current.model_dump(), **c.params})
-    except ValueError as error:
-        raise DomainError(f"parameters for {c.jurisdiction}: {error}") from None
+    except ValidationError as error:  # one line naming the parameter, not pydantic's dump
+        first = error.errors()[0]
+        name = ".".join(str(part) for part in first["loc"])
+        field = f"params.{name}" if name else "params"
+        if first["type"] == "extra_forbidden":
+            message = f"{c.jurisdiction} has no such parameter; its parameters are {', '.join(type(current).model_fields)}"
+        else:
+            message = f"{first['msg']} (got {first['input']!r})"
+        raise DomainError(f"{field}: {message}", field=field) from None
     on = ctx.effective(c)
     _rulebook(ctx, c.jurisdiction, on).set_parameters(params=dict(c.params), reference=c.reference, effective_on=on)
 

@@ -35,7 +35,7 @@ from typing import Any
 
 from ledger import wire
 from ledger.aggregates.provider import Provider
-from ledger.clock import to_utc
+from ledger.clock import LATEST, to_utc
 from ledger.projections.providers import line_text, registry_line, standing_since
 from ledger.projections.queries import ReadModels
 from ledger.standing import standing
@@ -47,10 +47,15 @@ def _store(source: Any) -> EventStore:
 
 
 def instant(known_at: datetime | date) -> datetime:
-    """An aware UTC instant; a date means the end of that business day (the start of the next, exclusive)."""
+    """An aware UTC instant; a date means the end of that business day (the start of the next, exclusive).
+
+    A bound past the instants a datetime holds is clamped to the first or last of them (the same
+    window: nothing is recorded outside them), so 9999-12-31 means everything."""
     if isinstance(known_at, datetime):
-        return to_utc(known_at)
-    return to_utc(known_at + timedelta(days=1)) - timedelta(microseconds=1)
+        return to_utc(known_at, clamp=True)
+    if known_at >= date.max:
+        return LATEST
+    return to_utc(known_at + timedelta(days=1), clamp=True) - timedelta(microseconds=1)
 
 
 def _aware(when: datetime) -> datetime:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
@@ -252,7 +253,7 @@ class Views:
         limit = _limit(limit)
         if effective_from and effective_to and effective_to < effective_from:
             raise InvalidQuery(f"effective_to {effective_to} is before effective_from {effective_from}", field="effective_to")
-        recorded_since = to_utc(recorded_from) if recorded_from is not None else None
+        recorded_since = to_utc(recorded_from, clamp=True) if recorded_from is not None else None  # 0001-01-01: from the first
         recorded_until = instant(recorded_to) if recorded_to is not None else None
         if recorded_since is not None and recorded_until is not None and recorded_until < recorded_since:
             raise InvalidQuery(f"recorded_to {recorded_to} is before recorded_from {recorded_from}", field="recorded_to")
@@ -310,6 +311,21 @@ class Views:
             events_applied=len(folded.applied),
             skipped=folded.skipped,
         )
+
+    def grades_as_of(self, provider_ids: Iterable[str], effective_at: date) -> dict[str, list[Grade]]:
+        """Each provider's grades as :meth:`history` gives them on ``effective_at`` (the same fold): a
+        verdict a later one of its year replaced, or an appeal voided, after that day still stands on
+        it; by provider id, each provider's rows ordered as the read model orders them (scheme,
+        period, date, ref). A report's grades for a past period."""
+        out: dict[str, list[Grade]] = {}
+        for provider_id in provider_ids:
+            folded = fold_as_of(self.ledger.store.read_aggregate(Provider.create_id(provider_id)), None, effective_at)
+            if folded.provider is None:
+                out[provider_id] = []
+                continue
+            rows = sorted(provider_rows(folded.provider, {}, 0, "").grades, key=lambda g: (g["scheme"], g["period"], g["effective_on"], g["ref"]))
+            out[provider_id] = [Grade.model_validate({**g, "detail": loads(g["detail"])}) for g in rows]
+        return out
 
     def registry_as_of(
         self, jurisdiction: str | None = None, known_at: datetime | date | None = None, effective_at: date | None = None
