@@ -58,7 +58,7 @@ def serve(database_url: str, *, host: str, port: int, fail: Callable[[str], Any]
     try:
         ledger_app = bootstrap(Settings(database_url=database_url))
     except Exception as error:
-        fail(f"cannot open the ledger at {redact(database_url)}: {describe_failure(error)}")
+        fail(f"cannot open the ledger at {redact(database_url)}: {describe_failure(error, database_url)}")
         return
     if workers == 1:
         try:

@@ -62,9 +62,12 @@ def bootstrap(
     projections: bool = True,
     store: EventStore | None = None,
     handlers: Mapping[type[Command], Handler] | None = None,
+    create: bool = True,
 ) -> App:
     """An App on the configured store (or ``store``), with read models that follow its log in a
-    background thread (``LEDGER_PROJECTION_WORKER=false``: caught up after each commit or group)."""
+    background thread (``LEDGER_PROJECTION_WORKER=false``: caught up after each commit or group).
+    ``create=False`` (the CLI's reads): the database must already hold the ledger; one that does not
+    is refused (:class:`~ledger.store.NoLedger`) before anything is made in it."""
     settings = settings or Settings()
     if store is None:
         options = (
@@ -72,7 +75,7 @@ def bootstrap(
             if settings.database_url.startswith("postgres")
             else {"busy_timeout": settings.busy_timeout}
         )
-        store = open_store(settings.database_url, **options)
+        store = open_store(settings.database_url, create=create, **options)
     group_commit = (
         GroupCommitOptions(max_batch=settings.group_commit_max_batch, max_wait_ms=settings.group_commit_max_wait_ms)
         if settings.group_commit

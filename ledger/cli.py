@@ -103,8 +103,11 @@ def settings_for(database_url: str | None) -> Settings:
 
 @contextmanager
 def opened(database_url: str | None, *, create: bool = False, projections: bool = True, clock: ManualClock | None = None) -> Iterator[App]:
-    """The App on the ledger; without ``create`` a missing SQLite file is an error, not a new ledger."""
+    """The App on the ledger. Without ``create`` (every command but ``demo`` and ``import``) the ledger
+    must be there: a missing SQLite file, or a file or schema without the ledger's tables, is an
+    error, and nothing is created or upgraded in it."""
     from ledger.bootstrap import bootstrap
+    from ledger.store import NoLedger
     from ledger.store.sqlite import database_path
 
     settings = settings_for(database_url)
@@ -117,14 +120,16 @@ def opened(database_url: str | None, *, create: bool = False, projections: bool 
         if not path.exists():
             fail(f"there is no ledger at {url} ({path} does not exist); give -d URL of an existing ledger, or run `ledger demo`")
     try:
-        opened_app = bootstrap(settings, clock=clock, projections=projections)
+        opened_app = bootstrap(settings, clock=clock, projections=projections, create=create)
+    except NoLedger as error:  # a read on a database without the ledger: nothing was written
+        fail(str(error))
     except Exception as error:  # connection refused, bad URL, not a ledger, …
-        fail(f"cannot open the ledger at {redact(url)}: {describe_failure(error)}")
+        fail(f"cannot open the ledger at {redact(url)}: {describe_failure(error, url)}")
     try:
         problems = opened_app.store.protection_problems()
     except Exception as error:
         opened_app.close()
-        fail(f"cannot open the ledger at {redact(url)}: {describe_failure(error)}")
+        fail(f"cannot open the ledger at {redact(url)}: {describe_failure(error, url)}")
     for problem in problems:  # reported, never repaired behind the auditor's back
         err.print(f"warning: {problem} (not repaired; run `ledger verify`)", highlight=False)
     with opened_app:
@@ -232,7 +237,7 @@ def demo(
     try:
         existing = count_events(url)
     except Exception as error:
-        fail(f"cannot open the ledger at {redact(url)}: {describe_failure(error)}")
+        fail(f"cannot open the ledger at {redact(url)}: {describe_failure(error, url)}")
     if existing and not replace:
         fail(
             f"{redact(url)} already holds a ledger of {existing} events; the demo never overwrites one. "
@@ -576,7 +581,7 @@ def migrate(
     except MigrationError as error:
         fail(str(error))
     except Exception as error:  # connection refused, bad URL, …
-        fail(f"cannot migrate the ledger at {redact(url)}: {describe_failure(error)}")
+        fail(f"cannot migrate the ledger at {redact(url)}: {describe_failure(error, url)}")
     for problem in report.problems:  # reported, never repaired behind the auditor's back
         err.print(f"warning: {problem} (not repaired; run `ledger verify`)", highlight=False)
     if as_json:
@@ -694,16 +699,21 @@ def extends_digest(old: Digest, later_file: Path, public_key: str | None, as_jso
 
 @app.command()
 def export(
-    file: Annotated[Path, typer.Argument(dir_okay=False, help="JSON Lines file to write (replaced when complete)")],
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="JSON Lines file to write (renamed into place when complete)")],
+    force: Annotated[bool, typer.Option("--force", help="overwrite FILE if it exists")] = False,
     database_url: DatabaseOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Write every event with its hashes (JSON Lines), verifiable offline with `ledger verify --export FILE`."""
-    from ledger.audit.verify import export_events
+    from ledger.audit.verify import LedgerFileTarget, TargetExists, export_events
 
     with opened(database_url, projections=False) as ledger_app:
         try:
-            summary = export_events(ledger_app.store, file, progress=not as_json)
+            summary = export_events(ledger_app.store, file, progress=not as_json, overwrite=force)
+        except LedgerFileTarget as error:
+            fail(f"{error}, not even with --force")
+        except TargetExists:
+            fail(f"{file} exists; give --force to overwrite it")
         except OSError as error:
             fail(f"cannot write {file}: {error.strerror or error}")
     data = {"path": str(summary.path), "events": summary.count, "head_position": summary.head_position, "head_hash": summary.head_hash}
@@ -716,22 +726,31 @@ def export(
 @app.command()
 def digest(
     file: Annotated[Path, typer.Argument(dir_okay=False, help="where to write the digest (keep it outside the system)")],
+    force: Annotated[bool, typer.Option("--force", help="overwrite FILE if it exists")] = False,
     database_url: DatabaseOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Take a digest of the whole log (head, checkpoints, command chain head) for an auditor to keep; the chain
     is verified first; signed with LEDGER_SIGNING_KEY_FILE when it is set."""
     from ledger.audit.signing import load_key, sign
-    from ledger.audit.verify import take_digest
+    from ledger.audit.verify import LedgerFileTarget, TargetExists, ledger_files, refuse_target, take_digest
 
     settings = settings_for(database_url)
     key = load_key(settings.signing_key_file) if settings.signing_key_file else None
     with opened(database_url, projections=False) as ledger_app:
+        try:  # before the work; writing checks again
+            refuse_target(file, overwrite=force, protected=ledger_files(ledger_app.store))
+        except LedgerFileTarget as error:
+            fail(f"{error}, not even with --force")
+        except TargetExists:
+            fail(f"{file} exists; give --force to overwrite it")
         taken = take_digest(ledger_app.store, progress=not as_json)
     if key is not None:
         taken = sign(taken, key)
     try:
-        taken.save(file)
+        taken.save(file, overwrite=force)
+    except TargetExists:
+        fail(f"{file} exists; give --force to overwrite it")
     except OSError as error:
         fail(f"cannot write {file}: {error.strerror or error}")
     if as_json:
@@ -745,7 +764,10 @@ def digest(
 def proof(
     event_ref: Annotated[str | None, typer.Argument(help="the event: its log position, or its ref (aggregate-uuid/version)")] = None,
     consistency: Annotated[str | None, typer.Option("--consistency", help="instead, prove the log extends an earlier digest file or tree size")] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", dir_okay=False, help="write the receipt here (default: print it)")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", dir_okay=False, metavar="FILE", help="write the receipt to FILE (default: print it)")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="overwrite FILE if it exists")] = False,
     database_url: DatabaseOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the receipt as JSON even with -o (it is printed without -o)")] = False,
 ) -> None:
@@ -754,7 +776,7 @@ def proof(
     check it offline with `python tools/verify_receipt.py RECEIPT`."""
     from ledger.audit.receipts import ProofError, consistency_receipt, inclusion_receipt
     from ledger.audit.signing import load_key
-    from ledger.audit.verify import ChainBroken, Digest
+    from ledger.audit.verify import ChainBroken, Digest, LedgerFileTarget, TargetExists, ledger_files, refuse_target, write_file
 
     if (event_ref is None) == (consistency is None):
         fail("give either an EVENT_REF or --consistency OLD_DIGEST_OR_SIZE")
@@ -773,10 +795,16 @@ def proof(
     key = load_key(settings.signing_key_file) if settings.signing_key_file else None
     with opened(database_url, projections=False) as ledger_app:
         try:
+            if output is not None:  # before the work; writing checks again
+                refuse_target(output, overwrite=force, protected=ledger_files(ledger_app.store))
             if event_ref is not None:
                 receipt = inclusion_receipt(ledger_app.store, event_ref, key)
             else:
                 receipt = consistency_receipt(ledger_app.store, old, key)
+        except LedgerFileTarget as error:
+            fail(f"{error}, not even with --force")
+        except TargetExists:
+            fail(f"{output} exists; give --force to overwrite it")
         except ChainBroken as broken:
             fail(f"the log does not verify, no receipt given: {broken.report.summary()}")
         except ProofError as error:
@@ -785,7 +813,9 @@ def proof(
         emit_json(receipt)
     if output is not None:
         try:
-            output.write_text(json.dumps(receipt, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+            write_file(output, json.dumps(receipt, ensure_ascii=False, indent=2) + "\n", overwrite=force)
+        except TargetExists:
+            fail(f"{output} exists; give --force to overwrite it")
         except OSError as error:
             fail(f"cannot write {output}: {error.strerror or error}")
         if not as_json:
@@ -832,7 +862,7 @@ def relay(
         require_ledger(settings.database_url)
         store = open_store(settings.database_url)
     except Exception as error:
-        fail(f"cannot open the ledger at {redact(settings.database_url)}: {describe_failure(error)}")
+        fail(f"cannot open the ledger at {redact(settings.database_url)}: {describe_failure(error, settings.database_url)}")
         raise
     topic = topic_name(settings.kafka_topic_prefix if topic_prefix is None else topic_prefix)
     publisher = Relay(store, bootstrap or settings.kafka_bootstrap, topic, batch_size=batch_size)
@@ -846,7 +876,7 @@ def relay(
             publisher.run(stop, until_caught_up=once, progress=lambda n: bar.advance(task, n))
         err.print(f"relay: published {publisher.published}; lag {publisher.lag().events} events", highlight=False)
     except Exception as error:  # broker and database failures are retried inside: this is anything else
-        fail(f"relay stopped after {publisher.published} events: {describe_failure(error)}")
+        fail(f"relay stopped after {publisher.published} events: {describe_failure(error, settings.database_url)}")
     finally:
         publisher.close()
         store.close()
@@ -865,7 +895,7 @@ def status(
     try:
         lag = relay_status(settings.database_url, topic_name(settings.kafka_topic_prefix if topic_prefix is None else topic_prefix))
     except Exception as error:
-        fail(f"cannot read the ledger at {redact(settings.database_url)}: {describe_failure(error)}")
+        fail(f"cannot read the ledger at {redact(settings.database_url)}: {describe_failure(error, settings.database_url)}")
         raise
     data = {"relay": lag.to_dict() if lag else None}
     if json_:
@@ -935,17 +965,36 @@ def token(
 
 
 def main() -> None:
-    """The console script: every failure is one line on stderr and exit 1, never a traceback
-    (``LEDGER_DEBUG=1`` re-raises)."""
+    """The console script: every failure is one line on stderr and exit 1 (a usage error: exit 2), never
+    a traceback (``LEDGER_DEBUG=1`` re-raises)."""
     import logging
     import os
+
+    # click's exceptions, or those of the copy of click that newer typer releases vendor (typer._click)
+    click_error: Any = next(k for k in typer.BadParameter.__mro__ if k.__name__ == "ClickException")
+    usage_error: Any = next(k for k in typer.BadParameter.__mro__ if k.__name__ == "UsageError")
 
     # the connection pool logs each connection it drops or fails to make (a restarting PostgreSQL):
     # the command's own error line says what happened
     if not os.environ.get("LEDGER_DEBUG"):
         logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
     try:
-        app()
+        # not standalone: click raises a usage error instead of printing it in four lines, and returns
+        # the exit code of a typer.Exit (--help, a `fail`, Ctrl-C: 130) instead of exiting
+        code = typer.main.get_command(app).main(standalone_mode=False)
+    except click_error as error:
+        if type(error).__name__ == "NoArgsIsHelpError":  # `ledger` alone: the help, on stderr, exit 2 (click >= 8.2)
+            error.show()
+            sys.exit(error.exit_code)
+        # a bad argument, option or command (exit 2), or a file click could not open: one line, as every error
+        context = error.ctx if isinstance(error, usage_error) else None
+        hint = f" (see `{context.command_path} --help`)" if context is not None else ""
+        try:
+            fail(f"{error.format_message().rstrip('.')}{hint}", error.exit_code)
+        except typer.Exit as exit_:
+            sys.exit(exit_.exit_code)
+    except typer.Abort as abort:  # Ctrl-C (older typer) or the end of input
+        sys.exit(130 if isinstance(abort.__cause__, KeyboardInterrupt) else 1)
     except BrokenPipeError:  # piped into head & co.
         sys.exit(0)
     except KeyboardInterrupt:
@@ -966,3 +1015,4 @@ def main() -> None:
             fail(message)
         except typer.Exit as exit_:
             sys.exit(exit_.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

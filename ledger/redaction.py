@@ -8,11 +8,14 @@ turns an exception from a database or the file system into that one line.
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 MASK = "***"
 
-#: ``scheme://user:password@host`` (the password ends at the last ``@`` before the host)
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s]*:)(?P<secret>[^\s]*)@(?=[^@\s]*)")
+#: ``scheme://user:password@host``: the password runs to the last ``@`` before the host, across
+#: spaces and further ``@`` (``postgresql://u:SEC RET@h``, ``postgresql://u:a@b@h``), never past a line
+#: or the path (a second URL in the same message starts one of its own)
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s]*:)(?P<secret>[^/?#\r\n]*)@")
 #: ``password=secret`` in a libpq connection string or a URL query, quoted or not
 _KEY_VALUE_PASSWORD = re.compile(
     r"(?P<head>\b(?:password|passwd|pwd|sslpassword)\s*=\s*)(?P<secret>'(?:[^'\\]|\\.)*'|\"[^\"]*\"|[^\s&;]+)",
@@ -20,11 +23,49 @@ _KEY_VALUE_PASSWORD = re.compile(
 )
 
 
-def redact(text: object) -> str:
-    """``text`` (a URL, a message) with every password replaced by ``***``."""
+def url_secrets(url: str | None) -> list[str]:
+    """What of ``url``'s password a driver may quote back: the raw password, the password
+    percent-decoded, and, when the userinfo holds several ``@``, the fragments on either side of
+    the first one (libpq ends the userinfo there: ``u:SECRET@PW@h`` is the host ``PW@h``);
+    longest first."""
+    if not url or "://" not in url:
+        return []
+    rest = url.split("://", 1)[1]
+    first_at = rest.find("@")
+    if first_at < 0:
+        return []
+    path = min((i for i in (rest.find(c, first_at) for c in "/?#") if i >= 0), default=len(rest))
+    userinfo = rest[: rest.rindex("@", 0, path)]
+    if ":" not in userinfo:
+        return []
+    password = userinfo.split(":", 1)[1]
+    found = {password, unquote(password)}
+    if "@" in password:
+        before, after = password.split("@", 1)
+        found |= {before, after, unquote(before), unquote(after)}
+    return sorted((s for s in found if s), key=len, reverse=True)
+
+
+def redact(text: object, url: str | None = None) -> str:
+    """``text`` (a URL, a message) with every password replaced by ``***``; given the ``url`` in
+    use, its password is also removed from every quoted value (a driver quoting it back)."""
     rendered = str(text)
     rendered = _URL_PASSWORD.sub(lambda m: f"{m['head']}{MASK}@", rendered)
-    return _KEY_VALUE_PASSWORD.sub(lambda m: f"{m['head']}{MASK}", rendered)
+    rendered = _KEY_VALUE_PASSWORD.sub(lambda m: f"{m['head']}{MASK}", rendered)
+    secrets = url_secrets(url)
+    if secrets:  # only where the driver quotes a value back: a password like "ledger" must not mask every word
+        rendered = _QUOTED.sub(lambda m: _masked(m.group(0), secrets), rendered)
+    return rendered
+
+
+#: a value a driver quotes back: "…" or '…'
+_QUOTED = re.compile(r"\"[^\"\r\n]*\"|'[^'\r\n]*'")
+
+
+def _masked(quoted: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        quoted = quoted.replace(secret, MASK)
+    return quoted
 
 
 def _first_line(text: str) -> str:
@@ -32,9 +73,10 @@ def _first_line(text: str) -> str:
     return lines[0] if lines else ""
 
 
-def describe_failure(error: BaseException) -> str:
+def describe_failure(error: BaseException, url: str | None = None) -> str:
     """One line, without secrets, saying what failed: a locked SQLite file, an unreachable
-    PostgreSQL, a file that cannot be read…"""
+    PostgreSQL, a file that cannot be read… (``url``: the database URL in use, whose password
+    the driver may have quoted back raw)."""
     kinds = {cls.__module__.split(".")[0] + "." + cls.__name__ for cls in type(error).__mro__}
     message = _first_line(str(error)) or type(error).__name__
     if "sqlite3.OperationalError" in kinds and ("locked" in message or "busy" in message):
@@ -45,4 +87,4 @@ def describe_failure(error: BaseException) -> str:
         message = f"PostgreSQL was shut down or restarted during the command: {message}"
     elif isinstance(error, UnicodeDecodeError):
         message = f"not UTF-8: {message}"
-    return redact(message)
+    return redact(message, url)

@@ -252,11 +252,12 @@ def require_ledger(database_url: str) -> None:
 
 
 def relay_status(database_url: str, topic: str | None = None) -> Lag | None:
-    """The relay's lag for ``ledger status``; None where no relay ever published (reads only)."""
+    """The relay's lag for ``ledger status``; None where no relay ever published (reads only: a
+    database without the ledger is refused, :class:`~ledger.store.NoLedger`, and left as it was)."""
     from ledger.store import open_store
 
     require_ledger(database_url)
-    store = open_store(database_url)
+    store = open_store(database_url, create=False)
     positions = RelayPositions(ReadModelDB(database_url, pool_size=1))
     try:
         return lag(store, positions, topic or topic_name()) if positions.exists() else None

@@ -9,6 +9,7 @@ and later checks the store against it with :func:`verify_against_digest`.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 from ledger import wire
 from ledger.audit.merkle import leaf_of, tree_head
@@ -193,6 +195,81 @@ def verify_store(store: EventStore, *, progress: bool = False) -> VerifyReport:
     return walker.report()
 
 
+# -- writing files -------------------------------------------------------------------
+
+
+class TargetExists(FileExistsError):
+    """The file to write exists, and overwriting it was not asked for."""
+
+    def __init__(self, target: Path) -> None:
+        super().__init__(errno.EEXIST, os.strerror(errno.EEXIST), str(target))
+        self.target = target
+
+
+class LedgerFileTarget(ValueError):
+    """The file to write is one of the open ledger's own files: it is never written, whatever is asked."""
+
+    def __init__(self, target: Path, ledger_file: Path) -> None:
+        named = "" if str(target) == str(ledger_file) else f" ({ledger_file})"
+        super().__init__(f"{target} is the ledger's own database file{named}; it is never overwritten")
+        self.target = target
+        self.ledger_file = ledger_file
+
+
+def ledger_files(store: EventStore) -> tuple[Path, ...]:
+    """The files of a SQLite ledger (the database, its WAL, shared memory and rollback journal); none otherwise."""
+    path = getattr(store, "path", None)
+    if not isinstance(path, Path):
+        return ()
+    return (path, *(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal")))
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)  # also through a hard link or a symbolic link
+    except OSError:  # one of them does not exist (yet)
+        return a.resolve() == b.resolve()
+
+
+def refuse_target(path: str | os.PathLike[str], *, overwrite: bool = False, protected: Iterable[Path] = ()) -> None:
+    """Raise :class:`LedgerFileTarget` if ``path`` is one of the ``protected`` files (see :func:`ledger_files`),
+    even with ``overwrite``; :class:`TargetExists` if it exists and ``overwrite`` is not given."""
+    target = Path(path)
+    for own in protected:
+        if _same_file(target, own):
+            raise LedgerFileTarget(target, own)
+    if not overwrite and os.path.lexists(target):
+        raise TargetExists(target)
+
+
+def write_file(path: str | os.PathLike[str], text: str, *, overwrite: bool = False) -> None:
+    """Write ``text`` (UTF-8) to ``path``; an existing file is kept (:class:`TargetExists`) unless ``overwrite``."""
+    target = Path(path)
+    try:
+        out = target.open("w" if overwrite else "x", encoding="utf-8")  # "x": never over a file, atomically
+    except FileExistsError:
+        raise TargetExists(target) from None
+    with out:
+        out.write(text)
+
+
+def _move_into_place(partial: Path, target: Path, *, overwrite: bool) -> None:
+    """Rename the complete ``partial`` to ``target``; without ``overwrite`` never over a file, even one
+    that appeared while ``partial`` was written."""
+    if overwrite:
+        os.replace(partial, target)
+        return
+    try:
+        os.link(partial, target)  # unlike a rename, fails if the target exists
+    except FileExistsError:
+        raise TargetExists(target) from None
+    except OSError:  # a file system without hard links: check, then rename
+        refuse_target(target)
+        os.replace(partial, target)
+        return
+    partial.unlink()
+
+
 # -- exports -------------------------------------------------------------------------
 
 
@@ -204,27 +281,37 @@ class ExportSummary:
     head_hash: str
 
 
-def export_events(store: EventStore, path: str | os.PathLike[str], *, progress: bool = False) -> ExportSummary:
+def export_events(
+    store: EventStore, path: str | os.PathLike[str], *, progress: bool = False, overwrite: bool = False
+) -> ExportSummary:
     """Write the log, up to the head at the start, as JSON Lines (one :func:`ledger.wire.to_export` a line).
 
-    The file is written beside ``path`` and renamed into place when complete.
+    The file is written beside ``path`` under a fresh name and renamed into place when complete. An
+    existing ``path`` is refused (:class:`TargetExists`) unless ``overwrite``; the store's own files
+    always are (:class:`LedgerFileTarget`).
     """
     target = Path(path)
+    refuse_target(target, overwrite=overwrite, protected=ledger_files(store))
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".part")
+    partial = target.with_name(f"{target.name}.{uuid4().hex[:12]}.part")
     head = store.max_position()
     count, last_position, last_hash = 0, 0, GENESIS_HASH
-    with _progress(progress, "exporting", head) as advance, partial.open("w", encoding="utf-8") as out:
-        for event in store.read_all(limit=head):
-            out.write(json.dumps(wire.to_export(event), ensure_ascii=False, separators=(",", ":")))
-            out.write("\n")
-            count, last_position, last_hash = count + 1, event.position, event.hash
-            if count % 1000 == 0:
-                advance(1000)
-        advance(count % 1000)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(partial, target)
+    out = partial.open("x", encoding="utf-8")  # a fresh name: nothing is overwritten while writing
+    try:
+        with _progress(progress, "exporting", head) as advance, out:
+            for event in store.read_all(limit=head):
+                out.write(json.dumps(wire.to_export(event), ensure_ascii=False, separators=(",", ":")))
+                out.write("\n")
+                count, last_position, last_hash = count + 1, event.position, event.hash
+                if count % 1000 == 0:
+                    advance(1000)
+            advance(count % 1000)
+            out.flush()
+            os.fsync(out.fileno())
+        _move_into_place(partial, target, overwrite=overwrite)
+    except BaseException:  # interrupted or refused: no partial file is left behind
+        partial.unlink(missing_ok=True)
+        raise
     return ExportSummary(target, count, last_position, last_hash)
 
 
@@ -317,8 +404,9 @@ class Digest:
             public_key=data.get("public_key"),
         )
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
+        """Write the digest as JSON; an existing file is kept (:class:`TargetExists`) unless ``overwrite``."""
+        write_file(path, json.dumps(self.to_json(), indent=2) + "\n", overwrite=overwrite)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Digest:

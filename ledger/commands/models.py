@@ -10,7 +10,7 @@ import json
 from datetime import date
 from typing import Annotated, ClassVar, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, field_validator
 
 from ledger.commands.fields import (
     MAX_MAPPING_ITEMS,
@@ -36,6 +36,21 @@ CreditCode = Annotated[
     Field(min_length=18, max_length=20, description="统一社会信用代码 (GB 32100-2015), its check character validated"),
     AfterValidator(credit_code.validate),
 ]
+
+
+#: how the vault's placeholder of a personal value kept out of the log starts (``ledger.personal.MARKER``)
+SEALED_PREFIX = "sealed:"
+
+
+def refuse_sealed_placeholder(value: str | None, info: ValidationInfo) -> str | None:
+    """A personal field's value as given, never the vault's placeholder: one would be logged in the
+    clear as if it were sealed, and a retry carrying placeholders would look like its first recording."""
+    if value is not None and value.startswith(SEALED_PREFIX):
+        raise ValueError(
+            f"{info.field_name} may not start with {SEALED_PREFIX!r}: that is the vault's placeholder for a value "
+            "kept out of the log; give the value itself"
+        )
+    return value
 
 
 class Command(BaseModel):
@@ -307,6 +322,8 @@ class FileComplaint(Command):
     subject: Text
     evidence: TextList = Field(default_factory=list)
     enterprise_id: Id | None = None
+
+    _personal_values = field_validator(*PERSONAL_FIELDS)(refuse_sealed_placeholder)
 
 
 class RequestAnswer(Command):

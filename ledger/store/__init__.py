@@ -7,6 +7,7 @@ from ledger.store.base import (
     ConcurrencyConflict,
     EventStore,
     NewEvent,
+    NoLedger,
     PersonalKeyConflict,
     PersonalRecord,
     RecordedCommand,
@@ -22,6 +23,7 @@ __all__ = [
     "EventStore",
     "GENESIS_HASH",
     "NewEvent",
+    "NoLedger",
     "PersonalKeyConflict",
     "PersonalRecord",
     "RecordedCommand",
@@ -31,16 +33,21 @@ __all__ = [
 ]
 
 
-def open_store(database_url: str, **options) -> EventStore:
-    """The one place that picks a backend from a database URL."""
+def open_store(database_url: str, *, create: bool = True, **options) -> EventStore:
+    """The one place that picks a backend from a database URL.
+
+    ``create``: make the log if the database has none, or upgrade one an older version made (the
+    writers: ``demo``, ``import``, ``migrate``, the API, the tests). Without it (every read) the log
+    must be there and current: a database without one, or with an older one, is refused
+    (:class:`NoLedger`) before anything is written to it (no file, table or trigger is made)."""
     if database_url.startswith("sqlite:"):
         from ledger.store.sqlite import SQLiteEventStore
 
-        return SQLiteEventStore(database_url, **options)
+        return SQLiteEventStore(database_url, create=create, **options)
     if database_url.startswith(("postgresql:", "postgres:")):
         from ledger.store.postgres import PostgresEventStore
 
-        return PostgresEventStore(database_url, **options)
+        return PostgresEventStore(database_url, create=create, **options)
     from ledger.redaction import redact
 
     raise ValueError(f"unsupported database URL {redact(database_url)!r}: use sqlite:///FILE or postgresql://…")

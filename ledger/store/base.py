@@ -68,6 +68,25 @@ class PersonalKeyConflict(ConcurrencyConflict):
         self.person_ids = tuple(person_ids)
 
 
+class NoLedger(Exception):
+    """Opened only to read (``open_store(url, create=False)``): the database holds no ledger, or one
+    that this version must upgrade first (``ledger migrate``). Nothing was created or changed."""
+
+    @classmethod
+    def missing(cls, shown_url: str) -> NoLedger:
+        return cls(
+            f"no ledger at {shown_url}: it has no ledger tables"
+            " (create one with ledger demo, ledger import or ledger migrate)"
+        )
+
+    @classmethod
+    def older(cls, shown_url: str, version: int, needed: int) -> NoLedger:
+        return cls(
+            f"the ledger at {shown_url} was made by an older version (schema {version}; this version needs"
+            f" {needed}): upgrade it with ledger migrate -d URL (a read never changes it)"
+        )
+
+
 class CommandIdReused(Exception):
     """A command id already recorded for a different command: a retry must repeat the command exactly."""
 

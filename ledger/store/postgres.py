@@ -56,6 +56,7 @@ from ledger.store.base import (
     CommandBatch,
     ConcurrencyConflict,
     EventStore,
+    NoLedger,
     PersonalKeyConflict,
     RecordedCommand,
     RecordedEvent,
@@ -668,11 +669,11 @@ def _configure(conn: psycopg.Connection) -> None:
 class PostgresEventStore(EventStore):
     """Event store in PostgreSQL; safe for concurrent use from threads and processes."""
 
-    def __init__(self, database_url: str, pool_size: int = 4, *, timeout: float = 30.0) -> None:
+    def __init__(self, database_url: str, pool_size: int = 4, *, timeout: float = 30.0, create: bool = True) -> None:
         self.database_url = database_url
         # Connect once directly: a bad URL or a server that is down fails here with a clear error.
         with psycopg.connect(database_url, autocommit=True) as conn:
-            self._open_schema(conn)
+            self._open_schema(conn, create=create, shown_url=redact(database_url))
         self._pool = ConnectionPool(
             database_url,
             min_size=1,
@@ -688,18 +689,23 @@ class PostgresEventStore(EventStore):
     # -- schema ----------------------------------------------------------------------
 
     @staticmethod
-    def _open_schema(conn: psycopg.Connection) -> None:
+    def _open_schema(conn: psycopg.Connection, *, create: bool = True, shown_url: str = "the URL") -> None:
         """Create or upgrade the log if the role may (it owns the schema or the log); else say to
         run ``ledger migrate``. An existing, current log is left as it is: a protection that was
-        removed is reported by :meth:`protection_problems`, never silently put back."""
+        removed is reported by :meth:`protection_problems`, never silently put back. Without
+        ``create`` (a read) nothing is created or upgraded: a schema without a current log is
+        refused (:class:`~ledger.store.base.NoLedger`)."""
         state = found(conn)
         if state.schema is None:
             raise SchemaNotReady("no schema of the URL's search_path exists or may be used", state.role)
-        if state.version < SCHEMA_VERSION:
-            if not state.may_migrate:
+        missing = "ledger_events" not in state.tables
+        if not create and state.may_migrate and (missing or state.version < SCHEMA_VERSION):
+            raise NoLedger.missing(shown_url) if missing else NoLedger.older(shown_url, state.version, SCHEMA_VERSION)
+        if state.version < SCHEMA_VERSION or (missing and not create):
+            if not state.may_migrate:  # (a read by a role that may not migrate ends here too)
                 problem = (
                     f"the ledger has no tables in schema {state.schema}"
-                    if state.version == 0
+                    if missing
                     else f"the ledger in schema {state.schema} was made by an older version"
                     f" (schema {state.version}; this version needs {SCHEMA_VERSION})"
                 )

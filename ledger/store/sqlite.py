@@ -27,6 +27,7 @@ from ledger.store.base import (
     CommandBatch,
     ConcurrencyConflict,
     EventStore,
+    NoLedger,
     PersonalKeyConflict,
     PersonalRecord,
     RecordedCommand,
@@ -172,6 +173,31 @@ def _upgrade_from_1(conn: sqlite3.Connection) -> None:
             conn.execute(definition)
 
 
+def _log_version(conn: sqlite3.Connection) -> int:
+    """0: no log in the file; 1: made before the command chain; else :data:`SCHEMA_VERSION` (reads only)."""
+    tables = {r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('ledger_events', 'ledger_commands')"
+    )}  # fmt: skip
+    if "ledger_events" not in tables:
+        return 0
+    if "ledger_commands" in tables and "seq" not in {r[1] for r in conn.execute("PRAGMA table_info(ledger_commands)")}:
+        return 1
+    return SCHEMA_VERSION
+
+
+def _read_only_uri(path: Path) -> str:
+    """A URI that reads ``path`` and leaves the file and its folder as they were. A reader of a file in
+    WAL mode makes the ``-wal`` and ``-shm`` files if they are missing, and a read-only one cannot
+    remove them when it is done; a file in WAL mode without a ``-wal`` file holds all it has in itself
+    (writers append to the ``-wal``), so it is read as immutable. Else (rollback mode, whose readers
+    make no file, or a ``-wal`` already there) read-only."""
+    with path.open("rb") as file:
+        header = file.read(20)
+    wal = len(header) == 20 and header.startswith(b"SQLite format 3\x00") and header[18:20] == b"\x02\x02"
+    mode = "immutable=1" if wal and not Path(f"{path}-wal").exists() else "mode=ro"
+    return f"{path.resolve().as_uri()}?{mode}"
+
+
 def database_path(database_url: str) -> Path:
     """``sqlite:///ledger.db`` -> ``ledger.db``; ``sqlite:////var/ledger.db`` -> ``/var/ledger.db``."""
     if not database_url.startswith(URL_PREFIX):
@@ -251,7 +277,9 @@ def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
 class SQLiteEventStore(EventStore):
     """Event store in one SQLite file; safe for concurrent use from threads and processes."""
 
-    def __init__(self, database_url: str, *, busy_timeout: float = 30.0, pool_size: int | None = None) -> None:
+    def __init__(
+        self, database_url: str, *, busy_timeout: float = 30.0, pool_size: int | None = None, create: bool = True
+    ) -> None:
         # pool_size is accepted (and ignored) so that open_store() takes the same options for every backend.
         self.database_url = database_url
         self.path = database_path(database_url)
@@ -260,6 +288,9 @@ class SQLiteEventStore(EventStore):
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._closed = False
+        if not create:
+            self._require_ledger()  # before the first connection of our own: that one may write
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._create_schema()
 
@@ -311,30 +342,36 @@ class SQLiteEventStore(EventStore):
             raise
         return result
 
+    def _require_ledger(self) -> None:
+        """Opened to read: the file must hold a current log (:class:`~ledger.store.base.NoLedger` if
+        not), looked at read-only: a missing, empty or unrelated file is left exactly as it was."""
+        shown = redact(self.database_url)
+        if not self.path.exists():
+            raise NoLedger(f"no ledger at {shown}: {self.path} does not exist")
+        reader = sqlite3.connect(_read_only_uri(self.path), uri=True, timeout=self.busy_timeout)
+        try:
+            found = _log_version(reader)
+        finally:
+            reader.close()
+        if found == 0:
+            raise NoLedger.missing(shown)
+        if found < SCHEMA_VERSION:
+            raise NoLedger.older(shown, found, SCHEMA_VERSION)
+
     def _create_schema(self) -> None:
         """Create the log in a new file, or upgrade one made by an older version. An existing,
         current log is left as it is: a protection that was removed is reported by
         :meth:`protection_problems`, never silently put back."""
 
-        def version(conn: sqlite3.Connection) -> int:
-            tables = {r[0] for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE name IN ('ledger_events', 'ledger_commands')"
-            )}  # fmt: skip
-            if not tables:
-                return 0
-            if "ledger_commands" in tables and "seq" not in {r[1] for r in conn.execute("PRAGMA table_info(ledger_commands)")}:
-                return 1
-            return SCHEMA_VERSION
-
         def create(conn: sqlite3.Connection) -> None:
-            found = version(conn)
+            found = _log_version(conn)
             if found == 0:
                 for statement in SCHEMA:
                     conn.execute(statement)
             elif found == 1:
                 _upgrade_from_1(conn)
 
-        if version(self._connection()) < SCHEMA_VERSION:
+        if _log_version(self._connection()) < SCHEMA_VERSION:
             self._write(create)
 
     def protection_problems(self) -> list[str]:

@@ -94,6 +94,76 @@ def test_every_error_is_one_line_without_a_traceback(small, tmp_path):
         assert "Traceback" not in result.stderr, args
         lines = [line for line in result.stderr.splitlines() if line.strip() and "━" not in line]
         assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], (args, result.stderr)
+    usage = {  # click's usage errors: one line too (not Usage:/Try/Error:), exit 2
+        ("import", str(tmp_path / "nofile.jsonl")): "Invalid value for 'file': file",
+        ("history", "TJ-2024-001", "--known-at", "2024-13-01"): "Invalid value for '--known-at': '2024-13-01' is neither a day",
+        ("deadlines", "--now", "2025-02-30"): "Invalid value for '--now'",
+        ("lists", "--limit", "0"): "Invalid value for '--limit'",
+        ("provider",): "Missing argument",
+        ("no-such-command",): "No such command 'no-such-command'",
+    }
+    for args, message in usage.items():
+        result = run(*args, "-d", url, check=False)
+        assert result.returncode == 2, (args, result.stderr)
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], (args, result.stderr)
+        assert "--help" in lines[0], (args, result.stderr)
+
+
+def test_help_still_prints_and_exits_0():
+    for args in [("--help",), ("registry", "--help"), ("export", "--help")]:
+        result = run(*args)
+        assert result.stdout.startswith("Usage: ") and not result.stderr, args
+    bare = run(check=False)  # no command: the help, as click gives it
+    assert bare.returncode == 2 and "Usage: " in bare.stderr + bare.stdout and "Commands" in bare.stderr + bare.stdout
+
+
+def sqlite_copy(url: str, path: Path) -> str:
+    """A copy of the ledger at ``url`` (its WAL folded in), to try to destroy without harm."""
+    import sqlite3
+
+    source, target = sqlite3.connect(url.removeprefix("sqlite:///")), sqlite3.connect(path)
+    with source, target:
+        source.backup(target)
+    source.close()
+    target.close()
+    return f"sqlite:///{path}"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["export", "{}"], ["digest", "{}"], ["proof", "1", "-o", "{}"]],
+    ids=["export", "digest", "proof"],
+)
+def test_a_file_is_overwritten_only_with_force_and_the_ledger_never(small, tmp_path, command):
+    _, url = small
+    target = tmp_path / "kept.json"
+    target.write_text("keep me\n", encoding="utf-8")
+    refused = run(*(a.format(target) for a in command), "-d", url, check=False)
+    assert refused.returncode == 1, refused.stderr
+    lines = [line for line in refused.stderr.splitlines() if line.strip() and "━" not in line]
+    assert lines == [f"error: {target} exists; give --force to overwrite it"], refused.stderr
+    assert target.read_text(encoding="utf-8") == "keep me\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.json"]  # no partial file left either
+
+    run(*(a.format(target) for a in command), "--force", "-d", url)
+    written = target.read_text(encoding="utf-8")
+    assert json.loads(written.splitlines()[0] if command[0] == "export" else written)  # the new content, whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.json"]
+
+    # the ledger's own files: refused even with --force, by relative path, absolute path or a link
+    ledger_url = sqlite_copy(url, tmp_path / "own.db")
+    store = open_store(ledger_url)
+    events = store.max_position()
+    store.close()
+    (tmp_path / "link.db").symlink_to(tmp_path / "own.db")
+    for given, extra in [("own.db", ["--force"]), ("own.db", []), (str(tmp_path / "own.db"), ["--force"]),
+                         ("link.db", ["--force"]), ("own.db-wal", ["--force"])]:  # fmt: skip
+        result = run(*(a.format(given) for a in command), *extra, "-d", "sqlite:///own.db", cwd=tmp_path, check=False)
+        assert result.returncode == 1, (given, extra, result.stderr)
+        lines = [line for line in result.stderr.splitlines() if line.strip() and "━" not in line]
+        assert len(lines) == 1 and "is the ledger's own database file" in lines[0] and "not even with --force" in lines[0], (given, result.stderr)
+    assert f"OK: {events} events verified" in run("verify", "-d", ledger_url).stdout
 
 
 def test_tables_keep_every_value_whole_at_80_columns(small):
@@ -112,6 +182,16 @@ def test_tables_keep_every_value_whole_at_80_columns(small):
         assert all(cell_len(line) <= 80 for line in text.splitlines()), args
         for value in values:
             assert value in text, (args, value)
+
+
+def test_the_recorded_axis_runs_from_year_1_to_year_9999(small):
+    """The first and last days a date holds are bounds like any other (not ``date value out of range``)."""
+    _, url = small
+    [provider_id, *_] = [e["provider_id"] for e in json_of("registry", "-d", url)["items"]]
+    timeline = json_of("timeline", provider_id, "-d", url)["items"]
+    assert json_of("timeline", provider_id, "-d", url, "--recorded-from", "0001-01-01", "--recorded-to", "9999-12-31")["items"] == timeline
+    assert json_of("timeline", provider_id, "-d", url, "--recorded-to", "0001-01-01T00:00:00")["items"] == []
+    assert json_of("registry", "-d", url, "--known-at", "0001-01-01T00:00:00")["items"] == []
 
 
 @pytest.mark.parametrize(

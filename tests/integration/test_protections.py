@@ -220,7 +220,7 @@ def test_verify_export_checks_the_digest(store: EventStore, tmp_path: Path) -> N
     report = verify_export_against_digest(export, digest)
     assert not report.ok and report.first_bad_position == 4 and "events were removed" in report.reason
     other = Digest(digest.position, "f" * 64, digest.taken_at)
-    export_events(store, export)
+    export_events(store, export, overwrite=True)
     report = verify_export_against_digest(export, other)
     assert not report.ok and report.first_bad_position == 5 and "rewritten" in report.reason
 

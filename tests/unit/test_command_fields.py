@@ -322,3 +322,31 @@ def test_import_lines_are_bounded(tmp_path: Path, extra: int, refused: bool) -> 
     else:
         # within the line limit, the text bound still applies
         assert parsed.problems == ["line 1: RefuseAdmission.reason: String should have at most 10000 characters"]
+
+
+def test_the_personal_fields_refuse_the_vault_s_placeholder(samples) -> None:
+    """A value starting with ``sealed:`` would be logged in the clear as if sealed, and a retry
+    carrying placeholders would be taken for its first recording: refused, naming the field."""
+    from ledger.personal import MARKER
+
+    assert m.SEALED_PREFIX == MARKER
+    personal = [c for c in ALL_COMMANDS if c.PERSONAL_FIELDS]
+    assert m.FileComplaint in personal
+    for command in personal:
+        data = samples[command.__name__]
+        for name in command.PERSONAL_FIELDS:
+            for value in (f"sealed:complaint:X/{name}", "sealed:"):
+                with pytest.raises(ValidationError) as refused:
+                    parse_command({**data, name: value})
+                (problem,) = refused.value.errors()
+                assert problem["loc"][-1] == name and f"{name} may not start with 'sealed:'" in problem["msg"]
+            for value in ("Sealed Co.", "unsealed:x", "sealed 王五"):  # only the exact prefix is the vault's
+                assert getattr(parse_command({**data, name: value}), name) == value
+
+
+def test_an_import_line_with_a_placeholder_is_one_problem_naming_the_field(tmp_path: Path, samples) -> None:
+    data = {**samples["FileComplaint"], "complainant_name": "sealed:complaint:X/complainant_name"}
+    path = tmp_path / "c.jsonl"
+    path.write_text(json.dumps(data, ensure_ascii=False) + "\n", encoding="utf-8")
+    (problem,) = read_import(path).problems
+    assert problem.startswith("line 1: FileComplaint.complainant_name: ") and "may not start with 'sealed:'" in problem
