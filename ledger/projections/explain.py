@@ -252,6 +252,14 @@ def explain(source: Any, ref: str) -> Explanation:
         root = chain._stamp(Node(ref, "event", f"{name}: {summarize(name, decode_state(target))}"), target)
         root.children = [chain.node(r) for r in rescinded]
         return Explanation(chain.provider.provider_id, chain.provider.jurisdiction, root)
+    if name == "provider.exited.v1":  # a voluntary exit the text lists with the removals (天津 第十二条（八）)
+        state = decode_state(target)
+        citation = state.get("citation") or {}
+        article = f" — {citation['short']} {citation['article']}" if citation else ""
+        root = chain._stamp(Node(ref, "event", f"{name}: {summarize(name, state)}{article}"), target)
+        if citation:
+            root.details = {"article": f"{citation['short']} {citation['article']}", "text": citation.get("text", ""), "document": citation.get("document", "")}
+        return Explanation(chain.provider.provider_id, chain.provider.jurisdiction, root)
     if ref not in chain.provider.sanctions:
         raise ExplainError(f"{ref} ({name}) is not a sanction")
     chain._seen.add(ref)
@@ -259,14 +267,21 @@ def explain(source: Any, ref: str) -> Explanation:
 
 
 def removal_refs(source: Any, provider_id: str) -> list[str]:
-    """Refs of every removing sanction of a provider, in force first, then newest first."""
+    """Refs of every removing sanction of a provider, in force first, then newest first; a provider
+    that left the pool of its own accord under an article that lists the exit with the removals
+    (天津 第十二条（八） "主动退出资源池的"), the ref of its exit."""
     store = _store(source)
-    provider = fold(wire.decode(e) for e in store.read_aggregate(Provider.create_id(provider_id)))
+    events = store.read_aggregate(Provider.create_id(provider_id))
+    provider = fold(wire.decode(e) for e in events)
     if provider is None:
         raise ExplainError(f"no provider {provider_id!r}")
     removals = [s for s in provider.sanctions.values() if s["sanction"] in STATUS_AFTER_REMOVAL]
     removals.sort(key=lambda s: (s["rescinded_on"] is not None, -int(s["ref"].rsplit("/", 1)[1])))
-    return [s["ref"] for s in removals]
+    refs = [s["ref"] for s in removals]
+    if provider.status == "exited":
+        exits = [e for e in events if wire.event_type(e) == "provider.exited.v1" and decode_state(e).get("citation")]
+        refs = [event_ref(exits[-1].originator_id, exits[-1].originator_version)] + refs if exits else refs
+    return refs
 
 
 def explain_removal(source: Any, provider_id: str) -> Explanation:

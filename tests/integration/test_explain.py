@@ -123,3 +123,20 @@ def test_what_cannot_be_explained(scenario):
     scenario.admit("TJ-2", "tianjin")
     with pytest.raises(ExplainError, match="never been removed"):
         explain_removal(scenario.ledger, "TJ-2")
+
+
+@pytest.mark.parametrize("jurisdiction, explained", [("tianjin", True), ("tangshan", False)])
+def test_a_voluntary_exit_the_text_lists_with_the_removals_is_explained(scenario, jurisdiction, explained):
+    """天津 第十二条（八） 主动退出资源池的 lists the exit with the removals (and the lists announce it), so
+    `explain` answers with the exit and its article; 唐山 names no exit: nothing was removed."""
+    provider_id = {"tianjin": "TJ-2", "tangshan": "TS-2"}[jurisdiction]
+    scenario.admit(provider_id, jurisdiction)
+    scenario.run(m.WithdrawFromPool, provider_id=provider_id, reason="moving on")
+    if not explained:
+        with pytest.raises(ExplainError, match="never been removed"):
+            explain_removal(scenario.ledger, provider_id)
+        return
+    root = explain_removal(scenario.ledger, provider_id).root
+    assert (root.kind, root.event_name, root.details["article"]) == ("event", "provider.exited.v1", "天津 第十二条（八）")
+    assert "主动退出资源池的" in root.details["text"] and "天津 第十二条（八）" in root.title
+    assert explain(scenario.ledger, root.ref).root.ref == root.ref
