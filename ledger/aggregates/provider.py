@@ -35,6 +35,8 @@ from ledger.rules.base import (
 PRE_POOL = ("applied", "under_notice")
 IN_POOL = ("in_pool", "reinstated")
 OUT_OF_POOL = ("refused", "lapsed", "exited", *sorted(set(STATUS_AFTER_REMOVAL.values())))
+#: every standing the registry shows: a status, or warned / rectifying for a member with an open order
+STANDINGS = ("applied", "under_notice", *IN_POOL, "warned", "rectifying", *OUT_OF_POOL)
 PROFILE_FIELDS = ("name", "address", "legal_representative", "business_scope", "registered_capital")
 
 

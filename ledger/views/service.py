@@ -18,6 +18,7 @@ from typing import Any
 
 from ledger import wire
 from ledger.aggregates import DomainError, Provider
+from ledger.aggregates.provider import STANDINGS
 from ledger.application import Ledger
 from ledger.audit.verify import Digest, VerifyReport, verify_against_digest, verify_store
 from ledger.clock import business_date, to_utc
@@ -162,6 +163,8 @@ class Views:
     ) -> Page[RegistryEntry]:
         """Every provider (filtered) with its standing and since when, by jurisdiction and id."""
         self.check_jurisdiction(jurisdiction)
+        if standing is not None and standing not in STANDINGS:  # a misspelt filter would match nothing, silently
+            raise InvalidQuery(f"standing {standing!r} is not one of {', '.join(STANDINGS)}", field="standing")
         limit = _limit(limit)
         if offset < 0:
             raise InvalidQuery(f"offset must be 0 or more, got {offset}", field="offset")

@@ -32,6 +32,9 @@ def test_registry_filters_and_pages_through_every_provider_once(views):
     assert [e.provider_id for e in views.registry(offset=5, limit=10).items] == seen[5:]
     assert [e.provider_id for e in views.registry("tianjin").items] == ["TJ-1", "TJ-2"]
     assert [e.provider_id for e in views.registry(standing="exited").items] == ["PR-2"]
+    with pytest.raises(InvalidQuery, match="standing 'exit' is not one of") as misspelt:  # not an empty page
+        views.registry(standing="exit")
+    assert misspelt.value.field == "standing"
     assert [e.provider_id for e in views.registry(grade="unqualified").items] == ["PR-1"]
     assert views.registry(kind="云服务商").total == 2
     assert isinstance(views.registry("tianjin").items[0].status_since, date)
