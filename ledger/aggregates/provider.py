@@ -379,7 +379,10 @@ class Provider(LedgerAggregate):
         if sanction in STATUS_AFTER_REMOVAL:
             status = STATUS_AFTER_REMOVAL[sanction]
             if self._removed_after(effective_on, ref) is None:
-                self._set_status(status, effective_on)
+                # out since an earlier removal to the same status that still stands (a history as of a day
+                # before that one's rescission, which a replacement followed): since then
+                same = [s["effective_on"] for s in self.active_removals() if s["ref"] != ref and STATUS_AFTER_REMOVAL[s["sanction"]] == status]
+                self._set_status(status, min([effective_on, *same]) if self.status == status else effective_on)
             elif self.status == status:  # dated before one already standing (facts entered late), to the same status
                 self.status_since = min(self.status_since, effective_on)
             # else: the later removal's status stands

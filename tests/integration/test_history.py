@@ -141,3 +141,19 @@ def test_an_event_that_depends_on_one_outside_the_window_is_skipped(scenario, mo
     assert [s["state"] for s in later["sanctions"]] == ["completed"]
     assert later["skipped"] == []
     assert standing_as_of(scenario.ledger, "TS-1", effective_at=date(2025, 3, 10) - timedelta(days=3))["skipped"]
+
+
+@pytest.mark.parametrize("day, since", [(date(2025, 3, 11), None), (date(2025, 3, 12), "2025-03-12"), (date(2025, 3, 25), "2025-03-12"), (date(2025, 4, 30), "2025-03-12"), (date(2025, 5, 1), "2025-03-20")])
+def test_a_replacement_removal_does_not_move_the_day_the_provider_left_the_pool(scenario, day, since):
+    """唐山 第十三条（二）: 不满意 on 3-10 and 3-12 blacklist from 3-12, a third on 3-20; an appeal upheld on
+    5-01 voids the first, and the ratings of 3-12 and 3-20 blacklist in its place, from 3-20. As in
+    effect on any day from 3-12 to 4-30 the provider was blacklisted since 3-12 (the first blacklisting
+    still stood); from 5-01, since 3-20."""
+    scenario.admit("TS-1", "tangshan")
+    scenario.on(date(2025, 3, 20))
+    projects = [scenario.project("TS-1", f"E-{i}", on=date(2025, 3, 5)) for i in (1, 2, 3)]
+    ratings = [scenario.rate(p, "TS-1", on=date(2025, 3, d)) for p, d in zip(projects, (10, 12, 20), strict=True)]
+    scenario.on(date(2025, 5, 10))
+    scenario.appeal("TS-1", "第十六条（二）", ratings[0].source, on=date(2025, 5, 1))
+    standing = standing_as_of(scenario.ledger, "TS-1", effective_at=day)
+    assert (standing["status"], standing["status_since"]) == (("in_pool", "2025-03-01") if since is None else ("blacklisted", since))
