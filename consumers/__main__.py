@@ -75,7 +75,7 @@ def projections(
     from ledger.relay import topic_name
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    logging.getLogger("kafka").setLevel(logging.ERROR)  # its retries while a broker is down are not the error
     settings = _settings()
     url = _use(read_models or settings.database_url)
     try:
@@ -113,7 +113,7 @@ def deadlines(
     from ledger.store.sqlite import database_path
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    logging.getLogger("kafka").setLevel(logging.ERROR)  # its retries while a broker is down are not the error
     settings = _settings(database_url)
     url = _use(settings.database_url)
     if url.startswith("sqlite:"):  # a missing file is an error, not a new ledger

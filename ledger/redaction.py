@@ -12,10 +12,13 @@ from urllib.parse import unquote
 
 MASK = "***"
 
-#: ``scheme://user:password@host``: the password runs to the last ``@`` before the host, across
-#: spaces and further ``@`` (``postgresql://u:SEC RET@h``, ``postgresql://u:a@b@h``), never past a line
-#: or the path (a second URL in the same message starts one of its own)
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s]*:)(?P<secret>[^/?#\r\n]*)@")
+#: ``scheme://user:password@host``: the password runs to the ``@`` before the host (a name without
+#: ``@`` or blanks, then a port, path, query or the end), across spaces, further ``@`` and ``/?#``
+#: (``postgresql://u:SEC RET@h``, ``postgresql://u:a@b@h``, ``postgresql://u:Ab3#x/y@h/db``), never past
+#: a line; a second URL in the same message is one of its own
+_URL_PASSWORD = re.compile(
+    r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s]*:)(?P<secret>.*?)@(?=[^@\s/?#]*(?:[:/?#\s]|$))"
+)
 #: ``password=secret`` in a libpq connection string or a URL query, quoted or not
 _KEY_VALUE_PASSWORD = re.compile(
     r"(?P<head>\b(?:password|passwd|pwd|sslpassword)\s*=\s*)(?P<secret>'(?:[^'\\]|\\.)*'|\"[^\"]*\"|[^\s&;]+)",

@@ -35,6 +35,7 @@ from ledger.rules.base import (
 PRE_POOL = ("applied", "under_notice")
 IN_POOL = ("in_pool", "reinstated")
 OUT_OF_POOL = ("refused", "lapsed", "exited", *sorted(set(STATUS_AFTER_REMOVAL.values())))
+REMOVED_STATUSES = frozenset(STATUS_AFTER_REMOVAL.values())
 #: every standing the registry shows: a status, or warned / rectifying for a member with an open order
 STANDINGS = ("applied", "under_notice", *IN_POOL, "warned", "rectifying", *OUT_OF_POOL)
 PROFILE_FIELDS = ("name", "address", "legal_representative", "business_scope", "registered_capital")
@@ -75,6 +76,7 @@ class Provider(LedgerAggregate):
         self.facts: dict[str, dict] = {}
         self.sanctions: dict[str, dict] = {}
         self.voided: dict[str, str] = {}  # ref -> appeal ref
+        self.exited_on: date | None = None  # its own exit (states snapshotted before it was kept: exit_day)
         self.excused: dict[str, list[str]] = {}  # rule id -> evidence refs it may not use again
         #: the profile changes reported late (报告逾期): what findings and standing() cite; changes
         #: reported on time are not kept here (they are rows of the read model ``rm_profile_changes``),
@@ -121,7 +123,8 @@ class Provider(LedgerAggregate):
         counts as it would have had it been recorded then, whatever was recorded since."""
         if self.admitted_on is None or day < self.admitted_on:
             return False
-        if self.status == "exited" and day >= self.status_since:
+        exited = self.exit_day
+        if exited is not None and day >= exited:
             return False
         return self.out_of_pool_on(day) is None
 
@@ -446,9 +449,17 @@ class Provider(LedgerAggregate):
     def rescind(self, sanction_ref: str, reason: str, appeal_ref: str | None, effective_on: date) -> None:
         sanction = self.sanctions[sanction_ref]
         sanction["rescinded_on"] = effective_on
-        standing = self._removed_after(date.min, sanction_ref) if sanction["sanction"] in STATUS_AFTER_REMOVAL else None
+        if sanction["sanction"] not in STATUS_AFTER_REMOVAL:
+            return
+        standing = self._removed_after(date.min, sanction_ref)
         if standing is not None:  # another removal still keeps the provider out: its status
             self._set_status(STATUS_AFTER_REMOVAL[standing["sanction"]], standing["effective_on"])
+        elif self.exit_day is not None:  # it had left of its own accord: it stays out
+            self._set_status("exited", self.exit_day)
+        elif self.status in REMOVED_STATUSES:
+            # back in the pool (the engine records why, or the removal that replaces it); a history as of a
+            # day before a removal dated later, which kept the provider out in the live record, says so too
+            self._set_status("reinstated", max(effective_on, self.status_since))
 
     @event("Reinstated")
     def reinstate(self, reason: str, rescinded: list, effective_on: date) -> None:
@@ -458,7 +469,17 @@ class Provider(LedgerAggregate):
 
     @event("Exited")
     def exit_pool(self, reason: str, citation: dict | None, effective_on: date) -> None:
+        self.exited_on = effective_on
         self._set_status("exited", effective_on)
+
+    @property
+    def exit_day(self) -> date | None:
+        """The day the provider left the pool of its own accord, if it did; a removal derived later from
+        facts dated before it does not undo that it left."""
+        kept = self.__dict__.get("exited_on")
+        if kept is None and "exited_on" not in self.__dict__ and self.status == "exited":
+            return self.status_since  # a state snapshotted before the day was kept
+        return kept
 
     @event("FeesWithheld")
     def withhold_fees(self, project_id: str | None, amount: str, citation: dict | None, reason: str, effective_on: date) -> None:

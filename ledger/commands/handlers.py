@@ -272,11 +272,9 @@ def _require_admitted(provider: Provider, what: str) -> None:
 
 
 def _in_pool_on(provider: Provider, on: date) -> None:
-    if provider.status == "exited" and on >= provider.status_since:
-        raise DomainError(
-            f"effective_on {on}: provider {provider.provider_id} had left the pool (exited on {provider.status_since})",
-            field="effective_on",
-        )
+    exited = provider.exit_day
+    if exited is not None and on >= exited:
+        raise DomainError(f"effective_on {on}: provider {provider.provider_id} had left the pool (exited on {exited})", field="effective_on")
     removal = provider.out_of_pool_on(on)
     if removal is not None:
         until = f"until {removal['rescinded_on']}" if removal["rescinded_on"] is not None else "since"

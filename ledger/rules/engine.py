@@ -46,9 +46,9 @@ def reconcile(provider: Provider, pack: RulePack, on: date, appeal_ref: str | No
     sanctions it rescinded.
     """
     rescinded = _rescind_stale(provider, pack, on, appeal_ref)
-    if rescinded and not provider.in_pool and provider.status_since is not None:
+    if rescinded:
         removed_by = [provider.sanctions[r] for r in rescinded if is_removal(provider.sanctions[r]["sanction"])]
-        if removed_by and not provider.active_removals() and provider.status != "exited":
+        if removed_by and not provider.active_removals() and provider.exit_day is None:
             replacement = [
                 d for d in pending_decisions(provider, pack) if is_removal(d.rule.sanction) and pack.in_force(d.condition_on)
             ]

@@ -1,7 +1,7 @@
 """柳州市中小企业数字化转型服务商管理办法（试行）(征求意见稿) — seeds/004_59cc401ff8b41f48.txt."""
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ledger.rules.base import (
     BELOW_TARGET_LEVEL,
@@ -41,6 +41,13 @@ class LiuzhouParameters(PackParameters):
     max_rectification_days: int = 30
     #: 第八条（四）/ 第十二条（四）数字化水平达到二级及以上
     target_level: int = 2
+
+    @model_validator(mode="after")
+    def _period_within_the_cap(self) -> LiuzhouParameters:
+        """第十二条 整改期限一般不超过30日: the bureau's standing period too."""
+        if self.rectification_days is not None and self.rectification_days > self.max_rectification_days:
+            raise ValueError(f"rectification_days {self.rectification_days} exceeds 第十二条's 整改期限一般不超过{self.max_rectification_days}日")
+        return self
 
 
 _gray = ("cleared", "public_notice", "gray_listed")

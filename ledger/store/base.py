@@ -83,7 +83,7 @@ class NoLedger(Exception):
     def older(cls, shown_url: str, version: int, needed: int) -> NoLedger:
         return cls(
             f"the ledger at {shown_url} was made by an older version (schema {version}; this version needs"
-            f" {needed}): upgrade it with ledger migrate -d URL (a read never changes it)"
+            f" {needed}): upgrade it with ledger migrate -d URL first (only demo, import and migrate change a ledger's tables)"
         )
 
 

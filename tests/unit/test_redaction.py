@@ -13,6 +13,12 @@ MALFORMED = [
     "postgresql://ledger:SEC RETPW@127.0.0.1:5432/ledger_test",  # a space
     "postgresql://ledger:SECRET@PW@127.0.0.1:5432/ledger_test",  # several '@': libpq's host is 'PW@127.0.0.1'
 ]
+#: a '#', '/' or '?' in the password (the driver reads them without quoting them back)
+SPECIAL = [
+    "postgresql://ledger:SECRET#PW@127.0.0.1:5432/ledger_test",
+    "postgresql://ledger:SECRET/PW@127.0.0.1:5432/ledger_test",
+    "postgresql://ledger:SECRET?PW@127.0.0.1:5432/ledger_test",
+]
 
 
 def no_password(text: str) -> None:
@@ -29,7 +35,7 @@ def driver_error(url: str) -> psycopg.Error:
     return psycopg.OperationalError(f"failed to resolve host {parsed['host']!r}: [Errno -2] Name or service not known")
 
 
-@pytest.mark.parametrize("url", MALFORMED)
+@pytest.mark.parametrize("url", MALFORMED + SPECIAL)
 def test_the_url_shape_hides_the_password_up_to_the_last_at_before_the_host(url: str) -> None:
     shown = redact(f"cannot open the ledger at {url}: failed")
     no_password(shown)
@@ -70,3 +76,8 @@ def test_a_url_without_a_password_takes_nothing_out(url: str | None) -> None:
 def test_a_message_naming_two_urls_keeps_the_second_one_s_host() -> None:
     shown = redact("from postgresql://a:SECRET@h1/x to postgresql://b:PASS WORD@h2/y")
     assert shown == "from postgresql://a:***@h1/x to postgresql://b:***@h2/y"
+
+
+def test_two_urls_in_one_message_keep_their_hosts() -> None:
+    shown = redact("copy postgresql://a:p1@h1/db to postgresql://b:p2@h2:5432/db")
+    assert shown == "copy postgresql://a:***@h1/db to postgresql://b:***@h2:5432/db"

@@ -197,8 +197,8 @@ def test_a_deadline_that_passed_while_in_the_pool_is_overdue_after_a_later_remov
 
 def test_two_standing_removals_the_status_is_the_latest_until_it_is_rescinded():
     """A removal dated before one already standing (facts entered late) keeps the later one's status;
-    rescinding the later one leaves the earlier one's, from its day; rescinding that one too leaves
-    nothing to say (the engine reinstates)."""
+    rescinding the later one leaves the earlier one's, from its day; rescinding that one too puts the
+    provider back in the pool from that day (the engine records why, or the removal replacing it)."""
     from ledger.aggregates import Provider
 
     provider = Provider(provider_id="TS-1", jurisdiction="tangshan", name="n", kind="k", profile={}, eligibility={}, effective_on=date(2025, 2, 1))
@@ -218,5 +218,47 @@ def test_two_standing_removals_the_status_is_the_latest_until_it_is_rescinded():
     provider.rescind(sanction_ref=later, reason="appeal", appeal_ref=None, effective_on=date(2025, 5, 1))
     assert (provider.status, provider.status_since) == ("removed", date(2025, 3, 3))
     provider.rescind(sanction_ref=earlier, reason="appeal", appeal_ref=None, effective_on=date(2025, 5, 2))
-    assert (provider.status, provider.status_since) == ("removed", date(2025, 3, 3))
+    assert (provider.status, provider.status_since) == ("reinstated", date(2025, 5, 2))
     assert provider.in_pool_on(date(2025, 5, 2)) and not provider.in_pool_on(date(2025, 5, 1))
+
+
+# --- an exit, and a removal dated before it --------------------------------------------------------
+
+
+def test_an_exit_is_not_undone_by_a_removal_dated_before_it_and_rescinded(scenario):
+    """柳州: an order of 3-03 due 3-13; the provider withdraws on 3-18; the sweep of 3-25 finds the order
+    overdue from 3-14 (第十四条（四） gray-lists from 3-14, while it was in the pool); the completion dated
+    3-13, entered later, undoes the gray-listing — the provider has still left the pool on 3-18, it is
+    not reinstated."""
+    scenario.admit("LZ-1", "liuzhou", on=date(2025, 3, 1))
+    scenario.on(date(2025, 3, 25))
+    order = scenario.finding("LZ-1", "第十二条（一）", on=date(2025, 3, 3), deadline_days=10)
+    scenario.run(m.WithdrawFromPool, provider_id="LZ-1", reason="moving on", effective_on=date(2025, 3, 18))
+    scenario.passed_deadlines(date(2025, 3, 25))
+    provider = scenario.provider("LZ-1")
+    assert (provider.status, provider.status_since, provider.exit_day) == ("gray_listed", date(2025, 3, 14), date(2025, 3, 18))
+    scenario.run(m.CompleteRectification, provider_id="LZ-1", sanction_ref=order, effective_on=date(2025, 3, 13))
+    provider = scenario.provider("LZ-1")
+    assert (provider.status, provider.status_since) == ("exited", date(2025, 3, 18))
+    assert not provider.in_pool_on(date(2025, 3, 18)) and provider.in_pool_on(date(2025, 3, 17))
+    assert not [s for s in scenario.sanctions("LZ-1", active=False) if s["sanction"] == "reinstatement"]
+
+
+@pytest.mark.parametrize("day, status", [(date(2025, 3, 2), ("in_pool", "2025-03-01")), (date(2025, 3, 10), ("blacklisted", "2025-03-03")),
+                                         (date(2025, 3, 25), ("reinstated", "2025-03-20")), (date(2025, 4, 10), ("blacklisted", "2025-04-10"))])  # fmt: skip
+def test_history_between_a_rescinded_removal_and_a_later_dated_one_shows_the_provider_back(scenario, day, status):
+    """唐山: a blacklisting under 第十三条（五） dated 4-10 is entered first; 不满意 ratings of 3-01 and 3-03
+    then blacklist from 3-03 (第十三条（二）); an appeal decided 3-20 voids the first rating. As in effect
+    on 3-25 the provider was back in the pool (nothing was recorded reinstating it, since the 4-10
+    blacklisting stood when the appeal was decided); from 4-10, blacklisted again."""
+    from ledger.projections.history import standing_as_of
+
+    scenario.admit("TS-1", "tangshan", on=date(2025, 3, 1))
+    scenario.on(date(2025, 4, 20))
+    projects = [scenario.project("TS-1", f"E-{i}", on=date(2025, 3, 1)) for i in (1, 2)]
+    scenario.finding("TS-1", "第十三条（五）", on=date(2025, 4, 10))
+    ratings = [scenario.rate(p, "TS-1", on=date(2025, 3, d)) for p, d in zip(projects, (1, 3), strict=True)]
+    scenario.appeal("TS-1", "第十六条（二）", ratings[0].source, on=date(2025, 3, 20))
+    assert scenario.provider("TS-1").in_pool_on(date(2025, 3, 25))
+    found = standing_as_of(scenario.ledger, "TS-1", effective_at=day)
+    assert (found["status"], found["status_since"]) == status

@@ -144,3 +144,16 @@ def test_the_bureaus_period_applies_to_warnings_derived_from_its_day(scenario, f
     later its deadline; one derived before stays the regulator's to set."""
     scenario.bureau_period("xinxiang", 10, on=from_)
     assert _warned(scenario)["deadline"] == deadline
+
+
+@pytest.mark.parametrize("days, accepted", [(29, True), (30, True), (31, False)])
+def test_liuzhou_caps_the_bureaus_standing_period_at_thirty_days(scenario, days, accepted):
+    """柳州 第十二条 整改期限一般不超过30日 caps the bureau's period for derived orders as it caps a finding's."""
+    command = {"jurisdiction": "liuzhou", "params": {"rectification_days": days}, "reference": "notice"}
+    if accepted:
+        scenario.run(m.SetRulebookParameters, **command)
+        assert scenario.ledger.pack("liuzhou").params.rectification_days == days
+    else:
+        with pytest.raises(DomainError, match="rectification_days 31 exceeds 第十二条's 整改期限一般不超过30日") as refused:
+            scenario.run(m.SetRulebookParameters, **command)
+        assert "\n" not in str(refused.value)
