@@ -60,10 +60,12 @@ def day_or_instant(value: str) -> datetime | date:
     """A point on the recorded axis as given: ``2025-03-01`` is that day (the read service takes it as
     the start or the end of the day, Asia/Shanghai), ``2025-03-01T00:00:00`` the instant at midnight —
     as the HTTP API reads them."""
+    from ledger.clock import day_or_instant as parse
+
     try:
-        return date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is neither a day (YYYY-MM-DD) nor an ISO instant (YYYY-MM-DDTHH:MM:SS[+08:00])") from None
+        return parse(value)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
 
 
 KnownAtOption = Annotated[

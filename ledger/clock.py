@@ -5,6 +5,7 @@ current command (a context variable set by the service layer), never from the wa
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -96,3 +97,24 @@ def clock_scope(clock: Clock) -> Iterator[None]:
         yield
     finally:
         _current.reset(token)
+
+
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def day_or_instant(value: str) -> date | datetime:
+    """A point on the recorded axis as the CLI and the API both read it: ``2025-03-01`` is that day (the
+    read service takes it as the start or the end of the day, Asia/Shanghai), ``2025-03-01T00:00:00``
+    (with an offset, or Asia/Shanghai without) that instant. Extended ISO 8601 only: a compact
+    ``20250301`` or a bare number is refused, which one reader would take for a day and another for a
+    Unix timestamp."""
+    why = ""
+    try:
+        if _DAY.match(value):
+            return date.fromisoformat(value)
+        if _INSTANT.match(value):
+            return datetime.fromisoformat(value)
+    except ValueError as error:  # the shape, not the values: month 13, hour 25
+        why = f": {error}"
+    raise ValueError(f"{value!r} is neither a day (YYYY-MM-DD) nor an ISO instant (YYYY-MM-DDTHH:MM:SS[+08:00]){why}")

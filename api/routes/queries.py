@@ -20,19 +20,16 @@ from api.errors import Forbidden
 from api.models import ListKind, Page, Paging, Problem, ProjectRating, ProjectView
 from ledger import views as v
 from ledger.aggregates.project import Project
+from ledger.clock import day_or_instant
 from ledger.commands.models import Id, Jurisdiction, Ref
 from ledger.views.service import MAX_LIMIT
 
 
 def _day_or_instant(value: Any) -> Any:
     """``2025-03-01`` is a day (which the read service takes as the start or the end of it, in
-    Asia/Shanghai), not the instant at midnight a datetime would make of it."""
-    if isinstance(value, str) and len(value) == 10:
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            return value
-    return value
+    Asia/Shanghai), not the instant at midnight a datetime would make of it; read as the CLI reads it
+    (:func:`ledger.clock.day_or_instant`: a compact date or a number is refused)."""
+    return day_or_instant(value) if isinstance(value, str) else value
 
 
 #: a point on the recorded axis: an ISO instant (Asia/Shanghai without an offset) or a day

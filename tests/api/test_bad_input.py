@@ -28,6 +28,15 @@ def test_extreme_days_and_instants_on_the_recorded_axis_are_answered_not_500(ser
     assert answer.status_code == 422 and answer.json()["field"] == "known_at"  # in the future
 
 
+@pytest.mark.parametrize("value", ["20250301", "1740787200", "2025-3-1", "yesterday"])
+def test_a_point_on_the_recorded_axis_is_a_day_or_an_iso_instant_as_the_cli_reads_it(served, value):
+    """``20250301`` would be a Unix timestamp of 1970 to the API's datetime and a day to a lenient CLI:
+    both refuse it (the CLI: tests/e2e/test_cli_clear.py)."""
+    answer = served.client.get(f"/v1/providers/TS-1/history?known_at={value}", headers=headers("auditor"))
+    assert answer.status_code == 422 and answer.json()["field"] == "known_at", answer.text
+    assert "neither a day (YYYY-MM-DD) nor an ISO instant" in answer.json()["detail"]
+
+
 def _post(served, path: str, body: str, key: str):
     return served.client.post(
         f"/v1{path}", content=body, headers={**headers("regulator"), "Content-Type": "application/json", "Idempotency-Key": key}

@@ -214,6 +214,15 @@ def test_a_day_and_the_instant_at_its_midnight_are_read_as_the_api_reads_them(sm
     assert [e["recorded_at"] for e in json_of("timeline", provider_id, "-d", url, "--recorded-to", first)["items"]][-1:] == [first]
 
 
+@pytest.mark.parametrize("value", ["20250301", "1740787200", "2025-3-1"])
+def test_a_compact_date_or_a_number_is_refused_as_the_api_refuses_it(small, value):
+    _, url = small
+    [provider_id, *_] = [e["provider_id"] for e in json_of("registry", "-d", url)["items"]]
+    result = run("history", provider_id, "-d", url, "--known-at", value, check=False)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "neither a day (YYYY-MM-DD) nor an ISO instant" in result.stderr
+
+
 def test_digest_verify_and_import_say_what_happened(small, tmp_path):
     _, url = small
     digest = tmp_path / "head.json"
