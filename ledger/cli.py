@@ -699,6 +699,20 @@ def extends_digest(old: Digest, later_file: Path, public_key: str | None, as_jso
     say(extension.summary())
 
 
+@contextmanager
+def refusing_overwrite(file: Path) -> Iterator[None]:
+    """Writing ``file`` (export, digest, proof -o): one that exists, without --force, or one of the
+    ledger's own files, even with it, is refused in one line."""
+    from ledger.audit.verify import LedgerFileTarget, TargetExists
+
+    try:
+        yield
+    except LedgerFileTarget as error:
+        fail(f"{error}, not even with --force")
+    except TargetExists:
+        fail(f"{file} exists; give --force to overwrite it")
+
+
 @app.command()
 def export(
     file: Annotated[Path, typer.Argument(dir_okay=False, help="JSON Lines file to write (renamed into place when complete)")],
@@ -707,15 +721,12 @@ def export(
     as_json: JsonOption = False,
 ) -> None:
     """Write every event with its hashes (JSON Lines), verifiable offline with `ledger verify --export FILE`."""
-    from ledger.audit.verify import LedgerFileTarget, TargetExists, export_events
+    from ledger.audit.verify import export_events
 
     with opened(database_url, projections=False) as ledger_app:
         try:
-            summary = export_events(ledger_app.store, file, progress=not as_json, overwrite=force)
-        except LedgerFileTarget as error:
-            fail(f"{error}, not even with --force")
-        except TargetExists:
-            fail(f"{file} exists; give --force to overwrite it")
+            with refusing_overwrite(file):
+                summary = export_events(ledger_app.store, file, progress=not as_json, overwrite=force)
         except OSError as error:
             fail(f"cannot write {file}: {error.strerror or error}")
     data = {"path": str(summary.path), "events": summary.count, "head_position": summary.head_position, "head_hash": summary.head_hash}
@@ -735,24 +746,19 @@ def digest(
     """Take a digest of the whole log (head, checkpoints, command chain head) for an auditor to keep; the chain
     is verified first; signed with LEDGER_SIGNING_KEY_FILE when it is set."""
     from ledger.audit.signing import load_key, sign
-    from ledger.audit.verify import LedgerFileTarget, TargetExists, ledger_files, refuse_target, take_digest
+    from ledger.audit.verify import ledger_files, refuse_target, take_digest
 
     settings = settings_for(database_url)
     key = load_key(settings.signing_key_file) if settings.signing_key_file else None
     with opened(database_url, projections=False) as ledger_app:
-        try:  # before the work; writing checks again
+        with refusing_overwrite(file):  # before the work; writing checks again
             refuse_target(file, overwrite=force, protected=ledger_files(ledger_app.store))
-        except LedgerFileTarget as error:
-            fail(f"{error}, not even with --force")
-        except TargetExists:
-            fail(f"{file} exists; give --force to overwrite it")
         taken = take_digest(ledger_app.store, progress=not as_json)
     if key is not None:
         taken = sign(taken, key)
     try:
-        taken.save(file, overwrite=force)
-    except TargetExists:
-        fail(f"{file} exists; give --force to overwrite it")
+        with refusing_overwrite(file):
+            taken.save(file, overwrite=force)
     except OSError as error:
         fail(f"cannot write {file}: {error.strerror or error}")
     if as_json:
@@ -778,7 +784,7 @@ def proof(
     check it offline with `python tools/verify_receipt.py RECEIPT`."""
     from ledger.audit.receipts import ProofError, consistency_receipt, inclusion_receipt
     from ledger.audit.signing import load_key
-    from ledger.audit.verify import ChainBroken, Digest, LedgerFileTarget, TargetExists, ledger_files, refuse_target, write_file
+    from ledger.audit.verify import ChainBroken, Digest, ledger_files, refuse_target, write_file
 
     if (event_ref is None) == (consistency is None):
         fail("give either an EVENT_REF or --consistency OLD_DIGEST_OR_SIZE")
@@ -796,17 +802,14 @@ def proof(
     settings = settings_for(database_url)
     key = load_key(settings.signing_key_file) if settings.signing_key_file else None
     with opened(database_url, projections=False) as ledger_app:
-        try:
-            if output is not None:  # before the work; writing checks again
+        if output is not None:
+            with refusing_overwrite(output):  # before the work; writing checks again
                 refuse_target(output, overwrite=force, protected=ledger_files(ledger_app.store))
+        try:
             if event_ref is not None:
                 receipt = inclusion_receipt(ledger_app.store, event_ref, key)
             else:
                 receipt = consistency_receipt(ledger_app.store, old, key)
-        except LedgerFileTarget as error:
-            fail(f"{error}, not even with --force")
-        except TargetExists:
-            fail(f"{output} exists; give --force to overwrite it")
         except ChainBroken as broken:
             fail(f"the log does not verify, no receipt given: {broken.report.summary()}")
         except ProofError as error:
@@ -815,9 +818,8 @@ def proof(
         emit_json(receipt)
     if output is not None:
         try:
-            write_file(output, json.dumps(receipt, ensure_ascii=False, indent=2) + "\n", overwrite=force)
-        except TargetExists:
-            fail(f"{output} exists; give --force to overwrite it")
+            with refusing_overwrite(output):
+                write_file(output, json.dumps(receipt, ensure_ascii=False, indent=2) + "\n", overwrite=force)
         except OSError as error:
             fail(f"cannot write {output}: {error.strerror or error}")
         if not as_json:
