@@ -34,8 +34,8 @@ from ledger.rules.base import (
 
 PRE_POOL = ("applied", "under_notice")
 IN_POOL = ("in_pool", "reinstated")
-OUT_OF_POOL = ("refused", "lapsed", "exited", *sorted(set(STATUS_AFTER_REMOVAL.values())))
 REMOVED_STATUSES = frozenset(STATUS_AFTER_REMOVAL.values())
+OUT_OF_POOL = ("refused", "lapsed", "exited", *sorted(REMOVED_STATUSES))
 #: every standing the registry shows: a status, or warned / rectifying for a member with an open order
 STANDINGS = ("applied", "under_notice", *IN_POOL, "warned", "rectifying", *OUT_OF_POOL)
 PROFILE_FIELDS = ("name", "address", "legal_representative", "business_scope", "registered_capital")
@@ -119,14 +119,23 @@ class Provider(LedgerAggregate):
 
     def in_pool_on(self, day: date) -> bool:
         """Whether the provider was a member of the pool on ``day``: admitted by then, and neither out of
-        it by a removal (:meth:`out_of_pool_on`) nor gone by its own exit. What happened on such a day
-        counts as it would have had it been recorded then, whatever was recorded since."""
+        it by a removal nor gone by its own exit (:meth:`why_out_of_pool_on`). What happened on such a
+        day counts as it would have had it been recorded then, whatever was recorded since."""
         if self.admitted_on is None or day < self.admitted_on:
             return False
+        return self.why_out_of_pool_on(day) is None
+
+    def why_out_of_pool_on(self, day: date) -> str | None:
+        """Why a provider admitted by ``day`` was not in the pool that day, in a refusal's words: it had
+        left of its own accord, or a removal kept it out (:meth:`out_of_pool_on`); None if it was in."""
         exited = self.exit_day
         if exited is not None and day >= exited:
-            return False
-        return self.out_of_pool_on(day) is None
+            return f"had left the pool (exited on {exited})"
+        removal = self.out_of_pool_on(day)
+        if removal is None:
+            return None
+        until = f"until {removal['rescinded_on']}" if removal["rescinded_on"] is not None else "since"
+        return f"was out of the pool that day ({removal['sanction']} {removal['ref']} from {removal['effective_on']}, {until})"
 
     def _set_status(self, status: str, since: date) -> None:
         self.status = status

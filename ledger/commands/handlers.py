@@ -272,17 +272,9 @@ def _require_admitted(provider: Provider, what: str) -> None:
 
 
 def _in_pool_on(provider: Provider, on: date) -> None:
-    exited = provider.exit_day
-    if exited is not None and on >= exited:
-        raise DomainError(f"effective_on {on}: provider {provider.provider_id} had left the pool (exited on {exited})", field="effective_on")
-    removal = provider.out_of_pool_on(on)
-    if removal is not None:
-        until = f"until {removal['rescinded_on']}" if removal["rescinded_on"] is not None else "since"
-        raise DomainError(
-            f"effective_on {on}: provider {provider.provider_id} was out of the pool that day "
-            f"({removal['sanction']} {removal['ref']} from {removal['effective_on']}, {until})",
-            field="effective_on",
-        )
+    why = provider.why_out_of_pool_on(on)
+    if why is not None:
+        raise DomainError(f"effective_on {on}: provider {provider.provider_id} {why}", field="effective_on")
 
 
 def _plausible_year(year: int, on: date) -> None:
