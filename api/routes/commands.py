@@ -24,6 +24,7 @@ from ledger.aggregates import Provider
 from ledger.aggregates.complaint import Appeal, Complaint
 from ledger.aggregates.project import Project
 from ledger.commands import models as c
+from ledger.commands.importing import repeated_keys
 from ledger.commands.models import Id
 
 router = APIRouter(prefix="/v1", tags=["commands"])
@@ -114,8 +115,7 @@ class _Pairs(dict):
 
 def _pairs(pairs: list[tuple[str, Any]]) -> _Pairs:
     found = _Pairs(pairs)
-    keys = [key for key, _ in pairs]
-    found.repeated = sorted({key for key in keys if keys.count(key) > 1})
+    found.repeated = repeated_keys(pairs)  # as ledger import finds them
     return found
 
 

@@ -380,7 +380,7 @@ def set_rectification_period(c: m.SetRectificationPeriod, ctx: Context) -> None:
 
 
 def _order_day(ctx: Context, c: m.CompleteRectification | m.SetRectificationPeriod | m.RecordRectificationRefusal, provider: Provider) -> date:
-    """The day a completion or refusal took effect: not before the order it concerns."""
+    """The day a completion, a refusal or a period set took effect: not before the order it concerns."""
     return ctx.effective(c, _took_effect(provider, c.sanction_ref))
 
 

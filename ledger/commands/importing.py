@@ -30,9 +30,14 @@ class ImportLines:
     problems: list[str]
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def repeated_keys(pairs: list[tuple[str, Any]]) -> list[str]:
+    """The keys a JSON object (its ``object_pairs_hook`` pairs) gives more than once, sorted."""
     keys = [key for key, _ in pairs]
-    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    return sorted({key for key in keys if keys.count(key) > 1})
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    repeated = repeated_keys(pairs)
     if repeated:
         raise ValueError(f"duplicate key(s) {', '.join(map(repr, repeated))}")
     return dict(pairs)
