@@ -110,21 +110,16 @@ def deadlines(
     from consumers.deadlines import DeadlineConsumer
     from ledger.bootstrap import bootstrap as open_app
     from ledger.relay import topic_name
-    from ledger.store.sqlite import database_path
+    from ledger.store import NoLedger
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.ERROR)  # its retries while a broker is down are not the error
     settings = _settings(database_url)
     url = _use(settings.database_url)
-    if url.startswith("sqlite:"):  # a missing file is an error, not a new ledger
-        try:
-            path = database_path(url)
-        except ValueError as error:
-            _fail(str(error))
-        if not path.exists():
-            _fail(f"there is no ledger at {redact(url)} ({path} does not exist); give -d URL of an existing ledger")
-    try:
-        ledger_app = open_app(settings, projections=False)
+    try:  # the sweep records into an existing ledger: a missing file or a foreign database is refused, nothing made in it
+        ledger_app = open_app(settings, projections=False, create=False)
+    except NoLedger as error:
+        _fail(str(error))
     except Exception as error:  # connection refused, bad URL, not a ledger, …
         _fail(f"cannot open the ledger at {redact(url)}: {describe_failure(error, url)}")
     with ledger_app:

@@ -858,13 +858,15 @@ def relay(
     import signal
     import threading
 
-    from ledger.relay import Relay, require_ledger, topic_name
-    from ledger.store import open_store
+    from ledger.relay import Relay, topic_name
+    from ledger.store import NoLedger, open_store
 
     settings = settings_for(database_url)
-    try:
-        require_ledger(settings.database_url)
-        store = open_store(settings.database_url)
+    try:  # the relay reads the log: a database without the ledger is refused, nothing made in it
+        store = open_store(settings.database_url, create=False)
+    except NoLedger as error:
+        fail(str(error))
+        raise
     except Exception as error:
         fail(f"cannot open the ledger at {redact(settings.database_url)}: {describe_failure(error, settings.database_url)}")
         raise
@@ -894,10 +896,13 @@ def status(
 ) -> None:
     """The log's head and how far the Kafka relay is behind it (events and seconds)."""
     from ledger.relay import relay_status, topic_name
+    from ledger.store import NoLedger
 
     settings = settings_for(database_url)
     try:
         lag = relay_status(settings.database_url, topic_name(settings.kafka_topic_prefix if topic_prefix is None else topic_prefix))
+    except NoLedger as error:
+        fail(str(error))
     except Exception as error:
         fail(f"cannot read the ledger at {redact(settings.database_url)}: {describe_failure(error, settings.database_url)}")
         raise

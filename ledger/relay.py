@@ -154,8 +154,7 @@ def _build(database_url: str, after: int | None, limit: int) -> Built:
     if _builder is None:
         from ledger.store import open_store
 
-        require_ledger(database_url)
-        _builder = MessageBuilder(open_store(database_url))
+        _builder = MessageBuilder(open_store(database_url, create=False))
     return _builder.batch(_builder.last_position if after is None else after, limit)
 
 
@@ -243,20 +242,11 @@ def lag(store: EventStore, positions: RelayPositions, topic: str, now: datetime 
     return Lag(topic, acknowledged, head, head - acknowledged, seconds)
 
 
-def require_ledger(database_url: str) -> None:
-    """Refuse a SQLite ledger that does not exist: the relay and ``status`` never create one."""
-    from ledger.store.sqlite import database_path
-
-    if database_url.startswith("sqlite:") and not database_path(database_url).exists():
-        raise FileNotFoundError(f"no ledger at {database_url}")
-
-
 def relay_status(database_url: str, topic: str | None = None) -> Lag | None:
     """The relay's lag for ``ledger status``; None where no relay ever published (reads only: a
     database without the ledger is refused, :class:`~ledger.store.NoLedger`, and left as it was)."""
     from ledger.store import open_store
 
-    require_ledger(database_url)
     store = open_store(database_url, create=False)
     positions = RelayPositions(ReadModelDB(database_url, pool_size=1))
     try:

@@ -4,10 +4,12 @@ None of these reach Kafka: they fail before a consumer is made, so they need no 
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 
 TIMEOUT = 120
@@ -38,8 +40,37 @@ def test_an_unknown_jurisdiction_is_refused_in_one_line(tmp_path: Path) -> None:
 
 
 def test_the_deadline_sweep_never_creates_a_missing_sqlite_ledger(tmp_path: Path) -> None:
-    one_clear_line(consumers("deadlines", "-d", "sqlite:///nonexist_c.db", cwd=tmp_path), "there is no ledger at sqlite:///nonexist_c.db")
+    one_clear_line(consumers("deadlines", "-d", "sqlite:///nonexist_c.db", cwd=tmp_path), "no ledger at sqlite:///nonexist_c.db")
     assert not (tmp_path / "nonexist_c.db").exists()
+
+
+@pytest.mark.parametrize("kind", ["empty", "foreign"])
+def test_the_deadline_sweep_makes_nothing_in_a_sqlite_file_without_a_ledger(tmp_path: Path, kind: str) -> None:
+    """It records into a ledger that exists: another application's file is refused, byte for byte as it was."""
+    path = tmp_path / "some.db"
+    if kind == "empty":
+        path.touch()
+    else:
+        db = sqlite3.connect(path)
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("CREATE TABLE accounts (id INTEGER PRIMARY KEY)")
+        db.commit()
+        db.close()
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    one_clear_line(consumers("deadlines", "-d", f"sqlite:///{path}", cwd=tmp_path), f"no ledger at sqlite:///{path}: it has no ledger tables")
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+@pytest.mark.postgres
+def test_the_deadline_sweep_makes_nothing_in_a_postgres_schema_without_a_ledger(tmp_path: Path, postgres_url: str) -> None:
+    from ledger.redaction import redact
+    from tests.support.schema import schema_objects
+
+    with psycopg.connect(postgres_url, autocommit=True) as db:
+        db.execute("CREATE TABLE accounts (id int PRIMARY KEY)")
+    before = schema_objects(postgres_url)
+    one_clear_line(consumers("deadlines", "-d", postgres_url, cwd=tmp_path), f"no ledger at {redact(postgres_url)}: it has no ledger tables")
+    assert schema_objects(postgres_url) == before
 
 
 @pytest.mark.parametrize(
