@@ -159,6 +159,27 @@ class UnitOfWork:
             raise DomainError(f"{business_id} is a {type(aggregate).__name__}, not a {cls.__name__}")
         return aggregate
 
+    def providers_of(self, jurisdiction: str) -> list[Provider]:
+        """Every provider of ``jurisdiction``: those the log holds (found from their first events) and
+        those this unit of work added. A rulebook whose validity or parameters its regulator declares
+        after facts were recorded re-judges them all; it is a rare command, and reads them all."""
+        ids = wire.aggregate_ids(self._store, "provider")
+        provider_ids: list[str] = []
+        for start in range(0, len(ids), 1024):
+            part = ids[start : start + 1024]
+            firsts = self._store.read_refs([event_ref(i, 1) for i in part])
+            for i in part:
+                state = wire.decode_state(firsts[event_ref(i, 1)])
+                if state["jurisdiction"] == jurisdiction:
+                    provider_ids.append(state["provider_id"])
+        found = [self.get(Provider, provider_id) for provider_id in provider_ids]
+        stored = {provider.id for provider in found}
+        added = [
+            a for a in self._aggregates.values()
+            if isinstance(a, Provider) and a.jurisdiction == jurisdiction and a.id not in stored
+        ]  # fmt: skip
+        return found + added
+
     def _read(self, cls: type[LedgerAggregate], agg_id: UUID) -> LedgerAggregate | None:
         """The aggregate as the log has it: from its snapshot and the events after it when there
         is a usable one (:mod:`ledger.snapshots`), else by folding its whole history. (Snapshots

@@ -134,6 +134,18 @@ def opened(database_url: str | None, *, create: bool = False, projections: bool 
         fail(f"cannot open the ledger at {redact(url)}: {describe_failure(error, url)}")
     for problem in problems:  # reported, never repaired behind the auditor's back
         err.print(f"warning: {problem} (not repaired; run `ledger verify`)", highlight=False)
+    if opened_app.store.read_only and opened_app.projections is not None:
+        try:
+            behind = opened_app.projections.behind()
+        except Exception as error:
+            opened_app.close()
+            fail(f"cannot read the read models of the read-only ledger at {redact(url)}: {describe_failure(error, url)}")
+        if behind:  # a read-only file cannot be caught up: say what the answers leave out
+            err.print(
+                f"warning: {redact(url)} is read-only and its read models are {behind} events behind its log:"
+                " answers leave them out (`ledger verify` reads the log itself; `ledger replay` on a writable copy catches up)",
+                highlight=False,
+            )
     with opened_app:
         yield opened_app
 

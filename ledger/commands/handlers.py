@@ -829,6 +829,18 @@ def declare_rulebook_validity(c: m.DeclareRulebookValidity, ctx: Context) -> Non
         raise DomainError(f"valid_until {c.valid_until} is before valid_from {c.valid_from}", field="valid_until")
     on = ctx.effective(c)
     _rulebook(ctx, c.jurisdiction, on).declare_validity(valid_from=c.valid_from, valid_until=c.valid_until, reference=c.reference, effective_on=on)
+    _rejudge(ctx, c.jurisdiction, on)
+
+
+def _rejudge(ctx: Context, jurisdiction: str, on: date) -> None:
+    """The regulator declared the pack's validity, or changed its parameters, after facts were
+    recorded: each provider of the jurisdiction is judged again in the same command. What the facts
+    decide now is derived, dated from the facts (a 唐山 blacklisting for two 不满意 of 3-01 recorded
+    before the bureau declared 第十八条 "自印发之日起实施" is derived from 3-01), and a sanction derived
+    on a day the pack turns out not to have been in force (柳州 第十七条 "有效期至试点工作结束之日",
+    declared after) is rescinded from its own day (:func:`ledger.rules.engine.reconcile`)."""
+    for provider in ctx.uow.providers_of(jurisdiction):
+        ctx.reconcile(provider, on)
 
 
 def set_rulebook_parameters(c: m.SetRulebookParameters, ctx: Context) -> None:
@@ -848,6 +860,7 @@ def set_rulebook_parameters(c: m.SetRulebookParameters, ctx: Context) -> None:
         raise DomainError(f"{field}: {message}", field=field) from None
     on = ctx.effective(c)
     _rulebook(ctx, c.jurisdiction, on).set_parameters(params=dict(c.params), reference=c.reference, effective_on=on)
+    _rejudge(ctx, c.jurisdiction, on)
 
 
 def record_passed_deadlines(c: m.RecordPassedDeadlines, ctx: Context) -> None:

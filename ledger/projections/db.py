@@ -25,7 +25,7 @@ import orjson
 
 from ledger.plain_json import NotPlain, walker
 from ledger.redaction import redact
-from ledger.store.sqlite import database_path
+from ledger.store.sqlite import database_path, read_only_uri, writable
 
 SQLITE = "sqlite"
 POSTGRES = "postgres"
@@ -245,6 +245,9 @@ class ReadModelDB:
         self.database_url = database_url
         self.dialect = dialect_of(database_url)
         self.busy_timeout = busy_timeout
+        #: SQLite: a file this process may not write (a read-only mount, an immutable file), read
+        #: through ``read_only_uri``: nothing is created beside it, and a write fails as SQLite says
+        self.read_only = False
         self._closed = False
         self._pool = None
         self._local = threading.local()
@@ -253,7 +256,9 @@ class ReadModelDB:
         self.schema_ready = False
         if self.dialect == SQLITE:
             self.path = database_path(database_url)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.read_only = self.path.exists() and not writable(self.path)
+            if not self.read_only:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
         else:
             from psycopg_pool import ConnectionPool
 
@@ -270,10 +275,13 @@ class ReadModelDB:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the read-model database is closed")
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(
+                read_only_uri(self.path) if self.read_only else self.path,
+                uri=self.read_only, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False,
+            )  # fmt: skip
             self._connections.append(conn)
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        if not self.read_only and conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
         self._local.conn = conn
         return conn

@@ -225,18 +225,26 @@ class InProcessProjections:
     committing thread catches up itself in ``after_commit`` (tests, tools).
     """
 
-    def __init__(self, ledger: Any, db: ReadModelDB, runner: ProjectionRunner, worker: Any = None) -> None:
+    def __init__(self, ledger: Any, db: ReadModelDB, runner: ProjectionRunner, worker: Any = None, *, read_only: bool = False) -> None:
         from ledger.projections.queries import ReadModels
 
         self.ledger = ledger
         self.db = db
         self.runner = runner
         self.worker = worker
+        #: a ledger this process may not write: the read models are read as they stand (:meth:`behind`)
+        self.read_only = read_only
         self.models = ReadModels(db)
         self.last_error: BaseException | None = None
         self._seen = 0  # the lowest tracking position known, a lower bound across processes
 
+    def behind(self) -> int:
+        """How many events of the log the read models have not applied (the slowest one's)."""
+        return max(0, self.ledger.store.max_position() - min(self.runner.positions().values(), default=0))
+
     def catch_up(self) -> int:
+        if self.read_only:
+            return 0
         read = self.runner.catch_up()
         self._seen = min(self.runner.positions().values(), default=0)
         return read
@@ -262,6 +270,8 @@ class InProcessProjections:
         from ledger.projections.worker import DEFAULT_WAIT
 
         wanted = self.ledger.last_position if position is None else position
+        if self.read_only:
+            return
         if self.worker is not None:
             self._seen = self.worker.wait_for(wanted, DEFAULT_WAIT if timeout is None else timeout)
         elif self._seen < wanted:
@@ -293,9 +303,14 @@ def attach_in_process(
     hook in ``ledger.after_commit``; ``close()`` unregisters it and closes its connections
     (:class:`ledger.bootstrap.App` does both). ``background=True``
     runs a :class:`~ledger.projections.worker.ProjectionWorker` thread instead of
-    catching up in the committing thread.
+    catching up in the committing thread. On a store opened read-only (``store.read_only``: a
+    SQLite file this process may not write) the read models are read as they stand.
     """
     url = database_url or ledger.store.database_url
+    if ledger.store.read_only:  # read as they stand: nothing is created, caught up or followed
+        db = ReadModelDB(url)
+        db.schema_ready = True
+        return InProcessProjections(ledger, db, ProjectionRunner(db, store_source(ledger.store), batch_size=batch_size), read_only=True)
     db = ReadModelDB(url)
     runner = ProjectionRunner(db, store_source(ledger.store), batch_size=batch_size)
     attached = InProcessProjections(ledger, db, runner)

@@ -58,9 +58,10 @@ def reconcile(provider: Provider, pack: RulePack, on: date, appeal_ref: str | No
                 impose(provider, pack, replacement[0])
                 return rescinded
             provider.reinstate(
-                reason="the removal no longer holds after the appeal",
+                reason="the removal no longer holds after the appeal" if appeal_ref else "the removal no longer holds",
                 rescinded=[s["ref"] for s in removed_by],
-                effective_on=max(on, provider.status_since),
+                # back in the pool when the last of them ended (each rescission's day)
+                effective_on=max(provider.status_since, *(s["rescinded_on"] for s in removed_by)),
             )
     _impose_new(provider, pack)
     return rescinded
@@ -151,6 +152,9 @@ def _rescind_stale(provider: Provider, pack: RulePack, on: date, appeal_ref: str
                     stale = (sanction, "the finding it applies was voided by an upheld appeal")
                     break
                 continue
+            if not pack.in_force(sanction["effective_on"]):
+                stale = (sanction, f"{pack.validity.label} was not in force on {sanction['effective_on']}, as its regulator declared")
+                break
             rule = _rule(pack, sanction["rule_id"])
             if rule is not None and not _still_holds(rule, view, pack, sanction):
                 why = [w for w in (provider.why_not_counted(ref) for ref in sanction["evidence"]) if w]
@@ -160,8 +164,9 @@ def _rescind_stale(provider: Provider, pack: RulePack, on: date, appeal_ref: str
             return rescinded
         sanction, reason = stale
         # a sanction cannot be rescinded before it took effect (an appeal decided on a day
-        # before a sanction derived from later facts)
-        effective_on = max(on, sanction["effective_on"])
+        # before a sanction derived from later facts); one derived on a day the pack was not in
+        # force never took effect: it is rescinded from its own day
+        effective_on = max(on, sanction["effective_on"]) if pack.in_force(sanction["effective_on"]) else sanction["effective_on"]
         provider.rescind(sanction_ref=sanction["ref"], reason=reason, appeal_ref=appeal_ref, effective_on=effective_on)
         rescinded.append(sanction["ref"])
     raise RuntimeError("rescission did not settle")

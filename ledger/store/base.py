@@ -338,6 +338,9 @@ class EventStore(ABC):
     """The ledger's log. Implementations: SQLite (embedded) and PostgreSQL."""
 
     database_url: str
+    #: opened to read a database this process may not write (SQLite: a read-only file or mount); its
+    #: read models are read as they stand, never caught up (:func:`ledger.bootstrap.bootstrap`)
+    read_only: bool = False
 
     @abstractmethod
     def append(self, batch: CommandBatch) -> AppendResult:

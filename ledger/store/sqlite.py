@@ -7,6 +7,7 @@ Each thread gets its own connection; readers do not wait for writers (WAL).
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -185,7 +186,7 @@ def _log_version(conn: sqlite3.Connection) -> int:
     return SCHEMA_VERSION
 
 
-def _read_only_uri(path: Path) -> str:
+def read_only_uri(path: Path) -> str:
     """A URI that reads ``path`` and leaves the file and its folder as they were. A reader of a file in
     WAL mode makes the ``-wal`` and ``-shm`` files if they are missing, and a read-only one cannot
     remove them when it is done; a file in WAL mode without a ``-wal`` file holds all it has in itself
@@ -196,6 +197,12 @@ def _read_only_uri(path: Path) -> str:
     wal = len(header) == 20 and header.startswith(b"SQLite format 3\x00") and header[18:20] == b"\x02\x02"
     mode = "immutable=1" if wal and not Path(f"{path}-wal").exists() else "mode=ro"
     return f"{path.resolve().as_uri()}?{mode}"
+
+
+def writable(path: Path) -> bool:
+    """Whether this process may write ``path`` and make files beside it (WAL's ``-wal`` and ``-shm``):
+    not on a read-only mount, an immutable file, or a file or folder without write permission."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
 
 
 def database_path(database_url: str) -> Path:
@@ -288,8 +295,12 @@ class SQLiteEventStore(EventStore):
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._closed = False
+        #: opened to read a file this process may not write (an archived copy on a read-only mount,
+        #: an immutable file): every connection reads it through :func:`read_only_uri`
+        self.read_only = False
         if not create:
             self._require_ledger()  # before the first connection of our own: that one may write
+            self.read_only = not writable(self.path)
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._create_schema()
@@ -304,14 +315,16 @@ class SQLiteEventStore(EventStore):
             if self._closed:
                 raise RuntimeError("the event store is closed")
             conn = sqlite3.connect(
-                self.path,
+                read_only_uri(self.path) if self.read_only else self.path,
+                uri=self.read_only,
                 timeout=self.busy_timeout,
                 isolation_level=None,  # autocommit: transactions are begun explicitly
                 check_same_thread=False,  # so that close() can close every thread's connection
             )
             self._connections.append(conn)
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-        self._use_wal(conn)
+        if not self.read_only:
+            self._use_wal(conn)
         self._local.conn = conn
         return conn
 
@@ -348,7 +361,7 @@ class SQLiteEventStore(EventStore):
         shown = redact(self.database_url)
         if not self.path.exists():
             raise NoLedger(f"no ledger at {shown}: {self.path} does not exist")
-        reader = sqlite3.connect(_read_only_uri(self.path), uri=True, timeout=self.busy_timeout)
+        reader = sqlite3.connect(read_only_uri(self.path), uri=True, timeout=self.busy_timeout)
         try:
             found = _log_version(reader)
         finally:
