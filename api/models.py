@@ -7,22 +7,49 @@ the API adds to them lives here. Dates say their axis in their name: ``effective
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
+
+from ledger.aggregates.provider import STANDINGS
+from ledger.clock import day
+from ledger.views.models import RegistryAsOf
 
 T = TypeVar("T")
 
 ListKind = Literal["blacklist", "gray_list", "disqualified", "removed"]
-Standing = Literal[
-    "applied", "in_notice", "in_pool", "warned", "rectifying", "reinstated", "refused", "lapsed", "exited",
-    "removed", "blacklisted", "gray_listed", "disqualified",
-]
+if TYPE_CHECKING:
+    Standing = str
+else:  # the one list of standings (ledger.aggregates.provider.STANDINGS), an enum in the OpenAPI schema
+    Standing = Literal[STANDINGS]
+#: the latest grade a registry filter names: A–D (天津 第十一条), stars 0–3 (新乡 第十四条), qualified/unqualified (省指南 四（三）)
+GradeFilter = Literal["A", "B", "C", "D", "0", "1", "2", "3", "qualified", "unqualified"]
+
+
+def _day(value: Any) -> Any:
+    try:
+        return day(value) if isinstance(value, str) else value
+    except ValueError as error:  # one line, without pydantic's "Value error, " prefix
+        raise PydanticCustomError("day", "{why}", {"why": str(error)}) from None
+
+
+#: a day on the effective axis: YYYY-MM-DD only (:func:`ledger.clock.day`), never a Unix timestamp
+EffectiveDay = Annotated[date, BeforeValidator(_day)]
 
 
 class Paging(BaseModel):
     limit: int = Field(50, ge=1, le=500, description="items per page")
     offset: int = Field(0, ge=0, le=10_000_000, description="items to skip")
+
+
+class RegistryAsOfPage(RegistryAsOf):
+    """The registry as of a window, one page of it (``limit``/``offset`` as ``/v1/registry``)."""
+
+    total: int = Field(description="providers in the window, over all pages")
+    limit: int
+    offset: int
+    next_offset: int | None = Field(description="offset of the next page, null on the last")
 
 
 class Page(BaseModel, Generic[T]):
@@ -76,6 +103,14 @@ class ProjectView(BaseModel):
     acceptance: str | None
     implementation_started_on: date | None = Field(description="effective date implementation started")
     ratings: dict[str, ProjectRating] = Field(description="provider id -> the enterprise's latest rating")
+    fees_after_clearance: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="唐山 第十四条 服务商被清退…不予支付服务费用，试点企业有权追回该项目预付款项: for each clearance of a provider of the"
+        " project not yet accepted by then, from its effective day (rescinded_on: the day an appeal rescinded it)",
+    )
+    fees_not_payable: list[dict[str, Any]] = Field(
+        default_factory=list, description="唐山 第十四条 未通过验收的，不予支付服务费用, recorded where the ledger knows no sum"
+    )
 
 
 

@@ -63,7 +63,7 @@ class MonthlySanctions(BaseModel):
 class Report(BaseModel):
     jurisdiction: str
     effective_from: date = Field(description="first day of the period (effective axis)")
-    effective_to: date = Field(description="last day of the period (effective axis)")
+    effective_to: date = Field(description="last day of the period reported (effective axis): the one asked for, or today if that is earlier — nothing has taken effect after today")
     pool_size: int = Field(description="providers in the pool on effective_to")
     pool_size_by_month: list[MonthCount] = Field(description="providers in the pool at the end of each month")
     admissions: int
@@ -77,16 +77,43 @@ class Report(BaseModel):
     sanctions_by_month: list[MonthlySanctions] = Field(description="warnings and rectification orders imposed in each month and in force at its end")
 
 
+#: where each rulebook names a publication of a removal, and the word it uses for it: (article
+#: prefix, the word, the text naming it). A removal under an article not listed here is not announced
+#: (the text names no publication: 新乡 第十八条 退出服务商库, 省指南 四（一）/ 四（三） 清退)
+ANNOUNCED: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "tianjin": (("第十二条", "公示", "第十二条 服务商存在以下任意一种情形，不再列入资源池，并向社会公示。"),),
+    "xinxiang": (("第十六条", "通告", "第十六条 新乡市工业和信息化局将取消其服务商资格……并发布通告建议其他城市不选择其参与数字化转型相关工作"),),
+    "province": (("四（四）", "通报", "四（四） 服务商存在弄虚作假……将公开通报并取消服务资格。"),),
+    "tangshan": (("第十三条", "公告", "第十三条 取消服务商资格，并列入我市数字化服务商黑名单，在局官网上予以公告"),),
+    "liuzhou": (
+        ("第十四条", "公示", "第十四条 将对其进行清退，向社会公示，纳入市工业和信息化局灰名单进行管理。"),
+        ("第十五条", "通报", "第十五条 经核实后将公开通报并取消其服务资格。"),
+    ),
+}
+
+
+def announced_as(jurisdiction: str, article: str) -> str | None:
+    """The word the rulebook uses for publishing a removal under ``article`` (``唐山 第十三条（二）``
+    or ``第十三条（二）``): 公示, 公告, 通告 or 通报; None where the article names no publication."""
+    clause = article.split(" ", 1)[-1]
+    return next((word for prefix, word, _ in ANNOUNCED.get(jurisdiction, ()) if clause.startswith(prefix)), None)
+
+
 class Announcement(BaseModel):
     provider_id: str
     provider_name: str
     jurisdiction: str
     sanction: str
     article: str
+    kind: str = Field(description="the article's word for it: 公示, 公告, 通告 or 通报")
     effective_on: date = Field(description="effective date of the removal")
+    signed_on: date = Field(description="the day the ledger recorded the removal (an announcement is never dated before the bureau knew it)")
     sanction_ref: str
     title: str
-    text: str = Field(description="the announcement (公示), ready to publish")
+    text: str = Field(description="the announcement, ready to publish (as published: a later rescission does not change it)")
+    rescinded_on: date | None = Field(None, description="the removal was rescinded later, on this day (the announcement stays in its period's archive)")
+    rescinded_by_appeal: str | None = Field(None, description="the appeal whose decision rescinded it")
+    rescission_note: str | None = Field(None, description="the note on the archived announcement saying it was rescinded")
 
 
 def months(start: date, end: date) -> list[str]:
@@ -208,7 +235,8 @@ def report_rows(report: Report) -> list[tuple[str, str, str, int]]:
     rows += [("pool_size_by_month", m.month, "", m.count) for m in report.pool_size_by_month]
     rows += [("admissions_by_month", m.month, "", m.count) for m in report.admissions_by_month]
     rows += [("removals_by_article", article, "", n) for article, n in report.removals_by_article.items()]
-    rows += [("removals_by_month", month, article, n) for month, c in report.removals_by_month.items() for article, n in c.items()]
+    # a month without removals is a row too (subkey empty, 0): the rows are the same from one period to the next
+    rows += [row for month, c in report.removals_by_month.items() for row in ([("removals_by_month", month, article, n) for article, n in c.items()] or [("removals_by_month", month, "", 0)])]
     rows += [("grade_distribution", scheme, grade, n) for scheme, c in report.grade_distribution.items() for grade, n in c.items()]
     rows += [("star_distribution", stars, "", n) for stars, n in report.star_distribution.items()]
     rows += [("warnings_by_month", m.month, "", m.warnings) for m in report.sanctions_by_month]
@@ -217,13 +245,19 @@ def report_rows(report: Report) -> list[tuple[str, str, str, int]]:
 
 
 HEADER = ("section", "key", "subkey", "value")
+#: the CSV's columns: each row says its jurisdiction and period, so rows from several reports can be put together
+CSV_HEADER = ("jurisdiction", "effective_from", "effective_to", *HEADER)
 
 
 def to_csv(report: Report) -> str:
+    """The report as CSV, with a UTF-8 byte order mark (Excel on a zh-CN Windows reads UTF-8 as GBK without
+    it) and the jurisdiction and period in every row."""
     out = io.StringIO()
+    out.write("\ufeff")
     writer = csv.writer(out)
-    writer.writerow(HEADER)
-    writer.writerows(report_rows(report))
+    writer.writerow(CSV_HEADER)
+    period = (report.jurisdiction, report.effective_from.isoformat(), report.effective_to.isoformat())
+    writer.writerows(period + row for row in report_rows(report))
     return out.getvalue()
 
 
@@ -249,20 +283,36 @@ def _date_zh(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
+def inner_quotes(text: str) -> str:
+    """Quotation marks inside a quotation are the inner kind: “不满意” quoted in “…” becomes ‘不满意’."""
+    return text.replace("“", "‘").replace("”", "’")
+
+
 def announcement(entry: dict[str, Any]) -> Announcement:
-    """The 公示 of one removal, from a published list entry (article, its text, the document)."""
-    effective = _day(entry["effective_on"])
+    """The announcement of one removal, from a published list entry (article, its text, the document),
+    with ``signed_on`` (the day the ledger recorded it) and, where it was rescinded later,
+    ``rescission`` ({rescinded_on, appeal_id}). Worded with the article's word (:func:`announced_as`;
+    公示 where the caller did not check)."""
+    effective, signed = _day(entry["effective_on"]), _day(entry["signed_on"])
     name, jurisdiction = entry["provider_name"], entry["jurisdiction"]
+    kind = announced_as(jurisdiction, entry["article"]) or "公示"
     article = entry["article"].split(" ", 1)[-1]
     action = WORDING.get(entry["sanction"], "移出服务商资源池")
-    title = f"关于{name}{action.split('，')[0]}的公示"
+    title = f"关于{name}{action.split('，')[0]}的{kind}"
     text = (
         f"{title}\n\n"
-        f"根据《{entry['document']}》{article}“{entry['citation_text']}”的规定，"
+        f"根据《{entry['document']}》{article}“{inner_quotes(entry['citation_text'])}”的规定，"
         f"{name}（服务商编号：{entry['provider_id']}）自{_date_zh(effective)}起{action}。\n\n"
-        f"特此公示。\n\n{AUTHORITY.get(jurisdiction, jurisdiction)}\n{_date_zh(effective)}\n"
+        f"特此{kind}。\n\n{AUTHORITY.get(jurisdiction, jurisdiction)}\n{_date_zh(signed)}\n"
     )
+    rescission = entry.get("rescission") or {}
+    rescinded_on = _maybe_day(rescission.get("rescinded_on"))
+    appeal = rescission.get("appeal_id") or rescission.get("appeal_ref")
+    note = None
+    if rescinded_on is not None:
+        note = f"该决定已于{_date_zh(rescinded_on)}撤销" + (f"（申诉{appeal}）" if appeal else "") + "。"
     return Announcement(
         provider_id=entry["provider_id"], provider_name=name, jurisdiction=jurisdiction, sanction=entry["sanction"],
-        article=entry["article"], effective_on=effective, sanction_ref=entry["sanction_ref"], title=title, text=text,
+        article=entry["article"], kind=kind, effective_on=effective, signed_on=signed, sanction_ref=entry["sanction_ref"], title=title, text=text,
+        rescinded_on=rescinded_on, rescinded_by_appeal=appeal, rescission_note=note,
     )  # fmt: skip

@@ -43,6 +43,9 @@ console = Console()
 err = Console(stderr=True, soft_wrap=True)  # an error is one line, however long
 
 DEMO_DATABASE = "sqlite:///var/demo.db"
+#: the range of ``ledger demo --providers``: ledger.demo.plan's MIN_PROVIDERS and MAX_PROVIDERS (the invented
+#: names run out above it), kept here so that the CLI starts without importing the demo (a test checks them)
+DEMO_PROVIDERS = (5, 1200)
 #: for help texts (ledger.rules.PACKS, without importing the rule packs)
 JURISDICTIONS = "tianjin, xinxiang, province, tangshan, liuzhou"
 
@@ -235,7 +238,7 @@ def paged_hint(page: Page[Any], what: str) -> None:
 def demo(
     database_url: DatabaseOption = None,
     seed: Annotated[int, typer.Option(help="random seed of the data set")] = 2024,
-    providers: Annotated[int, typer.Option(min=5, help="number of providers")] = 220,
+    providers: Annotated[int, typer.Option(min=DEMO_PROVIDERS[0], max=DEMO_PROVIDERS[1], help="number of providers")] = 220,
     replace: Annotated[bool, typer.Option("--replace", help="delete the ledger already at -d first (never done without it)")] = False,
     as_json: JsonOption = False,
     then_serve: Annotated[bool, typer.Option("--serve", help="then serve the API and the dashboard over it (ledger serve)")] = False,

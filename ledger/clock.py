@@ -103,6 +103,19 @@ _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 
+def day(value: str) -> date:
+    """A day on the effective axis as the CLI and the API both read it: ``YYYY-MM-DD`` only. A Unix
+    timestamp (``0``, ``1733270400``), a compact ``20240101`` or an instant is refused in one line,
+    where a date parser would take a number for seconds since 1970."""
+    why = ""
+    if _DAY.match(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError as error:  # the shape, not the values: month 13, 30 February
+            why = f": {error}"
+    raise ValueError(f"{value!r} is not a day (YYYY-MM-DD){why}")
+
+
 def day_or_instant(value: str) -> date | datetime:
     """A point on the recorded axis as the CLI and the API both read it: ``2025-03-01`` is that day (the
     read service takes it as the start or the end of the day, Asia/Shanghai), ``2025-03-01T00:00:00``

@@ -57,8 +57,9 @@ DEFAULT_EVERY = 500
 REREAD_TAIL = 64
 
 #: the shape of what is kept; snapshots of another format are ignored
-#: (2: the Provider keeps only its late profile reports, not every profile change)
-SNAPSHOT_FORMAT = 2
+#: (2: the Provider keeps only its late profile reports, not every profile change;
+#: 3: the Project keeps the days its filing was approved and it passed, and fees_not_payable)
+SNAPSHOT_FORMAT = 3
 
 TABLE = "aggregate_snapshots"
 

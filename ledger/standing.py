@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.aggregates.provider import IN_POOL, Provider
+from ledger.aggregates.provider import IN_POOL, Provider, ProviderView
+from ledger.rules import PACKS
 from ledger.rules.base import (
     COMPLAINT_VERIFIED,
     EVALUATION,
@@ -18,6 +19,7 @@ from ledger.rules.base import (
     UNSATISFIED_RATING,
     WARNING,
     WITH_DEADLINE,
+    Item,
     ref_key,
 )
 
@@ -33,15 +35,33 @@ def standing_label(provider: Provider) -> str:
     return provider.status
 
 
+#: the rule whose selection the verified-complaints counter shows, by jurisdiction: 天津 第十二条（四）
+#: "被企业或其他服务商投诉3次或以上并核实确认属实的" counts complaints by enterprises or other providers,
+#: not the public's, nor reports (举报). No other pack counts complaints (唐山 第十二条（二）、柳州 第十二条（一）、
+#: 新乡 第十五条（二） "造成试点企业投诉" are a regulator's finding): there the counter lists every verified filing
+COMPLAINT_RULES: dict[str, str] = {"tianjin": "tianjin.12.4"}
+
+
+def verified_complaints(provider: Provider) -> tuple[list[Item], str | None]:
+    """The verified complaints a bureau counts for the provider, and the article counting them: the
+    selection of the pack's rule itself (:data:`COMPLAINT_RULES`), or every live verified filing where
+    no rule counts them (None)."""
+    rule_id = COMPLAINT_RULES.get(provider.jurisdiction)
+    if rule_id is None:
+        return provider.live_facts(COMPLAINT_VERIFIED), None
+    rule = PACKS[provider.jurisdiction].rule(rule_id)
+    return rule.select(ProviderView(provider)), rule.citation.label
+
+
 #: the kinds of facts standing() counts or lists
-_FACT_KINDS = (UNSATISFIED_RATING, SCORE, EVALUATION, STAR_RATING, COMPLAINT_VERIFIED)
+_FACT_KINDS = (UNSATISFIED_RATING, SCORE, EVALUATION, STAR_RATING)
 
 
 def standing(provider: Provider) -> dict[str, Any]:
     """Everything a bureau asks about one provider, as plain JSON-able values."""
     live = provider.live_facts_of(_FACT_KINDS)
     unsatisfied = live[UNSATISFIED_RATING]
-    verified = live[COMPLAINT_VERIFIED]
+    verified, complaints_article = verified_complaints(provider)
     sanctions = sorted(provider.sanctions.values(), key=lambda s: (s["effective_on"], ref_key(s["ref"])))
     orders = [s for s in sanctions if s["sanction"] == RECTIFICATION_ORDER]
     warnings = [s for s in sanctions if s["sanction"] == WARNING]
@@ -83,7 +103,11 @@ def standing(provider: Provider) -> dict[str, Any]:
                 "refs": [s["ref"] for s in active(orders)],
                 **{state: sum(1 for s in orders + warnings if order_state(s) == state) for state in ("open", "completed", "overdue", "refused")},
             },
-            "verified_complaints": {"count": len(verified), "refs": sorted((i.ref for i in verified), key=ref_key)},
+            "verified_complaints": {
+                "count": len(verified),
+                "refs": sorted((i.ref for i in verified), key=ref_key),
+                "article": complaints_article,  # the article counting them, None where none does
+            },
             "unsatisfied_ratings": {
                 "occurrences": len(unsatisfied),
                 "distinct_enterprises": len({i.enterprise_id for i in unsatisfied}),

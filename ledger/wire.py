@@ -106,6 +106,7 @@ _REGISTRY: tuple[tuple[str, type[LedgerAggregate], str, str], ...] = (
     ("project.payment-recorded.v1", Project, "PaymentRecorded", "ledger.aggregates.project:Project.PaymentRecorded"),
     ("project.prepayment-recoverable.v1", Project, "PrepaymentRecoverable", "ledger.aggregates.project:Project.PrepaymentRecoverable"),
     ("project.withholding-reviewed.v1", Project, "WithholdingReviewed", ""),  # added after the registry: no legacy topic
+    ("project.fees-not-payable.v1", Project, "FeesNotPayable", ""),  # added after the registry (2026-12): 唐山 第十四条 without a sum
     ("complaint.filed.v1", Complaint, "Filed", "ledger.aggregates.complaint:Complaint.Filed"),
     # v2 adds ``nature`` (complaint 投诉 / report 举报); v1 events are upcast on read (Complaint.Filed)
     ("complaint.filed.v2", Complaint, "Filed", ""),

@@ -17,9 +17,10 @@ from pydantic import BeforeValidator
 from api.auth import Principal, Role
 from api.deps import TOKEN_OPTIONAL, AppDep, Auditor, PrincipalDep, ViewsDep, may_read_provider
 from api.errors import Forbidden
-from api.models import ListKind, Page, Paging, Problem, ProjectRating, ProjectView
+from api.models import EffectiveDay, GradeFilter, ListKind, Page, Paging, Problem, ProjectRating, ProjectView, RegistryAsOfPage, Standing
 from ledger import views as v
 from ledger.aggregates.project import Project
+from ledger.aggregates.provider import Provider
 from ledger.clock import day_or_instant
 from ledger.commands.models import Id, Jurisdiction, Ref
 from ledger.views.service import MAX_LIMIT
@@ -90,9 +91,9 @@ def registry(
     principal: PrincipalDep,
     paging: PagingDep,
     jurisdiction: Jurisdiction | None = None,
-    standing: Annotated[str | None, Query(max_length=40)] = None,
+    standing: Standing | None = None,
     kind: Annotated[str | None, Query(max_length=200)] = None,
-    grade: Annotated[str | None, Query(max_length=20, description="latest grade: A–D (天津), stars 0–3 (新乡), qualified/unqualified (省指南)")] = None,
+    grade: Annotated[GradeFilter | None, Query(description="latest grade: A–D (天津), stars 0–3 (新乡), qualified/unqualified (省指南)")] = None,
 ) -> Any:
     """Auditors see every provider; a regulator every provider of its own jurisdiction (the default there);
     everyone else, and a regulator elsewhere, the pool only."""
@@ -109,22 +110,24 @@ def registry(
 
 
 @router.get(
-    "/registry/as-of", response_model=v.RegistryAsOf, responses=_ERRORS, openapi_extra=TOKEN_OPTIONAL,
+    "/registry/as-of", response_model=RegistryAsOfPage, responses=_ERRORS, openapi_extra=TOKEN_OPTIONAL,
     summary="The registry as of a past instant or date, on either time axis or both",
 )  # fmt: skip
 def registry_as_of(
     views: ViewsDep,
     principal: PrincipalDep,
+    paging: PagingDep,
     jurisdiction: Jurisdiction | None = None,
     known_at: Annotated[DayOrInstant | None, Query(description="as the ledger knew it then (recorded axis; a date means the end of that day, Asia/Shanghai)")] = None,
-    effective_at: Annotated[date | None, Query(description="as in effect on that date (effective axis)")] = None,
+    effective_at: Annotated[EffectiveDay | None, Query(description="as in effect on that date (effective axis; YYYY-MM-DD)")] = None,
 ) -> Any:
     """Every provider's line as of the window. Who sees what is as in `/registry`: auditors every
     provider, a regulator every provider of its own jurisdiction (the default there), everyone
     else the providers that were in the pool then."""
     covered, full = registry_scope(principal, jurisdiction)
     as_of = views.registry_as_of(covered, known_at, effective_at)
-    return as_of if full else as_of.model_copy(update={"items": [e for e in as_of.items if e.standing in IN_POOL]})
+    page = slice_page(as_of.items if full else [e for e in as_of.items if e.standing in IN_POOL], paging)
+    return RegistryAsOfPage(as_of=as_of.as_of, view=as_of.view, items=page.items, total=page.total, limit=page.limit, offset=page.offset, next_offset=page.next_offset)
 
 
 @router.get("/lists", response_model=Page[v.ListEntry], responses=_ERRORS, summary="The published lists, each entry with its article", openapi_extra=TOKEN_OPTIONAL)
@@ -158,8 +161,8 @@ def timeline(
     provider_id: Id,
     views: ViewsDep,
     principal: PrincipalDep,
-    effective_from: Annotated[date | None, Query(description="events whose fact took effect on or after this date (effective axis)")] = None,
-    effective_to: Annotated[date | None, Query(description="… on or before this date (effective axis)")] = None,
+    effective_from: Annotated[EffectiveDay | None, Query(description="events whose fact took effect on or after this date (effective axis; YYYY-MM-DD)")] = None,
+    effective_to: Annotated[EffectiveDay | None, Query(description="… on or before this date (effective axis; YYYY-MM-DD)")] = None,
     recorded_from: Annotated[DayOrInstant | None, Query(description="events the ledger recorded at or after this instant (recorded axis; a date means the start of that day, a time without offset is Asia/Shanghai)")] = None,
     recorded_to: Annotated[DayOrInstant | None, Query(description="… at or before this instant (recorded axis; a date means the end of that day, Asia/Shanghai)")] = None,
     event_type: Annotated[str | None, Query(max_length=100, description="a stable event name (provider.sanction-imposed.v1) or its aggregate (provider)")] = None,
@@ -177,7 +180,7 @@ def history(
     views: ViewsDep,
     principal: PrincipalDep,
     known_at: Annotated[DayOrInstant | None, Query(description="as the ledger knew it then (recorded axis; a date means the end of that day, Asia/Shanghai)")] = None,
-    effective_at: Annotated[date | None, Query(description="as in effect on that date (effective axis)")] = None,
+    effective_at: Annotated[EffectiveDay | None, Query(description="as in effect on that date (effective axis; YYYY-MM-DD)")] = None,
 ) -> Any:
     standing_of(views, principal, provider_id)
     return views.history(provider_id, known_at, effective_at)
@@ -223,6 +226,8 @@ def project(project_id: Id, app: AppDep, principal: PrincipalDep) -> Any:
         provider_ids=found.provider_ids, stage=found.stage, filing=found.filing, acceptance=found.acceptance,
         implementation_started_on=found.implementation_started_on,
         ratings={pid: ProjectRating(rating=r["rating"], ref=r["ref"], effective_on=r["on"]) for pid, r in found.ratings.items()},
+        fees_after_clearance=found.fees_after_clearance({pid: app.ledger.load(Provider, pid) for pid in found.provider_ids}, app.ledger.pack(found.jurisdiction)),
+        fees_not_payable=found.fees_not_payable,
     )  # fmt: skip
 
 

@@ -13,10 +13,11 @@ from fastapi.responses import StreamingResponse
 from api import reports
 from api.deps import TOKEN_OPTIONAL, AppDep, PrincipalDep, ReaderOfReports, SettingsDep, ViewsDep, may_act_in
 from api.errors import Refused
-from api.models import Page, Problem
+from api.models import EffectiveDay, Page, Problem
 from api.routes.queries import every
 from ledger.clock import business_date
 from ledger.commands.models import Jurisdiction
+from ledger.rules import PACKS
 from ledger.views import Views
 from ledger.views.service import MAX_LIMIT
 
@@ -24,15 +25,22 @@ router = APIRouter(prefix="/v1", tags=["reports"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": Problem}, 403: {"model": Problem}, 422: {"model": Problem}}
 
-FromDate = Annotated[date, Query(description="first day of the period (effective axis)")]
-ToDate = Annotated[date, Query(description="last day of the period (effective axis)")]
+FromDate = Annotated[EffectiveDay, Query(description="first day of the period (effective axis; YYYY-MM-DD)")]
+ToDate = Annotated[EffectiveDay, Query(description="last day of the period (effective axis; YYYY-MM-DD), today at the latest")]
 
 
-def _period(start: date, end: date) -> None:
+def _period(start: date, end: date, today: date) -> date:
+    """The last day reported: nothing has taken effect after today (as history and as-of refuse a
+    future day), so a period reaching past it is reported up to today — this year's report is the
+    year to date, and says so in its ``effective_to`` — and one that begins after today is refused
+    rather than answered with projections."""
     if end < start:
         raise Refused("effective_to is before effective_from", field="effective_to")
+    if start > today:
+        raise Refused(f"effective_from {start} is in the future (today is {today})", field="effective_from")
     if (end - start).days > 366 * 20:
         raise Refused("a period is at most twenty years", field="effective_to")
+    return min(end, today)
 
 
 def standings(views: Views, jurisdiction: str, as_of: date | None = None) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
@@ -64,7 +72,7 @@ def report(
 ) -> Any:
     """Auditors, and the regulator of the jurisdiction."""
     may_act_in(principal, jurisdiction)
-    _period(effective_from, effective_to)
+    effective_to = _period(effective_from, effective_to, business_date(views.ledger.clock.now()))
     found = reports.build_report(jurisdiction, effective_from, effective_to, *standings(views, jurisdiction, effective_to))
     name = f"report-{jurisdiction}-{effective_from}-{effective_to}"
     if format == "csv":
@@ -78,16 +86,41 @@ def report(
     return found
 
 
-@router.get("/reports/{jurisdiction}/announcements", response_model=Page[reports.Announcement], responses=_ERRORS, summary="The public announcement (公示) of each removal in the period")
+@router.get("/reports/{jurisdiction}/announcements", response_model=Page[reports.Announcement], responses=_ERRORS, summary="The public announcement (公示, 公告, 通告 or 通报) of each removal in the period, where its article names one")
 def announcements(jurisdiction: Jurisdiction, views: ViewsDep, effective_from: FromDate, effective_to: ToDate, limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> Any:
-    """Public: each removal in force whose effective date falls in the period, with its article, ready to publish."""
-    _period(effective_from, effective_to)
-    entries = [
-        e.model_dump(mode="json") for e in every(lambda cursor: views.lists(None, jurisdiction, cursor=cursor, limit=MAX_LIMIT))
-        if effective_from <= e.effective_on <= effective_to and e.list_kind in ("removed", "blacklist", "gray_list", "disqualified")
-    ]  # fmt: skip
-    unique = list({e["sanction_ref"]: e for e in entries}.values())
-    texts = [reports.announcement(e) for e in sorted(unique, key=lambda e: (str(e["effective_on"]), e["provider_id"]))]
+    """Public: each removal whose effective date falls in the period and whose article names a
+    publication (:data:`api.reports.ANNOUNCED`), with its article, signed on the day the ledger
+    recorded it. A removal rescinded later stays in its period's archive, marked with the
+    rescission's day and appeal; one rescinded from its own day never took effect and is left out."""
+    today = business_date(views.ledger.clock.now())
+    effective_to = _period(effective_from, effective_to, today)
+
+    def wanted(article: str, effective_on: date) -> bool:
+        return effective_from <= effective_on <= effective_to and reports.announced_as(jurisdiction, article) is not None
+
+    entries = {
+        e.sanction_ref: {**e.model_dump(mode="json"), "signed_on": business_date(e.recorded_at)}
+        for e in every(lambda cursor: views.lists(None, jurisdiction, cursor=cursor, limit=MAX_LIMIT))
+        if e.list_kind in ("removed", "blacklist", "gray_list", "disqualified") and wanted(e.article, e.effective_on)
+    }  # fmt: skip
+    document = PACKS[jurisdiction].document
+    for standing in views.providers(jurisdiction):
+        rescinded = [
+            s for s in standing.sanctions
+            if s.removes and s.rescinded_on is not None and s.effective_on < s.rescinded_on and wanted(s.article, s.effective_on)
+        ]  # fmt: skip
+        if not rescinded:
+            continue
+        records = views.sanction_records(standing.provider_id, [s.ref for s in rescinded])
+        for s in rescinded:
+            record = records[s.ref]
+            entries[s.ref] = {
+                "provider_id": standing.provider_id, "provider_name": standing.name, "jurisdiction": jurisdiction, "sanction": s.sanction,
+                "article": s.article, "citation_text": s.text, "document": document, "effective_on": s.effective_on, "sanction_ref": s.ref,
+                "signed_on": business_date(record["recorded_at"]) if record["recorded_at"] else min(s.effective_on, today),
+                "rescission": record["rescission"] or {"rescinded_on": s.rescinded_on},
+            }  # fmt: skip
+    texts = [reports.announcement(e) for e in sorted(entries.values(), key=lambda e: (str(e["effective_on"]), e["provider_id"], e["sanction_ref"]))]
     items = texts[offset : offset + limit]
     after = offset + len(items)
     return Page(items=items, total=len(texts), limit=limit, offset=offset, next_offset=after if after < len(texts) else None)

@@ -2,7 +2,6 @@
 "use strict";
 
 const JURISDICTIONS = { tianjin: ["天津", "Tianjin"], xinxiang: ["新乡", "Xinxiang"], province: ["省指南", "Province"], tangshan: ["唐山", "Tangshan"], liuzhou: ["柳州", "Liuzhou"] };
-const STANDINGS = ["in_pool", "warned", "rectifying", "reinstated", "removed", "blacklisted", "gray_listed", "disqualified", "exited", "refused", "lapsed", "applied"];
 const TEXT = {
   en: {
     title: "Digital-transformation service provider pools — ledger", live: "live", signin: "Sign in", registry: "Registry", lists: "Lists",
@@ -59,6 +58,7 @@ async function api(path, params = {}) {
 
 function translate() {
   document.documentElement.lang = state.lang === "zh" ? "zh-CN" : "en";
+  document.title = t("title");
   for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
   $("#lang").textContent = state.lang === "zh" ? "English" : "中文";
   for (const select of document.querySelectorAll("select[name=jurisdiction]")) {
@@ -66,13 +66,23 @@ function translate() {
   }
 }
 
-function fillSelects() {
+// The standings the registry's filter takes: the API's own list (ledger.aggregates.provider.STANDINGS),
+// an enum in its OpenAPI schema, so the filter never leaves one out.
+async function standings() {
+  const openapi = await (await fetch("/openapi.json")).json();
+  const resolve = (schema) => (schema?.$ref ? openapi.components.schemas[schema.$ref.split("/").pop()] : schema) || {};
+  const parameter = openapi.paths["/v1/registry"].get.parameters.find((p) => p.name === "standing");
+  const branches = [parameter.schema, ...(parameter.schema.anyOf || [])].map(resolve);
+  return branches.find((s) => Array.isArray(s.enum))?.enum || [];
+}
+
+async function fillSelects() {
   for (const select of document.querySelectorAll("select[name=jurisdiction]")) {
     for (const code of Object.keys(JURISDICTIONS)) select.append(el("option", { value: code }, juris(code)));
   }
-  const standing = $("#registry-filters select[name=standing]");
-  for (const s of STANDINGS) standing.append(el("option", { value: s }, s));
   $("#chart-filters select[name=jurisdiction]").value = "tangshan";
+  const standing = $("#registry-filters select[name=standing]");
+  for (const s of await standings()) standing.append(el("option", { value: s }, s));
 }
 
 function formParams(form) {
@@ -109,6 +119,11 @@ function chart(id, config) {
 
 async function loadCharts() {
   const params = formParams($("#chart-filters"));
+  if (!state.token) {  // the reports need an auditor's or the regulator's token: not asked for without one
+    $("#charts-note").textContent = t("needs_token");
+    for (const id of Object.keys(state.charts)) { state.charts[id].destroy(); delete state.charts[id]; }
+    return;
+  }
   let report;
   try {
     report = await api(`/v1/reports/${params.jurisdiction}`, { effective_from: params.effective_from, effective_to: params.effective_to });
@@ -204,7 +219,7 @@ function listen() {
 }
 
 function start() {
-  fillSelects();
+  fillSelects().catch((error) => { document.body.dataset.error = error.message; });
   translate();
   $("#token").value = state.token;
   $("#save-token").onclick = () => { state.token = $("#token").value.trim(); localStorage.setItem("token", state.token); route(); };

@@ -75,6 +75,7 @@ class Complaint(LedgerAggregate):
         self.answered_on: date | None = None
         self.answer_overdue = False
         self.verdict: str | None = None  # true / unfounded
+        self.verified_on: date | None = None  # the verdict's day
 
     @property
     def begins(self) -> tuple[str, date]:
@@ -86,10 +87,16 @@ class Complaint(LedgerAggregate):
         self.answer_requested_on = effective_on
         self.status = "awaiting_answer"
 
+    @property
+    def verified_day(self) -> date | None:
+        """The day of the verdict, if there is one (a state snapshotted before it was kept: None)."""
+        return self.__dict__.get("verified_on")
+
     @event("Answered")
     def answer(self, summary: str, effective_on: date) -> None:
         self.answered_on = effective_on
-        self.status = "answered"
+        if self.verdict is None:  # an answer dated before the verdict, entered after it: the verdict's status stands
+            self.status = "answered"
 
     @event("AnswerOverdue")
     def mark_answer_overdue(self, deadline: date, effective_on: date) -> None:
@@ -99,6 +106,7 @@ class Complaint(LedgerAggregate):
     @event("Verified")
     def verify(self, verdict: str, findings: str, effective_on: date) -> None:
         self.verdict = verdict
+        self.verified_on = effective_on
         self.status = "verified_true" if verdict == "true" else "unfounded"
 
 

@@ -148,7 +148,7 @@ class Provider(LedgerAggregate):
         """:meth:`live_facts` of each of ``kinds``, in one pass over the facts."""
         found: dict[str, list[Item]] = {kind: [] for kind in kinds}
         superseded = self._superseded() if SCORE in found or EVALUATION in found else set()
-        answered = self._answered_in_time() if COMPLAINT_UNANSWERED in found else set()
+        answered = self._answered_in_time() if COMPLAINT_UNANSWERED in found else {}
         for f in self.facts.values():
             items = found.get(f["kind"])
             if items is not None and self._not_counted(f, superseded, answered) is None:
@@ -166,7 +166,7 @@ class Provider(LedgerAggregate):
         sanction = self.sanctions.get(ref)
         return f"{ref} was rescinded on {sanction['rescinded_on']}" if sanction and sanction["rescinded_on"] is not None else None
 
-    def _not_counted(self, fact: dict, superseded: set[str], answered: set[str]) -> str | None:
+    def _not_counted(self, fact: dict, superseded: set[str], answered: dict[str, str]) -> str | None:
         """Why a fact counts toward nothing, None if it counts: voided by an appeal; about a sanction
         since rescinded (an overdue, a refusal); lateness the record now contradicts — an order recorded
         overdue whose completion, entered afterwards, is dated by its deadline, a report recorded
@@ -184,8 +184,13 @@ class Provider(LedgerAggregate):
             order = self.sanctions.get(source or "")
             if order is not None and order["completed_on"] is not None and order["deadline"] is not None and order["completed_on"] <= order["deadline"]:
                 return f"{ref}: {source} was completed on {order['completed_on']}, by its deadline {order['deadline']}"
+            if order is not None and order["refused_on"] is not None and order["deadline"] is not None and order["refused_on"] <= order["deadline"]:
+                # refused within its period (新乡 第十六条（二） 受到警告拒不进行整改, 唐山 第十三条（一） 限期拒不进行整改):
+                # the refusal decides, from its own day, not a lateness recorded before it was entered
+                return f"{ref}: {source} was refused on {order['refused_on']}, by its deadline {order['deadline']}"
         elif kind == COMPLAINT_UNANSWERED and fact.get("data", {}).get("complaint_id") in answered:
-            return f"{ref}: complaint {fact['data']['complaint_id']} was answered by its deadline"
+            complaint_id = fact["data"]["complaint_id"]
+            return f"{ref}: complaint {complaint_id} was {answered[complaint_id]} by its deadline"
         if ref in superseded:
             return f"{ref}: a later verdict of {fact['data'].get('year')} replaced it"
         return None
@@ -204,9 +209,15 @@ class Provider(LedgerAggregate):
         winners = {f["ref"] for f in latest.values()}
         return {f["ref"] for f in self.facts.values() if f["kind"] in (SCORE, EVALUATION) and f["ref"] not in winners}
 
-    def _answered_in_time(self) -> set[str]:
-        """The reports whose answer, entered after they were recorded unanswered, is dated by the deadline."""
-        return {f["data"].get("complaint_id") for f in self.facts.values() if f["kind"] == COMPLAINT_ANSWERED_IN_TIME}
+    def _answered_in_time(self) -> dict[str, str]:
+        """The reports whose answer, entered after they were recorded unanswered, is dated by the deadline —
+        or whose verification concluded by then (a verdict dated by the deadline: nothing was left to
+        answer) — each with what happened ("answered", "verified on …")."""
+        return {
+            f["data"].get("complaint_id"): (f"verified on {f['data']['verified_on']}" if f["data"].get("verified_on") else "answered")
+            for f in self.facts.values()
+            if f["kind"] == COMPLAINT_ANSWERED_IN_TIME
+        }
 
     def _rescinded(self, ref: str | None) -> bool:
         """A fact about a sanction (overdue, refused) stops counting once the sanction is rescinded."""
@@ -232,13 +243,15 @@ class Provider(LedgerAggregate):
         return [s for s in self.active_sanctions() if s["sanction"] in WITH_DEADLINE and s["completed_on"] is None]
 
     def rectifications_due(self, as_of: date) -> list[dict]:
-        """Warnings and orders whose deadline passed before ``as_of`` and are not yet recorded overdue
-        or refused, oldest deadline first."""
+        """Warnings and orders whose deadline passed before ``as_of`` and are not yet recorded overdue,
+        nor refused by their deadline, oldest deadline first. One refused only after its deadline was
+        overdue first (from the day after it), whenever the refusal was entered: 新乡 第十六条（四）
+        "在规定期限内仍未按照要求完成整改的" was met before 第十六条（二） "拒不进行整改"."""
         due = [
             s
             for s in self.active_sanctions()
             if s["sanction"] in WITH_DEADLINE and s["deadline"] is not None and s["deadline"] < as_of
-            and s["overdue_on"] is None and s["refused_on"] is None
+            and s["overdue_on"] is None and (s["refused_on"] is None or s["refused_on"] > s["deadline"])
             # still open, or completed only after its deadline (柳州 第十四条（四）未按时完成整改的)
             and (s["completed_on"] is None or s["completed_on"] > s["deadline"])
             # an order of a provider out of the pool is moot, unless its deadline passed while it was in

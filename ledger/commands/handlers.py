@@ -7,6 +7,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from ledger.aggregates import Appeal, Complaint, DomainError, Entity, Project, Provider, Rulebook, entity_key
+from ledger.aggregates.project import ALL_FEES
+from ledger.aggregates.provider import OUT_OF_POOL
 from ledger.application import Context, Handler, bounded
 from ledger.commands import models as m
 from ledger.rules.base import (
@@ -16,7 +18,10 @@ from ledger.rules.base import (
     COMPLAINT_ANSWERED_IN_TIME,
     COMPLAINT_UNANSWERED,
     COMPLAINT_VERIFIED,
+    EVALUATION,
+    FILING_APPROVED_BY_START,
     IMPLEMENTED_BEFORE_FILING,
+    SCORE,
     UNSATISFIED_RATING,
     WITH_DEADLINE,
     Citation,
@@ -71,15 +76,17 @@ def submit_application(c: m.SubmitApplication, ctx: Context) -> None:
 def _may_apply_again(ctx: Context, credit_code: str, earlier: list[str], kind: str, pack: RulePack) -> None:
     """An entity (by its 统一社会信用代码) applies to a jurisdiction's pool once at a time — in Tianjin
     once at a time for each direction (kind) of the pool (天津 第九条 "可根据自身能力和条件申报资源池的
-    多个方向") — and not while a removal, disqualification, blacklisting or gray-listing of it stands
-    there; one that left voluntarily (天津 第十二条（八） 主动退出), was refused or lapsed may apply again.
+    多个方向"). One out of the pool under an earlier provider id — it left, was refused or lapsed, or
+    a removal, disqualification, blacklisting or gray-listing stands — may apply again: no text bars
+    a new application or gives a bar a length (天津 第十二条 "不再列入资源池" heads its item （八）
+    主动退出 too: it takes the provider out, it does not bar the entity), so whether to admit it is the
+    regulator's decision (``RefuseAdmission``), with the earlier provider's record before it.
 
     ``earlier``: the provider ids it applied under in the jurisdiction, oldest first (its
-    :class:`~ledger.aggregates.Entity`); each is read for its current standing."""
+    :class:`~ledger.aggregates.Entity`); each is read for its current status."""
     for provider_id in earlier:
         provider = ctx.uow.get(Provider, provider_id)
-        _not_removed(credit_code, provider, "it may not apply again")
-        if provider.status in ("exited", "refused", "lapsed"):
+        if provider.status in OUT_OF_POOL:
             continue
         if pack.several_directions is None:
             raise DomainError(f"entity {credit_code} has already applied as provider {provider.provider_id} ({provider.status})")
@@ -88,29 +95,6 @@ def _may_apply_again(ctx: Context, credit_code: str, earlier: list[str], kind: s
                 f"{pack.several_directions.label}: entity {credit_code} has already applied for the direction {kind} as provider "
                 f"{provider.provider_id} ({provider.status}); another direction takes an application of its own"
             )
-
-
-def _not_removed(credit_code: str, provider: Provider, then: str, on: date | None = None) -> None:
-    """Refuse while a removal of the entity, as ``provider``, stands (the error cites its list entry);
-    with ``on``, one that had taken effect by that day."""
-    removals = [r for r in provider.active_removals() if on is None or r["effective_on"] <= on]
-    if removals:
-        entry = removals[-1]
-        label = f"{entry['citation']['short']} {entry['citation']['article']}"
-        raise DomainError(
-            f"{label}: entity {credit_code} is {provider.status} as provider {provider.provider_id} since "
-            f"{entry['effective_on']} ({entry['sanction']} {entry['ref']}); {then}"
-        )
-
-
-def _entity_not_removed(ctx: Context, applicant: Provider, on: date) -> None:
-    """An application still pending when its entity was removed under another provider id (天津 第九条:
-    another direction) is not admitted, on a day that removal stands: the regulator refuses it."""
-    code = applicant.credit_code
-    entity = ctx.uow.find(Entity, entity_key(applicant.jurisdiction, code)) if code else None
-    for provider_id in entity.provider_ids if entity is not None else ():
-        if provider_id != applicant.provider_id:
-            _not_removed(str(code), ctx.uow.get(Provider, provider_id), f"provider {applicant.provider_id} cannot be admitted on {on} (RefuseAdmission)", on)
 
 
 def open_public_notice(c: m.OpenPublicNotice, ctx: Context) -> None:
@@ -127,7 +111,21 @@ def _open_notice(provider: Provider) -> dict:
 
 
 def raise_objection(c: m.RaiseObjection, ctx: Context) -> None:
+    """天津 第十条 公示期满无异议的纳入: an objection counts if raised during the notice, from its first to its
+    last day. One dated after the last day of a closed notice is refused; one recorded before the close
+    is not counted by it (:func:`close_public_notice`)."""
     provider = _provider(ctx, c.provider_id)
+    closed = provider.notice
+    if closed is not None and closed["last_day"] is not None:
+        on = ctx.effective(c, ("the public notice opened", closed["opened_on"]))
+        if on > closed["last_day"]:
+            pack = ctx.pack(provider.jurisdiction, closed["opened_on"])
+            label = pack.notice_citation.label if pack.notice_citation else pack.short
+            raise DomainError(
+                f"effective_on {on} is after the public notice's last day ({closed['last_day']}): {label} 公示期满无异议的纳入 — "
+                "an objection counts only if raised during the notice",
+                field="effective_on",
+            )
     notice = _open_notice(provider)
     if c.objection_id in notice["objections"]:
         raise DomainError(f"objection {c.objection_id} already raised")
@@ -161,7 +159,10 @@ def close_public_notice(c: m.ClosePublicNotice, ctx: Context) -> None:
             f"{label}: the public notice must last at least {pack.min_notice_days} days; "
             f"{notice['opened_on']}..{c.last_day} is {days}"
         )
-    unresolved = [oid for oid, o in notice["objections"].items() if o["stands"] is None]
+    # 公示期满无异议: only an objection raised during the notice counts (one recorded before the close but
+    # dated after the last day neither needs resolving nor refuses admission)
+    during = {oid: o for oid, o in notice["objections"].items() if o["raised_on"] <= c.last_day}
+    unresolved = [oid for oid, o in during.items() if o["stands"] is None]
     if unresolved:
         raise DomainError(f"resolve objection(s) {', '.join(unresolved)} before closing the notice")
     # 公示期满无异议的纳入: the admission (or the refusal) takes effect once the period is over, the day after
@@ -170,11 +171,12 @@ def close_public_notice(c: m.ClosePublicNotice, ctx: Context) -> None:
     on = bounded("effective_on", c.effective_on or after, ctx.today, (f"the public notice's last day ({c.last_day}) was over", after))
     provider.close_notice(last_day=c.last_day, days=days, effective_on=on)
     citation = pack.notice_citation.as_dict() if pack.notice_citation else None
-    standing = [oid for oid, o in notice["objections"].items() if o["stands"]]
+    standing = [oid for oid, o in during.items() if o["stands"]]
+    late = [f"{oid} (raised {o['raised_on']})" for oid, o in notice["objections"].items() if oid not in during]
     if standing:
-        provider.refuse_admission(reason=f"objection(s) {', '.join(standing)} stand", citation=citation, effective_on=on)
+        not_counted = f"; raised after the last day, not counted: {', '.join(late)}" if late else ""
+        provider.refuse_admission(reason=f"objection(s) {', '.join(standing)} stand{not_counted}", citation=citation, effective_on=on)
     else:
-        _entity_not_removed(ctx, provider, on)
         provider.admit(citation=citation, effective_on=on)
 
 
@@ -187,7 +189,6 @@ def admit_provider(c: m.AdmitProvider, ctx: Context) -> None:
     if provider.status != "applied":
         raise DomainError(f"provider {c.provider_id} is {provider.status}; only an applicant can be admitted")
     on = ctx.effective(c, provider.begins)
-    _entity_not_removed(ctx, provider, on)
     provider.admit(citation=None, effective_on=on)
 
 
@@ -231,7 +232,7 @@ def record_score(c: m.RecordScore, ctx: Context) -> None:
     pack = ctx.pack(provider.jurisdiction)
     if pack.grade is None:
         raise DomainError(f"{pack.short} grades providers without scores; RecordScore is for 天津 第十一条")
-    on = _member_on(ctx, c, provider, "record a score")
+    on = _member_or_correcting(ctx, c, provider, SCORE, c.year, "record a score")
     _plausible_year(c.year, on)
     grade = pack.grade(c.score, pack.as_of(on).params)  # the bands in force on the score's day
     provider.record_score(year=c.year, score=c.score, grade=grade, pack_version=pack.version, effective_on=on)
@@ -242,7 +243,7 @@ def record_evaluation(c: m.RecordEvaluation, ctx: Context) -> None:
     provider = _provider(ctx, c.provider_id)
     if provider.jurisdiction != "province":
         raise DomainError("qualified/unqualified evaluations are the province's (省指南 四（三）)")
-    on = _member_on(ctx, c, provider, "record an evaluation")
+    on = _member_or_correcting(ctx, c, provider, EVALUATION, c.year, "record an evaluation")
     _plausible_year(c.year, on)
     provider.record_evaluation(year=c.year, qualified=c.qualified, effective_on=on)
     ctx.reconcile(provider, on)
@@ -263,6 +264,19 @@ def _member_on(ctx: Context, c: m.Command, provider: Provider, what: str) -> dat
     _require_admitted(provider, what)
     on = ctx.effective(c, provider.joined_pool)
     _in_pool_on(provider, on)
+    return on
+
+
+def _member_or_correcting(ctx: Context, c: m.RecordScore | m.RecordEvaluation, provider: Provider, kind: str, year: int, what: str) -> date:
+    """:func:`_member_on`, except for a later verdict of a year that has one on record (recorded while the
+    provider was a member): it corrects that year (a year has one verdict, the latest: 天津 第十一条
+    每年…评价评级, 省指南 四（三）), and is recorded even when the earlier verdict has since removed the
+    provider — what the earlier derived is then rescinded, from the correction's day. A first verdict
+    of a year is refused on a day the provider was out of the pool."""
+    _require_admitted(provider, what)
+    on = ctx.effective(c, provider.joined_pool)
+    if not any(int(f.data["year"]) == year for f in provider.live_facts(kind)):
+        _in_pool_on(provider, on)
     return on
 
 
@@ -413,16 +427,31 @@ def record_rectification_refusal(c: m.RecordRectificationRefusal, ctx: Context) 
     if provider.sanctions[c.sanction_ref]["refused_on"] is not None:
         raise DomainError(f"refusal of {c.sanction_ref} already recorded")
     on = _order_day(ctx, c, provider)
+    # refused after its deadline: the order was overdue first, from the day after the deadline, whether
+    # or not the scheduler ran before the refusal was entered (新乡 第十六条（四） before （二）); refused by
+    # then, the refusal decides and a lateness recorded first counts toward nothing (Provider._not_counted)
+    _record_overdue(ctx, provider, [o for o in provider.rectifications_due(on) if o["ref"] == c.sanction_ref])
     provider.refuse_rectification(sanction_ref=c.sanction_ref, effective_on=on)
     ctx.reconcile(provider, on)
 
 
 def withdraw_from_pool(c: m.WithdrawFromPool, ctx: Context) -> None:
+    """天津 第十二条（八） 主动退出资源池的 (and every pack's own exit): judged on the withdrawal's day — a member
+    of the pool that day may leave, whatever was entered since. What took effect after it left (a removal
+    or an order entered first but dated later) is moot, as a finding dated after an exit is refused and a
+    condition met after it derives nothing: rescinded from its own day."""
     provider = _provider(ctx, c.provider_id)
-    provider.require_in_pool("withdraw")
+    if provider.exit_day is not None:
+        raise DomainError(f"provider {c.provider_id} already left the pool on {provider.exit_day}")
+    on = _member_on(ctx, c, provider, "withdraw")
     pack = ctx.pack(provider.jurisdiction)
     citation = pack.voluntary_exit.as_dict() if pack.voluntary_exit else None
-    provider.exit_pool(reason=c.reason or "voluntary exit", citation=citation, effective_on=_member_on(ctx, c, provider, "withdraw"))
+    provider.exit_pool(reason=c.reason or "voluntary exit", citation=citation, effective_on=on)
+    for later in [s for s in provider.active_sanctions() if s["effective_on"] >= on]:
+        provider.rescind(
+            sanction_ref=later["ref"], reason=f"provider {c.provider_id} had left the pool on {on}, before it took effect",
+            appeal_ref=None, effective_on=later["effective_on"],
+        )  # fmt: skip
 
 
 def withhold_fees(c: m.WithholdFees, ctx: Context) -> None:
@@ -539,7 +568,20 @@ def decide_filing(c: m.DecideFiling, ctx: Context) -> None:
     project = _project(ctx, c.project_id)
     if project.filing != "submitted":
         raise DomainError(f"project {c.project_id} has no filing awaiting a decision")
-    project.decide_filing(approved=c.approved, reasons=c.reasons, effective_on=ctx.effective(c, project.begins))
+    on = ctx.effective(c, project.begins)
+    project.decide_filing(approved=c.approved, reasons=c.reasons, effective_on=on)
+    started = project.implementation_started_on
+    if c.approved and started is not None and on <= started:
+        # 新乡 第十五条（四） 未经报备即开展改造实施: the start, entered first, was noted as before the approval;
+        # approved by the day work started, it was not — the warning goes from its own day (as if never)
+        lead = project.provider_ids[0]
+        provider = _provider(ctx, lead)
+        noted = [f for f in provider.live_facts(IMPLEMENTED_BEFORE_FILING) if f.data.get("project_id") == project.project_id and f.effective_on == started]
+        for fact in noted:
+            provider.note_fact(kind=FILING_APPROVED_BY_START, source_ref=_last_ref(project), enterprise_id=project.enterprise_id,
+                               data={"project_id": project.project_id, "contradicts": fact.ref, "started_on": started}, effective_on=on)  # fmt: skip
+        if noted:
+            ctx.reconcile(provider, started)
 
 
 def record_major_change(c: m.RecordMajorChange, ctx: Context) -> None:
@@ -555,16 +597,20 @@ def record_major_change(c: m.RecordMajorChange, ctx: Context) -> None:
 
 
 def start_implementation(c: m.StartImplementation, ctx: Context) -> None:
-    """新乡 第十五条（四）: 未经报备即开展改造实施 is itself a fact the rules count."""
+    """新乡 第十五条（四）: 未经报备即开展改造实施 is itself a fact the rules count — where the pack has a
+    filing review to pass (``RulePack.filing_review``: 新乡 第十二条（二）（三）; 唐山, 柳州 name none), judged
+    against the day the filing was approved, not the state when the start is entered (an approval
+    entered later but dated by the start contradicts the fact: :func:`decide_filing`)."""
     project = _project(ctx, c.project_id)
     if project.implementation_started_on is not None and project.filing != "approved":
         raise DomainError(f"project {c.project_id} is already being implemented")
     on = ctx.effective(c, project.begins)
-    before_approval = not project.approved
+    before_approval = ctx.pack(project.jurisdiction).filing_review is not None and not project.approved_by(on)
     project.start_implementation(before_approval=before_approval, effective_on=on)
     if before_approval:
         for provider_id in project.provider_ids[:1]:  # the leading provider carries out the work
-            _note(ctx, provider_id, IMPLEMENTED_BEFORE_FILING, _last_ref(project), project.enterprise_id, on, project_id=project.project_id, filing=project.filing)
+            _note(ctx, provider_id, IMPLEMENTED_BEFORE_FILING, _last_ref(project), project.enterprise_id, on,
+                  project_id=project.project_id, filing=project.filing, approved_on=project.approved_on)  # fmt: skip
 
 
 def record_acceptance(c: m.RecordAcceptance, ctx: Context) -> None:
@@ -587,6 +633,9 @@ def record_acceptance(c: m.RecordAcceptance, ctx: Context) -> None:
             unpaid = max((project.planned_cost or Decimal(0)) - settled, Decimal(0))
             if unpaid > 0:
                 project.record_payment(kind="fee_withheld", amount=str(unpaid), provider_id=lead, citation=citation, effective_on=on)
+            elif project.planned_cost is None and not any(f["grounds"] == "未通过验收" for f in project.fees_not_payable):
+                # no filing gave a planned cost (唐山 names no filing step): the fees are named, not figured
+                project.record_fees_not_payable(grounds="未通过验收", fees=ALL_FEES, amount=None, provider_id=lead, citation=citation, effective_on=on)
             recoverable = project.paid("prepayment") - project.paid("prepayment_recovered")
             if recoverable > 0:
                 project.record_prepayment_recoverable(amount=str(recoverable), provider_id=lead, citation=citation, effective_on=on)
@@ -594,7 +643,8 @@ def record_acceptance(c: m.RecordAcceptance, ctx: Context) -> None:
         for provider_id, rating in project.ratings.items():
             if rating["rating"] == "不满意":  # rated before the acceptance: now it is 通过验收，但…不满意
                 _note(ctx, provider_id, ACCEPTANCE_PASSED, source, project.enterprise_id, on, project_id=project.project_id)
-        if pack.fees is not None and pack.fees.failed_acceptance and project.paid("fee_withheld") > 0 and not project.withholding_reviewed:
+        withheld = project.paid("fee_withheld") > 0 or bool(project.fees_not_payable)
+        if pack.fees is not None and pack.fees.failed_acceptance and withheld and not project.withholding_reviewed:
             _review_withholding(ctx, project, pack.fees.citation, lead, on)
     target = getattr(pack.params, "target_level", None)
     if pack.target_level_citation is not None and target is not None and c.level_after is not None and c.level_after < target:
@@ -606,7 +656,7 @@ def _review_withholding(ctx: Context, project: Project, citation: Citation, lead
     acceptance is no longer 未通过验收, so what was withheld for that is lifted — unless the
     provider has been cleared meanwhile (被清退), which withholds the fees on its own."""
     provider = _provider(ctx, lead)
-    withheld = str(project.paid("fee_withheld"))
+    withheld = str(project.paid("fee_withheld")) if project.paid("fee_withheld") > 0 else ALL_FEES
     cleared = [s for s in provider.active_removals() if s["effective_on"] <= on]  # cleared by the day of the pass, not later
     if cleared:
         reason = f"provider {lead} is {cleared[-1]['sanction']} since {cleared[-1]['effective_on']} (服务商被清退): the fees stay withheld"
@@ -628,8 +678,8 @@ def rate_satisfaction(c: m.RateSatisfaction, ctx: Context) -> None:
     if c.rating == "不满意":
         _note(
             ctx, c.provider_id, UNSATISFIED_RATING, _last_ref(project), project.enterprise_id, on,
-            project_id=project.project_id, accepted=project.acceptance == "passed",
-        )  # fmt: skip
+            project_id=project.project_id, accepted=project.acceptance == "passed", accepted_on=project.passed_on,
+        )  # fmt: skip  # 新乡 第十五条（四）: counted from the later of the rating and the pass (xinxiang.unsatisfied_after_acceptance)
 
 
 def record_payment(c: m.RecordPayment, ctx: Context) -> None:
@@ -701,10 +751,15 @@ def request_answer(c: m.RequestAnswer, ctx: Context) -> None:
 
 
 def record_answer(c: m.RecordAnswer, ctx: Context) -> None:
-    complaint = _complaint(ctx, c.complaint_id)
+    complaint = ctx.uow.get(Complaint, c.complaint_id)
     if complaint.answered_on is not None:
         raise DomainError(f"complaint {c.complaint_id} was already answered")
     on = ctx.effective(c, complaint.begins, ("the answer was requested", complaint.answer_requested_on))
+    verified_on = complaint.verified_day
+    if complaint.verdict is not None and (verified_on is None or on > verified_on):
+        # an answer dated before the verdict is recorded whenever it is entered (the order of entry decides
+        # nothing); one dated after it answers a verification already concluded
+        raise DomainError(f"complaint {c.complaint_id} was already verified ({complaint.verdict}) on {verified_on}: an answer dated {on} comes after the verdict", field="effective_on")
     if complaint.answer_deadline is not None and on > complaint.answer_deadline and not complaint.answer_overdue:
         # 新乡 第十八条 未按要求回复: an answer after the deadline is not the answer required,
         # whether or not the scheduler ran in between
@@ -727,9 +782,20 @@ def _answer_overdue(ctx: Context, complaint: Complaint) -> None:
 
 
 def verify_complaint(c: m.VerifyComplaint, ctx: Context) -> None:
+    """新乡 第十八条 "及时向被举报服务商核实，被举报服务商未按要求回复…": a verdict dated after the answer's
+    deadline, with no answer given, comes after the lateness (recorded here, from the day after the
+    deadline, if the scheduler has not); a verdict dated by the deadline concluded the verification
+    before the answer was due: nothing was left to answer, and an unanswered recorded by the scheduler
+    first counts toward nothing (what it derived is rescinded from its own day)."""
     complaint = _complaint(ctx, c.complaint_id)
     on = ctx.effective(c, complaint.begins)
+    due = complaint.answer_deadline
+    if due is not None and on > due and complaint.answered_on is None and not complaint.answer_overdue:
+        _answer_overdue(ctx, complaint)
     complaint.verify(verdict=c.verdict, findings=c.findings, effective_on=on)
+    if due is not None and on <= due and complaint.answer_overdue and (complaint.answered_on is None or complaint.answered_on > due):
+        _note(ctx, complaint.provider_id, COMPLAINT_ANSWERED_IN_TIME, _last_ref(complaint), complaint.enterprise_id, on,
+              complaint_id=complaint.complaint_id, deadline=due, verified_on=on)  # fmt: skip
     if c.verdict == "true":
         _note(
             ctx, complaint.provider_id, COMPLAINT_VERIFIED, _last_ref(complaint), complaint.enterprise_id, on,
@@ -881,7 +947,12 @@ def record_passed_deadlines(c: m.RecordPassedDeadlines, ctx: Context) -> None:
             raise DomainError(f"complaint {complaint_id} is against {complaint.provider_id}, not {c.provider_id}")
         if answer_deadline_passed(complaint, as_of):
             _answer_overdue(ctx, complaint)
-    due = provider.rectifications_due(as_of)  # not an order of a provider out of the pool since before its deadline passed
+    # not an order of a provider out of the pool since before its deadline passed
+    _record_overdue(ctx, provider, provider.rectifications_due(as_of))
+
+
+def _record_overdue(ctx: Context, provider: Provider, due: list[dict]) -> None:
+    """Record each of ``due`` overdue from the day after its deadline, then derive."""
     for order in due:
         provider.record_overdue(sanction_ref=order["ref"], deadline=order["deadline"], effective_on=order["deadline"] + timedelta(days=1))
     if due:
@@ -889,11 +960,14 @@ def record_passed_deadlines(c: m.RecordPassedDeadlines, ctx: Context) -> None:
 
 
 def answer_deadline_passed(complaint: Complaint, as_of: date) -> bool:
-    """The complaint's answer deadline passed before ``as_of`` without an answer or a verdict."""
+    """The complaint's answer deadline passed before ``as_of`` without an answer, and not recorded yet —
+    unless a verdict dated by the deadline concluded the verification first. (A verdict dated after it
+    records the lateness itself, :func:`verify_complaint`; one entered before that did not, and is
+    found here; one whose day the state does not keep is taken as before the deadline.)"""
     deadline = complaint.answer_deadline
-    return bool(
-        deadline and deadline < as_of and complaint.answered_on is None and not complaint.answer_overdue and complaint.verdict is None
-    )
+    verified_on = complaint.verified_day
+    concluded = complaint.verdict is not None and (verified_on is None or verified_on <= deadline) if deadline else False
+    return bool(deadline and deadline < as_of and complaint.answered_on is None and not complaint.answer_overdue and not concluded)
 
 
 #: command type -> its handler; bootstrap injects it into the service layer

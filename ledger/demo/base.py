@@ -10,7 +10,7 @@ from typing import Any
 from ledger.clock import BUREAU_TZ
 from ledger.commands import models as m
 from ledger.demo.data import BRANDS, CONFIG, ENTERPRISE_BRANDS, GIVEN, OTHER_CITIES, ROADS, SURNAMES, TECH
-from ledger.demo.plan import DEMO_END, DEMO_START, FULL_OUTCOMES, MIN_PROVIDERS, DeadlineSweep, Deferred, PlanEntry
+from ledger.demo.plan import DEMO_END, DEMO_START, FULL_OUTCOMES, MAX_PROVIDERS, MIN_PROVIDERS, DeadlineSweep, Deferred, PlanEntry
 from ledger.demo.shadow import _Item, _Proj, _Prov
 
 
@@ -40,6 +40,8 @@ class BuilderBase:
     def __init__(self, seed: int, providers: int) -> None:
         if providers < MIN_PROVIDERS:
             raise ValueError(f"the demo needs at least {MIN_PROVIDERS} providers, not {providers}")
+        if providers > MAX_PROVIDERS:
+            raise ValueError(f"the demo has names for at most {MAX_PROVIDERS} providers, not {providers}")
         self.seed = seed
         self.full = providers >= FULL_OUTCOMES
         self.rng = random.Random(seed)

@@ -233,7 +233,8 @@ def provider_rows(provider: Provider, meta: dict[str, Any], last_position: int, 
         assert len(refs) == c["rectification_orders"][state], "standing() and the counters disagree"
         counter(f"rectification_{state}", len(refs), refs, detail={"kinds": sorted({x["sanction"] for x in deadlines if x["state"] == state})})
     verified = c["verified_complaints"]["refs"]
-    counter("verified_complaints", c["verified_complaints"]["count"], verified, source_refs(verified))
+    # what the pack's rule counts (天津 第十二条（四）: complaints by enterprises or other providers), named in the detail
+    counter("verified_complaints", c["verified_complaints"]["count"], verified, source_refs(verified), {"article": c["verified_complaints"]["article"]})
     unsatisfied = c["unsatisfied_ratings"]
     enterprises = sorted({provider.facts[r].get("enterprise_id") or "" for r in unsatisfied["refs"]})
     counter("unsatisfied_occurrences", unsatisfied["occurrences"], unsatisfied["refs"], source_refs(unsatisfied["refs"]))

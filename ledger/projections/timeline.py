@@ -111,6 +111,7 @@ SUMMARIES: dict[str, Callable[[Getter], str]] = {
     "project.payment-recorded.v1": _project_payment_recorded,
     "project.prepayment-recoverable.v1": lambda g: f"prepayment {g('amount')} recoverable by the enterprise ({_cited(g('citation'))})",
     "project.withholding-reviewed.v1": _project_withholding_reviewed,
+    "project.fees-not-payable.v1": lambda g: f"{g('fees')} not to be paid ({g('grounds')}, {_cited(g('citation'))})",
     "complaint.filed.v1": _complaint_filed,
     "complaint.filed.v2": _complaint_filed,
     "complaint.answer-requested.v1": lambda g: f"answer requested by {g('deadline')}",

@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic_core import PydanticCustomError
 
 from ledger.rules.calendar import Period, period
 
@@ -58,6 +59,9 @@ COMPLAINT_UNANSWERED = "complaint_unanswered"  # asked to answer a report, did n
 COMPLAINT_ANSWERED_IN_TIME = "complaint_answered_in_time"
 UNSATISFIED_RATING = "unsatisfied_rating"  # an enterprise rated the provider 不满意
 IMPLEMENTED_BEFORE_FILING = "implemented_before_filing"
+#: the filing was approved on or before the day implementation started, entered after the start had
+#: been noted as before it: the record contradicts that IMPLEMENTED_BEFORE_FILING (新乡 第十五条（四）)
+FILING_APPROVED_BY_START = "filing_approved_by_start"
 BELOW_TARGET_LEVEL = "below_target_level"  # digital level after the project below target
 ACCEPTANCE_FAILED = "acceptance_failed"
 ACCEPTANCE_PASSED = "acceptance_passed"  # noted for a provider rated 不满意 before the acceptance
@@ -272,8 +276,31 @@ class AppealGround:
     may_void: tuple[str, ...]
 
 
+def within(low: float | None = None, high: float | None = None, why: str = "") -> AfterValidator:
+    """A parameter's bounds, refused in one line naming them and why (the article whose floor or
+    cap it is): ``Annotated[int, within(7, why="天津 第十条 公示期不少于7天")]``."""
+
+    def check(value: Any) -> Any:
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = f"at least {low}" if high is None else f"at most {high}" if low is None else f"from {low} to {high}"
+            raise PydanticCustomError("out_of_bounds", "must be {bounds}{why}", {"bounds": bounds, "why": f" ({why})" if why else ""})
+        return value
+
+    return AfterValidator(check)
+
+
+#: a counted threshold (N 次, N 家, N 年): at least 1
+Count = Annotated[int, within(1, why="a count")]
+#: a period in days: at least 1
+Days = Annotated[int, within(1, why="a period in days")]
+#: a digital level of 《中小企业数字化水平评测指标（2024年版）》: 一级 to 四级
+Level = Annotated[int, within(1, 4, why="评测指标 levels 一级 to 四级")]
+
+
 class PackParameters(BaseModel):
-    """Thresholds and deadlines: the documents' values are the defaults."""
+    """Thresholds and deadlines: the documents' values are the defaults. Each is bounded (a count
+    and a period at least 1, a floor or cap the text states never crossed): a change outside its
+    bounds is refused naming ``params.<field>`` (:func:`ledger.commands.handlers.set_rulebook_parameters`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -296,6 +323,10 @@ class FeeArticle:
     citation: Citation
     after_removal_under: tuple[str, ...]
     failed_acceptance: bool = False
+    #: the removal itself leaves the fees of the provider's projects not yet accepted unpaid (唐山 第十四条
+    #: "服务商被清退…不予支付服务费用，试点企业有权追回该项目预付款项": ``Project.fees_after_clearance``), where
+    #: otherwise the regulator decides (新乡 第十六条 "视情况", ``WithholdFees``)
+    on_removal: bool = False
 
     def follows(self, article: str) -> bool:
         """Whether a removal under ``article`` is one this article's withholding follows."""
@@ -338,6 +369,9 @@ class RulePack:
     fees: FeeArticle | None = None
     #: the digital level a project must reach, where falling short is a counted fact
     target_level_citation: Citation | None = None
+    #: the filing review implementation must have passed (新乡 第十二条（二）（三）), where starting work
+    #: without it is a counted fact (IMPLEMENTED_BEFORE_FILING); None where the text names no filing
+    filing_review: Citation | None = None
     #: (kind, eligibility facts, params) -> problems, each citing its article
     eligibility: Callable[[str, Any, Any], list[str]] = lambda kind, facts, params: []
     #: the regulator's parameter changes (``SetRulebookParameters``), by the day each takes effect:

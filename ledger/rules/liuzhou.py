@@ -1,7 +1,10 @@
 """柳州市中小企业数字化转型服务商管理办法（试行）(征求意见稿) — seeds/004_59cc401ff8b41f48.txt."""
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from typing import Annotated
+
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from ledger.rules.base import (
     BELOW_TARGET_LEVEL,
@@ -11,15 +14,21 @@ from ledger.rules.base import (
     RECTIFICATION_OVERDUE,
     RECTIFICATION_REFUSED,
     UNSATISFIED_RATING,
+    Count,
     CountRule,
     FindingArticle,
+    Item,
+    Level,
     PackParameters,
     PerFactRule,
     RulePack,
+    View,
     cite,
     facts,
     facts_of,
+    ref_key,
     sanctions,
+    within,
 )
 
 DOCUMENT = "柳州市中小企业数字化转型服务商管理办法（试行）"
@@ -28,29 +37,43 @@ c = cite("柳州", DOCUMENT)
 
 class LiuzhouParameters(PackParameters):
     #: 第十二条（六）超过5家试点企业 … “不满意” (strict, distinct enterprises)
-    unsatisfied_enterprises_for_rectification: int = 5
+    unsatisfied_enterprises_for_rectification: Count = 5
     #: 第十四条（五）超过10家试点企业 … “不满意” (strict, distinct enterprises)
-    unsatisfied_enterprises_for_gray_list: int = 10
+    unsatisfied_enterprises_for_gray_list: Count = 10
     #: 第十四条（四）限期整改超过2次 (strict)
-    rectification_orders: int = 2
+    rectification_orders: Count = 2
+    #: 第十二条 整改期限一般不超过30日: a cap; the bureau may shorten it, never lengthen it
+    max_rectification_days: Annotated[int, within(1, 30, why="柳州 第十二条 整改期限一般不超过30日")] = 30
     #: 第十二条 整改期限一般不超过30日: a finding gives its own period (``deadline_days``); an order
     #: the ledger derives (第十二条（四）（六）) has no finding to carry one: it gets the period the
     #: bureau sets here (``SetRulebookParameters``), or, while none is set, the one the regulator sets
     #: for it (``SetRectificationPeriod``). The text's 30 days is a cap, not a period
     rectification_days: int | None = Field(default=None, ge=1, le=365)
-    max_rectification_days: int = 30
     #: 第八条（四）/ 第十二条（四）数字化水平达到二级及以上
-    target_level: int = 2
+    target_level: Level = 2
 
-    @model_validator(mode="after")
-    def _period_within_the_cap(self) -> LiuzhouParameters:
+    @field_validator("rectification_days")
+    @classmethod
+    def _period_within_the_cap(cls, value: int | None, info: ValidationInfo) -> int | None:
         """第十二条 整改期限一般不超过30日: the bureau's standing period too."""
-        if self.rectification_days is not None and self.rectification_days > self.max_rectification_days:
-            raise ValueError(f"rectification_days {self.rectification_days} exceeds 第十二条's 整改期限一般不超过{self.max_rectification_days}日")
-        return self
+        cap = info.data.get("max_rectification_days")
+        if value is not None and cap is not None and value > cap:
+            raise PydanticCustomError("over_the_cap", "rectification_days {value} exceeds 第十二条's 整改期限一般不超过{cap}日", {"value": value, "cap": cap})
+        return value
 
 
 _gray = ("cleared", "public_notice", "gray_listed")
+
+
+def first_below_target_per_project(view: View) -> list[Item]:
+    """第十二条（四）"改造成效与实施方案存在明显偏差，试点企业数字化转型改造后未能达到二级的" is one 情形 per
+    enterprise's transformation (its project), however many acceptances record it below level two (a
+    failed acceptance and the next batch's, 新乡 第十二条（四） "可顺延至下一批次验收" being the practice): the
+    earliest of a project's, by its date whatever the entry order, gives the one order."""
+    first: dict[object, Item] = {}
+    for item in sorted(view.facts(BELOW_TARGET_LEVEL), key=lambda i: (i.effective_on, ref_key(i.ref))):
+        first.setdefault(item.data.get("project_id") or item.ref, item)
+    return list(first.values())
 
 RECTIFICATION_ARTICLES = {
     "第十二条（一）": "人员能力不足或团队配置不合理、对接或进驻试点企业不及时、服务不能满足试点企业需求、未按合同要求服务试点企业，以及其他原因造成试点企业投诉的",
@@ -97,7 +120,7 @@ PACK = RulePack(
             id="liuzhou.12.4",
             citation=c("第十二条（四）", "改造成效与实施方案存在明显偏差，试点企业数字化转型改造后未能达到二级的"),
             sanction=RECTIFICATION_ORDER,
-            select=facts(BELOW_TARGET_LEVEL),
+            select=first_below_target_per_project,
             deadline_param="rectification_days",
             consequences=("interview",),
         ),

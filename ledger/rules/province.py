@@ -5,17 +5,21 @@ that numbering, e.g. 四（三）.
 """
 from __future__ import annotations
 
+from typing import Annotated
+
 from ledger.rules.base import (
     CLEARANCE,
     DISQUALIFICATION,
     EVALUATION,
     RECTIFICATION_ORDER,
     ConsecutiveYearsRule,
+    Count,
     FindingArticle,
     PackParameters,
     RulePack,
     cite,
     facts,
+    within,
 )
 
 DOCUMENT = "中小企业数字化转型试点 附件2 申报指南"
@@ -26,9 +30,10 @@ SMART_EQUIPMENT = "智能装备服务商"
 
 class ProvinceParameters(PackParameters):
     #: 四（三）连续两年评价为不合格的服务商 … 清退出资源池
-    consecutive_unqualified_years: int = 2
-    #: 二（一）4 至少在省内三家及以上企业得到应用 (inclusive, distinct enterprises)
-    smart_equipment_min_enterprises: int = 3
+    consecutive_unqualified_years: Count = 2
+    #: 二（一）4 至少在省内三家及以上企业得到应用 (inclusive, distinct enterprises): 至少 makes three a
+    #: floor; the department may ask for more enterprises, never fewer
+    smart_equipment_min_enterprises: Annotated[int, within(3, why="省指南 二（一）4 至少在省内三家及以上企业得到应用")] = 3
 
 
 PARAMS = ProvinceParameters()

@@ -1,6 +1,8 @@
 """唐山市中小企业数字化转型试点城市数字化服务商管理规范（试行） — seeds/003_f878e0af29cbeb8e.txt."""
 from __future__ import annotations
 
+from typing import Annotated
+
 from ledger.rules.base import (
     BLACKLISTING,
     RECTIFICATION_ORDER,
@@ -8,14 +10,17 @@ from ledger.rules.base import (
     RECTIFICATION_REFUSED,
     UNSATISFIED_RATING,
     AppealGround,
+    Count,
     CountRule,
     FeeArticle,
     FindingArticle,
+    Level,
     PackParameters,
     RulePack,
     cite,
     facts,
     sanctions,
+    within,
 )
 
 DOCUMENT = "唐山市中小企业数字化转型试点城市数字化服务商管理规范（试行）"
@@ -24,13 +29,14 @@ c = cite("唐山", DOCUMENT)
 
 class TangshanParameters(PackParameters):
     #: 第十三条（一）限期整改超过 2 次 (strict: the third order blacklists)
-    rectification_orders: int = 2
+    rectification_orders: Count = 2
     #: 第十三条（二）“不满意”次数达到 2 次 (inclusive, occurrences)
-    unsatisfied_ratings: int = 2
-    #: 第十二条 整改期限一般不超过 30 日 (a cap: each finding sets its period, ``deadline_days``)
-    max_rectification_days: int = 30
+    unsatisfied_ratings: Count = 2
+    #: 第十二条 整改期限一般不超过 30 日 (a cap: each finding sets its period, ``deadline_days``);
+    #: the bureau may shorten the cap, never lengthen it
+    max_rectification_days: Annotated[int, within(1, 30, why="唐山 第十二条 整改期限一般不超过 30 日")] = 30
     #: 第六条（一）达到二级及以上标准
-    target_level: int = 2
+    target_level: Level = 2
 
 
 _blacklisted = ("disqualified", "blacklisted", "announced_on_bureau_website", "no_subsidies")
@@ -118,5 +124,6 @@ PACK = RulePack(
         c("第十四条", "服务商被清退或未通过验收的，不予支付服务费用，试点企业有权追回该项目预付款项。"),
         after_removal_under=("第十三条",),  # 被清退: disqualified and blacklisted under 第十三条
         failed_acceptance=True,
+        on_removal=True,  # 不予支付: the clearance itself, on the provider's projects not yet accepted
     ),
 )

@@ -2,32 +2,51 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
+
+from pydantic import ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from ledger.rules.base import (
     COMPLAINT_VERIFIED,
     REMOVAL,
     SCORE,
+    Count,
     CountRule,
     FindingArticle,
     PackParameters,
     RulePack,
     cite,
     facts,
+    within,
 )
 
 DOCUMENT = "天津市制造业数字化转型服务商管理规范（试行）"
 c = cite("天津", DOCUMENT)
 
 
+Score = Annotated[float, within(0, 100, why="第十一条 scores out of 100")]
+
+
 class TianjinParameters(PackParameters):
     #: 第十二条（四）被企业或其他服务商投诉3次或以上并核实确认属实的 (inclusive, occurrences)
-    verified_complaints: int = 3
-    #: 第十一条 80分以上（含80分）为A级，70-80分以下（含70分）为B级，60-70分以下（含60分）为C级
-    grade_a_min: float = 80
-    grade_b_min: float = 70
-    grade_c_min: float = 60
-    #: 第十条 公示期不少于7天
-    min_notice_days: int = 7
+    verified_complaints: Count = 3
+    #: 第十一条 80分以上（含80分）为A级，70-80分以下（含70分）为B级，60-70分以下（含60分）为C级:
+    #: within 0..100 and strictly ordered, A above B above C
+    grade_a_min: Score = 80
+    grade_b_min: Score = 70
+    grade_c_min: Score = 60
+    #: 第十条 公示期不少于7天: a floor; the bureau may lengthen the notice, never shorten it
+    min_notice_days: Annotated[int, within(7, why="天津 第十条 公示期不少于7天")] = 7
+
+    @field_validator("grade_b_min", "grade_c_min")
+    @classmethod
+    def _bands_in_order(cls, value: float, info: ValidationInfo) -> float:
+        """第十一条's bands: A > B > C (a band above must start higher than the one below it)."""
+        above = "grade_a_min" if info.field_name == "grade_b_min" else "grade_b_min"
+        if above in info.data and not value < info.data[above]:
+            raise PydanticCustomError("bands_out_of_order", "must be below {above} ({limit}): 第十一条's bands go A > B > C", {"above": above, "limit": info.data[above]})
+        return value
 
 
 def grade(score: float, params: TianjinParameters) -> str:

@@ -14,6 +14,7 @@ from ledger.rules.base import (
     ACCEPTANCE_PASSED,
     COMPLAINT_UNANSWERED,
     DISQUALIFICATION,
+    FILING_APPROVED_BY_START,
     IMPLEMENTED_BEFORE_FILING,
     POOL_EXIT,
     RECTIFICATION_OVERDUE,
@@ -21,6 +22,7 @@ from ledger.rules.base import (
     UNSATISFIED_RATING,
     WARNING,
     AppealGround,
+    Count,
     CountRule,
     FeeArticle,
     FindingArticle,
@@ -40,7 +42,7 @@ c = cite("新乡", DOCUMENT)
 
 class XinxiangParameters(PackParameters):
     #: 第十六条（一）受到警告2次及以上的 (inclusive, occurrences)
-    warnings_for_disqualification: int = 2
+    warnings_for_disqualification: Count = 2
     #: 第十五条 予以警告并限期整改: the document sets no number. A finding gives its own period
     #: (``deadline_days``); a warning the ledger derives (第十五条（四）) has no finding to carry one:
     #: it gets the period the bureau sets here (``SetRulebookParameters``), or, while none is set,
@@ -55,10 +57,22 @@ def unsatisfied_after_acceptance(view: View) -> list[Item]:
     found = []
     for rating in view.facts(UNSATISFIED_RATING):
         if rating.data.get("accepted"):
-            found.append(rating)
+            # entered after the pass: from the later of the two days (a rating dated before the pass counts
+            # from the pass, as it would have entered in date order); ratings noted before the pass's day was
+            # kept (no ``accepted_on``) keep their own day
+            accepted_on = rating.data.get("accepted_on")
+            found.append(replace(rating, effective_on=max(rating.effective_on, accepted_on)) if accepted_on else rating)
         elif rating.data.get("project_id") in passed:
             found.append(replace(rating, effective_on=max(rating.effective_on, passed[rating.data["project_id"]].effective_on)))
     return found
+
+
+def implemented_before_approval(view: View) -> list[Item]:
+    """第十五条（四）服务商未经报备即开展改造实施的: a start noted before the filing's approval was entered
+    counts for nothing once an approval dated on or before the start is (FILING_APPROVED_BY_START): the
+    order facts are entered in does not change what they decide."""
+    contradicted = {i.data.get("contradicts") for i in view.facts(FILING_APPROVED_BY_START)}
+    return [i for i in view.facts(IMPLEMENTED_BEFORE_FILING) if i.ref not in contradicted]
 
 
 # 第十六条 "视情况不予支付或扣除部分服务费用": whether and how much is the regulator's decision, recorded
@@ -107,7 +121,7 @@ PACK = RulePack(
             id="xinxiang.15.4.before_filing",
             citation=c("第十五条（四）", "服务商未经报备即开展改造实施的"),
             sanction=WARNING,
-            select=facts(IMPLEMENTED_BEFORE_FILING),
+            select=implemented_before_approval,
             deadline_param="warning_rectification_days",
         ),
         CountRule(
@@ -179,6 +193,7 @@ PACK = RulePack(
         c("第十六条", "新乡市工业和信息化局将取消其服务商资格，视情况不予支付或扣除部分服务费用"),
         after_removal_under=("第十六条",),  # not 第十八条's exit (退出服务商库): it names no fees
     ),
+    filing_review=c("第十二条（三）", "服务商按照通过备案审核的改造方案与试点企业签订数字化改造合同并实施改造"),
     requires_notice=True,
     notice_citation=c("第九条", "按照企业自愿申报、县（市、区）审查推荐、专家评审、专题会议研究和社会公示等程序"),
     eligibility=lambda kind, f, params: [

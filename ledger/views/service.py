@@ -195,6 +195,28 @@ class Views:
             for s in self.models.standings(jurisdiction)
         ]
 
+    def sanction_records(self, provider_id: str, refs: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """For each of the provider's sanctions ``refs``: the instant the ledger recorded it
+        (``recorded_at``) and, where it was rescinded, the rescission (``rescinded_on``,
+        ``recorded_at``, the deciding ``appeal_ref`` and that appeal's ``appeal_id``, None when no
+        appeal rescinded it): what an announcement's archive shows of it (the day it may be signed,
+        and that what it announced was rescinded later)."""
+        wanted = set(refs)
+        found: dict[str, dict[str, Any]] = {ref: {"recorded_at": None, "rescission": None} for ref in wanted}
+        for event in self.ledger.store.read_aggregate(Provider.create_id(provider_id)):
+            if event.ref in wanted:
+                found[event.ref]["recorded_at"] = event.recorded_at
+            elif wire.event_type(event) == "provider.sanction-rescinded.v1":
+                state = wire.decode_state(event)
+                if state.get("sanction_ref") in wanted:
+                    found[state["sanction_ref"]]["rescission"] = {
+                        "rescinded_on": event.effective_on, "recorded_at": event.recorded_at, "appeal_ref": state.get("appeal_ref"), "appeal_id": None,
+                    }  # fmt: skip
+        filed = {r["rescission"]["appeal_ref"].rpartition("/")[0] + "/1": r["rescission"] for r in found.values() if r["rescission"] and r["rescission"]["appeal_ref"]}
+        for ref, event in self.ledger.store.read_refs(filed).items():
+            filed[ref]["appeal_id"] = wire.decode_state(event).get("appeal_id")
+        return found
+
     def grades(self, provider_id: str) -> list[Grade]:
         """Letter grades by year (天津), stars by round (新乡), qualified/unqualified by year (省指南)."""
         rows = self.models.grades(provider_id)

@@ -80,7 +80,7 @@ def test_a_rule_refusal_names_the_article_and_writes_nothing(served):
     assert answer.status_code == 422
     assert answer.json()["article"] == "第九十九条"
     answer = served.client.post("/v1/providers/TS-1/withdrawal", json={}, headers={**headers("regulator"), "Idempotency-Key": "k-6"})
-    assert answer.status_code == 422 and "not in the pool" in answer.json()["detail"]
+    assert answer.status_code == 422 and "was out of the pool that day" in answer.json()["detail"]
     assert served.events() == before
 
 

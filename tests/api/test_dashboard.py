@@ -116,3 +116,37 @@ def test_the_dashboard_in_a_real_browser(served, live_url, browser):
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
     assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
     assert problems == [] and outside == []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_dashboard_in_english_and_without_a_token(served, live_url, browser):
+    """?lang=en titles the page in English too; the standing filter offers every standing the API takes
+    (under_notice included: the one list, from the API's OpenAPI); without a token the charts are not
+    requested (no 401 in the console), the page says a token is needed."""
+    from ledger.aggregates.provider import STANDINGS
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+
+    page.goto(f"{live_url}/dashboard?lang=en")
+    page.wait_for_selector("body[data-ready=registry]")
+    assert page.title().startswith("Digital-transformation")
+    page.wait_for_function(f"() => document.querySelectorAll('#registry-filters select[name=standing] option').length > {len(STANDINGS)}")
+    options = page.locator("#registry-filters select[name=standing] option").evaluate_all("os => os.map(o => o.value)")
+    assert options == ["", *STANDINGS]
+
+    page.goto(f"{live_url}/dashboard?lang=en#charts")
+    page.wait_for_selector("body[data-ready=charts]")
+    assert page.locator("#charts-note").inner_text() == "Needs an auditor's or the regulator's token."
+    assert not [url for url in requested if "/v1/reports/" in url]
+    assert problems == []
+
+    page.goto(f"{live_url}/dashboard")
+    page.wait_for_selector("body[data-ready=registry]")
+    page.evaluate("() => localStorage.clear()")
+    page.goto(f"{live_url}/dashboard")
+    page.wait_for_selector("body[data-ready=registry]")
+    assert page.title() == "数字化转型服务商资源池台账"

@@ -22,7 +22,7 @@ from tests.api.conftest import SETTINGS, headers
 from tests.integration.conftest import DECLARED_FROM, START
 from tests.integration.scenario import Scenario
 
-PERIOD = {"effective_from": "2025-01-01", "effective_to": "2025-12-31"}
+PERIOD = {"effective_from": "2025-01-01", "effective_to": "2025-05-31"}  # the served fixture asks on 2025-06-01
 
 
 def test_the_report_counts_the_pool_admissions_and_the_removal_by_article(served):
@@ -33,14 +33,19 @@ def test_the_report_counts_the_pool_admissions_and_the_removal_by_article(served
     assert report["admissions"] == 2
     assert report["removals_by_article"] == {"唐山 第十三条（二）": 1}
     march = {m["month"]: m["count"] for m in report["pool_size_by_month"]}
-    assert march["2025-02"] == 0 and march["2025-03"] == 1 and march["2025-12"] == 1
+    assert march["2025-02"] == 0 and march["2025-03"] == 1 and march["2025-05"] == 1
 
 
 def test_the_report_as_csv_and_xlsx_carries_the_same_figures(served):
     h = headers("auditor")
-    rows = list(csv.reader(io.StringIO(served.client.get("/v1/reports/tangshan", params={**PERIOD, "format": "csv"}, headers=h).text)))
-    assert rows[0] == ["section", "key", "subkey", "value"]
-    assert ["removals_by_article", "唐山 第十三条（二）", "", "1"] in rows
+    body = served.client.get("/v1/reports/tangshan", params={**PERIOD, "format": "csv"}, headers=h).content
+    assert body.startswith(b"\xef\xbb\xbf")  # the UTF-8 BOM Excel on zh-CN Windows needs
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    assert rows[0] == ["jurisdiction", "effective_from", "effective_to", "section", "key", "subkey", "value"]
+    assert ["tangshan", "2025-01-01", "2025-05-31", "removals_by_article", "唐山 第十三条（二）", "", "1"] in rows
+    months = [row[4] for row in rows if row[3] == "removals_by_month"]
+    assert months == [f"2025-{m:02d}" for m in range(1, 6)]  # every month, those without removals too
+    assert ["tangshan", "2025-01-01", "2025-05-31", "removals_by_month", "2025-01", "", "0"] in rows
     xlsx = served.client.get("/v1/reports/tangshan", params={**PERIOD, "format": "xlsx"}, headers=h)
     assert xlsx.headers["content-type"].startswith("application/vnd.openxmlformats")
     sheet = load_workbook(io.BytesIO(xlsx.content)).active
@@ -223,7 +228,10 @@ def test_a_tianjin_voluntary_exit_is_counted_under_its_article_on_its_day(past):
 
 
 def test_a_period_at_the_end_of_the_calendar_is_answered_not_a_server_error(served):
-    for start, end in (("9999-01-01", "9999-12-31"), ("9999-12-31", "9999-12-31"), ("0001-01-01", "0001-01-31")):
+    for start, end in (("9999-01-01", "9999-12-31"), ("9999-12-31", "9999-12-31")):  # the future: refused, not projected
+        answer = served.client.get("/v1/reports/tangshan", params={"effective_from": start, "effective_to": end}, headers=headers("auditor"))
+        assert answer.status_code == 422 and answer.json()["field"] == "effective_from", (start, end, answer.text)
+    for start, end in (("0001-01-01", "0001-01-31"),):
         answer = served.client.get("/v1/reports/tangshan", params={"effective_from": start, "effective_to": end}, headers=headers("auditor"))
         assert answer.status_code == 200, (start, end, answer.text)
         assert answer.json()["pool_size_by_month"][-1]["month"] == end[:7]

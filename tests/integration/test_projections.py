@@ -471,5 +471,6 @@ def test_a_voluntary_exit_is_listed_and_announced_where_the_text_says_so(scenari
     [entry] = models.lists()
     assert (entry["list_kind"], entry["provider_id"], entry["sanction"], entry["article"]) == ("removed", "TJ-1", "voluntary_exit", "天津 第十二条（八）")
     assert (entry["citation_text"], str(entry["effective_on"])) == ("主动退出资源池的", str(scenario.today - timedelta(days=2)))
-    text = announcement({**entry, "effective_on": str(entry["effective_on"])}).text
+    text = announcement({**entry, "effective_on": str(entry["effective_on"]), "signed_on": str(scenario.today)}).text
     assert "第十二条（八）“主动退出资源池的”的规定" in text and "主动退出，不再列入数字化转型服务商资源池" in text
+    assert text.rstrip().endswith(f"{scenario.today.year}年{scenario.today.month}月{scenario.today.day}日")  # signed the day it was recorded

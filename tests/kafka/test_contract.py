@@ -98,3 +98,78 @@ def test_an_old_version_of_a_type_is_upcast_on_read(monkeypatch) -> None:
     assert wire.decode_state(recorded)["citation"] == {"short": "天津", "article": "第八条"}
     with pytest.raises(wire.UnknownEventType):
         cloudevent.to_recorded(old.model_copy(update={"type": "provider.admitted.v9"}))
+
+
+# --- a typed contract: closed value sets as enums, nested objects typed ---------------------------
+
+
+def _data_schema(document: dict, event_type: str) -> dict:
+    return document["components"]["schemas"][event_type]
+
+
+def _non_null(schema: dict) -> dict:
+    """The schema of a field, without the null branch of an optional one."""
+    branches = [s for s in schema.get("anyOf", [schema]) if s.get("type") != "null"]
+    assert len(branches) == 1, schema
+    return branches[0]
+
+
+def test_closed_value_sets_are_enums_taken_from_the_code() -> None:
+    from ledger.aggregates.complaint import COMPLAINANT_KINDS, NATURES
+    from ledger.aggregates.project import PAYMENT_KINDS, RATINGS
+    from ledger.aggregates.provider import PROFILE_FIELDS
+    from ledger.rules import PACKS
+    from ledger.rules.base import COMPLAINT_VERIFIED, FINDING, SANCTIONS, UNSATISFIED_RATING
+
+    document = yaml.safe_load(asyncapi.DOCUMENT.read_text(encoding="utf-8"))
+    imposed = _data_schema(document, "provider.sanction-imposed.v1")["properties"]
+    assert set(imposed["sanction"]["enum"]) == set(SANCTIONS)
+    consequences = set(imposed["consequences"]["items"]["enum"])
+    named = {c for pack in PACKS.values() for r in pack.rules for c in r.consequences}
+    named |= {c for pack in PACKS.values() for f in pack.findings.values() for c in f.consequences}
+    assert named <= consequences and "fees_withheld_or_deducted" in consequences  # recorded before 2026-12: still valid
+    assert _non_null(imposed["citation"])["properties"].keys() == {"short", "article", "text", "document"}
+    assert imposed["evidence"]["items"] == {"type": "string"}
+    for event_type in ("provider.applied.v1", "complaint.filed.v2", "project.registered.v1", "rulebook.opened.v1", "appeal.filed.v1"):
+        assert set(_data_schema(document, event_type)["properties"]["jurisdiction"]["enum"]) == set(PACKS)
+    filed = _data_schema(document, "complaint.filed.v2")["properties"]
+    assert (set(filed["complainant_kind"]["enum"]), set(filed["nature"]["enum"])) == (set(COMPLAINANT_KINDS), set(NATURES))
+    assert set(_data_schema(document, "project.satisfaction-rated.v1")["properties"]["rating"]["enum"]) == set(RATINGS)
+    assert set(_data_schema(document, "project.payment-recorded.v1")["properties"]["kind"]["enum"]) == set(PAYMENT_KINDS)
+    assert set(_data_schema(document, "provider.profile-changed.v1")["properties"]["field"]["enum"]) == set(PROFILE_FIELDS)
+    assert set(_data_schema(document, "complaint.verified.v1")["properties"]["verdict"]["enum"]) == {"true", "unfounded"}
+    kinds = set(_data_schema(document, "provider.fact-noted.v1")["properties"]["kind"]["enum"])
+    assert {COMPLAINT_VERIFIED, UNSATISFIED_RATING, FINDING} <= kinds and not kinds & set(SANCTIONS)
+
+
+def test_no_field_is_left_an_untyped_array_or_citation() -> None:
+    document = yaml.safe_load(asyncapi.DOCUMENT.read_text(encoding="utf-8"))
+    untyped = []
+    for event_type in wire.EVENT_TYPES:
+        for name, schema in _data_schema(document, event_type)["properties"].items():
+            schema = _non_null(schema) if "anyOf" in schema else schema
+            if schema.get("type") == "array" and not schema["items"]:
+                untyped.append(f"{event_type}.{name}")
+            if name == "citation" and "properties" not in schema:
+                untyped.append(f"{event_type}.{name}")
+    assert untyped == []
+
+
+def test_a_value_outside_a_closed_set_is_refused() -> None:
+    document = yaml.safe_load(asyncapi.DOCUMENT.read_text(encoding="utf-8"))
+    validator = Draft202012Validator(
+        {"$ref": f"{DOCUMENT_URI}#/components/schemas/provider.sanction-imposed.v1"},
+        registry=Registry().with_resource(DOCUMENT_URI, DRAFT202012.create_resource(document)),
+    )
+    data = {
+        "sanction": "blacklisting", "rule_id": "tangshan.13.2", "key": "tangshan.13.2",
+        "citation": {"short": "唐山", "article": "第十三条（二）", "text": "…", "document": "…"}, "pack_version": "tangshan-trial.1",
+        "params": {"unsatisfied_ratings": 2}, "evidence": ["0b8f6c1e-55d5-5d38-9d4b-53f1b8f8f1aa/7"], "condition_on": "2025-01-01",
+        "deadline": None, "consequences": ["disqualified", "blacklisted"], "derived": True, "effective_on": "2025-01-01",
+    }  # fmt: skip
+    assert not list(validator.iter_errors(data))
+    for broken in (
+        {**data, "sanction": "banishment"}, {**data, "consequences": ["exile"]}, {**data, "evidence": [{"ref": 1}]},
+        {**data, "citation": {"short": "唐山"}}, {**data, "params": {"unsatisfied_ratings": {"n": 2}}},
+    ):  # fmt: skip
+        assert list(validator.iter_errors(broken)), broken

@@ -165,3 +165,51 @@ def test_reinstated_providers_have_their_removal_rescinded(demo):
         assert not provider.active_removals()
         assert any(s["rescinded_on"] is not None for s in provider.sanctions.values())
         assert provider.voided
+
+
+# --- the number of providers: the option's real range ---------------------------------------
+
+
+def _demo_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    return subprocess.run([sys.executable, "-m", "ledger", "demo", "-d", url, *args], cwd=tmp_path, env=env, capture_output=True, text=True)
+
+
+def test_the_cli_gives_the_demo_its_real_range_of_providers():
+    """`ledger demo --providers` takes MIN_PROVIDERS .. MAX_PROVIDERS: the option says so (the CLI keeps
+    the numbers without importing the demo, for a fast start: they must be the demo's own)."""
+    from ledger import cli
+    from ledger.demo.plan import MAX_PROVIDERS, MIN_PROVIDERS
+
+    assert cli.DEMO_PROVIDERS == (MIN_PROVIDERS, MAX_PROVIDERS)
+
+
+@pytest.mark.parametrize("seed", [2024, 1, 7])
+def test_a_plan_of_the_most_providers_is_generated(seed):
+    from ledger.demo.plan import MAX_PROVIDERS
+
+    plan = demo_plan(seed=seed, providers=MAX_PROVIDERS)
+    assert sum(1 for _, entry in plan if _command(entry) is m.SubmitApplication) >= MAX_PROVIDERS
+
+
+def test_a_plan_of_more_providers_is_refused_up_front():
+    from ledger.demo.plan import MAX_PROVIDERS
+
+    with pytest.raises(ValueError, match=f"at most {MAX_PROVIDERS} providers, not {MAX_PROVIDERS + 1}"):
+        demo_plan(providers=MAX_PROVIDERS + 1)
+
+
+def test_more_providers_than_the_names_allow_are_refused_in_one_line(tmp_path):
+    """`ledger demo --providers 1500` failed after planning with 'error: ran out of names': refused before
+    anything is done, in one line naming the range, exit 2; --help shows the range."""
+    from ledger.demo.plan import MAX_PROVIDERS
+
+    for too_many in (MAX_PROVIDERS + 1, 1500):
+        refused = _demo_cli(tmp_path, "--providers", str(too_many))
+        assert refused.returncode == 2, refused.stderr
+        [line] = refused.stderr.strip().splitlines()
+        assert "--providers" in line and str(MAX_PROVIDERS) in line, line
+        assert not (tmp_path / "demo.db").exists()
+    shown = _demo_cli(tmp_path, "--help")
+    assert f"5<=x<={MAX_PROVIDERS}" in " ".join(shown.stdout.split())

@@ -49,11 +49,14 @@ def test_cleared_after_two_consecutive_unqualified_years(scenario, unqualified, 
 
 
 def test_an_evaluation_needs_a_provider_in_the_pool(scenario):
+    """A first evaluation of a year is refused on a day the provider was out of the pool; a later one of
+    a year already evaluated corrects it (NOTES, Yearly grades: tests/unit/rules/test_rules_entry_order.py)."""
     scenario.admit("PR-1", "province")
     for year in (2024, 2025):
         scenario.run(m.RecordEvaluation, provider_id="PR-1", year=year, qualified=False)
+    scenario.on(date(2026, 1, 10))
     with pytest.raises(DomainError, match="was out of the pool that day"):
-        scenario.run(m.RecordEvaluation, provider_id="PR-1", year=2025, qualified=False)
+        scenario.run(m.RecordEvaluation, provider_id="PR-1", year=2026, qualified=False)
 
 
 @pytest.mark.parametrize("year, plausible", [(2023, False), (2024, True), (2025, True), (2026, False)])
