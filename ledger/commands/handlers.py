@@ -150,7 +150,7 @@ def close_public_notice(c: m.ClosePublicNotice, ctx: Context) -> None:
     pack = ctx.pack(provider.jurisdiction, notice["opened_on"])  # the length required when the notice opened
     days = (c.last_day - notice["opened_on"]).days + 1
     if days < 1:
-        raise DomainError(f"last_day {c.last_day} is before the notice opened on {notice['opened_on']}")
+        raise DomainError(f"last_day {c.last_day} is before the notice opened on {notice['opened_on']}", field="last_day")
     label = pack.notice_citation.label if pack.notice_citation else pack.short
     if c.last_day >= ctx.today:  # 公示期满: objections may come in until the last day is over
         raise DomainError(f"{label}: the public notice runs until {c.last_day}; it can be closed from the day after")
@@ -499,7 +499,7 @@ def _require_in_force(pack: RulePack, on: date) -> None:
             if pack.valid_from is None
             else f"it is in force from {pack.valid_from} until {pack.valid_until or 'further notice'}"
         )
-        raise DomainError(f"{pack.validity.label}: the rulebook is not in force on {on} ({window})")
+        raise DomainError(f"{pack.validity.label}: the rulebook is not in force on {on} ({window})", field="effective_on")
 
 
 # --- projects --------------------------------------------------------------------

@@ -84,3 +84,13 @@ def test_complaints_verified_before_the_admission_are_not_counted(scenario):
     [removal] = scenario.sanctions("TJ-1")
     assert (removal["citation"]["article"], removal["effective_on"]) == ("第十二条（四）", date(2025, 2, 27))
     assert removal["evidence"][-1] == third.fact and len(removal["evidence"]) == 3
+
+
+def test_a_notice_closed_on_a_day_before_it_opened_is_refused_naming_last_day(scenario):
+    from tests.integration.scenario import credit_code_for
+
+    scenario.run(m.SubmitApplication, provider_id="TJ-1", jurisdiction="tianjin", name="TJ-1 Ltd", credit_code=credit_code_for("TJ-1"), kind="云服务商")
+    scenario.run(m.OpenPublicNotice, provider_id="TJ-1")
+    with pytest.raises(DomainError, match="is before the notice opened") as refused:
+        scenario.run(m.ClosePublicNotice, provider_id="TJ-1", last_day=scenario.today - timedelta(days=1))
+    assert refused.value.field == "last_day"

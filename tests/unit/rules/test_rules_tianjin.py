@@ -215,8 +215,9 @@ def test_a_finding_applies_only_an_article_in_force(scenario, found_on, removed)
         assert (removal["citation"]["article"], removal["effective_on"]) == ("第十二条（五）", found_on)
         assert scenario.provider("TJ-1").status == "removed"
     else:
-        with pytest.raises(DomainError, match=r"^天津 第十四条: the rulebook is not in force on 2026-01-01 \(it is in force from 2023-01-29 until 2025-12-31\)$"):
+        with pytest.raises(DomainError, match=r"^天津 第十四条: the rulebook is not in force on 2026-01-01 \(it is in force from 2023-01-29 until 2025-12-31\)$") as refused:
             scenario.ledger.execute(finding)
+        assert refused.value.field == "effective_on"  # the day is what is wrong, not the article (HTTP: 422 naming it)
         assert scenario.provider("TJ-1").status == "in_pool"
 
 
