@@ -44,6 +44,7 @@ def serve(database_url: str, *, host: str, port: int, fail: Callable[[str], Any]
     from ledger.bootstrap import bootstrap
     from ledger.redaction import describe_failure, redact
     from ledger.settings import Settings, refused_setting
+    from ledger.store import NoLedger
 
     try:
         settings = ApiSettings()
@@ -55,8 +56,11 @@ def serve(database_url: str, *, host: str, port: int, fail: Callable[[str], Any]
         return
     if database_url.startswith("sqlite:///") and not Path(database_url.removeprefix("sqlite:///")).exists():
         fail(f"no ledger at {redact(database_url)} (run `ledger demo` or give -d)")
-    try:
-        ledger_app = bootstrap(Settings(database_url=database_url))
+    try:  # a server opens an existing ledger only: nothing is made in an empty or foreign database
+        ledger_app = bootstrap(Settings(database_url=database_url), create=False)
+    except NoLedger as error:
+        fail(str(error))
+        return
     except Exception as error:
         fail(f"cannot open the ledger at {redact(database_url)}: {describe_failure(error, database_url)}")
         return
@@ -66,7 +70,7 @@ def serve(database_url: str, *, host: str, port: int, fail: Callable[[str], Any]
         finally:
             ledger_app.close()
         return
-    ledger_app.close()  # opened once here: the one-line error above, and the schema made before the workers start
+    ledger_app.close()  # opened once here: the one-line error above before the workers start
     with tempfile.TemporaryDirectory(prefix="ledger-api-metrics-") as metrics:
         os.environ[DATABASE_URL_VARIABLE] = database_url
         os.environ[METRICS_DIR_VARIABLE] = metrics
@@ -83,7 +87,7 @@ def worker_app() -> FastAPI:
     from ledger.bootstrap import bootstrap
 
     _forget_dead_workers(multiprocess)
-    return create_app(bootstrap(), ApiSettings(), close_ledger=True)
+    return create_app(bootstrap(create=False), ApiSettings(), close_ledger=True)
 
 
 def _forget_dead_workers(multiprocess: Any) -> None:

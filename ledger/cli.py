@@ -27,9 +27,11 @@ from ledger.redaction import describe_failure, redact
 if TYPE_CHECKING:
     from rich.progress import Progress
 
+    from ledger.application import CommandResult
     from ledger.audit.verify import Digest
     from ledger.bootstrap import App
     from ledger.clock import ManualClock
+    from ledger.commands.models import Command
     from ledger.settings import Settings
     from ledger.views import History, Page, ProviderStanding, RegistryAsOf
 
@@ -248,13 +250,21 @@ def demo(
     """Record a realistic two-year data set through the command layer (default: var/demo.db), then summarise it."""
     from ledger.clock import ManualClock
     from ledger.demo import demo_plan, registry_summary, run_demo
-    from ledger.store.erase import count_events, erase
+    from ledger.store.erase import count_events, erase, foreign_tables
 
     url = database_url or DEMO_DATABASE
     try:
         existing = count_events(url)
+        foreign = foreign_tables(url)
     except Exception as error:
         fail(f"cannot open the ledger at {redact(url)}: {describe_failure(error, url)}")
+    if foreign:  # another application's database: a ledger goes into one of its own
+        named = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        if existing and replace:
+            fail(f"{redact(url)} holds tables that are not the ledger's ({named}) beside its ledger of {existing} events:"
+                 " --replace deletes a ledger only from a database of its own; nothing was deleted")  # fmt: skip
+        fail(f"{redact(url)} holds tables that are not the ledger's ({named}): a ledger goes into a database of its own;"
+             " give -d a new file or an empty schema; nothing was written")  # fmt: skip
     if existing and not replace:
         fail(
             f"{redact(url)} already holds a ledger of {existing} events; the demo never overwrites one. "
@@ -318,22 +328,74 @@ def import_(
     as_json: JsonOption = False,
 ) -> None:
     """Record a file of commands: the whole file, or none of it. Commands already recorded are not recorded again."""
-    from ledger.application import BatchError
-    from ledger.commands.importing import read_import
+    from ledger.commands.importing import EventExport, read_import
 
-    parsed = read_import(file)
+    try:
+        parsed = read_import(file)
+    except EventExport as error:
+        fail(str(error))
+    except KeyboardInterrupt:
+        err.print(f"interrupted while reading {file}: nothing was recorded", highlight=False, markup=False)
+        raise typer.Exit(130) from None
     commands, problems = parsed.commands, parsed.problems
     if problems:
-        for problem in problems:
+        for problem in problems[:MAX_PROBLEMS_SHOWN]:
             err.print(problem, highlight=False, markup=False, soft_wrap=True)
+        if len(problems) > MAX_PROBLEMS_SHOWN:
+            err.print(f"… {len(problems) - MAX_PROBLEMS_SHOWN} more", highlight=False, markup=False)
         fail(f"{len(problems)} problem(s) in {file}; nothing was recorded")
     if not commands:
         fail(f"{file} holds no commands")
+    try:  # Ctrl-C: say what the ledger holds of the file, whichever point was reached
+        results = record_import(file, commands, database_url)
+        already = [r.command_id for r in results if r.duplicate]
+        recorded = len(results) - len(already)
+        events = sum(len(r.positions) for r in results if not r.duplicate)
+        if as_json:
+            emit_json({"recorded": recorded, "events": events, "already_recorded": already})
+        elif recorded == 0:
+            say(f"recorded 0 command(s): all {len(already)} already recorded before (same command ids); nothing new")
+        else:
+            say(f"recorded {recorded} command(s) ({events} events); {len(already)} already recorded before" + (f": {', '.join(already)}" if already else ""))
+    except KeyboardInterrupt:
+        err.print(interrupted_import(database_url, [c.command_id for _, c in commands]), highlight=False, markup=False)
+        raise typer.Exit(130) from None
+
+
+#: problem lines an import prints before "… N more" (the count of all of them ends the output)
+MAX_PROBLEMS_SHOWN = 20
+
+
+def interrupted_import(database_url: str | None, command_ids: list[str]) -> str:
+    """What an interrupted import left, read from the ledger: how many of the file's commands it holds
+    (recorded by this import, which is one transaction, or before it)."""
+    from ledger.store import open_store
+
+    total = len(command_ids)
+    try:
+        store = open_store(settings_for(database_url).database_url, create=False)
+    except Exception:  # no ledger was made: nothing of the file was recorded
+        return f"interrupted: 0 of {total} commands recorded; run the same import again to record the rest (recorded ones are skipped)"
+    try:
+        recorded = len(store.command_results(command_ids))
+    except Exception as error:
+        return f"interrupted; could not count the commands recorded ({describe_failure(error)}); run the same import again (recorded ones are skipped)"
+    finally:
+        store.close()
+    if recorded == total:
+        return f"interrupted: {recorded} of {total} commands recorded; nothing left to record (running the same import again records nothing)"
+    return f"interrupted: {recorded} of {total} commands recorded; run the same import again to record the rest (recorded ones are skipped)"
+
+
+def record_import(file: Path, commands: list[tuple[int, Command]], database_url: str | None) -> list[CommandResult]:
+    """Record the commands of ``file`` (each with its line number) in one transaction; their results."""
+    from ledger.application import BatchError
+
     with opened(database_url, create=True) as ledger_app:
         try:
             with progress_bar() as bar:
                 task = bar.add_task(f"checking {file.name}", total=len(commands))
-                results = ledger_app.ledger.execute_all([c for _, c in commands], on_progress=lambda done: bar.update(task, completed=done))
+                return ledger_app.ledger.execute_all([c for _, c in commands], on_progress=lambda done: bar.update(task, completed=done))
         except BatchError as error:
             number = commands[error.index][0]
             problem = (
@@ -349,16 +411,6 @@ def import_(
                 f"{describe_failure(error)}; the import of {file} was interrupted: it is recorded whole or not at all,"
                 " so run it again (commands already recorded are not recorded twice)"
             )
-    already = [r.command_id for r in results if r.duplicate]
-    recorded = len(results) - len(already)
-    events = sum(len(r.positions) for r in results if not r.duplicate)
-    if as_json:
-        emit_json({"recorded": recorded, "events": events, "already_recorded": already})
-        return
-    if recorded == 0:
-        say(f"recorded 0 command(s): all {len(already)} already recorded before (same command ids); nothing new")
-    else:
-        say(f"recorded {recorded} command(s) ({events} events); {len(already)} already recorded before" + (f": {', '.join(already)}" if already else ""))
 
 
 @app.command()
@@ -380,16 +432,23 @@ def registry(
     effective_at: EffectiveAtOption = None,
     standing: Annotated[str | None, typer.Option(help="only this standing, e.g. in_pool, warned, rectifying, blacklisted")] = None,
     kind: Annotated[str | None, typer.Option(help="only this provider kind of the rulebook, e.g. 云服务商")] = None,
-    grade: Annotated[str | None, typer.Option(help="only providers whose latest grade is this (A, B, 3, qualified, …)")] = None,
+    grade: Annotated[str | None, typer.Option(help="only providers whose latest grade is this (A, B, 3, qualified, …); the live registry only")] = None,
     limit: LimitOption = 1000,
     cursor: CursorOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Every provider with its standing and since when; or as of a past date on either time axis."""
+    from ledger.aggregates.provider import STANDINGS
+
+    if standing is not None and standing not in STANDINGS:  # as the read service refuses it, in both branches
+        fail(f"standing {standing!r} is not one of {', '.join(STANDINGS)}")
+    as_of_window = known_at is not None or effective_at is not None
+    if as_of_window and grade is not None:
+        fail("--grade filters on the latest grade today; the registry as of --known-at/--effective-at has no grades: leave out one or the other")
     with opened(database_url) as ledger_app:
-        if known_at or effective_at:
+        if as_of_window:
             as_of = ledger_app.views.registry_as_of(jurisdiction, known_at, effective_at.date() if effective_at else None)
-            render_registry_as_of(as_of, as_json)
+            render_registry_as_of(as_of, standing, kind, limit, cursor, as_json)
             return
         page = ledger_app.views.registry(jurisdiction, standing, kind, grade, limit=limit, cursor=cursor)
     if as_json:
@@ -400,13 +459,32 @@ def registry(
     paged_hint(page, "providers")
 
 
-def render_registry_as_of(as_of: RegistryAsOf, as_json: bool) -> None:
+def render_registry_as_of(as_of: RegistryAsOf, standing: str | None, kind: str | None, limit: int, cursor: str | None, as_json: bool) -> None:
+    """The registry as of the window, filtered by ``standing`` and ``kind`` and paged as the live
+    registry is (by jurisdiction and provider id; the cursor names the last provider shown)."""
+    from ledger.views import Page, RegistryEntry
+    from ledger.views.service import _cursor, _uncursor
+
+    rows = [e for e in as_of.items if (standing is None or e.standing == standing) and (kind is None or e.kind == kind)]
+    start = 0
+    if cursor:
+        after = _uncursor(cursor)
+        if not (isinstance(after, list) and len(after) == 2 and all(isinstance(k, str) for k in after)):
+            fail(f"cursor {cursor!r} is not a registry cursor")
+        start = next((i for i, e in enumerate(rows) if (e.jurisdiction, e.provider_id) > tuple(after)), len(rows))
+    items = rows[start : start + limit]
+    more = start + limit < len(rows)
+    page = Page[RegistryEntry](
+        items=items, total=len(rows), limit=limit, offset=start,
+        next_cursor=_cursor([items[-1].jurisdiction, items[-1].provider_id]) if more and items else None,
+    )  # fmt: skip
     if as_json:
-        emit_json(as_of)
+        emit_json({**as_of.model_dump(mode="json", exclude={"items"}), **page.model_dump(mode="json")})
         return
     say(f"registry {as_of.view}")
     table(None, ["jurisdiction", "provider_id", "name", "standing", "since"],
-          [[e.jurisdiction, e.provider_id, e.name, e.standing, e.standing_since] for e in as_of.items])  # fmt: skip
+          [[e.jurisdiction, e.provider_id, e.name, e.standing, e.standing_since] for e in page.items])  # fmt: skip
+    paged_hint(page, "providers")
 
 
 @app.command()
@@ -618,8 +696,15 @@ def replay(database_url: DatabaseOption = None, as_json: JsonOption = False) -> 
     """Rebuild every read model from the first event into fresh tables and switch to them atomically."""
     from ledger.projections.replay import replay as rebuild
 
-    with opened(database_url) as ledger_app:
-        result = rebuild(ledger_app, console=err)
+    url = settings_for(database_url).database_url
+    live: int | None = None
+    try:  # Ctrl-C: say which generation serves, whichever point was reached
+        with opened(database_url) as ledger_app:
+            live = live_generation(url)
+            result = rebuild(ledger_app, console=err)
+    except KeyboardInterrupt:
+        err.print(interrupted_replay(url, live), highlight=False, markup=False)
+        raise typer.Exit(130) from None
     if as_json:
         emit_json({"generation": result.generation, "previous_generation": result.previous_generation, "events": result.events,
                    "caught_up_at_switch": result.caught_up_at_switch, "position": result.position, "seconds": result.seconds})  # fmt: skip
@@ -627,6 +712,40 @@ def replay(database_url: DatabaseOption = None, as_json: JsonOption = False) -> 
     say(
         f"rebuilt generation {result.generation} (was {result.previous_generation}) from {result.events} events "
         f"(+{result.caught_up_at_switch} at the switch) in {result.seconds:.1f}s; tracking at {result.position}"
+    )
+
+
+def live_generation(url: str) -> int:
+    """The generation of read models that serves (``projection_generation.live``), read on a connection of its own."""
+    from ledger.projections.db import ReadModelDB
+
+    db = ReadModelDB(url, pool_size=1)
+    try:
+        with db.transaction(write=False) as tx:
+            row = tx.fetchone("SELECT live FROM projection_generation WHERE id = 1")
+    finally:
+        db.close()
+    if row is None:
+        raise LookupError("the read models have no live generation")
+    return int(row[0])
+
+
+def interrupted_replay(url: str, before: int | None) -> str:
+    """What an interrupted replay left: the generation it started from still serving, or the new one switched in."""
+    try:
+        now = live_generation(url)
+    except Exception as error:
+        return f"interrupted; could not read which generation of read models serves ({describe_failure(error, url)}); run `ledger replay` again"
+    if before is None:
+        return f"interrupted before the replay began: generation {now} still serves, unchanged"
+    if now == before:
+        return (
+            f"interrupted before the switch: generation {before} still serves, unchanged;"
+            " the next `ledger replay` drops what this one had built and starts again"
+        )
+    return (
+        f"interrupted after the switch: generation {now} serves, rebuilt from the whole log (was {before});"
+        f" if generation {before}'s tables are left, the next `ledger replay` drops them"
     )
 
 
@@ -649,16 +768,23 @@ def verify(
     digest_file: Annotated[Path | None, typer.Option("--digest", exists=True, dir_okay=False, help="also check that the log (or the export) still holds this auditor's digest")] = None,
     public_key: Annotated[str | None, typer.Option("--public-key", envvar="LEDGER_VERIFY_KEY", help="the digest must be signed by this key (base64)")] = None,
     against: Annotated[Path | None, typer.Option("--against", exists=True, dir_okay=False, help="offline: check that this later digest, or consistency proof (`ledger proof --consistency`), extends the --digest")] = None,
+    read_models: Annotated[bool, typer.Option("--read-models", help="also rebuild the read models from the log (in a temporary file) and compare them table by table with the live ones")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Check the hash chain of the whole log and its protections; exit 1 naming the first event that does not match.
+    """Verify the ledger; exit 1 naming each problem. Checks the event chain, the command chain and that it
+    records each event's command over exactly its positions, the append-only protections, the read models'
+    position, and the personal-data vault (a record or a recorded erasure for every personal marker; each
+    kept record decrypts and matches its MAC). Not checked without --read-models: the read models' content.
+    Not checked without --digest (only a digest taken earlier and kept outside the system catches them): the
+    newest events removed with their commands and tracking rows, or the whole log re-hashed consistently.
+    Nor can any check tell personal data re-encrypted under the person's own key with its MAC recomputed.
+    A digest signed by a key is accepted whoever signed it unless --public-key pins the auditor's key
+    (the OK line says whose key signed it). With --export only the export's event chain is checked.
     With --digest OLD --against LATER, check offline that a later digest or consistency proof extends OLD."""
-    from ledger.audit.integrity import command_head_problems, integrity_problems
     from ledger.audit.signing import signature_problem
     from ledger.audit.verify import verify_export, verify_export_against_digest
     from ledger.views import verify_result
 
-    problems: list[str] = []
     digest = load_digest(digest_file) if digest_file is not None else None
     if against is not None:
         if digest is None or export_file is not None:
@@ -670,29 +796,38 @@ def verify(
         if refused:
             fail(f"{digest_file}: {refused}")
     if export_file is not None:
+        if read_models:
+            fail("--read-models verifies a ledger's read models: an export has none")
         if digest is not None:
             report = verify_export_against_digest(export_file, digest, progress=not as_json)
         else:
             report = verify_export(export_file, progress=not as_json)
-        result = verify_result(report, digest_checked=digest is not None)
+        result = verify_result(
+            report, digest=digest, public_key=public_key, checks=["the event chain of the export"],
+            unchecked=["the command chain, the protections, the read models and the personal-data vault: an export holds only the events"],
+        )  # fmt: skip
     else:
         with opened(database_url, projections=False) as ledger_app:
-            result = ledger_app.views.verify(digest, progress=not as_json)
-            problems = integrity_problems(ledger_app.store)
-            if digest is not None:
-                problems += command_head_problems(ledger_app.store, digest)
+            result = ledger_app.views.verify(digest, progress=not as_json, read_models=read_models, public_key=public_key)
     if as_json:
-        emit_json({**result.model_dump(mode="json"), "problems": problems})
-    for problem in problems:
+        emit_json(result.model_dump(mode="json"))
+    for problem in result.problems:
         err.print(f"problem: {problem}", highlight=False)
-    if result.empty and not problems:
+    if result.empty and not result.problems:
         fail(f"{'the export' if export_file else 'the ledger'} is empty: there is no event to verify")
-    if not result.ok:
+    if not result.chain_ok:
         fail(result.summary)
-    if problems:
-        fail(f"{len(problems)} integrity problem(s); the event chain itself: {result.summary}")
+    if result.problems:
+        fail(f"{len(result.problems)} problem(s) found; the event chain itself: {verify_result_chain_line(result.summary)}")
     if not as_json:
         say(result.summary)
+        say("checked: " + "; ".join(result.checks))
+        say("not checked: " + "; ".join(result.unchecked))
+
+
+def verify_result_chain_line(summary: str) -> str:
+    """The event chain's part of a failed verification's summary."""
+    return summary.split("; the event chain itself: ", 1)[-1]
 
 
 def extends_digest(old: Digest, later_file: Path, public_key: str | None, as_json: bool) -> None:
@@ -714,14 +849,41 @@ def extends_digest(old: Digest, later_file: Path, public_key: str | None, as_jso
     say(extension.summary())
 
 
-@contextmanager
-def refusing_overwrite(file: Path) -> Iterator[None]:
-    """Writing ``file`` (export, digest, proof -o): one that exists, without --force, or one of the
-    ledger's own files, even with it, is refused in one line."""
-    from ledger.audit.verify import LedgerFileTarget, TargetExists
+def regular_target(file: Path) -> Path:
+    """The path to write for ``file`` (export, digest, proof -o): ``file`` itself, or through a symbolic
+    link the regular file it points to (written there, the link kept). Refused in one line: a target that
+    exists and is not a regular file (a device, a FIFO, a directory: a rename would replace it, a write
+    would block on a FIFO or go to the device), a link to nothing, and a directory that does not exist
+    (never made)."""
+    import os
+    import stat
 
     try:
-        yield
+        mode = file.stat().st_mode  # through a symbolic link
+    except FileNotFoundError:
+        if file.is_symlink():
+            fail(f"{file} is a symbolic link to {os.readlink(file)}, which does not exist; give the path of a file to write")
+        if not file.parent.is_dir():
+            fail(f"cannot write {file}: the directory {file.parent} does not exist (it is not made; create it first)")
+        return file
+    except OSError as error:  # a path through a file, a directory not searchable, …
+        fail(f"cannot write {file}: {error.strerror or error}")
+    if not stat.S_ISREG(mode):
+        kind = "directory" if stat.S_ISDIR(mode) else "FIFO" if stat.S_ISFIFO(mode) else "device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "socket"
+        fail(f"{file} is a {kind}, not a regular file: it is never written nor replaced, not even with --force")
+    return file.resolve() if file.is_symlink() else file
+
+
+@contextmanager
+def refusing_overwrite(file: Path) -> Iterator[Path]:
+    """Writing ``file`` (export, digest, proof -o): a target that is not a regular file
+    (:func:`regular_target`, the path to write is yielded), one that exists, without --force, or one
+    of the ledger's own files, even with it, is refused in one line."""
+    from ledger.audit.verify import LedgerFileTarget, TargetExists
+
+    target = regular_target(file)
+    try:
+        yield target
     except LedgerFileTarget as error:
         fail(f"{error}, not even with --force")
     except TargetExists:
@@ -740,15 +902,15 @@ def export(
 
     with opened(database_url, projections=False) as ledger_app:
         try:
-            with refusing_overwrite(file):
-                summary = export_events(ledger_app.store, file, progress=not as_json, overwrite=force)
+            with refusing_overwrite(file) as target:  # through a symbolic link: the file it points to, renamed into place
+                summary = export_events(ledger_app.store, target, progress=not as_json, overwrite=force)
         except OSError as error:
             fail(f"cannot write {file}: {error.strerror or error}")
-    data = {"path": str(summary.path), "events": summary.count, "head_position": summary.head_position, "head_hash": summary.head_hash}
+    data = {"path": str(file), "events": summary.count, "head_position": summary.head_position, "head_hash": summary.head_hash}
     if as_json:
         emit_json(data)
         return
-    say(f"exported {summary.count} events to {summary.path}; head {summary.head_position} {summary.head_hash}")
+    say(f"exported {summary.count} events to {file}; head {summary.head_position} {summary.head_hash}")
 
 
 @app.command()
@@ -758,17 +920,22 @@ def digest(
     database_url: DatabaseOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Take a digest of the whole log (head, checkpoints, command chain head) for an auditor to keep; the chain
-    is verified first; signed with LEDGER_SIGNING_KEY_FILE when it is set."""
+    """Take a digest of the whole log (head, checkpoints, command chain head) for an auditor to keep; the ledger
+    is verified first as `ledger verify` does (nothing is written if it fails); signed with LEDGER_SIGNING_KEY_FILE
+    when it is set."""
+    from ledger.audit.integrity import LedgerUnsound, verified_digest
     from ledger.audit.signing import load_key, sign
-    from ledger.audit.verify import ledger_files, refuse_target, take_digest
+    from ledger.audit.verify import ChainBroken, ledger_files, refuse_target
 
     settings = settings_for(database_url)
     key = load_key(settings.signing_key_file) if settings.signing_key_file else None
     with opened(database_url, projections=False) as ledger_app:
         with refusing_overwrite(file):  # before the work; writing checks again
             refuse_target(file, overwrite=force, protected=ledger_files(ledger_app.store))
-        taken = take_digest(ledger_app.store, progress=not as_json)
+        try:  # the full verification of `ledger verify` first: nothing is signed over a ledger that fails it
+            taken = verified_digest(ledger_app.store, progress=not as_json)
+        except (LedgerUnsound, ChainBroken) as error:
+            fail(f"{error}; no digest written")
     if key is not None:
         taken = sign(taken, key)
     try:
@@ -795,8 +962,9 @@ def proof(
     as_json: Annotated[bool, typer.Option("--json", help="print the receipt as JSON even with -o (it is printed without -o)")] = False,
 ) -> None:
     """A receipt proving one event is in the log (Merkle inclusion proof against a tree head, signed with
-    LEDGER_SIGNING_KEY_FILE when it is set), or with --consistency that the log extends an earlier digest;
-    check it offline with `python tools/verify_receipt.py RECEIPT`."""
+    LEDGER_SIGNING_KEY_FILE when it is set), or with --consistency that the log extends an earlier digest
+    (refused if the log no longer holds that digest's tree); the ledger is verified first as `ledger verify`
+    does, and nothing is written if it fails. Check a receipt offline with `python tools/verify_receipt.py RECEIPT`."""
     from ledger.audit.receipts import ProofError, consistency_receipt, inclusion_receipt
     from ledger.audit.signing import load_key
     from ledger.audit.verify import ChainBroken, Digest, ledger_files, refuse_target, write_file

@@ -231,6 +231,13 @@ def project(project_id: Id, app: AppDep, principal: PrincipalDep) -> Any:
     )  # fmt: skip
 
 
-@router.get("/verify", response_model=v.VerifyResult, responses=_ERRORS, summary="Check the hash chain of the whole log (auditor)", tags=["audit"])
-def verify(views: ViewsDep, principal: Auditor) -> Any:
-    return views.verify()
+@router.get("/verify", response_model=v.VerifyResult, responses=_ERRORS, summary="Verify the ledger as `ledger verify` does (auditor)", tags=["audit"])
+def verify(
+    views: ViewsDep,
+    principal: Auditor,
+    read_models: Annotated[bool, Query(description="also rebuild the read models from the log and compare them (`ledger verify --read-models`)")] = False,
+) -> Any:
+    """The checks of `ledger verify` (one function, :meth:`ledger.views.Views.verify`): ``ok`` is false
+    when the event chain breaks or any other check found a problem (``problems``); ``checks`` and
+    ``unchecked`` say what was and was not checked."""
+    return views.verify(read_models=read_models)

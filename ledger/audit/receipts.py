@@ -25,9 +25,16 @@ class ProofError(ValueError):
 
 
 def _tree(store: EventStore, key: Any | None) -> tuple[Digest, list[RecordedEvent]]:
-    """The verified, signed (when ``key``) tree head now, and the events it covers."""
+    """The verified, signed (when ``key``) tree head now, and the events it covers. The ledger is verified
+    first as ``ledger verify`` does (:func:`ledger.audit.integrity.require_sound`): no receipt is given
+    over a ledger that fails it (:class:`ProofError`)."""
+    from ledger.audit.integrity import LedgerUnsound, require_sound
     from ledger.audit.signing import sign
 
+    try:
+        require_sound(store)
+    except LedgerUnsound as error:
+        raise ProofError(f"{error}; no receipt given") from None
     head = take_digest(store)
     if key is not None:
         head = sign(head, key)
@@ -67,16 +74,28 @@ def inclusion_receipt(store: EventStore, ref: str, key: Any | None = None) -> di
 def consistency_receipt(store: EventStore, old: Digest | int, key: Any | None = None) -> dict[str, Any]:
     head, events = _tree(store, key)
     leaves = [leaf_of(e.hash) for e in events]
+    from ledger.audit.merkle import tree_head
+
     if isinstance(old, Digest):
+        from ledger.audit.signing import signature_problem
+
         if old.tree_root is None:
             raise ProofError("the earlier digest has no tree_root (taken before Merkle trees): prove from its size instead")
+        refused = signature_problem(old)
+        if refused:
+            raise ProofError(f"the earlier digest: {refused}")
         old_size, old_root = old.position, old.tree_root
     else:
-        from ledger.audit.merkle import tree_head
-
         old_size, old_root = old, tree_head(leaves[:old]).hex() if 0 <= old <= len(leaves) else ""
     if not 0 <= old_size <= head.position:
         raise ProofError(f"the earlier size {old_size} is beyond the log's {head.position} events")
+    if isinstance(old, Digest):  # the log must still hold the earlier tree, or the proof would lead from a root it never had
+        held = tree_head(leaves[:old_size]).hex()
+        if held != old_root or (old_size and events[old_size - 1].hash != old.hash):
+            raise ProofError(
+                f"the log no longer extends the earlier digest taken at {old.taken_at.isoformat()}: its first {old_size} "
+                f"events have the tree root {held}, the digest recorded {old_root}: the log was rewritten; no proof given"
+            )
     return {
         "format": CONSISTENCY_FORMAT,
         "old_size": old_size,

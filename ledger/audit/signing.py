@@ -59,3 +59,17 @@ def signature_problem(digest: Digest, pinned_public_key: str | None = None) -> s
     except (InvalidSignature, ValueError):
         return "the digest's signature does not verify: the digest was altered after it was signed"
     return None
+
+
+def signer_note(digest: Digest, pinned_public_key: str | None = None) -> str:
+    """Whose key signed a digest (whose signature :func:`signature_problem` found sound), and whether
+    it was pinned: without a pinned key any key's signature is accepted, which proves only that the
+    digest was not changed after whoever holds that key signed it."""
+    if digest.signature is None or digest.public_key is None:
+        return "the digest is unsigned and no key was pinned: it is only as trustworthy as the copy kept of it"
+    if pinned_public_key:
+        return f"signed by the pinned key {digest.public_key}"
+    return (
+        f"signed by {digest.public_key}, but no key was pinned, so any key's signature is accepted: "
+        "give --public-key (or LEDGER_VERIFY_KEY) to require the auditor's key"
+    )

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, field_validator, model_validator
+
 from ledger import wire
 from ledger.audit.merkle import leaf_of, tree_head
 from ledger.clock import current_time
@@ -66,6 +68,15 @@ class ExportFormatError(ValueError):
         super().__init__(f"{path}:{line}: {problem}")
         self.path = path
         self.line = line
+        self.problem = problem
+
+
+class UnreadableEvent(ValueError):
+    """A stored row that cannot be read as an event (a column that does not parse): the chain breaks there."""
+
+    def __init__(self, position: int, problem: str) -> None:
+        super().__init__(f"position {position}: {problem}")
+        self.position = position
         self.problem = problem
 
 
@@ -386,22 +397,33 @@ class Digest:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Digest:
-        checkpoints = data.get("checkpoints", [])
-        if not isinstance(checkpoints, list) or not all(
-            isinstance(c, list) and len(c) == 2 and type(c[0]) is int and isinstance(c[1], str) for c in checkpoints
-        ):
-            raise ValueError("field 'checkpoints' must be a list of [position, hash]")
+    def from_json(cls, data: Any) -> Digest:
+        """A digest from its JSON (:meth:`to_json`), checked field by field (:class:`DigestFile`); a
+        malformed one raises ``ValueError`` in one line naming the field."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a digest is a JSON object, not {_json_kind(data)}")
+        try:
+            parsed = DigestFile.model_validate(data)
+        except ValidationError as error:
+            first = error.errors()[0]
+            message = str(first["msg"]).removeprefix("Value error, ")
+            if not first["loc"]:  # a check across fields: the message names them
+                raise ValueError(message) from None
+            field = ".".join(str(part) for part in first["loc"])
+            if first["type"] == "extra_forbidden":
+                message = "not a field of a digest"
+            got = f" (got {json.dumps(first['input'])})" if first["type"] != "missing" and not isinstance(first.get("input"), dict) else ""
+            raise ValueError(f"field {field!r}: {message}{got}") from None
         return cls(
-            position=wire.required(data, "position", int),
-            hash=wire.required(data, "hash", str),
-            taken_at=datetime.fromisoformat(wire.required(data, "taken_at", str)),
-            checkpoints=tuple((position, digest) for position, digest in checkpoints),
-            command_seq=data.get("command_seq"),
-            command_hash=data.get("command_hash"),
-            tree_root=data.get("tree_root"),
-            signature=data.get("signature"),
-            public_key=data.get("public_key"),
+            position=parsed.position,
+            hash=parsed.hash,
+            taken_at=datetime.fromisoformat(parsed.taken_at),
+            checkpoints=tuple((position, digest) for position, digest in parsed.checkpoints),
+            command_seq=parsed.command_seq,
+            command_hash=parsed.command_hash,
+            tree_root=parsed.tree_root,
+            signature=parsed.signature,
+            public_key=parsed.public_key,
         )
 
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
@@ -410,7 +432,70 @@ class Digest:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Digest:
-        return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"not JSON: {error}") from None
+        return cls.from_json(data)
+
+
+#: a SHA-256 hash as the ledger writes it (lowercase hex)
+HEX64 = r"^[0-9a-f]{64}$"
+
+
+def _json_kind(value: Any) -> str:
+    return {list: "a JSON array", str: "a JSON string", bool: "a JSON boolean", type(None): "null"}.get(type(value), "a JSON number")
+
+
+class DigestFile(BaseModel):
+    """What a digest file (or a receipt's ``tree_head``) must hold: every field typed and in range."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    position: StrictInt = Field(ge=0)
+    hash: StrictStr = Field(pattern=HEX64)
+    taken_at: StrictStr
+    checkpoints: list[tuple[StrictInt, StrictStr]] = []
+    command_seq: StrictInt | None = Field(None, ge=0)
+    command_hash: StrictStr | None = Field(None, pattern=HEX64)
+    tree_root: StrictStr | None = Field(None, pattern=HEX64)
+    signature: StrictStr | None = None
+    public_key: StrictStr | None = None
+
+    @field_validator("taken_at")
+    @classmethod
+    def _instant(cls, value: str) -> str:
+        try:
+            taken = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("must be an ISO 8601 instant") from None
+        if taken.tzinfo is None:
+            raise ValueError("must be an ISO 8601 instant with its UTC offset")
+        return value
+
+    @field_validator("checkpoints")
+    @classmethod
+    def _checkpoints(cls, value: list[tuple[int, str]]) -> list[tuple[int, str]]:
+        import re
+
+        last = 0
+        for position, digest in value:
+            if position <= last:
+                raise ValueError("positions must be 1 or more, in increasing order")
+            if not re.fullmatch(HEX64, digest):
+                raise ValueError(f"the hash at position {position} is not 64 lowercase hex digits")
+            last = position
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DigestFile:
+        if self.position == 0 and self.hash != GENESIS_HASH:
+            raise ValueError("position 0 must carry the genesis hash")
+        if (self.command_seq is None) != (self.command_hash is None):
+            raise ValueError("command_seq and command_hash: give both or neither")
+        if (self.signature is None) != (self.public_key is None):
+            raise ValueError("signature and public_key: give both or neither")
+        return self
 
 
 #: A digest keeps at most this many checkpoints (a log this long or shorter: one per event).
@@ -464,21 +549,30 @@ def verify_export_against_digest(path: str | os.PathLike[str], digest: Digest, *
     return _against_digest(read_export(path), digest, progress=progress, total=None)
 
 
-def _against_digest(
-    events: Iterable[RecordedEvent], digest: Digest, *, progress: bool, total: int | None
+def walk_log(
+    events: Iterable[RecordedEvent], digest: Digest | None = None, *, progress: bool = False, total: int | None = None
 ) -> VerifyReport:
-    if digest.position == 0 and digest.hash != GENESIS_HASH:
+    """Walk ``events`` from position 1 (and, with ``digest``, check they still hold it); an
+    :class:`UnreadableEvent` raised by ``events`` breaks the chain at its position."""
+    return _against_digest(events, digest, progress=progress, total=total)
+
+
+def _against_digest(
+    events: Iterable[RecordedEvent], digest: Digest | None, *, progress: bool, total: int | None
+) -> VerifyReport:
+    if digest is not None and digest.position == 0 and digest.hash != GENESIS_HASH:
         raise ValueError("malformed digest: position 0 must carry the genesis hash")
     walker = ChainWalker()
-    expected = dict(digest.checkpoints)
-    expected[digest.position] = digest.hash
+    expected = dict(digest.checkpoints) if digest is not None else {}
+    if digest is not None:
+        expected[digest.position] = digest.hash
     agreed = 0  # the last checkpoint found as the digest recorded it
     with _progress(progress, "verifying", total) as advance:
         pending = 0
         try:
             for event in events:
                 problem = walker.problem(event)
-                if problem is None and event.position in expected:
+                if problem is None and digest is not None and event.position in expected:
                     if event.hash == expected[event.position]:
                         agreed = event.position
                     else:
@@ -502,8 +596,10 @@ def _against_digest(
                     pending = 0
         except ExportFormatError as exc:
             walker.fail(walker.head_position + 1, None, f"line {exc.line} is not a valid event: {exc.problem}")
+        except UnreadableEvent as exc:
+            walker.fail(exc.position, None, exc.problem)
         advance(pending)
-    if not walker.broken and walker.head_position < digest.position:
+    if digest is not None and not walker.broken and walker.head_position < digest.position:
         walker.fail(
             walker.head_position + 1,
             None,

@@ -4,7 +4,10 @@ A line is read as bytes and checked in this order, each failure reported by its
 line number: its length (:data:`~ledger.commands.fields.MAX_IMPORT_LINE_BYTES`),
 UTF-8 (a byte-order mark is allowed at the very start of the file only), JSON
 with no duplicate keys (``{"amount": 1, "amount": 9}`` is an error, not
-last-wins) and no ``NaN``/``Infinity``, then the command model itself.
+last-wins) and no ``NaN``/``Infinity``, nested no deeper than the parser can
+follow, then the command model itself. A file whose first line is an event of an
+export (``ledger export``) is refused as a whole (:class:`EventExport`): it holds
+events, not commands.
 """
 from __future__ import annotations
 
@@ -20,6 +23,20 @@ from ledger.commands.fields import MAX_IMPORT_LINE_BYTES
 from ledger.commands.models import Command, parse_command
 
 UTF8_BOM = b"\xef\xbb\xbf"
+
+
+#: the fields of an export's line (:func:`ledger.wire.to_export`) that no command has
+EXPORT_FIELDS = frozenset({"position", "originator_id", "originator_version", "topic", "state", "prev_hash", "hash"})
+
+
+class EventExport(ValueError):
+    """The file is an export of events (``ledger export``), not a file of commands."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            f"{path} is an event export (the output of `ledger export`), not commands: `ledger import` takes commands,"
+            f" one JSON object a line naming its type (`ledger schema`); check an export with `ledger verify --export {path}`"
+        )
 
 
 @dataclass(frozen=True)
@@ -76,14 +93,27 @@ def parse_line(raw: bytes) -> Command:
         data = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
     except json.JSONDecodeError as error:
         raise ValueError(f"not JSON: {error.msg} at column {error.colno}") from None
+    except RecursionError:
+        raise ValueError("arrays or objects nested too deeply to read") from None
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
     return parse_command(text)
 
 
+def _is_export_line(raw: bytes) -> bool:
+    """Whether a line is an event of an export: a JSON object with an event's fields and no command type."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and "type" not in data and data.keys() >= EXPORT_FIELDS
+
+
 def read_import(path: Path) -> ImportLines:
+    """The commands of the file, or its problems by line; raises :class:`EventExport` for an export."""
     commands: list[tuple[int, Command]] = []
     problems: list[str] = []
+    first = True
     for number, raw in _lines(path):
         if raw is None:
             problems.append(f"line {number}: longer than {MAX_IMPORT_LINE_BYTES} bytes")
@@ -92,6 +122,9 @@ def read_import(path: Path) -> ImportLines:
             raw = raw[len(UTF8_BOM):]
         if not raw.strip():
             continue
+        if first and _is_export_line(raw):
+            raise EventExport(path)
+        first = False
         try:
             commands.append((number, parse_line(raw)))
         except ValidationError as error:

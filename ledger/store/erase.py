@@ -10,7 +10,9 @@ the old ledger carries over into the new one (a relay position past the new
 log's head, an erased person, a snapshot). The objects are named from each
 module's own schema definitions (:func:`ledger_objects`), not guessed by prefix,
 so a table added to one of them is dropped too; anything else in the schema is
-left alone.
+left alone. Deleting the SQLite file would take another application's tables with
+it, so ``ledger demo`` refuses a database holding any (:func:`foreign_tables`)
+before it writes or deletes anything: a ledger goes into a database of its own.
 """
 from __future__ import annotations
 
@@ -94,6 +96,31 @@ def count_events(database_url: str) -> int:
             return 0
         row = db.execute("SELECT COUNT(*) FROM ledger_events").fetchone()
         return int(row[0]) if row else 0
+
+
+def foreign_tables(database_url: str) -> list[str]:
+    """The tables and views at ``database_url`` that are not the ledger's (:func:`ledger_objects`), sorted:
+    another application's, which a ledger never shares a database (a SQLite file, a PostgreSQL schema)
+    with. Reads only; a missing SQLite file has none."""
+    owned = ledger_objects()
+    if database_url.startswith("sqlite:"):
+        path = database_path(database_url)
+        if not path.exists():
+            return []
+        reader = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            rows = reader.execute("SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view')").fetchall()
+        finally:
+            reader.close()
+        return sorted(name for name, kind in rows if not name.startswith("sqlite_") and not owned.owns(name, kind))
+    import psycopg
+
+    with psycopg.connect(database_url) as db:
+        rows = db.execute(
+            "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f')"
+        ).fetchall()
+    return sorted(name for name, kind in rows if not owned.owns(name, "view" if kind == "v" else "table"))
 
 
 def erase(database_url: str) -> None:

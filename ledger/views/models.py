@@ -250,9 +250,16 @@ class WhatIfResult(Model):
 
 
 class VerifyResult(Model):
-    """The outcome of checking the hash chain (of the store, an export, or against a digest)."""
+    """The outcome of verifying the ledger (or an export, or against a digest): the hash chain, and
+    every other check ``checks`` names; ``unchecked`` says what this verification cannot show."""
 
-    ok: bool
+    ok: bool = Field(description="the event chain verified and no problem was found")
+    chain_ok: bool = Field(True, description="the event chain alone verified")
+    problems: list[str] = Field(default_factory=list, description="every problem besides the event chain, one line each")
+    checks: list[str] = Field(default_factory=list, description="what was checked")
+    unchecked: list[str] = Field(default_factory=list, description="what this verification does not show, and what would")
+    signed_by: str | None = Field(None, description="with a digest: the public key that signed it (None: unsigned)")
+    key_pinned: bool | None = Field(None, description="with a digest: whether its signer was checked against a pinned key")
     empty: bool = Field(description="the ledger (or export) holds no event at all")
     checked: int
     head_position: int

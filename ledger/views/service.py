@@ -20,7 +20,7 @@ from ledger import wire
 from ledger.aggregates import DomainError, Provider
 from ledger.aggregates.provider import STANDINGS
 from ledger.application import Ledger
-from ledger.audit.verify import Digest, VerifyReport, verify_against_digest, verify_store
+from ledger.audit.verify import Digest, VerifyReport
 from ledger.clock import business_date, to_utc
 from ledger.projections import InProcessProjections, read_models
 from ledger.projections.db import iso, loads
@@ -400,14 +400,26 @@ class Views:
             text=result.render(),
         )
 
-    def verify(self, digest: Digest | None = None, *, progress: bool = False) -> VerifyResult:
-        """Check the hash chain of the whole log (and, with a digest, that the log still holds it)."""
-        store = self.ledger.store
+    def verify(
+        self, digest: Digest | None = None, *, progress: bool = False, read_models: bool = False, public_key: str | None = None
+    ) -> VerifyResult:
+        """Verify the ledger: the one verification of every entrypoint (:func:`ledger.audit.integrity.verify_ledger`:
+        the event chain, the command chain and how the two name each other, the protections, the read
+        models' position and the personal-data vault; with ``read_models`` the read models rebuilt and
+        compared; with a digest, that the log still holds it, checked against ``public_key`` if pinned)."""
+        from ledger.audit.integrity import verify_ledger
+        from ledger.audit.signing import signature_problem
+
+        verification = verify_ledger(self.ledger.store, digest, read_models=read_models, progress=progress)
+        problems = list(verification.problems)
         if digest is not None:
-            report = verify_against_digest(store, digest, progress=progress)
-        else:
-            report = verify_store(store, progress=progress)
-        return verify_result(report, digest_checked=digest is not None)
+            refused = signature_problem(digest, public_key)
+            if refused:
+                problems.insert(0, f"the digest: {refused}")
+        return verify_result(
+            verification.report, digest=digest, public_key=public_key, problems=problems,
+            checks=verification.checks, unchecked=verification.unchecked,
+        )  # fmt: skip
 
     # -- shaping ------------------------------------------------------------------------------
 
@@ -425,17 +437,39 @@ def _counters(rows: dict[str, dict[str, Any]]) -> list[CounterValue]:
     return [CounterValue.model_validate({"name": name, **value}) for name, value in rows.items()]
 
 
-def verify_result(report: VerifyReport, *, digest_checked: bool = False) -> VerifyResult:
-    """A chain report as the read service returns it."""
+def verify_result(
+    report: VerifyReport,
+    *,
+    digest: Digest | None = None,
+    public_key: str | None = None,
+    problems: list[str] | None = None,
+    checks: list[str] | None = None,
+    unchecked: list[str] | None = None,
+) -> VerifyResult:
+    """A verification as the read service returns it: the chain's report, the other problems found, and
+    what was and was not checked; the summary's first line is the chain's, with a digest saying whose
+    key signed it and whether it was pinned (:func:`ledger.audit.signing.signer_note`)."""
+    from ledger.audit.signing import signer_note
+
+    problems = problems or []
+    digest_checked = digest is not None
     empty = report.ok and report.checked == 0
     if empty:
         summary = "the ledger is empty: there is no event to verify"
-    elif report.ok and digest_checked:
-        summary = report.summary() + "; the digest matched"
+    elif report.ok and digest is not None:
+        summary = f"{report.summary()}; the digest matched ({signer_note(digest, public_key)})"
     else:
         summary = report.summary()
+    if problems:
+        summary = f"FAILED: {len(problems)} problem(s) found; the event chain itself: {summary}"
     return VerifyResult(
-        ok=report.ok,
+        ok=report.ok and not problems,
+        chain_ok=report.ok,
+        problems=problems,
+        checks=checks or [],
+        unchecked=unchecked or [],
+        signed_by=digest.public_key if digest is not None else None,
+        key_pinned=bool(public_key) if digest is not None else None,
         empty=empty,
         checked=report.checked,
         head_position=report.head_position,
