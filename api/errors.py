@@ -21,7 +21,7 @@ from api.auth import TokenError
 from ledger import views
 from ledger.aggregates import DomainError
 from ledger.application import CommandConflict, NotFound
-from ledger.store import ConcurrencyConflict
+from ledger.store import ConcurrencyConflict, ReadOnlyLedger
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,10 @@ def install(app: FastAPI) -> None:
         @app.exception_handler(conflict)
         async def _conflict(request: Request, error: Exception) -> JSONResponse:
             return problem(409, str(error))
+
+    @app.exception_handler(ReadOnlyLedger)
+    async def _read_only(request: Request, error: ReadOnlyLedger) -> JSONResponse:
+        return problem(503, str(error))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:

@@ -178,6 +178,7 @@ class UnitOfWork:
             a for a in self._aggregates.values()
             if isinstance(a, Provider) and a.jurisdiction == jurisdiction and a.id not in stored
         ]  # fmt: skip
+        self.seen.update(a.id for a in added)  # what the command derives for them is its own events
         return found + added
 
     def _read(self, cls: type[LedgerAggregate], agg_id: UUID) -> LedgerAggregate | None:
@@ -417,7 +418,15 @@ class Ledger:
 
     # --- writing --------------------------------------------------------------
 
+    def _writable(self) -> None:
+        if self.store.read_only:
+            from ledger.redaction import redact
+            from ledger.store import ReadOnlyLedger
+
+            raise ReadOnlyLedger(f"the ledger at {redact(self.store.database_url)} is read-only (this process may not write it): nothing was recorded")
+
     def execute(self, command: Command) -> CommandResult:
+        self._writable()
         command, sealed = self._seal(command)
         committer = self.committer
         with committer.session() if committer is not None else nullcontext():
@@ -502,6 +511,7 @@ class Ledger:
         its index; nothing is written then (and the aggregates it changed are not
         put back in the cache).
         """
+        self._writable()
         sealed_commands = [self._seal(command) for command in commands]
         commands = [command for command, _ in sealed_commands]
         command_ids = [command.command_id for command in commands]

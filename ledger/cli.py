@@ -114,7 +114,7 @@ def opened(database_url: str | None, *, create: bool = False, projections: bool 
     must be there: a missing SQLite file, or a file or schema without the ledger's tables, is an
     error, and nothing is created or upgraded in it."""
     from ledger.bootstrap import bootstrap
-    from ledger.store import NoLedger
+    from ledger.store import NoLedger, ReadOnlyLedger
     from ledger.store.sqlite import database_path
 
     settings = settings_for(database_url)
@@ -128,7 +128,7 @@ def opened(database_url: str | None, *, create: bool = False, projections: bool 
             fail(f"there is no ledger at {url} ({path} does not exist); give -d URL of an existing ledger, or run `ledger demo`")
     try:
         opened_app = bootstrap(settings, clock=clock, projections=projections, create=create)
-    except NoLedger as error:  # a read on a database without the ledger: nothing was written
+    except (NoLedger, ReadOnlyLedger) as error:  # a read on a database without the ledger, a write on one it may only read: nothing was written
         fail(str(error))
     except Exception as error:  # connection refused, bad URL, not a ledger, …
         fail(f"cannot open the ledger at {redact(url)}: {describe_failure(error, url)}")

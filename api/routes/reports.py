@@ -38,9 +38,10 @@ def _period(start: date, end: date, today: date) -> date:
         raise Refused("effective_to is before effective_from", field="effective_to")
     if start > today:
         raise Refused(f"effective_from {start} is in the future (today is {today})", field="effective_from")
-    if (end - start).days > 366 * 20:
-        raise Refused("a period is at most twenty years", field="effective_to")
-    return min(end, today)
+    reported = min(end, today)
+    if (reported - start).days > 366 * 20:
+        raise Refused("a period is at most twenty years", field="effective_from")
+    return reported
 
 
 def standings(views: Views, jurisdiction: str, as_of: date | None = None) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:

@@ -1,17 +1,19 @@
 """Entity (申请主体): one 统一社会信用代码 in one jurisdiction, and the provider ids it applied under.
 
 A provider id is one application; the entity behind it is its credit code
-(NOTES.md, "Entities and kinds"). Whether an entity may apply again depends on
-every provider it applied as in that jurisdiction, so an application must find
-them without scanning the pool: this aggregate, addressed by (jurisdiction,
-credit code), lists them. An application reads it, checks each provider it
-names, and records the new provider id on it — in the same command, so two
+(NOTES.md, "Entities and kinds"). An entity applies once at a time (in Tianjin
+once at a time for each direction): whether it may apply now depends on the
+status of every provider it applied as in that jurisdiction — one still applying
+or in the pool refuses it; one out of the pool, however it left, does not — so
+an application must find them without scanning the pool: this aggregate,
+addressed by (jurisdiction, credit code), lists them. An application reads it,
+checks each provider it names, and records the new provider id on it — in the same command, so two
 concurrent applications with one code under different provider ids both expect
 the same version of the same aggregate: the append's version check lets one
 through and sends the other back to be decided again (and refused).
 
 It records *who* applied, not their standing: the decision reads each named
-provider for its current status and list entries, so a removal, listing or
+provider for its current status, so a removal, listing or
 voluntary exit recorded later needs no event here.
 """
 from __future__ import annotations

@@ -10,7 +10,7 @@ import json
 from datetime import date
 from typing import Annotated, ClassVar, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationInfo, field_validator
 
 from ledger.commands.fields import (
     MAX_MAPPING_ITEMS,
@@ -31,6 +31,21 @@ from ledger.commands.fields import (
 from ledger.rules import credit_code
 
 Jurisdiction = Literal["tianjin", "xinxiang", "province", "tangshan", "liuzhou"]
+def _a_day(value: object) -> object:
+    """A day given in JSON is ``YYYY-MM-DD`` (:func:`ledger.clock.day`, as the CLI's and the API's query
+    days are): a number is refused, where pydantic would read it as seconds since 1970."""
+    from ledger.clock import day
+
+    if isinstance(value, str):
+        return day(value)
+    if isinstance(value, (int, float)):
+        raise ValueError(f"{value!r} is not a day (YYYY-MM-DD)")
+    return value
+
+
+#: a day of the effective axis in a command
+Day = Annotated[date, BeforeValidator(_a_day)]
+
 CreditCode = Annotated[
     str,
     Field(min_length=18, max_length=20, description="统一社会信用代码 (GB 32100-2015), its check character validated"),
@@ -60,7 +75,7 @@ class Command(BaseModel):
 
     command_id: Id
     recorded_by: Name | None = Field(default=None, description="who records the command; defaults to the operator")
-    effective_on: date | None = Field(default=None, description="when the fact took effect; defaults to today")
+    effective_on: Day | None = Field(default=None, description="when the fact took effect; defaults to today")
 
     def canonical_json(self) -> str:
         """The command as canonical JSON (sorted keys, no blanks): what its payload digest is taken of,
@@ -106,7 +121,7 @@ class ResolveObjection(Command):
 class ClosePublicNotice(Command):
     type: Literal["ClosePublicNotice"] = "ClosePublicNotice"
     provider_id: Id
-    last_day: date = Field(description="the last day of the notice; days are counted inclusively")
+    last_day: Day = Field(description="the last day of the notice; days are counted inclusively")
 
 
 class AdmitProvider(Command):
@@ -134,8 +149,8 @@ class RecordProfileChange(Command):
     provider_id: Id
     field: ProfileField
     new_value: Name
-    changed_on: date
-    reported_on: date
+    changed_on: Day
+    reported_on: Day
     major: bool = True
 
     @field_validator("reported_on")
@@ -330,7 +345,7 @@ class RequestAnswer(Command):
     type: Literal["RequestAnswer"] = "RequestAnswer"
     complaint_id: Id
     #: when the answer is due: the regulator's requirement (新乡 第十八条 按要求回复), as a day or as a period
-    deadline: date | None = Field(default=None, description="the day the answer is due (or give answer_days)")
+    deadline: Day | None = Field(default=None, description="the day the answer is due (or give answer_days)")
     answer_days: int | None = Field(default=None, ge=1, le=365, description="days to answer, counted as the civil code counts a period (or give deadline)")
 
 
@@ -372,8 +387,8 @@ class DecideAppeal(Command):
 class DeclareRulebookValidity(Command):
     type: Literal["DeclareRulebookValidity"] = "DeclareRulebookValidity"
     jurisdiction: Jurisdiction
-    valid_from: date | None
-    valid_until: date | None = None
+    valid_from: Day | None
+    valid_until: Day | None = None
     reference: Text = Field(description="the notice or decision that fixes the dates")
 
 
@@ -391,7 +406,7 @@ class RecordPassedDeadlines(Command):
 
     type: Literal["RecordPassedDeadlines"] = "RecordPassedDeadlines"
     provider_id: Id
-    as_of: date | None = None
+    as_of: Day | None = None
     complaint_ids: IdList = Field(default_factory=list, description="complaints against the provider whose answer deadline to check")
 
 

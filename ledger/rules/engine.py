@@ -147,14 +147,14 @@ def _rescind_stale(provider: Provider, pack: RulePack, on: date, appeal_ref: str
             if sanction["ref"] in provider.voided:
                 stale = (sanction, "the sanction was voided by an upheld appeal")
                 break
+            if not pack.in_force(sanction["effective_on"]):  # derived, or a finding applying an article (both need the text in force)
+                stale = (sanction, f"{pack.validity.label} was not in force on {sanction['effective_on']}, as its regulator declared")
+                break
             if not sanction["derived"]:
                 if any(ref in provider.voided for ref in sanction["evidence"]):
                     stale = (sanction, "the finding it applies was voided by an upheld appeal")
                     break
                 continue
-            if not pack.in_force(sanction["effective_on"]):
-                stale = (sanction, f"{pack.validity.label} was not in force on {sanction['effective_on']}, as its regulator declared")
-                break
             rule = _rule(pack, sanction["rule_id"])
             if rule is not None and not _still_holds(rule, view, pack, sanction):
                 why = [w for w in (provider.why_not_counted(ref) for ref in sanction["evidence"]) if w]
@@ -244,10 +244,18 @@ def _still_holds(rule: Rule, view: View, pack: RulePack, sanction: dict) -> bool
 
 
 def _params_of(pack: RulePack, sanction: dict):
-    """The pack's parameters as they were when the sanction was derived: a threshold the
-    regulator changes later applies to new decisions, it does not undo recorded ones."""
+    """The parameters in force on the day the sanction took effect, as the regulator's changes now
+    stand: a change dated after that day applies to new decisions and does not undo it; one dated on
+    or before it — entered after the sanction was derived — judges it as it would have been judged
+    had it been entered first (raised from 1-01, a threshold the 3-01 facts no longer meet rescinds it).
+    Parameters the pack does not change are those the sanction was derived with."""
     fields = type(pack.params).model_fields
-    return pack.params.model_copy(update={k: v for k, v in sanction["params"].items() if k in fields})
+    recorded = pack.params.model_copy(update={k: v for k, v in sanction["params"].items() if k in fields})
+    if not pack.param_changes:
+        return recorded
+    day = sanction.get("condition_on") or sanction["effective_on"]
+    in_force = pack.as_of(day).params
+    return recorded.model_copy(update={k: getattr(in_force, k) for k in fields if pack.changes_param(k)})
 
 
 def _rule(pack: RulePack, rule_id: str):

@@ -68,6 +68,12 @@ class PersonalKeyConflict(ConcurrencyConflict):
         self.person_ids = tuple(person_ids)
 
 
+class ReadOnlyLedger(Exception):
+    """A command sent to a ledger this process may only read (``EventStore.read_only``: a SQLite file
+    on a read-only mount, an immutable file, or one whose folder and WAL files may not be written).
+    Nothing was decided or written."""
+
+
 class NoLedger(Exception):
     """Opened only to read (``open_store(url, create=False)``): the database holds no ledger, or one
     that this version must upgrade first (``ledger migrate``). Nothing was created or changed."""

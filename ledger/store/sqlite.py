@@ -31,6 +31,7 @@ from ledger.store.base import (
     NoLedger,
     PersonalKeyConflict,
     PersonalRecord,
+    ReadOnlyLedger,
     RecordedCommand,
     RecordedEvent,
     chain_command_rows,
@@ -200,9 +201,14 @@ def read_only_uri(path: Path) -> str:
 
 
 def writable(path: Path) -> bool:
-    """Whether this process may write ``path`` and make files beside it (WAL's ``-wal`` and ``-shm``):
-    not on a read-only mount, an immutable file, or a file or folder without write permission."""
-    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+    """Whether this process may write ``path`` in WAL mode: the file, and either its folder (to make
+    the ``-wal`` and ``-shm`` files) or those two files where they are already there (a writer holds
+    the ledger open in a folder the process may not write). Not on a read-only mount, an immutable
+    file, or without write permission."""
+    if not os.access(path, os.W_OK):
+        return False
+    beside = [Path(f"{path}{suffix}") for suffix in ("-wal", "-shm")]
+    return os.access(path.parent, os.W_OK) or all(os.access(p, os.W_OK) for p in beside)
 
 
 def database_path(database_url: str) -> Path:
@@ -302,6 +308,8 @@ class SQLiteEventStore(EventStore):
             self._require_ledger()  # before the first connection of our own: that one may write
             self.read_only = not writable(self.path)
             return
+        if self.path.exists() and not writable(self.path):  # a writer (demo, import, the API) on a file it may only read
+            raise ReadOnlyLedger(f"the ledger at {redact(database_url)} is read-only (this process may not write it): nothing was recorded")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._create_schema()
 

@@ -99,3 +99,16 @@ def test_an_unknown_finding_article_names_the_field_and_no_article_it_was_not_gi
     assert answer.status_code == 422 and answer.json()["field"] == "article", answer.text
     assert "article" not in answer.json()  # not the first of the known articles the message lists
     assert "bogus" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize("value", [1743465600, "1743465600", "20250401", 0])
+def test_a_day_in_a_command_body_is_yyyy_mm_dd_as_in_a_query(served, value):
+    """A number was read as seconds since 1970 (1743465600 recorded as 2025-04-01); the query days refuse it."""
+    before = served.events()
+    answer = served.client.post(
+        "/v1/providers/TS-2/scores", json={"year": 2024, "score": 80, "effective_on": value},
+        headers={**headers("regulator"), "Idempotency-Key": f"day-{value}"},
+    )  # fmt: skip
+    assert answer.status_code == 422 and answer.json()["field"] == "effective_on", answer.text
+    assert "is not a day (YYYY-MM-DD)" in answer.json()["detail"]
+    assert served.events() == before

@@ -66,3 +66,11 @@ def test_a_period_beginning_after_today_is_refused_naming_effective_from(served,
         assert answer.json()["field"] == "effective_from" and "future" in answer.json()["detail"]
     else:
         assert answer.status_code == 200, answer.text
+
+
+def test_an_open_ended_period_is_reported_to_today_and_a_long_one_refused(served):
+    """effective_to 9999-12-31 reads "until now"; more than twenty years back from today is refused."""
+    answer = served.client.get("/v1/reports/tangshan", params={"effective_from": "2020-01-01", "effective_to": "9999-12-31"}, headers=headers("auditor"))
+    assert answer.status_code == 200 and answer.json()["effective_to"] == TODAY, answer.text
+    answer = served.client.get("/v1/reports/tangshan", params={"effective_from": "2004-01-01", "effective_to": "9999-12-31"}, headers=headers("auditor"))
+    assert answer.status_code == 422 and answer.json()["field"] == "effective_from", answer.text

@@ -21,6 +21,7 @@ from ledger.bootstrap import bootstrap
 from ledger.clock import ManualClock
 from ledger.commands import models as m
 from ledger.settings import Settings
+from ledger.store import ReadOnlyLedger
 from ledger.store import sqlite as sqlite_store
 from ledger.store.sqlite import writable
 from tests.integration.conftest import DECLARED_FROM
@@ -80,7 +81,7 @@ def test_a_read_only_ledger_is_read_as_it_stands_and_left_byte_for_byte(tmp_path
         assert app.views.provider("TJ-1").status == "in_pool"
         assert app.views.verify().ok
         assert app.projections.behind() == 0
-        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        with pytest.raises(ReadOnlyLedger, match=r"^the ledger at sqlite:///.*archive.db is read-only .*nothing was recorded$"):
             app.ledger.execute(m.RecordScore(command_id="s", provider_id="TJ-1", year=2024, score=90, effective_on=date(2025, 2, 20)))
     assert _files(tmp_path) == before  # no -wal, -shm or table made; not a byte changed
 
@@ -101,6 +102,36 @@ def test_the_cli_reads_a_read_only_ledger_and_says_how_far_its_read_models_are_b
     verified = runner.invoke(cli, ["verify", "-d", f"sqlite:///{path}"], env={"COLUMNS": "200", "NO_COLOR": "1"})
     assert verified.exit_code == 0 and "OK:" in verified.output, verified.output
     assert _files(tmp_path) == before
+
+
+def test_a_command_on_a_read_only_ledger_is_refused_in_one_line(tmp_path: Path, monkeypatch) -> None:
+    from ledger.cli import app as cli
+
+    path = tmp_path / "archive.db"
+    _ledger(path)
+    _checkpointed(path)
+    _unwritable(monkeypatch)
+    before = _files(tmp_path)
+    commands = tmp_path.parent / f"{tmp_path.name}-commands.jsonl"
+    commands.write_text('{"type": "RecordScore", "command_id": "s-1", "provider_id": "TJ-1", "year": 2024, "score": 90, "effective_on": "2025-02-20"}\n')
+    result = CliRunner().invoke(cli, ["import", str(commands), "-d", f"sqlite:///{path}"], env={"COLUMNS": "300", "NO_COLOR": "1"})
+    assert result.exit_code == 1, result.output
+    assert "is read-only (this process may not write it): nothing was recorded" in result.output
+    assert "Traceback" not in result.output
+    assert _files(tmp_path) == before
+
+
+def test_a_folder_a_writer_holds_the_ledger_open_in_leaves_it_writable(tmp_path: Path, monkeypatch) -> None:
+    """The folder may not be written, but the ledger's -wal and -shm files are there and may be: a
+    server holds it open; SQLite writes it, so the ledger is not taken for a read-only one."""
+    path = tmp_path / "ledger.db"
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        name.write_bytes(b"")
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == tmp_path else real(p, mode))
+    assert writable(path)
+    Path(f"{path}-shm").unlink()
+    assert not writable(path)
 
 
 def test_a_writable_ledger_is_not_taken_for_a_read_only_one(tmp_path: Path) -> None:
@@ -134,3 +165,24 @@ def test_the_operating_systems_answer(tmp_path: Path) -> None:
     else:
         pytest.skip("running as root where files cannot be made immutable: permissions do not refuse root")
     assert sqlite_store.writable is writable
+
+
+def test_the_api_over_a_read_only_ledger_answers_reads_and_refuses_commands_with_503(tmp_path: Path, monkeypatch) -> None:
+    from fastapi.testclient import TestClient
+
+    from api import create_app
+    from api.auth import Principal, mint_token
+    from tests.api.conftest import SETTINGS
+
+    path = tmp_path / "archive.db"
+    _ledger(path)
+    _checkpointed(path)
+    _unwritable(monkeypatch)
+    before = _files(tmp_path)
+    regulator = {"Authorization": f"Bearer {mint_token(Principal(sub='tj-bureau', role='regulator', jurisdiction='tianjin'), SETTINGS)}"}
+    with bootstrap(Settings(database_url=f"sqlite:///{path}"), create=False) as app, TestClient(create_app(app, SETTINGS), raise_server_exceptions=False) as client:
+        assert client.get("/v1/providers/TJ-1", headers=regulator).status_code == 200
+        answer = client.post("/v1/providers/TJ-1/scores", json={"year": 2024, "score": 90, "effective_on": "2025-02-20"}, headers={**regulator, "Idempotency-Key": "k-1"})
+        assert answer.status_code == 503, answer.text
+        assert "is read-only" in answer.json()["detail"]
+    assert _files(tmp_path) == before

@@ -206,7 +206,10 @@ def test_ratings_before_the_date_of_effect_are_not_counted(bare_scenario):
 
 
 def test_a_threshold_the_regulator_raises_applies_to_new_decisions_only(scenario):
-    """SetRulebookParameters: a blacklisting derived with 达到 2 次 stays when the bureau later asks for 3."""
+    """SetRulebookParameters: a blacklisting derived with 达到 2 次 stays when the bureau asks for 3 from a
+    later day (from the blacklisting's own day or before, it would be judged by 3: test_rules_validity_declared_late)."""
+    from datetime import timedelta
+
     scenario.admit("TS-1", "tangshan")
     scenario.admit("TS-2", "tangshan")
     projects = {pid: [scenario.project(pid, f"E-{i}") for i in (1, 2, 3)] for pid in ("TS-1", "TS-2")}
@@ -214,6 +217,7 @@ def test_a_threshold_the_regulator_raises_applies_to_new_decisions_only(scenario
         scenario.rate(project_id, "TS-1")
     assert scenario.provider("TS-1").status == "blacklisted"
 
+    scenario.on(scenario.today + timedelta(days=1))
     scenario.run(m.SetRulebookParameters, jurisdiction="tangshan", params={"unsatisfied_ratings": 3}, reference="notice")
     scenario.rate(projects["TS-1"][2], "TS-1")  # a later fact about TS-1 reconciles its record
     [blacklisting] = scenario.sanctions("TS-1")

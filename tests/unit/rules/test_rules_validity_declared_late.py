@@ -109,3 +109,81 @@ def test_a_threshold_lowered_from_a_past_day_derives_from_the_day_the_facts_meet
     )  # fmt: skip
     [listing] = [s for s in scenario.sanctions("LZ-1") if s["sanction"] == "gray_listing"]
     assert listing["effective_on"] == date(2025, 3, 10)
+
+
+def test_a_declaration_inside_an_import_judges_the_providers_the_import_added(bare_scenario):
+    """``ledger import`` decides a whole file in one unit of work: the declaration at its end judges
+    the providers added earlier in it, and what it derives is recorded as the declaration's own
+    events (it used to be dropped, or recorded with the provider's next command)."""
+    from tests.integration.scenario import credit_code_for
+
+    scenario = bare_scenario
+    command = scenario.command
+    commands = [
+        command(m.SubmitApplication, provider_id="TS-1", jurisdiction="tangshan", name="TS-1 Ltd", credit_code=credit_code_for("TS-1"), kind="数字化服务商", effective_on=date(2025, 1, 20)),
+        command(m.AdmitProvider, provider_id="TS-1", effective_on=date(2025, 2, 1)),
+    ]
+    for enterprise in ("E-1", "E-2"):
+        project = f"P-{enterprise}"
+        commands += [
+            command(m.RegisterProject, project_id=project, jurisdiction="tangshan", enterprise_id=enterprise, enterprise_name=enterprise, integrated_provider_id="TS-1", effective_on=MARCH_1),
+            command(m.RecordDiagnosis, project_id=project, level_before=1, effective_on=MARCH_1),
+            command(m.StartImplementation, project_id=project, effective_on=MARCH_1),
+            command(m.RateSatisfaction, project_id=project, provider_id="TS-1", rating="不满意", effective_on=MARCH_1),
+        ]
+    scenario.on(date(2025, 4, 1))
+    declaration = command(m.DeclareRulebookValidity, jurisdiction="tangshan", valid_from=date(2025, 1, 1), reference="印发通知")
+    results = scenario.ledger.execute_all([*commands, declaration])
+
+    [blacklisting] = scenario.sanctions("TS-1")
+    assert (blacklisting["sanction"], blacklisting["effective_on"]) == ("blacklisting", MARCH_1)
+    declared = results[-1]
+    assert "provider.sanction-imposed.v1" in declared.events
+    imposed = [e for e in scenario.ledger.store.read_all() if e.topic == "provider.sanction-imposed.v1"]
+    assert [e.command_id for e in imposed] == [declaration.command_id]
+
+
+@pytest.mark.parametrize(
+    "raised_from, stands",
+    [(MARCH_1 - timedelta(days=1), False), (MARCH_1, False), (MARCH_1 + timedelta(days=1), True)],
+)
+@pytest.mark.parametrize("change_first", [True, False])
+def test_a_threshold_raised_from_a_day_judges_what_was_derived_on_or_after_it_in_either_order(scenario, raised_from, stands, change_first):
+    """唐山 第十三条（二） "“不满意”次数达到 2 次", raised to 3 by the bureau from ``raised_from``: two 不满意
+    of 03-01 blacklist only if the change takes effect after 03-01 — whichever was entered first (a
+    change entered after the blacklisting rescinds it from its own day; it used to stand, judged by
+    the threshold it was derived with)."""
+    scenario.admit("TS-1", "tangshan", on=date(2025, 2, 1))
+    scenario.on(date(2025, 4, 1))
+
+    def change() -> None:
+        scenario.run(m.SetRulebookParameters, jurisdiction="tangshan", params={"unsatisfied_ratings": 3}, reference="市局通知", effective_on=raised_from)
+
+    if change_first:
+        change()
+    scenario.unsatisfied("TS-1", "E-1", on=MARCH_1)
+    scenario.unsatisfied("TS-1", "E-2", on=MARCH_1)
+    if not change_first:
+        change()
+    provider = scenario.provider("TS-1")
+    if stands:
+        [blacklisting] = scenario.sanctions("TS-1")
+        assert (blacklisting["sanction"], blacklisting["effective_on"]) == ("blacklisting", MARCH_1)
+        assert provider.status == "blacklisted"
+    else:
+        assert scenario.sanctions("TS-1") == []
+        assert provider.in_pool_on(MARCH_1) and provider.in_pool_on(date(2025, 4, 1))
+
+
+@pytest.mark.parametrize("found_on, stands", [(PILOT_END, True), (PILOT_END + timedelta(days=1), False)])
+def test_a_finding_dated_after_a_late_declared_end_no_longer_stands(scenario, found_on, stands):
+    """柳州 第十二条（三） applied by a finding of 07-01, entered before the bureau declared the pilot
+    ended on 06-30: the article was not in force that day, so the order is rescinded from its own
+    day — as the finding would have been refused had the end been declared first."""
+    scenario.admit("LZ-1", "liuzhou", on=date(2025, 2, 1))
+    scenario.on(date(2025, 9, 1))
+    scenario.finding("LZ-1", "第十二条（三）", on=found_on, deadline_days=10)
+    [order] = scenario.sanctions("LZ-1")
+    _declare(scenario, "liuzhou", valid_from=date(2025, 1, 1), valid_until=PILOT_END, on=date(2025, 9, 1))
+    after = scenario.provider("LZ-1").sanctions[order["ref"]]
+    assert after["rescinded_on"] == (None if stands else found_on)
