@@ -205,11 +205,7 @@ class RelayPositions:
 
     def exists(self) -> bool:
         with self.db.transaction(write=False) as tx:
-            if tx.dialect == "sqlite":
-                row = tx.fetchone("SELECT count(*) FROM sqlite_master WHERE name = 'kafka_relay'")
-            else:
-                row = tx.fetchone("SELECT to_regclass('kafka_relay') IS NOT NULL")
-        return bool(row and row[0])
+            return tx.has_tables("kafka_relay")
 
     def get(self, topic: str) -> int:
         with self.db.transaction(write=False) as tx:

@@ -69,12 +69,7 @@ def read_model_problems(database_url: str, head: int) -> list[str]:
     from ledger.projections.db import ReadModelDB
 
     with ReadModelDB(database_url) as db, db.transaction(write=False) as tx:
-        if db.dialect == "sqlite":
-            exists = tx.fetchone("SELECT 1 FROM sqlite_master WHERE name = 'projection_tracking'")
-        else:
-            exists = tx.fetchone("SELECT to_regclass('projection_tracking')")
-            exists = exists if exists and exists[0] is not None else None
-        if not exists:
+        if not tx.has_tables("projection_tracking"):
             return []
         row = tx.fetchone("SELECT MAX(position) FROM projection_tracking")
     folded = int(row[0]) if row and row[0] is not None else 0
@@ -209,14 +204,7 @@ def _person_of(holder: str) -> str | None:
 
 def _vault_tables(db: ReadModelDB) -> bool:
     with db.transaction(write=False) as tx:
-        if db.dialect == "sqlite":
-            row = tx.fetchone("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('personal_data', 'personal_keys', 'personal_macs', 'personal_erasures')")
-            return bool(row and row[0] == 4)
-        row = tx.fetchone(
-            "SELECT to_regclass('personal_data') IS NOT NULL AND to_regclass('personal_keys') IS NOT NULL"
-            " AND to_regclass('personal_macs') IS NOT NULL AND to_regclass('personal_erasures') IS NOT NULL"
-        )
-        return bool(row and row[0])
+        return tx.has_tables("personal_data", "personal_keys", "personal_macs", "personal_erasures")
 
 
 def vault_problems(db: ReadModelDB, markers: dict[str, tuple[int, set[str]]]) -> list[str]:
@@ -335,12 +323,7 @@ def read_model_content_problems(store: EventStore, db: ReadModelDB) -> list[str]
     from ledger.projections.timeline import TimelineProjection
 
     with db.transaction(write=False) as tx:
-        if db.dialect == "sqlite":
-            exists = tx.fetchone("SELECT 1 FROM sqlite_master WHERE name = 'projection_generation'")
-        else:
-            found = tx.fetchone("SELECT to_regclass('projection_generation')")
-            exists = found if found and found[0] is not None else None
-        if not exists:
+        if not tx.has_tables("projection_generation"):
             return ["the read models cannot be compared: the ledger has none (no projection_generation table)"]
         row = tx.fetchone("SELECT live FROM projection_generation WHERE id = 1")
         if row is None:

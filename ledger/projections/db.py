@@ -226,6 +226,15 @@ class Tx:
             return
         self._conn.executemany(f"DELETE FROM {table} WHERE {first} = ? AND {second} = ?", list(pairs))
 
+    def has_tables(self, *names: str) -> bool:
+        """Whether every one of ``names`` exists (a read: checking makes nothing)."""
+        if self.dialect == SQLITE:
+            marks = ",".join("?" * len(names))
+            row = self.fetchone(f"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ({marks})", names)
+            return bool(row and row[0] == len(set(names)))
+        row = self.fetchone("SELECT bool_and(to_regclass(name) IS NOT NULL) FROM unnest(?::text[]) AS t(name)", (list(names),))
+        return bool(row and row[0])
+
     def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
         return self.execute(sql, params).fetchone()
 
