@@ -27,7 +27,7 @@ from uuid import UUID
 from ledger import wire
 from ledger.aggregate_cache import DEFAULT_SIZE as DEFAULT_CACHE_SIZE
 from ledger.aggregate_cache import AggregateCache
-from ledger.aggregates import DomainError, Provider, Rulebook
+from ledger.aggregates import DomainError, Project, Provider, Rulebook
 from ledger.aggregates.base import LedgerAggregate
 from ledger.clock import Clock, FixedClock, SystemClock, business_date, clock_scope
 from ledger.commands.models import Command
@@ -160,23 +160,31 @@ class UnitOfWork:
         return aggregate
 
     def providers_of(self, jurisdiction: str) -> list[Provider]:
-        """Every provider of ``jurisdiction``: those the log holds (found from their first events) and
-        those this unit of work added. A rulebook whose validity or parameters its regulator declares
-        after facts were recorded re-judges them all; it is a rare command, and reads them all."""
-        ids = wire.aggregate_ids(self._store, "provider")
-        provider_ids: list[str] = []
+        """Every provider of ``jurisdiction`` (:meth:`of_jurisdiction`)."""
+        return self.of_jurisdiction(Provider, "provider", "provider_id", jurisdiction)
+
+    def projects_of(self, jurisdiction: str) -> list[Project]:
+        """Every project of ``jurisdiction`` (:meth:`of_jurisdiction`)."""
+        return self.of_jurisdiction(Project, "project", "project_id", jurisdiction)
+
+    def of_jurisdiction(self, cls: type[A], kind: str, id_field: str, jurisdiction: str) -> list[A]:
+        """Every aggregate of ``cls`` in ``jurisdiction``: those the log holds (found from their first
+        events) and those this unit of work added. A rulebook whose validity or parameters its regulator
+        declares after facts were recorded re-judges them all; it is a rare command, and reads them all."""
+        ids = wire.aggregate_ids(self._store, kind)
+        business_ids: list[str] = []
         for start in range(0, len(ids), 1024):
             part = ids[start : start + 1024]
             firsts = self._store.read_refs([event_ref(i, 1) for i in part])
             for i in part:
                 state = wire.decode_state(firsts[event_ref(i, 1)])
                 if state["jurisdiction"] == jurisdiction:
-                    provider_ids.append(state["provider_id"])
-        found = [self.get(Provider, provider_id) for provider_id in provider_ids]
-        stored = {provider.id for provider in found}
+                    business_ids.append(state[id_field])
+        found = [self.get(cls, business_id) for business_id in business_ids]
+        stored = {aggregate.id for aggregate in found}
         added = [
             a for a in self._aggregates.values()
-            if isinstance(a, Provider) and a.jurisdiction == jurisdiction and a.id not in stored
+            if isinstance(a, cls) and getattr(a, "jurisdiction", None) == jurisdiction and a.id not in stored
         ]  # fmt: skip
         self.seen.update(a.id for a in added)  # what the command derives for them is its own events
         return found + added

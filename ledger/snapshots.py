@@ -58,8 +58,9 @@ REREAD_TAIL = 64
 
 #: the shape of what is kept; snapshots of another format are ignored
 #: (2: the Provider keeps only its late profile reports, not every profile change;
-#: 3: the Project keeps the days its filing was approved and it passed, and fees_not_payable)
-SNAPSHOT_FORMAT = 3
+#: 3: the Project keeps the days its filing was approved and it passed, and fees_not_payable;
+#: 4: and the day of its latest failed acceptance)
+SNAPSHOT_FORMAT = 4
 
 TABLE = "aggregate_snapshots"
 

@@ -55,6 +55,7 @@ class Project(LedgerAggregate):
         self.approved_on: date | None = None  # the day the (latest) filing was approved
         self.acceptance: str | None = None  # passed / failed
         self.passed_on: date | None = None  # the day the project passed acceptance
+        self.failed_on: date | None = None  # the day of its latest failed acceptance
         self.fees_not_payable: list[dict] = []  # 唐山 第十四条 where no sum is known (FeesNotPayable)
         self.ratings: dict[str, dict] = {}  # provider id -> latest rating
         self.payments: list[dict] = []
@@ -106,6 +107,8 @@ class Project(LedgerAggregate):
         self.acceptance = "passed" if passed else "failed"
         if passed:
             self.passed_on = effective_on
+        else:
+            self.failed_on = effective_on
         if level_after is not None:
             self.level_after = level_after
         self.stage = "accepted" if passed else "acceptance_failed"

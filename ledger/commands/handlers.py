@@ -626,19 +626,7 @@ def record_acceptance(c: m.RecordAcceptance, ctx: Context) -> None:
     lead = project.provider_ids[0]
     if not c.passed:
         _note(ctx, lead, ACCEPTANCE_FAILED, source, project.enterprise_id, on, project_id=project.project_id)
-        if pack.fees is not None and pack.fees.failed_acceptance and pack.in_force(on):
-            # 唐山 第十四条 未通过验收的，不予支付服务费用，试点企业有权追回该项目预付款项 (while the pack is in force)
-            citation = pack.fees.citation.as_dict()
-            settled = project.paid("fee_paid") + project.paid("prepayment") + project.paid("fee_withheld")
-            unpaid = max((project.planned_cost or Decimal(0)) - settled, Decimal(0))
-            if unpaid > 0:
-                project.record_payment(kind="fee_withheld", amount=str(unpaid), provider_id=lead, citation=citation, effective_on=on)
-            elif project.planned_cost is None and not any(f["grounds"] == "未通过验收" for f in project.fees_not_payable):
-                # no filing gave a planned cost (唐山 names no filing step): the fees are named, not figured
-                project.record_fees_not_payable(grounds="未通过验收", fees=ALL_FEES, amount=None, provider_id=lead, citation=citation, effective_on=on)
-            recoverable = project.paid("prepayment") - project.paid("prepayment_recovered")
-            if recoverable > 0:
-                project.record_prepayment_recoverable(amount=str(recoverable), provider_id=lead, citation=citation, effective_on=on)
+        _unpaid_after_failed_acceptance(project, pack, on)
     else:
         for provider_id, rating in project.ratings.items():
             if rating["rating"] == "不满意":  # rated before the acceptance: now it is 通过验收，但…不满意
@@ -649,6 +637,27 @@ def record_acceptance(c: m.RecordAcceptance, ctx: Context) -> None:
     target = getattr(pack.params, "target_level", None)
     if pack.target_level_citation is not None and target is not None and c.level_after is not None and c.level_after < target:
         _note(ctx, lead, BELOW_TARGET_LEVEL, source, project.enterprise_id, on, project_id=project.project_id, level_after=c.level_after, target_level=target)
+
+
+def _unpaid_after_failed_acceptance(project: Project, pack: RulePack, on: date) -> None:
+    """唐山 第十四条 "未通过验收的，不予支付服务费用，试点企业有权追回该项目预付款项", for a project that failed
+    acceptance on ``on`` while the pack was in force: what is unpaid of its planned cost is withheld (no
+    planned cost: the fees are named, not figured — 唐山 names no filing step), and the prepayment is
+    recoverable. Recorded once: by the failed acceptance, or by the declaration of the pack's date of
+    effect that covers it (:func:`_rejudge`)."""
+    if pack.fees is None or not pack.fees.failed_acceptance or not pack.in_force(on):
+        return
+    lead = project.provider_ids[0]
+    citation = pack.fees.citation.as_dict()
+    settled = project.paid("fee_paid") + project.paid("prepayment") + project.paid("fee_withheld")
+    unpaid = max((project.planned_cost or Decimal(0)) - settled, Decimal(0))
+    if unpaid > 0:
+        project.record_payment(kind="fee_withheld", amount=str(unpaid), provider_id=lead, citation=citation, effective_on=on)
+    elif project.planned_cost is None and not any(f["grounds"] == "未通过验收" for f in project.fees_not_payable):
+        project.record_fees_not_payable(grounds="未通过验收", fees=ALL_FEES, amount=None, provider_id=lead, citation=citation, effective_on=on)
+    recoverable = project.paid("prepayment") - project.paid("prepayment_recovered")
+    if recoverable > 0:
+        project.record_prepayment_recoverable(amount=str(recoverable), provider_id=lead, citation=citation, effective_on=on)
 
 
 def _review_withholding(ctx: Context, project: Project, citation: Citation, lead: str, on: date) -> None:
@@ -907,6 +916,14 @@ def _rejudge(ctx: Context, jurisdiction: str, on: date) -> None:
     declared after) is rescinded from its own day (:func:`ledger.rules.engine.reconcile`)."""
     for provider in ctx.uow.providers_of(jurisdiction):
         ctx.reconcile(provider, on)
+    pack = ctx.pack(jurisdiction)
+    if pack.fees is not None and pack.fees.failed_acceptance:
+        for project in ctx.uow.projects_of(jurisdiction):
+            failed_on = getattr(project, "failed_on", None)
+            answered = project.paid("fee_withheld") > 0 or project.fees_not_payable or project.prepayment_recoverable
+            if project.acceptance == "failed" and failed_on is not None and not answered:
+                # 唐山 第十四条: a failed acceptance recorded before the date of effect was declared
+                _unpaid_after_failed_acceptance(project, pack, failed_on)
 
 
 def set_rulebook_parameters(c: m.SetRulebookParameters, ctx: Context) -> None:

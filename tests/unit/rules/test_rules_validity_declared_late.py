@@ -187,3 +187,38 @@ def test_a_finding_dated_after_a_late_declared_end_no_longer_stands(scenario, fo
     _declare(scenario, "liuzhou", valid_from=date(2025, 1, 1), valid_until=PILOT_END, on=date(2025, 9, 1))
     after = scenario.provider("LZ-1").sanctions[order["ref"]]
     assert after["rescinded_on"] == (None if stands else found_on)
+
+
+@pytest.mark.parametrize("valid_from, unpaid", [(date(2025, 2, 19), True), (date(2025, 2, 20), True), (date(2025, 2, 21), False)])
+@pytest.mark.parametrize("declared_first", [True, False])
+def test_a_failed_acceptance_before_the_declaration_goes_unpaid_from_its_own_day(bare_scenario, valid_from, unpaid, declared_first):
+    """唐山 第十四条 "未通过验收的，不予支付服务费用，试点企业有权追回该项目预付款项": a project that failed
+    acceptance on 02-20, the pack's date of effect declared on 03-01 — before or after the failure was
+    entered — leaves its fees unpaid and its prepayment recoverable from 02-20 if the pack was in force
+    that day (it used to, only when the declaration came first)."""
+    from ledger.aggregates import Project
+
+    scenario = bare_scenario
+    scenario.admit("TS-1", "tangshan", on=date(2025, 2, 1))
+    scenario.run(m.RegisterProject, project_id="P1", jurisdiction="tangshan", enterprise_id="E-1", enterprise_name="E-1 Co",
+                 integrated_provider_id="TS-1", effective_on=date(2025, 2, 10))  # fmt: skip
+    scenario.run(m.RecordDiagnosis, project_id="P1", level_before=1, effective_on=date(2025, 2, 10))
+    scenario.run(m.StartImplementation, project_id="P1", effective_on=date(2025, 2, 11))
+    scenario.run(m.RecordPayment, project_id="P1", kind="prepayment", amount="30000", provider_id="TS-1", effective_on=date(2025, 2, 11))
+    scenario.on(date(2025, 3, 1))
+
+    def fail() -> None:
+        scenario.run(m.RecordAcceptance, project_id="P1", passed=False, level_after=1, effective_on=date(2025, 2, 20))
+
+    if not declared_first:
+        fail()
+    _declare(scenario, "tangshan", valid_from=valid_from, on=date(2025, 3, 1))
+    if declared_first:
+        fail()
+    project = scenario.ledger.load(Project, "P1")
+    if unpaid:
+        [named] = project.fees_not_payable
+        assert (named["grounds"], named["on"], named["citation"]["article"]) == ("未通过验收", date(2025, 2, 20), "第十四条")
+        assert project.prepayment_recoverable == "30000"
+    else:
+        assert (project.fees_not_payable, project.prepayment_recoverable) == ([], None)
