@@ -95,6 +95,18 @@ def holder_of(command: Any) -> tuple[str, str] | None:
     return f"complainant:{complaint_id}", f"complaint:{complaint_id}"
 
 
+def person_of(holder: str) -> str | None:
+    """The person whose data ``holder`` keeps (:func:`holder_of` turned round); None for a holder of no known kind."""
+    kind, _, key = holder.partition(":")
+    return f"complainant:{key}" if kind == "complaint" and key else None
+
+
+def decrypt(key: str, nonce: str, ciphertext: str, holder: str) -> Any:
+    """The values a record keeps (its columns as stored, hex), decrypted under the person's key and
+    bound to ``holder``: :class:`cryptography.exceptions.InvalidTag` if any of them was altered."""
+    return json.loads(AESGCM(bytes.fromhex(key)).decrypt(bytes.fromhex(nonce), bytes.fromhex(ciphertext), holder.encode()))
+
+
 def seal_command(command: Any) -> tuple[Any, Sealed | None]:
     """The command with its personal fields replaced by markers, and what was taken out."""
     fields = getattr(type(command), "PERSONAL_FIELDS", ())
@@ -220,8 +232,7 @@ class PersonalDataVault:
             erased = tx.fetchone("SELECT erased_at FROM personal_erasures WHERE person_id = ?", (person_id,))
         if key is None:
             return Revealed(holder, person_id, None, erased[0] if erased else None)
-        plaintext = AESGCM(bytes.fromhex(key[0])).decrypt(bytes.fromhex(nonce), bytes.fromhex(ciphertext), holder.encode())
-        return Revealed(holder, person_id, json.loads(plaintext))
+        return Revealed(holder, person_id, decrypt(key[0], nonce, ciphertext, holder))
 
     def erase(self, person_id: str, reason: str) -> bool:
         """Destroy the person's key: its ciphertexts (and MACs) stay, unreadable for good. False if there was no key."""

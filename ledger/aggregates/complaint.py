@@ -87,11 +87,6 @@ class Complaint(LedgerAggregate):
         self.answer_requested_on = effective_on
         self.status = "awaiting_answer"
 
-    @property
-    def verified_day(self) -> date | None:
-        """The day of the verdict, if there is one (a state snapshotted before it was kept: None)."""
-        return self.__dict__.get("verified_on")
-
     @event("Answered")
     def answer(self, summary: str, effective_on: date) -> None:
         self.answered_on = effective_on

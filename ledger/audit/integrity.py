@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from ledger.audit.verify import Digest, UnreadableEvent, VerifyReport, take_digest, walk_log
+from ledger.personal import MARKER, person_of
 from ledger.store.base import GENESIS_HASH, EventStore, RecordedCommand, RecordedEvent, command_hash, payload_digest
 
 if TYPE_CHECKING:
@@ -191,15 +192,9 @@ class CommandCrossCheck:
 # -- the personal-data vault ---------------------------------------------------------------------------
 
 #: a personal field's marker in an event (``ledger.personal.MARKER``): ``"sealed:<holder>/<field>"``
-MARKER_PATTERN = re.compile(r'"sealed:([^"/\\]+)/([^"\\]+)"')
+MARKER_PATTERN = re.compile(rf'"{re.escape(MARKER)}([^"/\\]+)/([^"\\]+)"')
 #: at most this many lines about the vault (a deleted vault would name every holder)
 VAULT_LINES = 20
-
-
-def _person_of(holder: str) -> str | None:
-    """The person whose data a holder keeps (:func:`ledger.personal.holder_of`): a complaint's complainant."""
-    kind, _, key = holder.partition(":")
-    return f"complainant:{key}" if kind == "complaint" and key else None
 
 
 def _vault_tables(db: ReadModelDB) -> bool:
@@ -214,9 +209,8 @@ def vault_problems(db: ReadModelDB, markers: dict[str, tuple[int, set[str]]]) ->
     checked with its person's key, which the vault keeps beside it, so a record re-encrypted under
     that key with its MAC recomputed passes (``unchecked`` says so)."""
     from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    from ledger.personal import Sealed, _mac
+    from ledger.personal import Sealed, _mac, decrypt
 
     if not markers:
         return []
@@ -233,7 +227,7 @@ def vault_problems(db: ReadModelDB, markers: dict[str, tuple[int, set[str]]]) ->
             erased = {row[0] for row in tx.fetchall("SELECT person_id FROM personal_erasures")}
     problems: list[str] = []
     for holder, (position, fields) in sorted(markers.items(), key=lambda item: item[1][0]):
-        person = _person_of(holder)
+        person = person_of(holder)
         record = data.get(holder)
         marked = ", ".join(sorted(fields))
         if record is None:
@@ -258,8 +252,7 @@ def vault_problems(db: ReadModelDB, markers: dict[str, tuple[int, set[str]]]) ->
             )
             continue
         try:
-            plaintext = AESGCM(bytes.fromhex(key)).decrypt(bytes.fromhex(nonce), bytes.fromhex(ciphertext), holder.encode())
-            values = json.loads(plaintext)
+            values = decrypt(key, nonce, ciphertext, holder)
             if not isinstance(values, dict):
                 raise ValueError("not an object")
         except (InvalidTag, ValueError, TypeError):
@@ -463,7 +456,7 @@ class _Tap:
     def _accept(self, event: RecordedEvent) -> None:
         self.accepted = event.position
         self.commands.feed(event)
-        if "sealed:" in event.state:
+        if MARKER in event.state:
             for holder, name in MARKER_PATTERN.findall(event.state):
                 self.markers.setdefault(holder, (event.position, set()))[1].add(name)
 

@@ -764,7 +764,7 @@ def record_answer(c: m.RecordAnswer, ctx: Context) -> None:
     if complaint.answered_on is not None:
         raise DomainError(f"complaint {c.complaint_id} was already answered")
     on = ctx.effective(c, complaint.begins, ("the answer was requested", complaint.answer_requested_on))
-    verified_on = complaint.verified_day
+    verified_on = complaint.verified_on
     if complaint.verdict is not None and (verified_on is None or on > verified_on):
         # an answer dated before the verdict is recorded whenever it is entered (the order of entry decides
         # nothing); one dated after it answers a verification already concluded
@@ -799,7 +799,7 @@ def verify_complaint(c: m.VerifyComplaint, ctx: Context) -> None:
     complaint = _complaint(ctx, c.complaint_id)
     on = ctx.effective(c, complaint.begins)
     due = complaint.answer_deadline
-    if due is not None and on > due and complaint.answered_on is None and not complaint.answer_overdue:
+    if answer_deadline_passed(complaint, on):
         _answer_overdue(ctx, complaint)
     complaint.verify(verdict=c.verdict, findings=c.findings, effective_on=on)
     if due is not None and on <= due and complaint.answer_overdue and (complaint.answered_on is None or complaint.answered_on > due):
@@ -919,11 +919,10 @@ def _rejudge(ctx: Context, jurisdiction: str, on: date) -> None:
     pack = ctx.pack(jurisdiction)
     if pack.fees is not None and pack.fees.failed_acceptance:
         for project in ctx.uow.projects_of(jurisdiction):
-            failed_on = getattr(project, "failed_on", None)
             answered = project.paid("fee_withheld") > 0 or project.fees_not_payable or project.prepayment_recoverable
-            if project.acceptance == "failed" and failed_on is not None and not answered:
+            if project.acceptance == "failed" and project.failed_on is not None and not answered:
                 # 唐山 第十四条: a failed acceptance recorded before the date of effect was declared
-                _unpaid_after_failed_acceptance(project, pack, failed_on)
+                _unpaid_after_failed_acceptance(project, pack, project.failed_on)
 
 
 def set_rulebook_parameters(c: m.SetRulebookParameters, ctx: Context) -> None:
@@ -980,9 +979,9 @@ def answer_deadline_passed(complaint: Complaint, as_of: date) -> bool:
     """The complaint's answer deadline passed before ``as_of`` without an answer, and not recorded yet —
     unless a verdict dated by the deadline concluded the verification first. (A verdict dated after it
     records the lateness itself, :func:`verify_complaint`; one entered before that did not, and is
-    found here; one whose day the state does not keep is taken as before the deadline.)"""
+    found here.)"""
     deadline = complaint.answer_deadline
-    verified_on = complaint.verified_day
+    verified_on = complaint.verified_on
     concluded = complaint.verdict is not None and (verified_on is None or verified_on <= deadline) if deadline else False
     return bool(deadline and deadline < as_of and complaint.answered_on is None and not complaint.answer_overdue and not concluded)
 

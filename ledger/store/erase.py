@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ledger.redaction import redact
-from ledger.store.sqlite import database_path
+from ledger.store.sqlite import database_path, read_only_uri
 
 _CREATED = re.compile(r"\bCREATE\s+(TABLE|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE)
 _FUNCTION = re.compile(r"\bCREATE\s+(?:OR\s+REPLACE\s+)?FUNCTION\s+(\w+)\s*\(", re.IGNORECASE)
@@ -82,7 +82,7 @@ def count_events(database_url: str) -> int:
         path = database_path(database_url)
         if not path.exists():
             return 0
-        reader = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        reader = sqlite3.connect(read_only_uri(path), uri=True)
         try:
             found = reader.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ledger_events'").fetchone()
             return int(reader.execute("SELECT COUNT(*) FROM ledger_events").fetchone()[0]) if found else 0
@@ -107,7 +107,7 @@ def foreign_tables(database_url: str) -> list[str]:
         path = database_path(database_url)
         if not path.exists():
             return []
-        reader = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        reader = sqlite3.connect(read_only_uri(path), uri=True)
         try:
             rows = reader.execute("SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view')").fetchall()
         finally:
