@@ -718,16 +718,17 @@ def replay(database_url: DatabaseOption = None, as_json: JsonOption = False) -> 
 def live_generation(url: str) -> int:
     """The generation of read models that serves (``projection_generation.live``), read on a connection of its own."""
     from ledger.projections.db import ReadModelDB
+    from ledger.projections.schema import live_generation as live_of
 
     db = ReadModelDB(url, pool_size=1)
     try:
         with db.transaction(write=False) as tx:
-            row = tx.fetchone("SELECT live FROM projection_generation WHERE id = 1")
+            live = live_of(tx)
     finally:
         db.close()
-    if row is None:
+    if live is None:
         raise LookupError("the read models have no live generation")
-    return int(row[0])
+    return live
 
 
 def interrupted_replay(url: str, before: int | None) -> str:

@@ -312,16 +312,15 @@ def read_model_content_problems(store: EventStore, db: ReadModelDB) -> list[str]
     from ledger.projections.providers import ProviderViewsProjection
     from ledger.projections.replay import fold_share
     from ledger.projections.runner import Projection
-    from ledger.projections.schema import GLOBAL_TABLES, TABLES, create_generation
+    from ledger.projections.schema import GLOBAL_TABLES, TABLES, create_generation, live_generation
     from ledger.projections.timeline import TimelineProjection
 
     with db.transaction(write=False) as tx:
         if not tx.has_tables("projection_generation"):
             return ["the read models cannot be compared: the ledger has none (no projection_generation table)"]
-        row = tx.fetchone("SELECT live FROM projection_generation WHERE id = 1")
-        if row is None:
+        live = live_generation(tx)
+        if live is None:
             return ["the read models cannot be compared: projection_generation names no live generation"]
-        live = int(row[0])
         folded = {name: int(position) for name, position in tx.fetchall("SELECT projection, position FROM projection_tracking WHERE generation = ?", (live,))}
         incomplete = {r[0] for r in tx.fetchall("SELECT table_name FROM projection_incomplete")}
     problems: list[str] = []

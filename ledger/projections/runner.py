@@ -26,7 +26,7 @@ from itertools import islice
 from typing import Any, Protocol
 
 from ledger.projections.db import POSTGRES, ReadModelDB, Tx, may_hold_nul
-from ledger.projections.schema import TABLES, ensure_schema, lock_live
+from ledger.projections.schema import TABLES, ensure_schema, live_generation, lock_live
 from ledger.redaction import describe_failure
 from ledger.store.base import EventStore, RecordedEvent
 from ledger.wire import DecodedEvent
@@ -210,8 +210,7 @@ class ProjectionRunner:
 
     def positions(self, generation: int | None = None) -> dict[str, int]:
         with self.db.transaction(write=False) as tx:
-            row = tx.fetchone("SELECT live FROM projection_generation WHERE id = 1")
-            gen = generation if generation is not None else int(row[0]) if row else 1
+            gen = generation if generation is not None else live_generation(tx) or 1
             rows = tx.fetchall("SELECT projection, position FROM projection_tracking WHERE generation = ?", (gen,))
         return {name: int(pos) for name, pos in rows if name in self.names}
 

@@ -373,6 +373,12 @@ def views_exist(tx: Tx) -> bool:
     return bool(row and row[0] == len(names))
 
 
+def live_generation(tx: Tx) -> int | None:
+    """The generation of read models that serves, read without holding it (a reader's); None if none is named."""
+    row = tx.fetchone("SELECT live FROM projection_generation WHERE id = 1")
+    return int(row[0]) if row is not None else None
+
+
 def lock_live(tx: Tx, exclusive: bool = False) -> int:
     """Read the live generation, holding it (shared for projectors, exclusive for a switch)."""
     if tx.dialect == POSTGRES:
